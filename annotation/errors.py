@@ -1,0 +1,37 @@
+"""Errors raised by services. Views and the API turn them into 4xx responses with field messages."""
+
+
+class ServiceError(Exception):
+    status = 400
+    code = "invalid"
+
+    def __init__(self, message: str = "", errors: dict | None = None):
+        self.errors = errors or {}
+        self.message = message or "; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in self.errors.items())
+        super().__init__(self.message)
+
+    def as_dict(self) -> dict:
+        body = {"detail": self.message, "code": self.code}
+        if self.errors:
+            body["errors"] = self.errors
+        return body
+
+
+class InvalidInput(ServiceError):
+    status = 400
+    code = "invalid"
+
+
+class Forbidden(ServiceError):
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(ServiceError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(ServiceError):
+    status = 409
+    code = "conflict"

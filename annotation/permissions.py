@@ -1,0 +1,58 @@
+"""Who may do what in a project. One table, used by views and the API alike.
+
+Roles rank annotator < lead < admin; a Django superuser acts as admin everywhere.
+"""
+
+from .models import Membership, Role
+
+RANK = {None: 0, Role.ANNOTATOR: 1, Role.LEAD: 2, Role.ADMIN: 3}
+
+# action -> the least role that may do it
+ACTIONS = {
+    "view_project": Role.ANNOTATOR,
+    "annotate": Role.ANNOTATOR,
+    "view_own_judgments": Role.ANNOTATOR,
+    "view_all_judgments": Role.LEAD,
+    "view_dashboard": Role.LEAD,
+    "view_audit": Role.LEAD,
+    "view_items": Role.LEAD,
+    "manage_members": Role.LEAD,
+    "grant_admin": Role.ADMIN,
+    "edit_rubric": Role.LEAD,
+    "import_items": Role.LEAD,
+    "edit_project": Role.LEAD,
+    "adjudicate": Role.LEAD,
+    "delete_project": Role.ADMIN,
+}
+
+
+def role_for(user, project) -> str | None:
+    """The user's role in the project, 'admin' for superusers, None for outsiders."""
+    if not getattr(user, "is_authenticated", False):
+        return None
+    if user.is_superuser:
+        return Role.ADMIN
+    cache = getattr(user, "_tuneloop_roles", None)
+    if cache is None:
+        cache = user._tuneloop_roles = {}
+    if project.pk not in cache:
+        cache[project.pk] = (
+            Membership.objects.filter(user=user, project=project).values_list("role", flat=True).first()
+        )
+    return cache[project.pk]
+
+
+def can(user, action: str, project) -> bool:
+    if action not in ACTIONS:
+        raise KeyError(f"Unknown action {action!r}")
+    return RANK[role_for(user, project)] >= RANK[ACTIONS[action]]
+
+
+def visible_projects(user):
+    from .models import Project
+
+    if not getattr(user, "is_authenticated", False):
+        return Project.objects.none()
+    if user.is_superuser:
+        return Project.objects.all()
+    return Project.objects.filter(memberships__user=user)

@@ -1,0 +1,32 @@
+"""Celery tasks: thin wrappers that load ids and call a service."""
+
+from celery import shared_task
+
+from . import services
+
+
+@shared_task(name="annotation.tasks.release_expired_leases")
+def release_expired_leases(batch: int = 500, max_batches: int = 40) -> int:
+    """Return every expired lease's slot to the queue (beat runs this each minute); the number released.
+
+    Works in batches of `batch`, each its own short transaction, so a backlog never holds locks long.
+    """
+    total = 0
+    for _ in range(max_batches):
+        released = services.release_expired_leases(limit=batch)
+        total += released
+        if released < batch:
+            break
+    return total
+
+
+@shared_task(name="annotation.tasks.compute_agreement")
+def compute_agreement(project_id: int) -> int | None:
+    """Recompute the project's agreement report (annotation.agreement_reports); the report id."""
+    from .agreement_reports import recompute_agreement
+    from .models import Project
+
+    project = Project.objects.filter(pk=project_id).first()
+    if project is None:
+        return None
+    return recompute_agreement(project=project).pk

@@ -1,0 +1,366 @@
+"""Lead pages for quality: the agreement dashboard (+ CSV), the disagreement queue and adjudication.
+
+Thin: writes go through annotation.adjudication / agreement_reports, reads through selectors.
+Outsiders get 404, annotators 403 (views.project_for).
+"""
+
+import csv
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+
+from . import adjudication, selectors
+from .agreement_reports import recompute_agreement
+from .errors import ServiceError
+from .models import AdjudicationCategory, AdjudicationDecision, Decision, Item, ItemKind
+from .views import is_htmx, page, project_for
+
+CHART_W, CHART_H = 560, 160
+
+
+# --- charts (inline SVG geometry, computed here) --------------------------------------------
+
+
+def line_chart(rows, key, label_key="week", lo=-0.2, hi=1.0):
+    """Points of a line chart of rows[key] (None = gap) on a fixed lo..hi scale."""
+    rows = [r for r in rows if r.get(key) is not None]
+    if not rows:
+        return None
+    step = CHART_W / max(len(rows) - 1, 1)
+
+    def y(v):
+        v = min(max(v, lo), hi)
+        return round(CHART_H - (v - lo) / (hi - lo) * CHART_H, 1)
+
+    points = [
+        {"x": round(i * step, 1), "y": y(r[key]), "label": r[label_key], "value": r[key]}
+        for i, r in enumerate(rows)
+    ]
+    return {
+        "points": points,
+        "polyline": " ".join(f"{p['x']},{p['y']}" for p in points),
+        "zero": y(0.0),
+        "one": y(1.0),
+        "width": CHART_W,
+        "height": CHART_H,
+    }
+
+
+def bar_rows(rows, key, label):
+    """Horizontal bars for values in -1..1: width in px from the zero line at 40% of the chart."""
+    out = []
+    for r in rows:
+        v = r.get(key)
+        width = round(abs(v) * 300) if v is not None else 0
+        out.append({"label": label(r), "value": v, "width": width, "negative": v is not None and v < 0})
+    return out
+
+
+def shade(count, total):
+    """Cell shading for a confusion matrix: 0..100 (% of the row)."""
+    return round(100 * count / total) if total else 0
+
+
+def _dashboard_context(project, report):
+    if report is None:
+        return {"report": None}
+    data = report.data
+    criteria = data.get("criteria", [])
+    versions = sorted({c["version"] for c in criteria})
+    side_by_side = {}
+    for c in criteria:
+        side_by_side.setdefault((c["kind"], c["criterion"]), {})[c["version"]] = c["alpha"]
+    version_table = [
+        {"kind": kind, "criterion": key, "alphas": [alphas.get(v) for v in versions]}
+        for (kind, key), alphas in sorted(side_by_side.items())
+    ]
+    annotator_sections = []
+    for kind, rows in data.get("annotators", {}).items():
+        for row in rows:
+            conf = row.get("confusion")
+            if conf:
+                row["confusion_rows"] = [
+                    {
+                        "label": label,
+                        "cells": [{"n": n, "shade": shade(n, sum(counts))} for n in counts],
+                    }
+                    for label, counts in zip(conf["labels"], conf["matrix"], strict=True)
+                ]
+        annotator_sections.append(
+            {
+                "kind": kind,
+                "rows": rows,
+                "bars": bar_rows(rows, "kappa_consensus", lambda r: r["username"]),
+                "names": {str(r["user_id"]): r["username"] for r in rows},
+            }
+        )
+    weekly = {}
+    for row in data.get("weekly", []):
+        weekly.setdefault(row["kind"], []).append(row)
+    return {
+        "report": report,
+        "data": data,
+        "weekly_charts": [
+            {
+                "kind": kind,
+                "alpha": line_chart(rows, "alpha"),
+                "percent": line_chart(rows, "percent"),
+                "rows": rows,
+            }
+            for kind, rows in sorted(weekly.items())
+        ],
+        "criteria_bars": bar_rows(
+            [c for c in criteria], "alpha", lambda c: f"{c['kind']} v{c['version']} {c['criterion']}"
+        ),
+        "versions": versions,
+        "version_table": version_table,
+        "annotator_sections": annotator_sections,
+        "gold": selectors.gold_accuracy(project),
+    }
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def agreement(request, pk):
+    project = project_for(request, pk, "view_dashboard")
+    notice = ""
+    if request.method == "POST":
+        if getattr(settings, "TUNELOOP_ASYNC_AGREEMENT", False):
+            from .tasks import compute_agreement
+
+            compute_agreement.delay(project.pk)
+            notice = "Recomputing in the background; reload in a moment."
+        else:
+            recompute_agreement(project=project, actor=request.user)
+            notice = "Agreement recomputed."
+        if not is_htmx(request):
+            messages.success(request, notice)
+            return redirect("annotation:agreement", pk=project.pk)
+    context = {**_dashboard_context(project, selectors.latest_agreement_report(project)), "notice": notice}
+    return page(request, project, "annotation/agreement.html", "annotation/agreement_panel.html", context)
+
+
+CSV_TABLES = {
+    "annotators": [
+        "kind", "username", "judgments", "kappa_consensus", "agree_consensus", "kappa_gold",
+        "gold_accuracy", "gold_items", "reliability", "weight",
+    ],
+    "criteria": ["kind", "version", "criterion", "type", "level", "alpha", "percent", "items", "judgments"],
+}  # fmt: skip
+
+
+def _csv_cell(value):
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@") and not _is_number(text) else text
+
+
+def _is_number(text):
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+@login_required
+def agreement_csv(request, pk, table):
+    project = project_for(request, pk, "view_dashboard")
+    if table not in CSV_TABLES:
+        raise Http404("No such table.")
+    report = selectors.latest_agreement_report(project)
+    data = report.data if report else {}
+    if table == "annotators":
+        rows = [{"kind": kind, **r} for kind, rs in data.get("annotators", {}).items() for r in rs]
+    else:
+        rows = data.get("criteria", [])
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="project-{project.pk}-{table}.csv"'
+    writer = csv.writer(response)
+    writer.writerow(CSV_TABLES[table])
+    for row in rows:
+        writer.writerow([_csv_cell(row.get(col)) for col in CSV_TABLES[table]])
+    return response
+
+
+# --- disagreements and adjudication ---------------------------------------------------------
+
+
+@login_required
+def disagreements(request, pk):
+    project = project_for(request, pk, "adjudicate")
+    items = selectors.disagreements(project)[:200]
+    context = {"items": items, "gaps": selectors.guideline_gaps(project, limit=10)}
+    return page(
+        request, project, "annotation/adjudication_queue.html", "annotation/adjudication_list.html", context
+    )
+
+
+def _item_for(request, item_id):
+    item = get_object_or_404(Item.objects.select_related("project"), pk=item_id)
+    project = project_for(request, item.project_id, "adjudicate")
+    return item, project
+
+
+def _adjudication_context(item, *, values=None, errors=None, notice=""):
+    values = values or {}
+    ctx = selectors.adjudication_context(item) if item is not None else {}
+    return {
+        **ctx,
+        "values": values,
+        "errors": errors or {},
+        "notice": notice,
+        "decisions": AdjudicationDecision.choices,
+        "categories": AdjudicationCategory.choices,
+        "sft_decisions": Decision.choices,
+        "is_sft": item is not None and item.kind == ItemKind.SFT,
+        "remaining": selectors.disagreements(item.project).count() if item is not None else 0,
+    }
+
+
+def _render_panel(request, project, item, status=200, **kwargs):
+    context = _adjudication_context(item, **kwargs)
+    response = page(
+        request, project, "annotation/adjudicate.html", "annotation/adjudication_panel.html", context, status
+    )
+    if item is not None and is_htmx(request) and status == 200:
+        response["HX-Push-Url"] = reverse("annotation:adjudicate", args=[item.pk])
+    return response
+
+
+def _posted_final(post, item):
+    if item.kind == ItemKind.SFT:
+        return {"decision": post.get("final_decision", ""), "text": post.get("final_text", "")}
+    final = {}
+    if post.get("final_outcome") in ("tie", "both_bad"):
+        final["outcome"] = post["final_outcome"]
+    else:
+        final["winner"] = post.get("final_winner")
+    if post.get("final_text"):
+        final["text"] = post["final_text"]
+    return final
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def adjudicate(request, pk):
+    item, project = _item_for(request, pk)
+    if request.method == "GET":
+        return _render_panel(request, project, item)
+    post = request.POST
+    values = {k: post.get(k, "") for k in ("decision", "judgment", "reason", "category", "final_decision",
+                                            "final_text", "final_winner", "final_outcome", "more")}  # fmt: skip
+    try:
+        done = adjudication.adjudicate(
+            item=item,
+            lead=request.user,
+            decision=values["decision"],
+            reason=values["reason"],
+            category=values["category"],
+            judgment_id=values["judgment"] or None,
+            final=_posted_final(post, item),
+            more=_int(values["more"], 1),
+        )
+    except ServiceError as exc:
+        return _render_panel(
+            request,
+            project,
+            item,
+            status=exc.status,
+            values=values,
+            errors=exc.errors or {"__all__": [exc.message]},
+        )
+    notice = (
+        f"Item #{item.pk}: {done.get_decision_display().lower()} ({done.get_category_display().lower()})."
+    )
+    nxt = selectors.next_disagreement(project, after_id=item.pk)
+    if not is_htmx(request):
+        messages.success(request, notice)
+        if nxt is None:
+            return redirect("annotation:disagreements", pk=project.pk)
+        return redirect("annotation:adjudicate", pk=nxt.pk)
+    if nxt is None:
+        context = {"items": [], "gaps": [], "notice": notice}
+        response = page(
+            request,
+            project,
+            "annotation/adjudication_queue.html",
+            "annotation/adjudication_list.html",
+            context,
+        )
+        response["HX-Push-Url"] = reverse("annotation:disagreements", args=[project.pk])
+        return response
+    return _render_panel(request, project, nxt, notice=notice)
+
+
+def _int(value, default):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+@login_required
+@require_POST
+def requeue_outdated(request, pk):
+    project = project_for(request, pk, "adjudicate")
+    try:
+        result = adjudication.requeue_outdated(project=project, actor=request.user)
+        messages.success(
+            request,
+            f"Re-queued {result['items']} item(s) for {result['slots']} fresh judgment(s) under v{result['version']}.",
+        )
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    return redirect("annotation:rubric", pk=project.pk)
+
+
+# --- items and gold -------------------------------------------------------------------------
+
+
+@login_required
+def items(request, pk):
+    """Lead's item list (filter by state, kind, gold) with a form to mark each item gold."""
+    project = project_for(request, pk, "adjudicate")
+    filters = {k: request.GET.get(k, "") for k in ("state", "kind", "gold")}
+    qs = Item.objects.filter(project=project).prefetch_related("responses").order_by("-id")
+    if filters["state"]:
+        qs = qs.filter(state=filters["state"])
+    if filters["kind"]:
+        qs = qs.filter(kind=filters["kind"])
+    if filters["gold"] in ("yes", "no"):
+        qs = qs.filter(is_gold=filters["gold"] == "yes")
+    context = {
+        "items": qs[:200],
+        "filters": filters,
+        "states": Item._meta.get_field("state").choices,
+        "kinds": ItemKind.choices,
+        "sft_decisions": Decision.choices,
+    }
+    return page(request, project, "annotation/items.html", "annotation/items.html", context)
+
+
+@login_required
+@require_POST
+def item_gold(request, pk):
+    """Mark an item gold with its known answer (SFT: decision + text; comparison: the winner), or unmark."""
+    item, project = _item_for(request, pk)
+    if request.POST.get("unset"):
+        answer, is_gold = None, False
+    elif item.kind == ItemKind.SFT:
+        answer = {"decision": request.POST.get("decision", ""), "text": request.POST.get("text", "")}
+        is_gold = True
+    else:
+        winner = request.POST.get("winner", "")
+        answer = {"winner": int(winner)} if winner.isdigit() else {"outcome": winner}
+        is_gold = True
+    try:
+        adjudication.set_gold(item=item, actor=request.user, answer=answer, is_gold=is_gold)
+        messages.success(request, f"Item #{item.pk} {'is now gold' if is_gold else 'is no longer gold'}.")
+    except ServiceError as exc:
+        messages.error(request, f"Item #{item.pk}: {exc.message}")
+    return redirect(f"{reverse('annotation:items', args=[project.pk])}?{request.GET.urlencode()}")

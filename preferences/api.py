@@ -1,0 +1,151 @@
+"""The preferences REST API: comparison import, curated pairs, consensus and the leaderboard.
+
+Same conventions as `annotation.api`: token auth, 404 for a project the caller cannot see, 403 for an
+action their role does not allow, JSON errors with field messages. Comparisons are judged through the
+annotation queue endpoints (`GET /api/projects/{id}/next/?kind=comparison`, then
+`POST /api/assignments/{id}/submit/` with `payload` in display slots, see `preferences.payload`).
+"""
+
+import math
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics
+from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotation import serializers as annotation_serializers
+from annotation.api import ImportView, ProjectScoped, _errors, _valid
+from annotation.models import ItemKind
+from annotation.permissions import can, visible_projects
+
+from . import selectors, services
+from . import serializers as s
+from .models import PreferencePair
+
+
+@extend_schema(tags=["preferences"])
+class ComparisonImportView(ImportView):
+    """The item import with the kind fixed to comparison: `responses: [{text, model}, ...]` per line."""
+
+    kind = ItemKind.COMPARISON
+
+    @extend_schema(
+        summary="Import comparisons (JSONL or CSV with `prompt` or `messages` and `responses`), all or nothing.",
+        request={
+            "multipart/form-data": annotation_serializers.ImportRequestSerializer,
+            "application/json": annotation_serializers.ImportRequestSerializer,
+        },
+        responses={
+            201: annotation_serializers.ImportResultSerializer,
+            400: OpenApiResponse(
+                annotation_serializers.ImportErrorSerializer, description="Nothing was imported."
+            ),
+            **_errors(403, 404),
+        },
+    )
+    def post(self, request, project_id):
+        return super().post(request, project_id)
+
+
+@extend_schema(tags=["preferences"])
+class PairListView(ProjectScoped, generics.ListAPIView):
+    serializer_class = s.PairSerializer
+
+    def get_queryset(self):
+        if self.schema_only:
+            return PreferencePair.objects.none()
+        project = self.project_for("adjudicate")
+        query = s.PairQuerySerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        return selectors.candidate_pairs(project, **query.selector_kwargs())
+
+    @extend_schema(
+        summary="Curated preference pairs, most confident first (lead or admin).",
+        parameters=[s.PairQuerySerializer],
+        responses={200: s.PairSerializer, **_errors(400, 403, 404)},
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+PAIR_ID = OpenApiParameter("pair_id", OpenApiTypes.INT, OpenApiParameter.PATH)
+
+
+@extend_schema(tags=["preferences"], parameters=[PAIR_ID])
+class PairDetailView(APIView):
+    def _pair(self, pair_id) -> PreferencePair:
+        pair = PreferencePair.objects.select_related("project").filter(pk=pair_id).first()
+        if pair is None or not visible_projects(self.request.user).filter(pk=pair.project_id).exists():
+            raise NotFound("No such pair.")
+        return pair
+
+    @extend_schema(
+        summary="One pair (lead or admin).", responses={200: s.PairSerializer, **_errors(403, 404)}
+    )
+    def get(self, request, pair_id):
+        pair = self._pair(pair_id)
+        if not can(request.user, "adjudicate", pair.project):
+            return Response({"detail": "Only leads curate pairs.", "code": "forbidden"}, status=403)
+        return Response(
+            s.PairSerializer(selectors.candidate_pairs(pair.project, include_stale=True).get(pk=pair.pk)).data
+        )
+
+    @extend_schema(
+        summary="Approve, exclude or reset a pair, optionally editing its chosen text (lead or admin).",
+        request=s.PairUpdateSerializer,
+        responses={200: s.PairSerializer, **_errors(400, 403, 404)},
+    )
+    def post(self, request, pair_id):
+        pair = self._pair(pair_id)
+        data = _valid(s.PairUpdateSerializer, request.data)
+        pair = services.set_pair_status(
+            pair=pair, actor=request.user, status=data["status"], chosen_text=data.get("chosen_text")
+        )
+        return Response(
+            s.PairSerializer(selectors.candidate_pairs(pair.project, include_stale=True).get(pk=pair.pk)).data
+        )
+
+
+@extend_schema(tags=["preferences"])
+class ConsensusView(ProjectScoped, APIView):
+    @extend_schema(
+        summary="Recompute consensus and candidate pairs from the raw judgments (lead or admin).",
+        request=s.ConsensusRequestSerializer,
+        responses={200: s.ConsensusResultSerializer, **_errors(400, 403, 404)},
+    )
+    def post(self, request, project_id):
+        project = self.project_for("adjudicate")
+        data = _valid(s.ConsensusRequestSerializer, request.data)
+        stats = services.recompute_consensus(project=project, actor=request.user, **data)
+        return Response(s.ConsensusResultSerializer(stats).data)
+
+
+@extend_schema(tags=["preferences"])
+class LeaderboardView(ProjectScoped, APIView):
+    @extend_schema(
+        summary="Models ranked by Bradley-Terry strength with 95% intervals, win rates and position bias "
+        "(lead or admin).",
+        parameters=[s.LeaderboardQuerySerializer],
+        responses={200: s.LeaderboardSerializer, **_errors(400, 403, 404)},
+    )
+    def get(self, request, project_id):
+        project = self.project_for("view_dashboard")
+        query = _valid(s.LeaderboardQuerySerializer, request.query_params)
+        board = _finite(selectors.leaderboard(project, baseline=query["baseline"]))
+        return Response(s.LeaderboardSerializer(board).data)
+
+
+def _finite(value):
+    """NaN and infinities (an interval the bootstrap could not estimate) are not JSON: null instead."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+__all__ = ["ComparisonImportView", "PairListView", "PairDetailView", "ConsensusView", "LeaderboardView"]

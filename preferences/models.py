@@ -1,0 +1,83 @@
+"""Derived preference data: consensus per comparison, and the curated pairs a DPO run consumes.
+
+Comparisons themselves are `annotation.Item(kind="comparison")` with 2..N `annotation.Response`s, and
+raw judgments are `annotation.Judgment` rows (payload from `preferences.payload.normalise`), kept
+forever. Everything here is recomputable from them.
+"""
+
+from django.conf import settings
+from django.db import models
+
+
+class Consensus(models.Model):
+    """The consensus of one comparison (overall, or for one rubric criterion) under one rule."""
+
+    item = models.ForeignKey("annotation.Item", on_delete=models.CASCADE, related_name="consensus")
+    criterion = models.CharField(max_length=64, blank=True, help_text="Blank = the overall preference.")
+    rule = models.CharField(max_length=32)
+    params = models.JSONField(default=dict, blank=True)
+    outcome = models.CharField(max_length=16)  # win | tie | both_bad | none
+    winner = models.ForeignKey(
+        "annotation.Response", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    order = models.JSONField(default=list, blank=True, help_text="Response ids, best first.")
+    confidence = models.FloatField(default=0.0)
+    margin = models.FloatField(default=0.0)
+    n_votes = models.PositiveIntegerField(default=0)
+    computed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["item", "criterion", "rule"], name="one_consensus_per_rule"),
+        ]
+
+    def __str__(self):
+        return f"Consensus of item {self.item_id} ({self.criterion or 'overall'}, {self.rule})"
+
+
+class PairStatus(models.TextChoices):
+    CANDIDATE = "candidate", "Candidate"
+    APPROVED = "approved", "Approved"
+    EXCLUDED = "excluded", "Excluded"
+
+
+class PreferencePair(models.Model):
+    """prompt / chosen / rejected, derived from consensus; a lead approves, excludes or edits it."""
+
+    project = models.ForeignKey(
+        "annotation.Project", on_delete=models.CASCADE, related_name="preference_pairs"
+    )
+    item = models.ForeignKey("annotation.Item", on_delete=models.CASCADE, related_name="preference_pairs")
+    criterion = models.CharField(max_length=64, blank=True)
+    chosen = models.ForeignKey("annotation.Response", on_delete=models.CASCADE, related_name="+")
+    rejected = models.ForeignKey("annotation.Response", on_delete=models.CASCADE, related_name="+")
+    confidence = models.FloatField()
+    margin = models.FloatField()
+    n_votes = models.PositiveIntegerField(default=0)
+    rule = models.CharField(max_length=32)
+    rubric_version = models.ForeignKey(
+        "annotation.RubricVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(max_length=16, choices=PairStatus.choices, default=PairStatus.CANDIDATE)
+    chosen_text_override = models.TextField(blank=True, help_text="A lead's edit of the chosen text.")
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    is_stale = models.BooleanField(default=False, help_text="No longer implied by the latest consensus.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-confidence", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["item", "criterion", "chosen", "rejected"], name="pair_unique"),
+        ]
+        indexes = [models.Index(fields=["project", "status", "-confidence"], name="pair_filter_idx")]
+
+    def __str__(self):
+        return f"Pair {self.chosen_id} > {self.rejected_id} on item {self.item_id}"
+
+    @property
+    def chosen_text(self) -> str:
+        return self.chosen_text_override or self.chosen.text

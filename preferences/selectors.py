@@ -1,0 +1,214 @@
+"""Read paths of the preferences app: candidate pairs, leaderboard, position bias."""
+
+from django.db.models import Q
+
+from annotation.models import ItemKind, Judgment, Response
+
+from .models import PreferencePair
+
+
+def candidate_pairs(
+    project,
+    *,
+    min_confidence: float | None = None,
+    rubric_version=None,
+    criterion: str | None = None,
+    model: str = "",
+    status: str = "",
+    include_stale: bool = False,
+):
+    """Pairs with the filters a lead uses on the curated pairs page (all optional)."""
+    qs = PreferencePair.objects.filter(project=project).select_related(
+        "item", "chosen", "rejected", "rubric_version", "decided_by"
+    )
+    if not include_stale:
+        qs = qs.filter(is_stale=False)
+    if min_confidence is not None:
+        qs = qs.filter(confidence__gte=min_confidence)
+    if rubric_version:
+        qs = qs.filter(rubric_version__number=rubric_version)
+    if criterion is not None:
+        qs = qs.filter(criterion=criterion)
+    if model:
+        qs = qs.filter(Q(chosen__model_name=model) | Q(rejected__model_name=model))
+    if status:
+        qs = qs.filter(status=status)
+    return qs.order_by("-confidence", "-margin", "id")
+
+
+def pair_counts(qs) -> dict:
+    from django.db.models import Count
+
+    by_status = dict(qs.order_by().values_list("status").annotate(n=Count("id")))
+    return {"total": sum(by_status.values()), **by_status}
+
+
+def _model_key(response) -> str:
+    name = response["model_name"] or "unknown"
+    return f"{name}@{response['model_version']}" if response["model_version"] else name
+
+
+def comparison_outcomes(project):
+    """(models, outcomes, position records) from the current comparison judgments of a project.
+
+    Outcomes are (a, b, score_a) between model indices, every pair implied by each ranking; "both bad"
+    and pairs of responses from the same model are left out.
+    """
+    from .consensus import ranking_to_pairs
+
+    rows = list(
+        Judgment.objects.filter(
+            item__project=project, item__kind=ItemKind.COMPARISON, is_current=True
+        ).values_list("annotator__username", "payload")
+    )
+    response_ids = {r for _, p in rows for g in (p or {}).get("ranking", []) for r in g}
+    models = {}
+    for r in Response.objects.filter(pk__in=response_ids).values("id", "model_name", "model_version"):
+        models[r["id"]] = _model_key(r)
+    names = sorted(set(models.values()))
+    index = {n: i for i, n in enumerate(names)}
+    outcomes, positions = [], []
+    for annotator, payload in rows:
+        if not payload or "ranking" not in payload:
+            continue
+        positions.append(
+            {
+                "annotator": annotator,
+                "winner_slot": payload.get("winner_slot"),
+                "n_slots": len(payload.get("display_order") or []) or 2,
+            }
+        )
+        if payload.get("outcome") == "both_bad":
+            continue
+        for pair in ranking_to_pairs(payload["ranking"]):
+            a, b = index.get(models.get(pair.winner)), index.get(models.get(pair.loser))
+            if a is None or b is None or a == b:
+                continue
+            outcomes.append((a, b, 0.5 if pair.tie else 1.0))
+    return names, outcomes, positions
+
+
+def leaderboard(project, *, baseline: str = "", n_boot: int = 500, seed: int = 0) -> dict:
+    """Models ranked by Bradley-Terry strength with bootstrap 95% intervals, and the win-rate matrix."""
+    from .consensus import bt_with_bootstrap, position_bias, win_rate_matrix
+
+    names, outcomes, positions = comparison_outcomes(project)
+    bias = position_bias(positions).as_dict() if positions else None
+    if len(names) < 2 or not outcomes:
+        return {
+            "models": [],
+            "matrix": [],
+            "names": names,
+            "n_outcomes": len(outcomes),
+            "position_bias": bias,
+        }
+    base = names.index(baseline) if baseline in names else None
+    fit = bt_with_bootstrap(outcomes, n_items=len(names), n_boot=n_boot, seed=seed, baseline=base)
+    elo, elo_ci = fit.elo()
+    rows = [
+        {
+            "model": name,
+            "strength": float(fit.strengths[i]),
+            "strength_ci": [float(x) for x in fit.strengths_ci[i]],
+            "elo": round(float(elo[i]), 1),
+            "elo_ci": [round(float(x), 1) for x in elo_ci[i]],
+            "win_rate": float(fit.win_rate[i]),
+            "win_rate_ci": [float(x) for x in fit.win_rate_ci[i]],
+        }
+        for i, name in enumerate(names)
+    ]
+    rows.sort(key=lambda r: -r["strength"])
+    matrix = win_rate_matrix(outcomes, len(names))
+    return {
+        "models": rows,
+        "names": names,
+        "matrix": [[None if x != x else round(float(x), 3) for x in row] for row in matrix],
+        "baseline": names[base] if base is not None else None,
+        "n_outcomes": len(outcomes),
+        "params": fit.params,
+        "position_bias": bias,
+    }
+
+
+# --- pages ----------------------------------------------------------------------------------------
+
+SLOT_NAMES = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def shown_order(assignment) -> list[int]:
+    """Response ids in the order this annotator sees them (the stored display order).
+
+    Falls back to the canonical order of the compared responses when an assignment has none stored.
+    Mirrors `services.validate_comparison_payload`, so slot "A" on the page is slot "A" on submit.
+    """
+    from .services import shown_responses
+
+    order = list(assignment.display_order or [])
+    if not order:
+        order = list(shown_responses(assignment.item).order_by("position").values_list("id", flat=True))
+    return order
+
+
+def comparison_task(assignment) -> dict:
+    """What an annotator sees for one comparison: the conversation and the responses by display slot.
+
+    Blind: slots and texts only; never the producing model or anyone's judgment.
+    """
+    item = assignment.item
+    order = shown_order(assignment)
+    texts = dict(Response.objects.filter(pk__in=order).values_list("id", "text"))
+    responses = [
+        {"slot": SLOT_NAMES[i], "index": i, "text": texts[rid]} for i, rid in enumerate(order) if rid in texts
+    ]
+    return {
+        "assignment": assignment,
+        "item": item,
+        "messages": [
+            {"role": str(m.get("role", "")), "content": str(m.get("content", ""))}
+            for m in (item.messages or [])
+            if isinstance(m, dict)
+        ],
+        "responses": responses,
+        "n": len(responses),
+        "pairwise": len(responses) == 2,
+    }
+
+
+def comparison_progress(project, user) -> dict:
+    """The caller's "n of m" for comparisons: done, skipped, and done plus what is still on offer."""
+    from annotation.models import Assignment, AssignmentState, Item, ItemState
+
+    mine = Assignment.objects.filter(project=project, annotator=user, item__kind=ItemKind.COMPARISON)
+    done = mine.filter(state=AssignmentState.SUBMITTED).count()
+    skipped = mine.filter(state=AssignmentState.SKIPPED).count()
+    available = (
+        Item.objects.filter(
+            project=project, kind=ItemKind.COMPARISON, state__in=[ItemState.OPEN, ItemState.ASSIGNED]
+        )
+        .exclude(
+            assignments__annotator=user,
+            assignments__state__in=[AssignmentState.SUBMITTED, AssignmentState.SKIPPED],
+        )
+        .count()
+    )
+    return {"done": done, "skipped": skipped, "total": done + available}
+
+
+def pair_filter_choices(project) -> dict:
+    """Values the curated-pairs filters offer: rubric version numbers, criteria and model names."""
+    pairs = PreferencePair.objects.filter(project=project)
+    models = sorted(
+        {
+            name
+            for field in ("chosen__model_name", "rejected__model_name")
+            for name in pairs.order_by().values_list(field, flat=True).distinct()
+            if name
+        }
+    )
+    return {
+        "rubric_versions": sorted(
+            {n for n in pairs.order_by().values_list("rubric_version__number", flat=True).distinct() if n}
+        ),
+        "criteria": sorted({c for c in pairs.order_by().values_list("criterion", flat=True).distinct() if c}),
+        "models": models,
+    }

@@ -1,0 +1,258 @@
+"""Write paths of the preferences app: comparison judgments, consensus, curated pairs."""
+
+from django.db import transaction
+from django.utils import timezone
+
+from annotation import audit
+from annotation.errors import Forbidden, InvalidInput
+from annotation.models import Item, ItemKind, Response
+from annotation.permissions import can
+
+from .models import PairStatus, PreferencePair
+from .payload import PayloadError, normalise
+
+IMPROVEMENT = "improvement"
+# has_key first: on SQLite `exclude(generation_params__kind=...)` alone also drops rows without the key
+# (NOT (NULL = 'improvement') is NULL), i.e. every model response.
+
+
+def validate_comparison_payload(*, item, assignment, payload, project, rubric_version) -> dict:
+    """The `annotation.registry` validator for comparison items: display slots -> response ids."""
+    order = list(assignment.display_order) or list(shown_responses(item).values_list("id", flat=True))
+    keys = tuple(c["key"] for c in rubric_version.criteria) if rubric_version else ()
+    try:
+        return normalise(payload or {}, order, criteria_keys=keys)
+    except PayloadError as exc:
+        raise InvalidInput(errors=exc.errors)
+
+
+def shown_responses(item):
+    """The responses annotators compare: model outputs, not the human improvements added later."""
+    return item.responses.filter(shown=True)
+
+
+def on_comparison_submitted(judgment) -> None:
+    """Keep an annotator's improved text as a new response (never shown in the comparison itself)."""
+    text = (judgment.payload or {}).get("improved_text")
+    if not text:
+        return
+    base = judgment.payload.get("winner") or judgment.payload["ranking"][0][0]
+    last = judgment.item.responses.order_by("-position").values_list("position", flat=True).first() or 0
+    response = Response.objects.create(
+        item=judgment.item,
+        position=last + 1,
+        text=text,
+        model_name="human",
+        model_version=judgment.annotator.username,
+        generation_params={"kind": IMPROVEMENT, "of": base, "judgment": judgment.pk},
+        author=judgment.annotator,
+        shown=False,
+    )
+    judgment.payload["improved_response"] = response.pk
+    type(judgment).objects.filter(pk=judgment.pk).update(payload=judgment.payload)
+
+
+@transaction.atomic
+def set_pair_status(
+    *, pair: PreferencePair, actor, status: str, chosen_text: str | None = None
+) -> PreferencePair:
+    """A lead approves, excludes or edits (the chosen text of) a curated pair."""
+    if not can(actor, "adjudicate", pair.project):
+        raise Forbidden("Only leads curate pairs.")
+    if status not in PairStatus.values:
+        raise InvalidInput(errors={"status": [f"Must be one of: {', '.join(PairStatus.values)}."]})
+    old = pair.status
+    pair.status = status
+    if chosen_text is not None:
+        chosen_text = chosen_text.replace("\r\n", "\n").strip()
+        if chosen_text == pair.chosen.text.strip():
+            chosen_text = ""
+        pair.chosen_text_override = chosen_text
+    pair.decided_by = actor
+    pair.decided_at = timezone.now()
+    pair.save()
+    audit.record(
+        actor=actor,
+        project=pair.project,
+        verb="pair.curated",
+        obj=pair,
+        old_status=old,
+        new_status=status,
+        edited=bool(pair.chosen_text_override),
+    )
+    return pair
+
+
+def route_both_bad_to_sft(*, item: Item, actor=None) -> Item | None:
+    """ "Both bad" consensus: the prompt goes to SFT review so someone writes a good answer."""
+    from annotation.importing import content_hash
+
+    first = shown_responses(item).order_by("position").first()
+    if first is None:
+        return None
+    responses = [{"text": first.text}]
+    digest = content_hash(ItemKind.SFT, item.messages, responses)
+    sft, created = Item.objects.get_or_create(
+        project=item.project,
+        content_hash=digest,
+        defaults=dict(
+            kind=ItemKind.SFT,
+            messages=item.messages,
+            priority=item.priority + 10,
+            metadata={"origin": "comparison_both_bad", "comparison_item": item.pk},
+            source=f"comparison:{item.pk}",
+        ),
+    )
+    if created:
+        Response.objects.create(
+            item=sft,
+            position=0,
+            text=first.text,
+            model_name=first.model_name,
+            model_version=first.model_version,
+        )
+        audit.record(
+            actor=actor, project=item.project, verb="comparison.sent_to_sft", obj=sft, comparison=item.pk
+        )
+    return sft
+
+
+def _votes_by_item(project, *, rule, weights):
+    """Current comparison judgments -> {(item_id, criterion): [Vote]} and the latest rubric version per item."""
+    from annotation.models import Judgment
+
+    from .consensus import Vote
+
+    votes: dict[tuple[int, str], list] = {}
+    versions: dict[int, int | None] = {}
+    improvements: dict[int, list[dict]] = {}
+    rows = (
+        Judgment.objects.filter(item__project=project, item__kind=ItemKind.COMPARISON, is_current=True)
+        .order_by("id")
+        .values_list("item_id", "annotator_id", "payload", "rubric_version_id")
+    )
+    for item_id, annotator_id, payload, version_id in rows.iterator(chunk_size=2000):
+        if not payload or "ranking" not in payload:
+            continue
+        versions[item_id] = version_id
+        weight = float((weights or {}).get(annotator_id, 1.0))
+        common = dict(comparison_id=item_id, annotator=annotator_id, weight=weight)
+        votes.setdefault((item_id, ""), []).append(Vote.from_payload(payload, **common))
+        for key in payload.get("criteria") or {}:
+            votes.setdefault((item_id, key), []).append(Vote.from_payload(payload, criterion=key, **common))
+        if payload.get("improved_response"):
+            improvements.setdefault(item_id, []).append(payload)
+    return votes, versions, improvements
+
+
+@transaction.atomic
+def recompute_consensus(
+    *, project, actor=None, rule: str = "majority", weights: dict | None = None, min_confidence: float = 0.0
+) -> dict:
+    """Rebuild Consensus rows and candidate PreferencePairs of every judged comparison in the project.
+
+    Recomputable at any time from the raw judgments; pairs a lead already approved, excluded or edited
+    keep that decision, pairs no longer implied are marked stale. "Both bad" prompts go to SFT review.
+    """
+    from .consensus import RULES, consensus_for_comparison
+    from .models import Consensus
+
+    if actor is not None and not can(actor, "adjudicate", project):
+        raise Forbidden("Only leads recompute consensus.")
+    if rule not in RULES:
+        raise InvalidInput(errors={"rule": [f"Must be one of: {', '.join(RULES)}."]})
+    if rule == "weighted" and weights is None:
+        # Dawid-Skene vote weights from the project's latest agreement computation (annotation).
+        from annotation.selectors import reliability_weights
+
+        weights = reliability_weights(project, kind=ItemKind.COMPARISON)
+    votes, versions, improvements = _votes_by_item(project, rule=rule, weights=weights)
+    item_ids = sorted({item_id for item_id, _ in votes})
+    shown = {}
+    for item_id, rid in (
+        Response.objects.filter(item_id__in=item_ids)
+        .filter(shown=True)
+        .order_by("item_id", "position")
+        .values_list("item_id", "id")
+    ):
+        shown.setdefault(item_id, []).append(rid)
+    existing = {
+        (p.item_id, p.criterion, p.chosen_id, p.rejected_id): p
+        for p in PreferencePair.objects.filter(project=project, item_id__in=item_ids)
+    }
+    keep, stats = set(), {"comparisons": len(item_ids), "pairs": 0, "both_bad": 0, "ties": 0}
+    params = {"min_confidence": min_confidence}
+
+    def upsert_pair(item_id, criterion, chosen, rejected, confidence, margin, n_votes):
+        key = (item_id, criterion, chosen, rejected)
+        keep.add(key)
+        fields = dict(
+            confidence=confidence,
+            margin=margin,
+            n_votes=n_votes,
+            rule=rule,
+            rubric_version_id=versions.get(item_id),
+            is_stale=False,
+        )
+        pair = existing.get(key)
+        if pair is None:
+            existing[key] = PreferencePair.objects.create(
+                project=project,
+                item_id=item_id,
+                criterion=criterion,
+                chosen_id=chosen,
+                rejected_id=rejected,
+                **fields,
+            )
+        else:
+            PreferencePair.objects.filter(pk=pair.pk).update(**fields)
+        stats["pairs"] += 1
+
+    for (item_id, criterion), item_votes in votes.items():
+        result = consensus_for_comparison(
+            item_votes, rule=rule, responses=shown.get(item_id), min_confidence=min_confidence
+        )
+        Consensus.objects.update_or_create(
+            item_id=item_id,
+            criterion=criterion,
+            rule=rule,
+            defaults=dict(
+                params={**result.params, **params},
+                outcome=result.outcome,
+                winner_id=result.winner,
+                order=result.order,
+                confidence=result.confidence,
+                margin=result.margin,
+                n_votes=result.n_votes,
+            ),
+        )
+        if result.outcome == "both_bad" and not criterion:
+            stats["both_bad"] += 1
+            route_both_bad_to_sft(item=Item.objects.get(pk=item_id), actor=actor)
+            continue
+        if result.outcome == "tie":
+            stats["ties"] += 1
+        for pc in result.pairs:
+            if pc.outcome != "win":
+                continue  # ties, "both bad" and split votes give no pair
+            loser = pc.b if pc.winner == pc.a else pc.a
+            upsert_pair(item_id, criterion, pc.winner, loser, pc.confidence, abs(pc.margin), pc.n_votes)
+        if not criterion and result.outcome == "win":
+            for payload in improvements.get(item_id, []):
+                ranked = [r for g in payload["ranking"] for r in g]
+                for loser in ranked[1:] if payload.get("outcome") != "tie" else ranked:
+                    upsert_pair(
+                        item_id,
+                        "",
+                        payload["improved_response"],
+                        loser,
+                        result.confidence,
+                        3.0,
+                        result.n_votes,
+                    )
+    stale = [p.pk for key, p in existing.items() if key not in keep and p.rule == rule]
+    PreferencePair.objects.filter(pk__in=stale).update(is_stale=True)
+    audit.record(
+        actor=actor, project=project, verb="consensus.recomputed", object_type="project", rule=rule, **stats
+    )
+    return stats

@@ -1,0 +1,300 @@
+"""The preference pages: comparison (annotators), curated pairs and leaderboard (leads).
+
+Thin, like annotation.views: writes go through annotation.services / preferences.services, reads
+through the selectors. Outsiders get 404 for a project, members without the role 403; service errors
+come back inline with their status.
+"""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from annotation import services as annotation_services
+from annotation.errors import NotFound, ServiceError
+from annotation.models import ItemKind
+from annotation.permissions import can, role_for
+from annotation.views import is_htmx, page, project_for
+
+from . import charts, selectors, services
+from .forms import (
+    CRITERION_OVERALL,
+    LeaderboardForm,
+    PairFilterForm,
+    PairUpdateForm,
+    RecomputeForm,
+    comparison_submission,
+)
+from .models import PairStatus, PreferencePair
+
+CHOICES = [
+    ("A", "A is better", "a"),
+    ("B", "B is better", "b"),
+    ("tie", "Tie", "t"),
+    ("both_bad", "Both bad", "x"),
+]
+STRENGTHS = [("1", "Slightly better", "1"), ("2", "Clearly better", "2"), ("3", "Much better", "3")]
+PAIRS_PER_PAGE = 50
+
+# --- comparison -------------------------------------------------------------------------------
+
+
+def _criteria_for_display(criteria, values, errors, task):
+    given = (values.get("payload") or {}).get("criteria") or {}
+    out = []
+    for index, criterion in enumerate(criteria):
+        key = criterion["key"]
+        current = str(given.get(key, ""))
+        options = []
+        if task and task["pairwise"]:
+            options = [
+                {"value": v, "label": label, "checked": current.lower() == v.lower()}
+                for v, label in (("A", "A"), ("B", "B"), ("tie", "Tie"))
+            ]
+        out.append(
+            {
+                **criterion,
+                "index": index,
+                "current": current,
+                "options": options,
+                "errors": (errors or {}).get(f"criteria.{key}", []),
+            }
+        )
+    return out
+
+
+def _task_context(request, project, assignment, *, values=None, errors=None, notice="", elapsed=0):
+    values = values or {}
+    errors = errors or {}
+    payload = values.get("payload") or {}
+    context = {
+        "project": project,
+        "progress": selectors.comparison_progress(project, request.user),
+        "notice": notice,
+        "guidelines": project.guidelines,
+        "require_rationale": project.require_rationale,
+        "errors": errors,
+        "values": values,
+        "payload": payload,
+        "elapsed": elapsed,
+    }
+    if assignment is None:
+        context["task"] = None
+        return context
+    version = project.current_rubric_version()
+    task = selectors.comparison_task(assignment)
+    harmful = {str(h).upper() for h in payload.get("harmful") or []}
+    for response in task["responses"]:
+        response["harmful"] = response["slot"] in harmful
+    known = {"choice", "strength", "ranking", "improved_text", "harmful", "comment", "payload"}
+    context.update(
+        task=task,
+        rubric_version=version,
+        criteria=_criteria_for_display(version.criteria if version else [], values, errors, task),
+        choices=[
+            {"value": v, "label": label, "shortcut": key, "checked": str(payload.get("choice", "")) == v}
+            for v, label, key in CHOICES
+        ],
+        strengths=[
+            {"value": v, "label": label, "shortcut": key, "checked": str(payload.get("strength", "")) == v}
+            for v, label, key in STRENGTHS
+        ],
+        slots="".join(r["slot"] for r in task["responses"]),
+        other_errors={k: v for k, v in errors.items() if k not in known and not k.startswith("criteria.")},
+        position=context["progress"]["done"] + 1,
+    )
+    return context
+
+
+def _render_task(request, project, assignment, *, status=200, full=False, **kwargs):
+    context = _task_context(request, project, assignment, **kwargs)
+    template = "preferences/compare.html" if full else "preferences/_compare_task.html"
+    if full:
+        context.update(
+            role=role_for(request.user, project), is_lead=can(request.user, "view_dashboard", project)
+        )
+    return render(request, template, context, status=status)
+
+
+def _next(request, project):
+    return annotation_services.next_assignment(project=project, user=request.user, kind=ItemKind.COMPARISON)
+
+
+def _own_comparison(request, pk):
+    assignment = annotation_services.get_assignment_for(assignment_id=pk, user=request.user)
+    if assignment.item.kind != ItemKind.COMPARISON:
+        raise NotFound("No such comparison.")
+    if not can(request.user, "view_project", assignment.project):
+        raise Http404("No such project.")
+    return assignment
+
+
+@login_required
+def compare(request, pk):
+    project = project_for(request, pk, "annotate")
+    try:
+        assignment = _next(request, project)
+    except ServiceError as exc:
+        return render(request, "annotation/error.html", {"error": exc}, status=exc.status)
+    return _render_task(request, project, assignment, full=not is_htmx(request))
+
+
+@login_required
+@require_POST
+def compare_submit(request, pk):
+    try:
+        assignment = _own_comparison(request, pk)
+    except NotFound as exc:
+        return render(request, "annotation/_message.html", {"error": exc}, status=exc.status)
+    project = assignment.project
+    values = comparison_submission(request.POST)
+    try:
+        judgment = annotation_services.submit_judgment(assignment=assignment, user=request.user, **values)
+    except ServiceError as exc:
+        return _render_task(
+            request,
+            project,
+            assignment,
+            values=values,
+            errors=exc.errors or {"__all__": [exc.message]},
+            elapsed=_float(values.get("duration_seconds")),
+            status=exc.status,
+            full=not is_htmx(request),
+        )
+    notice = f"Saved comparison #{judgment.item_id}."
+    if not is_htmx(request):
+        messages.success(request, notice)
+        return redirect("preferences:compare", pk=project.pk)
+    return _render_task(request, project, _next(request, project), notice=notice)
+
+
+@login_required
+@require_POST
+def compare_skip(request, pk):
+    try:
+        assignment = _own_comparison(request, pk)
+        project = assignment.project
+        annotation_services.skip_assignment(
+            assignment=assignment, user=request.user, reason=request.POST.get("reason", "")
+        )
+        notice = f"Skipped comparison #{assignment.item_id}."
+        if not is_htmx(request):
+            messages.info(request, notice)
+            return redirect("preferences:compare", pk=project.pk)
+        nxt = _next(request, project)
+    except ServiceError as exc:
+        return render(request, "annotation/_message.html", {"error": exc}, status=exc.status)
+    return _render_task(request, project, nxt, notice=notice)
+
+
+def _float(value):
+    try:
+        return max(0.0, float(value))
+    except (TypeError, ValueError):
+        return 0
+
+
+# --- curated pairs ----------------------------------------------------------------------------
+
+
+def _pairs_response(request, project, *, status=200, notice="", recompute_form=None, stats=None):
+    form = PairFilterForm(request.GET or None)
+    kwargs = form.selector_kwargs() if form.is_valid() else {}
+    qs = selectors.candidate_pairs(project, **kwargs)
+    counts = selectors.pair_counts(qs)
+    paginator = Paginator(qs, PAIRS_PER_PAGE)
+    page_obj = paginator.get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "filter_form": form,
+        "filter_query": query.urlencode(),
+        "choices": selectors.pair_filter_choices(project),
+        "criterion_overall": CRITERION_OVERALL,
+        "counts": counts,
+        "page_obj": page_obj,
+        "pairs": page_obj.object_list,
+        "statuses": PairStatus.choices,
+        "recompute_form": recompute_form or RecomputeForm(),
+        "notice": notice,
+        "stats": stats,
+    }
+    return page(request, project, "preferences/pairs.html", "preferences/_pairs.html", context, status)
+
+
+@login_required
+@require_GET
+def pairs(request, pk):
+    project = project_for(request, pk, "adjudicate")
+    return _pairs_response(request, project)
+
+
+@login_required
+@require_POST
+def recompute(request, pk):
+    project = project_for(request, pk, "adjudicate")
+    form = RecomputeForm(request.POST)
+    if not form.is_valid():
+        return _pairs_response(request, project, status=400, recompute_form=form)
+    try:
+        stats = services.recompute_consensus(
+            project=project, actor=request.user, rule=form.cleaned_data["rule"]
+        )
+    except ServiceError as exc:
+        form.add_error(None, exc.message)
+        return _pairs_response(request, project, status=exc.status, recompute_form=form)
+    notice = (
+        f"Consensus recomputed ({form.cleaned_data['rule']}): {stats['comparisons']} comparisons, "
+        f"{stats['pairs']} pairs, {stats['ties']} ties, {stats['both_bad']} sent to SFT review."
+    )
+    if not is_htmx(request):
+        messages.success(request, notice)
+        return redirect("preferences:pairs", pk=project.pk)
+    return _pairs_response(request, project, notice=notice, stats=stats)
+
+
+@login_required
+@require_POST
+def pair_update(request, pk):
+    pair = get_object_or_404(PreferencePair.objects.select_related("project"), pk=pk)
+    project = project_for(request, pair.project_id, "adjudicate")
+    form = PairUpdateForm(request.POST)
+    errors = {}
+    if form.is_valid():
+        try:
+            pair = services.set_pair_status(pair=pair, actor=request.user, **form.service_kwargs())
+        except ServiceError as exc:
+            errors = exc.errors or {"__all__": [exc.message]}
+    else:
+        errors = form.errors
+    pair = selectors.candidate_pairs(project, include_stale=True).get(pk=pair.pk)
+    if not is_htmx(request):
+        if errors:
+            messages.error(request, "; ".join(m for msgs in errors.values() for m in msgs))
+        else:
+            messages.success(request, f"Pair #{pair.pk}: {pair.get_status_display().lower()}.")
+        return redirect("preferences:pairs", pk=project.pk)
+    context = {"pair": pair, "statuses": PairStatus.choices, "row_errors": errors, "saved": not errors}
+    return render(request, "preferences/_pair_row.html", context, status=400 if errors else 200)
+
+
+# --- leaderboard ------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def leaderboard(request, pk):
+    project = project_for(request, pk, "view_dashboard")
+    form = LeaderboardForm(request.GET or None)
+    baseline = form.cleaned_data.get("baseline", "") if form.is_valid() else ""
+    data = selectors.leaderboard(project, baseline=baseline)
+    context = {
+        "form": form,
+        "board": data,
+        "chart": charts.interval_chart(data["models"]),
+        "matrix": charts.matrix_rows(data["names"], data["matrix"]),
+        "bias": charts.bias_rows(data.get("position_bias")),
+    }
+    return page(request, project, "preferences/leaderboard.html", "preferences/_leaderboard.html", context)

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Serve the app with a real Celery worker (and beat) on the configured broker; Ctrl-C stops both.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+HOST=${HOST:-127.0.0.1}
+PORT=${PORT:-8000}
+.venv/bin/celery -A config worker -B -Q celery,gpu --concurrency 1 --loglevel INFO \
+    --schedule var/celerybeat-schedule >var/celery.log 2>&1 &
+WORKER=$!
+trap 'kill $WORKER 2>/dev/null; wait $WORKER 2>/dev/null' EXIT INT TERM
+echo
+echo "Tuneloop is running at http://$HOST:$PORT/   (Celery worker log: var/celery.log)"
+echo
+.venv/bin/python manage.py runserver "$HOST:$PORT" --noreload

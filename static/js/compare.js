@@ -1,0 +1,357 @@
+/* Comparison page: keyboard shortcuts, the N-way ranking (keys, drag and drop, text field kept in
+ * sync) and the time-on-task timer. Works on every htmx swap of #task. Shortcuts never fire while
+ * typing in a text box (Ctrl+Enter and Esc excepted). Response text is only ever set with
+ * textContent, never parsed as HTML. */
+(function () {
+  "use strict";
+  var TEXT_INPUTS = ["text", "search", "email", "number", "password", "url", "tel", "date", "time"];
+  var PAIR_CHOICES = { a: "A", b: "B", t: "tie", x: "both_bad" };
+  var started = Date.now();
+  var timerId = null;
+  var current = 0;       // highlighted criterion
+  var harmPending = false;
+  var tiePending = false;
+  var seq = [];          // N-way ranking: [{slot, tie}] best first; tie = tied with the previous entry
+
+  function form() { return document.getElementById("compare-form"); }
+  function mode() { var f = form(); return f ? f.dataset.mode : ""; }
+  function slots() { var f = form(); return f ? (f.dataset.slots || "").split("") : []; }
+  function criteria() { return Array.prototype.slice.call(document.querySelectorAll("#compare-form .criterion")); }
+
+  function isTyping(el) {
+    if (!el || el === document.body) return false;
+    if (el.isContentEditable) return true;
+    var tag = el.tagName;
+    if (tag === "TEXTAREA" || tag === "SELECT") return true;
+    return tag === "INPUT" && TEXT_INPUTS.indexOf((el.type || "text").toLowerCase()) !== -1;
+  }
+
+  // --- timer ---------------------------------------------------------------------------------
+  function elapsed() { return (Date.now() - started) / 1000; }
+  function tick() {
+    var hidden = document.getElementById("duration_seconds");
+    var shown = document.getElementById("timer");
+    var s = elapsed();
+    if (hidden) hidden.value = s.toFixed(1);
+    if (shown) {
+      var m = Math.floor(s / 60), sec = Math.floor(s % 60);
+      shown.textContent = m + ":" + (sec < 10 ? "0" : "") + sec;
+    }
+  }
+
+  // --- ranking state ---------------------------------------------------------------------------
+  function rankingText() {
+    return seq.map(function (e, i) { return (i === 0 ? "" : (e.tie ? "=" : ">")) + e.slot; }).join("");
+  }
+
+  function parseRanking(text) {
+    var valid = slots(), out = [], seen = {}, tie = false;
+    (text || "").toUpperCase().split("").forEach(function (ch) {
+      if (ch === "=") { tie = true; return; }
+      if (ch === ">") { tie = false; return; }
+      if (valid.indexOf(ch) === -1 || seen[ch]) return;
+      seen[ch] = true;
+      out.push({ slot: ch, tie: tie && out.length > 0 });
+      tie = false;
+    });
+    return out;
+  }
+
+  function syncText() {
+    var input = document.getElementById("ranking");
+    if (input) input.value = rankingText();
+  }
+
+  function snippet(slot) {
+    var el = document.getElementById("response-" + slot);
+    var text = el ? el.textContent.replace(/\s+/g, " ").trim() : "";
+    return text.length > 90 ? text.slice(0, 90) + "…" : text;
+  }
+
+  function card(slot, index, ranked) {
+    var li = document.createElement("li");
+    li.className = "rank-card";
+    li.draggable = true;
+    li.dataset.slot = slot;
+    li.tabIndex = -1;
+    var letter = document.createElement("strong");
+    letter.className = "rank-slot";
+    letter.textContent = slot;
+    var text = document.createElement("span");
+    text.className = "rank-snippet";
+    text.textContent = snippet(slot);
+    li.appendChild(letter);
+    li.appendChild(text);
+    if (ranked && index > 0) {
+      var label = document.createElement("label");
+      label.className = "tie-toggle small";
+      var box = document.createElement("input");
+      box.type = "checkbox";
+      box.className = "tie-box";
+      box.checked = !!seq[index].tie;
+      box.dataset.index = String(index);
+      label.appendChild(box);
+      label.appendChild(document.createTextNode(" tie with above"));
+      li.appendChild(label);
+      if (seq[index].tie) li.classList.add("tied");
+    }
+    if (ranked) li.dataset.index = String(index);
+    return li;
+  }
+
+  function renderRanking() {
+    var list = document.getElementById("rank-list");
+    var pool = document.getElementById("rank-pool");
+    if (!list || !pool) return;
+    list.textContent = "";
+    pool.textContent = "";
+    var rank = 0;
+    seq.forEach(function (e, i) {
+      if (!e.tie || i === 0) rank += 1;
+      var li = card(e.slot, i, true);
+      li.dataset.rank = String(rank);
+      list.appendChild(li);
+    });
+    var used = seq.map(function (e) { return e.slot; });
+    slots().forEach(function (s) { if (used.indexOf(s) === -1) pool.appendChild(card(s, -1, false)); });
+    if (tiePending) list.classList.add("tie-pending"); else list.classList.remove("tie-pending");
+  }
+
+  function setSeq(next, fromText) {
+    seq = next;
+    if (seq.length) seq[0].tie = false;
+    if (!fromText) syncText();
+    renderRanking();
+  }
+
+  function removeAt(i) {
+    var removed = seq[i];
+    var next = seq.slice();
+    next.splice(i, 1);
+    if (removed && !removed.tie && next[i]) next[i] = { slot: next[i].slot, tie: false };
+    return next;
+  }
+
+  function appendSlot(slot) {
+    if (seq.some(function (e) { return e.slot === slot; })) return;
+    var next = seq.concat([{ slot: slot, tie: tiePending && seq.length > 0 }]);
+    tiePending = false;
+    setSeq(next);
+  }
+
+  function moveSlot(slot, beforeIndex) {
+    var i = seq.findIndex(function (e) { return e.slot === slot; });
+    var next = seq.slice();
+    var targetSlot = beforeIndex != null && seq[beforeIndex] ? seq[beforeIndex].slot : null;
+    if (i !== -1) next = removeAt(i);
+    if (targetSlot === slot) { setSeq(seq.slice()); return; }
+    var j = targetSlot ? next.findIndex(function (e) { return e.slot === targetSlot; }) : -1;
+    if (j === -1) next.push({ slot: slot, tie: false });
+    else next.splice(j, 0, { slot: slot, tie: next[j].tie });
+    setSeq(next);
+  }
+
+  function undo() {
+    if (tiePending) { tiePending = false; renderRanking(); return; }
+    if (seq.length) setSeq(seq.slice(0, -1));
+  }
+
+  // --- pairwise and criteria --------------------------------------------------------------------
+  function setChoice(value) {
+    var radio = form().querySelector("input[name=choice][value=" + value + "]");
+    if (radio) radio.checked = true;
+  }
+
+  function setStrength(n) {
+    var radio = form().querySelector("input[name=strength][value='" + n + "']");
+    if (radio) radio.checked = true;
+  }
+
+  function highlight(i) {
+    var list = criteria();
+    if (!list.length) return;
+    current = Math.max(0, Math.min(i, list.length - 1));
+    list.forEach(function (fs, n) { fs.classList.toggle("current", n === current); });
+  }
+
+  function answerCriterion(value) {
+    var list = criteria();
+    var fs = list[current];
+    if (!fs) return false;
+    var radio = fs.querySelector("input[type=radio][value=" + value + "]");
+    if (!radio) return false;
+    radio.checked = true;
+    for (var k = 1; k <= list.length; k++) {
+      var n = (current + k) % list.length;
+      if (!list[n].querySelector("input:checked")) { highlight(n); break; }
+    }
+    return true;
+  }
+
+  function toggleHarmful(slot) {
+    var box = form().querySelector("input[name=harmful][value=" + slot + "]");
+    if (box) box.checked = !box.checked;
+  }
+
+  function setHarmPending(on) {
+    harmPending = on;
+    var hint = document.getElementById("harm-hint");
+    if (hint) hint.hidden = !on;
+  }
+
+  function toggleHelp(force) {
+    var help = document.getElementById("help");
+    if (help) help.hidden = force === undefined ? !help.hidden : !force;
+  }
+
+  function submit() {
+    var f = form();
+    if (!f) return;
+    tick();
+    if (f.requestSubmit) f.requestSubmit(); else f.submit();
+  }
+
+  function focusBox(id, open) {
+    if (open) { var d = document.getElementById(open); if (d) d.open = true; }
+    var el = document.getElementById(id);
+    if (el) el.focus();
+  }
+
+  // --- setup on load and after each swap -------------------------------------------------------
+  function init() {
+    var f = form();
+    if (timerId) clearInterval(timerId);
+    setHarmPending(false);
+    tiePending = false;
+    var heading = document.getElementById("progress");
+    if (heading && !(f && f.querySelector(".error-summary"))) heading.focus({ preventScroll: true });
+    if (!f) return;
+    started = Date.now() - (parseFloat(f.dataset.elapsed) || 0) * 1000;
+    tick();
+    timerId = setInterval(tick, 1000);
+    highlight(Math.max(0, criteria().findIndex(function (fs) { return !fs.querySelector("input:checked"); })));
+    if (mode() === "rank") {
+      var zones = f.querySelector(".rank-zones");
+      if (zones) zones.hidden = false;
+      var input = document.getElementById("ranking");
+      seq = parseRanking(input ? input.value : "");
+      renderRanking();
+    }
+    var firstError = f.querySelector(".field-error");
+    if (firstError && firstError.scrollIntoView) firstError.scrollIntoView({ block: "center" });
+  }
+
+  document.addEventListener("keydown", function (e) {
+    if ((e.ctrlKey || e.metaKey) && e.key === "Enter") {
+      if (form()) { e.preventDefault(); submit(); }
+      return;
+    }
+    if (e.key === "Escape") {
+      if (isTyping(document.activeElement)) document.activeElement.blur();
+      setHarmPending(false);
+      toggleHelp(false);
+      return;
+    }
+    if (isTyping(e.target) || e.ctrlKey || e.metaKey || e.altKey) return;
+    if (e.key === "?") { e.preventDefault(); toggleHelp(); return; }
+    var f = form();
+    if (!f) return;
+    var raw = e.key;
+    var key = raw.length === 1 ? raw.toLowerCase() : raw;
+    var slot = raw.length === 1 ? raw.toUpperCase() : "";
+    var isSlot = slot && slots().indexOf(slot) !== -1;
+    var handled = true;
+    if (harmPending) {
+      if (isSlot) toggleHarmful(slot);
+      setHarmPending(false);
+    } else if (mode() === "rank" && isSlot && !e.shiftKey) {
+      appendSlot(slot);
+    } else if (mode() === "rank" && raw === "=") {
+      tiePending = seq.length > 0;
+      renderRanking();
+    } else if (mode() === "rank" && raw === "Backspace") {
+      undo();
+    } else if (mode() === "pair" && e.shiftKey && (key === "a" || key === "b" || key === "t")) {
+      handled = answerCriterion(key === "t" ? "tie" : key.toUpperCase());
+    } else if (mode() === "pair" && PAIR_CHOICES[key]) {
+      setChoice(PAIR_CHOICES[key]);
+    } else if (mode() === "pair" && /^[1-3]$/.test(key)) {
+      setStrength(key);
+    } else if (key === "j" || key === "k") {
+      highlight(current + (key === "j" ? 1 : -1));
+    } else if (key === "h") {
+      setHarmPending(true);
+    } else if (key === "i") {
+      focusBox("improved_text", "improve-box");
+    } else if (key === "r") {
+      focusBox("comment");
+    } else if (key === "s") {
+      var skip = document.getElementById("skip-button");
+      if (skip) skip.click();
+    } else {
+      handled = false;
+    }
+    if (handled) e.preventDefault();
+  });
+
+  // The ranking text field: typing there re-renders the cards without rewriting what is typed.
+  document.addEventListener("input", function (e) {
+    if (e.target.id === "ranking") setSeq(parseRanking(e.target.value), true);
+  });
+  document.addEventListener("change", function (e) {
+    if (e.target.classList && e.target.classList.contains("tie-box")) {
+      var i = Number(e.target.dataset.index);
+      var next = seq.slice();
+      next[i] = { slot: next[i].slot, tie: e.target.checked };
+      setSeq(next);
+    }
+  });
+  document.addEventListener("click", function (e) {
+    if (e.target.closest && e.target.closest("[data-action=help]")) toggleHelp();
+  });
+  document.addEventListener("focusin", function (e) {
+    var fs = e.target.closest && e.target.closest(".criterion");
+    if (fs) highlight(Number(fs.dataset.index));
+  });
+
+  // HTML5 drag and drop: onto the upper / lower half of a ranked card = before / after it; onto the ranking = last; onto the pool = unrank.
+  document.addEventListener("dragstart", function (e) {
+    var c = e.target.closest && e.target.closest(".rank-card");
+    if (!c) return;
+    e.dataTransfer.setData("text/plain", c.dataset.slot);
+    e.dataTransfer.effectAllowed = "move";
+    c.classList.add("dragging");
+  });
+  document.addEventListener("dragend", function (e) {
+    var c = e.target.closest && e.target.closest(".rank-card");
+    if (c) c.classList.remove("dragging");
+  });
+  document.addEventListener("dragover", function (e) {
+    if (e.target.closest && e.target.closest(".rank-list")) e.preventDefault();
+  });
+  document.addEventListener("drop", function (e) {
+    var zone = e.target.closest && e.target.closest(".rank-list");
+    if (!zone) return;
+    e.preventDefault();
+    var slot = e.dataTransfer.getData("text/plain");
+    if (slots().indexOf(slot) === -1) return;
+    if (zone.id === "rank-pool") {
+      var i = seq.findIndex(function (x) { return x.slot === slot; });
+      if (i !== -1) setSeq(removeAt(i));
+      return;
+    }
+    var target = e.target.closest(".rank-card");
+    var index = target && target.dataset.index !== undefined ? Number(target.dataset.index) : null;
+    if (index !== null) {
+      // The lower half of a card means "after it".
+      var rect = target.getBoundingClientRect();
+      if (e.clientY > rect.top + rect.height / 2) index = index + 1 < seq.length ? index + 1 : null;
+    }
+    moveSlot(slot, index);
+  });
+
+  // Capture phase: runs before htmx reads the form, so the duration is current.
+  document.addEventListener("submit", function (e) { if (e.target.id === "compare-form") tick(); }, true);
+  document.addEventListener("htmx:afterSwap", init);
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init); else init();
+})();

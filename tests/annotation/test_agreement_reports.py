@@ -1,0 +1,173 @@
+"""Agreement reports on planted judgments equal the metrics library called directly; weekly series,
+the CSV downloads, the dashboard and API, and Dawid-Skene weights feeding the weighted consensus."""
+
+import csv
+import io
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+from django.test import Client
+from django.urls import reverse
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from annotation import services
+from annotation.agreement import cohen_kappa, krippendorff_alpha, percent_agreement, preference_strength_alpha
+from annotation.agreement_reports import recompute_agreement
+from annotation.models import AgreementReport, AnnotatorReliability, AuditEvent, Judgment
+from annotation.reliability import dawid_skene, reliability_weights
+from tests.conftest import make_items
+
+pytestmark = pytest.mark.django_db
+
+# annotator -> per item (decision, helpfulness); four items, three annotators
+PLANT = {
+    "annotator1": [("accept", 5), ("accept", 4), ("reject", 2), ("accept", 3)],
+    "annotator2": [("accept", 4), ("reject", 4), ("reject", 1), ("accept", 3)],
+    "third": [("reject", 5), ("accept", 3), ("reject", 2), ("accept", 2)],
+}
+WEEKS = [datetime(2025, 1, 6, 12, tzinfo=UTC), datetime(2025, 1, 14, 12, tzinfo=UTC)]
+
+
+@pytest.fixture
+def planted(project, users, django_user_model):
+    third = django_user_model.objects.create_user("third")
+    services.set_membership(project=project, actor=users["admin"], user=third, role="annotator")
+    services.update_project(project=project, actor=users["admin"], overlap=3)
+    make_items(project, users["lead"], 4)
+    people = {"annotator1": users["annotator"], "annotator2": users["annotator2"], "third": third}
+    for name, answers in PLANT.items():
+        for decision, helpful in answers:
+            a = services.next_assignment(project=project, user=people[name])
+            services.submit_judgment(
+                assignment=a,
+                user=people[name],
+                decision=decision,
+                scores={"helpfulness": helpful, "safe": True},
+            )
+    items = list(project.items.order_by("id").values_list("id", flat=True))
+    # items 0-1 finished in the first ISO week, items 2-3 in the second
+    for i, item_id in enumerate(items):
+        Judgment.objects.filter(item_id=item_id).update(created_at=WEEKS[i // 2])
+    return project, people
+
+
+def test_report_figures_equal_the_metrics_library(planted, users):
+    project, people = planted
+    report = recompute_agreement(project=project, actor=users["lead"])
+    data = report.data
+    decisions = np.array([[d for d, _ in PLANT[n]] for n in sorted(PLANT)], dtype=object)
+    helpful = np.array([[h for _, h in PLANT[n]] for n in sorted(PLANT)], dtype=float)
+    row = next(r for r in data["decisions"] if r["kind"] == "sft" and r["version"] == "all")
+    assert row["alpha"] == pytest.approx(krippendorff_alpha(decisions, level="nominal"), abs=1e-4)
+    assert row["percent"] == pytest.approx(percent_agreement(decisions), abs=1e-4)
+    assert row["items"] == 4 and row["judgments"] == 12 and row["fleiss"] is not None
+    crit = next(r for r in data["criteria"] if r["criterion"] == "helpfulness")
+    assert crit["level"] == "ordinal" and crit["version"] == 1
+    assert crit["alpha"] == pytest.approx(krippendorff_alpha(helpful, level="ordinal"), abs=1e-4)
+    safe = next(r for r in data["criteria"] if r["criterion"] == "safe")
+    assert safe["alpha"] is None and safe["percent"] == 1.0  # no variation: alpha undefined
+    # per annotator: kappa against the majority of the three
+    majority = ["accept", "accept", "reject", "accept"]
+    rows = {r["username"]: r for r in data["annotators"]["sft"]}
+    third = [d for d, _ in PLANT["third"]]
+    assert rows["third"]["kappa_consensus"] == pytest.approx(cohen_kappa(third, majority), abs=1e-4)
+    a1, a2 = [d for d, _ in PLANT["annotator1"]], [d for d, _ in PLANT["annotator2"]]
+    pair = rows["annotator1"]["pairwise"][str(people["annotator2"].pk)]
+    assert pair["items"] == 4 and pair["kappa"] == pytest.approx(cohen_kappa(a1, a2), abs=1e-4)
+    assert rows["third"]["confusion"]["labels"] == ["accept", "reject"]
+    assert rows["third"]["confusion"]["matrix"] == [[2, 0], [1, 1]]
+    # Dawid-Skene on the same labels
+    labels = ["accept", "reject"]
+    matrix = np.array([[labels.index(d) for d, _ in PLANT[n]] for n in sorted(PLANT)])
+    weights = reliability_weights(dawid_skene(matrix, n_classes=2))
+    assert rows["annotator1"]["weight"] == pytest.approx(weights[0], abs=1e-4)
+    stored = {r.annotator_id: r.weight for r in AnnotatorReliability.objects.filter(project=project)}
+    assert stored[people["third"].pk] == pytest.approx(weights[2], abs=1e-4)
+    assert AuditEvent.objects.filter(verb="agreement.computed").count() == 1
+
+
+def test_weekly_series(planted, users):
+    project, _ = planted
+    data = recompute_agreement(project=project).data
+    weeks = [r for r in data["weekly"] if r["kind"] == "sft"]
+    assert [w["week"] for w in weeks] == ["2025-W02", "2025-W03"]
+    for week, cols in zip(weeks, ([0, 1], [2, 3]), strict=True):
+        sub = np.array([[PLANT[n][c][0] for c in cols] for n in sorted(PLANT)], dtype=object)
+        assert week["percent"] == pytest.approx(percent_agreement(sub), abs=1e-4)
+        assert week["items"] == 2
+
+
+def test_dashboard_csv_and_api(planted, users):
+    project, _ = planted
+    web = Client()
+    web.force_login(users["lead"])
+    url = reverse("annotation:agreement", args=[project.pk])
+    assert "No agreement figures yet" in web.get(url).content.decode()
+    res = web.post(url, HTTP_HX_REQUEST="true")
+    assert res.status_code == 200 and AgreementReport.objects.count() == 1
+    html = res.content.decode()
+    assert "<svg" in html and "confusion against the consensus" in html and "2025-W03" in html
+    body = web.get(reverse("annotation:agreement-csv", args=[project.pk, "annotators"])).content.decode()
+    rows = list(csv.DictReader(io.StringIO(body)))
+    data = AgreementReport.objects.get().data
+    assert [r["username"] for r in rows] == [r["username"] for r in data["annotators"]["sft"]]
+    assert float(rows[0]["kappa_consensus"]) == data["annotators"]["sft"][0]["kappa_consensus"]
+    crit = list(
+        csv.DictReader(
+            io.StringIO(
+                web.get(reverse("annotation:agreement-csv", args=[project.pk, "criteria"])).content.decode()
+            )
+        )
+    )
+    assert {r["criterion"] for r in crit} == {"helpfulness", "safe"}
+    assert web.get(reverse("annotation:agreement-csv", args=[project.pk, "nope"])).status_code == 404
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=users['lead'])[0].key}")
+    assert api.get(f"/api/projects/{project.pk}/agreement/").json()["id"] == AgreementReport.objects.get().pk
+    res = api.post(f"/api/projects/{project.pk}/agreement/recompute/")
+    assert res.status_code == 201 and AgreementReport.objects.count() == 2
+    annotator = APIClient()
+    annotator.credentials(
+        HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=users['annotator'])[0].key}"
+    )
+    assert annotator.get(f"/api/projects/{project.pk}/agreement/").status_code == 403
+
+
+def test_compute_agreement_task(planted):
+    from annotation.tasks import compute_agreement
+
+    project, _ = planted
+    assert compute_agreement(project.pk) == AgreementReport.objects.get().pk
+    assert compute_agreement(10**9) is None
+
+
+def test_preference_figures_and_weighted_consensus(users, django_user_model):
+    from preferences.models import Consensus
+    from preferences.services import recompute_consensus
+    from tests.preferences.factories import judge, make_cmp_project, make_comparisons
+
+    project = make_cmp_project(users, overlap=3)
+    third = django_user_model.objects.create_user("third")
+    services.set_membership(project=project, actor=users["admin"], user=third, role="annotator")
+    make_comparisons(project, users["lead"], 4)
+    # annotator1 and annotator2 agree with each other on every item; `third` always disagrees
+    for _ in range(4):
+        judge(project, users["annotator"], prefer="model-a")
+        judge(project, users["annotator2"], prefer="model-a")
+        judge(project, third, prefer="model-b")
+    data = recompute_agreement(project=project).data
+    row = next(r for r in data["decisions"] if r["kind"] == "comparison" and r["version"] == "all")
+    plant = np.array([["response 1"] * 4, ["response 1"] * 4, ["response 2"] * 4], dtype=object)
+    assert row["alpha"] == pytest.approx(krippendorff_alpha(plant, level="nominal"), abs=1e-4)
+    strength = np.array([[2] * 4, [2] * 4, [-2] * 4], dtype=float)
+    assert data["strength"][0]["alpha"] == pytest.approx(preference_strength_alpha(strength), abs=1e-4)
+    weights = {r["username"]: r["weight"] for r in data["annotators"]["comparison"]}
+    assert weights["third"] < weights["annotator1"]
+    # the weighted rule reads the stored weights when none are given
+    recompute_consensus(project=project, actor=users["lead"], rule="weighted")
+    consensus = Consensus.objects.filter(item__project=project, criterion="", rule="weighted").first()
+    stored = {str(k): v for k, v in consensus.params["weights"].items()}
+    assert stored[str(third.pk)] == pytest.approx(weights["third"], abs=1e-4)
+    assert stored[str(users["annotator"].pk)] == pytest.approx(weights["annotator1"], abs=1e-4)

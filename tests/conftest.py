@@ -1,0 +1,92 @@
+"""Shared fixtures. Tests marked postgres / redis / browser skip with a reason when the service is absent."""
+
+import json
+import os
+import shutil
+
+import pytest
+
+from annotation.importing import parse_items
+from tests.fixtures.tiny_models import tiny_model_dir  # noqa: F401  (registers the fixture)
+
+PG = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
+REDIS = os.environ.get("CELERY_BROKER_URL", "").startswith("redis://")
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def pytest_collection_modifyitems(config, items):
+    reasons = {
+        "postgres": None if PG else "needs DATABASE_URL=postgres://... (CI sets it)",
+        "redis": None if REDIS else "needs CELERY_BROKER_URL=redis://... (CI sets it)",
+        "browser": None if CHROMIUM else "needs Debian's chromium (apt-get install chromium)",
+    }
+    for item in items:
+        for mark, reason in reasons.items():
+            if reason and mark in item.keywords:
+                item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """PBKDF2's deliberate slowness costs minutes over the suite; tests need no real hashing."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+CRITERIA = [
+    {"key": "helpfulness", "type": "likert", "instructions": "How much does it help the user?"},
+    {"key": "safe", "type": "binary", "instructions": "Is it free of harmful content?"},
+    {"key": "tone", "type": "labels", "labels": ["formal", "casual", "rude"], "required": False},
+]
+
+
+@pytest.fixture
+def users(django_user_model):
+    make = django_user_model.objects.create_user
+    return {
+        "admin": make("admin1", password="pw"),
+        "lead": make("lead", password="pw"),
+        "annotator": make("annotator1", password="pw"),
+        "annotator2": make("annotator2", password="pw"),
+        "outsider": make("outsider", password="pw"),
+    }
+
+
+@pytest.fixture
+def project(users):
+    from annotation import services
+
+    # Routing off: queue tests look at the queue alone (COMPLETE after k judgments); the routing,
+    # adjudication and gold tests turn it on. New projects have it on by default.
+    p = services.create_project(
+        name="Demo", created_by=users["admin"], overlap=2, guidelines="Be *kind*.", agreement_routing=False
+    )
+    services.set_membership(project=p, actor=users["admin"], user=users["lead"], role="lead")
+    services.set_membership(project=p, actor=users["admin"], user=users["annotator"], role="annotator")
+    services.set_membership(project=p, actor=users["admin"], user=users["annotator2"], role="annotator")
+    services.create_rubric_version(
+        project=p, actor=users["lead"], criteria=CRITERIA, instructions="Score it."
+    )
+    return p
+
+
+def make_items(project, actor, n, *, start=0, priority=0):
+    from annotation import services
+
+    lines = "\n".join(
+        json.dumps(
+            {"prompt": f"Question {i}?", "response": f"Answer {i}.", "model": "m", "priority": priority}
+        )
+        for i in range(start, start + n)
+    )
+    parsed = parse_items(lines, fmt="jsonl")
+    assert parsed.ok, parsed.errors
+    return services.import_items(project=project, actor=actor, records=parsed.records, source="test")
+
+
+@pytest.fixture
+def items(project, users):
+    make_items(project, users["lead"], 5)
+    return list(project.items.order_by("id"))
+
+
+GOOD_SCORES = {"helpfulness": 4, "safe": True}

@@ -1,0 +1,138 @@
+"""An annotator judges three comparisons (two pairs, one of three responses) with the keyboard alone,
+in a real browser against a live server; the judgments must name the responses through each
+assignment's stored display order."""
+
+import pytest
+
+from annotation import services
+from annotation.models import Assignment, Judgment
+from tests.e2e.conftest import login
+from tests.preferences.factories import make_comparisons
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def cmp_project(users):
+    p = services.create_project(name="Compare project", created_by=users["admin"], overlap=1)
+    services.set_membership(project=p, actor=users["admin"], user=users["annotator"], role="annotator")
+    services.create_rubric_version(
+        project=p,
+        actor=users["admin"],
+        criteria=[
+            {"key": "helpfulness", "type": "likert", "required": False, "instructions": "Which helps?"}
+        ],
+    )
+    make_comparisons(p, users["admin"], 2, prefix="Pair")
+    make_comparisons(p, users["admin"], 1, prefix="Triple", models=("m1", "m2", "m3"))
+    return p
+
+
+def heading(page):
+    return page.locator("#progress").inner_text()
+
+
+def wait_heading(page, text):
+    page.wait_for_function(f"document.querySelector('#progress').innerText === {text!r}")
+
+
+def test_three_comparisons_with_the_keyboard_only(page, live_server, users, cmp_project):
+    login(page, live_server, "annotator1")
+    page.goto(f"{live_server.url}/projects/{cmp_project.pk}/compare/")
+    assert heading(page) == "Comparison 1 of 3"
+    assert page.locator(".response-card").count() == 2
+    assert "m1" not in page.content() and "model-a" not in page.content()
+    page.wait_for_timeout(1100)  # let the timer tick
+
+    # The help panel opens with ? and closes with Esc.
+    page.keyboard.press("?")
+    assert page.locator("#help").is_visible()
+    page.keyboard.press("Escape")
+    assert not page.locator("#help").is_visible()
+
+    # 1) Submit with nothing chosen: the error comes back inline. Then B, clearly better,
+    #    helpfulness A (Shift+A), report A harmful (h then a), submit.
+    page.keyboard.press("Control+Enter")
+    page.wait_for_selector(".error-summary")
+    assert "Choose A, B, tie or both bad." in page.locator(".preference").inner_text()
+    assert heading(page) == "Comparison 1 of 3"
+    for key in ["b", "2", "Shift+A", "h", "a"]:
+        page.keyboard.press(key)
+    assert page.locator("input[name=choice][value=B]").is_checked()
+    assert page.locator("input[name=strength][value='2']").is_checked()
+    assert page.locator("input[name=criterion_helpfulness][value=A]").is_checked()
+    assert page.locator("input[name=harmful][value=A]").is_checked()
+    page.keyboard.press("Control+Enter")
+    wait_heading(page, "Comparison 2 of 3")
+    assert page.locator(".notice").inner_text().startswith("Saved comparison")
+
+    # 2) Tie, with a rationale typed after r (letters typed there fire no shortcut), Esc, submit.
+    page.keyboard.press("t")
+    page.keyboard.press("r")
+    page.keyboard.type("both fine, a tie")
+    assert page.locator("input[name=choice][value=tie]").is_checked()  # "a" and "b" typed, no effect
+    page.keyboard.press("Escape")
+    page.keyboard.press("Control+Enter")
+    wait_heading(page, "Comparison 3 of 3")
+
+    # 3) Three responses: C, = (tie), A, B -> C=A>B; Backspace undoes B; b again; submit.
+    assert page.locator(".response-card").count() == 3
+    for key in ["c", "=", "a", "b"]:
+        page.keyboard.press(key)
+    assert page.locator("#ranking").input_value() == "C=A>B"
+    page.keyboard.press("Backspace")
+    assert page.locator("#ranking").input_value() == "C=A"
+    page.keyboard.press("b")
+    assert page.locator("#ranking").input_value() == "C=A>B"
+    assert page.locator("#rank-list .rank-card").count() == 3
+    assert page.locator("#rank-pool .rank-card").count() == 0
+    assert page.locator("#rank-list .rank-card.tied").count() == 1
+    page.keyboard.press("Control+Enter")
+    wait_heading(page, "No comparisons left")
+
+    assignments = list(
+        Assignment.objects.filter(annotator=users["annotator"], project=cmp_project).order_by("item_id")
+    )
+    assert [a.state for a in assignments] == ["submitted"] * 3
+    j1, j2, j3 = (Judgment.objects.get(assignment=a, is_current=True) for a in assignments)
+    o1, o2, o3 = (a.display_order for a in assignments)
+    assert j1.payload["winner"] == o1[1] and j1.payload["ranking"] == [[o1[1]], [o1[0]]]
+    assert j1.payload["strength"] == 2
+    assert j1.payload["criteria"]["helpfulness"]["winner"] == o1[0]
+    assert j1.payload["harmful"] == [o1[0]]
+    assert j1.duration_seconds and j1.duration_seconds >= 1
+    assert j2.payload["outcome"] == "tie" and j2.comment == "both fine, a tie"
+    assert [sorted(g) for g in j3.payload["ranking"]] == [sorted([o3[2], o3[0]]), [o3[1]]]
+    assert j3.payload["outcome"] == "ranked"
+
+
+def test_rank_by_drag_and_drop_and_tie_toggle(page, live_server, users):
+    p = services.create_project(name="Drag project", created_by=users["admin"], overlap=1)
+    services.set_membership(project=p, actor=users["admin"], user=users["annotator"], role="annotator")
+    make_comparisons(p, users["admin"], 1, prefix="Triple", models=("m1", "m2", "m3"))
+    login(page, live_server, "annotator1")
+    page.goto(f"{live_server.url}/projects/{p.pk}/compare/")
+    pool = page.locator("#rank-pool")
+    ranked = page.locator("#rank-list")
+    pool.locator(".rank-card[data-slot=B]").drag_to(ranked)
+    below_b = ranked.locator(".rank-card[data-slot=B]")
+    height = below_b.bounding_box()["height"]
+    pool.locator(".rank-card[data-slot=A]").drag_to(below_b, target_position={"x": 10, "y": height - 3})
+    assert page.locator("#ranking").input_value() == "B>A"
+    # C dropped onto the upper half of A goes before A; then tie A with C.
+    pool.locator(".rank-card[data-slot=C]").drag_to(
+        ranked.locator(".rank-card[data-slot=A]"), target_position={"x": 10, "y": 3}
+    )
+    assert page.locator("#ranking").input_value() == "B>C>A"
+    ranked.locator(".rank-card[data-slot=A] .tie-box").check()
+    assert page.locator("#ranking").input_value() == "B>C=A"
+    # Typing in the text field re-renders the cards.
+    page.locator("#ranking").fill("A>B>C")
+    assert ranked.locator(".rank-card").evaluate_all("els => els.map(e => e.dataset.slot).join('')") == "ABC"
+    page.locator("#ranking").fill("C>B=A")
+    page.keyboard.press("Control+Enter")
+    page.wait_for_function("document.querySelector('#progress').innerText === 'No comparisons left'")
+    assignment = Assignment.objects.get(annotator=users["annotator"], project=p)
+    order = assignment.display_order
+    payload = Judgment.objects.get(assignment=assignment).payload
+    assert [sorted(g) for g in payload["ranking"]] == [[order[2]], sorted([order[0], order[1]])]

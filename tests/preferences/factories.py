@@ -1,0 +1,62 @@
+"""Helpers for the preferences tests: comparison items through the real import path, and judging them."""
+
+import json
+
+from annotation import services
+from annotation.importing import parse_items
+
+
+def comparison_lines(n, *, start=0, models=("model-a", "model-b"), prefix="Compare"):
+    return "\n".join(
+        json.dumps(
+            {
+                "prompt": f"{prefix} question {i}?",
+                "responses": [{"text": f"Answer {i} variant {k}.", "model": m} for k, m in enumerate(models)],
+            }
+        )
+        for i in range(start, start + n)
+    )
+
+
+def make_comparisons(project, actor, n, *, start=0, models=("model-a", "model-b"), prefix="Compare"):
+    parsed = parse_items(comparison_lines(n, start=start, models=models, prefix=prefix), kind="comparison")
+    assert parsed.ok, parsed.errors
+    return services.import_items(project=project, actor=actor, records=parsed.records, source="test")
+
+
+def response_model(response_id):
+    from annotation.models import Response
+
+    return Response.objects.get(pk=response_id).model_name
+
+
+def judge(project, user, *, prefer=None, payload=None, comment="because", **kwargs):
+    """Lease the user's next comparison and submit; `prefer` = model name to pick (pairs, by slot)."""
+    assignment = services.next_assignment(project=project, user=user, kind="comparison")
+    assert assignment is not None
+    if payload is None:
+        names = [response_model(r) for r in assignment.display_order]
+        slot = "AB"[names.index(prefer)]
+        payload = {"choice": slot, "strength": 2}
+    judgment = services.submit_judgment(
+        assignment=assignment, user=user, payload=payload, comment=comment, **kwargs
+    )
+    return assignment, judgment
+
+
+CMP_CRITERIA = [
+    {"key": "helpfulness", "type": "likert", "required": False, "instructions": "Which helps more?"},
+    {"key": "honesty", "type": "likert", "required": False, "instructions": "Which is more honest?"},
+]
+
+
+def make_cmp_project(users, *, overlap=2, require_rationale=False, name="Prefs"):
+    """A project whose rubric criteria are all optional (comparisons answer them as A / B / tie)."""
+    p = services.create_project(
+        name=name, created_by=users["admin"], overlap=overlap, require_rationale=require_rationale
+    )
+    services.set_membership(project=p, actor=users["admin"], user=users["lead"], role="lead")
+    services.set_membership(project=p, actor=users["admin"], user=users["annotator"], role="annotator")
+    services.set_membership(project=p, actor=users["admin"], user=users["annotator2"], role="annotator")
+    services.create_rubric_version(project=p, actor=users["lead"], criteria=CMP_CRITERIA)
+    return p

@@ -1,0 +1,249 @@
+"""Preference write paths: blind display order, slot -> response mapping, improvements, consensus into
+curated pairs (ties, both bad, a lead's decisions surviving recompute), and who may curate."""
+
+import json
+
+import pytest
+
+from annotation import services
+from annotation.errors import Forbidden, InvalidInput
+from annotation.models import Item, Judgment, Response
+from preferences.models import Consensus, PairStatus, PreferencePair
+from preferences.services import recompute_consensus, set_pair_status, shown_responses
+from tests.preferences.factories import judge, make_cmp_project, make_comparisons, response_model
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def cmp(users):
+    return make_cmp_project(users)
+
+
+def lease(project, user):
+    return services.next_assignment(project=project, user=user, kind="comparison")
+
+
+def test_display_order_is_random_per_assignment_and_stored(users, cmp):
+    make_comparisons(cmp, users["lead"], 30)
+    seen = set()
+    for _ in range(30):
+        a = lease(cmp, users["annotator"])
+        canonical = list(a.item.responses.order_by("position").values_list("id", flat=True))
+        assert sorted(a.display_order) == sorted(canonical)
+        again = lease(cmp, users["annotator"])  # resume: same lease, same stored order
+        assert again.pk == a.pk and again.display_order == a.display_order
+        seen.add(tuple(a.display_order) == tuple(canonical))
+        services.skip_assignment(assignment=a, user=users["annotator"])
+    assert seen == {True, False}  # both orders occurred (chance of failing: 2 ** -29)
+
+
+def test_each_annotator_gets_their_own_order(users, cmp):
+    make_comparisons(cmp, users["lead"], 20)
+    differs = False
+    for _ in range(20):
+        a1, a2 = lease(cmp, users["annotator"]), lease(cmp, users["annotator2"])
+        assert a1.item_id == a2.item_id
+        differs |= a1.display_order != a2.display_order
+        services.skip_assignment(assignment=a1, user=users["annotator"])
+        services.skip_assignment(assignment=a2, user=users["annotator2"])
+    assert differs
+
+
+@pytest.mark.parametrize("token", ["A", "left", "a", 0])
+def test_choice_of_the_left_slot_names_the_response_shown_left(users, cmp, token):
+    make_comparisons(cmp, users["lead"], 12)
+    for _ in range(12):  # over both display orders
+        a = lease(cmp, users["annotator"])
+        j = services.submit_judgment(
+            assignment=a, user=users["annotator"], payload={"choice": token, "strength": "clearly"}
+        )
+        left, right = a.display_order
+        assert j.payload["winner"] == left and j.payload["winner_slot"] == 0
+        assert j.payload["ranking"] == [[left], [right]] and j.payload["strength"] == 2
+        assert j.payload["display_order"] == a.display_order
+
+
+def test_right_and_b_name_the_second_slot(users, cmp):
+    make_comparisons(cmp, users["lead"], 2)
+    for token in ("right", "B"):
+        a = lease(cmp, users["annotator"])
+        j = services.submit_judgment(
+            assignment=a, user=users["annotator"], payload={"choice": token, "strength": 1}
+        )
+        assert j.payload["winner"] == a.display_order[1]
+
+
+def test_invalid_payloads_name_the_field(users, cmp):
+    make_comparisons(cmp, users["lead"], 1)
+    a = lease(cmp, users["annotator"])
+    with pytest.raises(InvalidInput) as exc:
+        services.submit_judgment(
+            assignment=a, user=users["annotator"], payload={"choice": "C", "strength": 1}
+        )
+    assert "choice" in exc.value.errors
+    with pytest.raises(InvalidInput) as exc:
+        services.submit_judgment(
+            assignment=a, user=users["annotator"], payload={"choice": "tie", "criteria": {"nope": "A"}}
+        )
+    assert "criteria.nope" in exc.value.errors
+    assert not Judgment.objects.exists()
+
+
+def test_comparison_submit_does_not_require_the_sft_scores(users, project):
+    """The shared `project` fixture's rubric has required likert/binary criteria (SFT scores); a
+    comparison answers criteria as A / B / tie in its payload and must not need those scores."""
+    make_comparisons(project, users["lead"], 1)
+    a = lease(project, users["annotator"])
+    j = services.submit_judgment(assignment=a, user=users["annotator"], payload={"choice": "tie"})
+    assert j.payload["outcome"] == "tie"
+
+
+def test_rationale_required_by_the_project(users):
+    p = make_cmp_project(users, require_rationale=True, name="Strict")
+    make_comparisons(p, users["lead"], 1)
+    a = lease(p, users["annotator"])
+    with pytest.raises(InvalidInput) as exc:
+        services.submit_judgment(assignment=a, user=users["annotator"], payload={"choice": "tie"})
+    assert "comment" in exc.value.errors
+    services.submit_judgment(assignment=a, user=users["annotator"], payload={"choice": "tie"}, comment="same")
+
+
+def test_improved_text_becomes_a_response_never_shown_later(users, cmp):
+    make_comparisons(cmp, users["lead"], 1)
+    a, j = judge(
+        cmp, users["annotator"], payload={"choice": "B", "strength": 3, "improved_text": "Best.\r\n"}
+    )
+    improved = Response.objects.get(pk=j.payload["improved_response"])
+    assert improved.text == "Best." and improved.author == users["annotator"]
+    assert improved.generation_params["of"] == a.display_order[1]
+    assert sorted(shown_responses(a.item).values_list("id", flat=True)) == sorted(a.display_order)
+    later = lease(cmp, users["annotator2"])
+    assert later.item_id == a.item_id
+    assert improved.pk not in later.display_order
+    assert sorted(later.display_order) == sorted(a.display_order)
+
+
+# --- consensus and curated pairs ------------------------------------------------------------------
+
+
+def test_recompute_creates_pairs_with_confidence_and_margin(users, cmp):
+    make_comparisons(cmp, users["lead"], 2)
+    for _ in range(2):
+        judge(cmp, users["annotator"], prefer="model-a")
+        judge(cmp, users["annotator2"], prefer="model-a")
+    stats = recompute_consensus(project=cmp, actor=users["lead"])
+    assert stats["comparisons"] == 2 and stats["pairs"] == 2
+    pairs = list(PreferencePair.objects.filter(project=cmp))
+    assert len(pairs) == 2
+    for pair in pairs:
+        assert pair.chosen.model_name == "model-a" and pair.rejected.model_name == "model-b"
+        assert pair.confidence == 1.0 and pair.margin > 0 and pair.n_votes == 2
+        assert pair.status == PairStatus.CANDIDATE and pair.rubric_version.number == 1
+    assert Consensus.objects.filter(item__project=cmp, criterion="", outcome="win").count() == 2
+
+
+def test_ties_give_no_pair_and_split_votes_none_either(users, cmp):
+    make_comparisons(cmp, users["lead"], 2)
+    # item 1: both say tie; item 2: one each way
+    judge(cmp, users["annotator"], payload={"choice": "tie"})
+    judge(cmp, users["annotator2"], payload={"choice": "tie"})
+    judge(cmp, users["annotator"], prefer="model-a")
+    judge(cmp, users["annotator2"], prefer="model-b")
+    stats = recompute_consensus(project=cmp, actor=users["lead"])
+    assert stats["ties"] >= 1
+    assert not PreferencePair.objects.filter(project=cmp).exists()
+
+
+def test_both_bad_routes_the_prompt_to_sft_review(users, cmp):
+    make_comparisons(cmp, users["lead"], 1)
+    a, _ = judge(cmp, users["annotator"], payload={"choice": "both_bad"})
+    judge(cmp, users["annotator2"], payload={"choice": "both bad"})
+    stats = recompute_consensus(project=cmp, actor=users["lead"])
+    assert stats["both_bad"] == 1 and stats["pairs"] == 0
+    sft = Item.objects.get(project=cmp, kind="sft")
+    assert sft.messages == a.item.messages and sft.metadata["comparison_item"] == a.item_id
+    assert sft.responses.count() == 1
+    recompute_consensus(project=cmp, actor=users["lead"])  # idempotent: no second SFT item
+    assert Item.objects.filter(project=cmp, kind="sft").count() == 1
+
+
+def test_lead_decisions_survive_recompute(users, cmp):
+    make_comparisons(cmp, users["lead"], 2)
+    for _ in range(2):
+        judge(cmp, users["annotator"], prefer="model-a")
+        judge(cmp, users["annotator2"], prefer="model-a")
+    recompute_consensus(project=cmp, actor=users["lead"])
+    approved, excluded = PreferencePair.objects.filter(project=cmp).order_by("id")
+    set_pair_status(pair=approved, actor=users["lead"], status="approved", chosen_text="Edited chosen.")
+    set_pair_status(pair=excluded, actor=users["lead"], status="excluded")
+    recompute_consensus(project=cmp, actor=users["lead"], rule="majority")
+    approved.refresh_from_db()
+    excluded.refresh_from_db()
+    assert approved.status == "approved" and approved.chosen_text == "Edited chosen."
+    assert excluded.status == "excluded"
+    assert PreferencePair.objects.filter(project=cmp).count() == 2
+
+
+def test_criteria_preferences_make_their_own_pairs(users, cmp):
+    make_comparisons(cmp, users["lead"], 1)
+    for user in ("annotator", "annotator2"):
+        a = lease(cmp, users[user])
+        names = [response_model(r) for r in a.display_order]
+        a_slot, b_slot = "AB"[names.index("model-a")], "AB"[names.index("model-b")]
+        services.submit_judgment(
+            assignment=a,
+            user=users[user],
+            payload={"choice": a_slot, "strength": 1, "criteria": {"honesty": b_slot}},
+        )
+    recompute_consensus(project=cmp, actor=users["lead"])
+    overall = PreferencePair.objects.get(project=cmp, criterion="")
+    honesty = PreferencePair.objects.get(project=cmp, criterion="honesty")
+    assert overall.chosen.model_name == "model-a" and honesty.chosen.model_name == "model-b"
+
+
+def test_annotators_cannot_curate(users, cmp):
+    make_comparisons(cmp, users["lead"], 1)
+    judge(cmp, users["annotator"], prefer="model-a")
+    with pytest.raises(Forbidden):
+        recompute_consensus(project=cmp, actor=users["annotator"])
+    recompute_consensus(project=cmp, actor=users["lead"])
+    pair = PreferencePair.objects.get(project=cmp)
+    for who in ("annotator", "outsider"):
+        with pytest.raises(Forbidden):
+            set_pair_status(pair=pair, actor=users[who], status="approved")
+    pair.refresh_from_db()
+    assert pair.status == "candidate"
+    with pytest.raises(InvalidInput):
+        set_pair_status(pair=pair, actor=users["lead"], status="maybe")
+
+
+def test_judgments_faster_than_the_project_minimum_are_flagged_rushed(users):
+    from annotation import selectors, services
+    from annotation.importing import parse_items
+
+    project = services.create_project(name="Rush", created_by=users["admin"], min_seconds_per_item=10)
+    services.set_membership(project=project, actor=users["admin"], user=users["annotator"], role="annotator")
+    lines = "\n".join(
+        json.dumps(
+            {
+                "prompt": f"P{i}",
+                "responses": [{"text": f"x{i}", "model": "a"}, {"text": f"y{i}", "model": "b"}],
+            }
+        )
+        for i in range(2)
+    )
+    services.import_items(
+        project=project, actor=users["admin"], records=parse_items(lines, kind="comparison").records
+    )
+    fast = services.next_assignment(project=project, user=users["annotator"], kind="comparison")
+    j1 = services.submit_judgment(
+        assignment=fast, user=users["annotator"], payload={"choice": "A", "strength": 1}, duration_seconds=3
+    )
+    slow = services.next_assignment(project=project, user=users["annotator"], kind="comparison")
+    j2 = services.submit_judgment(
+        assignment=slow, user=users["annotator"], payload={"choice": "tie"}, duration_seconds=12
+    )
+    assert (j1.rushed, j2.rushed) == (True, False)
+    stats = {r["username"]: r for r in selectors.annotator_stats(project)}
+    assert stats["annotator1"]["rushed"] == 1

@@ -1,0 +1,150 @@
+"""The training REST API: thin views over training.services (writes) and training.selectors (reads).
+
+A project the caller cannot see answers 404; a role below lead answers 403; bad filters or a bad
+run config answer 400 with messages per field (annotation.api_errors).
+"""
+
+from django.http import StreamingHttpResponse
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics
+from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotation.api import ProjectScoped, _errors, _valid
+from annotation.errors import InvalidInput
+from annotation.permissions import can
+
+from . import selectors, services
+from . import serializers as s
+from .models import DatasetSnapshot, ModelVersion, Split, TrainingRun
+
+VIEW = services.VIEW_ACTION
+TRAIN = services.TRAIN_ACTION
+
+
+def _object_for(request, model, pk, action=VIEW):
+    obj = model.objects.select_related("project").filter(pk=pk).first()
+    if obj is None or not can(request.user, "view_project", obj.project):
+        raise NotFound("Not found.")
+    if not can(request.user, action, obj.project):
+        raise PermissionDenied("Your role does not allow this.")
+    return obj
+
+
+@extend_schema(tags=["training"])
+class SnapshotListView(ProjectScoped, generics.ListAPIView):
+    serializer_class = s.SnapshotSerializer
+
+    def get_queryset(self):
+        if self.schema_only:
+            return DatasetSnapshot.objects.none()
+        return selectors.snapshots_for(self.project_for(VIEW))
+
+    @extend_schema(summary="The project's dataset snapshots (lead and up).")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Build a snapshot from approved data (400 with field messages, or when no row is left).",
+        request=s.SnapshotCreateSerializer,
+        responses={201: s.SnapshotSerializer, **_errors(400, 403, 404)},
+    )
+    def post(self, request, project_id):
+        project = self.project_for(TRAIN)
+        data = _valid(s.SnapshotCreateSerializer, request.data)
+        snapshot = services.build_snapshot(project=project, actor=request.user, **data)
+        return Response(s.SnapshotSerializer(snapshot).data, status=201)
+
+
+@extend_schema(tags=["training"])
+class SnapshotDetailView(APIView):
+    @extend_schema(summary="One snapshot with its quality report.", responses={200: s.SnapshotSerializer})
+    def get(self, request, snapshot_id):
+        return Response(s.SnapshotSerializer(_object_for(request, DatasetSnapshot, snapshot_id)).data)
+
+
+@extend_schema(tags=["training"])
+class SnapshotRowsView(APIView):
+    @extend_schema(
+        summary="The snapshot's rows as JSON lines (?split=train|validation).", responses={200: bytes}
+    )
+    def get(self, request, snapshot_id):
+        snapshot = _object_for(request, DatasetSnapshot, snapshot_id)
+        split = request.query_params.get("split") or None
+        if split not in (None, *Split.values):
+            raise NotFound("No such split.")
+        response = StreamingHttpResponse(
+            services.snapshot_jsonl(snapshot, split), content_type="application/x-ndjson"
+        )
+        response["Content-Disposition"] = f'attachment; filename="snapshot-{snapshot.pk}.jsonl"'
+        return response
+
+
+@extend_schema(tags=["training"])
+class RunListView(ProjectScoped, generics.ListAPIView):
+    serializer_class = s.RunSerializer
+
+    def get_queryset(self):
+        if self.schema_only:
+            return TrainingRun.objects.none()
+        return selectors.runs_for(self.project_for(VIEW))
+
+    @extend_schema(summary="The project's training runs.")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Validate a config against a snapshot and queue the run (400 with field messages).",
+        request=s.RunCreateSerializer,
+        responses={201: s.RunSerializer, **_errors(400, 403, 404)},
+    )
+    def post(self, request, project_id):
+        project = self.project_for(TRAIN)
+        data = _valid(s.RunCreateSerializer, request.data)
+        snapshot = selectors.snapshots_for(project).filter(pk=data["snapshot"]).first()
+        if snapshot is None:
+            raise InvalidInput(errors={"snapshot": ["No such snapshot in this project."]})
+        run = services.start_run(
+            project=project, actor=request.user, snapshot=snapshot, config=data["config"]
+        )
+        return Response(s.RunSerializer(run).data, status=201)
+
+
+@extend_schema(tags=["training"])
+class RunDetailView(APIView):
+    @extend_schema(summary="A run: progress and every metric series.", responses={200: s.RunDetailSerializer})
+    def get(self, request, run_id):
+        return Response(s.RunDetailSerializer(_object_for(request, TrainingRun, run_id)).data)
+
+
+@extend_schema(tags=["training"])
+class RunCancelView(APIView):
+    @extend_schema(summary="Cancel a queued or running run (409 otherwise).", request=None,
+                   responses={200: s.RunSerializer, **_errors(403, 404)})  # fmt: skip
+    def post(self, request, run_id):
+        run = services.cancel_run(run=_object_for(request, TrainingRun, run_id, TRAIN), actor=request.user)
+        return Response(s.RunSerializer(run).data)
+
+
+@extend_schema(tags=["training"])
+class RunResumeView(APIView):
+    @extend_schema(summary="Requeue an interrupted, failed or cancelled run from its last checkpoint.",
+                   request=None, responses={200: s.RunSerializer, **_errors(403, 404)})  # fmt: skip
+    def post(self, request, run_id):
+        run = services.resume_run(run=_object_for(request, TrainingRun, run_id, TRAIN), actor=request.user)
+        return Response(s.RunSerializer(run).data)
+
+
+@extend_schema(tags=["training"])
+class ModelVersionListView(ProjectScoped, generics.ListAPIView):
+    serializer_class = s.ModelVersionSerializer
+
+    def get_queryset(self):
+        if self.schema_only:
+            return ModelVersion.objects.none()
+        return selectors.model_versions_for(self.project_for(VIEW))
+
+    @extend_schema(summary="The project's model registry.")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)

@@ -1,0 +1,203 @@
+"""Read paths of the training app: the source examples a snapshot may take, runs, series, registry."""
+
+from collections import defaultdict
+
+from django.db.models import Prefetch
+
+from annotation.models import Decision, Item, ItemKind, ItemState, Judgment, Response
+from preferences.models import PairStatus, PreferencePair
+
+from .models import DatasetSnapshot, ModelVersion, RunMetric, SnapshotRow, TrainingRun
+
+GOOD_DECISIONS = {Decision.ACCEPT, Decision.EDIT}
+
+
+def _clean_messages(messages) -> list[dict]:
+    return [
+        {"role": str(m.get("role", "")), "content": str(m.get("content", ""))}
+        for m in (messages or [])
+        if isinstance(m, dict)
+    ]
+
+
+def _judgment_info(judgments) -> dict:
+    return {
+        "judgment_ids": [j.pk for j in judgments],
+        "annotators": sorted({j.annotator.username for j in judgments}),
+        "flags": sorted({f for j in judgments for f in (j.flags or [])}),
+        "rubric_versions": sorted({j.rubric_version.number for j in judgments if j.rubric_version_id}),
+        "last_judged_at": max((j.created_at for j in judgments), default=None),
+    }
+
+
+def sft_sources(project):
+    """Yield one candidate per SFT item that is approved, or complete with every current judgment an
+    accept or an edit. Gold items (quality checks) are left out.
+
+    An item with a final answer (`Item.resolution`, from routing or a lead's adjudication) follows it:
+    a final "reject" is not approved, a final edit's text is the gold answer. Otherwise the gold answer
+    is the latest edit's text, else the response.
+
+    Each candidate: {"data", "provenance", "meta"}; `meta` carries what the filters look at.
+    """
+    current = Judgment.objects.filter(is_current=True).select_related("annotator", "rubric_version")
+    items = (
+        Item.objects.filter(
+            project=project,
+            kind=ItemKind.SFT,
+            state__in=[ItemState.APPROVED, ItemState.COMPLETE],
+            is_gold=False,
+        )
+        .prefetch_related(
+            Prefetch("judgments", queryset=current.order_by("id"), to_attr="current_judgments"),
+            Prefetch("responses", queryset=Response.objects.order_by("position")),
+        )
+        .order_by("id")
+    )
+    for item in items.iterator(chunk_size=500):
+        judgments = item.current_judgments
+        good = [j for j in judgments if j.decision in GOOD_DECISIONS]
+        final = item.resolution or {}
+        if item.state == ItemState.APPROVED and final.get("decision"):
+            approved = final["decision"] in GOOD_DECISIONS
+        else:
+            approved = item.state == ItemState.APPROVED or (judgments and len(good) == len(judgments))
+        responses = list(item.responses.all())
+        info = _judgment_info(judgments)
+        meta = {
+            **info,
+            "item_id": item.pk,
+            "agreement": (len(good) / len(judgments)) if judgments else (1.0 if approved else 0.0),
+            "not_approved": not approved,
+        }
+        edits = [j for j in good if j.decision == Decision.EDIT and j.edited_text.strip()]
+        if final.get("decision") == Decision.EDIT and (final.get("text") or "").strip():
+            gold, gold_from = final["text"], final.get("source", "resolution")
+        elif edits:
+            gold, gold_from = edits[-1].edited_text, "edit"
+        elif responses:
+            gold, gold_from = responses[0].text, "response"
+        else:
+            gold, gold_from = "", "none"
+        provenance = {
+            "source": "annotation",
+            "item_id": item.pk,
+            "item_state": item.state,
+            "response_ids": [r.pk for r in responses[:1]],
+            "judgment_ids": info["judgment_ids"],
+            "annotators": info["annotators"],
+            "gold_from": gold_from,
+            "edit_judgment_id": edits[-1].pk if edits else None,
+            "adjudication_ids": _adjudication_ids(item),
+        }
+        yield {
+            "data": {"messages": _clean_messages(item.messages), "response": gold},
+            "provenance": provenance,
+            "meta": meta,
+        }
+
+
+def _adjudication_ids(item) -> list[int]:
+    """Ids of the lead's adjudications of this item, when the annotation app records them."""
+    related = getattr(item, "adjudications", None)
+    if related is None:
+        return []
+    return list(related.values_list("pk", flat=True))
+
+
+def dpo_sources(project, *, include_candidates: bool, candidate_min_confidence: float):
+    """Yield one candidate per approved preference pair (plus confident candidates when asked)."""
+    pairs = PreferencePair.objects.filter(project=project, is_stale=False).select_related(
+        "item", "chosen", "rejected", "rubric_version"
+    )
+    if include_candidates:
+        from django.db.models import Q
+
+        pairs = pairs.filter(
+            Q(status=PairStatus.APPROVED)
+            | Q(status=PairStatus.CANDIDATE, confidence__gte=candidate_min_confidence)
+        )
+    else:
+        pairs = pairs.filter(status=PairStatus.APPROVED)
+    pairs = list(pairs.order_by("item_id", "criterion", "-confidence", "id"))
+    judgments = defaultdict(list)
+    for j in (
+        Judgment.objects.filter(item_id__in={p.item_id for p in pairs}, is_current=True)
+        .select_related("annotator", "rubric_version")
+        .order_by("id")
+    ):
+        judgments[j.item_id].append(j)
+    for pair in pairs:
+        info = _judgment_info(judgments[pair.item_id])
+        meta = {
+            **info,
+            "item_id": pair.item_id,
+            "confidence": pair.confidence,
+            "agreement": pair.confidence,
+            "criterion": pair.criterion,
+            "rubric_versions": [pair.rubric_version.number]
+            if pair.rubric_version_id
+            else info["rubric_versions"],
+            "not_approved": False,
+        }
+        provenance = {
+            "source": "preferences",
+            "item_id": pair.item_id,
+            "pair_id": pair.pk,
+            "pair_status": pair.status,
+            "criterion": pair.criterion,
+            "confidence": pair.confidence,
+            "margin": pair.margin,
+            "response_ids": [pair.chosen_id, pair.rejected_id],
+            "chosen_edited": bool(pair.chosen_text_override),
+            "judgment_ids": info["judgment_ids"],
+            "annotators": info["annotators"],
+        }
+        yield {
+            "data": {
+                "messages": _clean_messages(pair.item.messages),
+                "chosen": pair.chosen_text,
+                "rejected": pair.rejected.text,
+            },
+            "provenance": provenance,
+            "meta": meta,
+        }
+
+
+# --- snapshots, runs, registry -----------------------------------------------------------------
+
+
+def snapshots_for(project):
+    return DatasetSnapshot.objects.filter(project=project).select_related("created_by").order_by("-id")
+
+
+def snapshot_rows(snapshot, split: str | None = None):
+    qs = SnapshotRow.objects.filter(snapshot=snapshot)
+    if split:
+        qs = qs.filter(split=split)
+    return qs.order_by("split", "position")
+
+
+def runs_for(project):
+    return (
+        TrainingRun.objects.filter(project=project).select_related("snapshot", "created_by").order_by("-id")
+    )
+
+
+def model_versions_for(project):
+    return ModelVersion.objects.filter(project=project).select_related("run", "snapshot").order_by("-id")
+
+
+def metric_series(run, names=None) -> dict[str, list[tuple[int, float]]]:
+    """{name: [(step, value), ...]} in step order; a step logged twice keeps its last value."""
+    qs = RunMetric.objects.filter(run=run)
+    if names:
+        qs = qs.filter(name__in=list(names))
+    series: dict[str, dict[int, float]] = defaultdict(dict)
+    for name, step, value in qs.order_by("name", "step", "id").values_list("name", "step", "value"):
+        series[name][step] = value
+    return {name: sorted(points.items()) for name, points in series.items()}
+
+
+def metric_names(run) -> list[str]:
+    return sorted(RunMetric.objects.filter(run=run).values_list("name", flat=True).distinct())

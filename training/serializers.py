@@ -1,0 +1,71 @@
+"""DRF serializers of the training API: shapes only; the rules live in training.services."""
+
+from rest_framework import serializers
+
+from .models import DatasetSnapshot, ModelVersion, SnapshotKind, TrainingRun
+
+
+class SnapshotSerializer(serializers.ModelSerializer):
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = DatasetSnapshot
+        fields = [
+            "id", "project", "kind", "name", "filters", "content_hash", "train_count", "val_count",
+            "quality_report", "created_by", "created_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class SnapshotCreateSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=SnapshotKind.choices)
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    filters = serializers.DictField(required=False, default=dict, help_text="See the snapshot form's fields.")
+
+
+class RunSerializer(serializers.ModelSerializer):
+    percent = serializers.IntegerField(read_only=True)
+    model_version = serializers.SerializerMethodField()
+
+    class Meta:
+        model = TrainingRun
+        fields = [
+            "id", "project", "snapshot", "method", "config", "init_from", "state", "attempt", "step",
+            "max_steps", "percent", "epoch", "loss", "learning_rate", "eta_seconds", "tokens_per_second",
+            "cancel_requested", "worker_hostname", "celery_task_id", "heartbeat_at", "error", "log_tail",
+            "created_at", "started_at", "finished_at", "model_version",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    def get_model_version(self, run) -> int | None:
+        version = ModelVersion.objects.filter(run=run).values_list("pk", flat=True).first()
+        return version
+
+
+class RunDetailSerializer(RunSerializer):
+    metrics = serializers.SerializerMethodField()
+
+    class Meta(RunSerializer.Meta):
+        fields = [*RunSerializer.Meta.fields, "metrics"]
+        read_only_fields = fields
+
+    def get_metrics(self, run) -> dict:
+        """{name: [[step, value], ...]} for every recorded series."""
+        from .selectors import metric_series
+
+        return {name: [list(p) for p in points] for name, points in metric_series(run).items()}
+
+
+class RunCreateSerializer(serializers.Serializer):
+    snapshot = serializers.IntegerField()
+    config = serializers.DictField(required=False, default=dict, help_text="TrainConfig fields (TRL names).")
+
+
+class ModelVersionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ModelVersion
+        fields = [
+            "id", "project", "run", "name", "method", "base_model", "adapter_path", "adapter_sha256",
+            "snapshot", "config", "library_versions", "metrics", "eval_report", "created_at",
+        ]  # fmt: skip
+        read_only_fields = fields

@@ -1,0 +1,279 @@
+"""The training pages (lead and up): snapshots, runs with live progress, the model registry.
+
+Thin: writes go through training.services, reads through training.selectors. Outsiders get 404,
+members without the lead role 403 (annotation.views.project_for).
+"""
+
+import io
+import zipfile
+from pathlib import Path
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+
+from annotation.errors import ServiceError
+from annotation.forms import add_service_errors
+from annotation.views import is_htmx, page, project_for
+
+from . import selectors, services
+from .forms import RunForm, SnapshotForm
+from .models import DatasetSnapshot, ModelVersion, SnapshotKind, Split, TrainingRun
+
+VIEW = services.VIEW_ACTION
+TRAIN = services.TRAIN_ACTION
+
+
+# --- snapshots ---------------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def snapshots(request, pk):
+    project = project_for(request, pk, VIEW)
+    status = 200
+    form = SnapshotForm(initial={"kind": request.GET.get("kind", SnapshotKind.SFT)})
+    if request.method == "POST":
+        project_for(request, pk, TRAIN)
+        form = SnapshotForm(request.POST)
+        if form.is_valid():
+            try:
+                snapshot = services.build_snapshot(
+                    project=project, actor=request.user, **form.service_kwargs()
+                )
+            except ServiceError as exc:
+                add_service_errors(form, exc.errors or {"__all__": [exc.message]})
+                status = exc.status
+            else:
+                messages.success(request, f"Snapshot #{snapshot.pk} built: {snapshot.total_count} rows.")
+                url = reverse("training:snapshot", args=[snapshot.pk])
+                if is_htmx(request):
+                    response = HttpResponse(status=204)
+                    response["HX-Redirect"] = url
+                    return response
+                return redirect(url)
+        else:
+            status = 400
+    context = {"form": form, "snapshots": selectors.snapshots_for(project)}
+    return page(request, project, "training/snapshots.html", "training/_snapshots.html", context, status)
+
+
+def _snapshot_for(request, pk) -> DatasetSnapshot:
+    snapshot = get_object_or_404(DatasetSnapshot.objects.select_related("project", "created_by"), pk=pk)
+    project_for(request, snapshot.project_id, VIEW)
+    return snapshot
+
+
+@login_required
+def snapshot_detail(request, pk):
+    snapshot = _snapshot_for(request, pk)
+    report = snapshot.quality_report or {}
+    context = {
+        "snapshot": snapshot,
+        "report": report,
+        "sample": selectors.snapshot_rows(snapshot, Split.TRAIN)[:5],
+        "runs": snapshot.runs.order_by("-id")[:20],
+        "length_fields": [(k, v) for k, v in (report.get("lengths") or {}).items() if v],
+    }
+    return page(request, snapshot.project, "training/snapshot.html", "training/snapshot.html", context)
+
+
+@login_required
+def snapshot_download(request, pk):
+    snapshot = _snapshot_for(request, pk)
+    split = request.GET.get("split") or None
+    if split not in (None, *Split.values):
+        raise Http404("No such split.")
+    response = StreamingHttpResponse(
+        services.snapshot_jsonl(snapshot, split), content_type="application/x-ndjson"
+    )
+    response["Content-Disposition"] = (
+        f'attachment; filename="snapshot-{snapshot.pk}{"-" + split if split else ""}.jsonl"'
+    )
+    return response
+
+
+# --- runs ----------------------------------------------------------------------------------------
+
+
+@login_required
+def runs(request, pk):
+    project = project_for(request, pk, VIEW)
+    return page(
+        request, project, "training/runs.html", "training/runs.html", {"runs": selectors.runs_for(project)}
+    )
+
+
+def _run_form(project, data=None, initial=None):
+    return RunForm(
+        data,
+        initial=initial,
+        snapshots=selectors.snapshots_for(project),
+        versions=selectors.model_versions_for(project).filter(method=SnapshotKind.SFT),
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def run_new(request, pk):
+    project = project_for(request, pk, TRAIN)
+    status = 200
+    if request.method == "POST":
+        form = _run_form(project, request.POST)
+        if form.is_valid():
+            snapshot = selectors.snapshots_for(project).filter(pk=form.cleaned_data["snapshot"]).first()
+            try:
+                run = services.start_run(
+                    project=project, actor=request.user, snapshot=snapshot, config=form.config(snapshot.kind)
+                )
+            except ServiceError as exc:
+                add_service_errors(form, {("snapshot" if k == "method" else k): v for k, v in exc.errors.items()}
+                                   or {"__all__": [exc.message]})  # fmt: skip
+                status = exc.status
+            else:
+                messages.success(request, f"Run #{run.pk} queued.")
+                return redirect("training:run", pk=run.pk)
+        else:
+            status = 400
+    else:
+        snapshot = selectors.snapshots_for(project).filter(pk=request.GET.get("snapshot") or 0).first()
+        snapshot = snapshot or selectors.snapshots_for(project).first()
+        method = snapshot.kind if snapshot else SnapshotKind.SFT
+        initial = {k: v for k, v in services.default_run_config(project, method).items() if v is not None}
+        initial["snapshot"] = snapshot.pk if snapshot else None
+        latest_sft = selectors.model_versions_for(project).filter(method=SnapshotKind.SFT).first()
+        if method == SnapshotKind.DPO and latest_sft is not None:
+            initial["init_model_version"] = latest_sft.pk
+        form = _run_form(project, initial=initial)
+    context = {"form": form, "has_snapshots": bool(form.fields["snapshot"].choices)}
+    return page(request, project, "training/run_new.html", "training/run_new.html", context, status)
+
+
+def _run_for(request, pk, action=VIEW) -> TrainingRun:
+    run = get_object_or_404(TrainingRun.objects.select_related("project", "snapshot", "init_from"), pk=pk)
+    project_for(request, run.project_id, action)
+    return run
+
+
+def _run_context(run) -> dict:
+    series = selectors.metric_series(run, ["loss", "eval_loss", "rewards/margins", "rewards/accuracies"])
+    return {
+        "run": run,
+        "loss": series.get("loss", []),
+        "eval_loss": series.get("eval_loss", []),
+        "margins": series.get("rewards/margins", []),
+        "accuracies": series.get("rewards/accuracies", []),
+        "version": ModelVersion.objects.filter(run=run).first(),
+    }
+
+
+@login_required
+def run_detail(request, pk):
+    run = _run_for(request, pk)
+    return page(request, run.project, "training/run.html", "training/_run_progress.html", _run_context(run))
+
+
+@login_required
+def run_progress(request, pk):
+    """The polled partial: progress bar, charts and log tail; stops polling once the run ends."""
+    run = _run_for(request, pk)
+    return render(request, "training/_run_progress.html", {"project": run.project, **_run_context(run)})
+
+
+@login_required
+@require_POST
+def run_cancel(request, pk):
+    run = _run_for(request, pk, TRAIN)
+    return _run_action(request, run, services.cancel_run, "Cancel requested.")
+
+
+@login_required
+@require_POST
+def run_resume(request, pk):
+    run = _run_for(request, pk, TRAIN)
+    return _run_action(
+        request, run, services.resume_run, "Run queued again; it continues from its last checkpoint."
+    )
+
+
+def _run_action(request, run, action, notice):
+    status = 200
+    try:
+        run = action(run=run, actor=request.user)
+    except ServiceError as exc:
+        notice, status = exc.message, exc.status
+    run.refresh_from_db()
+    if not is_htmx(request):
+        (messages.success if status == 200 else messages.error)(request, notice)
+        return redirect("training:run", pk=run.pk)
+    context = {"project": run.project, "notice": notice, "error": status != 200, **_run_context(run)}
+    return render(request, "training/_run_progress.html", context, status=status)
+
+
+@login_required
+@require_POST
+def train_dpo(request, pk):
+    """One click from the curated pairs page: a DPO snapshot of the approved pairs (default filters),
+    then the run form prefilled with it."""
+    project = project_for(request, pk, TRAIN)
+    try:
+        snapshot = services.build_snapshot(
+            project=project, actor=request.user, kind=SnapshotKind.DPO, filters={}
+        )
+    except ServiceError as exc:
+        messages.error(request, f"Could not build a DPO snapshot: {exc.message}")
+        url = reverse("preferences:pairs", args=[project.pk])
+    else:
+        messages.success(
+            request, f"Snapshot #{snapshot.pk}: {snapshot.total_count} pairs. Review the run settings."
+        )
+        url = reverse("training:run-new", args=[project.pk]) + f"?snapshot={snapshot.pk}"
+    if is_htmx(request):
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = url
+        return response
+    return redirect(url)
+
+
+# --- model registry ----------------------------------------------------------------------------------
+
+
+@login_required
+def models(request, pk):
+    project = project_for(request, pk, VIEW)
+    versions = list(selectors.model_versions_for(project))
+    chosen = [v for v in versions if str(v.pk) in request.GET.getlist("compare")]
+    context = {"versions": versions, "compare": _compare(chosen) if len(chosen) >= 2 else None}
+    return page(request, project, "training/models.html", "training/models.html", context)
+
+
+def _compare(versions) -> dict:
+    """Config keys that differ and every metric, side by side."""
+    keys = sorted({k for v in versions for k in (v.config or {})})
+    diff = [
+        {"key": k, "values": [(v.config or {}).get(k) for v in versions]}
+        for k in keys
+        if len({repr((v.config or {}).get(k)) for v in versions}) > 1
+    ]
+    metric_keys = sorted({k for v in versions for k in (v.metrics or {})})
+    metrics = [{"key": k, "values": [(v.metrics or {}).get(k) for v in versions]} for k in metric_keys]
+    return {"versions": versions, "diff": diff, "metrics": metrics, "same": len(keys) - len(diff)}
+
+
+@login_required
+def model_download(request, pk):
+    version = get_object_or_404(ModelVersion.objects.select_related("project"), pk=pk)
+    project_for(request, version.project_id, VIEW)
+    root = Path(version.adapter_path)
+    if not root.is_dir():
+        raise Http404("The adapter files are not on this server.")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for file in sorted(p for p in root.rglob("*") if p.is_file()):
+            archive.write(file, arcname=str(file.relative_to(root)))
+    response = HttpResponse(buffer.getvalue(), content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="model-{version.pk}.zip"'
+    return response
