@@ -57,8 +57,16 @@ def page(browser):
 def login(page, live_server, username, password="pw"):
     """Log in through the real form, with the keyboard."""
     page.goto(f"{live_server.url}/login/")
-    page.keyboard.type(username)  # the username field has autofocus
+    # Autofocus is applied on a later rendering step than "load": on a busy machine keys typed
+    # straight after goto() went nowhere and the login failed (a CI flake). Wait for the focus.
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'id_username'")
+    page.keyboard.type(username)
     page.keyboard.press("Tab")
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'id_password'")
     page.keyboard.type(password)
     page.keyboard.press("Enter")
-    page.wait_for_url(f"{live_server.url}/")
+    try:
+        page.wait_for_url(f"{live_server.url}/")
+    except Exception as exc:  # say why, instead of a bare timeout
+        error = page.locator(".errorlist, .error, .form-error").all_inner_texts()
+        raise AssertionError(f"login as {username} failed at {page.url}: {error}") from exc
