@@ -19,9 +19,9 @@ from rest_framework.views import APIView
 from . import selectors, services
 from . import serializers as s
 from .importing import ImportFailed, ImportIssue, detect_format, parse_items
-from .models import AuditEvent, Item, Judgment, Membership, Project, RubricVersion
+from .models import Assignment, AuditEvent, Item, Judgment, Membership, Project, RubricVersion
 from .models import Response as ItemResponse
-from .permissions import can, visible_projects
+from .permissions import can, remember_role, visible_projects, with_caller_role
 
 MAX_IMPORT_BYTES = getattr(settings, "TUNELOOP_MAX_IMPORT_BYTES", 100 * 1024 * 1024)
 SLOTS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -65,8 +65,15 @@ class ProjectScoped:
     def project_for(self, action: str = "view_project") -> Project:
         cached = getattr(self, "_project", None)
         if cached is None:
-            cached = Project.objects.filter(pk=self.kwargs["project_id"]).first()
-            if cached is None or not can(self.request.user, "view_project", cached):
+            user = self.request.user
+            cached = (
+                with_caller_role(Project.objects.select_related("latest_rubric_version"), user)
+                .filter(pk=self.kwargs["project_id"])
+                .first()
+            )
+            if cached is not None and hasattr(cached, "caller_role"):
+                remember_role(user, cached, cached.caller_role)
+            if cached is None or not can(user, "view_project", cached):
                 raise NotFound("No such project.")
             self._project = cached
         if not can(self.request.user, action, cached):
@@ -279,7 +286,8 @@ def task_payload(assignment) -> dict:
     """What the annotator sees: the conversation and the responses in this assignment's display
     order, by slot, without model names, ids or anyone's judgments (blind review)."""
     item, project = assignment.item, assignment.project
-    texts = dict(item.responses.values_list("id", "text"))
+    loaded = getattr(assignment, "response_texts", None)  # set by next_assignment's pick
+    texts = dict(loaded) if loaded is not None else dict(item.responses.values_list("id", "text"))
     order = [rid for rid in assignment.display_order or [] if rid in texts]
     if not order:  # responses added later (an annotator's improved text) are never shown
         order = sorted(texts)
@@ -342,10 +350,10 @@ class SubmitView(APIView):
         responses={201: s.JudgmentSerializer, 409: ERRORS[400], **_errors(400, 403, 404)},
     )
     def post(self, request, assignment_id):
-        assignment = services.get_assignment_for(assignment_id=assignment_id, user=request.user)
         data = _valid(s.SubmitSerializer, request.data)
         judgment = services.submit_judgment(
-            assignment=assignment,
+            # submit_judgment loads and locks it (404 unless it is the caller's): no lookup here
+            assignment=Assignment(pk=assignment_id),
             user=request.user,
             decision=data["decision"],
             edited_text=data["edited_text"],

@@ -37,6 +37,12 @@ class Project(models.Model):
     max_extra_annotators = models.PositiveSmallIntegerField(
         default=0, help_text="Extra annotators a disagreeing item may get before a lead decides (0 = off)."
     )
+    # Denormalised pointer to the newest rubric version, written only by
+    # services.create_rubric_version: hot paths (next, submit) load it with select_related("latest_
+    # rubric_version") instead of a query of their own. Read it through current_rubric_version().
+    latest_rubric_version = models.ForeignKey(
+        "RubricVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
     gold_share = models.FloatField(
         default=0.0, help_text="Probability that an annotator's next item is a gold item (0..1)."
     )
@@ -60,6 +66,11 @@ class Project(models.Model):
             raise ValidationError({"gold_share": "Must be between 0 and 1."})
 
     def current_rubric_version(self):
+        """The newest rubric version (None before the first). Free when the row was loaded with
+        select_related("latest_rubric_version") in this request; one query otherwise (so a project
+        object held across a rubric edit never answers with a stale version)."""
+        if self._state.fields_cache.get("latest_rubric_version") is not None:
+            return self._state.fields_cache["latest_rubric_version"]
         return RubricVersion.objects.filter(rubric__project=self).order_by("-rubric_id", "-number").first()
 
 

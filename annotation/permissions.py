@@ -3,6 +3,8 @@
 Roles rank annotator < lead < admin; a Django superuser acts as admin everywhere.
 """
 
+from django.db.models import OuterRef, Subquery
+
 from .models import Membership, Role
 
 RANK = {None: 0, Role.ANNOTATOR: 1, Role.LEAD: 2, Role.ADMIN: 3}
@@ -40,6 +42,24 @@ def role_for(user, project) -> str | None:
             Membership.objects.filter(user=user, project=project).values_list("role", flat=True).first()
         )
     return cache[project.pk]
+
+
+def with_caller_role(qs, user, project_field: str = "pk"):
+    """Annotate `caller_role` (the user's role in each row's project) so that role_for() needs no
+    query of its own: hot paths (next, submit) load the project and the role in one statement."""
+    if not getattr(user, "is_authenticated", False) or user.is_superuser:
+        return qs
+    role = Membership.objects.filter(project=OuterRef(project_field), user=user).values("role")[:1]
+    return qs.annotate(caller_role=Subquery(role))
+
+
+def remember_role(user, project, role) -> None:
+    """Record a role loaded by with_caller_role() for this user object (one request's lifetime)."""
+    if getattr(user, "is_authenticated", False) and not user.is_superuser:
+        cache = getattr(user, "_tuneloop_roles", None)
+        if cache is None:
+            cache = user._tuneloop_roles = {}
+        cache[project.pk] = role
 
 
 def can(user, action: str, project) -> bool:

@@ -31,7 +31,7 @@ from .models import (
     Rubric,
     RubricVersion,
 )
-from .permissions import RANK, can, role_for
+from .permissions import RANK, can, remember_role, role_for, with_caller_role
 from .rubrics import RubricError, validate_criteria, validate_scores
 
 User = get_user_model()
@@ -211,6 +211,9 @@ def create_rubric_version(
         changelog=changelog,
         created_by=actor,
     )
+    Project.objects.filter(pk=project.pk).update(latest_rubric_version=version)
+    if "latest_rubric_version" in project._state.fields_cache:  # refresh a copy loaded with it
+        project.latest_rubric_version = version
     audit.record(
         actor=actor,
         project=project,
@@ -469,8 +472,11 @@ def next_assignment(*, project: Project, user, kind: str = ItemKind.SFT, now=Non
             from django.contrib.postgres.expressions import ArraySubquery
 
             # The display order's response ids come with the item: one round trip fewer.
-            responses = Response.objects.filter(item=OuterRef("pk"), shown=True).values("id")
-            candidates = candidates.annotate(response_ids=ArraySubquery(responses))
+            shown = Response.objects.filter(item=OuterRef("pk"), shown=True).order_by("id")
+            candidates = candidates.annotate(
+                response_ids=ArraySubquery(shown.values("id")),
+                response_text_list=ArraySubquery(shown.values("text")),
+            )
         if skip_locked:
             item = candidates.select_for_update(skip_locked=True, no_key=True, of=("self",)).first()
             if item is None:
@@ -492,6 +498,7 @@ def _lease(project, user, item, now) -> Assignment:
     if order is None:
         order = list(item.responses.filter(shown=True).values_list("id", flat=True))
     order = list(order)
+    texts = getattr(item, "response_text_list", None)
     _shuffle(order)
     fields = dict(
         state=AssignmentState.LEASED,
@@ -519,6 +526,8 @@ def _lease(project, user, item, now) -> Assignment:
             default=F("state"),
         ),
     )
+    if texts is not None:  # the pick brought the texts along: the task payload needs no query
+        assignment.response_texts = list(zip(item.response_ids, texts, strict=True))
     item.active_count += 1
     if not item.is_gold and item.active_count >= project.overlap + item.extra_overlap:
         item.state = ItemState.ASSIGNED
@@ -595,16 +604,21 @@ def submit_judgment(
         try:
             locked = (
                 # of=self: lock only the assignment; locking the joined project row would serialise
-                # every submit and lease in the project.
-                Assignment.objects.select_for_update(of=("self",))
-                .select_related("item", "project")
-                .get(pk=assignment.pk)
+                # every submit and lease in the project. The project comes with its newest rubric
+                # version and the caller's role: no query of their own.
+                with_caller_role(
+                    Assignment.objects.select_for_update(of=("self",)).select_related(
+                        "item", "project", "project__latest_rubric_version"
+                    ),
+                    user,
+                    project_field="project_id",
+                ).get(pk=assignment.pk, annotator_id=user.pk)
             )
-        except Assignment.DoesNotExist:
+        except Assignment.DoesNotExist:  # other people's assignments do not exist for the caller
             raise NotFound("No such assignment.")
-        if locked.annotator_id != user.pk:
-            raise Forbidden("This assignment belongs to another annotator.")
         project, item = locked.project, locked.item
+        if hasattr(locked, "caller_role"):
+            remember_role(user, project, locked.caller_role)
         _require(user, "annotate", project)
         if locked.state == AssignmentState.SKIPPED:
             raise Conflict("You skipped this item.")
@@ -728,8 +742,8 @@ def skip_assignment(*, assignment: Assignment, user, reason: str = "") -> Assign
         )
     except Assignment.DoesNotExist:
         raise NotFound("No such assignment.")
-    if locked.annotator_id != user.pk:
-        raise Forbidden("This assignment belongs to another annotator.")
+    if locked.annotator_id != user.pk:  # other people's assignments do not exist for the caller
+        raise NotFound("No such assignment.")
     if locked.state == AssignmentState.SUBMITTED:
         raise Conflict("This item is already submitted.")
     if locked.state == AssignmentState.SKIPPED:

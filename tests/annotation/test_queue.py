@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from annotation import services
-from annotation.errors import Conflict, Forbidden, InvalidInput
+from annotation.errors import Conflict, Forbidden, InvalidInput, NotFound
 from annotation.models import Assignment, AssignmentState, Item, ItemState, Judgment
 from tests.conftest import GOOD_SCORES, make_items
 
@@ -124,9 +124,10 @@ def test_non_members_get_nothing(project, items, users):
 
 def test_nobody_submits_or_skips_someone_elses_assignment(project, items, users):
     a = services.next_assignment(project=project, user=users["annotator"])
-    with pytest.raises(Forbidden):
+    # 404, not 403: other people's assignments do not exist for the caller (no id probing)
+    with pytest.raises(NotFound):
         submit(a, users["annotator2"])
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):
         services.skip_assignment(assignment=a, user=users["annotator2"])
     assert not Judgment.objects.exists()
 
