@@ -9,13 +9,11 @@ import json
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
-from django.http import Http404
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from . import selectors, services
-from .errors import NotFound, ServiceError
+from .errors import ServiceError
 from .forms import (
     ImportForm,
     MemberForm,
@@ -26,36 +24,13 @@ from .forms import (
     sft_submission,
 )
 from .importing import detect_format, parse_items
-from .models import FLAG_CHOICES, ItemKind, Project, Role
-from .permissions import can, role_for
+from .models import FLAG_CHOICES, ItemKind, Role
+from .permissions import can
+from .task_flow import TaskFlow
+from .web import is_htmx, page, project_for
 
 FLAG_KEYS = {"pii": "p", "unsafe": "u", "factual_error": "f", "off_topic": "o"}
 DECISIONS = [("accept", "Accept", "a"), ("edit", "Edit", "e"), ("reject", "Reject", "r")]
-
-
-def is_htmx(request) -> bool:
-    return request.headers.get("HX-Request") == "true"
-
-
-def project_for(request, pk, action="view_project") -> Project:
-    """The project if the user may see it (404 otherwise) and may do `action` in it (403 otherwise)."""
-    project = get_object_or_404(Project, pk=pk)
-    if not can(request.user, "view_project", project):
-        raise Http404("No such project.")
-    if not can(request.user, action, project):
-        raise PermissionDenied(f"You may not {action.replace('_', ' ')} in this project.")
-    return project
-
-
-def page(request, project, template, partial, context, status=200):
-    """Render the whole page, or only its partial for an htmx request."""
-    context = {
-        "project": project,
-        "role": role_for(request.user, project),
-        "is_lead": can(request.user, "view_dashboard", project),
-        **context,
-    }
-    return render(request, partial if is_htmx(request) else template, context, status=status)
 
 
 # --- project list ---------------------------------------------------------------------------
@@ -98,129 +73,55 @@ def _criteria_for_display(criteria, scores, errors):
     return out
 
 
-def _task_context(request, project, assignment, *, values=None, errors=None, notice="", elapsed=0):
-    values = values or {}
-    errors = errors or {}
-    progress = selectors.project_progress(project, request.user)["mine"]
-    context = {
-        "project": project,
-        "progress": progress,
-        "notice": notice,
-        "guidelines": project.guidelines,
-        "flag_choices": [
-            {"key": k, "label": v, "shortcut": FLAG_KEYS[k], "checked": k in values.get("flags", [])}
-            for k, v in FLAG_CHOICES.items()
-        ],
-        "decisions": [
-            {"value": v, "label": label, "shortcut": key, "checked": values.get("decision") == v}
-            for v, label, key in DECISIONS
-        ],
-        "errors": errors,
-        "values": values,
-        "elapsed": elapsed,
-    }
-    if assignment is None:
-        context["task"] = None
-        return context
-    version = project.current_rubric_version()
-    if values.get("rubric_version_id"):
-        version = selectors.rubric_versions(project).filter(pk=values["rubric_version_id"]).first() or version
-    task = selectors.sft_task(assignment)
-    response_text = task["response"].text if task["response"] else ""
-    known = {"decision", "edited_text", "flags", "comment", "rubric_version", "duration_seconds"}
-    context.update(
-        task=task,
-        rubric_version=version,
-        criteria=_criteria_for_display(version.criteria if version else [], values.get("scores", {}), errors),
-        edited_text=values.get("edited_text") or response_text,
-        other_errors={k: v for k, v in errors.items() if k not in known and not k.startswith("scores.")},
-        position=progress["done"] + 1,
-    )
-    return context
+class SftReview(TaskFlow):
+    kind = ItemKind.SFT
+    noun = "item"
+    page_url = "annotation:review"
+    full_template = "annotation/review.html"
+    partial_template = "annotation/_sft_task.html"
 
+    def parse(self, post):
+        return sft_submission(post)
 
-def _render_task(request, project, assignment, *, status=200, full=False, **kwargs):
-    context = _task_context(request, project, assignment, **kwargs)
-    template = "annotation/review.html" if full else "annotation/_sft_task.html"
-    if full:
+    def saved_notice(self, judgment):
+        return f"Saved item #{judgment.item_id}: {judgment.get_decision_display().lower()}."
+
+    def context(self, request, project, assignment, *, values, errors):
+        progress = selectors.project_progress(project, request.user)["mine"]
+        context = {
+            "progress": progress,
+            "flag_choices": [
+                {"key": k, "label": v, "shortcut": FLAG_KEYS[k], "checked": k in values.get("flags", [])}
+                for k, v in FLAG_CHOICES.items()
+            ],
+            "decisions": [
+                {"value": v, "label": label, "shortcut": key, "checked": values.get("decision") == v}
+                for v, label, key in DECISIONS
+            ],
+        }
+        if assignment is None:
+            return context
+        version = project.current_rubric_version()
+        if values.get("rubric_version_id"):
+            version = (
+                selectors.rubric_versions(project).filter(pk=values["rubric_version_id"]).first() or version
+            )
+        task = selectors.sft_task(assignment)
+        response_text = task["response"].text if task["response"] else ""
+        known = {"decision", "edited_text", "flags", "comment", "rubric_version", "duration_seconds"}
+        criteria = version.criteria if version else []
         context.update(
-            role=role_for(request.user, project), is_lead=can(request.user, "view_dashboard", project)
+            task=task,
+            rubric_version=version,
+            criteria=_criteria_for_display(criteria, values.get("scores", {}), errors),
+            edited_text=values.get("edited_text") or response_text,
+            other_errors={k: v for k, v in errors.items() if k not in known and not k.startswith("scores.")},
+            position=progress["done"] + 1,
         )
-    return render(request, template, context, status=status)
+        return context
 
 
-def _next(request, project):
-    return services.next_assignment(project=project, user=request.user, kind=ItemKind.SFT)
-
-
-@login_required
-def review(request, pk):
-    project = project_for(request, pk, "annotate")
-    try:
-        assignment = _next(request, project)
-    except ServiceError as exc:
-        return render(request, "annotation/error.html", {"error": exc}, status=exc.status)
-    return _render_task(request, project, assignment, full=not is_htmx(request))
-
-
-@login_required
-@require_POST
-def submit(request, pk):
-    try:
-        assignment = services.get_assignment_for(assignment_id=pk, user=request.user)
-    except NotFound as exc:
-        return render(request, "annotation/_message.html", {"error": exc}, status=exc.status)
-    project = assignment.project
-    if not can(request.user, "view_project", project):
-        raise Http404("No such project.")
-    values = sft_submission(request.POST)
-    try:
-        judgment = services.submit_judgment(assignment=assignment, user=request.user, **values)
-    except ServiceError as exc:
-        return _render_task(
-            request,
-            project,
-            assignment,
-            values=values,
-            errors=exc.errors or {"__all__": [exc.message]},
-            elapsed=_float(values.get("duration_seconds")),
-            status=exc.status,
-            full=not is_htmx(request),
-        )
-    notice = f"Saved item #{judgment.item_id}: {judgment.get_decision_display().lower()}."
-    if not is_htmx(request):
-        messages.success(request, notice)
-        return redirect("annotation:review", pk=project.pk)
-    return _render_task(request, project, _next(request, project), notice=notice)
-
-
-@login_required
-@require_POST
-def skip(request, pk):
-    try:
-        assignment = services.get_assignment_for(assignment_id=pk, user=request.user)
-        project = assignment.project
-        services.skip_assignment(
-            assignment=assignment, user=request.user, reason=request.POST.get("reason", "")
-        )
-    except ServiceError as exc:
-        return render(request, "annotation/_message.html", {"error": exc}, status=exc.status)
-    notice = f"Skipped item #{assignment.item_id}."
-    if not is_htmx(request):
-        messages.info(request, notice)
-        return redirect("annotation:review", pk=project.pk)
-    try:
-        nxt = _next(request, project)
-    except ServiceError as exc:
-        return render(request, "annotation/_message.html", {"error": exc}, status=exc.status)
-    return _render_task(request, project, nxt, notice=notice)
-
-
-def _float(value):
-    try:
-        return max(0.0, float(value))
-    except (TypeError, ValueError):
-        return 0
+review, submit, skip = SftReview().views()
 
 
 # --- lead pages -----------------------------------------------------------------------------

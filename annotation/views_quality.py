@@ -1,7 +1,7 @@
 """Lead pages for quality: the agreement dashboard (+ CSV), the disagreement queue and adjudication.
 
 Thin: writes go through annotation.adjudication / agreement_reports, reads through selectors.
-Outsiders get 404, annotators 403 (views.project_for).
+Outsiders get 404, annotators 403 (annotation.web.project_for).
 """
 
 import csv
@@ -18,7 +18,7 @@ from . import adjudication, selectors
 from .agreement_reports import recompute_agreement
 from .errors import ServiceError
 from .models import AdjudicationCategory, AdjudicationDecision, Decision, Item, ItemKind
-from .views import is_htmx, page, project_for
+from .web import is_htmx, page, project_for
 
 CHART_W, CHART_H = 560, 160
 

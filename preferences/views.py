@@ -8,15 +8,13 @@ come back inline with their status.
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from annotation import services as annotation_services
-from annotation.errors import NotFound, ServiceError
+from annotation.errors import ServiceError
 from annotation.models import ItemKind
-from annotation.permissions import can, role_for
-from annotation.views import is_htmx, page, project_for
+from annotation.task_flow import TaskFlow
+from annotation.web import is_htmx, page, project_for
 
 from . import charts, selectors, services
 from .forms import (
@@ -65,135 +63,55 @@ def _criteria_for_display(criteria, values, errors, task):
     return out
 
 
-def _task_context(request, project, assignment, *, values=None, errors=None, notice="", elapsed=0):
-    values = values or {}
-    errors = errors or {}
-    payload = values.get("payload") or {}
-    context = {
-        "project": project,
-        "progress": selectors.comparison_progress(project, request.user),
-        "notice": notice,
-        "guidelines": project.guidelines,
-        "require_rationale": project.require_rationale,
-        "errors": errors,
-        "values": values,
-        "payload": payload,
-        "elapsed": elapsed,
-    }
-    if assignment is None:
-        context["task"] = None
-        return context
-    version = project.current_rubric_version()
-    task = selectors.comparison_task(assignment)
-    harmful = {str(h).upper() for h in payload.get("harmful") or []}
-    for response in task["responses"]:
-        response["harmful"] = response["slot"] in harmful
-    known = {"choice", "strength", "ranking", "improved_text", "harmful", "comment", "payload"}
-    context.update(
-        task=task,
-        rubric_version=version,
-        criteria=_criteria_for_display(version.criteria if version else [], values, errors, task),
-        choices=[
-            {"value": v, "label": label, "shortcut": key, "checked": str(payload.get("choice", "")) == v}
-            for v, label, key in CHOICES
-        ],
-        strengths=[
-            {"value": v, "label": label, "shortcut": key, "checked": str(payload.get("strength", "")) == v}
-            for v, label, key in STRENGTHS
-        ],
-        slots="".join(r["slot"] for r in task["responses"]),
-        other_errors={k: v for k, v in errors.items() if k not in known and not k.startswith("criteria.")},
-        position=context["progress"]["done"] + 1,
-    )
-    return context
+class Comparison(TaskFlow):
+    kind = ItemKind.COMPARISON
+    noun = "comparison"
+    page_url = "preferences:compare"
+    full_template = "preferences/compare.html"
+    partial_template = "preferences/_compare_task.html"
 
+    def parse(self, post):
+        return comparison_submission(post)
 
-def _render_task(request, project, assignment, *, status=200, full=False, **kwargs):
-    context = _task_context(request, project, assignment, **kwargs)
-    template = "preferences/compare.html" if full else "preferences/_compare_task.html"
-    if full:
+    def context(self, request, project, assignment, *, values, errors):
+        payload = values.get("payload") or {}
+        progress = selectors.comparison_progress(project, request.user)
+        context = {"progress": progress, "require_rationale": project.require_rationale, "payload": payload}
+        if assignment is None:
+            return context
+        version = project.current_rubric_version()
+        task = selectors.comparison_task(assignment)
+        harmful = {str(h).upper() for h in payload.get("harmful") or []}
+        for response in task["responses"]:
+            response["harmful"] = response["slot"] in harmful
+        known = {"choice", "strength", "ranking", "improved_text", "harmful", "comment", "payload"}
         context.update(
-            role=role_for(request.user, project), is_lead=can(request.user, "view_dashboard", project)
+            task=task,
+            rubric_version=version,
+            criteria=_criteria_for_display(version.criteria if version else [], values, errors, task),
+            choices=[
+                {"value": v, "label": label, "shortcut": key, "checked": str(payload.get("choice", "")) == v}
+                for v, label, key in CHOICES
+            ],
+            strengths=[
+                {
+                    "value": v,
+                    "label": label,
+                    "shortcut": key,
+                    "checked": str(payload.get("strength", "")) == v,
+                }
+                for v, label, key in STRENGTHS
+            ],
+            slots="".join(r["slot"] for r in task["responses"]),
+            other_errors={
+                k: v for k, v in errors.items() if k not in known and not k.startswith("criteria.")
+            },
+            position=progress["done"] + 1,
         )
-    return render(request, template, context, status=status)
+        return context
 
 
-def _next(request, project):
-    return annotation_services.next_assignment(project=project, user=request.user, kind=ItemKind.COMPARISON)
-
-
-def _own_comparison(request, pk):
-    assignment = annotation_services.get_assignment_for(assignment_id=pk, user=request.user)
-    if assignment.item.kind != ItemKind.COMPARISON:
-        raise NotFound("No such comparison.")
-    if not can(request.user, "view_project", assignment.project):
-        raise Http404("No such project.")
-    return assignment
-
-
-@login_required
-def compare(request, pk):
-    project = project_for(request, pk, "annotate")
-    try:
-        assignment = _next(request, project)
-    except ServiceError as exc:
-        return render(request, "annotation/error.html", {"error": exc}, status=exc.status)
-    return _render_task(request, project, assignment, full=not is_htmx(request))
-
-
-@login_required
-@require_POST
-def compare_submit(request, pk):
-    try:
-        assignment = _own_comparison(request, pk)
-    except NotFound as exc:
-        return render(request, "annotation/_message.html", {"error": exc}, status=exc.status)
-    project = assignment.project
-    values = comparison_submission(request.POST)
-    try:
-        judgment = annotation_services.submit_judgment(assignment=assignment, user=request.user, **values)
-    except ServiceError as exc:
-        return _render_task(
-            request,
-            project,
-            assignment,
-            values=values,
-            errors=exc.errors or {"__all__": [exc.message]},
-            elapsed=_float(values.get("duration_seconds")),
-            status=exc.status,
-            full=not is_htmx(request),
-        )
-    notice = f"Saved comparison #{judgment.item_id}."
-    if not is_htmx(request):
-        messages.success(request, notice)
-        return redirect("preferences:compare", pk=project.pk)
-    return _render_task(request, project, _next(request, project), notice=notice)
-
-
-@login_required
-@require_POST
-def compare_skip(request, pk):
-    try:
-        assignment = _own_comparison(request, pk)
-        project = assignment.project
-        annotation_services.skip_assignment(
-            assignment=assignment, user=request.user, reason=request.POST.get("reason", "")
-        )
-        notice = f"Skipped comparison #{assignment.item_id}."
-        if not is_htmx(request):
-            messages.info(request, notice)
-            return redirect("preferences:compare", pk=project.pk)
-        nxt = _next(request, project)
-    except ServiceError as exc:
-        return render(request, "annotation/_message.html", {"error": exc}, status=exc.status)
-    return _render_task(request, project, nxt, notice=notice)
-
-
-def _float(value):
-    try:
-        return max(0.0, float(value))
-    except (TypeError, ValueError):
-        return 0
+compare, compare_submit, compare_skip = Comparison().views()
 
 
 # --- curated pairs ----------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """The training pages (lead and up): snapshots, runs with live progress, the model registry.
 
 Thin: writes go through training.services, reads through training.selectors. Outsiders get 404,
-members without the lead role 403 (annotation.views.project_for).
+members without the lead role 403 (annotation.web.project_for).
 """
 
 import io
@@ -17,7 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from annotation.errors import ServiceError
 from annotation.forms import add_service_errors
-from annotation.views import is_htmx, page, project_for
+from annotation.web import is_htmx, page, project_for
 
 from . import selectors, services
 from .forms import RunForm, SnapshotForm

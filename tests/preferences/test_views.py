@@ -178,6 +178,19 @@ def test_someone_elses_assignment_is_not_found(client, users, cmp):
     assert not Judgment.objects.exists()
 
 
+def test_a_comparison_is_not_submitted_or_skipped_through_the_sft_review_urls(client, users, cmp):
+    """Each task page only takes its own kind: the SFT form would be validated as the wrong thing."""
+    login(client, users, "annotator")
+    client.get(compare_url(cmp))
+    assignment = current_assignment(users["annotator"])
+    for name in ("annotation:submit", "annotation:skip"):
+        response = client.post(reverse(name, args=[assignment.pk]), {"decision": "accept"}, **HX)
+        assert response.status_code == 404, name
+        assert "No such item" in response.content.decode()
+    assignment.refresh_from_db()
+    assert assignment.state == "leased" and not Judgment.objects.exists()
+
+
 @pytest.mark.parametrize("who,status", [("outsider", 404), ("annotator", 200), ("lead", 200), ("admin", 200)])
 def test_compare_page_roles(client, users, cmp, who, status):
     assert login(client, users, who).get(compare_url(cmp)).status_code == status

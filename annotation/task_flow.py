@@ -1,0 +1,133 @@
+"""One annotator task page per item kind: show the caller's next item, submit, skip.
+
+SFT review (annotation.views) and comparison (preferences.views) differ in their context, their
+templates and how a POST becomes a submission; the flow around them is the same and lives here:
+the lease comes from services.next_assignment, a submit or skip only touches the caller's own
+assignment of this kind (anything else is 404), a failed submit re-renders the task with the
+values and errors inline (nothing typed is lost), and an htmx request gets the next task's
+partial while a plain form post is redirected back to the page.
+"""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from . import services
+from .errors import NotFound, ServiceError
+from .permissions import can, role_for
+from .web import is_htmx, project_for, seconds
+
+
+class TaskFlow:
+    """Subclass per kind: set the attributes and implement context() and parse()."""
+
+    kind: str  # annotation.models.ItemKind value
+    noun: str  # "item", "comparison": used in notices and 404s
+    page_url: str  # the URL name of the task page (takes the project pk)
+    full_template: str  # the whole page
+    partial_template: str  # the task alone, swapped in by htmx
+
+    # --- per kind ---------------------------------------------------------------------------
+
+    def context(self, request, project, assignment, *, values, errors) -> dict:
+        """The kind's own context for `assignment` (None: the queue is empty for the caller)."""
+        raise NotImplementedError
+
+    def parse(self, post) -> dict:
+        """The keyword arguments of services.submit_judgment from the POSTed form."""
+        raise NotImplementedError
+
+    def saved_notice(self, judgment) -> str:
+        return f"Saved {self.noun} #{judgment.item_id}."
+
+    # --- shared -----------------------------------------------------------------------------
+
+    def render(self, request, project, assignment, *, values=None, errors=None, notice="", status=200):
+        values = values or {}
+        errors = errors or {}
+        full = not is_htmx(request)
+        context = {
+            "project": project,
+            "notice": notice,
+            "guidelines": project.guidelines,
+            "errors": errors,
+            "values": values,
+            "elapsed": seconds(values.get("duration_seconds")),
+            "task": None,
+            **self.context(request, project, assignment, values=values, errors=errors),
+        }
+        if full:
+            context.update(
+                role=role_for(request.user, project), is_lead=can(request.user, "view_dashboard", project)
+            )
+        template = self.full_template if full else self.partial_template
+        return render(request, template, context, status=status)
+
+    def next(self, request, project):
+        return services.next_assignment(project=project, user=request.user, kind=self.kind)
+
+    def own(self, request, pk):
+        """The caller's own assignment of this kind; NotFound for anything else."""
+        assignment = services.get_assignment_for(assignment_id=pk, user=request.user)
+        if assignment.item.kind != self.kind:
+            raise NotFound(f"No such {self.noun}.")
+        if not can(request.user, "view_project", assignment.project):
+            raise NotFound("No such project.")
+        return assignment
+
+    @staticmethod
+    def message(request, exc):
+        return render(request, "annotation/_message.html", {"error": exc}, status=exc.status)
+
+    def page_view(self, request, pk):
+        project = project_for(request, pk, "annotate")
+        try:
+            assignment = self.next(request, project)
+        except ServiceError as exc:
+            return render(request, "annotation/error.html", {"error": exc}, status=exc.status)
+        return self.render(request, project, assignment)
+
+    def submit_view(self, request, pk):
+        try:
+            assignment = self.own(request, pk)
+        except ServiceError as exc:
+            return self.message(request, exc)
+        project = assignment.project
+        values = self.parse(request.POST)
+        try:
+            judgment = services.submit_judgment(assignment=assignment, user=request.user, **values)
+        except ServiceError as exc:  # shown inline with what was typed; nothing is lost
+            errors = exc.errors or {"__all__": [exc.message]}
+            return self.render(request, project, assignment, values=values, errors=errors, status=exc.status)
+        return self.after(request, project, self.saved_notice(judgment), messages.success)
+
+    def skip_view(self, request, pk):
+        try:
+            assignment = self.own(request, pk)
+            services.skip_assignment(
+                assignment=assignment, user=request.user, reason=request.POST.get("reason", "")
+            )
+        except ServiceError as exc:
+            return self.message(request, exc)
+        notice = f"Skipped {self.noun} #{assignment.item_id}."
+        return self.after(request, assignment.project, notice, messages.info)
+
+    def after(self, request, project, notice, level):
+        """After a submit or skip: the next task (htmx), or back to the page with a message."""
+        if not is_htmx(request):
+            level(request, notice)
+            return redirect(self.page_url, pk=project.pk)
+        try:
+            assignment = self.next(request, project)
+        except ServiceError as exc:
+            return self.message(request, exc)
+        return self.render(request, project, assignment, notice=notice)
+
+    def views(self):
+        """(page, submit, skip) view functions for urls.py."""
+        return (
+            login_required(self.page_view),
+            login_required(require_POST(self.submit_view)),
+            login_required(require_POST(self.skip_view)),
+        )

@@ -1,0 +1,42 @@
+"""Helpers every htmx page shares: htmx detection, the project lookup with its 404/403 rule, and
+rendering a whole page or only its partial."""
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import get_object_or_404, render
+
+from .models import Project
+from .permissions import can, role_for
+
+
+def is_htmx(request) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def project_for(request, pk, action="view_project") -> Project:
+    """The project if the user may see it (404 otherwise) and may do `action` in it (403 otherwise)."""
+    project = get_object_or_404(Project, pk=pk)
+    if not can(request.user, "view_project", project):
+        raise Http404("No such project.")
+    if not can(request.user, action, project):
+        raise PermissionDenied(f"You may not {action.replace('_', ' ')} in this project.")
+    return project
+
+
+def page(request, project, template, partial, context, status=200):
+    """Render the whole page, or only its partial for an htmx request."""
+    context = {
+        "project": project,
+        "role": role_for(request.user, project),
+        "is_lead": can(request.user, "view_dashboard", project),
+        **context,
+    }
+    return render(request, partial if is_htmx(request) else template, context, status=status)
+
+
+def seconds(value) -> float:
+    """A non-negative number of seconds from a form value; 0 when it is not one."""
+    try:
+        return max(0.0, float(value))
+    except (TypeError, ValueError):
+        return 0.0
