@@ -1,14 +1,12 @@
-/* Comparison page: keyboard shortcuts, the N-way ranking (keys, drag and drop, text field kept in
- * sync) and the time-on-task timer. Works on every htmx swap of #task. Shortcuts never fire while
- * typing in a text box (Ctrl+Enter and Esc excepted). Response text is only ever set with
- * textContent, never parsed as HTML. */
+/* Comparison page: keyboard shortcuts and the N-way ranking (keys, drag and drop, text field kept in
+ * sync); Ctrl+Enter, Esc, ? and the timer come from shortcuts.js. Works on every htmx swap of
+ * #task. Response text is only ever set with textContent, never parsed as HTML. */
 (function () {
   "use strict";
-  var TEXT_INPUTS = ["text", "search", "email", "number", "password", "url", "tel", "date", "time"];
+  var T = window.Tuneloop;
   var PAIR_CHOICES = { a: "A", b: "B", t: "tie", x: "both_bad" };
-  var started = Date.now();
-  var timerId = null;
-  var current = 0;       // highlighted criterion
+  var timer = new T.Timer();
+  var criteria = new T.Criteria("#compare-form");
   var harmPending = false;
   var tiePending = false;
   var seq = [];          // N-way ranking: [{slot, tie}] best first; tie = tied with the previous entry
@@ -16,28 +14,6 @@
   function form() { return document.getElementById("compare-form"); }
   function mode() { var f = form(); return f ? f.dataset.mode : ""; }
   function slots() { var f = form(); return f ? (f.dataset.slots || "").split("") : []; }
-  function criteria() { return Array.prototype.slice.call(document.querySelectorAll("#compare-form .criterion")); }
-
-  function isTyping(el) {
-    if (!el || el === document.body) return false;
-    if (el.isContentEditable) return true;
-    var tag = el.tagName;
-    if (tag === "TEXTAREA" || tag === "SELECT") return true;
-    return tag === "INPUT" && TEXT_INPUTS.indexOf((el.type || "text").toLowerCase()) !== -1;
-  }
-
-  // --- timer ---------------------------------------------------------------------------------
-  function elapsed() { return (Date.now() - started) / 1000; }
-  function tick() {
-    var hidden = document.getElementById("duration_seconds");
-    var shown = document.getElementById("timer");
-    var s = elapsed();
-    if (hidden) hidden.value = s.toFixed(1);
-    if (shown) {
-      var m = Math.floor(s / 60), sec = Math.floor(s % 60);
-      shown.textContent = m + ":" + (sec < 10 ? "0" : "") + sec;
-    }
-  }
 
   // --- ranking state ---------------------------------------------------------------------------
   function rankingText() {
@@ -167,24 +143,13 @@
     if (radio) radio.checked = true;
   }
 
-  function highlight(i) {
-    var list = criteria();
-    if (!list.length) return;
-    current = Math.max(0, Math.min(i, list.length - 1));
-    list.forEach(function (fs, n) { fs.classList.toggle("current", n === current); });
-  }
-
   function answerCriterion(value) {
-    var list = criteria();
-    var fs = list[current];
+    var fs = criteria.list()[criteria.current];
     if (!fs) return false;
     var radio = fs.querySelector("input[type=radio][value=" + value + "]");
     if (!radio) return false;
     radio.checked = true;
-    for (var k = 1; k <= list.length; k++) {
-      var n = (current + k) % list.length;
-      if (!list[n].querySelector("input:checked")) { highlight(n); break; }
-    }
+    criteria.advance(criteria.current);
     return true;
   }
 
@@ -199,18 +164,6 @@
     if (hint) hint.hidden = !on;
   }
 
-  function toggleHelp(force) {
-    var help = document.getElementById("help");
-    if (help) help.hidden = force === undefined ? !help.hidden : !force;
-  }
-
-  function submit() {
-    var f = form();
-    if (!f) return;
-    tick();
-    if (f.requestSubmit) f.requestSubmit(); else f.submit();
-  }
-
   function focusBox(id, open) {
     if (open) { var d = document.getElementById(open); if (d) d.open = true; }
     var el = document.getElementById(id);
@@ -220,16 +173,14 @@
   // --- setup on load and after each swap -------------------------------------------------------
   function init() {
     var f = form();
-    if (timerId) clearInterval(timerId);
+    timer.stop();
     setHarmPending(false);
     tiePending = false;
     var heading = document.getElementById("progress");
     if (heading && !(f && f.querySelector(".error-summary"))) heading.focus({ preventScroll: true });
     if (!f) return;
-    started = Date.now() - (parseFloat(f.dataset.elapsed) || 0) * 1000;
-    tick();
-    timerId = setInterval(tick, 1000);
-    highlight(Math.max(0, criteria().findIndex(function (fs) { return !fs.querySelector("input:checked"); })));
+    timer.restart(parseFloat(f.dataset.elapsed) || 0);
+    criteria.first();
     if (mode() === "rank") {
       var zones = f.querySelector(".rank-zones");
       if (zones) zones.hidden = false;
@@ -241,26 +192,10 @@
     if (firstError && firstError.scrollIntoView) firstError.scrollIntoView({ block: "center" });
   }
 
-  document.addEventListener("keydown", function (e) {
-    if ((e.ctrlKey || e.metaKey) && e.key === "Enter") {
-      if (form()) { e.preventDefault(); submit(); }
-      return;
-    }
-    if (e.key === "Escape") {
-      if (isTyping(document.activeElement)) document.activeElement.blur();
-      setHarmPending(false);
-      toggleHelp(false);
-      return;
-    }
-    if (isTyping(e.target) || e.ctrlKey || e.metaKey || e.altKey) return;
-    if (e.key === "?") { e.preventDefault(); toggleHelp(); return; }
-    var f = form();
-    if (!f) return;
+  function onKey(e, key) {
     var raw = e.key;
-    var key = raw.length === 1 ? raw.toLowerCase() : raw;
     var slot = raw.length === 1 ? raw.toUpperCase() : "";
     var isSlot = slot && slots().indexOf(slot) !== -1;
-    var handled = true;
     if (harmPending) {
       if (isSlot) toggleHarmful(slot);
       setHarmPending(false);
@@ -272,13 +207,13 @@
     } else if (mode() === "rank" && raw === "Backspace") {
       undo();
     } else if (mode() === "pair" && e.shiftKey && (key === "a" || key === "b" || key === "t")) {
-      handled = answerCriterion(key === "t" ? "tie" : key.toUpperCase());
+      return answerCriterion(key === "t" ? "tie" : key.toUpperCase());
     } else if (mode() === "pair" && PAIR_CHOICES[key]) {
       setChoice(PAIR_CHOICES[key]);
     } else if (mode() === "pair" && /^[1-3]$/.test(key)) {
       setStrength(key);
     } else if (key === "j" || key === "k") {
-      highlight(current + (key === "j" ? 1 : -1));
+      criteria.highlight(criteria.current + (key === "j" ? 1 : -1));
     } else if (key === "h") {
       setHarmPending(true);
     } else if (key === "i") {
@@ -289,10 +224,10 @@
       var skip = document.getElementById("skip-button");
       if (skip) skip.click();
     } else {
-      handled = false;
+      return false;
     }
-    if (handled) e.preventDefault();
-  });
+    return true;
+  }
 
   // The ranking text field: typing there re-renders the cards without rewriting what is typed.
   document.addEventListener("input", function (e) {
@@ -306,13 +241,7 @@
       setSeq(next);
     }
   });
-  document.addEventListener("click", function (e) {
-    if (e.target.closest && e.target.closest("[data-action=help]")) toggleHelp();
-  });
-  document.addEventListener("focusin", function (e) {
-    var fs = e.target.closest && e.target.closest(".criterion");
-    if (fs) highlight(Number(fs.dataset.index));
-  });
+  criteria.follow();
 
   // HTML5 drag and drop: onto the upper / lower half of a ranked card = before / after it; onto the ranking = last; onto the pool = unrank.
   document.addEventListener("dragstart", function (e) {
@@ -350,8 +279,12 @@
     moveSlot(slot, index);
   });
 
-  // Capture phase: runs before htmx reads the form, so the duration is current.
-  document.addEventListener("submit", function (e) { if (e.target.id === "compare-form") tick(); }, true);
-  document.addEventListener("htmx:afterSwap", init);
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init); else init();
+  T.page({
+    formId: "compare-form",
+    helpId: "help",
+    init: init,
+    onKey: onKey,
+    onEscape: function () { setHarmPending(false); },
+    beforeSubmit: function () { timer.tick(); },
+  });
 })();
