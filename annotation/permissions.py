@@ -25,6 +25,9 @@ ACTIONS = {
     "edit_project": Role.LEAD,
     "adjudicate": Role.LEAD,
     "delete_project": Role.ADMIN,
+    # training: snapshots, runs, the model registry
+    "view_training": Role.LEAD,
+    "train": Role.LEAD,
 }
 
 

@@ -35,8 +35,8 @@ from .models import (
     TrainingRun,
 )
 
-VIEW_ACTION = "view_dashboard"  # lead and up
-TRAIN_ACTION = "edit_project"  # lead and up
+VIEW_ACTION = "view_training"  # annotation.permissions.ACTIONS: lead and up
+TRAIN_ACTION = "train"  # lead and up
 REPLAY_PATH = Path(__file__).resolve().parent / "data" / "general.jsonl"
 LOG_TAIL_CHARS = 8000
 
