@@ -89,7 +89,28 @@ def comparison_outcomes(project):
 
 
 def leaderboard(project, *, baseline: str = "", n_boot: int = 500, seed: int = 0) -> dict:
-    """Models ranked by Bradley-Terry strength with bootstrap 95% intervals, and the win-rate matrix."""
+    """Models ranked by Bradley-Terry strength with bootstrap 95% intervals, and the win-rate matrix.
+
+    Cached: the fit is keyed by the project's comparison judgments (their count and newest id; a new
+    or superseding judgment changes both or the id), so page views between judgments reuse it and
+    the first view after one refits.
+    """
+    from django.core.cache import cache
+    from django.db.models import Count, Max
+
+    state = Judgment.objects.filter(item__project=project, item__kind=ItemKind.COMPARISON).aggregate(
+        n=Count("id"), last=Max("id")
+    )
+    stamp = project.created_at.timestamp() if project.created_at else 0  # ids alone may be reused
+    key = f"tuneloop:leaderboard:{project.pk}:{stamp}:{state['n']}:{state['last']}:{baseline}:{n_boot}:{seed}"
+    board = cache.get(key)
+    if board is None:
+        board = _leaderboard(project, baseline=baseline, n_boot=n_boot, seed=seed)
+        cache.set(key, board, timeout=24 * 3600)
+    return board
+
+
+def _leaderboard(project, *, baseline: str, n_boot: int, seed: int) -> dict:
     from .consensus import bt_with_bootstrap, position_bias, win_rate_matrix
 
     names, outcomes, positions = comparison_outcomes(project)

@@ -32,6 +32,14 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts with an empty cache (the leaderboard caches its fit)."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 CRITERIA = [
     {"key": "helpfulness", "type": "likert", "instructions": "How much does it help the user?"},
     {"key": "safe", "type": "binary", "instructions": "Is it free of harmful content?"},
