@@ -9,6 +9,7 @@ import csv
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
@@ -322,6 +323,9 @@ def requeue_outdated(request, pk):
 # --- items and gold -------------------------------------------------------------------------
 
 
+ITEMS_PER_PAGE = 50
+
+
 @login_required
 def items(request, pk):
     """Lead's item list (filter by state, kind, gold) with a form to mark each item gold."""
@@ -334,8 +338,13 @@ def items(request, pk):
         qs = qs.filter(kind=filters["kind"])
     if filters["gold"] in ("yes", "no"):
         qs = qs.filter(is_gold=filters["gold"] == "yes")
+    page_obj = Paginator(qs, ITEMS_PER_PAGE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
     context = {
-        "items": qs[:200],
+        "items": page_obj.object_list,
+        "page_obj": page_obj,
+        "filter_query": query.urlencode(),
         "filters": filters,
         "states": Item._meta.get_field("state").choices,
         "kinds": ItemKind.choices,

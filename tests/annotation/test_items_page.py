@@ -80,3 +80,23 @@ def test_prompts_are_escaped(client, project, users):
         client_for(client, users["lead"]).get(reverse("annotation:items", args=[project.pk])).content.decode()
     )
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
+
+
+def test_items_are_paged_and_the_filters_survive_paging_and_gold_marking(client, project, users):
+    from annotation.views_quality import ITEMS_PER_PAGE
+
+    make_items(project, users["lead"], ITEMS_PER_PAGE + 3)
+    c = client_for(client, users["lead"])
+    url = reverse("annotation:items", args=[project.pk])
+    first = c.get(url, {"kind": "sft"}).content.decode()
+    assert first.count('<tr id="item-') == ITEMS_PER_PAGE
+    assert f"Page 1 of 2 · {ITEMS_PER_PAGE + 3} in all" in first
+    assert 'href="?kind=sft&amp;page=2"' in first
+    second = c.get(url, {"kind": "sft", "page": 2}).content.decode()
+    oldest = project.items.order_by("id").first()
+    assert second.count('<tr id="item-') == 3 and f'id="item-{oldest.pk}"' in second
+    # marking gold from page 2 comes back to page 2 with the same filter
+    res = c.post(
+        reverse("annotation:item-gold", args=[oldest.pk]) + "?kind=sft&page=2", {"decision": "accept"}
+    )
+    assert res.status_code == 302 and res.url.endswith("?kind=sft&page=2")
