@@ -284,3 +284,50 @@ def test_train_command_builds_queues_and_reports_field_errors(
             stdout=out,
         )
     assert TrainingRun.objects.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)  # real commits: the run is queued when start_run commits
+@pytest.mark.parametrize("base_ok", [True, False], ids=["completes", "fails"])
+def test_train_command_wait_follows_the_run_to_its_end(project, users, tiny_model_dir, tmp_path, base_ok):
+    """--wait prints the run's progress until it ends; a run that fails makes the command fail."""
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    from config.celery import app
+
+    sft_project_data(project, users, n=4)
+    base = tiny_model_dir if base_ok else tmp_path / "no-such-model-dir"
+    if not base_ok:  # passes validation (a path-like id), fails when the worker loads it
+        base.mkdir()
+    out = StringIO()
+    args = ["--method", "sft", "--build", "--filters", '{"near_dup_threshold": 1, "val_fraction": 0}']
+    args += [
+        "--max-steps",
+        "2",
+        "--set",
+        f"base_model={base}",
+        "--set",
+        "lora_r=4",
+        "--wait",
+        "--timeout",
+        "30",
+    ]
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = True  # the queued task runs in this process as soon as it is queued
+    try:
+        if base_ok:
+            call_command("train", str(project.pk), *args, stdout=out)
+        else:
+            with pytest.raises(CommandError) as exc:
+                call_command("train", str(project.pk), *args, stdout=out)
+    finally:
+        app.conf.task_always_eager = eager
+    run = TrainingRun.objects.get()
+    if base_ok:
+        assert run.state == RunState.COMPLETED
+        assert f"completed step 2/{run.max_steps}" in out.getvalue()
+        assert f"Run #{run.pk} completed." in out.getvalue()
+    else:
+        assert run.state == RunState.FAILED
+        assert f"Run #{run.pk} ended failed" in str(exc.value)
