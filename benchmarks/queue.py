@@ -1,13 +1,14 @@
 """Benchmark: the assignment queue against a naive next-item query, measured in the same run.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench .venv/bin/python benchmarks/queue.py \
-        [--items 100000] [--duration 30] [--level-seconds 5] [--no-api]
+        [--items 100000] [--duration 30] [--level-seconds 5] [--client-processes 5] [--no-api]
 
 Needs PostgreSQL (creates the database if missing). Builds two fresh projects of --items items
 (overlap 2), one per strategy, and runs two scenarios:
 
-  realistic  50 annotators (threads), each "reading" ~1 s (0.5-1.5 s) between next and submit, for
-             --duration seconds; p50 / p99 latency of next and of submit.
+  realistic  50 annotators (threads spread over --client-processes processes), each "reading" ~1 s
+             (0.5-1.5 s) between next and submit, for --duration seconds; p50 / p99 latency of
+             next and of submit.
   capacity   closed loop without pauses at concurrency 1, 2, 4, 8, 16, 32 for --level-seconds each;
              items/s per level and the level where it saturates.
 
@@ -288,27 +289,45 @@ class OverHttp:
         return OverHttp(self.base, self.project, self.users[start:stop], self.tokens)
 
     def session(self, i):
-        import requests
+        # http.client, not requests: the load generator shares the 2 cores with the server, and
+        # requests costs several times more CPU per call. One keep-alive connection per annotator.
+        import http.client
+        import json
+        from urllib.parse import urlsplit
 
-        http = requests.Session()
-        http.headers["Authorization"] = f"Token {self.tokens[self.users[i].pk]}"
-        next_url = f"{self.base}/api/projects/{self.project.pk}/next/"
+        netloc = urlsplit(self.base).netloc
+        headers = {
+            "Authorization": f"Token {self.tokens[self.users[i].pk]}",
+            "Content-Type": "application/json",
+        }
+        conn = [http.client.HTTPConnection(netloc, timeout=30)]
+        next_path = f"/api/projects/{self.project.pk}/next/"
+        body = json.dumps({"decision": "accept", "scores": SCORES})
+
+        def call(method, path, payload=None):
+            for attempt in (1, 2):  # a keep-alive connection the server closed: reconnect once
+                try:
+                    conn[0].request(method, path, body=payload, headers=headers)
+                    r = conn[0].getresponse()
+                    return r.status, r.read()
+                except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                    conn[0].close()
+                    conn[0] = http.client.HTTPConnection(netloc, timeout=30)
+                    if attempt == 2:
+                        raise
 
         def next_():
-            r = http.get(next_url, timeout=30)
-            if r.status_code == 204:
+            status, data = call("GET", next_path)
+            if status == 204:
                 return None
-            r.raise_for_status()
-            return r.json()["assignment"]
+            if status != 200:
+                raise RuntimeError(f"next -> {status}: {data[:300]!r}")
+            return json.loads(data)["assignment"]
 
         def submit(assignment_id):
-            r = http.post(
-                f"{self.base}/api/assignments/{assignment_id}/submit/",
-                json={"decision": "accept", "scores": SCORES},
-                timeout=30,
-            )
-            if r.status_code != 201:
-                raise RuntimeError(f"submit -> {r.status_code}: {r.text[:300]}")
+            status, data = call("POST", f"/api/assignments/{assignment_id}/submit/", body)
+            if status != 201:
+                raise RuntimeError(f"submit -> {status}: {data[:300]!r}")
 
         return next_, submit
 
