@@ -62,6 +62,12 @@ class RunForm(forms.Form):
     lora_r = forms.IntegerField(required=False, initial=16)
     lora_alpha = forms.IntegerField(required=False, initial=32)
     lora_dropout = forms.FloatField(required=False, initial=0.05)
+    lora_target_modules = forms.CharField(
+        required=False,
+        initial="q_proj,v_proj",
+        label="LoRA target modules",
+        help_text='Comma-separated module names, or "all-linear" (slower on CPU).',
+    )
     learning_rate = forms.FloatField(required=False, help_text="Blank: the default for method and adapter.")
     num_train_epochs = forms.FloatField(required=False, initial=1.0)
     max_steps = forms.IntegerField(required=False, initial=-1, help_text="-1: train by epochs.")

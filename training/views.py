@@ -143,6 +143,8 @@ def run_new(request, pk):
         snapshot = snapshot or selectors.snapshots_for(project).first()
         method = snapshot.kind if snapshot else SnapshotKind.SFT
         initial = {k: v for k, v in services.default_run_config(project, method).items() if v is not None}
+        if isinstance(initial.get("lora_target_modules"), list | tuple):  # the form takes "q_proj,v_proj"
+            initial["lora_target_modules"] = ",".join(initial["lora_target_modules"])
         initial["snapshot"] = snapshot.pk if snapshot else None
         latest_sft = selectors.model_versions_for(project).filter(method=SnapshotKind.SFT).first()
         if method == SnapshotKind.DPO and latest_sft is not None:

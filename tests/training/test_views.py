@@ -157,13 +157,26 @@ def test_run_form_is_prefilled_and_refuses_a_bad_config_inline(client, project, 
         and "must be a positive integer" in body
     )
     assert not TrainingRun.objects.exists()
-    response = client.post(url, {**data, "learning_rate": "0.0002", "lora_r": "4", "max_steps": "2"})
+    assert 'name="lora_target_modules" value="q_proj,v_proj"' in page  # the fast CPU default
+    response = client.post(
+        url, {**data, "learning_rate": "0.0002", "lora_r": "4", "lora_target_modules": " , "}
+    )
+    assert response.status_code == 400 and "name at least one module" in response.content.decode()
+    good = {
+        **data,
+        "learning_rate": "0.0002",
+        "lora_r": "4",
+        "max_steps": "2",
+        "lora_target_modules": "q_proj, k_proj",
+    }
+    response = client.post(url, good)
     run = TrainingRun.objects.get()
     assert response.status_code == 302 and response["Location"] == reverse("training:run", args=[run.pk])
     assert (
         run.state == RunState.QUEUED
         and run.config["max_steps"] == 2
         and run.config["learning_rate"] == 0.0002
+        and run.config["lora_target_modules"] == ["q_proj", "k_proj"]
     )
 
 
