@@ -4,11 +4,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 HOST=${HOST:-127.0.0.1}
 PORT=${PORT:-8000}
+DATA=${TUNELOOP_DATA_DIR:-var}
+mkdir -p "$DATA"
 .venv/bin/celery -A config worker -B -Q celery,gpu --concurrency 1 --loglevel INFO \
-    --schedule var/celerybeat-schedule >var/celery.log 2>&1 &
+    --schedule "$DATA/celerybeat-schedule" >"$DATA/celery.log" 2>&1 &
 WORKER=$!
 trap 'kill $WORKER 2>/dev/null; wait $WORKER 2>/dev/null' EXIT INT TERM
 echo
-echo "Tuneloop is running at http://$HOST:$PORT/   (Celery worker log: var/celery.log)"
+echo "Tuneloop is running at http://$HOST:$PORT/   (Celery worker log: $DATA/celery.log)"
 echo
 .venv/bin/python manage.py runserver "$HOST:$PORT" --noreload
