@@ -4,6 +4,7 @@ cancellation is read from the database at most every TUNELOOP_CANCEL_POLL_SECOND
 """
 
 import logging
+import threading
 import time
 import traceback
 
@@ -39,6 +40,41 @@ class _StopCheck:
             self.last = now
             self.stop = services.heartbeat(run_id=self.run_id, attempt=self.attempt)
         return self.stop
+
+
+class _Pulse:
+    """Beats the run's heart from a daemon thread while the attempt runs, so that long stretches
+    without a training step (loading or downloading a large model, a long evaluation, saving a big
+    checkpoint) do not get a healthy run marked interrupted. Stop requests are still read by the
+    pipeline's should_stop between steps; this thread only writes heartbeat_at."""
+
+    def __init__(self, run_id: int, attempt: int, every: float):
+        self.run_id, self.attempt, self.every = run_id, attempt, every
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._loop, name=f"run-{run_id}-heartbeat", daemon=True)
+
+    def _loop(self):
+        try:
+            while not self.done.wait(self.every):
+                try:
+                    services.heartbeat(run_id=self.run_id, attempt=self.attempt)
+                except Exception:  # noqa: BLE001 - a missed beat is retried; it must not kill training
+                    log.warning("heartbeat of run %s failed", self.run_id, exc_info=True)
+        finally:
+            connection.close()  # this thread's own connection
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.done.set()
+        self.thread.join(timeout=10)
+
+
+def pulse_seconds() -> float:
+    """A quarter of TUNELOOP_RUN_STALE_SECONDS: three beats may be missed before a run looks dead."""
+    return max(1.0, float(getattr(settings, "TUNELOOP_RUN_STALE_SECONDS", 600)) / 4)
 
 
 def _log_line(data: dict) -> str:
@@ -85,7 +121,8 @@ def execute(run) -> str:
             run.method, selectors.snapshot_rows(run.snapshot, Split.VALIDATION).values("data")
         )
         cfg = pipeline.TrainConfig.from_dict(run.config)
-        result = pipeline.run_training(cfg, train, val or None, on_progress=on_progress, should_stop=stop)
+        with _Pulse(run_id, attempt, pulse_seconds()):
+            result = pipeline.run_training(cfg, train, val or None, on_progress=on_progress, should_stop=stop)
     except Exception as exc:  # a training error fails the run, it does not crash the worker
         log.exception("training run %s failed", run_id)
         _refresh_connection()

@@ -597,7 +597,11 @@ def _build_config(*, project, method, config: dict, output_dir: str):
         config.pop(key)
     cfg = None
     try:
-        cfg = pipeline.validate_config(pipeline.TrainConfig(method=method, output_dir=output_dir, **config))
+        cfg = pipeline.validate_config(
+            # the worker checks the GPU side (CUDA, bitsandbytes) on its own machine
+            pipeline.TrainConfig(method=method, output_dir=output_dir, **config),
+            check_environment=False,
+        )
     except pipeline.ConfigError as exc:
         for key, messages in _config_errors(exc).items():
             errors.setdefault(key, []).extend(messages)
@@ -651,13 +655,18 @@ def start_run(*, project, actor, snapshot, config: dict | None = None, method: s
     cfg, init_version = _build_config(
         project=project, method=method, config=config or {}, output_dir="pending"
     )
-    train_rows = to_pipeline_rows(method, selectors.snapshot_rows(snapshot, Split.TRAIN).values("data"))
     pipeline = _pipeline()
-    try:
-        pipeline.validate_rows(method, train_rows)
-    except pipeline.ConfigError as exc:
-        errors = _config_errors(exc)
-        raise InvalidInput(errors={"snapshot": [f"train {k}: {m}" for k, v in errors.items() for m in v]})
+    for split, label in ((Split.TRAIN, "train"), (Split.VALIDATION, "validation")):
+        rows = to_pipeline_rows(method, selectors.snapshot_rows(snapshot, split).values("data"))
+        if not rows and split == Split.VALIDATION:
+            continue  # a snapshot may have no validation split
+        try:
+            pipeline.validate_rows(method, rows)
+        except pipeline.ConfigError as exc:
+            errors = _config_errors(exc)
+            raise InvalidInput(
+                errors={"snapshot": [f"{label} {k}: {m}" for k, v in errors.items() for m in v]}
+            )
     run = TrainingRun.objects.create(
         project=project,
         snapshot=snapshot,

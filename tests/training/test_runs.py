@@ -120,6 +120,45 @@ def test_invalid_rows_are_refused_with_row_numbers(
     assert callbacks == [] and not TrainingRun.objects.exists()
 
 
+def test_invalid_validation_rows_are_refused_too(
+    project, users, tiny_model_dir, django_capture_on_commit_callbacks
+):
+    snapshot = DatasetSnapshot.objects.create(project=project, kind="sft", name="bad", content_hash="1" * 64)
+    good = {"messages": [{"role": "user", "content": "x"}], "response": "y"}
+    SnapshotRow.objects.create(snapshot=snapshot, split="train", position=0, data=good)
+    SnapshotRow.objects.create(
+        snapshot=snapshot, split="validation", position=0, data={"messages": [], "response": "y"}
+    )
+    with django_capture_on_commit_callbacks(execute=False), pytest.raises(InvalidInput) as exc:
+        services.start_run(
+            project=project, actor=users["lead"], snapshot=snapshot, config=tiny_config(tiny_model_dir)
+        )
+    assert any(m.startswith("validation ") for m in exc.value.errors["snapshot"])
+    assert not TrainingRun.objects.exists()
+
+
+def test_qlora_is_queued_from_a_web_host_without_a_gpu_and_the_worker_checks_its_own(
+    project, users, tiny_model_dir, django_capture_on_commit_callbacks, monkeypatch
+):
+    """The production layout has no GPU on the web host: QLoRA must not be refused there. The
+    worker that runs it checks CUDA and bitsandbytes on its own machine and fails with the reason."""
+    from training.pipeline import config as pipeline_config
+
+    monkeypatch.setattr(pipeline_config, "cuda_available", lambda: False)
+    snapshot = sft_snapshot(project, users)
+    run = start(
+        project,
+        users,
+        snapshot,
+        tiny_config(tiny_model_dir, adapter="qlora"),
+        django_capture_on_commit_callbacks,
+    )
+    assert run.state == RunState.QUEUED and run.config["adapter"] == "qlora"
+    assert tasks.run_training_task(run.pk, run.attempt) == RunState.FAILED
+    run.refresh_from_db()
+    assert "qlora needs a CUDA GPU" in run.error
+
+
 def test_sft_then_dpo_end_to_end(project, users, tiny_model_dir, django_capture_on_commit_callbacks):
     snapshot = sft_snapshot(project, users)
     run = start(project, users, snapshot, tiny_config(tiny_model_dir), django_capture_on_commit_callbacks)
@@ -331,3 +370,26 @@ def test_train_command_wait_follows_the_run_to_its_end(project, users, tiny_mode
     else:
         assert run.state == RunState.FAILED
         assert f"Run #{run.pk} ended failed" in str(exc.value)
+
+
+@pytest.mark.django_db(transaction=True)  # the heartbeat thread has its own connection: real commits
+@pytest.mark.parametrize("pulse", [True, False], ids=["with-pulse", "without"])
+def test_the_pulse_keeps_a_run_alive_through_a_long_stretch_without_steps(project, users, settings, pulse):
+    """Loading a 7B model or a long evaluation calls no should_stop for minutes; without the pulse
+    thread the stale-run sweep would mark a healthy run interrupted."""
+    import contextlib
+    import time
+
+    settings.TUNELOOP_RUN_STALE_SECONDS = 1  # the pulse beats every 0.25 s
+    snapshot = DatasetSnapshot.objects.create(project=project, kind="sft", name="s", content_hash="2" * 64)
+    run = TrainingRun.objects.create(
+        project=project, snapshot=snapshot, method="sft", state=RunState.RUNNING,
+        heartbeat_at=timezone.now(), created_by=users["lead"],
+    )  # fmt: skip
+    beat = runner._Pulse(run.pk, run.attempt, runner.pulse_seconds()) if pulse else contextlib.nullcontext()
+    with beat:
+        time.sleep(1.6)  # the pipeline is busy and silent
+        interrupted = services.mark_interrupted_runs()
+    assert (run.pk in interrupted) is (not pulse)
+    run.refresh_from_db()
+    assert run.state == (RunState.RUNNING if pulse else RunState.INTERRUPTED)

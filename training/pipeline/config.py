@@ -117,9 +117,14 @@ def _is_number(value) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def validate_config(cfg: TrainConfig) -> TrainConfig:
+def validate_config(cfg: TrainConfig, *, check_environment: bool = True) -> TrainConfig:
     """Return a normalised copy (lower-cased choices, defaults filled) or raise ConfigError listing
-    every bad field at once."""
+    every bad field at once.
+
+    check_environment=False leaves out what depends on the machine that will train (a CUDA GPU and
+    bitsandbytes for QLoRA): the web host that queues a run usually has no GPU; the worker checks
+    them again, with check_environment=True, before it loads anything.
+    """
     errors: dict[str, list[str]] = {}
 
     def err(name: str, message: str) -> None:
@@ -137,7 +142,7 @@ def validate_config(cfg: TrainConfig) -> TrainConfig:
     if not str(cfg.output_dir or "").strip():
         err("output_dir", "is required.")
 
-    if adapter == "qlora":
+    if adapter == "qlora" and check_environment:
         if not cuda_available():
             err("adapter", "qlora needs a CUDA GPU (4-bit bitsandbytes kernels); use lora on CPU.")
         if importlib.util.find_spec("bitsandbytes") is None:
