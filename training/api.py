@@ -4,7 +4,7 @@ A project the caller cannot see answers 404; a role below lead answers 403; bad 
 run config answer 400 with messages per field (annotation.api_errors).
 """
 
-from django.http import StreamingHttpResponse
+from django.http import FileResponse, StreamingHttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics
 from rest_framework.exceptions import NotFound, PermissionDenied
@@ -148,3 +148,17 @@ class ModelVersionListView(ProjectScoped, generics.ListAPIView):
     @extend_schema(summary="The project's model registry.")
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
+
+
+@extend_schema(tags=["training"])
+class ModelVersionDownloadView(APIView):
+    @extend_schema(
+        summary="The version's adapter files as a zip (404 when they are not on this server).",
+        responses={200: bytes, **_errors(403, 404)},
+    )
+    def get(self, request, version_id):
+        version = _object_for(request, ModelVersion, version_id)
+        archive = services.model_archive(version)
+        if archive is None:
+            raise NotFound("The adapter files are not on this server.")
+        return FileResponse(archive, as_attachment=True, filename=f"model-{version.pk}.zip")

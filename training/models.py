@@ -181,6 +181,8 @@ class ModelVersion(models.Model):
     )
     config = models.JSONField(default=dict, blank=True)
     library_versions = models.JSONField(default=dict, blank=True)
+    # The machine plan the worker trained with (device, precision, packing, Liger, checkpointing).
+    device = models.JSONField(default=dict, blank=True)
     metrics = models.JSONField(default=dict, blank=True)
     # Filled by the evaluation app.
     eval_report = models.JSONField(null=True, blank=True)

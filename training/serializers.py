@@ -66,6 +66,6 @@ class ModelVersionSerializer(serializers.ModelSerializer):
         model = ModelVersion
         fields = [
             "id", "project", "run", "name", "method", "base_model", "adapter_path", "adapter_sha256",
-            "snapshot", "config", "library_versions", "metrics", "eval_report", "created_at",
+            "snapshot", "config", "library_versions", "device", "metrics", "eval_report", "created_at",
         ]  # fmt: skip
         read_only_fields = fields

@@ -923,12 +923,31 @@ def register_model_version(*, run, result) -> ModelVersion:
         snapshot=run.snapshot,
         config=config,
         library_versions=versions,
+        device=_jsonable(_result_get(result, "device") or {}),
         metrics=metrics,
     )
     audit.record(
         actor=None, project=run.project, verb="model.registered", obj=version, run=run.pk, sha256=sha
     )
     return version
+
+
+def model_archive(version: ModelVersion):
+    """The version's adapter (or full model) directory as a zip in a temporary file, rewound; None
+    when the files are not on this server. Spooled to disk past 32 MiB: a full fine-tune's weights
+    are never held in memory. The caller streams it (FileResponse) and closing it deletes it."""
+    import tempfile
+    import zipfile
+
+    root = Path(version.adapter_path or "")
+    if not version.adapter_path or not root.is_dir():
+        return None
+    spool = tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024)
+    with zipfile.ZipFile(spool, "w", zipfile.ZIP_DEFLATED) as archive:
+        for file in sorted(p for p in root.rglob("*") if p.is_file()):
+            archive.write(file, arcname=str(file.relative_to(root)))
+    spool.seek(0)
+    return spool
 
 
 def stale_after() -> timedelta:

@@ -4,13 +4,9 @@ Thin: writes go through training.services, reads through training.selectors. Out
 members without the lead role 403 (annotation.web.project_for).
 """
 
-import io
-import zipfile
-from pathlib import Path
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
@@ -262,20 +258,25 @@ def _compare(versions) -> dict:
     ]
     metric_keys = sorted({k for v in versions for k in (v.metrics or {})})
     metrics = [{"key": k, "values": [(v.metrics or {}).get(k) for v in versions]} for k in metric_keys]
-    return {"versions": versions, "diff": diff, "metrics": metrics, "same": len(keys) - len(diff)}
+    environment = []
+    for source in ("library_versions", "device"):
+        for k in sorted({k for v in versions for k in (getattr(v, source) or {})}):
+            values = [(getattr(v, source) or {}).get(k) for v in versions]
+            environment.append({"key": k, "values": values, "differs": len({repr(x) for x in values}) > 1})
+    return {
+        "versions": versions,
+        "diff": diff,
+        "metrics": metrics,
+        "environment": environment,
+        "same": len(keys) - len(diff),
+    }
 
 
 @login_required
 def model_download(request, pk):
     version = get_object_or_404(ModelVersion.objects.select_related("project"), pk=pk)
     project_for(request, version.project_id, VIEW)
-    root = Path(version.adapter_path)
-    if not root.is_dir():
+    archive = services.model_archive(version)
+    if archive is None:
         raise Http404("The adapter files are not on this server.")
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for file in sorted(p for p in root.rglob("*") if p.is_file()):
-            archive.write(file, arcname=str(file.relative_to(root)))
-    response = HttpResponse(buffer.getvalue(), content_type="application/zip")
-    response["Content-Disposition"] = f'attachment; filename="model-{version.pk}.zip"'
-    return response
+    return FileResponse(archive, as_attachment=True, filename=f"model-{version.pk}.zip")

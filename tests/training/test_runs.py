@@ -172,6 +172,7 @@ def test_sft_then_dpo_end_to_end(project, users, tiny_model_dir, django_capture_
     sft = run.model_version
     assert sft.base_model == tiny_model_dir and sft.snapshot == snapshot and sft.method == "sft"
     assert sft.library_versions.get("transformers") and sft.config["max_steps"] == 4
+    assert sft.library_versions.get("python") and sft.device.get("device") == "cpu"
     assert_loadable(sft, tiny_model_dir)
     # a task for an older attempt (a stale message) does nothing
     assert tasks.run_training_task(run.pk, run.attempt - 1) == "skipped"

@@ -58,6 +58,8 @@ def versions(project, snapshot, tmp_path):
                 snapshot=snapshot,
                 config={"learning_rate": lr, "seed": 42},
                 metrics={"loss": 1.0 - i / 10},
+                library_versions={"torch": "2.13.0", "trl": f"1.1{i}.0"},
+                device={"device": "cpu", "bf16": False},
             )  # fmt: skip
         )
     return out
@@ -221,9 +223,32 @@ def test_registry_compares_versions_and_downloads_a_zip(client, project, users, 
     page = client.get(url, {"compare": [v.pk for v in versions]}).content.decode()
     assert 'id="config-diff"' in page and "learning_rate" in page and "0.0002" in page
     assert "seed" not in page.split('id="config-diff"')[1].split("</table>")[0]  # identical settings hidden
+    environment = page.split('id="environment-compare"')[1].split("</table>")[0]
+    assert "<strong>1.10.0</strong>" in environment and "<strong>1.11.0</strong>" in environment  # differs
+    assert "2.13.0" in environment and "<strong>2.13.0" not in environment  # the same torch
     response = client.get(reverse("training:model-download", args=[versions[0].pk]))
     assert response["Content-Type"] == "application/zip"
-    assert zipfile.ZipFile(io.BytesIO(response.content)).namelist() == ["adapter_config.json"]
+    assert 'filename="model-' in response["Content-Disposition"]
+    body = b"".join(response.streaming_content)  # streamed from a spooled file, not built in memory
+    assert zipfile.ZipFile(io.BytesIO(body)).namelist() == ["adapter_config.json"]
+
+
+def test_api_downloads_a_model_version_for_leads_only(client, project, users, versions, tmp_path):
+    from rest_framework.authtoken.models import Token
+
+    def get(who, pk):
+        token = Token.objects.get_or_create(user=users[who])[0].key
+        return client.get(f"/api/models/{pk}/download/", HTTP_AUTHORIZATION=f"Token {token}")
+
+    response = get("lead", versions[1].pk)
+    assert response.status_code == 200
+    assert zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content))).namelist() == [
+        "adapter_config.json"
+    ]
+    assert get("annotator", versions[1].pk).status_code == 403
+    assert get("outsider", versions[1].pk).status_code == 404
+    ModelVersion.objects.filter(pk=versions[1].pk).update(adapter_path=str(tmp_path / "gone"))
+    assert get("lead", versions[1].pk).status_code == 404
 
 
 def test_train_dpo_button_builds_a_snapshot_and_opens_the_prefilled_form(client, project, users):

@@ -77,14 +77,21 @@ class DevicePlan:
 
 
 def library_versions() -> dict[str, str]:
+    """Python and the libraries a run depends on; the optional GPU ones only when installed."""
+    import platform
     from importlib.metadata import PackageNotFoundError, version
 
-    out = {}
+    out = {"python": platform.python_version()}
     for name in ("torch", "transformers", "trl", "peft", "accelerate", "datasets"):
         try:
             out[name] = version(name)
         except PackageNotFoundError:  # pragma: no cover
             out[name] = ""
+    for name in ("bitsandbytes", "liger-kernel"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            pass
     return out
 
 
@@ -193,7 +200,11 @@ def load(cfg: TrainConfig, plan: DevicePlan):
         source = resolve_model(cfg.base_model)
         tokenizer = load_tokenizer(source)
         model = AutoModelForCausalLM.from_pretrained(
-            source, quantization_config=quant, dtype=dtype, device_map={"": 0}
+            # each process of a multi-GPU `accelerate launch` puts its copy on its own GPU
+            source,
+            quantization_config=quant,
+            dtype=dtype,
+            device_map={"": int(os.environ.get("LOCAL_RANK", 0))},
         )
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=plan.gradient_checkpointing)
     else:
