@@ -4,7 +4,7 @@ from collections import defaultdict
 
 from django.db.models import Prefetch
 
-from annotation.models import Decision, Item, ItemKind, ItemState, Judgment, Response
+from annotation.models import Adjudication, Decision, Item, ItemKind, ItemState, Judgment, Response
 from preferences.models import PairStatus, PreferencePair
 
 from .models import DatasetSnapshot, ModelVersion, RunMetric, SnapshotRow, TrainingRun
@@ -108,7 +108,7 @@ def _adjudication_ids(item) -> list[int]:
 def dpo_sources(project, *, include_candidates: bool, candidate_min_confidence: float):
     """Yield one candidate per approved preference pair (plus confident candidates when asked)."""
     pairs = PreferencePair.objects.filter(project=project, is_stale=False).select_related(
-        "item", "chosen", "rejected", "rubric_version"
+        "item", "chosen", "rejected", "rubric_version", "decided_by"
     )
     if include_candidates:
         from django.db.models import Q
@@ -127,6 +127,13 @@ def dpo_sources(project, *, include_candidates: bool, candidate_min_confidence: 
         .order_by("id")
     ):
         judgments[j.item_id].append(j)
+    adjudications = defaultdict(list)
+    for item_id, pk in (
+        Adjudication.objects.filter(item_id__in={p.item_id for p in pairs})
+        .order_by("id")
+        .values_list("item_id", "pk")
+    ):
+        adjudications[item_id].append(pk)
     for pair in pairs:
         info = _judgment_info(judgments[pair.item_id])
         meta = {
@@ -152,6 +159,9 @@ def dpo_sources(project, *, include_candidates: bool, candidate_min_confidence: 
             "chosen_edited": bool(pair.chosen_text_override),
             "judgment_ids": info["judgment_ids"],
             "annotators": info["annotators"],
+            "adjudication_ids": adjudications[pair.item_id],
+            "decided_by": pair.decided_by.username if pair.decided_by_id else None,
+            "decided_at": pair.decided_at.isoformat() if pair.decided_at else None,
         }
         yield {
             "data": {

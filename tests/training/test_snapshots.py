@@ -3,6 +3,7 @@
 from datetime import date, timedelta
 
 import pytest
+from django.utils import timezone
 
 from annotation.errors import Forbidden, InvalidInput
 from annotation.models import ItemState
@@ -181,6 +182,8 @@ def test_dpo_snapshot_filters_and_provenance(project, users):
     make_pairs(project, users["lead"], ["Cand low?"], status=PairStatus.CANDIDATE, confidence=0.5)
     make_pairs(project, users["lead"], ["Excluded?"], status=PairStatus.EXCLUDED)
     approved[0].chosen_text_override = "An edited chosen answer."
+    approved[0].decided_by = users["lead"]
+    approved[0].decided_at = timezone.now()
     approved[0].save()
 
     snap = build(project, users, "dpo", val_fraction=0)
@@ -190,6 +193,8 @@ def test_dpo_snapshot_filters_and_provenance(project, users):
     assert row0.data["chosen"] == "An edited chosen answer." and row0.data["rejected"] == "bad 0"
     assert row0.provenance["pair_id"] == approved[0].pk and row0.provenance["chosen_edited"] is True
     assert row0.provenance["response_ids"] == [approved[0].chosen_id, approved[0].rejected_id]
+    assert row0.provenance["decided_by"] == "lead" and row0.provenance["decided_at"]
+    assert row0.provenance["adjudication_ids"] == []  # no lead settled a disagreement on it
 
     assert build(project, users, "dpo", val_fraction=0, min_confidence=0.5).train_count == 4
     with_candidates = build(project, users, "dpo", val_fraction=0, include_candidates=True)

@@ -127,6 +127,7 @@ def test_build_a_snapshot_from_the_form(client, project, users):
     )
     detail = client.get(response["Location"]).content.decode()
     assert "Dropped rows" in detail and "<svg" in detail and snapshot.content_hash in detail
+    assert '<th scope="row">Sources</th><td>annotation: 4</td>' in detail
     body = b"".join(client.get(reverse("training:snapshot-download", args=[snapshot.pk])).streaming_content)
     assert len(body.decode().splitlines()) == 4
     # htmx: a redirect header instead of a page
