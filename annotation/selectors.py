@@ -37,19 +37,29 @@ def project_progress(project, user=None) -> dict:
         "percent_done": round(100.0 * judged_slots / (total * project.overlap), 1) if total else 0.0,
     }
     if user is not None:
-        mine = Assignment.objects.filter(project=project, annotator=user)
-        done = mine.filter(state=AssignmentState.SUBMITTED).count()
-        skipped = mine.filter(state=AssignmentState.SKIPPED).count()
-        available = (
-            Item.objects.filter(project=project, state__in=[ItemState.OPEN, ItemState.ASSIGNED])
-            .exclude(
-                assignments__annotator=user,
-                assignments__state__in=[AssignmentState.SUBMITTED, AssignmentState.SKIPPED],
-            )
-            .count()
-        )
-        out["mine"] = {"done": done, "skipped": skipped, "total": done + available}
+        out["mine"] = annotator_progress(project, user)
     return out
+
+
+def annotator_progress(project, user, kind: str | None = None) -> dict:
+    """The caller's "n of m" (of one item kind, or all): done, skipped, and done plus the items
+    still in the queue that they have neither judged nor skipped."""
+    mine = Assignment.objects.filter(project=project, annotator=user)
+    items = Item.objects.filter(project=project, state__in=[ItemState.OPEN, ItemState.ASSIGNED])
+    if kind is not None:
+        mine = mine.filter(item__kind=kind)
+        items = items.filter(kind=kind)
+    done = mine.filter(state=AssignmentState.SUBMITTED).count()
+    skipped = mine.filter(state=AssignmentState.SKIPPED).count()
+    # One Exists over the same assignment row: a multi-condition exclude() across the relation
+    # would match the user on one assignment and the state on another (someone else's submit).
+    finished = Assignment.objects.filter(
+        item=OuterRef("pk"),
+        annotator=user,
+        state__in=[AssignmentState.SUBMITTED, AssignmentState.SKIPPED],
+    )
+    available = items.filter(~Exists(finished)).count()
+    return {"done": done, "skipped": skipped, "total": done + available}
 
 
 def annotator_stats(project) -> list[dict]:

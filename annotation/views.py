@@ -87,7 +87,7 @@ class SftReview(TaskFlow):
         return f"Saved item #{judgment.item_id}: {judgment.get_decision_display().lower()}."
 
     def context(self, request, project, assignment, *, values, errors):
-        progress = selectors.project_progress(project, request.user)["mine"]
+        progress = selectors.annotator_progress(project, request.user, kind=ItemKind.SFT)
         context = {
             "progress": progress,
             "flag_choices": [

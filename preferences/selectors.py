@@ -197,22 +197,9 @@ def comparison_task(assignment) -> dict:
 
 def comparison_progress(project, user) -> dict:
     """The caller's "n of m" for comparisons: done, skipped, and done plus what is still on offer."""
-    from annotation.models import Assignment, AssignmentState, Item, ItemState
+    from annotation.selectors import annotator_progress
 
-    mine = Assignment.objects.filter(project=project, annotator=user, item__kind=ItemKind.COMPARISON)
-    done = mine.filter(state=AssignmentState.SUBMITTED).count()
-    skipped = mine.filter(state=AssignmentState.SKIPPED).count()
-    available = (
-        Item.objects.filter(
-            project=project, kind=ItemKind.COMPARISON, state__in=[ItemState.OPEN, ItemState.ASSIGNED]
-        )
-        .exclude(
-            assignments__annotator=user,
-            assignments__state__in=[AssignmentState.SUBMITTED, AssignmentState.SKIPPED],
-        )
-        .count()
-    )
-    return {"done": done, "skipped": skipped, "total": done + available}
+    return annotator_progress(project, user, kind=ItemKind.COMPARISON)
 
 
 def pair_filter_choices(project) -> dict:

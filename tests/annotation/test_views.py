@@ -350,3 +350,23 @@ def test_without_htmx_errors_render_the_full_page_and_skip_redirects(annotator_c
     assert res.status_code == 302
     res = annotator_client.get(res.url)
     assert "Skipped item" in res.content.decode() and "Question 1?" in res.content.decode()
+
+
+def test_n_of_m_counts_items_someone_else_judged_first(client, users, project, items):
+    """Another annotator's submit on an item the caller holds must not drop it from the caller's m."""
+    import re
+
+    from annotation import services
+    from tests.conftest import GOOD_SCORES
+
+    a1, a2 = users["annotator"], users["annotator2"]
+    while (a := services.next_assignment(project=project, user=a2)) is not None:
+        services.submit_judgment(assignment=a, user=a2, decision="accept", scores=GOOD_SCORES)
+    client.force_login(a1)
+    seen = []
+    for _ in range(len(items)):
+        html = client.get(reverse("annotation:review", args=[project.pk])).content.decode()
+        seen.append(re.search(r'id="progress"[^>]*>([^<]*)<', html).group(1))
+        a = services.next_assignment(project=project, user=a1)
+        services.submit_judgment(assignment=a, user=a1, decision="accept", scores=GOOD_SCORES)
+    assert seen == [f"Item {n} of {len(items)}" for n in range(1, len(items) + 1)]
