@@ -22,6 +22,7 @@ import csv
 import hashlib
 import io
 import json
+import math
 from dataclasses import dataclass, field
 
 FIELDS = (
@@ -95,8 +96,37 @@ def _reject_constant(name):
     raise json.JSONDecodeError(f"{name} is not allowed", name, 0)
 
 
+def _finite_float(text):
+    value = float(text)
+    if not math.isfinite(value):  # 1e999 parses to infinity, which no database column stores
+        raise json.JSONDecodeError(f"{text} is out of range", text, 0)
+    return value
+
+
 def _loads(text):
-    return json.loads(text, parse_constant=_reject_constant)
+    return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+
+
+def _unencodable(value) -> str | None:
+    """The first string in `value` that is not valid Unicode text (a lone surrogate, which JSON's
+    \\ud800 escapes allow and UTF-8 cannot store), shown escaped; None when all are fine."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            return value[max(0, exc.start - 10) : exc.end + 10].encode("unicode_escape").decode()
+        return None
+    if isinstance(value, dict):
+        for k, v in value.items():
+            found = _unencodable(k) or _unencodable(v)
+            if found:
+                return found
+    if isinstance(value, list | tuple):
+        for v in value:
+            found = _unencodable(v)
+            if found:
+                return found
+    return None
 
 
 def content_hash(kind: str, messages: list[dict], responses: list[dict]) -> str:
@@ -139,6 +169,9 @@ def parse_items(data, *, fmt: str = "jsonl", mapping: dict | None = None, kind: 
         return ParseResult(errors=[ImportIssue(0, "format", f"Unknown format {fmt!r}; use jsonl or csv.")])
     result = ParseResult()
     for line, row, error in rows:
+        bad = None if error else _unencodable(row)
+        if bad is not None:  # JSON "\\ud800" escapes (or text handed in through the API) can hold them
+            error = f"Contains an unpaired surrogate, not text: ...{bad}..."
         if error:
             result.errors.append(ImportIssue(line, "line", error))
         else:
@@ -298,7 +331,7 @@ def _to_record(line, row, mapping, kind, fmt):
             gkey, params = _get(row, mapping, "generation_params")
             if fmt == "csv" and isinstance(params, str) and params.strip():
                 try:
-                    params = json.loads(params)
+                    params = _loads(params)
                 except json.JSONDecodeError:
                     err(gkey, "Must be a JSON object.")
             if params in (None, ""):
@@ -314,8 +347,18 @@ def _to_record(line, row, mapping, kind, fmt):
                     "generation_params": params,
                 }
             )
-    if messages and not any(m["role"] == "user" for m in messages):
+    conversation_reported = any(i.field in (mkey, mapping.get("prompt", "prompt")) for i in issues)
+    if not conversation_reported and not any(m["role"] == "user" for m in messages):
         err(mkey, "The conversation needs at least one user turn.")
+    for i, r in enumerate(responses):
+        where = f"{rskey}[{i}]." if kind == "comparison" else ""
+        if len(r["model"]) > 500:
+            err(f"{where}model" if where else _get(row, mapping, "model")[0], "At most 500 characters.")
+        if len(r["model_version"]) > 200:
+            err(
+                f"{where}model_version" if where else _get(row, mapping, "model_version")[0],
+                "At most 200 characters.",
+            )
 
     ikey, external_id = _get(row, mapping, "id")
     external_id = "" if external_id is None else str(external_id)

@@ -242,6 +242,7 @@ class ImportResult:
 
 @transaction.atomic
 def import_items(*, project: Project, actor, records: list[ItemRecord], source: str = "") -> ImportResult:
+    source = (source or "")[:200]  # a file name; the column holds 200 characters
     """Write parsed records (see annotation.importing) in one transaction; skip exact duplicates.
 
     Duplicates are by content hash, within the batch and against the project's items.

@@ -414,3 +414,60 @@ def test_create_project_command_then_import(users, tmp_path):
     path.write_text(jsonl(*GOOD[:2]))
     out, _ = run_command(project.pk, path, "--as", "lead")
     assert "Imported 2 item(s) into 'Scripted'" in out
+
+
+def test_text_a_database_cannot_store_is_refused_with_its_line():
+    """Each of these once reached the database and came back as a 500."""
+    lines = "\n".join(
+        [
+            '{"prompt": "ok", "response": "fine"}',
+            '{"prompt": "lone \\ud800 surrogate", "response": "r"}',  # JSON allows it, UTF-8 does not
+            '{"prompt": "p", "response": "r", "metadata": {"x": 1e999}}',  # infinity
+            '{"prompt": "p", "response": "r", "generation_params": {"temperature": -1e400}}',
+            json.dumps({"prompt": "p", "response": "r", "model": "m" * 501}),
+            json.dumps({"prompt": "p", "response": "r", "model_version": "v" * 201}),
+            json.dumps({"prompt": "p", "responses": [{"text": "a", "model": "m" * 501}, {"text": "b"}]}),
+            json.dumps({"messages": [{"role": "assistant", "content": "only an answer"}]}),
+        ]
+    )
+    result = parse_items(lines)
+    assert not result.ok and result.records == []
+    assert issues(result) == {
+        (2, "line"),
+        (3, "line"),
+        (4, "line"),
+        (5, "model"),
+        (6, "model_version"),
+        (7, "responses[0].model"),
+        (8, "messages"),  # no user turn: the conversation would be empty
+    }
+    messages = {(e.line, e.field): e.message for e in result.errors}
+    assert "unpaired surrogate" in messages[(2, "line")] and "\\ud800" in messages[(2, "line")]
+    assert "out of range" in messages[(3, "line")]
+    # the same surrogate handed in as text (the API's JSON body can carry one), in CSV
+    csv_result = parse_items("prompt,response\nhi \ud800,r\n", fmt="csv")
+    assert issues(csv_result) == {(2, "line")}
+
+
+@pytest.mark.django_db
+def test_api_import_of_unstorable_text_is_a_400_not_a_500(users, project):
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=users['lead'])[0].key}")
+    url = f"/api/projects/{project.pk}/items/import/"
+    for line in (
+        '{"prompt": "a \\ud800", "response": "r"}',
+        '{"prompt": "p", "response": "r", "metadata": {"x": 1e999}}',
+    ):
+        res = client.post(url, {"data": line, "format": "jsonl", "kind": "sft"}, format="json")
+        assert res.status_code == 400, res.content
+    assert project.items.count() == 0
+    long_name = "x" * 300 + ".jsonl"
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    upload = SimpleUploadedFile(long_name, b'{"prompt": "p", "response": "r"}\n')
+    res = client.post(url, {"file": upload, "kind": "sft"}, format="multipart")
+    assert res.status_code == 201, res.content
+    assert len(project.items.get().source) == 200
