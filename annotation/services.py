@@ -745,6 +745,7 @@ def skip_assignment(*, assignment: Assignment, user, reason: str = "") -> Assign
         raise NotFound("No such assignment.")
     if locked.annotator_id != user.pk:  # other people's assignments do not exist for the caller
         raise NotFound("No such assignment.")
+    _require(user, "annotate", locked.project)  # a member removed since the lease may not act on it
     if locked.state == AssignmentState.SUBMITTED:
         raise Conflict("This item is already submitted.")
     if locked.state == AssignmentState.SKIPPED:

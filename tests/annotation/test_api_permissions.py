@@ -251,7 +251,7 @@ def test_annotator_cannot_touch_anothers_assignment(world):
     assert not Judgment.objects.exists()
 
 
-def test_removed_member_cannot_submit_their_old_lease(world):
+def test_removed_member_cannot_submit_or_skip_their_old_lease(world):
     project, users, assignment = world["project"], world["users"], world["assignment"]
     services.remove_membership(project=project, actor=users["admin"], user=users["annotator"])
     client = client_for(users["annotator"])
@@ -261,6 +261,9 @@ def test_removed_member_cannot_submit_their_old_lease(world):
         format="json",
     )
     assert r.status_code == 403
+    assert client.post(f"/api/assignments/{assignment.pk}/skip/", {}, format="json").status_code == 403
+    assignment.refresh_from_db()
+    assert assignment.state == AssignmentState.LEASED  # the slot is not touched by an outsider
     assert client.get(f"/api/projects/{project.pk}/next/").status_code == 404
     assert not Judgment.objects.exists()
 
