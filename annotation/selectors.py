@@ -139,8 +139,19 @@ def judgments_visible_to(user, project):
     return qs.filter(annotator=user)
 
 
-def audit_events(project, *, limit: int = 200):
-    return AuditEvent.objects.filter(project=project).select_related("actor").order_by("-id")[:limit]
+def audit_events(project, *, limit: int | None = 200, verb: str = ""):
+    """The project's audit events, newest first; `verb` keeps those whose verb starts with it
+    ("judgment" -> judgment.submitted, judgment.superseded)."""
+    qs = AuditEvent.objects.filter(project=project).select_related("actor").order_by("-id")
+    if verb:
+        qs = qs.filter(verb__startswith=verb)
+    return qs if limit is None else qs[:limit]
+
+
+def audit_verbs(project) -> list[str]:
+    """The verb families recorded in the project ("item", "judgment", "rubric"...), for the filter."""
+    verbs = AuditEvent.objects.filter(project=project).values_list("verb", flat=True).distinct()
+    return sorted({v.split(".")[0] for v in verbs})
 
 
 def projects_for(user) -> list[dict]:

@@ -6,9 +6,11 @@ Service errors are shown inline with the status the service gives them, never as
 """
 
 import json
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -31,6 +33,7 @@ from .web import is_htmx, page, project_for
 
 FLAG_KEYS = {"pii": "p", "unsafe": "u", "factual_error": "f", "off_topic": "o"}
 DECISIONS = [("accept", "Accept", "a"), ("edit", "Edit", "e"), ("reject", "Reject", "r")]
+AUDIT_PER_PAGE = 100
 
 
 # --- project list ---------------------------------------------------------------------------
@@ -263,7 +266,17 @@ def import_items(request, pk):
 @login_required
 def audit(request, pk):
     project = project_for(request, pk, "view_audit")
-    context = {"events": selectors.audit_events(project)}
+    verb = request.GET.get("verb", "")[:64]
+    page_obj = Paginator(selectors.audit_events(project, limit=None, verb=verb), AUDIT_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    context = {
+        "events": page_obj.object_list,
+        "page_obj": page_obj,
+        "filter_query": urlencode({"verb": verb}) if verb else "",
+        "verb": verb,
+        "verbs": selectors.audit_verbs(project),
+    }
     return page(request, project, "annotation/audit.html", "annotation/_audit.html", context)
 
 

@@ -370,3 +370,20 @@ def test_n_of_m_counts_items_someone_else_judged_first(client, users, project, i
         a = services.next_assignment(project=project, user=a1)
         services.submit_judgment(assignment=a, user=a1, decision="accept", scores=GOOD_SCORES)
     assert seen == [f"Item {n} of {len(items)}" for n in range(1, len(items) + 1)]
+
+
+def test_audit_page_is_paged_and_filtered_by_kind(lead_client, project, users):
+    from annotation import audit
+    from annotation.views import AUDIT_PER_PAGE
+
+    for i in range(AUDIT_PER_PAGE + 5):
+        audit.record(actor=users["lead"], project=project, verb="item.priority_changed", obj=project, n=i)
+    url = reverse("annotation:audit", args=[project.pk])
+    first = lead_client.get(url).content.decode()
+    assert first.count("<tr><td>") == AUDIT_PER_PAGE and 'href="?page=2"' in first
+    only_items = lead_client.get(url, {"verb": "item"}).content.decode()
+    assert "rubric.version_created" not in only_items and "item.priority_changed" in only_items
+    assert 'href="?verb=item&amp;page=2"' in only_items
+    rubric = lead_client.get(url, {"verb": "rubric"}).content.decode()
+    assert "rubric.version_created" in rubric and "item.priority_changed" not in rubric
+    assert '<option value="rubric" selected>' in rubric
