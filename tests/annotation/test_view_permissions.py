@@ -101,3 +101,21 @@ def test_csrf_is_enforced_on_htmx_posts(users, project, items):
     assert "X-CSRFToken" in html
     res = client.post(url, data, HTTP_HX_REQUEST="true", HTTP_X_CSRFTOKEN=token)
     assert res.status_code == 200
+
+
+def test_the_admin_only_shows_rows(client, django_user_model, project):
+    """Changes go through the app (checked, audited); the admin cannot add, change or delete."""
+    from annotation.models import RubricVersion
+
+    client.force_login(django_user_model.objects.create_superuser("root", password="pw"))
+    version = RubricVersion.objects.filter(rubric__project=project).get()
+    members = project.memberships.count()
+    url = reverse("admin:annotation_rubricversion_change", args=[version.pk])
+    assert client.get(url).status_code == 200  # view only
+    assert client.post(url, {"number": 9}).status_code == 403
+    assert client.get(reverse("admin:annotation_project_add")).status_code == 403
+    delete = reverse("admin:annotation_membership_delete", args=[project.memberships.first().pk])
+    assert client.post(delete, {"post": "yes"}).status_code == 403
+    assert client.get(reverse("admin:training_trainingrun_changelist")).status_code == 200
+    version.refresh_from_db()
+    assert version.number == 1 and project.memberships.count() == members
