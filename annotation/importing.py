@@ -240,6 +240,14 @@ def _csv_rows(text):
         yield reader.line_num, None, f"Malformed CSV: {exc}."
 
 
+def _name(value, where, err) -> str:
+    """A model name: a string (numbers are taken as text); objects and lists are refused."""
+    if isinstance(value, dict | list | bool):
+        err(where, "Must be a string (the model's name).")
+        return ""
+    return str(value or "")
+
+
 def _get(row, mapping, name):
     key = mapping.get(name, name)
     return key, row.get(key)
@@ -292,7 +300,10 @@ def _to_record(line, row, mapping, kind, fmt):
 
     rkey, response = _get(row, mapping, "response")
     rskey, raw_responses = _get(row, mapping, "responses")
-    _, model = _get(row, mapping, "model")
+    mokey, model = _get(row, mapping, "model")
+    if isinstance(model, dict | list | bool):
+        err(mokey, "Must be a string (the model's name).")
+        model = ""
     model = str(model or "")
     if kind == "comparison" or raw_responses not in (None, ""):
         if fmt == "csv" and isinstance(raw_responses, str):
@@ -313,7 +324,7 @@ def _to_record(line, row, mapping, kind, fmt):
                 responses.append(
                     {
                         "text": r["text"],
-                        "model": str(r.get("model") or ""),
+                        "model": _name(r.get("model"), f"{rskey}[{i}].model", err),
                         "model_version": str(r.get("model_version") or ""),
                         "generation_params": r.get("generation_params")
                         if isinstance(r.get("generation_params"), dict)

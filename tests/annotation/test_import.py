@@ -428,6 +428,8 @@ def test_text_a_database_cannot_store_is_refused_with_its_line():
             json.dumps({"prompt": "p", "response": "r", "model_version": "v" * 201}),
             json.dumps({"prompt": "p", "responses": [{"text": "a", "model": "m" * 501}, {"text": "b"}]}),
             json.dumps({"messages": [{"role": "assistant", "content": "only an answer"}]}),
+            json.dumps({"prompt": "p", "response": "r", "model": {"name": "x"}}),
+            json.dumps({"prompt": "p", "responses": [{"text": "a", "model": ["x"]}, {"text": "b"}]}),
         ]
     )
     result = parse_items(lines)
@@ -440,6 +442,8 @@ def test_text_a_database_cannot_store_is_refused_with_its_line():
         (6, "model_version"),
         (7, "responses[0].model"),
         (8, "messages"),  # no user turn: the conversation would be empty
+        (9, "model"),  # an object stored as its Python repr before
+        (10, "responses[0].model"),
     }
     messages = {(e.line, e.field): e.message for e in result.errors}
     assert "unpaired surrogate" in messages[(2, "line")] and "\\ud800" in messages[(2, "line")]
