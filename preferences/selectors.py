@@ -74,7 +74,7 @@ def comparison_outcomes(project):
         positions.append(
             {
                 "annotator": annotator,
-                "winner_slot": payload.get("winner_slot"),
+                "winner_slot": _winner_slot(payload),
                 "n_slots": len(payload.get("display_order") or []) or 2,
             }
         )
@@ -86,6 +86,17 @@ def comparison_outcomes(project):
                 continue
             outcomes.append((a, b, 0.5 if pair.tie else 1.0))
     return names, outcomes, positions
+
+
+def _winner_slot(payload) -> int | None:
+    """The display slot of the single best response: stored for pairs; for an N-way ranking, the
+    slot of its top response when one response is ranked first alone (None for a tie at the top)."""
+    if payload.get("winner_slot") is not None:
+        return payload["winner_slot"]
+    ranking, order = payload.get("ranking") or [], payload.get("display_order") or []
+    if payload.get("outcome") == "ranked" and ranking and len(ranking[0]) == 1 and ranking[0][0] in order:
+        return order.index(ranking[0][0])
+    return None
 
 
 def leaderboard(project, *, baseline: str = "", n_boot: int = 500, seed: int = 0) -> dict:

@@ -323,3 +323,17 @@ def test_nav_links(client, users, cmp):
 def test_response_model_helper(users, cmp):
     assignment = judge(cmp, users["annotator"], prefer="model-b")[0]
     assert {response_model(r) for r in assignment.display_order} == {"model-a", "model-b"}
+
+
+def test_position_bias_counts_n_way_rankings_by_their_top_slot(users):
+    """An annotator who always ranks the first shown of three responses best is a positional pick."""
+    from preferences import selectors
+    from tests.preferences.factories import make_cmp_project
+
+    p = make_cmp_project(users, overlap=1, name="Three-way")
+    make_comparisons(p, users["lead"], 4, models=("m1", "m2", "m3"))
+    for _ in range(4):
+        judge(p, users["annotator"], payload={"ranking": "A>B>C"})
+    bias = selectors.leaderboard(p)["position_bias"]
+    mine = bias["per_annotator"]["annotator1"]
+    assert mine["n_decided"] == 4 and mine["shares"][0] == 1.0 and len(mine["shares"]) == 3
