@@ -20,6 +20,24 @@ def release_expired_leases(batch: int = 500, max_batches: int = 40) -> int:
     return total
 
 
+@shared_task(name="annotation.tasks.refresh_agreement_reports")
+def refresh_agreement_reports() -> list[int]:
+    """Recompute the agreement report of every project whose judgments or adjudications changed since
+    its latest report (beat runs this every TUNELOOP_AGREEMENT_REFRESH_SECONDS); their ids. The
+    dashboard reads the stored report: no page view computes over the judgments."""
+    from . import selectors
+    from .agreement_reports import recompute_agreement
+    from .models import Project
+
+    done = []
+    for project_id in selectors.projects_with_stale_agreement():
+        project = Project.objects.filter(pk=project_id).first()
+        if project is not None:
+            recompute_agreement(project=project)
+            done.append(project_id)
+    return done
+
+
 @shared_task(name="annotation.tasks.compute_agreement")
 def compute_agreement(project_id: int) -> int | None:
     """Recompute the project's agreement report (annotation.agreement_reports); the report id."""

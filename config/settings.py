@@ -153,6 +153,11 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ACKS_LATE = True
 CELERY_BEAT_SCHEDULE = {
     "release-expired-leases": {"task": "annotation.tasks.release_expired_leases", "schedule": 60.0},
+    # Agreement reports of projects with new judgments or adjudications since their last report.
+    "refresh-agreement-reports": {
+        "task": "annotation.tasks.refresh_agreement_reports",
+        "schedule": float(os.environ.get("TUNELOOP_AGREEMENT_REFRESH_SECONDS", "600")),
+    },
     # Runs whose worker died (no heartbeat for TUNELOOP_RUN_STALE_SECONDS) become "interrupted".
     "mark-interrupted-runs": {"task": "training.maintenance.mark_interrupted_runs", "schedule": 120.0},
 }
@@ -163,6 +168,8 @@ TUNELOOP_MODEL_CACHE = os.environ.get("TUNELOOP_MODEL_CACHE", str(DATA_DIR / "mo
 TUNELOOP_DEFAULT_LEASE_MINUTES = int(os.environ.get("TUNELOOP_LEASE_MINUTES", "30"))
 TUNELOOP_RUN_STALE_SECONDS = int(os.environ.get("TUNELOOP_RUN_STALE_SECONDS", "600"))
 TUNELOOP_CANCEL_POLL_SECONDS = float(os.environ.get("TUNELOOP_CANCEL_POLL_SECONDS", "2"))
+# The lead's "Recompute" button: in the request (default) or as a Celery task on the worker.
+TUNELOOP_ASYNC_AGREEMENT = env_bool("TUNELOOP_ASYNC_AGREEMENT", False)
 
 LOGGING = {
     "version": 1,
