@@ -73,10 +73,18 @@ def _pairable_units(cells: dict) -> list:
     return sorted(u for u, n in per_unit.items() if n >= 2)
 
 
-def nominal_figures(cells: dict) -> dict:
-    """Alpha (nominal), Fleiss' kappa over the items with the modal judgment count, percent agreement."""
+def _pairable_cells(cells: dict) -> tuple[list, dict]:
+    """The units with two judgments or more (sorted) and only their cells, in one pass each."""
     units = _pairable_units(cells)
-    cells = {k: v for k, v in cells.items() if k[1] in set(units)}
+    keep = set(units)
+    return units, {k: v for k, v in cells.items() if k[1] in keep}
+
+
+def nominal_figures(cells: dict) -> dict:
+    """Alpha (nominal), Fleiss' kappa over the items with the modal judgment count, percent agreement.
+
+    Linear in the number of cells: they are grouped by unit once (a scan per unit was quadratic)."""
+    units, cells = _pairable_cells(cells)
     annotators = sorted({a for a, _ in cells})
     out = {"items": len(units), "judgments": len(cells), "alpha": None, "fleiss": None, "percent": None}
     if not units:
@@ -84,14 +92,17 @@ def nominal_figures(cells: dict) -> dict:
     data = _matrix(cells, annotators, units, numeric=False)
     out["alpha"] = _safe(krippendorff_alpha, data, level="nominal")
     out["percent"] = _safe(percent_agreement, data)
-    per_unit = Counter(u for _, u in cells)
-    modal = Counter(per_unit.values()).most_common(1)[0][0]
-    labels = sorted({str(v) for v in cells.values()})
+    by_unit = defaultdict(list)  # first-seen order, so ties for the modal count break as before
+    for (_, u), v in cells.items():
+        by_unit[u].append(str(v))
+    modal = Counter(len(values) for values in by_unit.values()).most_common(1)[0][0]
+    labels = sorted({v for values in by_unit.values() for v in values})
     table = []
     for u in units:
-        if per_unit[u] != modal:
+        values = by_unit[u]
+        if len(values) != modal:
             continue
-        counts = Counter(str(v) for (a, uu), v in cells.items() if uu == u)
+        counts = Counter(values)
         table.append([counts.get(label, 0) for label in labels])
     if table:
         out["fleiss"] = _safe(fleiss_kappa, table)
@@ -100,9 +111,7 @@ def nominal_figures(cells: dict) -> dict:
 
 
 def _criterion_figures(cells: dict, level: str) -> dict:
-    units = _pairable_units(cells)
-    keep = set(units)
-    cells = {k: v for k, v in cells.items() if k[1] in keep}
+    units, cells = _pairable_cells(cells)
     out = {"items": len(units), "judgments": len(cells), "alpha": None, "percent": None, "level": level}
     if not units:
         return out
@@ -207,9 +216,10 @@ def _add_reliability(rows: list[dict], cells: dict, labels: list[str]):
     units = sorted({u for _, u in cells})
     a_index = {a: i for i, a in enumerate(annotators)}
     u_index = {u: i for i, u in enumerate(units)}
+    l_index = {label: i for i, label in enumerate(labels)}
     data = np.full((len(annotators), len(units)), -1, dtype=np.int64)
     for (a, u), label in cells.items():
-        data[a_index[a], u_index[u]] = labels.index(str(label))
+        data[a_index[a], u_index[u]] = l_index[str(label)]
     result = dawid_skene(data, n_classes=len(labels))
     weights = reliability_weights(result)
     for i, row in enumerate(rows):
@@ -267,10 +277,9 @@ def build_report(project) -> dict:
         decision_rows.append({"kind": kind, "version": version, **nominal_figures(cells)})
     strength_rows = []
     for version, cells in sorted(strengths.items()):
-        units = _pairable_units(cells)
+        units, kept = _pairable_cells(cells)
         row = {"version": version, "items": len(units), "alpha": None}
         if units:
-            kept = {k: v for k, v in cells.items() if k[1] in set(units)}
             data = _matrix(kept, sorted({a for a, _ in kept}), units, numeric=True)
             row["alpha"] = _safe(preference_strength_alpha, data)
         strength_rows.append(row)

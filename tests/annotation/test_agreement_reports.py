@@ -13,7 +13,13 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from annotation import services
-from annotation.agreement import cohen_kappa, krippendorff_alpha, percent_agreement, preference_strength_alpha
+from annotation.agreement import (
+    cohen_kappa,
+    fleiss_kappa,
+    krippendorff_alpha,
+    percent_agreement,
+    preference_strength_alpha,
+)
 from annotation.agreement_reports import recompute_agreement
 from annotation.models import AgreementReport, AnnotatorReliability, AuditEvent, Judgment
 from annotation.reliability import dawid_skene, reliability_weights
@@ -171,3 +177,84 @@ def test_preference_figures_and_weighted_consensus(users, django_user_model):
     stored = {str(k): v for k, v in consensus.params["weights"].items()}
     assert stored[str(third.pk)] == pytest.approx(weights["third"], abs=1e-4)
     assert stored[str(users["annotator"].pk)] == pytest.approx(weights["annotator1"], abs=1e-4)
+
+
+# --- nominal_figures: linear, and equal to a straightforward reference ------------------------
+
+
+def _reference_nominal_figures(cells):
+    """The definition spelled out: a scan over every cell per item (quadratic; small inputs only)."""
+    from collections import Counter
+
+    per_unit = Counter(u for _, u in cells)
+    units = sorted(u for u, n in per_unit.items() if n >= 2)
+    cells = {(a, u): v for (a, u), v in cells.items() if per_unit[u] >= 2}
+    out = {"items": len(units), "judgments": len(cells), "alpha": None, "fleiss": None, "percent": None}
+    if not units:
+        return out
+    annotators = sorted({a for a, _ in cells})
+    data = np.full((len(annotators), len(units)), None, dtype=object)
+    for (a, u), v in cells.items():
+        data[annotators.index(a), units.index(u)] = v
+    out["alpha"] = round(krippendorff_alpha(data, level="nominal"), 4)
+    out["percent"] = round(percent_agreement(data), 4)
+    modal = Counter(per_unit[u] for u in per_unit if per_unit[u] >= 2).most_common(1)[0][0]
+    labels = sorted({str(v) for v in cells.values()})
+    table = []
+    for u in units:
+        mine = [str(v) for (a, uu), v in cells.items() if uu == u]
+        if len(mine) == modal:
+            table.append([mine.count(label) for label in labels])
+    out["fleiss"] = round(fleiss_kappa(table), 4)
+    out["fleiss_items"] = len(table)
+    return out
+
+
+def _synthetic_cells(n_items, seed, n_annotators=10, labels=("accept", "reject", "edit")):
+    """Items judged by 1-4 annotators; 60% of judgments equal a latent answer, the rest uniform."""
+    rng = np.random.default_rng(seed)
+    cells = {}
+    for u in range(n_items):
+        truth = labels[rng.integers(len(labels))]
+        k = int(rng.choice([1, 2, 3, 3, 4]))
+        for a in rng.choice(n_annotators, size=k, replace=False):
+            cells[(int(a), u)] = truth if rng.random() < 0.6 else labels[rng.integers(len(labels))]
+    return cells
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_nominal_figures_equal_the_reference(seed):
+    from annotation.agreement_reports import nominal_figures
+
+    cells = _synthetic_cells(60, seed, n_annotators=5)
+    assert nominal_figures(cells) == _reference_nominal_figures(cells)
+    # equal modal counts: the first-seen count wins in both
+    tied = {(0, "x"): "a", (1, "x"): "b", (0, "y"): "a", (1, "y"): "a", (2, "y"): "b", (0, "z"): "a"}
+    assert nominal_figures(tied) == _reference_nominal_figures(tied)
+    assert nominal_figures({(0, 1): "a"}) == _reference_nominal_figures({(0, 1): "a"})
+
+
+def test_nominal_figures_on_a_report_sized_input():
+    """20k items (about 55k judgments): the figures equal the metrics library on a matrix built with
+    numpy. The old per-item scan over every cell took minutes here; see benchmarks/agreement.py."""
+    from annotation.agreement_reports import nominal_figures
+
+    n_items, n_annotators = 20_000, 10
+    cells = _synthetic_cells(n_items, 7, n_annotators=n_annotators)
+    figures = nominal_figures(cells)
+    codes = {"accept": 0, "reject": 1, "edit": 2}
+    data = np.full((n_annotators, n_items), np.nan)
+    for (a, u), v in cells.items():
+        data[a, u] = codes[v]
+    per_item = (~np.isnan(data)).sum(axis=0)
+    pairable = data[:, per_item >= 2]
+    assert figures["items"] == pairable.shape[1] and figures["judgments"] == int(
+        per_item[per_item >= 2].sum()
+    )
+    assert figures["alpha"] == pytest.approx(krippendorff_alpha(pairable, level="nominal"), abs=1e-4)
+    assert figures["percent"] == pytest.approx(percent_agreement(pairable), abs=1e-4)
+    counts = np.stack([(pairable == c).sum(axis=0) for c in (0, 2, 1)], axis=1)  # labels sorted by name
+    modal = np.bincount(per_item[per_item >= 2]).argmax()
+    table = counts[counts.sum(axis=1) == modal]
+    assert figures["fleiss_items"] == len(table)
+    assert figures["fleiss"] == pytest.approx(fleiss_kappa(table), abs=1e-4)
