@@ -7,7 +7,10 @@ Report layout (`AgreementReport.data`, JSON; nan is stored as null):
               and rubric version ("all" too): nominal alpha, Fleiss' kappa (items with the modal number
               of judgments), percent agreement, items, judgments;
   strength:   per rubric version: ordinal alpha on signed pairwise strength (preference_strength_alpha);
-  criteria:   per kind, version and criterion: alpha (ordinal for likert, nominal otherwise), percent;
+  criteria:   per kind, version and criterion: alpha (ordinal for likert, nominal otherwise), percent,
+              over rubric scores; for comparisons also over the per-criterion preferences of the payload
+              (type "preference", nominal alpha over labels like the overall answer: "response N" by
+              canonical position, tie, both bad; for N-way rankings the response ranked first);
   ranking_tau: per annotator, mean Kendall tau-b against the Borda consensus of N-way comparisons;
   annotators: per kind, per annotator: judgments, kappa vs consensus (majority of the others and
               them), vs gold, pairwise kappas, confusion matrix vs consensus, Dawid-Skene accuracy and
@@ -248,6 +251,7 @@ def build_report(project) -> dict:
     decisions = defaultdict(dict)
     strengths = defaultdict(dict)
     scores = defaultdict(dict)  # (kind, version, key) -> cells
+    preferences = defaultdict(dict)  # (version, key) -> cells: comparisons' per-criterion preferences
     rankings = defaultdict(dict)  # annotator -> {item: ranking groups}
     last_seen = {}
     for j in judgments:
@@ -266,6 +270,13 @@ def build_report(project) -> dict:
             ranking = (j.payload or {}).get("ranking")
             if ranking and len(canonical[item.pk]) > 2 and (j.payload or {}).get("outcome") != "both_bad":
                 rankings[j.annotator_id][item.pk] = ranking
+            for key, answer in ((j.payload or {}).get("criteria") or {}).items():
+                # per-criterion preference, labelled like the overall answer ("response N" / tie / both bad)
+                crit_label = (
+                    comparison_label(answer, canonical[item.pk]) if isinstance(answer, dict) else None
+                )
+                if crit_label is not None:
+                    preferences[(version, key)][(j.annotator_id, item.pk)] = crit_label
         types = {c["key"]: c["type"] for c in versions.get(version, [])}
         for key, value in (j.scores or {}).items():
             if key in types and value is not None:
@@ -292,6 +303,18 @@ def build_report(project) -> dict:
         criteria_rows.append(
             {"kind": kind, "version": version, "criterion": key, "type": criterion["type"], **figures}
         )
+    for (version, key), cells in preferences.items():
+        figures = _criterion_figures(cells, "nominal")
+        criteria_rows.append(
+            {
+                "kind": ItemKind.COMPARISON.value,
+                "version": version,
+                "criterion": key,
+                "type": "preference",
+                **figures,
+            }
+        )
+    criteria_rows.sort(key=lambda r: (r["kind"], r["version"], r["criterion"], r["type"]))
 
     # N-way rankings: each annotator's tau-b against the Borda consensus (mean rank over annotators).
     ranking_tau = {}

@@ -258,3 +258,78 @@ def test_nominal_figures_on_a_report_sized_input():
     table = counts[counts.sum(axis=1) == modal]
     assert figures["fleiss_items"] == len(table)
     assert figures["fleiss"] == pytest.approx(fleiss_kappa(table), abs=1e-4)
+
+
+# --- comparisons: per-criterion preferences, leave-one-out consensus, N-way Kendall tau -------
+
+
+def _cmp_annotators(project, users, django_user_model, *names):
+    people = {"annotator1": users["annotator"], "annotator2": users["annotator2"]}
+    for name in names:
+        people[name] = django_user_model.objects.create_user(name)
+        services.set_membership(project=project, actor=users["admin"], user=people[name], role="annotator")
+    return people
+
+
+def _judge_by_model(project, user, plant):
+    """Lease the user's next comparison and answer it from `plant[item index]`: {"overall": ...,
+    "criteria": {key: ...}} where an answer is a model name, "tie", "both_bad" or a list of model names
+    best first (an N-way ranking); model names become the display slots this annotator was shown."""
+    from tests.preferences.factories import response_model
+
+    items = list(project.items.order_by("id").values_list("id", flat=True))
+    a = services.next_assignment(project=project, user=user, kind="comparison")
+    answer = plant[items.index(a.item_id)]
+    names = [response_model(r) for r in a.display_order]
+
+    def slots(x):
+        if isinstance(x, list):
+            return ">".join("ABCDEFGH"[names.index(m)] for m in x)
+        return x if x in ("tie", "both_bad") else "ABCDEFGH"[names.index(x)]
+
+    overall = answer["overall"]
+    payload = {"ranking": slots(overall)} if isinstance(overall, list) else {"choice": slots(overall)}
+    if overall not in ("tie", "both_bad") and not isinstance(overall, list):
+        payload["strength"] = 2
+    payload["criteria"] = {k: slots(v) for k, v in answer.get("criteria", {}).items()}
+    return services.submit_judgment(assignment=a, user=user, payload=payload, comment="because")
+
+
+def test_per_criterion_agreement_of_comparisons(users, django_user_model):
+    from tests.preferences.factories import make_cmp_project, make_comparisons
+
+    project = make_cmp_project(users, overlap=3)
+    people = _cmp_annotators(project, users, django_user_model, "third")
+    make_comparisons(project, users["lead"], 4)
+    a, b = "model-a", "model-b"  # canonical responses 1 and 2
+    # per annotator, per item: (overall, helpfulness, honesty); honesty is left out on the last item
+    plant = {
+        "annotator1": [(a, a, a), (a, b, "tie"), (b, b, b), (a, a, None)],
+        "annotator2": [(a, a, a), (a, a, "tie"), (b, b, a), (a, "tie", None)],
+        "third": [(b, a, a), (a, b, "both_bad"), (b, b, b), (a, a, None)],
+    }
+    for name, answers in plant.items():
+        answers = [
+            {"overall": o, "criteria": {k: v for k, v in (("helpfulness", h), ("honesty", s)) if v}}
+            for o, h, s in answers
+        ]
+        for _ in answers:
+            _judge_by_model(project, people[name], answers)
+    data = recompute_agreement(project=project).data
+    label = {a: "response 1", b: "response 2", "tie": "tie", "both_bad": "both_bad", None: None}
+    rows = {(r["kind"], r["criterion"], r["type"]): r for r in data["criteria"]}
+    for col, key in ((1, "helpfulness"), (2, "honesty")):
+        row = rows[("comparison", key, "preference")]
+        matrix = np.array([[label[x[col]] for x in plant[n]] for n in sorted(plant)], dtype=object)
+        pairable = matrix[:, [i for i in range(4) if sum(v is not None for v in matrix[:, i]) >= 2]]
+        assert row["version"] == 1 and row["level"] == "nominal"
+        assert row["items"] == pairable.shape[1] and row["judgments"] == sum(
+            v is not None for v in pairable.flat
+        )
+        assert row["alpha"] == pytest.approx(krippendorff_alpha(pairable, level="nominal"), abs=1e-4)
+        assert row["percent"] == pytest.approx(percent_agreement(pairable), abs=1e-4)
+    assert rows[("comparison", "honesty", "preference")]["items"] == 3
+    # alongside the overall answer, which is unchanged
+    overall = next(r for r in data["decisions"] if r["kind"] == "comparison" and r["version"] == "all")
+    matrix = np.array([[label[x[0]] for x in plant[n]] for n in sorted(plant)], dtype=object)
+    assert overall["alpha"] == pytest.approx(krippendorff_alpha(matrix, level="nominal"), abs=1e-4)
