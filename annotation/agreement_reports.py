@@ -11,10 +11,12 @@ Report layout (`AgreementReport.data`, JSON; nan is stored as null):
               over rubric scores; for comparisons also over the per-criterion preferences of the payload
               (type "preference", nominal alpha over labels like the overall answer: "response N" by
               canonical position, tie, both bad; for N-way rankings the response ranked first);
-  ranking_tau: per annotator, mean Kendall tau-b against the Borda consensus of N-way comparisons;
-  annotators: per kind, per annotator: judgments, kappa vs consensus (majority of the others and
-              them), vs gold, pairwise kappas, confusion matrix vs consensus, Dawid-Skene accuracy and
-              weight;
+  ranking_tau: per annotator, mean Kendall tau-b against the Borda (mean rank) consensus of the
+              *other* annotators of each N-way comparison (leave-one-out);
+  annotators: per kind, per annotator: judgments, kappa and agreement vs consensus (leave-one-out:
+              strict majority of the *other* annotators of the item; ties and items nobody else
+              judged are left out), vs gold, pairwise kappas, confusion matrix vs consensus,
+              Dawid-Skene accuracy and weight;
   weekly:     per kind and ISO week of an item's last judgment: alpha and percent agreement.
 """
 
@@ -139,31 +141,33 @@ def _iso_week(dt) -> str:
     return f"{year}-W{week:02d}"
 
 
-def _consensus(labels_by_unit: dict) -> dict:
-    """unit -> strict majority label (ties: no consensus)."""
+def _consensus_of_others(counts_by_unit: dict, mine: dict) -> dict:
+    """unit -> strict majority label of the *other* annotators on it (leave-one-out: the annotator's own
+    vote never counts towards the consensus they are measured against). Units nobody else judged and
+    ties among the others have no consensus."""
     out = {}
-    for unit, labels in labels_by_unit.items():
-        if len(labels) < 2:
-            continue
-        ranked = Counter(labels).most_common()
-        if len(ranked) == 1 or ranked[0][1] > ranked[1][1]:
+    for unit, label in mine.items():
+        others = counts_by_unit[unit].copy()
+        others[label] -= 1
+        ranked = [(lab, n) for lab, n in others.most_common() if n > 0]
+        if ranked and (len(ranked) == 1 or ranked[0][1] > ranked[1][1]):
             out[unit] = ranked[0][0]
     return out
 
 
 def _annotator_section(cells: dict, gold: dict, names: dict) -> list[dict]:
     """Per annotator figures of one kind from {(annotator, item): label}."""
-    by_unit = defaultdict(list)
+    counts_by_unit = defaultdict(Counter)
     by_annotator = defaultdict(dict)
     for (a, u), label in cells.items():
-        by_unit[u].append(label)
+        counts_by_unit[u][label] += 1
         by_annotator[a][u] = label
-    consensus = _consensus(by_unit)
     labels = sorted({str(v) for v in cells.values()} | {str(v) for v in gold.values()})
     annotators = sorted(by_annotator, key=lambda a: names.get(a, str(a)))
     rows = []
     for a in annotators:
         mine = by_annotator[a]
+        consensus = _consensus_of_others(counts_by_unit, mine)
         shared = [u for u in mine if u in consensus]
         row = {
             "user_id": a,
@@ -316,21 +320,31 @@ def build_report(project) -> dict:
         )
     criteria_rows.sort(key=lambda r: (r["kind"], r["version"], r["criterion"], r["type"]))
 
-    # N-way rankings: each annotator's tau-b against the Borda consensus (mean rank over annotators).
+    # N-way rankings: each annotator's tau-b against the mean rank the *other* annotators gave each
+    # response of the item (leave-one-out Borda consensus; items nobody else ranked are left out).
     ranking_tau = {}
     if rankings:
-        mean_rank = defaultdict(lambda: defaultdict(list))
+        rank_sum = defaultdict(Counter)  # item -> response -> sum of ranks over annotators
+        rank_n = defaultdict(Counter)  # item -> response -> annotators who ranked it
         for by_item in rankings.values():
             for item_id, ranking in by_item.items():
                 for r, group in enumerate(ranking):
                     for rid in group:
-                        mean_rank[item_id][rid].append(r)
-        consensus = {
-            item_id: {rid: float(np.mean(rs)) for rid, rs in ranks.items()}
-            for item_id, ranks in mean_rank.items()
-        }
-        taus = tau_against_consensus(rankings, consensus)
-        ranking_tau = {str(a): _num(t) for a, t in taus.items()}
+                        rank_sum[item_id][rid] += r
+                        rank_n[item_id][rid] += 1
+        for annotator, by_item in rankings.items():
+            consensus = {}
+            for item_id, ranking in by_item.items():
+                mine = {rid: r for r, group in enumerate(ranking) for rid in group}
+                others = {
+                    rid: (rank_sum[item_id][rid] - mine.get(rid, 0)) / (n - (rid in mine))
+                    for rid, n in rank_n[item_id].items()
+                    if n - (rid in mine) > 0
+                }
+                if others:
+                    consensus[item_id] = others
+            tau = tau_against_consensus({annotator: by_item}, consensus)[annotator]
+            ranking_tau[str(annotator)] = _num(tau)
 
     gold_labels = defaultdict(dict)
     for pk, item in items.items():

@@ -74,16 +74,16 @@ def test_report_figures_equal_the_metrics_library(planted, users):
     assert crit["alpha"] == pytest.approx(krippendorff_alpha(helpful, level="ordinal"), abs=1e-4)
     safe = next(r for r in data["criteria"] if r["criterion"] == "safe")
     assert safe["alpha"] is None and safe["percent"] == 1.0  # no variation: alpha undefined
-    # per annotator: kappa against the majority of the three
-    majority = ["accept", "accept", "reject", "accept"]
+    # per annotator: kappa against the majority of the two others (item 1 splits them: no consensus)
+    others_majority = ["accept", "reject", "accept"]  # items 0, 2, 3
     rows = {r["username"]: r for r in data["annotators"]["sft"]}
-    third = [d for d, _ in PLANT["third"]]
-    assert rows["third"]["kappa_consensus"] == pytest.approx(cohen_kappa(third, majority), abs=1e-4)
+    third = [PLANT["third"][i][0] for i in (0, 2, 3)]
+    assert rows["third"]["kappa_consensus"] == pytest.approx(cohen_kappa(third, others_majority), abs=1e-4)
     a1, a2 = [d for d, _ in PLANT["annotator1"]], [d for d, _ in PLANT["annotator2"]]
     pair = rows["annotator1"]["pairwise"][str(people["annotator2"].pk)]
     assert pair["items"] == 4 and pair["kappa"] == pytest.approx(cohen_kappa(a1, a2), abs=1e-4)
     assert rows["third"]["confusion"]["labels"] == ["accept", "reject"]
-    assert rows["third"]["confusion"]["matrix"] == [[2, 0], [1, 1]]
+    assert rows["third"]["confusion"]["matrix"] == [[1, 0], [1, 1]]
     # Dawid-Skene on the same labels
     labels = ["accept", "reject"]
     matrix = np.array([[labels.index(d) for d, _ in PLANT[n]] for n in sorted(PLANT)])
@@ -333,3 +333,76 @@ def test_per_criterion_agreement_of_comparisons(users, django_user_model):
     overall = next(r for r in data["decisions"] if r["kind"] == "comparison" and r["version"] == "all")
     matrix = np.array([[label[x[0]] for x in plant[n]] for n in sorted(plant)], dtype=object)
     assert overall["alpha"] == pytest.approx(krippendorff_alpha(matrix, level="nominal"), abs=1e-4)
+
+
+def test_consensus_leaves_the_annotator_out(project, users, django_user_model):
+    """`third` always contradicts the others where they agree and sides with one of them where they
+    split. Counting their own vote made them the majority on every split item (agreement 0.5); against
+    the others alone they never agree, and split items have no consensus."""
+    third = django_user_model.objects.create_user("third")
+    services.set_membership(project=project, actor=users["admin"], user=third, role="annotator")
+    services.update_project(project=project, actor=users["admin"], overlap=3)
+    make_items(project, users["lead"], 12)
+    acc, rej = "accept", "reject"
+    agreed = [acc, rej, acc, rej, acc, rej]  # items 0-5: annotator1 = annotator2, third the opposite
+    plant = {
+        "annotator1": agreed + [acc] * 6,  # items 6-11: annotator1 and annotator2 split ...
+        "annotator2": agreed + [rej] * 6,
+        "third": [rej if x == acc else acc for x in agreed] + [acc, rej] * 3,  # ... and third sides
+    }
+    people = {"annotator1": users["annotator"], "annotator2": users["annotator2"], "third": third}
+    items = list(project.items.order_by("id").values_list("id", flat=True))
+    for name, answers in plant.items():
+        for _ in answers:
+            a = services.next_assignment(project=project, user=people[name])
+            decision = answers[items.index(a.item_id)]
+            services.submit_judgment(
+                assignment=a, user=people[name], decision=decision, scores={"helpfulness": 3, "safe": True}
+            )
+    rows = {r["username"]: r for r in recompute_agreement(project=project).data["annotators"]["sft"]}
+    mine = plant["third"]
+    with_self = [max(set(col), key=col.count) for col in zip(*plant.values(), strict=True)]
+    old_agree = sum(x == y for x, y in zip(mine, with_self, strict=True)) / 12
+    old_kappa = cohen_kappa(mine, with_self)
+    assert old_agree == 0.5 and old_kappa == pytest.approx(0.0)
+    assert rows["third"]["agree_consensus"] == 0.0
+    assert rows["third"]["kappa_consensus"] == pytest.approx(cohen_kappa(mine[:6], agreed), abs=1e-4)
+    assert rows["third"]["kappa_consensus"] == pytest.approx(-1.0)
+    assert rows["third"]["kappa_consensus"] < old_kappa - 0.5
+    assert sum(map(sum, rows["third"]["confusion"]["matrix"])) == 6  # split items: no consensus
+
+
+def test_ranking_tau_of_n_way_comparisons(users, django_user_model):
+    """Three annotators rank like the truth, one reverses it, one swaps two responses on one item: tau
+    about 1, exactly -1 and in between, each against the mean rank the other four gave (leave-one-out)."""
+    from annotation.agreement import kendall_tau
+    from tests.preferences.factories import make_cmp_project, make_comparisons
+
+    project = make_cmp_project(users, overlap=5)
+    people = _cmp_annotators(project, users, django_user_model, "annotator3", "reverser", "swapper")
+    make_comparisons(project, users["lead"], 3, models=("m1", "m2", "m3"))
+    truth = [["m1", "m2", "m3"], ["m2", "m3", "m1"], ["m3", "m1", "m2"]]
+    plant = {
+        "annotator1": truth,
+        "annotator2": truth,
+        "annotator3": truth,
+        "reverser": [t[::-1] for t in truth],
+        "swapper": [truth[0], truth[1], ["m1", "m3", "m2"]],
+    }
+    for name, rankings in plant.items():
+        for _ in rankings:
+            _judge_by_model(project, people[name], [{"overall": r} for r in rankings])
+    tau = recompute_agreement(project=project).data["ranking_tau"]
+    tau = {name: tau[str(people[name].pk)] for name in plant}
+    assert tau["annotator1"] == tau["annotator2"] == tau["annotator3"] == pytest.approx(1.0, abs=0.1)
+    assert tau["reverser"] == -1.0
+    # the reference: mean tau-b over items against the other annotators' mean ranks
+    for name in plant:
+        per_item = []
+        for i in range(3):
+            others = [plant[o][i] for o in plant if o != name]
+            models = ["m1", "m2", "m3"]
+            consensus = [np.mean([r.index(m) for r in others]) for m in models]
+            per_item.append(kendall_tau([plant[name][i].index(m) for m in models], consensus))
+        assert tau[name] == pytest.approx(np.mean(per_item), abs=1e-4)
+    assert 0.5 < tau["swapper"] < tau["annotator1"]
