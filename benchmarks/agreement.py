@@ -83,7 +83,8 @@ def main():
 def compare(data, levels, repeat):
     """Print best-of-`repeat` seconds and values of our alpha and the package's, per level."""
     print(
-        f"{'level':<9} {'ours (s)':>9} {'krippendorff (s)':>17} {'speed-up':>9} {'alpha (ours)':>14} {'|diff|':>9}"
+        f"{'level':<9} {'ours (s)':>9} {'krippendorff (s)':>17} {'speed-up':>9} "
+        f"{'alpha (ours)':>14} {'alpha (krippendorff)':>21} {'|diff|':>9}"
     )
     for level in levels:
         ours, t_ours = best_of(lambda level=level: krippendorff_alpha(data, level=level), repeat)
@@ -92,7 +93,7 @@ def compare(data, levels, repeat):
         )
         print(
             f"{level:<9} {t_ours:>9.3f} {t_theirs:>17.3f} {t_theirs / t_ours:>8.1f}x "
-            f"{ours:>14.6f} {abs(ours - theirs):>9.1e}"
+            f"{ours:>14.10f} {theirs:>21.10f} {abs(ours - theirs):>9.1e}"
         )
 
 
