@@ -104,6 +104,8 @@ class ConsensusResultSerializer(serializers.Serializer):
     pairs = serializers.IntegerField()
     ties = serializers.IntegerField()
     both_bad = serializers.IntegerField(help_text="Comparisons sent to SFT review.")
+    adjudicated = serializers.IntegerField(help_text="Comparisons whose pairs follow a lead's adjudication.")
+    discarded = serializers.IntegerField(help_text="Discarded comparisons: no consensus, their pairs stale.")
 
 
 class LeaderboardQuerySerializer(serializers.Serializer):

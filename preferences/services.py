@@ -14,6 +14,7 @@ from .payload import PayloadError, normalise
 IMPROVEMENT = "improvement"
 # has_key first: on SQLite `exclude(generation_params__kind=...)` alone also drops rows without the key
 # (NOT (NULL = 'improvement') is NULL), i.e. every model response.
+ADJUDICATION = "adjudication"  # the rule of pairs that follow a lead's final answer
 
 
 def validate_comparison_payload(*, item, assignment, payload, project, rubric_version) -> dict:
@@ -145,6 +146,36 @@ def _votes_by_item(project, *, rule, weights):
     return votes, versions, improvements
 
 
+def _final_answers(project) -> tuple[dict[int, dict], set[int]]:
+    """The comparison items whose answer is final for datasets: {item_id: the lead's adjudicated
+    resolution (with its "decision" and "picked_strength")} and the set of discarded item ids."""
+    from annotation.models import Adjudication, ItemState
+
+    finals, discarded = {}, set()
+    rows = Item.objects.filter(
+        project=project, kind=ItemKind.COMPARISON, state__in=[ItemState.APPROVED, ItemState.DISCARDED]
+    ).values_list("id", "state", "resolution")
+    for item_id, state, resolution in rows.iterator(chunk_size=2000):
+        if state == ItemState.DISCARDED:
+            discarded.add(item_id)
+        elif isinstance(resolution, dict) and resolution.get("source") == ADJUDICATION:
+            finals[item_id] = dict(resolution)
+    by_adjudication = {r.get("adjudication"): r for r in finals.values()}
+    for pk, decision, payload in Adjudication.objects.filter(pk__in=list(by_adjudication)).values_list(
+        "pk", "decision", "chosen_judgment__payload"
+    ):
+        by_adjudication[pk]["decision"] = decision
+        by_adjudication[pk]["picked_strength"] = int((payload or {}).get("strength") or 0)
+    return finals, discarded
+
+
+def _final_order(final: dict, shown: list[int]) -> list[list[int]]:
+    """The lead's final ranking, restricted to the compared responses (groups best first)."""
+    allowed = set(shown)
+    groups = [[r for r in group if r in allowed] for group in final.get("ranking") or []]
+    return [g for g in groups if g]
+
+
 @transaction.atomic
 def recompute_consensus(
     *, project, actor=None, rule: str = "majority", weights: dict | None = None, min_confidence: float = 0.0
@@ -153,8 +184,11 @@ def recompute_consensus(
 
     Recomputable at any time from the raw judgments; pairs a lead already approved, excluded or edited
     keep that decision, pairs no longer implied are marked stale. "Both bad" prompts go to SFT review.
+    A lead's adjudication is final: the item's overall consensus and pairs follow it (rule
+    "adjudication", confidence 1.0), whatever the votes say; per-criterion pairs still come from the
+    votes. Discarded items get no consensus and no pairs (their earlier pairs become stale).
     """
-    from .consensus import RULES, consensus_for_comparison
+    from .consensus import RULES, consensus_for_comparison, ranking_to_pairs
     from .models import Consensus
 
     if actor is not None and not can(actor, "adjudicate", project):
@@ -167,7 +201,9 @@ def recompute_consensus(
 
         weights = reliability_weights(project, kind=ItemKind.COMPARISON)
     votes, versions, improvements = _votes_by_item(project, rule=rule, weights=weights)
-    item_ids = sorted({item_id for item_id, _ in votes})
+    finals, discarded = _final_answers(project)
+    judged = {item_id for item_id, _ in votes}
+    item_ids = sorted((judged | set(finals)) - discarded)
     shown = {}
     for item_id, rid in (
         Response.objects.filter(item_id__in=item_ids)
@@ -178,25 +214,33 @@ def recompute_consensus(
         shown.setdefault(item_id, []).append(rid)
     existing = {
         (p.item_id, p.criterion, p.chosen_id, p.rejected_id): p
-        for p in PreferencePair.objects.filter(project=project, item_id__in=item_ids)
+        for p in PreferencePair.objects.filter(project=project, item_id__in=item_ids + sorted(discarded))
     }
-    keep, stats = set(), {"comparisons": len(item_ids), "pairs": 0, "both_bad": 0, "ties": 0}
+    keep = set()
+    stats = {
+        "comparisons": len(item_ids),
+        "pairs": 0,
+        "both_bad": 0,
+        "ties": 0,
+        "adjudicated": len(finals),
+        "discarded": len(discarded & judged),
+    }
     params = {"min_confidence": min_confidence}
 
-    def upsert_pair(item_id, criterion, chosen, rejected, confidence, margin, n_votes):
+    def upsert_pair(item_id, criterion, chosen, rejected, confidence, margin, n_votes, *, pair_rule=rule):
         key = (item_id, criterion, chosen, rejected)
         keep.add(key)
         fields = dict(
             confidence=confidence,
             margin=margin,
             n_votes=n_votes,
-            rule=rule,
+            rule=pair_rule,
             rubric_version_id=versions.get(item_id),
             is_stale=False,
         )
         pair = existing.get(key)
         if pair is None:
-            existing[key] = PreferencePair.objects.create(
+            pair = existing[key] = PreferencePair.objects.create(
                 project=project,
                 item_id=item_id,
                 criterion=criterion,
@@ -207,11 +251,88 @@ def recompute_consensus(
         else:
             PreferencePair.objects.filter(pk=pair.pk).update(**fields)
         stats["pairs"] += 1
+        return pair
 
+    def improvement_pairs(item_id, payloads, confidence, n_votes, *, pair_rule=rule, of=None):
+        """An annotator's improved text beats what their own ranking put below its base response."""
+        for payload in payloads:
+            ranked = [r for g in payload["ranking"] for r in g]
+            if of is not None and ranked[:1] != [of]:
+                continue  # a lead's final answer: only improvements of the final winner count
+            for loser in ranked[1:] if payload.get("outcome") != "tie" else ranked:
+                upsert_pair(
+                    item_id, "", payload["improved_response"], loser, confidence, 3.0, n_votes,
+                    pair_rule=pair_rule,
+                )  # fmt: skip
+
+    def adjudicated(item_id, final, vote_result):
+        """The item's overall consensus and pairs from the lead's final answer."""
+        order = _final_order(final, shown.get(item_id, []))
+        outcome = final.get("outcome")
+        n_judges = len(votes.get((item_id, ""), []))
+        if outcome not in ("tie", "both_bad"):
+            outcome = "win" if order and len(order[0]) == 1 and len(order) > 1 else "tie"
+        winner = order[0][0] if outcome == "win" else None
+        # margin: the picked judgment's strength; a lead's own answer states none, so the top of the scale
+        picked = final.get("decision") == "pick"
+        margin = float(max(1, final.get("picked_strength") or 0)) if picked else 3.0
+        Consensus.objects.update_or_create(
+            item_id=item_id,
+            criterion="",
+            rule=rule,
+            defaults=dict(
+                params={
+                    **params,
+                    "source": ADJUDICATION,
+                    "adjudication": final.get("adjudication"),
+                    "decision": final.get("decision"),
+                    "votes": None
+                    if vote_result is None
+                    else {
+                        "outcome": vote_result.outcome,
+                        "winner": vote_result.winner,
+                        "confidence": vote_result.confidence,
+                    },
+                },
+                outcome=outcome,
+                winner_id=winner,
+                order=[r for g in order for r in g],
+                confidence=1.0,
+                margin=margin,
+                n_votes=n_judges,
+            ),
+        )
+        if outcome == "both_bad":
+            stats["both_bad"] += 1
+            route_both_bad_to_sft(item=Item.objects.get(pk=item_id), actor=actor)
+            return
+        if outcome == "tie":
+            stats["ties"] += 1
+        gold_text = (final.get("text") or "").strip()
+        for p in ranking_to_pairs(order) if len(order) > 1 else []:
+            if p.tie:
+                continue
+            pair = upsert_pair(item_id, "", p.winner, p.loser, 1.0, margin, n_judges, pair_rule=ADJUDICATION)
+            if gold_text and p.winner == winner and not pair.chosen_text_override:
+                # edit_gold: the lead's text is the chosen answer (a lead's own edit of the pair wins)
+                PreferencePair.objects.filter(pk=pair.pk).update(chosen_text_override=gold_text)
+                pair.chosen_text_override = gold_text
+        if winner is not None:
+            improvement_pairs(
+                item_id, improvements.get(item_id, []), 1.0, n_judges, pair_rule=ADJUDICATION, of=winner
+            )
+
+    for item_id in sorted(set(finals) - judged - discarded):
+        adjudicated(item_id, finals[item_id], None)
     for (item_id, criterion), item_votes in votes.items():
+        if item_id in discarded:
+            continue
         result = consensus_for_comparison(
             item_votes, rule=rule, responses=shown.get(item_id), min_confidence=min_confidence
         )
+        if not criterion and item_id in finals:
+            adjudicated(item_id, finals[item_id], result)
+            continue
         Consensus.objects.update_or_create(
             item_id=item_id,
             criterion=criterion,
@@ -238,19 +359,17 @@ def recompute_consensus(
             loser = pc.b if pc.winner == pc.a else pc.a
             upsert_pair(item_id, criterion, pc.winner, loser, pc.confidence, abs(pc.margin), pc.n_votes)
         if not criterion and result.outcome == "win":
-            for payload in improvements.get(item_id, []):
-                ranked = [r for g in payload["ranking"] for r in g]
-                for loser in ranked[1:] if payload.get("outcome") != "tie" else ranked:
-                    upsert_pair(
-                        item_id,
-                        "",
-                        payload["improved_response"],
-                        loser,
-                        result.confidence,
-                        3.0,
-                        result.n_votes,
-                    )
-    stale = [p.pk for key, p in existing.items() if key not in keep and p.rule == rule]
+            improvement_pairs(item_id, improvements.get(item_id, []), result.confidence, result.n_votes)
+    if discarded:
+        Consensus.objects.filter(item_id__in=sorted(discarded)).delete()
+    # Pairs no longer implied: those of this rule (or from an adjudication since sent back), and every
+    # other pair of a discarded or adjudicated item (those answers are final under any rule).
+    final_items = set(finals) | discarded
+    stale = [
+        p.pk
+        for key, p in existing.items()
+        if key not in keep and (p.rule in (rule, ADJUDICATION) or p.item_id in final_items)
+    ]
     PreferencePair.objects.filter(pk__in=stale).update(is_stale=True)
     audit.record(
         actor=actor, project=project, verb="consensus.recomputed", object_type="project", rule=rule, **stats

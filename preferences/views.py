@@ -165,7 +165,8 @@ def recompute(request, pk):
         return _pairs_response(request, project, status=exc.status, recompute_form=form)
     notice = (
         f"Consensus recomputed ({form.cleaned_data['rule']}): {stats['comparisons']} comparisons, "
-        f"{stats['pairs']} pairs, {stats['ties']} ties, {stats['both_bad']} sent to SFT review."
+        f"{stats['pairs']} pairs, {stats['ties']} ties, {stats['both_bad']} sent to SFT review; "
+        f"{stats['adjudicated']} follow a lead's adjudication, {stats['discarded']} discarded."
     )
     if not is_htmx(request):
         messages.success(request, notice)

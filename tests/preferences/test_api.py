@@ -168,7 +168,9 @@ def test_consensus_endpoint_and_roles(api, judged):
     assert bad.status_code == 400 and "rule" in bad.json()["errors"]
     response = api["lead"].post(url, {"rule": "majority"}, format="json")
     assert response.status_code == 200
-    assert response.json() == {"comparisons": 5, "pairs": 5, "ties": 0, "both_bad": 0}
+    assert response.json() == {
+        "comparisons": 5, "pairs": 5, "ties": 0, "both_bad": 0, "adjudicated": 0, "discarded": 0
+    }  # fmt: skip
     assert PreferencePair.objects.filter(project=judged).count() == 5
 
 

@@ -247,3 +247,159 @@ def test_judgments_faster_than_the_project_minimum_are_flagged_rushed(users):
     assert (j1.rushed, j2.rushed) == (True, False)
     stats = {r["username"]: r for r in selectors.annotator_stats(project)}
     assert stats["annotator1"]["rushed"] == 1
+
+
+# --- a lead's adjudication is final for preference datasets -----------------------------------------
+
+
+def settle(item, users, decision, **kwargs):
+    from annotation import adjudication
+
+    return adjudication.adjudicate(
+        item=item, lead=users["lead"], decision=decision, reason="Lead's call.", category="other", **kwargs
+    )
+
+
+def model_response(item, model):
+    return item.responses.get(model_name=model, shown=True)
+
+
+@pytest.fixture
+def agreed(users, cmp):
+    """One comparison both annotators judged "model-a, clearly better", with its consensus pair."""
+    make_comparisons(cmp, users["lead"], 1)
+    a, _ = judge(cmp, users["annotator"], prefer="model-a")
+    judge(cmp, users["annotator2"], prefer="model-a")
+    recompute_consensus(project=cmp, actor=users["lead"])
+    return Item.objects.get(pk=a.item_id)
+
+
+def live_pairs(project, criterion=""):
+    return PreferencePair.objects.filter(project=project, criterion=criterion, is_stale=False)
+
+
+def test_an_overridden_winner_decides_the_pair(users, cmp, agreed):
+    old = PreferencePair.objects.get(project=cmp)
+    assert old.chosen.model_name == "model-a"
+    done = settle(agreed, users, "override", final={"winner": model_response(agreed, "model-b").pk})
+    stats = recompute_consensus(project=cmp, actor=users["lead"])
+    assert stats["adjudicated"] == 1 and stats["pairs"] == 1
+    pair = live_pairs(cmp).get()
+    assert (pair.chosen.model_name, pair.rejected.model_name) == ("model-b", "model-a")
+    assert pair.rule == "adjudication" and pair.confidence == 1.0 and pair.margin == 3.0
+    assert pair.n_votes == 2  # the judgments the lead overruled
+    old.refresh_from_db()
+    assert old.is_stale
+    consensus = Consensus.objects.get(item=agreed, criterion="", rule="majority")
+    assert consensus.winner == pair.chosen and consensus.confidence == 1.0
+    assert consensus.params["source"] == "adjudication" and consensus.params["adjudication"] == done.pk
+    assert consensus.params["decision"] == "override"
+    assert consensus.params["votes"]["winner"] == old.chosen_id  # what the votes said, for the record
+    # the same answer under the other rule: the lead's word is final whatever the rule
+    recompute_consensus(project=cmp, actor=users["lead"], rule="weighted", weights={})
+    assert live_pairs(cmp).get().chosen.model_name == "model-b"
+
+
+def test_a_picked_judgment_decides_the_pair_with_its_strength(users, cmp):
+    make_comparisons(cmp, users["lead"], 1)
+    judge(cmp, users["annotator"], prefer="model-a")
+    a, picked = judge(cmp, users["annotator2"], prefer="model-b")
+    settle(a.item, users, "pick", judgment_id=picked.pk)
+    recompute_consensus(project=cmp, actor=users["lead"])
+    pair = live_pairs(cmp).get()
+    assert pair.chosen.model_name == "model-b" and pair.rule == "adjudication"
+    assert pair.confidence == 1.0 and pair.margin == 2.0  # the picked judgment said "clearly better"
+
+
+@pytest.mark.parametrize("outcome", ["tie", "both_bad"])
+def test_a_final_tie_or_both_bad_gives_no_pair(users, cmp, agreed, outcome):
+    settle(agreed, users, "override", final={"outcome": outcome})
+    stats = recompute_consensus(project=cmp, actor=users["lead"])
+    assert stats["pairs"] == 0 and not live_pairs(cmp).exists()
+    assert PreferencePair.objects.get(project=cmp).is_stale
+    sft = Item.objects.filter(project=cmp, kind="sft")
+    if outcome == "both_bad":
+        assert stats["both_bad"] == 1 and sft.get().metadata["comparison_item"] == agreed.pk
+    else:
+        assert stats["ties"] == 1 and not sft.exists()
+
+
+def test_votes_saying_both_bad_do_not_route_an_item_the_lead_settled(users, cmp):
+    make_comparisons(cmp, users["lead"], 1)
+    a, _ = judge(cmp, users["annotator"], payload={"choice": "both_bad"})
+    judge(cmp, users["annotator2"], payload={"choice": "both_bad"})
+    settle(a.item, users, "override", final={"winner": model_response(a.item, "model-a").pk})
+    stats = recompute_consensus(project=cmp, actor=users["lead"])
+    assert stats["both_bad"] == 0 and not Item.objects.filter(project=cmp, kind="sft").exists()
+    assert live_pairs(cmp).get().chosen.model_name == "model-a"
+
+
+def test_edit_gold_text_becomes_the_chosen_text(users, cmp, agreed):
+    winner = model_response(agreed, "model-a")
+    settle(agreed, users, "edit_gold", final={"winner": winner.pk, "text": "The lead's gold answer."})
+    recompute_consensus(project=cmp, actor=users["lead"])
+    pair = live_pairs(cmp).get()
+    assert pair.chosen == winner and pair.chosen_text == "The lead's gold answer."
+    assert pair.rule == "adjudication"
+
+
+def test_an_nway_final_ranking_gives_every_strict_pair(users):
+    p = make_cmp_project(users, overlap=1, name="Three")
+    make_comparisons(p, users["lead"], 1, models=("m1", "m2", "m3"))
+    a, _ = judge(p, users["annotator"], payload={"ranking": "A>B>C"})
+    ids = {r.model_name: r.pk for r in a.item.responses.all()}
+    settle(a.item, users, "override", final={"ranking": [[ids["m3"]], [ids["m1"], ids["m2"]]]})
+    recompute_consensus(project=p, actor=users["lead"])
+    got = sorted((x.chosen.model_name, x.rejected.model_name) for x in live_pairs(p))
+    assert got == [("m3", "m1"), ("m3", "m2")]
+
+
+def test_discarded_items_lose_their_pairs_and_consensus(users, cmp, agreed):
+    pair = PreferencePair.objects.get(project=cmp)
+    set_pair_status(pair=pair, actor=users["lead"], status="approved")
+    settle(agreed, users, "discard")
+    stats = recompute_consensus(project=cmp, actor=users["lead"])
+    assert stats == {
+        "comparisons": 0, "pairs": 0, "both_bad": 0, "ties": 0, "adjudicated": 0, "discarded": 1
+    }  # fmt: skip
+    pair.refresh_from_db()
+    assert pair.is_stale and pair.status == "approved"  # the lead's decision is kept, the pair is out
+    assert not Consensus.objects.filter(item=agreed).exists()
+    assert not live_pairs(cmp).exists()
+
+
+def test_lead_decisions_on_pairs_survive_an_adjudication(users, cmp, agreed):
+    pair = PreferencePair.objects.get(project=cmp)
+    set_pair_status(pair=pair, actor=users["lead"], status="excluded")
+    settle(agreed, users, "override", final={"winner": pair.chosen_id})  # the same answer as the votes
+    recompute_consensus(project=cmp, actor=users["lead"])
+    pair.refresh_from_db()
+    assert pair.status == "excluded" and pair.rule == "adjudication" and not pair.is_stale
+
+
+def test_sending_an_adjudicated_item_back_returns_it_to_the_votes(users, cmp, agreed):
+    settle(agreed, users, "override", final={"winner": model_response(agreed, "model-b").pk})
+    recompute_consensus(project=cmp, actor=users["lead"])
+    settle(agreed, users, "more", more=1)
+    recompute_consensus(project=cmp, actor=users["lead"])
+    pair = live_pairs(cmp).get()
+    assert pair.chosen.model_name == "model-a" and pair.rule == "majority" and pair.confidence == 1.0
+    assert PreferencePair.objects.get(project=cmp, chosen__model_name="model-b").is_stale
+
+
+def test_per_criterion_pairs_still_follow_the_votes_of_a_settled_item(users, cmp):
+    make_comparisons(cmp, users["lead"], 1)
+    for user in ("annotator", "annotator2"):
+        a = lease(cmp, users[user])
+        names = [response_model(r) for r in a.display_order]
+        a_slot, b_slot = "AB"[names.index("model-a")], "AB"[names.index("model-b")]
+        services.submit_judgment(
+            assignment=a,
+            user=users[user],
+            payload={"choice": a_slot, "strength": 1, "criteria": {"honesty": b_slot}},
+        )
+    settle(a.item, users, "override", final={"winner": model_response(a.item, "model-b").pk})
+    recompute_consensus(project=cmp, actor=users["lead"])
+    assert live_pairs(cmp).get().chosen.model_name == "model-b"
+    honesty = live_pairs(cmp, "honesty").get()
+    assert honesty.chosen.model_name == "model-b" and honesty.rule == "majority"

@@ -337,3 +337,22 @@ def test_position_bias_counts_n_way_rankings_by_their_top_slot(users):
     bias = selectors.leaderboard(p)["position_bias"]
     mine = bias["per_annotator"]["annotator1"]
     assert mine["n_decided"] == 4 and mine["shares"][0] == 1.0 and len(mine["shares"]) == 3
+
+
+def test_pairs_that_follow_an_adjudication_are_marked(client, users, judged):
+    from annotation import adjudication
+    from annotation.models import Item
+
+    item = Item.objects.filter(project=judged, kind="comparison").order_by("id").first()
+    loser = item.responses.get(model_name="model-b")
+    adjudication.adjudicate(
+        item=item, lead=users["lead"], decision="override", final={"winner": loser.pk}, reason="B.",
+        category="annotator_error",
+    )  # fmt: skip
+    login(client, users, "lead")
+    response = client.post(reverse("preferences:recompute", args=[judged.pk]), {"rule": "majority"}, **HX)
+    assert "1 follow a lead&#x27;s adjudication, 0 discarded" in response.content.decode()
+    html = client.get(reverse("preferences:pairs", args=[judged.pk])).content.decode()
+    assert html.count('class="pair-row') == 3 and html.count(">adjudicated</span>") == 1
+    row = html[html.index(f'id="pair-{PreferencePair.objects.get(rule="adjudication").pk}"') :]
+    assert "Answer 0 variant 1." in row[: row.index("</tr>")]  # model-b's text is the chosen one
