@@ -62,7 +62,8 @@ class PairListView(ProjectScoped, generics.ListAPIView):
         return selectors.candidate_pairs(project, **query.selector_kwargs())
 
     @extend_schema(
-        summary="Curated preference pairs, most confident first (lead or admin).",
+        summary="Curated preference pairs, most confident first, with how many annotators reported the "
+        "chosen response harmful (lead or admin).",
         parameters=[s.PairQuerySerializer],
         responses={200: s.PairSerializer, **_errors(400, 403, 404)},
     )

@@ -59,6 +59,9 @@ class PairFilterForm(forms.Form):
     model = forms.CharField(required=False, max_length=500, label="Model")
     status = forms.ChoiceField(required=False, choices=[("", "Any")] + list(PairStatus.choices))
     include_stale = forms.BooleanField(required=False, label="Include stale")
+    hide_harmful = forms.BooleanField(
+        required=False, label="Hide pairs whose chosen response was reported harmful"
+    )
 
     def selector_kwargs(self) -> dict:
         """Keyword arguments for selectors.candidate_pairs (call after is_valid)."""
@@ -73,6 +76,7 @@ class PairFilterForm(forms.Form):
             "model": data.get("model") or "",
             "status": data.get("status") or "",
             "include_stale": bool(data.get("include_stale")),
+            "hide_harmful": bool(data.get("hide_harmful")),
         }
 
 

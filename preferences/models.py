@@ -65,6 +65,14 @@ class PreferencePair(models.Model):
     )
     decided_at = models.DateTimeField(null=True, blank=True)
     is_stale = models.BooleanField(default=False, help_text="No longer implied by the latest consensus.")
+    chosen_harmful_flags = models.PositiveIntegerField(
+        default=0, help_text="How many of the comparison's annotators reported the chosen response harmful."
+    )
+    chosen_harmful_majority = models.BooleanField(
+        default=False,
+        help_text="A majority of the comparison's judges reported the chosen response harmful: "
+        "such a pair is never taken without a lead's explicit approval.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -16,8 +16,10 @@ def candidate_pairs(
     model: str = "",
     status: str = "",
     include_stale: bool = False,
+    hide_harmful: bool = False,
 ):
-    """Pairs with the filters a lead uses on the curated pairs page (all optional)."""
+    """Pairs with the filters a lead uses on the curated pairs page (all optional). `hide_harmful`
+    leaves out pairs whose chosen response any annotator reported harmful."""
     qs = PreferencePair.objects.filter(project=project).select_related(
         "item", "chosen", "rejected", "rubric_version", "decided_by"
     )
@@ -33,14 +35,22 @@ def candidate_pairs(
         qs = qs.filter(Q(chosen__model_name=model) | Q(rejected__model_name=model))
     if status:
         qs = qs.filter(status=status)
+    if hide_harmful:
+        qs = qs.filter(chosen_harmful_flags=0)
     return qs.order_by("-confidence", "-margin", "id")
 
 
 def pair_counts(qs) -> dict:
+    """{"total", one count per status, "harmful": chosen response reported harmful by anyone,
+    "harmful_majority": by a majority of the comparison's judges}."""
     from django.db.models import Count
 
     by_status = dict(qs.order_by().values_list("status").annotate(n=Count("id")))
-    return {"total": sum(by_status.values()), **by_status}
+    flagged = qs.order_by().aggregate(
+        harmful=Count("id", filter=Q(chosen_harmful_flags__gt=0)),
+        harmful_majority=Count("id", filter=Q(chosen_harmful_majority=True)),
+    )
+    return {"total": sum(by_status.values()), **by_status, **flagged}
 
 
 def _model_key(response) -> str:

@@ -25,6 +25,11 @@ class PairQuerySerializer(serializers.Serializer):
     model = serializers.CharField(required=False, max_length=500, help_text="Pairs where either side is it.")
     status = serializers.ChoiceField(choices=PairStatus.choices, required=False)
     include_stale = serializers.BooleanField(required=False, default=False)
+    hide_harmful = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Leave out pairs whose chosen response any annotator reported harmful.",
+    )
 
     def selector_kwargs(self) -> dict:
         data = self.validated_data
@@ -36,6 +41,7 @@ class PairQuerySerializer(serializers.Serializer):
             "model": data.get("model", ""),
             "status": data.get("status", ""),
             "include_stale": data.get("include_stale", False),
+            "hide_harmful": data.get("hide_harmful", False),
         }
 
 
@@ -77,6 +83,8 @@ class PairSerializer(serializers.ModelSerializer):
             "rubric_version",
             "status",
             "is_stale",
+            "chosen_harmful_flags",
+            "chosen_harmful_majority",
             "decided_by",
             "decided_at",
         ]
@@ -106,6 +114,9 @@ class ConsensusResultSerializer(serializers.Serializer):
     both_bad = serializers.IntegerField(help_text="Comparisons sent to SFT review.")
     adjudicated = serializers.IntegerField(help_text="Comparisons whose pairs follow a lead's adjudication.")
     discarded = serializers.IntegerField(help_text="Discarded comparisons: no consensus, their pairs stale.")
+    harmful = serializers.IntegerField(
+        help_text="Pairs whose chosen response a majority of the comparison's judges reported harmful."
+    )
 
 
 class LeaderboardQuerySerializer(serializers.Serializer):

@@ -80,6 +80,8 @@ def set_pair_status(
         old_status=old,
         new_status=status,
         edited=bool(pair.chosen_text_override),
+        chosen_harmful_flags=pair.chosen_harmful_flags,
+        chosen_harmful_majority=pair.chosen_harmful_majority,
     )
     return pair
 
@@ -119,7 +121,11 @@ def route_both_bad_to_sft(*, item: Item, actor=None) -> Item | None:
 
 
 def _votes_by_item(project, *, rule, weights):
-    """Current comparison judgments -> {(item_id, criterion): [Vote]} and the latest rubric version per item."""
+    """Current comparison judgments -> {(item_id, criterion): [Vote]}, the latest rubric version per item,
+    the payloads with an improved response per item, and {item_id: {response_id: annotators who
+    reported it harmful}}."""
+    from collections import Counter
+
     from annotation.models import Judgment
 
     from .consensus import Vote
@@ -127,6 +133,7 @@ def _votes_by_item(project, *, rule, weights):
     votes: dict[tuple[int, str], list] = {}
     versions: dict[int, int | None] = {}
     improvements: dict[int, list[dict]] = {}
+    harmful: dict[int, Counter] = {}
     rows = (
         Judgment.objects.filter(item__project=project, item__kind=ItemKind.COMPARISON, is_current=True)
         .order_by("id")
@@ -143,7 +150,10 @@ def _votes_by_item(project, *, rule, weights):
             votes.setdefault((item_id, key), []).append(Vote.from_payload(payload, criterion=key, **common))
         if payload.get("improved_response"):
             improvements.setdefault(item_id, []).append(payload)
-    return votes, versions, improvements
+        flagged = payload.get("harmful") or []
+        if flagged:  # one flag per annotator and response (the payload lists each response once)
+            harmful.setdefault(item_id, Counter()).update(set(flagged))
+    return votes, versions, improvements, harmful
 
 
 def _final_answers(project) -> tuple[dict[int, dict], set[int]]:
@@ -187,6 +197,8 @@ def recompute_consensus(
     A lead's adjudication is final: the item's overall consensus and pairs follow it (rule
     "adjudication", confidence 1.0), whatever the votes say; per-criterion pairs still come from the
     votes. Discarded items get no consensus and no pairs (their earlier pairs become stale).
+    Each pair records how many annotators reported its chosen response harmful, and whether they are a
+    majority of the comparison's judges (stats["harmful"] counts those pairs).
     """
     from .consensus import RULES, consensus_for_comparison, ranking_to_pairs
     from .models import Consensus
@@ -200,7 +212,7 @@ def recompute_consensus(
         from annotation.selectors import reliability_weights
 
         weights = reliability_weights(project, kind=ItemKind.COMPARISON)
-    votes, versions, improvements = _votes_by_item(project, rule=rule, weights=weights)
+    votes, versions, improvements, harmful = _votes_by_item(project, rule=rule, weights=weights)
     finals, discarded = _final_answers(project)
     judged = {item_id for item_id, _ in votes}
     item_ids = sorted((judged | set(finals)) - discarded)
@@ -216,7 +228,7 @@ def recompute_consensus(
         (p.item_id, p.criterion, p.chosen_id, p.rejected_id): p
         for p in PreferencePair.objects.filter(project=project, item_id__in=item_ids + sorted(discarded))
     }
-    keep = set()
+    keep, harmful_majority = set(), set()
     stats = {
         "comparisons": len(item_ids),
         "pairs": 0,
@@ -230,7 +242,13 @@ def recompute_consensus(
     def upsert_pair(item_id, criterion, chosen, rejected, confidence, margin, n_votes, *, pair_rule=rule):
         key = (item_id, criterion, chosen, rejected)
         keep.add(key)
+        flags = (harmful.get(item_id) or {}).get(chosen, 0)
+        majority = 2 * flags > len(votes.get((item_id, ""), ()))  # of the comparison's judges
+        if majority:
+            harmful_majority.add(key)
         fields = dict(
+            chosen_harmful_flags=flags,
+            chosen_harmful_majority=majority,
             confidence=confidence,
             margin=margin,
             n_votes=n_votes,
@@ -371,6 +389,7 @@ def recompute_consensus(
         if key not in keep and (p.rule in (rule, ADJUDICATION) or p.item_id in final_items)
     ]
     PreferencePair.objects.filter(pk__in=stale).update(is_stale=True)
+    stats["harmful"] = len(harmful_majority)
     audit.record(
         actor=actor, project=project, verb="consensus.recomputed", object_type="project", rule=rule, **stats
     )

@@ -168,6 +168,8 @@ def recompute(request, pk):
         f"{stats['pairs']} pairs, {stats['ties']} ties, {stats['both_bad']} sent to SFT review; "
         f"{stats['adjudicated']} follow a lead's adjudication, {stats['discarded']} discarded."
     )
+    if stats["harmful"]:
+        notice += f" {stats['harmful']} pair(s) have a chosen response most judges reported harmful."
     if not is_htmx(request):
         messages.success(request, notice)
         return redirect("preferences:pairs", pk=project.pk)

@@ -30,14 +30,17 @@ def response_model(response_id):
     return Response.objects.get(pk=response_id).model_name
 
 
-def judge(project, user, *, prefer=None, payload=None, comment="because", **kwargs):
-    """Lease the user's next comparison and submit; `prefer` = model name to pick (pairs, by slot)."""
+def judge(project, user, *, prefer=None, payload=None, harmful=(), comment="because", **kwargs):
+    """Lease the user's next comparison and submit; `prefer` = model name to pick (pairs, by slot),
+    `harmful` = model names whose responses the user reports harmful (by slot, as on the page)."""
     assignment = services.next_assignment(project=project, user=user, kind="comparison")
     assert assignment is not None
+    names = [response_model(r) for r in assignment.display_order]
     if payload is None:
-        names = [response_model(r) for r in assignment.display_order]
         slot = "AB"[names.index(prefer)]
         payload = {"choice": slot, "strength": 2}
+    if harmful:
+        payload = {**payload, "harmful": ["ABCDEFGH"[names.index(m)] for m in harmful]}
     judgment = services.submit_judgment(
         assignment=assignment, user=user, payload=payload, comment=comment, **kwargs
     )

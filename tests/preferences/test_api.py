@@ -169,7 +169,8 @@ def test_consensus_endpoint_and_roles(api, judged):
     response = api["lead"].post(url, {"rule": "majority"}, format="json")
     assert response.status_code == 200
     assert response.json() == {
-        "comparisons": 5, "pairs": 5, "ties": 0, "both_bad": 0, "adjudicated": 0, "discarded": 0
+        "comparisons": 5, "pairs": 5, "ties": 0, "both_bad": 0, "adjudicated": 0, "discarded": 0,
+        "harmful": 0,
     }  # fmt: skip
     assert PreferencePair.objects.filter(project=judged).count() == 5
 
@@ -232,3 +233,20 @@ def test_schema_lists_the_preferences_endpoints(api):
         "/api/projects/{project_id}/leaderboard/",
     ):
         assert path in paths
+
+
+def test_pairs_list_reports_and_filters_harmful_chosen_responses(api, users, cmp):
+    make_comparisons(cmp, users["lead"], 2)
+    judge(cmp, users["annotator"], prefer="model-a", harmful=["model-a"])
+    judge(cmp, users["annotator2"], prefer="model-a", harmful=["model-a"])
+    judge(cmp, users["annotator"], prefer="model-a")
+    judge(cmp, users["annotator2"], prefer="model-a", harmful=["model-b"])
+    stats = api["lead"].post(f"/api/projects/{cmp.pk}/consensus/", {}, format="json").json()
+    assert stats["pairs"] == 2 and stats["harmful"] == 1
+    url = f"/api/projects/{cmp.pk}/pairs/"
+    rows = api["lead"].get(url).json()["results"]
+    got = sorted((r["chosen_harmful_flags"], r["chosen_harmful_majority"], r["status"]) for r in rows)
+    assert got == [(0, False, "candidate"), (2, True, "candidate")]
+    kept = api["lead"].get(url, {"hide_harmful": "true"}).json()
+    assert kept["count"] == 1 and kept["results"][0]["chosen_harmful_flags"] == 0
+    assert api["lead"].get(url, {"hide_harmful": "nope"}).status_code == 400

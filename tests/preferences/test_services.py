@@ -360,7 +360,8 @@ def test_discarded_items_lose_their_pairs_and_consensus(users, cmp, agreed):
     settle(agreed, users, "discard")
     stats = recompute_consensus(project=cmp, actor=users["lead"])
     assert stats == {
-        "comparisons": 0, "pairs": 0, "both_bad": 0, "ties": 0, "adjudicated": 0, "discarded": 1
+        "comparisons": 0, "pairs": 0, "both_bad": 0, "ties": 0, "adjudicated": 0, "discarded": 1,
+        "harmful": 0,
     }  # fmt: skip
     pair.refresh_from_db()
     assert pair.is_stale and pair.status == "approved"  # the lead's decision is kept, the pair is out
@@ -403,3 +404,47 @@ def test_per_criterion_pairs_still_follow_the_votes_of_a_settled_item(users, cmp
     assert live_pairs(cmp).get().chosen.model_name == "model-b"
     honesty = live_pairs(cmp, "honesty").get()
     assert honesty.chosen.model_name == "model-b" and honesty.rule == "majority"
+
+
+# --- "report harmful" counts --------------------------------------------------------------------------
+
+
+def test_harmful_reports_are_counted_on_the_pairs_chosen_side(users, cmp):
+    make_comparisons(cmp, users["lead"], 3)
+    # item 1: both judges report the winner harmful; item 2: one of two does; item 3: only the loser
+    judge(cmp, users["annotator"], prefer="model-a", harmful=["model-a"])
+    judge(cmp, users["annotator2"], prefer="model-a", harmful=["model-a", "model-b"])
+    judge(cmp, users["annotator"], prefer="model-a", harmful=["model-a"])
+    judge(cmp, users["annotator2"], prefer="model-a")
+    judge(cmp, users["annotator"], prefer="model-a", harmful=["model-b"])
+    judge(cmp, users["annotator2"], prefer="model-a", harmful=["model-b"])
+    stats = recompute_consensus(project=cmp, actor=users["lead"])
+    assert stats["pairs"] == 3 and stats["harmful"] == 1
+    pairs = list(PreferencePair.objects.filter(project=cmp).order_by("item_id"))
+    assert [(p.chosen_harmful_flags, p.chosen_harmful_majority) for p in pairs] == [
+        (2, True),
+        (1, False),
+        (0, False),
+    ]
+    assert all(p.status == PairStatus.CANDIDATE for p in pairs)  # never approved automatically
+    # a lead may still approve one explicitly; the audit trail says what they knew
+    set_pair_status(pair=pairs[0], actor=users["lead"], status="approved")
+    from annotation.models import AuditEvent
+
+    event = AuditEvent.objects.filter(verb="pair.curated").latest("id")
+    assert event.data["chosen_harmful_flags"] == 2 and event.data["chosen_harmful_majority"] is True
+    # flags follow the judgments: after a recompute, the approval is kept and the counts refreshed
+    recompute_consensus(project=cmp, actor=users["lead"])
+    pairs[0].refresh_from_db()
+    assert pairs[0].status == "approved" and pairs[0].chosen_harmful_flags == 2
+
+
+def test_harmful_reports_count_on_an_adjudicated_pair_too(users, cmp):
+    make_comparisons(cmp, users["lead"], 1)
+    a, _ = judge(cmp, users["annotator"], prefer="model-a", harmful=["model-b"])
+    judge(cmp, users["annotator2"], prefer="model-a", harmful=["model-b"])
+    settle(a.item, users, "override", final={"winner": model_response(a.item, "model-b").pk})
+    stats = recompute_consensus(project=cmp, actor=users["lead"])
+    pair = live_pairs(cmp).get()
+    assert pair.chosen.model_name == "model-b" and pair.chosen_harmful_flags == 2
+    assert pair.chosen_harmful_majority and stats["harmful"] == 1

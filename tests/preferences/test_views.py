@@ -356,3 +356,30 @@ def test_pairs_that_follow_an_adjudication_are_marked(client, users, judged):
     assert html.count('class="pair-row') == 3 and html.count(">adjudicated</span>") == 1
     row = html[html.index(f'id="pair-{PreferencePair.objects.get(rule="adjudication").pk}"') :]
     assert "Answer 0 variant 1." in row[: row.index("</tr>")]  # model-b's text is the chosen one
+
+
+def test_pairs_page_shows_and_filters_harmful_reports(client, users, cmp):
+    judge(cmp, users["annotator"], prefer="model-a", harmful=["model-a"])
+    judge(cmp, users["annotator2"], prefer="model-a", harmful=["model-a"])
+    judge(cmp, users["annotator"], prefer="model-a", harmful=["model-a"])
+    judge(cmp, users["annotator2"], prefer="model-a")
+    judge(cmp, users["annotator"], prefer="model-a", harmful=["model-b"])
+    judge(cmp, users["annotator2"], prefer="model-a")
+    login(client, users, "lead")
+    response = client.post(reverse("preferences:recompute", args=[cmp.pk]), {"rule": "majority"}, **HX)
+    assert "1 pair(s) have a chosen response most judges reported harmful" in response.content.decode()
+    url = reverse("preferences:pairs", args=[cmp.pk])
+    html = client.get(url).content.decode()
+    assert html.count('class="pair-row') == 3
+    assert html.count("reported harmful &times;") == 2  # the rejected side's report is not the chosen's
+    assert "reported harmful &times;2 (majority)" in html and "reported harmful &times;1</span>" in html
+    flagged = PreferencePair.objects.get(chosen_harmful_majority=True)
+    row = re.search(rf'<tr class="([^"]*)" id="pair-{flagged.pk}"', html)
+    assert "flagged" in row.group(1)  # the whole row stands out
+    row_html = html[row.start() : html.index("</tr>", row.start())]
+    assert row_html.count("hx-confirm=") == 2  # approving it asks first (button and edit form)
+    assert "2 with a chosen response reported harmful, 1 by most of its judges" in html
+    assert 'name="hide_harmful"' in html
+    html = client.get(url, {"hide_harmful": "on"}, **HX).content.decode()
+    assert html.count('class="pair-row') == 1 and "reported harmful &times;" not in html
+    assert 'id="id_hide_harmful" checked' in html
