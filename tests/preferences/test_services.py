@@ -448,3 +448,48 @@ def test_harmful_reports_count_on_an_adjudicated_pair_too(users, cmp):
     pair = live_pairs(cmp).get()
     assert pair.chosen.model_name == "model-b" and pair.chosen_harmful_flags == 2
     assert pair.chosen_harmful_majority and stats["harmful"] == 1
+
+
+# --- "improve the better response" ------------------------------------------------------------------
+
+
+def test_an_improved_text_becomes_the_chosen_side_of_a_pair(users, cmp):
+    make_comparisons(cmp, users["lead"], 1)
+    a = lease(cmp, users["annotator"])
+    names = [response_model(r) for r in a.display_order]
+    better = "AB"[names.index("model-a")]
+    services.submit_judgment(
+        assignment=a,
+        user=users["annotator"],
+        payload={"choice": better, "strength": 2, "improved_text": "An even better answer."},
+    )
+    judge(cmp, users["annotator2"], prefer="model-a")
+    stats = recompute_consensus(project=cmp, actor=users["lead"])
+    assert stats["pairs"] == 2
+    improved = Response.objects.get(item=a.item, shown=False)
+    pair = PreferencePair.objects.get(project=cmp, chosen=improved)
+    assert pair.chosen_text == "An even better answer." and pair.chosen.model_name == "human"
+    assert pair.rejected.model_name == "model-b"  # it beats what its author ranked below the base
+    assert pair.margin == 3.0 and pair.confidence == 1.0 and pair.criterion == ""
+    assert pair.status == PairStatus.CANDIDATE and not pair.is_stale
+    model_pair = PreferencePair.objects.get(project=cmp, chosen__model_name="model-a")
+    assert model_pair.rejected.model_name == "model-b"
+
+
+def test_after_an_adjudication_only_improvements_of_the_final_winner_count(users, cmp):
+    make_comparisons(cmp, users["lead"], 1)
+    for user, model in (("annotator", "model-a"), ("annotator2", "model-b")):
+        a = lease(cmp, users[user])
+        slot = "AB"[[response_model(r) for r in a.display_order].index(model)]
+        services.submit_judgment(
+            assignment=a,
+            user=users[user],
+            payload={"choice": slot, "strength": 1, "improved_text": f"Better than {model}."},
+        )
+    settle(a.item, users, "override", final={"winner": model_response(a.item, "model-b").pk})
+    recompute_consensus(project=cmp, actor=users["lead"])
+    got = sorted((p.chosen_text, p.rejected.model_name, p.rule) for p in live_pairs(cmp))
+    assert got == [
+        ("Answer 0 variant 1.", "model-a", "adjudication"),
+        ("Better than model-b.", "model-a", "adjudication"),
+    ]
