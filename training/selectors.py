@@ -115,7 +115,12 @@ def dpo_sources(project, *, include_candidates: bool, candidate_min_confidence: 
 
         pairs = pairs.filter(
             Q(status=PairStatus.APPROVED)
-            | Q(status=PairStatus.CANDIDATE, confidence__gte=candidate_min_confidence)
+            # a candidate whose chosen response most of its judges reported harmful needs a lead
+            | Q(
+                status=PairStatus.CANDIDATE,
+                confidence__gte=candidate_min_confidence,
+                chosen_harmful_majority=False,
+            )
         )
     else:
         pairs = pairs.filter(status=PairStatus.APPROVED)
@@ -157,6 +162,7 @@ def dpo_sources(project, *, include_candidates: bool, candidate_min_confidence: 
             "margin": pair.margin,
             "response_ids": [pair.chosen_id, pair.rejected_id],
             "chosen_edited": bool(pair.chosen_text_override),
+            "chosen_harmful_flags": pair.chosen_harmful_flags,
             "judgment_ids": info["judgment_ids"],
             "annotators": info["annotators"],
             "adjudication_ids": adjudications[pair.item_id],

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from annotation.errors import Forbidden, InvalidInput
 from annotation.models import ItemState
-from preferences.models import PairStatus
+from preferences.models import PairStatus, PreferencePair
 from tests.training.factories import import_sft, judge_all, make_pairs, sft_project_data, word_embedder
 from training import services
 from training.models import DatasetSnapshot, Immutable, SnapshotRow
@@ -179,6 +179,12 @@ def test_dpo_snapshot_filters_and_provenance(project, users):
     approved = make_pairs(project, users["lead"], [f"Prompt {i}?" for i in range(4)], confidence=0.9)
     make_pairs(project, users["lead"], ["Low?"], confidence=0.3)
     make_pairs(project, users["lead"], ["Cand high?"], status=PairStatus.CANDIDATE, confidence=0.95)
+    harmful = make_pairs(
+        project, users["lead"], ["Cand harmful?"], status=PairStatus.CANDIDATE, confidence=0.95
+    )
+    PreferencePair.objects.filter(pk=harmful[0].pk).update(
+        chosen_harmful_flags=2, chosen_harmful_majority=True
+    )
     make_pairs(project, users["lead"], ["Cand low?"], status=PairStatus.CANDIDATE, confidence=0.5)
     make_pairs(project, users["lead"], ["Excluded?"], status=PairStatus.EXCLUDED)
     approved[0].chosen_text_override = "An edited chosen answer."
@@ -200,6 +206,7 @@ def test_dpo_snapshot_filters_and_provenance(project, users):
     with_candidates = build(project, users, "dpo", val_fraction=0, include_candidates=True)
     prompts = {r.data["messages"][-1]["content"] for r in rows_of(with_candidates)}
     assert "Cand high?" in prompts and "Cand low?" not in prompts and "Excluded?" not in prompts
+    assert "Cand harmful?" not in prompts  # most of its judges reported the chosen response harmful
     with pytest.raises(InvalidInput):
         build(project, users, "dpo", criterion="helpfulness")
 
