@@ -81,8 +81,13 @@ def _dashboard_context(project, report):
         for (kind, key), alphas in sorted(side_by_side.items())
     ]
     annotator_sections = []
+    names = {str(r["user_id"]): r["username"] for rows in data.get("annotators", {}).values() for r in rows}
     for kind, rows in data.get("annotators", {}).items():
         for row in rows:
+            row["pairwise_named"] = [
+                {"name": names.get(str(other), f"#{other}"), **p}
+                for other, p in (row.get("pairwise") or {}).items()
+            ]
             conf = row.get("confusion")
             if conf:
                 row["confusion_rows"] = [
@@ -103,9 +108,14 @@ def _dashboard_context(project, report):
     weekly = {}
     for row in data.get("weekly", []):
         weekly.setdefault(row["kind"], []).append(row)
+    ranking_tau = [
+        {"name": names.get(str(user_id), f"#{user_id}"), "tau": tau}
+        for user_id, tau in (data.get("ranking_tau") or {}).items()
+    ]
     return {
         "report": report,
         "data": data,
+        "ranking_tau": ranking_tau,
         "weekly_charts": [
             {
                 "kind": kind,

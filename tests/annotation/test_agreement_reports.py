@@ -115,6 +115,9 @@ def test_dashboard_csv_and_api(planted, users):
     assert res.status_code == 200 and AgreementReport.objects.count() == 1
     html = res.content.decode()
     assert "<svg" in html and "confusion against the consensus" in html and "2025-W03" in html
+    assert 'class="percent-line"' in html  # percent agreement drawn beside alpha
+    pairwise = html.split('class="table compact annotators"')[1].split("</table>")[0]
+    assert "annotator2:" in pairwise and "#" not in pairwise.split("<tbody>")[1].split("</td></tr>")[0]
     body = web.get(reverse("annotation:agreement-csv", args=[project.pk, "annotators"])).content.decode()
     rows = list(csv.DictReader(io.StringIO(body)))
     data = AgreementReport.objects.get().data
