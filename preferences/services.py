@@ -130,6 +130,10 @@ def _votes_by_item(project, *, rule, weights):
 
     from .consensus import Vote
 
+    # An annotator without a reliability estimate (new, or too few judgments) votes with the median
+    # weight of those who have one: the Dawid-Skene weights are log-odds (0..10), not around 1.0.
+    known = sorted(float(w) for w in (weights or {}).values())
+    default_weight = known[len(known) // 2] if known else 1.0
     votes: dict[tuple[int, str], list] = {}
     versions: dict[int, int | None] = {}
     improvements: dict[int, list[dict]] = {}
@@ -143,7 +147,7 @@ def _votes_by_item(project, *, rule, weights):
         if not payload or "ranking" not in payload:
             continue
         versions[item_id] = version_id
-        weight = float((weights or {}).get(annotator_id, 1.0))
+        weight = float((weights or {}).get(annotator_id, default_weight))
         common = dict(comparison_id=item_id, annotator=annotator_id, weight=weight)
         votes.setdefault((item_id, ""), []).append(Vote.from_payload(payload, **common))
         for key in payload.get("criteria") or {}:

@@ -493,3 +493,19 @@ def test_after_an_adjudication_only_improvements_of_the_final_winner_count(users
         ("Answer 0 variant 1.", "model-a", "adjudication"),
         ("Better than model-b.", "model-a", "adjudication"),
     ]
+
+
+def test_an_annotator_without_a_reliability_estimate_votes_with_the_median_weight(users):
+    """Dawid-Skene weights are log-odds (0..10): a newcomer at 1.0 would be all but ignored."""
+    from preferences.models import PreferencePair
+    from preferences.services import recompute_consensus
+    from tests.preferences.factories import judge, make_cmp_project, make_comparisons
+
+    p = make_cmp_project(users, overlap=2, name="Weights")
+    make_comparisons(p, users["lead"], 1)
+    judge(p, users["annotator"], prefer="model-a")
+    judge(p, users["lead"], prefer="model-b")  # the lead has no estimate
+    weights = {users["annotator"].pk: 8.0, users["annotator2"].pk: 2.0}
+    recompute_consensus(project=p, actor=users["lead"], rule="weighted", weights=weights)
+    # 8 vs 8 (the median of 2 and 8, upper): a split, no pair; at 8 vs 1 model-a won with 0.89
+    assert not PreferencePair.objects.filter(project=p, criterion="", is_stale=False).exists()
