@@ -7,7 +7,7 @@ APPROVED with `Item.resolution` = the adjudication's `final`, or DISCARDED; "sen
 """
 
 from django.db import transaction
-from django.db.models import Count, Exists, F, OuterRef, Q
+from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
 
 from . import audit
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -266,7 +266,8 @@ def requeue_outdated(*, project, actor) -> dict:
     Choice: the old judgments are kept (append-only history) and each such item gets one extra slot
     per outdated judgment, so it collects as many fresh judgments as it had old ones from annotators
     who have not seen it; routing then decides on the newest version's judgments only. Gold,
-    discarded and lead-adjudicated items are left alone. Returns {"items", "slots", "version"}.
+    discarded and lead-decided items are left alone; an item a lead only sent back for more
+    annotators is re-queued like the others. Returns {"items", "slots", "version"}.
     """
     _require_lead(actor, project)
     version = project.current_rubric_version()
@@ -275,12 +276,15 @@ def requeue_outdated(*, project, actor) -> dict:
     outdated = Judgment.objects.filter(
         item=OuterRef("pk"), is_current=True, rubric_version__rubric=version.rubric
     ).filter(Q(rubric_version__number__lt=version.number))
-    adjudicated = Adjudication.objects.filter(item=OuterRef("pk"))
+    # A lead's final word (pick, override, edit gold, discard) stands; an item a lead only sent back
+    # for more annotators is still the annotators' to decide, so it is re-queued like the others.
+    last_decision = Adjudication.objects.filter(item=OuterRef("pk")).order_by("-id").values("decision")[:1]
     items = (
         Item.objects.filter(project=project, is_gold=False)
         .exclude(state=ItemState.DISCARDED)
         .filter(Exists(outdated))
-        .exclude(Exists(adjudicated))
+        .annotate(last_adjudication=Subquery(last_decision))
+        .filter(Q(last_adjudication__isnull=True) | Q(last_adjudication=AdjudicationDecision.MORE))
         .order_by("id")
     )
     counts = dict(

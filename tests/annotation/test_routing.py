@@ -136,3 +136,24 @@ def test_rubric_revision_requeues_items_judged_under_the_old_version(routed, use
 def test_new_projects_route_by_default(users):
     fresh = services.create_project(name="Defaults", created_by=users["admin"])
     assert fresh.agreement_routing is True
+
+
+def test_requeue_leaves_a_leads_decision_alone_but_not_a_send_back(routed, users):
+    from annotation.models import Judgment
+
+    make_items(routed, users["lead"], 2)
+    first = judge(routed, users["annotator"], "accept")
+    judge(routed, users["annotator2"], "reject")
+    second = judge(routed, users["annotator"], "accept")
+    judge(routed, users["annotator2"], "reject")
+    assert set(Item.objects.filter(state=ItemState.DISPUTED).values_list("pk", flat=True)) == {first, second}
+    pick = Judgment.objects.get(item_id=first, annotator=users["annotator"])
+    adjudication.adjudicate(item=Item.objects.get(pk=first), lead=users["lead"], decision="pick",
+                            judgment_id=pick.pk, reason="Accept is right.", category="annotator_error")  # fmt: skip
+    adjudication.adjudicate(item=Item.objects.get(pk=second), lead=users["lead"], decision="more", more=1,
+                            reason="Unsure.", category="ambiguous_prompt")  # fmt: skip
+    services.create_rubric_version(project=routed, actor=users["lead"], criteria=CRITERIA, changelog="v2")
+    result = adjudication.requeue_outdated(project=routed, actor=users["lead"])
+    assert result["items"] == 1
+    assert Item.objects.get(pk=first).state == ItemState.APPROVED  # the lead's pick stands
+    assert Item.objects.get(pk=second).state == ItemState.OPEN
