@@ -18,6 +18,8 @@ Report layout (`AgreementReport.data`, JSON; nan is stored as null):
               judged are left out), vs gold, pairwise kappas, confusion matrix vs consensus,
               Dawid-Skene accuracy and weight;
   weekly:     per kind and ISO week of an item's last judgment: alpha and percent agreement.
+  annotator_weekly: per kind, annotator and ISO week of their judgment: agreement with the others'
+              consensus (drift: an annotator whose agreement falls week after week).
 """
 
 import math
@@ -212,6 +214,37 @@ def _annotator_section(cells: dict, gold: dict, names: dict) -> list[dict]:
     return rows
 
 
+def annotator_weekly(cells: dict, judged_at: dict, names: dict) -> list[dict]:
+    """Drift: per annotator and ISO week of their own judgment, the share of their answers that match
+    the leave-one-out consensus of the other annotators (over all weeks' judgments of the item)."""
+    counts_by_unit = defaultdict(Counter)
+    by_annotator = defaultdict(dict)
+    for (a, u), label in cells.items():
+        counts_by_unit[u][label] += 1
+        by_annotator[a][u] = label
+    rows = []
+    for a in sorted(by_annotator, key=lambda a: names.get(a, str(a))):
+        mine = by_annotator[a]
+        consensus = _consensus_of_others(counts_by_unit, mine)
+        weeks = defaultdict(lambda: [0, 0])  # week -> [agreeing, compared]
+        for u, label in mine.items():
+            if u in consensus:
+                tally = weeks[_iso_week(judged_at[(a, u)])]
+                tally[0] += label == consensus[u]
+                tally[1] += 1
+        for week, (agree, n) in sorted(weeks.items()):
+            rows.append(
+                {
+                    "user_id": a,
+                    "username": names.get(a, str(a)),
+                    "week": week,
+                    "agree": _num(agree / n),
+                    "items": n,
+                }
+            )
+    return rows
+
+
 def _add_reliability(rows: list[dict], cells: dict, labels: list[str]):
     """Dawid-Skene accuracy and vote weight per annotator (needs two classes and a shared item)."""
     for row in rows:
@@ -258,6 +291,7 @@ def build_report(project) -> dict:
     preferences = defaultdict(dict)  # (version, key) -> cells: comparisons' per-criterion preferences
     rankings = defaultdict(dict)  # annotator -> {item: ranking groups}
     last_seen = {}
+    judged_at = {}  # (annotator, item) -> when that judgment was made
     for j in judgments:
         item = items[j.item_id]
         if item.is_gold:
@@ -286,6 +320,7 @@ def build_report(project) -> dict:
             if key in types and value is not None:
                 scores[(item.kind, version, key)][(j.annotator_id, item.pk)] = _score_value(types[key], value)
         last_seen[item.pk] = max(last_seen.get(item.pk, j.created_at), j.created_at)
+        judged_at[(j.annotator_id, item.pk)] = j.created_at
 
     decision_rows = []
     for (kind, version), cells in sorted(decisions.items(), key=lambda kv: (kv[0][0], str(kv[0][1]))):
@@ -410,6 +445,11 @@ def build_report(project) -> dict:
         "ranking_tau": ranking_tau,
         "annotators": annotators,
         "weekly": weekly_rows,
+        "annotator_weekly": {
+            kind: annotator_weekly(decisions[(kind, "all")], judged_at, names)
+            for kind in ItemKind.values
+            if decisions.get((kind, "all"))
+        },
     }
 
 

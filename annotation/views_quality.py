@@ -67,6 +67,37 @@ def shade(count, total):
     return round(100 * count / total) if total else 0
 
 
+DRIFT_DROP = 0.2  # a fall of this much from an annotator's first week to their last is flagged
+
+
+def drift_tables(annotator_weekly: dict) -> list[dict]:
+    """Per kind: annotators x ISO weeks of agreement with the others' consensus, and who drifts
+    (their latest week at least DRIFT_DROP below their first)."""
+    tables = []
+    for kind, rows in sorted((annotator_weekly or {}).items()):
+        weeks = sorted({r["week"] for r in rows})
+        people = {}
+        for r in rows:
+            people.setdefault(r["username"], {})[r["week"]] = r
+        body = []
+        for name, by_week in sorted(people.items()):
+            series = [by_week[w]["agree"] for w in weeks if w in by_week and by_week[w]["agree"] is not None]
+            falling = len(series) >= 2 and series[-1] <= series[0] - DRIFT_DROP
+            cells = [
+                {
+                    "agree": by_week[w]["agree"],
+                    "items": by_week[w]["items"],
+                    "shade": round(100 * by_week[w]["agree"]),
+                }
+                if w in by_week
+                else None
+                for w in weeks
+            ]
+            body.append({"username": name, "cells": cells, "falling": falling})
+        tables.append({"kind": kind, "weeks": weeks, "rows": body})
+    return tables
+
+
 def _dashboard_context(project, report):
     if report is None:
         return {"report": None}
@@ -131,6 +162,7 @@ def _dashboard_context(project, report):
         "versions": versions,
         "version_table": version_table,
         "annotator_sections": annotator_sections,
+        "drift": drift_tables(data.get("annotator_weekly")),
         "gold": selectors.gold_accuracy(project),
     }
 

@@ -116,6 +116,7 @@ def test_dashboard_csv_and_api(planted, users):
     html = res.content.decode()
     assert "<svg" in html and "confusion against the consensus" in html and "2025-W03" in html
     assert 'class="percent-line"' in html  # percent agreement drawn beside alpha
+    assert 'id="drift-sft"' in html and "2025-W02" in html.split('id="drift-sft"')[1]
     pairwise = html.split('class="table compact annotators"')[1].split("</table>")[0]
     assert "annotator2:" in pairwise and "#" not in pairwise.split("<tbody>")[1].split("</td></tr>")[0]
     body = web.get(reverse("annotation:agreement-csv", args=[project.pk, "annotators"])).content.decode()
@@ -409,3 +410,32 @@ def test_ranking_tau_of_n_way_comparisons(users, django_user_model):
             per_item.append(kendall_tau([plant[name][i].index(m) for m in models], consensus))
         assert tau[name] == pytest.approx(np.mean(per_item), abs=1e-4)
     assert 0.5 < tau["swapper"] < tau["annotator1"]
+
+
+def test_annotator_weekly_drift_against_the_others(planted, users):
+    project, _ = planted
+    data = recompute_agreement(project=project).data
+    got = {(r["username"], r["week"]): (r["agree"], r["items"]) for r in data["annotator_weekly"]["sft"]}
+    # week 1: item 0 (accept, accept, reject), item 1 (accept, reject, accept); week 2: all agree
+    assert got == {
+        ("annotator1", "2025-W03"): (1.0, 2),  # in week 1 the others tie on both of its items
+        ("annotator2", "2025-W02"): (0.0, 1),
+        ("annotator2", "2025-W03"): (1.0, 2),
+        ("third", "2025-W02"): (0.0, 1),
+        ("third", "2025-W03"): (1.0, 2),
+    }
+
+
+def test_drift_table_flags_an_annotator_whose_agreement_falls():
+    from annotation.views_quality import drift_tables
+
+    rows = [
+        {"username": "steady", "week": "2025-W01", "agree": 0.9, "items": 10},
+        {"username": "steady", "week": "2025-W02", "agree": 0.85, "items": 10},
+        {"username": "slipping", "week": "2025-W01", "agree": 0.9, "items": 10},
+        {"username": "slipping", "week": "2025-W02", "agree": 0.6, "items": 12},
+    ]
+    (table,) = drift_tables({"sft": rows})
+    assert table["weeks"] == ["2025-W01", "2025-W02"]
+    assert {r["username"]: r["falling"] for r in table["rows"]} == {"slipping": True, "steady": False}
+    assert table["rows"][0]["cells"][1] == {"agree": 0.6, "items": 12, "shade": 60}
