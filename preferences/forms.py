@@ -48,6 +48,14 @@ def comparison_submission(post) -> dict:
 
 class RecomputeForm(forms.Form):
     rule = forms.ChoiceField(choices=[(r, r.capitalize()) for r in RULES], initial="majority")
+    min_confidence = forms.FloatField(
+        required=False,
+        min_value=0.0,
+        max_value=1.0,
+        initial=0.0,
+        label="Min confidence",
+        help_text="A comparison whose winner has a smaller share of the (weighted) votes counts as split.",
+    )
 
 
 class PairFilterForm(forms.Form):

@@ -158,7 +158,10 @@ def recompute(request, pk):
         return _pairs_response(request, project, status=400, recompute_form=form)
     try:
         stats = services.recompute_consensus(
-            project=project, actor=request.user, rule=form.cleaned_data["rule"]
+            project=project,
+            actor=request.user,
+            rule=form.cleaned_data["rule"],
+            min_confidence=form.cleaned_data.get("min_confidence") or 0.0,
         )
     except ServiceError as exc:
         form.add_error(None, exc.message)

@@ -274,6 +274,15 @@ def test_recompute_button_reports_counts(client, users, cmp):
     assert "Consensus recomputed (weighted): 3 comparisons, 3 pairs" in response.content.decode()
     response = client.post(reverse("preferences:recompute", args=[cmp.pk]), {"rule": "nope"}, **HX)
     assert response.status_code == 400
+    # a split vote (one each way) is below a 0.6 minimum confidence: no pair from it
+    judge(cmp, users["annotator2"], prefer="model-b")
+    url = reverse("preferences:recompute", args=[cmp.pk])
+    response = client.post(url, {"rule": "majority", "min_confidence": "0.6"}, **HX)
+    assert response.status_code == 200 and "3 comparisons, 2 pairs" in response.content.decode()
+    from preferences.models import Consensus
+
+    assert Consensus.objects.filter(rule="majority").first().params["min_confidence"] == 0.6
+    assert client.post(url, {"rule": "majority", "min_confidence": "2"}, **HX).status_code == 400
 
 
 # --- leaderboard --------------------------------------------------------------------------------
