@@ -45,7 +45,8 @@ __all__ = [
 
 ResponseId = Hashable
 Ranking = Sequence[Sequence[ResponseId]]
-RULES = ("majority", "weighted")
+RULES = ("majority", "weighted", "bradley_terry")
+BT_ALPHA = 0.01  # L2 penalty of the per-comparison Bradley-Terry rule (as the leaderboard's fit)
 ELO_SCALE = 400.0 / math.log(10.0)
 OUTCOMES = ("win", "tie", "both_bad", "none")
 
@@ -244,7 +245,7 @@ def _jsonable(value):
 def _vote_weights(votes, rule, weights):
     if rule not in RULES:
         raise ValueError(f"Unknown rule {rule!r}; use one of {', '.join(RULES)}.")
-    if rule == "majority":
+    if rule == "majority" or (rule == "bradley_terry" and not weights):
         return [1.0] * len(votes)
     weights = weights or {}
     out = [float(weights.get(v.annotator, v.weight)) for v in votes]
@@ -291,7 +292,7 @@ def _pair_consensus(a, b, votes, ws, min_confidence) -> PairConsensus:
 def consensus_for_comparison(
     votes: Iterable[Vote],
     *,
-    rule: Literal["majority", "weighted"] = "majority",
+    rule: Literal["majority", "weighted", "bradley_terry"] = "majority",
     weights: Mapping[Hashable, float] | None = None,
     responses: Sequence[ResponseId] | None = None,
     min_confidence: float = 0.0,
@@ -303,6 +304,10 @@ def consensus_for_comparison(
     response's side. A plurality below `min_confidence`, or a tie between categories, gives "none".
     N-way: a pairwise consensus per response pair; the order is by Copeland score (pairwise wins minus
     losses), then Borda score; the winner is order[0] if its Copeland score is strictly the highest.
+    "bradley_terry" (N-way): the order is by Bradley-Terry strengths fitted to every pair the votes
+    imply (ties half each way, votes weighted by ``weights`` when given, L2 penalty BT_ALPHA); the
+    winner is order[0] when strictly strongest, with confidence P(order[0] beats order[1]). With two
+    responses Bradley-Terry's winner is the majority's, so the pairwise tally decides as for "majority".
     """
     votes = list(votes)
     ws = _vote_weights(votes, rule, weights)
@@ -321,7 +326,9 @@ def consensus_for_comparison(
             raise ValueError(f"Votes name responses outside `responses`: {sorted(map(str, missing))}.")
     params: dict[str, Any] = {"min_confidence": min_confidence}
     if len(responses) > 2:
-        params["order_by"] = ["copeland", "borda"]
+        params["order_by"] = ["bradley_terry"] if rule == "bradley_terry" else ["copeland", "borda"]
+    if rule == "bradley_terry":
+        params["alpha"] = BT_ALPHA
     if rule == "weighted":
         params["weights"] = {str(v.annotator): w for v, w in zip(votes, ws, strict=True)}
     base = dict(comparison_id=comparison_id, criterion=criterion, rule=rule, params=params)
@@ -343,7 +350,55 @@ def consensus_for_comparison(
             **base, outcome=p.outcome, winner=p.winner, order=order, confidence=p.confidence,
             margin=p.margin, n_votes=n_votes, responses=list(responses), pairs=pairs,
         )  # fmt: skip
+    if rule == "bradley_terry":
+        return _bt_result(base, votes, ws, responses, pairs, min_confidence)
     return _nway_result(base, votes, ws, responses, pairs, min_confidence)
+
+
+def _bt_result(base, votes, ws, responses, pairs, min_confidence) -> ConsensusResult:
+    index = {r: k for k, r in enumerate(responses)}
+    n = len(responses)
+    counts = np.zeros((n, n))
+    total = sum(ws)
+    bad = 0.0
+    for vote, w in zip(votes, ws, strict=True):
+        if vote.outcome == "both_bad":
+            bad += w
+            continue
+        for p in ranking_to_pairs(vote.ranking):
+            i, j = index[p.winner], index[p.loser]
+            if p.tie:
+                counts[i, j] += 0.5 * w
+                counts[j, i] += 0.5 * w
+            else:
+                counts[i, j] += w
+    theta, _, _ = _fit_counts(counts, BT_ALPHA, 100, 1e-10)
+    order = sorted(responses, key=lambda r: (-theta[index[r]], index[r]))
+    top, second = order[0], order[1]
+    gap = float(theta[index[top]] - theta[index[second]])
+    p_top = 1.0 / (1.0 + math.exp(-gap))
+    signed = 0.0
+    for vote, w in zip(votes, ws, strict=True):
+        rank = {x: k for k, g in enumerate(vote.ranking) for x in g}
+        if vote.outcome != "both_bad" and top in rank and second in rank:
+            signed += w * float(np.sign(rank[second] - rank[top]))
+    common = dict(
+        order=order,
+        margin=signed / total if total > 0 else 0.0,
+        n_votes=len(votes),
+        responses=list(responses),
+        pairs=pairs,
+        scores={"bradley_terry": {r: float(theta[index[r]]) for r in responses}},
+    )
+    if total > 0 and bad / total > 0.5:
+        return ConsensusResult(**base, outcome="both_bad", winner=None, confidence=bad / total, **common)
+    if gap > 1e-9 and p_top >= min_confidence:
+        return ConsensusResult(**base, outcome="win", winner=top, confidence=p_top, **common)
+    if all(p.outcome == "tie" for p in pairs):
+        return ConsensusResult(
+            **base, outcome="tie", winner=None, confidence=min(p.confidence for p in pairs), **common
+        )
+    return ConsensusResult(**base, outcome="none", winner=None, confidence=p_top, **common)
 
 
 def _nway_result(base, votes, ws, responses, pairs, min_confidence) -> ConsensusResult:

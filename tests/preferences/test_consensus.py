@@ -135,6 +135,36 @@ def test_nway_borda_breaks_copeland_ties_not_the_listing_order():
     assert res.order == [3, 1, 2, 4]
 
 
+def test_bradley_terry_rule_orders_by_strengths_fitted_to_the_implied_pairs():
+    res = consensus_for_comparison(NWAY, rule="bradley_terry", responses=[1, 2, 3, 4])
+    # the same strengths as a Bradley-Terry fit (alpha 0.01) over every pair the votes imply
+    index = {1: 0, 2: 1, 3: 2, 4: 3}
+    outcomes = [
+        (index[p.winner], index[p.loser], 0.5 if p.tie else 1.0)
+        for v in NWAY
+        for p in ranking_to_pairs(v.ranking)
+    ]
+    theta = bradley_terry(outcomes, n_items=4, alpha=0.01)
+    assert [res.scores["bradley_terry"][r] for r in (1, 2, 3, 4)] == pytest.approx(theta, abs=1e-8)
+    assert res.order == sorted([1, 2, 3, 4], key=lambda r: -theta[index[r]])
+    assert (res.outcome, res.winner) == ("win", 3)
+    gap = theta[index[3]] - theta[index[res.order[1]]]
+    assert res.confidence == pytest.approx(1 / (1 + np.exp(-gap)))
+    assert res.rule == "bradley_terry" and res.params["alpha"] == 0.01
+    assert res.params["order_by"] == ["bradley_terry"]
+    # a three-way cycle: equal strengths, no winner; most say both bad: both bad
+    cycle = [rv("a", [[1], [2], [3]]), rv("b", [[2], [3], [1]]), rv("c", [[3], [1], [2]])]
+    assert consensus_for_comparison(cycle, rule="bradley_terry").outcome == "none"
+    assert consensus_for_comparison(cycle, rule="bradley_terry", min_confidence=0.99).winner is None
+
+
+def test_bradley_terry_rule_weighs_votes_when_given_weights():
+    votes = [rv("a", [[1], [2], [3]]), rv("b", [[2], [1], [3]]), rv("c", [[2], [1], [3]])]
+    assert consensus_for_comparison(votes, rule="bradley_terry").winner == 2
+    heavy = consensus_for_comparison(votes, rule="bradley_terry", weights={"a": 5.0, "b": 1.0, "c": 1.0})
+    assert heavy.winner == 1
+
+
 def test_nway_condorcet_cycle_has_no_winner_and_all_bad_wins_when_most_say_so():
     cycle = [rv("a", [[1], [2], [3]]), rv("b", [[2], [3], [1]]), rv("c", [[3], [1], [2]])]
     assert consensus_for_comparison(cycle).outcome == "none"

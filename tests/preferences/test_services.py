@@ -509,3 +509,29 @@ def test_an_annotator_without_a_reliability_estimate_votes_with_the_median_weigh
     recompute_consensus(project=p, actor=users["lead"], rule="weighted", weights=weights)
     # 8 vs 8 (the median of 2 and 8, upper): a split, no pair; at 8 vs 1 model-a won with 0.89
     assert not PreferencePair.objects.filter(project=p, criterion="", is_stale=False).exists()
+
+
+def test_recompute_with_the_bradley_terry_rule_on_three_way_comparisons(users):
+    from annotation import services as annotation_services
+    from preferences.models import Consensus, PreferencePair
+    from preferences.services import recompute_consensus
+    from tests.preferences.factories import make_cmp_project, make_comparisons, response_model
+
+    p = make_cmp_project(users, overlap=2, name="BT rule")
+    make_comparisons(p, users["lead"], 1, models=("m1", "m2", "m3"))
+    for who, wanted in (("annotator", ("m1", "m2", "m3")), ("annotator2", ("m1", "m3", "m2"))):
+        a = annotation_services.next_assignment(project=p, user=users[who], kind="comparison")
+        slots = {response_model(rid): "ABC"[k] for k, rid in enumerate(a.display_order)}
+        ranking = ">".join(slots[m] for m in wanted)
+        annotation_services.submit_judgment(
+            assignment=a, user=users[who], payload={"ranking": ranking}, comment="x"
+        )
+    stats = recompute_consensus(project=p, actor=users["lead"], rule="bradley_terry")
+    consensus = Consensus.objects.get(rule="bradley_terry", criterion="")
+    assert stats["comparisons"] == 1 and consensus.params["order_by"] == ["bradley_terry"]
+    assert consensus.outcome == "win" and response_model(consensus.winner_id) == "m1"
+    chosen = {
+        (response_model(pair.chosen_id), response_model(pair.rejected_id))
+        for pair in PreferencePair.objects.filter(project=p, rule="bradley_terry", criterion="")
+    }
+    assert ("m1", "m2") in chosen and ("m1", "m3") in chosen  # both put m1 first; m2 vs m3 is split
