@@ -47,7 +47,9 @@ def comparison_submission(post) -> dict:
 
 
 class RecomputeForm(forms.Form):
-    rule = forms.ChoiceField(choices=[(r, r.replace("_", "-").capitalize()) for r in RULES], initial="majority")
+    rule = forms.ChoiceField(
+        choices=[(r, r.replace("_", "-").capitalize()) for r in RULES], initial="majority"
+    )
     min_confidence = forms.FloatField(
         required=False,
         min_value=0.0,

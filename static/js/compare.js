@@ -153,6 +153,41 @@
     return true;
   }
 
+  // N-way, per criterion: Shift+letter appends a response to the highlighted criterion's ranking,
+  // "+" (Shift+=) ties the next one with the previous, Shift+Backspace removes the last one.
+  function criterionBox() {
+    var fs = criteria.list()[criteria.current];
+    return fs ? fs.querySelector("input[type=text]") : null;
+  }
+
+  function criterionAppend(slot) {
+    var box = criterionBox();
+    if (!box) return false;
+    var text = box.value.toUpperCase().replace(/[^A-Z=>]/g, "");
+    if (text.indexOf(slot) !== -1) return true;
+    if (text && !/[=>]$/.test(text)) text += ">";
+    box.value = text + slot;
+    var done = slots().every(function (s) { return box.value.indexOf(s) !== -1; });
+    if (done && criteria.current < criteria.list().length - 1) criteria.highlight(criteria.current + 1);
+    return true;
+  }
+
+  function criterionTie() {
+    var box = criterionBox();
+    if (!box || !box.value || /[=>]$/.test(box.value)) return false;
+    box.value += "=";
+    return true;
+  }
+
+  function criterionUndo() {
+    var box = criterionBox();
+    if (!box || !box.value) return false;
+    // one step back: a trailing tie mark, or the last response (with the ">" added before it; a
+    // "=" typed before it was a step of its own and stays)
+    box.value = /[=>]$/.test(box.value) ? box.value.slice(0, -1) : box.value.replace(/>?[A-Z]$/i, "");
+    return true;
+  }
+
   function toggleHarmful(slot) {
     var box = form().querySelector("input[name=harmful][value=" + slot + "]");
     if (box) box.checked = !box.checked;
@@ -201,6 +236,12 @@
       setHarmPending(false);
     } else if (mode() === "rank" && isSlot && !e.shiftKey) {
       appendSlot(slot);
+    } else if (mode() === "rank" && isSlot && e.shiftKey) {
+      return criterionAppend(slot);
+    } else if (mode() === "rank" && raw === "+") {
+      return criterionTie();
+    } else if (mode() === "rank" && raw === "Backspace" && e.shiftKey) {
+      return criterionUndo();
     } else if (mode() === "rank" && raw === "=") {
       tiePending = seq.length > 0;
       renderRanking();

@@ -87,6 +87,12 @@ def test_three_comparisons_with_the_keyboard_only(page, live_server, users, cmp_
     assert page.locator("#rank-list .rank-card").count() == 3
     assert page.locator("#rank-pool .rank-card").count() == 0
     assert page.locator("#rank-list .rank-card.tied").count() == 1
+    # per criterion, with Shift: B, + (tie), A, Shift+Backspace undoes A, A again, then C
+    box = page.locator("#criterion_helpfulness")
+    for key in ["Shift+B", "+", "Shift+A", "Shift+Backspace", "Shift+A", "Shift+C"]:
+        page.keyboard.press(key)
+    assert box.input_value() == "B=A>C"
+    assert page.locator("#ranking").input_value() == "C=A>B"  # the overall ranking is untouched
     page.keyboard.press("Control+Enter")
     wait_heading(page, "No comparisons left")
 
@@ -104,6 +110,8 @@ def test_three_comparisons_with_the_keyboard_only(page, live_server, users, cmp_
     assert j2.payload["outcome"] == "tie" and j2.comment == "both fine, a tie"
     assert [sorted(g) for g in j3.payload["ranking"]] == [sorted([o3[2], o3[0]]), [o3[1]]]
     assert j3.payload["outcome"] == "ranked"
+    helpful = j3.payload["criteria"]["helpfulness"]["ranking"]
+    assert [sorted(g) for g in helpful] == [sorted([o3[1], o3[0]]), [o3[2]]]  # B=A>C by slot
 
 
 def test_rank_by_drag_and_drop_and_tie_toggle(page, live_server, users):
