@@ -194,6 +194,10 @@ CSV_TABLES = {
         "gold_accuracy", "gold_items", "reliability", "weight",
     ],
     "criteria": ["kind", "version", "criterion", "type", "level", "alpha", "percent", "items", "judgments"],
+    "decisions": ["kind", "version", "alpha", "fleiss", "percent", "items", "judgments"],
+    "weekly": ["kind", "week", "alpha", "percent", "items"],
+    "drift": ["kind", "username", "week", "agree", "items"],
+    "strength": ["version", "alpha", "items"],
 }  # fmt: skip
 
 
@@ -219,8 +223,10 @@ def agreement_csv(request, pk, table):
     data = report.data if report else {}
     if table == "annotators":
         rows = [{"kind": kind, **r} for kind, rs in data.get("annotators", {}).items() for r in rs]
+    elif table == "drift":
+        rows = [{"kind": kind, **r} for kind, rs in data.get("annotator_weekly", {}).items() for r in rs]
     else:
-        rows = data.get("criteria", [])
+        rows = data.get(table, [])
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="project-{project.pk}-{table}.csv"'
     writer = csv.writer(response)

@@ -132,6 +132,15 @@ def test_dashboard_csv_and_api(planted, users):
         )
     )
     assert {r["criterion"] for r in crit} == {"helpfulness", "safe"}
+
+    def table(name):
+        body = web.get(reverse("annotation:agreement-csv", args=[project.pk, name])).content.decode()
+        return list(csv.DictReader(io.StringIO(body)))
+
+    assert {(r["kind"], r["version"]) for r in table("decisions")} >= {("sft", "all")}
+    assert [r["week"] for r in table("weekly")] == ["2025-W02", "2025-W03"]
+    drift = table("drift")
+    assert {(r["username"], r["week"], r["agree"]) for r in drift} >= {("third", "2025-W02", "0.0")}
     assert web.get(reverse("annotation:agreement-csv", args=[project.pk, "nope"])).status_code == 404
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=users['lead'])[0].key}")
