@@ -310,11 +310,22 @@ def _split(rows, val_fraction, seed):
 
 
 @transaction.atomic
-def build_snapshot(*, project, actor, kind: str, filters: dict | None = None, name: str = "", embedder=None):
+def build_snapshot(
+    *,
+    project,
+    actor,
+    kind: str,
+    filters: dict | None = None,
+    name: str = "",
+    embedder=None,
+    reuse_identical: bool = False,
+):
     """Freeze the project's approved data into a new DatasetSnapshot; returns it.
 
     `embedder` (texts -> vectors) is used for near-duplicate prompts; the bundled MiniLM by default.
-    Raises InvalidInput (field messages) for bad filters or when no row survives them.
+    With `reuse_identical`, an existing snapshot of the same kind, filters and rows (content hash) is
+    returned instead of a copy (the one-click DPO button pressed twice). Raises InvalidInput (field
+    messages) for bad filters or when no row survives them.
     """
     _require(actor, TRAIN_ACTION, project)
     f = clean_snapshot_filters(kind, filters)
@@ -417,6 +428,14 @@ def build_snapshot(*, project, actor, kind: str, filters: dict | None = None, na
     content_hash = hashlib.sha256(
         json.dumps([[s, c["data"]] for s, _, c in rows], sort_keys=True, ensure_ascii=False).encode()
     ).hexdigest()
+    if reuse_identical:
+        same = (
+            DatasetSnapshot.objects.filter(project=project, kind=kind, content_hash=content_hash, filters=f)
+            .order_by("-id")
+            .first()
+        )
+        if same is not None:
+            return same
     all_rows = [c for _, _, c in rows]
     train_prompts = {_prompt_key(c["data"]) for c in train}
     report = {

@@ -219,7 +219,7 @@ def train_dpo(request, pk):
     project = project_for(request, pk, TRAIN)
     try:
         snapshot = services.build_snapshot(
-            project=project, actor=request.user, kind=SnapshotKind.DPO, filters={}
+            project=project, actor=request.user, kind=SnapshotKind.DPO, filters={}, reuse_identical=True
         )
     except ServiceError as exc:
         messages.error(request, f"Could not build a DPO snapshot: {exc.message}")

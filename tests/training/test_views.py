@@ -265,6 +265,12 @@ def test_train_dpo_button_builds_a_snapshot_and_opens_the_prefilled_form(client,
     assert response["Location"] == reverse("training:run-new", args=[project.pk]) + f"?snapshot={snapshot.pk}"
     form = client.get(response["Location"]).content.decode()
     assert f'<option value="{snapshot.pk}" selected' in form and 'name="beta"' in form
+    # pressed again with the same approved pairs: the same snapshot, not a copy
+    again = client.post(reverse("training:train-dpo", args=[project.pk]))
+    assert again["Location"] == response["Location"] and DatasetSnapshot.objects.count() == 1
+    make_pairs(project, users["lead"], ["And a third one?"])
+    client.post(reverse("training:train-dpo", args=[project.pk]))
+    assert DatasetSnapshot.objects.count() == 2 and DatasetSnapshot.objects.latest("id").total_count == 3
 
 
 # --- API -----------------------------------------------------------------------------------------
