@@ -71,8 +71,8 @@ class ProjectScoped:
                 .filter(pk=self.kwargs["project_id"])
                 .first()
             )
-            if cached is not None and hasattr(cached, "caller_role"):
-                remember_role(user, cached, cached.caller_role)
+            if cached is not None:
+                remember_role(user, cached, cached)
             if cached is None or not can(user, "view_project", cached):
                 raise NotFound("No such project.")
             self._project = cached

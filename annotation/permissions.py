@@ -31,15 +31,21 @@ ACTIONS = {
 }
 
 
+def _role_cache(user) -> dict:
+    """project id -> role, kept on the user object (one request's lifetime)."""
+    cache = getattr(user, "_tuneloop_roles", None)
+    if cache is None:
+        cache = user._tuneloop_roles = {}
+    return cache
+
+
 def role_for(user, project) -> str | None:
     """The user's role in the project, 'admin' for superusers, None for outsiders."""
     if not getattr(user, "is_authenticated", False):
         return None
     if user.is_superuser:
         return Role.ADMIN
-    cache = getattr(user, "_tuneloop_roles", None)
-    if cache is None:
-        cache = user._tuneloop_roles = {}
+    cache = _role_cache(user)
     if project.pk not in cache:
         cache[project.pk] = (
             Membership.objects.filter(user=user, project=project).values_list("role", flat=True).first()
@@ -56,13 +62,11 @@ def with_caller_role(qs, user, project_field: str = "pk"):
     return qs.annotate(caller_role=Subquery(role))
 
 
-def remember_role(user, project, role) -> None:
-    """Record a role loaded by with_caller_role() for this user object (one request's lifetime)."""
-    if getattr(user, "is_authenticated", False) and not user.is_superuser:
-        cache = getattr(user, "_tuneloop_roles", None)
-        if cache is None:
-            cache = user._tuneloop_roles = {}
-        cache[project.pk] = role
+def remember_role(user, project, row) -> None:
+    """Keep the role that with_caller_role() loaded on `row` (the project, or a row joined to it), so
+    that role_for() asks no query; a row loaded without it (a superuser's) changes nothing."""
+    if hasattr(row, "caller_role"):
+        _role_cache(user)[project.pk] = row.caller_role
 
 
 def can(user, action: str, project) -> bool:

@@ -242,11 +242,11 @@ class ImportResult:
 
 @transaction.atomic
 def import_items(*, project: Project, actor, records: list[ItemRecord], source: str = "") -> ImportResult:
-    source = (source or "")[:200]  # a file name; the column holds 200 characters
     """Write parsed records (see annotation.importing) in one transaction; skip exact duplicates.
 
     Duplicates are by content hash, within the batch and against the project's items.
     """
+    source = (source or "")[:200]  # a file name; the column holds 200 characters
     _require(actor, "import_items", project)
     hashes = [r.content_hash for r in records]
     existing = set()
@@ -618,8 +618,7 @@ def submit_judgment(
         except Assignment.DoesNotExist:  # other people's assignments do not exist for the caller
             raise NotFound("No such assignment.")
         project, item = locked.project, locked.item
-        if hasattr(locked, "caller_role"):
-            remember_role(user, project, locked.caller_role)
+        remember_role(user, project, locked)
         _require(user, "annotate", project)
         if locked.state == AssignmentState.SKIPPED:
             raise Conflict("You skipped this item.")
@@ -739,11 +738,11 @@ def skip_assignment(*, assignment: Assignment, user, reason: str = "") -> Assign
     """Give the item back; the caller will not be offered it again."""
     try:
         locked = (
-            Assignment.objects.select_for_update(of=("self",)).select_related("project").get(pk=assignment.pk)
+            Assignment.objects.select_for_update(of=("self",))
+            .select_related("project")
+            .get(pk=assignment.pk, annotator_id=user.pk)
         )
-    except Assignment.DoesNotExist:
-        raise NotFound("No such assignment.")
-    if locked.annotator_id != user.pk:  # other people's assignments do not exist for the caller
+    except Assignment.DoesNotExist:  # other people's assignments do not exist for the caller
         raise NotFound("No such assignment.")
     _require(user, "annotate", locked.project)  # a member removed since the lease may not act on it
     if locked.state == AssignmentState.SUBMITTED:
