@@ -16,7 +16,16 @@ from django.views.decorators.http import require_POST
 from . import services
 from .errors import NotFound, ServiceError
 from .permissions import can, role_for
-from .web import is_htmx, project_for, seconds
+from .selectors import annotator_progress
+from .web import is_htmx, project_for
+
+
+def seconds(value) -> float:
+    """A non-negative number of seconds from a form value; 0 when it is not one."""
+    try:
+        return max(0.0, float(value))
+    except (TypeError, ValueError):
+        return 0.0
 
 
 class TaskFlow:
@@ -31,7 +40,8 @@ class TaskFlow:
     # --- per kind ---------------------------------------------------------------------------
 
     def context(self, request, project, assignment, *, values, errors) -> dict:
-        """The kind's own context for `assignment` (None: the queue is empty for the caller)."""
+        """The kind's own context for `assignment` (None: the queue is empty for the caller); the
+        shared context (progress, values, errors...) is already computed."""
         raise NotImplementedError
 
     def parse(self, post) -> dict:
@@ -47,8 +57,11 @@ class TaskFlow:
         values = values or {}
         errors = errors or {}
         full = not is_htmx(request)
+        progress = annotator_progress(project, request.user, kind=self.kind)
         context = {
             "project": project,
+            "progress": progress,
+            "position": progress["done"] + 1,
             "notice": notice,
             "guidelines": project.guidelines,
             "errors": errors,

@@ -90,9 +90,7 @@ class SftReview(TaskFlow):
         return f"Saved item #{judgment.item_id}: {judgment.get_decision_display().lower()}."
 
     def context(self, request, project, assignment, *, values, errors):
-        progress = selectors.annotator_progress(project, request.user, kind=ItemKind.SFT)
         context = {
-            "progress": progress,
             "flag_choices": [
                 {"key": k, "label": v, "shortcut": FLAG_KEYS[k], "checked": k in values.get("flags", [])}
                 for k, v in FLAG_CHOICES.items()
@@ -119,7 +117,6 @@ class SftReview(TaskFlow):
             criteria=_criteria_for_display(criteria, values.get("scores", {}), errors),
             edited_text=values.get("edited_text") or response_text,
             other_errors={k: v for k, v in errors.items() if k not in known and not k.startswith("scores.")},
-            position=progress["done"] + 1,
         )
         return context
 

@@ -32,11 +32,3 @@ def page(request, project, template, partial, context, status=200):
         **context,
     }
     return render(request, partial if is_htmx(request) else template, context, status=status)
-
-
-def seconds(value) -> float:
-    """A non-negative number of seconds from a form value; 0 when it is not one."""
-    try:
-        return max(0.0, float(value))
-    except (TypeError, ValueError):
-        return 0.0

@@ -216,13 +216,6 @@ def comparison_task(assignment) -> dict:
     }
 
 
-def comparison_progress(project, user) -> dict:
-    """The caller's "n of m" for comparisons: done, skipped, and done plus what is still on offer."""
-    from annotation.selectors import annotator_progress
-
-    return annotator_progress(project, user, kind=ItemKind.COMPARISON)
-
-
 def pair_filter_choices(project) -> dict:
     """Values the curated-pairs filters offer: rubric version numbers, criteria and model names."""
     pairs = PreferencePair.objects.filter(project=project)

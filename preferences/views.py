@@ -75,8 +75,7 @@ class Comparison(TaskFlow):
 
     def context(self, request, project, assignment, *, values, errors):
         payload = values.get("payload") or {}
-        progress = selectors.comparison_progress(project, request.user)
-        context = {"progress": progress, "require_rationale": project.require_rationale, "payload": payload}
+        context = {"require_rationale": project.require_rationale, "payload": payload}
         if assignment is None:
             return context
         version = project.current_rubric_version()
@@ -106,7 +105,6 @@ class Comparison(TaskFlow):
             other_errors={
                 k: v for k, v in errors.items() if k not in known and not k.startswith("criteria.")
             },
-            position=progress["done"] + 1,
         )
         return context
 
