@@ -301,10 +301,7 @@ def _to_record(line, row, mapping, kind, fmt):
     rkey, response = _get(row, mapping, "response")
     rskey, raw_responses = _get(row, mapping, "responses")
     mokey, model = _get(row, mapping, "model")
-    if isinstance(model, dict | list | bool):
-        err(mokey, "Must be a string (the model's name).")
-        model = ""
-    model = str(model or "")
+    model = _name(model, mokey, err)
     if kind == "comparison" or raw_responses not in (None, ""):
         if fmt == "csv" and isinstance(raw_responses, str):
             try:
@@ -361,15 +358,11 @@ def _to_record(line, row, mapping, kind, fmt):
     conversation_reported = any(i.field in (mkey, mapping.get("prompt", "prompt")) for i in issues)
     if not conversation_reported and not any(m["role"] == "user" for m in messages):
         err(mkey, "The conversation needs at least one user turn.")
-    for i, r in enumerate(responses):
-        where = f"{rskey}[{i}]." if kind == "comparison" else ""
-        if len(r["model"]) > 500:
-            err(f"{where}model" if where else _get(row, mapping, "model")[0], "At most 500 characters.")
-        if len(r["model_version"]) > 200:
-            err(
-                f"{where}model_version" if where else _get(row, mapping, "model_version")[0],
-                "At most 200 characters.",
-            )
+    for i, r in enumerate(responses):  # the columns' sizes (Response.model_name, .model_version)
+        for name, limit in (("model", 500), ("model_version", 200)):
+            if len(r[name]) > limit:
+                where = f"{rskey}[{i}].{name}" if kind == "comparison" else mapping.get(name, name)
+                err(where, f"At most {limit} characters.")
 
     ikey, external_id = _get(row, mapping, "id")
     external_id = "" if external_id is None else str(external_id)

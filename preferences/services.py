@@ -12,8 +12,6 @@ from .models import PairStatus, PreferencePair
 from .payload import PayloadError, normalise
 
 IMPROVEMENT = "improvement"
-# has_key first: on SQLite `exclude(generation_params__kind=...)` alone also drops rows without the key
-# (NOT (NULL = 'improvement') is NULL), i.e. every model response.
 ADJUDICATION = "adjudication"  # the rule of pairs that follow a lead's final answer
 
 

@@ -81,17 +81,14 @@ def library_versions() -> dict[str, str]:
     import platform
     from importlib.metadata import PackageNotFoundError, version
 
+    required = ("torch", "transformers", "trl", "peft", "accelerate", "datasets")
     out = {"python": platform.python_version()}
-    for name in ("torch", "transformers", "trl", "peft", "accelerate", "datasets"):
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:  # pragma: no cover
-            out[name] = ""
-    for name in ("bitsandbytes", "liger-kernel"):
+    for name in (*required, "bitsandbytes", "liger-kernel"):
         try:
             out[name] = version(name)
         except PackageNotFoundError:
-            pass
+            if name in required:  # pragma: no cover - a declared dependency
+                out[name] = ""
     return out
 
 
