@@ -53,6 +53,13 @@ class SnapshotForm(forms.Form):
         return {"kind": kind, "name": name, "filters": filters}
 
 
+class ModuleListField(forms.CharField):
+    """Module names as "q_proj,v_proj" text; a list (a stored config's value) is shown the same way."""
+
+    def prepare_value(self, value):
+        return ",".join(value) if isinstance(value, list | tuple) else super().prepare_value(value)
+
+
 class RunForm(forms.Form):
     snapshot = forms.TypedChoiceField(coerce=int, choices=[])
     base_model = forms.CharField(max_length=500)
@@ -62,7 +69,7 @@ class RunForm(forms.Form):
     lora_r = forms.IntegerField(required=False, initial=16)
     lora_alpha = forms.IntegerField(required=False, initial=32)
     lora_dropout = forms.FloatField(required=False, initial=0.05)
-    lora_target_modules = forms.CharField(
+    lora_target_modules = ModuleListField(
         required=False,
         initial="q_proj,v_proj",
         label="LoRA target modules",

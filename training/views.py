@@ -139,8 +139,6 @@ def run_new(request, pk):
         snapshot = snapshot or selectors.snapshots_for(project).first()
         method = snapshot.kind if snapshot else SnapshotKind.SFT
         initial = {k: v for k, v in services.default_run_config(project, method).items() if v is not None}
-        if isinstance(initial.get("lora_target_modules"), list | tuple):  # the form takes "q_proj,v_proj"
-            initial["lora_target_modules"] = ",".join(initial["lora_target_modules"])
         initial["snapshot"] = snapshot.pk if snapshot else None
         latest_sft = selectors.model_versions_for(project).filter(method=SnapshotKind.SFT).first()
         if method == SnapshotKind.DPO and latest_sft is not None:
@@ -248,27 +246,26 @@ def models(request, pk):
     return page(request, project, "training/models.html", "training/models.html", context)
 
 
+def _side_by_side(versions, field: str) -> list[dict]:
+    """One row per key of the versions' `field` dicts: the values by version, and whether they differ."""
+    keys = sorted({k for v in versions for k in (getattr(v, field) or {})})
+    rows = []
+    for k in keys:
+        values = [(getattr(v, field) or {}).get(k) for v in versions]
+        rows.append({"key": k, "values": values, "differs": len({repr(x) for x in values}) > 1})
+    return rows
+
+
 def _compare(versions) -> dict:
-    """Config keys that differ and every metric, side by side."""
-    keys = sorted({k for v in versions for k in (v.config or {})})
-    diff = [
-        {"key": k, "values": [(v.config or {}).get(k) for v in versions]}
-        for k in keys
-        if len({repr((v.config or {}).get(k)) for v in versions}) > 1
-    ]
-    metric_keys = sorted({k for v in versions for k in (v.metrics or {})})
-    metrics = [{"key": k, "values": [(v.metrics or {}).get(k) for v in versions]} for k in metric_keys]
-    environment = []
-    for source in ("library_versions", "device"):
-        for k in sorted({k for v in versions for k in (getattr(v, source) or {})}):
-            values = [(getattr(v, source) or {}).get(k) for v in versions]
-            environment.append({"key": k, "values": values, "differs": len({repr(x) for x in values}) > 1})
+    """Config keys that differ, every metric, and the environment (differences marked), side by side."""
+    config = _side_by_side(versions, "config")
+    diff = [row for row in config if row["differs"]]
     return {
         "versions": versions,
         "diff": diff,
-        "metrics": metrics,
-        "environment": environment,
-        "same": len(keys) - len(diff),
+        "metrics": _side_by_side(versions, "metrics"),
+        "environment": _side_by_side(versions, "library_versions") + _side_by_side(versions, "device"),
+        "same": len(config) - len(diff),
     }
 
 
