@@ -157,13 +157,19 @@ def _consensus_of_others(counts_by_unit: dict, mine: dict) -> dict:
     return out
 
 
-def _annotator_section(cells: dict, gold: dict, names: dict) -> list[dict]:
-    """Per annotator figures of one kind from {(annotator, item): label}."""
+def _by_unit_and_annotator(cells: dict) -> tuple[dict, dict]:
+    """{(annotator, item): label} -> (item -> Counter of labels, annotator -> {item: label})."""
     counts_by_unit = defaultdict(Counter)
     by_annotator = defaultdict(dict)
     for (a, u), label in cells.items():
         counts_by_unit[u][label] += 1
         by_annotator[a][u] = label
+    return counts_by_unit, by_annotator
+
+
+def _annotator_section(cells: dict, gold: dict, names: dict) -> list[dict]:
+    """Per annotator figures of one kind from {(annotator, item): label}."""
+    counts_by_unit, by_annotator = _by_unit_and_annotator(cells)
     labels = sorted({str(v) for v in cells.values()} | {str(v) for v in gold.values()})
     annotators = sorted(by_annotator, key=lambda a: names.get(a, str(a)))
     rows = []
@@ -217,11 +223,7 @@ def _annotator_section(cells: dict, gold: dict, names: dict) -> list[dict]:
 def annotator_weekly(cells: dict, judged_at: dict, names: dict) -> list[dict]:
     """Drift: per annotator and ISO week of their own judgment, the share of their answers that match
     the leave-one-out consensus of the other annotators (over all weeks' judgments of the item)."""
-    counts_by_unit = defaultdict(Counter)
-    by_annotator = defaultdict(dict)
-    for (a, u), label in cells.items():
-        counts_by_unit[u][label] += 1
-        by_annotator[a][u] = label
+    counts_by_unit, by_annotator = _by_unit_and_annotator(cells)
     rows = []
     for a in sorted(by_annotator, key=lambda a: names.get(a, str(a))):
         mine = by_annotator[a]

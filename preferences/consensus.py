@@ -355,6 +355,16 @@ def consensus_for_comparison(
     return _nway_result(base, votes, ws, responses, pairs, min_confidence)
 
 
+def _top_margin(votes, ws, top, second, total) -> float:
+    """N-way margin: the weighted mean of +1 / 0 / -1 per vote as it ranks `top` over `second`."""
+    signed = 0.0
+    for vote, w in zip(votes, ws, strict=True):
+        rank = {x: k for k, g in enumerate(vote.ranking) for x in g}
+        if vote.outcome != "both_bad" and top in rank and second in rank:
+            signed += w * float(np.sign(rank[second] - rank[top]))
+    return signed / total if total > 0 else 0.0
+
+
 def _bt_result(base, votes, ws, responses, pairs, min_confidence) -> ConsensusResult:
     index = {r: k for k, r in enumerate(responses)}
     n = len(responses)
@@ -377,14 +387,9 @@ def _bt_result(base, votes, ws, responses, pairs, min_confidence) -> ConsensusRe
     top, second = order[0], order[1]
     gap = float(theta[index[top]] - theta[index[second]])
     p_top = 1.0 / (1.0 + math.exp(-gap))
-    signed = 0.0
-    for vote, w in zip(votes, ws, strict=True):
-        rank = {x: k for k, g in enumerate(vote.ranking) for x in g}
-        if vote.outcome != "both_bad" and top in rank and second in rank:
-            signed += w * float(np.sign(rank[second] - rank[top]))
     common = dict(
         order=order,
-        margin=signed / total if total > 0 else 0.0,
+        margin=_top_margin(votes, ws, top, second, total),
         n_votes=len(votes),
         responses=list(responses),
         pairs=pairs,
@@ -430,12 +435,7 @@ def _nway_result(base, votes, ws, responses, pairs, min_confidence) -> Consensus
     behind = sum(
         w for v, w in zip(votes, ws, strict=True) if v.outcome != "both_bad" and tuple(v.ranking[0]) == (top,)
     )
-    signed = 0.0
-    for vote, w in zip(votes, ws, strict=True):
-        rank = {x: k for k, g in enumerate(vote.ranking) for x in g}
-        if vote.outcome != "both_bad" and top in rank and second in rank:
-            signed += w * float(np.sign(rank[second] - rank[top]))
-    margin = signed / total if total > 0 else 0.0
+    margin = _top_margin(votes, ws, top, second, total)
     common = dict(
         order=order, margin=margin, n_votes=len(votes), responses=list(responses), pairs=pairs, scores=scores
     )
