@@ -334,27 +334,27 @@ def latest_agreement_report(project):
     return AgreementReport.objects.filter(project=project).order_by("-id").first()
 
 
-def projects_with_stale_agreement() -> list[int]:
-    """Ids of projects with a judgment or an adjudication newer than their latest agreement report
+def projects_with_stale_agreement() -> list[Project]:
+    """Projects with a judgment or an adjudication newer than their latest agreement report
     (or judgments and no report yet): what the periodic refresh recomputes. Two indexed probes per
     project; nothing is read from the judgments themselves."""
     from .models import Adjudication, AgreementReport
 
     stale = []
-    for project_id in Project.objects.order_by("id").values_list("id", flat=True):
+    for project in Project.objects.order_by("id"):
         latest = (
-            AgreementReport.objects.filter(project_id=project_id)
+            AgreementReport.objects.filter(project=project)
             .order_by("-id")
             .values_list("computed_at", flat=True)
             .first()
         )
-        judgments = Judgment.objects.filter(item__project_id=project_id)
-        adjudications = Adjudication.objects.filter(item__project_id=project_id)
+        judgments = Judgment.objects.filter(item__project=project)
+        adjudications = Adjudication.objects.filter(item__project=project)
         if latest is not None:
             judgments = judgments.filter(created_at__gt=latest)
             adjudications = adjudications.filter(created_at__gt=latest)
         if judgments.exists() or (latest is not None and adjudications.exists()):
-            stale.append(project_id)
+            stale.append(project)
     return stale
 
 

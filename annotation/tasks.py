@@ -27,14 +27,11 @@ def refresh_agreement_reports() -> list[int]:
     dashboard reads the stored report: no page view computes over the judgments."""
     from . import selectors
     from .agreement_reports import recompute_agreement
-    from .models import Project
 
     done = []
-    for project_id in selectors.projects_with_stale_agreement():
-        project = Project.objects.filter(pk=project_id).first()
-        if project is not None:
-            recompute_agreement(project=project)
-            done.append(project_id)
+    for project in selectors.projects_with_stale_agreement():
+        recompute_agreement(project=project)
+        done.append(project.pk)
     return done
 
 

@@ -32,7 +32,7 @@ def test_refresh_recomputes_only_projects_that_changed(project, users):
     # a judgment newer than the report makes it stale again
     AgreementReport.objects.filter(pk=first.pk).update(computed_at=timezone.now() - timedelta(minutes=5))
     Judgment.objects.filter(pk=Judgment.objects.latest("id").pk).update(created_at=timezone.now())
-    assert selectors.projects_with_stale_agreement() == [project.pk]
+    assert selectors.projects_with_stale_agreement() == [project]
     assert tasks.refresh_agreement_reports() == [project.pk]
     assert AgreementReport.objects.filter(project=project).count() == 2
 
