@@ -185,8 +185,8 @@ def test_lead_decisions_survive_recompute(users, cmp):
     assert PreferencePair.objects.filter(project=cmp).count() == 2
 
 
-def test_criteria_preferences_make_their_own_pairs(users, cmp):
-    make_comparisons(cmp, users["lead"], 1)
+def both_prefer_a_overall_and_b_for_honesty(cmp, users):
+    """Both annotators: model-a is better overall, model-b more honest; the item judged."""
     for user in ("annotator", "annotator2"):
         a = lease(cmp, users[user])
         names = [response_model(r) for r in a.display_order]
@@ -196,6 +196,12 @@ def test_criteria_preferences_make_their_own_pairs(users, cmp):
             user=users[user],
             payload={"choice": a_slot, "strength": 1, "criteria": {"honesty": b_slot}},
         )
+    return a.item
+
+
+def test_criteria_preferences_make_their_own_pairs(users, cmp):
+    make_comparisons(cmp, users["lead"], 1)
+    both_prefer_a_overall_and_b_for_honesty(cmp, users)
     recompute_consensus(project=cmp, actor=users["lead"])
     overall = PreferencePair.objects.get(project=cmp, criterion="")
     honesty = PreferencePair.objects.get(project=cmp, criterion="honesty")
@@ -390,16 +396,8 @@ def test_sending_an_adjudicated_item_back_returns_it_to_the_votes(users, cmp, ag
 
 def test_per_criterion_pairs_still_follow_the_votes_of_a_settled_item(users, cmp):
     make_comparisons(cmp, users["lead"], 1)
-    for user in ("annotator", "annotator2"):
-        a = lease(cmp, users[user])
-        names = [response_model(r) for r in a.display_order]
-        a_slot, b_slot = "AB"[names.index("model-a")], "AB"[names.index("model-b")]
-        services.submit_judgment(
-            assignment=a,
-            user=users[user],
-            payload={"choice": a_slot, "strength": 1, "criteria": {"honesty": b_slot}},
-        )
-    settle(a.item, users, "override", final={"winner": model_response(a.item, "model-b").pk})
+    item = both_prefer_a_overall_and_b_for_honesty(cmp, users)
+    settle(item, users, "override", final={"winner": model_response(item, "model-b").pk})
     recompute_consensus(project=cmp, actor=users["lead"])
     assert live_pairs(cmp).get().chosen.model_name == "model-b"
     honesty = live_pairs(cmp, "honesty").get()
