@@ -22,6 +22,7 @@ from config.celery import app
 from tests.training.factories import make_pairs, sft_project_data, word_embedder
 from training import services
 from training.models import ModelVersion, RunMetric, RunState, TrainingRun
+from training.pipeline.run import last_complete_checkpoint
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
@@ -185,7 +186,11 @@ def test_a_killed_worker_leaves_an_interrupted_run_that_resumes_from_its_checkpo
         wait_for(
             lambda: TrainingRun.objects.get(pk=run.pk).state == RunState.INTERRUPTED, 120, "interrupted", log
         )
-        last_checkpoint = max(int(p.name.split("-")[1]) for p in out.glob("checkpoint-*"))
+        # the checkpoint resume must use: the newest one written to the end (the kill may have
+        # landed while a later checkpoint-N directory was being written)
+        complete = last_complete_checkpoint(out)
+        assert complete is not None
+        last_checkpoint = int(Path(complete).name.split("-")[1])
         assert 0 < last_checkpoint <= killed_at
         before = RunMetric.objects.filter(run=run).order_by("-id").values_list("id", flat=True).first()
 
