@@ -8,7 +8,8 @@ form would bypass all three, so it only shows.
 
 from django.contrib import admin
 
-from .models import (
+from annotation.core.admin import ReadOnly
+from annotation.models import (
     Adjudication,
     Assignment,
     AuditEvent,
@@ -20,17 +21,6 @@ from .models import (
     Rubric,
     RubricVersion,
 )
-
-
-class ReadOnly:
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class MembershipInline(ReadOnly, admin.TabularInline):

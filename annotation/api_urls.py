@@ -2,49 +2,55 @@
 
 from django.urls import path
 
-from . import api
+from annotation.importing import api as import_api
+from annotation.projects import api as project_api
+from annotation.quality import api as quality_api
+from annotation.queue import api as queue_api
 
 urlpatterns = [
-    path("auth/token/", api.TokenView.as_view(), name="api-token"),
-    path("projects/", api.ProjectListView.as_view(), name="api-projects"),
-    path("projects/<int:project_id>/", api.ProjectDetailView.as_view(), name="api-project"),
-    path("projects/<int:project_id>/members/", api.MemberListView.as_view(), name="api-members"),
+    path("auth/token/", project_api.TokenView.as_view(), name="api-token"),
+    path("projects/", project_api.ProjectListView.as_view(), name="api-projects"),
+    path("projects/<int:project_id>/", project_api.ProjectDetailView.as_view(), name="api-project"),
+    path("projects/<int:project_id>/members/", project_api.MemberListView.as_view(), name="api-members"),
     path(
         "projects/<int:project_id>/members/<int:user_id>/",
-        api.MemberDetailView.as_view(),
+        project_api.MemberDetailView.as_view(),
         name="api-member",
     ),
-    path("projects/<int:project_id>/rubrics/", api.RubricVersionListView.as_view(), name="api-rubrics"),
-    path("projects/<int:project_id>/items/", api.ItemListView.as_view(), name="api-items"),
-    path("projects/<int:project_id>/items/import/", api.ImportView.as_view(), name="api-import"),
-    path("projects/<int:project_id>/next/", api.NextView.as_view(), name="api-next"),
-    path("projects/<int:project_id>/progress/", api.ProgressView.as_view(), name="api-progress"),
-    path("projects/<int:project_id>/dashboard/", api.DashboardView.as_view(), name="api-dashboard"),
-    path("projects/<int:project_id>/judgments/", api.JudgmentListView.as_view(), name="api-judgments"),
-    path("projects/<int:project_id>/audit/", api.AuditListView.as_view(), name="api-audit"),
-    path("assignments/<int:assignment_id>/submit/", api.SubmitView.as_view(), name="api-submit"),
-    path("assignments/<int:assignment_id>/skip/", api.SkipView.as_view(), name="api-skip"),
+    path(
+        "projects/<int:project_id>/rubrics/", project_api.RubricVersionListView.as_view(), name="api-rubrics"
+    ),
+    path("projects/<int:project_id>/items/", project_api.ItemListView.as_view(), name="api-items"),
+    path("projects/<int:project_id>/items/import/", import_api.ImportView.as_view(), name="api-import"),
+    path("projects/<int:project_id>/next/", queue_api.NextView.as_view(), name="api-next"),
+    path("projects/<int:project_id>/progress/", queue_api.ProgressView.as_view(), name="api-progress"),
+    path("projects/<int:project_id>/dashboard/", project_api.DashboardView.as_view(), name="api-dashboard"),
+    path(
+        "projects/<int:project_id>/judgments/", project_api.JudgmentListView.as_view(), name="api-judgments"
+    ),
+    path("projects/<int:project_id>/audit/", project_api.AuditListView.as_view(), name="api-audit"),
+    path("assignments/<int:assignment_id>/submit/", queue_api.SubmitView.as_view(), name="api-submit"),
+    path("assignments/<int:assignment_id>/skip/", queue_api.SkipView.as_view(), name="api-skip"),
 ]
 
-from . import api_quality  # noqa: E402
 
 urlpatterns += [
-    path("projects/<int:project_id>/agreement/", api_quality.AgreementView.as_view(), name="api-agreement"),
+    path("projects/<int:project_id>/agreement/", quality_api.AgreementView.as_view(), name="api-agreement"),
     path(
         "projects/<int:project_id>/agreement/recompute/",
-        api_quality.AgreementRecomputeView.as_view(),
+        quality_api.AgreementRecomputeView.as_view(),
         name="api-agreement-recompute",
     ),
     path(
         "projects/<int:project_id>/disagreements/",
-        api_quality.DisagreementListView.as_view(),
+        quality_api.DisagreementListView.as_view(),
         name="api-disagreements",
     ),
-    path("items/<int:item_id>/adjudicate/", api_quality.AdjudicateView.as_view(), name="api-adjudicate"),
-    path("items/<int:item_id>/gold/", api_quality.GoldView.as_view(), name="api-gold"),
+    path("items/<int:item_id>/adjudicate/", quality_api.AdjudicateView.as_view(), name="api-adjudicate"),
+    path("items/<int:item_id>/gold/", quality_api.GoldView.as_view(), name="api-gold"),
     path(
         "items/<int:item_id>/more-annotators/",
-        api_quality.MoreAnnotatorsView.as_view(),
+        quality_api.MoreAnnotatorsView.as_view(),
         name="api-more-annotators",
     ),
 ]

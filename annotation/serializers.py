@@ -8,9 +8,19 @@ import json
 
 from rest_framework import serializers
 
-from .importing import FIELDS as IMPORT_FIELDS
-from .models import AuditEvent, Item, ItemKind, ItemState, Judgment, Membership, Project, Response, Role
-from .services import PROJECT_SETTINGS
+from annotation.importing.parse import FIELDS as IMPORT_FIELDS
+from annotation.models import (
+    AuditEvent,
+    Item,
+    ItemKind,
+    ItemState,
+    Judgment,
+    Membership,
+    Project,
+    Response,
+    Role,
+)
+from annotation.projects.services import PROJECT_SETTINGS
 
 MAX_ID = 2**63 - 1  # BigAutoField
 MAX_POSITIVE_INT = 2**31 - 1
@@ -44,7 +54,7 @@ class ProjectSerializer(serializers.ModelSerializer):
     def get_role(self, project) -> str | None:
         role = getattr(project, "my_role", None)
         if role is None:
-            from .permissions import role_for
+            from annotation.core.permissions import role_for
 
             request = self.context.get("request")
             role = role_for(request.user, project) if request else None
@@ -383,14 +393,6 @@ class AuditEventSerializer(serializers.ModelSerializer):
         model = AuditEvent
         fields = ["id", "actor", "verb", "object_type", "object_id", "data", "created_at"]
         read_only_fields = fields
-
-
-class ErrorSerializer(serializers.Serializer):
-    """Every 4xx body: a message, a code and, for bad input, messages per field."""
-
-    detail = serializers.CharField()
-    code = serializers.CharField()
-    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)
 
 
 class TokenRequestSerializer(serializers.Serializer):

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from . import services
+from annotation.queue import services as queue_services
 
 
 @shared_task(name="annotation.tasks.release_expired_leases")
@@ -13,7 +13,7 @@ def release_expired_leases(batch: int = 500, max_batches: int = 40) -> int:
     """
     total = 0
     for _ in range(max_batches):
-        released = services.release_expired_leases(limit=batch)
+        released = queue_services.release_expired_leases(limit=batch)
         total += released
         if released < batch:
             break
@@ -25,11 +25,11 @@ def refresh_agreement_reports() -> list[int]:
     """Recompute the agreement report of every project whose judgments or adjudications changed since
     its latest report (beat runs this every TUNELOOP_AGREEMENT_REFRESH_SECONDS); their ids. The
     dashboard reads the stored report: no page view computes over the judgments."""
-    from . import selectors
-    from .agreement_reports import recompute_agreement
+    from annotation.quality import selectors as quality_selectors
+    from annotation.quality.reports import recompute_agreement
 
     done = []
-    for project in selectors.projects_with_stale_agreement():
+    for project in quality_selectors.projects_with_stale_agreement():
         recompute_agreement(project=project)
         done.append(project.pk)
     return done
@@ -38,8 +38,8 @@ def refresh_agreement_reports() -> list[int]:
 @shared_task(name="annotation.tasks.compute_agreement")
 def compute_agreement(project_id: int) -> int | None:
     """Recompute the project's agreement report (annotation.agreement_reports); the report id."""
-    from .agreement_reports import recompute_agreement
-    from .models import Project
+    from annotation.models import Project
+    from annotation.quality.reports import recompute_agreement
 
     project = Project.objects.filter(pk=project_id).first()
     if project is None:

@@ -130,8 +130,8 @@ class Bench:
         from django.db import connection
         from rest_framework.authtoken.models import Token
 
-        from annotation import services
         from annotation.models import Membership, Role
+        from annotation.projects import services as project_services
 
         User = get_user_model()
         admin = User.objects.create_user(f"{self.tag}-admin")
@@ -140,8 +140,8 @@ class Bench:
         self.user_ids += [u.pk for u in users]
         tokens = {u.pk: Token.objects.create(user=u).key for u in users}
         for name in ("ours", "naive"):
-            project = services.create_project(name=f"{self.tag} {name}", created_by=admin, overlap=2)
-            services.create_rubric_version(project=project, actor=admin, criteria=CRITERIA)
+            project = project_services.create_project(name=f"{self.tag} {name}", created_by=admin, overlap=2)
+            project_services.create_rubric_version(project=project, actor=admin, criteria=CRITERIA)
             Membership.objects.bulk_create(
                 [Membership(user=u, project=project, role=Role.ANNOTATOR) for u in users]
             )
@@ -209,15 +209,15 @@ def naive_next(*, project, user):
     from django.db.models import Case, F, Value, When
     from django.utils import timezone
 
-    from annotation import services
     from annotation.models import Assignment, Item, ItemState
+    from annotation.queue import services as queue_services
 
     now = timezone.now()
-    services.release_expired_leases(project=project, now=now, limit=50)
+    queue_services.release_expired_leases(project=project, now=now, limit=50)
     for _ in range(20):
         with transaction.atomic():
             pick = (
-                services.queue_candidates(project=project, user=user)
+                queue_services.queue_candidates(project=project, user=user)
                 .order_by("?")
                 .values_list("pk", flat=True)
             )
@@ -233,7 +233,7 @@ def naive_next(*, project, user):
                 item=item,
                 annotator=user,
                 project=project,
-                leased_until=now + services._lease_delta(project),
+                leased_until=now + queue_services._lease_delta(project),
                 display_order=order,
                 reason="naive",
             )
@@ -260,7 +260,7 @@ class InProcess:
     def session(self, i):
         from django.contrib.auth import get_user_model
 
-        from annotation import services
+        from annotation.queue import services as queue_services
 
         user = get_user_model().objects.get(pk=self.users[i].pk)
         project, picker = self.project, self.picker
@@ -269,7 +269,7 @@ class InProcess:
             return picker(project=project, user=user)
 
         def submit(assignment):
-            services.submit_judgment(assignment=assignment, user=user, decision="accept", scores=SCORES)
+            queue_services.submit_judgment(assignment=assignment, user=user, decision="accept", scores=SCORES)
 
         return next_, submit
 
@@ -471,7 +471,7 @@ def single_call(drivers_projects, users, repeats=15):
     from django.db import connection, transaction
     from django.test.utils import CaptureQueriesContext
 
-    from annotation import services
+    from annotation.queue import services as queue_services
 
     out = {}
     for name, (project, picker) in drivers_projects.items():
@@ -479,8 +479,8 @@ def single_call(drivers_projects, users, repeats=15):
         with CaptureQueriesContext(connection) as nq:
             a = picker(project=project, user=user)
         with CaptureQueriesContext(connection) as sq:
-            services.submit_judgment(assignment=a, user=user, decision="accept", scores=SCORES)
-        candidates = services.queue_candidates(project=project, user=user)
+            queue_services.submit_judgment(assignment=a, user=user, decision="accept", scores=SCORES)
+        candidates = queue_services.queue_candidates(project=project, user=user)
         if name == "naive":
             candidates = candidates.order_by("?")
         times = []
@@ -564,7 +564,7 @@ def main():
     from django.core.management import call_command
     from django.db import connection
 
-    from annotation import services
+    from annotation.queue import services as queue_services
 
     call_command("migrate", verbosity=0)
     levels = [int(x) for x in args.levels.split(",") if x]
@@ -579,7 +579,7 @@ def main():
         users, tokens = bench.build(args.items, n_users)
         ours_project, naive_project = bench.projects
         drivers = {
-            "ours": InProcess(ours_project, users, services.next_assignment),
+            "ours": InProcess(ours_project, users, queue_services.next_assignment),
             "naive": InProcess(naive_project, users, naive_next),
         }
         if not args.no_api:
@@ -589,7 +589,8 @@ def main():
 
         print("\nSingle calls (load-independent): round trips and the pick query's server-side time")
         figures = single_call(
-            {"ours": (ours_project, services.next_assignment), "naive": (naive_project, naive_next)}, users
+            {"ours": (ours_project, queue_services.next_assignment), "naive": (naive_project, naive_next)},
+            users,
         )
         for name, f in figures.items():
             print(

@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from annotation.admin import ReadOnly
+from annotation.core.admin import ReadOnly
 
 from .models import Consensus, PreferencePair
 

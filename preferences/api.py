@@ -16,9 +16,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation import serializers as annotation_serializers
-from annotation.api import ImportView, ProjectScoped, _errors, _valid
+from annotation.core.api import ProjectScoped, error_responses, validated
+from annotation.core.permissions import can, visible_projects
+from annotation.importing.api import ImportView
 from annotation.models import ItemKind
-from annotation.permissions import can, visible_projects
 
 from . import selectors, services
 from . import serializers as s
@@ -42,7 +43,7 @@ class ComparisonImportView(ImportView):
             400: OpenApiResponse(
                 annotation_serializers.ImportErrorSerializer, description="Nothing was imported."
             ),
-            **_errors(403, 404),
+            **error_responses(403, 404),
         },
     )
     def post(self, request, project_id):
@@ -65,7 +66,7 @@ class PairListView(ProjectScoped, generics.ListAPIView):
         summary="Curated preference pairs, most confident first, with how many annotators reported the "
         "chosen response harmful (lead or admin).",
         parameters=[s.PairQuerySerializer],
-        responses={200: s.PairSerializer, **_errors(400, 403, 404)},
+        responses={200: s.PairSerializer, **error_responses(400, 403, 404)},
     )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
@@ -83,7 +84,7 @@ class PairDetailView(APIView):
         return pair
 
     @extend_schema(
-        summary="One pair (lead or admin).", responses={200: s.PairSerializer, **_errors(403, 404)}
+        summary="One pair (lead or admin).", responses={200: s.PairSerializer, **error_responses(403, 404)}
     )
     def get(self, request, pair_id):
         pair = self._pair(pair_id)
@@ -96,11 +97,11 @@ class PairDetailView(APIView):
     @extend_schema(
         summary="Approve, exclude or reset a pair, optionally editing its chosen text (lead or admin).",
         request=s.PairUpdateSerializer,
-        responses={200: s.PairSerializer, **_errors(400, 403, 404)},
+        responses={200: s.PairSerializer, **error_responses(400, 403, 404)},
     )
     def post(self, request, pair_id):
         pair = self._pair(pair_id)
-        data = _valid(s.PairUpdateSerializer, request.data)
+        data = validated(s.PairUpdateSerializer, request.data)
         pair = services.set_pair_status(
             pair=pair, actor=request.user, status=data["status"], chosen_text=data.get("chosen_text")
         )
@@ -114,11 +115,11 @@ class ConsensusView(ProjectScoped, APIView):
     @extend_schema(
         summary="Recompute consensus and candidate pairs from the raw judgments (lead or admin).",
         request=s.ConsensusRequestSerializer,
-        responses={200: s.ConsensusResultSerializer, **_errors(400, 403, 404)},
+        responses={200: s.ConsensusResultSerializer, **error_responses(400, 403, 404)},
     )
     def post(self, request, project_id):
         project = self.project_for("adjudicate")
-        data = _valid(s.ConsensusRequestSerializer, request.data)
+        data = validated(s.ConsensusRequestSerializer, request.data)
         stats = services.recompute_consensus(project=project, actor=request.user, **data)
         return Response(s.ConsensusResultSerializer(stats).data)
 
@@ -129,11 +130,11 @@ class LeaderboardView(ProjectScoped, APIView):
         summary="Models ranked by Bradley-Terry strength with 95% intervals, win rates and position bias "
         "(lead or admin).",
         parameters=[s.LeaderboardQuerySerializer],
-        responses={200: s.LeaderboardSerializer, **_errors(400, 403, 404)},
+        responses={200: s.LeaderboardSerializer, **error_responses(400, 403, 404)},
     )
     def get(self, request, project_id):
         project = self.project_for("view_dashboard")
-        query = _valid(s.LeaderboardQuerySerializer, request.query_params)
+        query = validated(s.LeaderboardQuerySerializer, request.query_params)
         board = _finite(selectors.leaderboard(project, baseline=query["baseline"]))
         return Response(s.LeaderboardSerializer(board).data)
 

@@ -5,7 +5,7 @@ class PreferencesConfig(AppConfig):
     name = "preferences"
 
     def ready(self):
-        from annotation.registry import register_kind
+        from annotation.kinds.registry import register_kind
 
         from . import services
 

@@ -3,10 +3,10 @@
 from django.db import transaction
 from django.utils import timezone
 
-from annotation import audit
-from annotation.errors import Forbidden, InvalidInput
+from annotation.core import audit
+from annotation.core.errors import Forbidden, InvalidInput
+from annotation.core.permissions import can
 from annotation.models import Item, ItemKind, Response
-from annotation.permissions import can
 
 from .models import PairStatus, PreferencePair
 from .payload import PayloadError, normalise
@@ -86,7 +86,7 @@ def set_pair_status(
 
 def route_both_bad_to_sft(*, item: Item, actor=None) -> Item | None:
     """ "Both bad" consensus: the prompt goes to SFT review so someone writes a good answer."""
-    from annotation.importing import content_hash
+    from annotation.importing.parse import content_hash
 
     first = shown_responses(item).order_by("position").first()
     if first is None:
@@ -211,7 +211,7 @@ def recompute_consensus(
         raise InvalidInput(errors={"rule": [f"Must be one of: {', '.join(RULES)}."]})
     if rule == "weighted" and weights is None:
         # Dawid-Skene vote weights from the project's latest agreement computation (annotation).
-        from annotation.selectors import reliability_weights
+        from annotation.quality.selectors import reliability_weights
 
         weights = reliability_weights(project, kind=ItemKind.COMPARISON)
     votes, versions, improvements, harmful = _votes_by_item(project, rule=rule, weights=weights)

@@ -11,10 +11,10 @@ from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from annotation.errors import ServiceError
+from annotation.core.errors import ServiceError
+from annotation.core.web import is_htmx, page, project_for
 from annotation.models import ItemKind
-from annotation.task_flow import TaskFlow
-from annotation.web import is_htmx, page, project_for
+from annotation.queue.task_flow import TaskFlow
 
 from . import charts, selectors, services
 from .forms import (

@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from annotation.importing import parse_items
+from annotation.importing.parse import parse_items
 from tests.fixtures.tiny_models import tiny_model_dir  # noqa: F401  (registers the fixture)
 
 PG = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
@@ -61,24 +61,28 @@ def users(django_user_model):
 
 @pytest.fixture
 def project(users):
-    from annotation import services
+    from annotation.projects import services as project_services
 
     # Routing off: queue tests look at the queue alone (COMPLETE after k judgments); the routing,
     # adjudication and gold tests turn it on. New projects have it on by default.
-    p = services.create_project(
+    p = project_services.create_project(
         name="Demo", created_by=users["admin"], overlap=2, guidelines="Be *kind*.", agreement_routing=False
     )
-    services.set_membership(project=p, actor=users["admin"], user=users["lead"], role="lead")
-    services.set_membership(project=p, actor=users["admin"], user=users["annotator"], role="annotator")
-    services.set_membership(project=p, actor=users["admin"], user=users["annotator2"], role="annotator")
-    services.create_rubric_version(
+    project_services.set_membership(project=p, actor=users["admin"], user=users["lead"], role="lead")
+    project_services.set_membership(
+        project=p, actor=users["admin"], user=users["annotator"], role="annotator"
+    )
+    project_services.set_membership(
+        project=p, actor=users["admin"], user=users["annotator2"], role="annotator"
+    )
+    project_services.create_rubric_version(
         project=p, actor=users["lead"], criteria=CRITERIA, instructions="Score it."
     )
     return p
 
 
 def make_items(project, actor, n, *, start=0, priority=0):
-    from annotation import services
+    from annotation.importing import services as import_services
 
     lines = "\n".join(
         json.dumps(
@@ -88,7 +92,7 @@ def make_items(project, actor, n, *, start=0, priority=0):
     )
     parsed = parse_items(lines, fmt="jsonl")
     assert parsed.ok, parsed.errors
-    return services.import_items(project=project, actor=actor, records=parsed.records, source="test")
+    return import_services.import_items(project=project, actor=actor, records=parsed.records, source="test")
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.api import ProjectScoped, _errors, _valid
-from annotation.errors import InvalidInput
-from annotation.permissions import can
+from annotation.core.api import ProjectScoped, error_responses, validated
+from annotation.core.errors import InvalidInput
+from annotation.core.permissions import can
 
 from . import selectors, services
 from . import serializers as s
@@ -48,11 +48,11 @@ class SnapshotListView(ProjectScoped, generics.ListAPIView):
     @extend_schema(
         summary="Build a snapshot from approved data (400 with field messages, or when no row is left).",
         request=s.SnapshotCreateSerializer,
-        responses={201: s.SnapshotSerializer, **_errors(400, 403, 404)},
+        responses={201: s.SnapshotSerializer, **error_responses(400, 403, 404)},
     )
     def post(self, request, project_id):
         project = self.project_for(TRAIN)
-        data = _valid(s.SnapshotCreateSerializer, request.data)
+        data = validated(s.SnapshotCreateSerializer, request.data)
         snapshot = services.build_snapshot(project=project, actor=request.user, **data)
         return Response(s.SnapshotSerializer(snapshot).data, status=201)
 
@@ -97,11 +97,11 @@ class RunListView(ProjectScoped, generics.ListAPIView):
     @extend_schema(
         summary="Validate a config against a snapshot and queue the run (400 with field messages).",
         request=s.RunCreateSerializer,
-        responses={201: s.RunSerializer, **_errors(400, 403, 404)},
+        responses={201: s.RunSerializer, **error_responses(400, 403, 404)},
     )
     def post(self, request, project_id):
         project = self.project_for(TRAIN)
-        data = _valid(s.RunCreateSerializer, request.data)
+        data = validated(s.RunCreateSerializer, request.data)
         snapshot = selectors.snapshots_for(project).filter(pk=data["snapshot"]).first()
         if snapshot is None:
             raise InvalidInput(errors={"snapshot": ["No such snapshot in this project."]})
@@ -121,7 +121,7 @@ class RunDetailView(APIView):
 @extend_schema(tags=["training"])
 class RunCancelView(APIView):
     @extend_schema(summary="Cancel a queued or running run (409 otherwise).", request=None,
-                   responses={200: s.RunSerializer, **_errors(403, 404)})  # fmt: skip
+                   responses={200: s.RunSerializer, **error_responses(403, 404)})  # fmt: skip
     def post(self, request, run_id):
         run = services.cancel_run(run=_object_for(request, TrainingRun, run_id, TRAIN), actor=request.user)
         return Response(s.RunSerializer(run).data)
@@ -130,7 +130,7 @@ class RunCancelView(APIView):
 @extend_schema(tags=["training"])
 class RunResumeView(APIView):
     @extend_schema(summary="Requeue an interrupted, failed or cancelled run from its last checkpoint.",
-                   request=None, responses={200: s.RunSerializer, **_errors(403, 404)})  # fmt: skip
+                   request=None, responses={200: s.RunSerializer, **error_responses(403, 404)})  # fmt: skip
     def post(self, request, run_id):
         run = services.resume_run(run=_object_for(request, TrainingRun, run_id, TRAIN), actor=request.user)
         return Response(s.RunSerializer(run).data)
@@ -154,7 +154,7 @@ class ModelVersionListView(ProjectScoped, generics.ListAPIView):
 class ModelVersionDownloadView(APIView):
     @extend_schema(
         summary="The version's adapter files as a zip (404 when they are not on this server).",
-        responses={200: bytes, **_errors(403, 404)},
+        responses={200: bytes, **error_responses(403, 404)},
     )
     def get(self, request, version_id):
         version = _object_for(request, ModelVersion, version_id)

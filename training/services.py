@@ -18,10 +18,10 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from annotation import audit
-from annotation.errors import Conflict, Forbidden, InvalidInput
+from annotation.core import audit
+from annotation.core.errors import Conflict, Forbidden, InvalidInput
+from annotation.core.permissions import can
 from annotation.models import FLAG_CHOICES
-from annotation.permissions import can
 
 from . import selectors
 from .models import (

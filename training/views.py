@@ -11,9 +11,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from annotation.errors import ServiceError
-from annotation.forms import add_service_errors
-from annotation.web import is_htmx, page, project_for
+from annotation.core.errors import ServiceError
+from annotation.core.forms import add_service_errors
+from annotation.core.web import is_htmx, page, project_for
 
 from . import selectors, services
 from .forms import RunForm, SnapshotForm

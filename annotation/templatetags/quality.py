@@ -2,7 +2,7 @@
 
 from django import template
 
-from .. import selectors
+from annotation.quality import selectors as quality_selectors
 
 register = template.Library()
 
@@ -12,6 +12,6 @@ def rubric_quality(context, project):
     """Adjudications tagged "guideline gap" (input for the next version) and the re-queue button."""
     return {
         "project": project,
-        "gaps": selectors.guideline_gaps(project),
+        "gaps": quality_selectors.guideline_gaps(project),
         "csrf_token": context.get("csrf_token"),
     }

@@ -7,9 +7,11 @@ from django.urls import reverse
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from annotation import adjudication, services
-from annotation.errors import Forbidden, InvalidInput
+from annotation.core.errors import Forbidden, InvalidInput
 from annotation.models import Adjudication, AuditEvent, Item, ItemState, Judgment
+from annotation.projects import services as project_services
+from annotation.quality import adjudication
+from annotation.queue import services as queue_services
 from tests.conftest import GOOD_SCORES, make_items
 
 pytestmark = pytest.mark.django_db
@@ -17,8 +19,8 @@ HX = {"HTTP_HX_REQUEST": "true"}
 
 
 def judge(project, user, decision, text="", comment=""):
-    a = services.next_assignment(project=project, user=user)
-    return services.submit_judgment(
+    a = queue_services.next_assignment(project=project, user=user)
+    return queue_services.submit_judgment(
         assignment=a, user=user, decision=decision, scores=GOOD_SCORES, edited_text=text, comment=comment
     )
 
@@ -26,7 +28,7 @@ def judge(project, user, decision, text="", comment=""):
 @pytest.fixture
 def disputed(project, users):
     """Two disputed SFT items (accept vs edit)."""
-    services.update_project(project=project, actor=users["admin"], agreement_routing=True)
+    project_services.update_project(project=project, actor=users["admin"], agreement_routing=True)
     make_items(project, users["lead"], 2)
     out = []
     for _ in range(2):

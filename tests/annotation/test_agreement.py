@@ -9,8 +9,8 @@ from scipy.stats import kendalltau
 from sklearn.metrics import cohen_kappa_score
 from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss_kappa
 
-from annotation import agreement
-from annotation.agreement import (
+from annotation.quality import agreement
+from annotation.quality.agreement import (
     LEVELS,
     cohen_kappa,
     fleiss_kappa,

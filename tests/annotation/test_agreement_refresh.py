@@ -8,8 +8,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from annotation import selectors, services, tasks
+from annotation import tasks
 from annotation.models import AgreementReport, Judgment
+from annotation.quality import selectors as quality_selectors
+from annotation.queue import services as queue_services
 from tests.conftest import GOOD_SCORES, make_items
 
 pytestmark = pytest.mark.django_db
@@ -18,8 +20,10 @@ pytestmark = pytest.mark.django_db
 def judge_all(project, users, n):
     make_items(project, users["lead"], n)
     for who in ("annotator", "annotator2"):
-        while (a := services.next_assignment(project=project, user=users[who])) is not None:
-            services.submit_judgment(assignment=a, user=users[who], decision="accept", scores=GOOD_SCORES)
+        while (a := queue_services.next_assignment(project=project, user=users[who])) is not None:
+            queue_services.submit_judgment(
+                assignment=a, user=users[who], decision="accept", scores=GOOD_SCORES
+            )
 
 
 def test_refresh_recomputes_only_projects_that_changed(project, users):
@@ -32,7 +36,7 @@ def test_refresh_recomputes_only_projects_that_changed(project, users):
     # a judgment newer than the report makes it stale again
     AgreementReport.objects.filter(pk=first.pk).update(computed_at=timezone.now() - timedelta(minutes=5))
     Judgment.objects.filter(pk=Judgment.objects.latest("id").pk).update(created_at=timezone.now())
-    assert selectors.projects_with_stale_agreement() == [project]
+    assert quality_selectors.projects_with_stale_agreement() == [project]
     assert tasks.refresh_agreement_reports() == [project.pk]
     assert AgreementReport.objects.filter(project=project).count() == 2
 

@@ -12,17 +12,18 @@ from django.urls import reverse
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from annotation import services
-from annotation.agreement import (
+from annotation.models import AgreementReport, AnnotatorReliability, AuditEvent, Judgment
+from annotation.projects import services as project_services
+from annotation.quality.agreement import (
     cohen_kappa,
     fleiss_kappa,
     krippendorff_alpha,
     percent_agreement,
     preference_strength_alpha,
 )
-from annotation.agreement_reports import recompute_agreement
-from annotation.models import AgreementReport, AnnotatorReliability, AuditEvent, Judgment
-from annotation.reliability import dawid_skene, reliability_weights
+from annotation.quality.reliability import dawid_skene, reliability_weights
+from annotation.quality.reports import recompute_agreement
+from annotation.queue import services as queue_services
 from tests.conftest import make_items
 
 pytestmark = pytest.mark.django_db
@@ -39,14 +40,14 @@ WEEKS = [datetime(2025, 1, 6, 12, tzinfo=UTC), datetime(2025, 1, 14, 12, tzinfo=
 @pytest.fixture
 def planted(project, users, django_user_model):
     third = django_user_model.objects.create_user("third")
-    services.set_membership(project=project, actor=users["admin"], user=third, role="annotator")
-    services.update_project(project=project, actor=users["admin"], overlap=3)
+    project_services.set_membership(project=project, actor=users["admin"], user=third, role="annotator")
+    project_services.update_project(project=project, actor=users["admin"], overlap=3)
     make_items(project, users["lead"], 4)
     people = {"annotator1": users["annotator"], "annotator2": users["annotator2"], "third": third}
     for name, answers in PLANT.items():
         for decision, helpful in answers:
-            a = services.next_assignment(project=project, user=people[name])
-            services.submit_judgment(
+            a = queue_services.next_assignment(project=project, user=people[name])
+            queue_services.submit_judgment(
                 assignment=a,
                 user=people[name],
                 decision=decision,
@@ -169,7 +170,7 @@ def test_preference_figures_and_weighted_consensus(users, django_user_model):
 
     project = make_cmp_project(users, overlap=3)
     third = django_user_model.objects.create_user("third")
-    services.set_membership(project=project, actor=users["admin"], user=third, role="annotator")
+    project_services.set_membership(project=project, actor=users["admin"], user=third, role="annotator")
     make_comparisons(project, users["lead"], 4)
     # annotator1 and annotator2 agree with each other on every item; `third` always disagrees
     for _ in range(4):
@@ -237,7 +238,7 @@ def _synthetic_cells(n_items, seed, n_annotators=10, labels=("accept", "reject",
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_nominal_figures_equal_the_reference(seed):
-    from annotation.agreement_reports import nominal_figures
+    from annotation.quality.reports import nominal_figures
 
     cells = _synthetic_cells(60, seed, n_annotators=5)
     assert nominal_figures(cells) == _reference_nominal_figures(cells)
@@ -250,7 +251,7 @@ def test_nominal_figures_equal_the_reference(seed):
 def test_nominal_figures_on_a_report_sized_input():
     """20k items (about 55k judgments): the figures equal the metrics library on a matrix built with
     numpy. The old per-item scan over every cell took minutes here; see benchmarks/agreement.py."""
-    from annotation.agreement_reports import nominal_figures
+    from annotation.quality.reports import nominal_figures
 
     n_items, n_annotators = 20_000, 10
     cells = _synthetic_cells(n_items, 7, n_annotators=n_annotators)
@@ -280,7 +281,9 @@ def _cmp_annotators(project, users, django_user_model, *names):
     people = {"annotator1": users["annotator"], "annotator2": users["annotator2"]}
     for name in names:
         people[name] = django_user_model.objects.create_user(name)
-        services.set_membership(project=project, actor=users["admin"], user=people[name], role="annotator")
+        project_services.set_membership(
+            project=project, actor=users["admin"], user=people[name], role="annotator"
+        )
     return people
 
 
@@ -291,7 +294,7 @@ def _judge_by_model(project, user, plant):
     from tests.preferences.factories import response_model
 
     items = list(project.items.order_by("id").values_list("id", flat=True))
-    a = services.next_assignment(project=project, user=user, kind="comparison")
+    a = queue_services.next_assignment(project=project, user=user, kind="comparison")
     answer = plant[items.index(a.item_id)]
     names = [response_model(r) for r in a.display_order]
 
@@ -305,7 +308,7 @@ def _judge_by_model(project, user, plant):
     if overall not in ("tie", "both_bad") and not isinstance(overall, list):
         payload["strength"] = 2
     payload["criteria"] = {k: slots(v) for k, v in answer.get("criteria", {}).items()}
-    return services.submit_judgment(assignment=a, user=user, payload=payload, comment="because")
+    return queue_services.submit_judgment(assignment=a, user=user, payload=payload, comment="because")
 
 
 def test_per_criterion_agreement_of_comparisons(users, django_user_model):
@@ -353,8 +356,8 @@ def test_consensus_leaves_the_annotator_out(project, users, django_user_model):
     split. Counting their own vote made them the majority on every split item (agreement 0.5); against
     the others alone they never agree, and split items have no consensus."""
     third = django_user_model.objects.create_user("third")
-    services.set_membership(project=project, actor=users["admin"], user=third, role="annotator")
-    services.update_project(project=project, actor=users["admin"], overlap=3)
+    project_services.set_membership(project=project, actor=users["admin"], user=third, role="annotator")
+    project_services.update_project(project=project, actor=users["admin"], overlap=3)
     make_items(project, users["lead"], 12)
     acc, rej = "accept", "reject"
     agreed = [acc, rej, acc, rej, acc, rej]  # items 0-5: annotator1 = annotator2, third the opposite
@@ -367,9 +370,9 @@ def test_consensus_leaves_the_annotator_out(project, users, django_user_model):
     items = list(project.items.order_by("id").values_list("id", flat=True))
     for name, answers in plant.items():
         for _ in answers:
-            a = services.next_assignment(project=project, user=people[name])
+            a = queue_services.next_assignment(project=project, user=people[name])
             decision = answers[items.index(a.item_id)]
-            services.submit_judgment(
+            queue_services.submit_judgment(
                 assignment=a, user=people[name], decision=decision, scores={"helpfulness": 3, "safe": True}
             )
     rows = {r["username"]: r for r in recompute_agreement(project=project).data["annotators"]["sft"]}
@@ -388,7 +391,7 @@ def test_consensus_leaves_the_annotator_out(project, users, django_user_model):
 def test_ranking_tau_of_n_way_comparisons(users, django_user_model):
     """Three annotators rank like the truth, one reverses it, one swaps two responses on one item: tau
     about 1, exactly -1 and in between, each against the mean rank the other four gave (leave-one-out)."""
-    from annotation.agreement import kendall_tau
+    from annotation.quality.agreement import kendall_tau
     from tests.preferences.factories import make_cmp_project, make_comparisons
 
     project = make_cmp_project(users, overlap=5)
@@ -436,7 +439,7 @@ def test_annotator_weekly_drift_against_the_others(planted, users):
 
 
 def test_drift_table_flags_an_annotator_whose_agreement_falls():
-    from annotation.views_quality import drift_tables
+    from annotation.quality.views import drift_tables
 
     rows = [
         {"username": "steady", "week": "2025-W01", "agree": 0.9, "items": 10},

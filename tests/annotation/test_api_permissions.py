@@ -10,9 +10,11 @@ import pytest
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from annotation import services
-from annotation.importing import parse_items
+from annotation.importing import services as import_services
+from annotation.importing.parse import parse_items
 from annotation.models import AssignmentState, Judgment, Membership
+from annotation.projects import services as project_services
+from annotation.queue import services as queue_services
 from tests.conftest import GOOD_SCORES, make_items
 
 pytestmark = pytest.mark.django_db
@@ -37,7 +39,7 @@ def world(users, project, django_user_model):
     """The conftest project (admin1 admin, lead, annotator1 + annotator2), 5 items, a lease for annotator1."""
     make_items(project, users["lead"], 5)
     newbie = django_user_model.objects.create_user("newbie", password="pw")
-    assignment = services.next_assignment(project=project, user=users["annotator"])
+    assignment = queue_services.next_assignment(project=project, user=users["annotator"])
     return {"project": project, "users": users, "newbie": newbie, "assignment": assignment}
 
 
@@ -175,10 +177,12 @@ def test_refused_writes_change_nothing(world, role):
 def test_annotators_see_only_their_own_judgments(world):
     project, users = world["project"], world["users"]
     a1 = world["assignment"]
-    a2 = services.next_assignment(project=project, user=users["annotator2"])
+    a2 = queue_services.next_assignment(project=project, user=users["annotator2"])
     assert a1.item_id == a2.item_id  # overlap 2: both judge the same item
-    services.submit_judgment(assignment=a1, user=users["annotator"], decision="accept", scores=GOOD_SCORES)
-    services.submit_judgment(
+    queue_services.submit_judgment(
+        assignment=a1, user=users["annotator"], decision="accept", scores=GOOD_SCORES
+    )
+    queue_services.submit_judgment(
         assignment=a2, user=users["annotator2"], decision="reject", scores=GOOD_SCORES, comment="Wrong."
     )
     url = f"/api/projects/{project.pk}/judgments/"
@@ -209,11 +213,11 @@ def test_next_payload_is_blind(world):
     ]
     parsed = parse_items("\n".join(json.dumps(r) for r in rows), fmt="jsonl")
     assert parsed.ok, parsed.errors
-    services.import_items(project=project, actor=users["lead"], records=parsed.records)
+    import_services.import_items(project=project, actor=users["lead"], records=parsed.records)
 
     # annotator2 answers first, with an edit and a comment annotator1 must never see.
-    first = services.next_assignment(project=project, user=users["annotator2"], kind="comparison")
-    services.submit_judgment(
+    first = queue_services.next_assignment(project=project, user=users["annotator2"], kind="comparison")
+    queue_services.submit_judgment(
         assignment=first,
         user=users["annotator2"],
         scores=GOOD_SCORES,
@@ -228,7 +232,7 @@ def test_next_payload_is_blind(world):
         assert secret not in raw, secret
 
     item_responses = dict(first.item.responses.values_list("id", "text"))
-    assignment = services.get_assignment_for(assignment_id=task["assignment"], user=users["annotator"])
+    assignment = queue_services.get_assignment_for(assignment_id=task["assignment"], user=users["annotator"])
     expected = [item_responses[rid] for rid in assignment.display_order]
     assert [r["text"] for r in task["item"]["responses"]] == expected
     assert [r["slot"] for r in task["item"]["responses"]] == ["A", "B", "C"]
@@ -253,7 +257,7 @@ def test_annotator_cannot_touch_anothers_assignment(world):
 
 def test_removed_member_cannot_submit_or_skip_their_old_lease(world):
     project, users, assignment = world["project"], world["users"], world["assignment"]
-    services.remove_membership(project=project, actor=users["admin"], user=users["annotator"])
+    project_services.remove_membership(project=project, actor=users["admin"], user=users["annotator"])
     client = client_for(users["annotator"])
     r = client.post(
         f"/api/assignments/{assignment.pk}/submit/",

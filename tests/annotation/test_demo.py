@@ -7,7 +7,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
-from annotation import demo_data
+from annotation.demo import data as demo_data
 from annotation.models import Item, Membership, Project, Response, RubricVersion
 from tests.fixtures.tiny_models import tiny_model_dir  # noqa: F401  (registers the fixture)
 

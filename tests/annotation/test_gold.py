@@ -9,8 +9,12 @@ from django.urls import reverse
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from annotation import adjudication, selectors, services
+from annotation.core.errors import Forbidden, InvalidInput
 from annotation.models import Item, ItemState
+from annotation.projects import services as project_services
+from annotation.quality import adjudication
+from annotation.quality import selectors as quality_selectors
+from annotation.queue import services as queue_services
 from tests.conftest import GOOD_SCORES, make_items
 
 pytestmark = pytest.mark.django_db
@@ -18,7 +22,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def gold_project(project, users, monkeypatch):
-    services.update_project(project=project, actor=users["admin"], gold_share=0.5, agreement_routing=True)
+    project_services.update_project(
+        project=project, actor=users["admin"], gold_share=0.5, agreement_routing=True
+    )
     make_items(project, users["lead"], 3)
     gold = Item.objects.filter(project=project).order_by("id").last()
     adjudication.set_gold(
@@ -28,11 +34,11 @@ def gold_project(project, users, monkeypatch):
 
 
 def roll(monkeypatch, value):
-    monkeypatch.setattr(services, "_gold_roll", lambda: value)
+    monkeypatch.setattr(queue_services, "_gold_roll", lambda: value)
 
 
 def submit(a, user, decision, scores=GOOD_SCORES):
-    return services.submit_judgment(assignment=a, user=user, decision=decision, scores=scores)
+    return queue_services.submit_judgment(assignment=a, user=user, decision=decision, scores=scores)
 
 
 def test_gold_items_are_served_by_chance_to_everyone_once(
@@ -40,29 +46,31 @@ def test_gold_items_are_served_by_chance_to_everyone_once(
 ):
     project, gold = gold_project
     roll(monkeypatch, 0.9)  # above gold_share: the normal queue
-    a = services.next_assignment(project=project, user=users["annotator"])
+    a = queue_services.next_assignment(project=project, user=users["annotator"])
     assert a.item_id != gold.pk
     submit(a, users["annotator"], "accept")
     roll(monkeypatch, 0.1)  # below gold_share: a gold item
     third = django_user_model.objects.create_user("third")
-    services.set_membership(project=project, actor=users["admin"], user=third, role="annotator")
+    project_services.set_membership(project=project, actor=users["admin"], user=third, role="annotator")
     got = []
     for user in (users["annotator"], users["annotator2"], third):  # more than overlap (2): no limit
-        g = services.next_assignment(project=project, user=user)
+        g = queue_services.next_assignment(project=project, user=user)
         assert g.item_id == gold.pk and g.reason == "queue"
         submit(g, user, "reject" if user != third else "accept")
         got.append(g)
     gold.refresh_from_db()
     assert gold.state == ItemState.OPEN  # never routed, never "complete"
-    assert services.next_assignment(project=project, user=users["annotator"]).item_id != gold.pk  # once each
+    assert (
+        queue_services.next_assignment(project=project, user=users["annotator"]).item_id != gold.pk
+    )  # once each
     roll(monkeypatch, 0.9)
     # the normal queue never hands out gold items
     seen = []
-    while (nxt := services.next_assignment(project=project, user=users["annotator2"])) is not None:
+    while (nxt := queue_services.next_assignment(project=project, user=users["annotator2"])) is not None:
         seen.append(nxt.item_id)
         submit(nxt, users["annotator2"], "accept")
     assert gold.pk not in seen
-    accuracy = {r["username"]: r for r in selectors.gold_accuracy(project)}
+    accuracy = {r["username"]: r for r in quality_selectors.gold_accuracy(project)}
     assert accuracy["annotator1"]["accuracy"] == 1.0 and accuracy["third"]["accuracy"] == 0.0
     assert accuracy["annotator2"]["correct"] == 1 and accuracy["annotator2"]["n"] == 1
     assert accuracy["annotator1"]["score_accuracy"] == 0.0  # GOOD_SCORES says safe=True, gold says False
@@ -115,9 +123,9 @@ def test_gold_is_invisible_on_the_review_page(gold_project, users, monkeypatch):
 def test_set_gold_validates_the_answer_and_needs_a_lead(project, users):
     make_items(project, users["lead"], 1)
     item = project.items.get()
-    with pytest.raises(services.InvalidInput):
+    with pytest.raises(InvalidInput):
         adjudication.set_gold(item=item, actor=users["lead"], answer={"decision": "edit"})  # edit needs text
-    with pytest.raises(services.Forbidden):
+    with pytest.raises(Forbidden):
         adjudication.set_gold(item=item, actor=users["annotator"], answer={"decision": "accept"})
     adjudication.set_gold(item=item, actor=users["lead"], answer={"decision": "edit", "text": "Gold."})
     item.refresh_from_db()

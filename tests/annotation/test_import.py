@@ -10,8 +10,8 @@ from django.core.management.base import CommandError
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from annotation import services
-from annotation.importing import MAX_ERRORS, ImportIssue, ItemRecord, parse_items
+from annotation.importing import services as import_services
+from annotation.importing.parse import MAX_ERRORS, ImportIssue, ItemRecord, parse_items
 from annotation.management.commands.import_items import Command as ImportCommand
 from annotation.models import AuditEvent, Item
 
@@ -238,7 +238,7 @@ def test_service_is_atomic_when_the_database_refuses_a_row(project, users):
         )
     )
     with pytest.raises(TypeError):
-        services.import_items(project=project, actor=users["lead"], records=records)
+        import_services.import_items(project=project, actor=users["lead"], records=records)
     assert not Item.objects.filter(project=project).exists()
     assert not AuditEvent.objects.filter(project=project, verb="items.imported").exists()
 
@@ -273,9 +273,11 @@ def test_api_import_is_all_or_nothing(project, users, ten_good_one_bad):
 @pytest.mark.django_db
 def test_duplicates_within_a_file_and_across_imports(project, users):
     text = jsonl(GOOD[0], GOOD[1], {"prompt": " Question 0? ", "response": "Answer 0."}, GOOD[1])
-    first = services.import_items(project=project, actor=users["lead"], records=parse_items(text).records)
+    first = import_services.import_items(
+        project=project, actor=users["lead"], records=parse_items(text).records
+    )
     assert (first.created, first.duplicates) == (2, 2)
-    second = services.import_items(
+    second = import_services.import_items(
         project=project, actor=users["lead"], records=parse_items(jsonl(*GOOD[:3])).records
     )
     assert (second.created, second.duplicates) == (1, 2)

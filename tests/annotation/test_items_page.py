@@ -5,8 +5,8 @@ import json
 import pytest
 from django.urls import reverse
 
-from annotation import services
-from annotation.importing import parse_items
+from annotation.importing import services as import_services
+from annotation.importing.parse import parse_items
 from annotation.models import AuditEvent, Item
 from tests.conftest import make_items
 
@@ -50,7 +50,7 @@ def test_a_bad_gold_answer_is_refused_with_a_message(client, project, users):
 
 def test_comparison_gold_names_the_winning_response(client, project, users):
     line = json.dumps({"prompt": "Which?", "responses": [{"text": "one"}, {"text": "two"}]})
-    services.import_items(
+    import_services.import_items(
         project=project, actor=users["lead"], records=parse_items(line, kind="comparison").records
     )
     item = project.items.get(kind="comparison")
@@ -75,7 +75,7 @@ def test_only_leads_see_items_or_set_gold(client, project, users, who, status):
 
 def test_prompts_are_escaped(client, project, users):
     line = json.dumps({"prompt": "<script>alert(1)</script>", "response": "ok"})
-    services.import_items(project=project, actor=users["lead"], records=parse_items(line).records)
+    import_services.import_items(project=project, actor=users["lead"], records=parse_items(line).records)
     html = (
         client_for(client, users["lead"]).get(reverse("annotation:items", args=[project.pk])).content.decode()
     )
@@ -83,7 +83,7 @@ def test_prompts_are_escaped(client, project, users):
 
 
 def test_items_are_paged_and_the_filters_survive_paging_and_gold_marking(client, project, users):
-    from annotation.views_quality import ITEMS_PER_PAGE
+    from annotation.quality.views import ITEMS_PER_PAGE
 
     make_items(project, users["lead"], ITEMS_PER_PAGE + 3)
     c = client_for(client, users["lead"])

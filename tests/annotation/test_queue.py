@@ -10,9 +10,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from annotation import services
-from annotation.errors import Conflict, Forbidden, InvalidInput, NotFound
+from annotation.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from annotation.models import Assignment, AssignmentState, Item, ItemState, Judgment
+from annotation.projects import services as project_services
+from annotation.queue import services as queue_services
 from tests.conftest import GOOD_SCORES, make_items
 
 pytestmark = pytest.mark.django_db
@@ -31,13 +32,13 @@ def add_annotators(project, admin, n, django_user_model, prefix="ann"):
     out = []
     for i in range(n):
         user = django_user_model.objects.create_user(f"{prefix}{i}")
-        services.set_membership(project=project, actor=admin, user=user, role="annotator")
+        project_services.set_membership(project=project, actor=admin, user=user, role="annotator")
         out.append(user)
     return out
 
 
 def submit(assignment, user, decision="accept", **kw):
-    return services.submit_judgment(
+    return queue_services.submit_judgment(
         assignment=assignment, user=user, decision=decision, scores=kw.pop("scores", GOOD_SCORES), **kw
     )
 
@@ -62,7 +63,7 @@ def assert_bookkeeping(project):
 
 
 def set_overlap(project, users, overlap):
-    return services.update_project(project=project, actor=users["admin"], overlap=overlap)
+    return project_services.update_project(project=project, actor=users["admin"], overlap=overlap)
 
 
 # --- overlap, never twice, order ------------------------------------------------------------
@@ -70,9 +71,9 @@ def set_overlap(project, users, overlap):
 
 def test_overlap_caps_distinct_annotators(project, items, users, django_user_model):
     third = add_annotators(project, users["admin"], 1, django_user_model)[0]
-    a1 = services.next_assignment(project=project, user=users["annotator"])
-    a2 = services.next_assignment(project=project, user=users["annotator2"])
-    a3 = services.next_assignment(project=project, user=third)
+    a1 = queue_services.next_assignment(project=project, user=users["annotator"])
+    a2 = queue_services.next_assignment(project=project, user=users["annotator2"])
+    a3 = queue_services.next_assignment(project=project, user=third)
     assert a1.item_id == a2.item_id == items[0].pk
     assert a3.item_id == items[1].pk  # item 0 has its two annotators
     items[0].refresh_from_db()
@@ -83,14 +84,14 @@ def test_overlap_caps_distinct_annotators(project, items, users, django_user_mod
 def test_an_annotator_never_gets_an_item_twice(project, users):
     make_items(project, users["lead"], 3)
     seen = []
-    while (a := services.next_assignment(project=project, user=users["annotator"])) is not None:
+    while (a := queue_services.next_assignment(project=project, user=users["annotator"])) is not None:
         seen.append(a.item_id)
         submit(a, users["annotator"])
     assert sorted(seen) == sorted(project.items.values_list("id", flat=True))
     # The items still need a second annotator, but never this one again.
     assert project.items.filter(state=ItemState.OPEN).count() == 3
-    assert services.next_assignment(project=project, user=users["annotator"]) is None
-    assert services.next_assignment(project=project, user=users["annotator2"]).item_id == seen[0]
+    assert queue_services.next_assignment(project=project, user=users["annotator"]) is None
+    assert queue_services.next_assignment(project=project, user=users["annotator2"]).item_id == seen[0]
     assert_bookkeeping(project)
 
 
@@ -101,34 +102,34 @@ def test_priority_first_then_oldest(project, users):
     low = list(project.items.filter(priority=0).order_by("id"))
     high = list(project.items.filter(priority=5).order_by("id"))
     # A later feature pushes the newest low-priority item to the very front.
-    services.set_item_priority(item=low[2], actor=users["lead"], priority=9)
+    project_services.set_item_priority(item=low[2], actor=users["lead"], priority=9)
     got = []
-    while (a := services.next_assignment(project=project, user=users["annotator"])) is not None:
+    while (a := queue_services.next_assignment(project=project, user=users["annotator"])) is not None:
         got.append(a.item_id)
         submit(a, users["annotator"])
     assert got == [low[2].pk, high[0].pk, high[1].pk, low[0].pk, low[1].pk]
 
 
 def test_kinds_have_separate_queues_and_bad_kind_is_refused(project, items, users):
-    assert services.next_assignment(project=project, user=users["annotator"], kind="comparison") is None
+    assert queue_services.next_assignment(project=project, user=users["annotator"], kind="comparison") is None
     with pytest.raises(InvalidInput) as exc:
-        services.next_assignment(project=project, user=users["annotator"], kind="essay")
+        queue_services.next_assignment(project=project, user=users["annotator"], kind="essay")
     assert "kind" in exc.value.errors
 
 
 def test_non_members_get_nothing(project, items, users):
     with pytest.raises(Forbidden):
-        services.next_assignment(project=project, user=users["outsider"])
+        queue_services.next_assignment(project=project, user=users["outsider"])
     assert not Assignment.objects.exists()
 
 
 def test_nobody_submits_or_skips_someone_elses_assignment(project, items, users):
-    a = services.next_assignment(project=project, user=users["annotator"])
+    a = queue_services.next_assignment(project=project, user=users["annotator"])
     # 404, not 403: other people's assignments do not exist for the caller (no id probing)
     with pytest.raises(NotFound):
         submit(a, users["annotator2"])
     with pytest.raises(NotFound):
-        services.skip_assignment(assignment=a, user=users["annotator2"])
+        queue_services.skip_assignment(assignment=a, user=users["annotator2"])
     assert not Judgment.objects.exists()
 
 
@@ -137,8 +138,8 @@ def test_nobody_submits_or_skips_someone_elses_assignment(project, items, users)
 
 def test_resume_returns_the_same_lease_and_renews_it(project, items, users):
     now = timezone.now()
-    first = services.next_assignment(project=project, user=users["annotator"], now=now)
-    again = services.next_assignment(
+    first = queue_services.next_assignment(project=project, user=users["annotator"], now=now)
+    again = queue_services.next_assignment(
         project=project, user=users["annotator"], now=now + timedelta(minutes=20)
     )
     assert again.pk == first.pk and again.reason == "resume"
@@ -147,17 +148,20 @@ def test_resume_returns_the_same_lease_and_renews_it(project, items, users):
     items[0].refresh_from_db()
     assert items[0].active_count == 1  # resuming does not take a second slot
     # Renewed: 31 minutes after the first call the lease still holds.
-    assert services.release_expired_leases(project=project, now=now + LATER) == 0
+    assert queue_services.release_expired_leases(project=project, now=now + LATER) == 0
 
 
 def test_expired_lease_returns_the_item_to_the_queue(project, items, users):
     set_overlap(project, users, 1)
     now = timezone.now()
-    mine = services.next_assignment(project=project, user=users["annotator"], now=now)
-    assert services.next_assignment(project=project, user=users["annotator2"], now=now).item_id == items[1].pk
+    mine = queue_services.next_assignment(project=project, user=users["annotator"], now=now)
+    assert (
+        queue_services.next_assignment(project=project, user=users["annotator2"], now=now).item_id
+        == items[1].pk
+    )
     # annotator2 is still busy with item 1 at +31 min; submit it so they can take the next one.
     submit(Assignment.objects.get(annotator=users["annotator2"]), users["annotator2"])
-    taken = services.next_assignment(project=project, user=users["annotator2"], now=now + LATER)
+    taken = queue_services.next_assignment(project=project, user=users["annotator2"], now=now + LATER)
     assert taken.item_id == mine.item_id == items[0].pk
     mine.refresh_from_db()
     assert mine.state == AssignmentState.EXPIRED
@@ -166,29 +170,29 @@ def test_expired_lease_returns_the_item_to_the_queue(project, items, users):
 
 def test_release_expired_leases_counts_and_is_idempotent(project, items, users):
     now = timezone.now()
-    services.next_assignment(project=project, user=users["annotator"], now=now)
-    services.next_assignment(project=project, user=users["annotator2"], now=now)
-    assert services.release_expired_leases(now=now + timedelta(minutes=29)) == 0
-    assert services.release_expired_leases(now=now + LATER) == 2
-    assert services.release_expired_leases(now=now + LATER) == 0
+    queue_services.next_assignment(project=project, user=users["annotator"], now=now)
+    queue_services.next_assignment(project=project, user=users["annotator2"], now=now)
+    assert queue_services.release_expired_leases(now=now + timedelta(minutes=29)) == 0
+    assert queue_services.release_expired_leases(now=now + LATER) == 2
+    assert queue_services.release_expired_leases(now=now + LATER) == 0
     items[0].refresh_from_db()
     assert items[0].state == ItemState.OPEN and items[0].active_count == 0
     assert_bookkeeping(project)
 
 
 def test_project_lease_minutes_are_honoured(project, items, users):
-    services.update_project(project=project, actor=users["admin"], lease_minutes=5)
+    project_services.update_project(project=project, actor=users["admin"], lease_minutes=5)
     now = timezone.now()
-    a = services.next_assignment(project=project, user=users["annotator"], now=now)
+    a = queue_services.next_assignment(project=project, user=users["annotator"], now=now)
     assert a.leased_until == now + timedelta(minutes=5)
-    assert services.release_expired_leases(now=now + timedelta(minutes=6)) == 1
+    assert queue_services.release_expired_leases(now=now + timedelta(minutes=6)) == 1
 
 
 def test_own_expired_item_can_come_back_to_the_same_annotator(project, items, users):
     set_overlap(project, users, 1)
     now = timezone.now()
-    first = services.next_assignment(project=project, user=users["annotator"], now=now)
-    again = services.next_assignment(project=project, user=users["annotator"], now=now + LATER)
+    first = queue_services.next_assignment(project=project, user=users["annotator"], now=now)
+    again = queue_services.next_assignment(project=project, user=users["annotator"], now=now + LATER)
     assert again.pk == first.pk and again.item_id == items[0].pk
     assert again.state == AssignmentState.LEASED and again.reason == "queue"
     assert again.leased_until == now + LATER + timedelta(minutes=30)
@@ -201,8 +205,8 @@ def test_own_expired_item_can_come_back_to_the_same_annotator(project, items, us
 def test_late_submit_counts_when_the_slot_is_still_free(project, items, users):
     set_overlap(project, users, 1)
     now = timezone.now()
-    a = services.next_assignment(project=project, user=users["annotator"], now=now)
-    assert services.release_expired_leases(now=now + LATER) == 1
+    a = queue_services.next_assignment(project=project, user=users["annotator"], now=now)
+    assert queue_services.release_expired_leases(now=now + LATER) == 1
     judgment = submit(a, users["annotator"], now=now + LATER)
     a.refresh_from_db()
     items[0].refresh_from_db()
@@ -215,8 +219,8 @@ def test_late_submit_counts_when_the_slot_is_still_free(project, items, users):
 def test_late_submit_is_refused_when_someone_else_took_the_slot(project, items, users):
     set_overlap(project, users, 1)
     now = timezone.now()
-    a = services.next_assignment(project=project, user=users["annotator"], now=now)
-    other = services.next_assignment(project=project, user=users["annotator2"], now=now + LATER)
+    a = queue_services.next_assignment(project=project, user=users["annotator"], now=now)
+    other = queue_services.next_assignment(project=project, user=users["annotator2"], now=now + LATER)
     assert other.item_id == a.item_id
     with pytest.raises(Conflict) as exc:
         submit(a, users["annotator"], now=now + LATER)
@@ -233,23 +237,23 @@ def test_late_submit_is_refused_when_someone_else_took_the_slot(project, items, 
 
 def test_skip_frees_the_slot_and_the_skipper_never_gets_it_again(project, items, users):
     set_overlap(project, users, 1)
-    a = services.next_assignment(project=project, user=users["annotator"])
-    services.skip_assignment(assignment=a, user=users["annotator"], reason="not my language")
+    a = queue_services.next_assignment(project=project, user=users["annotator"])
+    queue_services.skip_assignment(assignment=a, user=users["annotator"], reason="not my language")
     items[0].refresh_from_db()
     assert items[0].state == ItemState.OPEN and items[0].active_count == 0
     got = []
-    while (b := services.next_assignment(project=project, user=users["annotator"])) is not None:
+    while (b := queue_services.next_assignment(project=project, user=users["annotator"])) is not None:
         got.append(b.item_id)
         submit(b, users["annotator"])
     assert items[0].pk not in got and len(got) == len(items) - 1
-    assert services.next_assignment(project=project, user=users["annotator2"]).item_id == items[0].pk
+    assert queue_services.next_assignment(project=project, user=users["annotator2"]).item_id == items[0].pk
     assert_bookkeeping(project)
 
 
 def test_skip_is_idempotent_and_blocks_a_later_submit(project, items, users):
-    a = services.next_assignment(project=project, user=users["annotator"])
-    services.skip_assignment(assignment=a, user=users["annotator"])
-    services.skip_assignment(assignment=a, user=users["annotator"])
+    a = queue_services.next_assignment(project=project, user=users["annotator"])
+    queue_services.skip_assignment(assignment=a, user=users["annotator"])
+    queue_services.skip_assignment(assignment=a, user=users["annotator"])
     items[0].refresh_from_db()
     assert items[0].active_count == 0  # freed once, not twice
     with pytest.raises(Conflict):
@@ -258,34 +262,34 @@ def test_skip_is_idempotent_and_blocks_a_later_submit(project, items, users):
 
 def test_skip_of_an_expired_lease_frees_nothing_twice(project, items, users):
     now = timezone.now()
-    a = services.next_assignment(project=project, user=users["annotator"], now=now)
-    services.next_assignment(project=project, user=users["annotator2"], now=now)
-    services.release_expired_leases(now=now + LATER)
-    services.skip_assignment(assignment=a, user=users["annotator"])
+    a = queue_services.next_assignment(project=project, user=users["annotator"], now=now)
+    queue_services.next_assignment(project=project, user=users["annotator2"], now=now)
+    queue_services.release_expired_leases(now=now + LATER)
+    queue_services.skip_assignment(assignment=a, user=users["annotator"])
     a.refresh_from_db()
     assert a.state == AssignmentState.SKIPPED
     items[0].refresh_from_db()
     assert items[0].active_count == 0 and items[0].state == ItemState.OPEN
     # Skipped counts as "had": the expired-lease comeback does not apply to a skip.
-    assert services.next_assignment(project=project, user=users["annotator"], now=now + LATER).item_id != (
-        items[0].pk
-    )
+    assert queue_services.next_assignment(
+        project=project, user=users["annotator"], now=now + LATER
+    ).item_id != (items[0].pk)
     assert_bookkeeping(project)
 
 
 def test_a_submitted_item_cannot_be_skipped(project, items, users):
-    a = services.next_assignment(project=project, user=users["annotator"])
+    a = queue_services.next_assignment(project=project, user=users["annotator"])
     submit(a, users["annotator"])
     with pytest.raises(Conflict):
-        services.skip_assignment(assignment=a, user=users["annotator"])
+        queue_services.skip_assignment(assignment=a, user=users["annotator"])
 
 
 # --- submit ---------------------------------------------------------------------------------
 
 
 def test_item_completes_after_overlap_submits(project, items, users):
-    a1 = services.next_assignment(project=project, user=users["annotator"])
-    a2 = services.next_assignment(project=project, user=users["annotator2"])
+    a1 = queue_services.next_assignment(project=project, user=users["annotator"])
+    a2 = queue_services.next_assignment(project=project, user=users["annotator2"])
     assert a1.item_id == a2.item_id == items[0].pk
     submit(a1, users["annotator"], decision="accept")
     items[0].refresh_from_db()
@@ -297,7 +301,7 @@ def test_item_completes_after_overlap_submits(project, items, users):
 
 
 def test_resubmit_supersedes_without_counting_twice(project, items, users):
-    a = services.next_assignment(project=project, user=users["annotator"])
+    a = queue_services.next_assignment(project=project, user=users["annotator"])
     first = submit(a, users["annotator"], decision="accept")
     second = submit(a, users["annotator"], decision="reject", comment="changed my mind")
     assert second.pk != first.pk and second.supersedes_id == first.pk
@@ -311,7 +315,7 @@ def test_resubmit_supersedes_without_counting_twice(project, items, users):
 
 
 def test_identical_resubmit_is_idempotent(project, items, users):
-    a = services.next_assignment(project=project, user=users["annotator"])
+    a = queue_services.next_assignment(project=project, user=users["annotator"])
     first = submit(a, users["annotator"], decision="accept", comment="fine")
     again = submit(a, users["annotator"], decision="accept", comment="fine")
     assert again.pk == first.pk
@@ -321,7 +325,7 @@ def test_identical_resubmit_is_idempotent(project, items, users):
 
 
 def test_a_leads_decision_on_the_item_survives_a_submit(project, items, users):
-    a = services.next_assignment(project=project, user=users["annotator"])
+    a = queue_services.next_assignment(project=project, user=users["annotator"])
     Item.objects.filter(pk=a.item_id).update(state=ItemState.DISCARDED)
     submit(a, users["annotator"])
     items[0].refresh_from_db()
@@ -330,8 +334,8 @@ def test_a_leads_decision_on_the_item_survives_a_submit(project, items, users):
 
 def test_late_submit_on_a_discarded_item_is_refused(project, items, users):
     now = timezone.now()
-    a = services.next_assignment(project=project, user=users["annotator"], now=now)
-    services.release_expired_leases(now=now + LATER)
+    a = queue_services.next_assignment(project=project, user=users["annotator"], now=now)
+    queue_services.release_expired_leases(now=now + LATER)
     Item.objects.filter(pk=a.item_id).update(state=ItemState.DISCARDED)
     with pytest.raises(Conflict):
         submit(a, users["annotator"], now=now + LATER)
@@ -354,11 +358,11 @@ def test_random_walk_keeps_counters_and_rules(project, users, django_user_model,
         if step < 0.08:
             now += LATER
             continue
-        a = services.next_assignment(project=project, user=user, now=now)
+        a = queue_services.next_assignment(project=project, user=user, now=now)
         if a is None:
             continue
         if step < 0.2:
-            services.skip_assignment(assignment=a, user=user)
+            queue_services.skip_assignment(assignment=a, user=user)
         elif step < 0.3:
             pass  # walk away: the lease runs out later
         else:
@@ -368,7 +372,7 @@ def test_random_walk_keeps_counters_and_rules(project, users, django_user_model,
                 pass
             if step > 0.9:
                 submit(a, user, now=now, decision="reject", comment="second thoughts")
-    services.release_expired_leases(project=project, now=now + LATER)
+    queue_services.release_expired_leases(project=project, now=now + LATER)
     assert_bookkeeping(project)
     for item in Item.objects.filter(project=project):
         submitted = Assignment.objects.filter(item=item, state=AssignmentState.SUBMITTED)

@@ -12,8 +12,9 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection, connections, transaction
 
-from annotation import services
 from annotation.models import Assignment, AssignmentState, Item, ItemState, Judgment, Project
+from annotation.projects import services as project_services
+from annotation.queue import services as queue_services
 from tests.conftest import CRITERIA, GOOD_SCORES, make_items
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -53,12 +54,14 @@ def run_threads(target, args_list, timeout=120):
 def build_project(n_annotators, n_items, overlap):
     """Routing off: these tests check the queue's own end state (COMPLETE after k judgments)."""
     admin = User.objects.create_user("boss")
-    project = services.create_project(name="Race", created_by=admin, overlap=overlap, agreement_routing=False)
-    services.create_rubric_version(project=project, actor=admin, criteria=CRITERIA)
+    project = project_services.create_project(
+        name="Race", created_by=admin, overlap=overlap, agreement_routing=False
+    )
+    project_services.create_rubric_version(project=project, actor=admin, criteria=CRITERIA)
     annotators = []
     for i in range(n_annotators):
         user = User.objects.create_user(f"racer{i}")
-        services.set_membership(project=project, actor=admin, user=user, role="annotator")
+        project_services.set_membership(project=project, actor=admin, user=user, role="annotator")
         annotators.append(user)
     if n_items:
         make_items(project, admin, n_items)
@@ -70,8 +73,10 @@ def work_until_empty(project_id, user_id):
     project = Project.objects.get(pk=project_id)
     user = User.objects.get(pk=user_id)
     done = []
-    while (a := services.next_assignment(project=project, user=user)) is not None:
-        judgment = services.submit_judgment(assignment=a, user=user, decision="accept", scores=GOOD_SCORES)
+    while (a := queue_services.next_assignment(project=project, user=user)) is not None:
+        judgment = queue_services.submit_judgment(
+            assignment=a, user=user, decision="accept", scores=GOOD_SCORES
+        )
         done.append((a.pk, a.item_id, judgment.pk))
     return done
 
@@ -107,11 +112,11 @@ def test_twenty_threads_ten_double_clicking_annotators(db):
 @pytest.mark.parametrize("same_content", [True, False])
 def test_concurrent_double_submit_of_one_assignment(db, same_content):
     project, (user,) = build_project(n_annotators=1, n_items=1, overlap=1)
-    a = services.next_assignment(project=project, user=user)
+    a = queue_services.next_assignment(project=project, user=user)
 
     def submit(decision):
         mine = Assignment.objects.get(pk=a.pk)
-        return services.submit_judgment(
+        return queue_services.submit_judgment(
             assignment=mine, user=User.objects.get(pk=user.pk), decision=decision, scores=GOOD_SCORES
         ).pk
 
@@ -135,12 +140,12 @@ def test_concurrent_next_and_skip_and_submit_keep_counters(db):
     def mixed(user_id, skipper):
         user = User.objects.get(pk=user_id)
         n = 0
-        while (a := services.next_assignment(project=project, user=user)) is not None and n < 30:
+        while (a := queue_services.next_assignment(project=project, user=user)) is not None and n < 30:
             n += 1
             if skipper and a.item_id % 3 == 0:
-                services.skip_assignment(assignment=a, user=user)
+                queue_services.skip_assignment(assignment=a, user=user)
             else:
-                services.submit_judgment(assignment=a, user=user, decision="reject", scores=GOOD_SCORES)
+                queue_services.submit_judgment(assignment=a, user=user, decision="reject", scores=GOOD_SCORES)
 
     run_threads(mixed, [(u.pk, i % 2 == 0) for i, u in enumerate(annotators) for _ in range(2)])
     for item in Item.objects.filter(project=project):
@@ -169,14 +174,14 @@ def test_skip_locked_passes_over_an_item_being_leased(db):
         assert locked.wait(10)
         started = time.monotonic()
         got = run_threads(
-            lambda: services.next_assignment(project=project, user=u1).item_id, [()], timeout=10
+            lambda: queue_services.next_assignment(project=project, user=u1).item_id, [()], timeout=10
         )
         assert got == [second.pk]  # did not wait for the locked head of the queue
         assert time.monotonic() - started < 5
 
         # Only the locked item is left: the caller waits for it rather than hearing "empty".
         def late():
-            return services.next_assignment(project=project, user=u2)
+            return queue_services.next_assignment(project=project, user=u2)
 
         waiter = threading.Thread(target=lambda: (result.append(late()), connections.close_all()))
         result = []
@@ -208,7 +213,7 @@ def test_candidate_query_walks_item_queue_idx_on_100k_items(db):
         )
         cur.execute("ANALYZE annotation_item")
         cur.execute("ANALYZE annotation_assignment")
-    candidates = services.queue_candidates(project=project, user=user)
+    candidates = queue_services.queue_candidates(project=project, user=user)
     with transaction.atomic():
         plan = candidates.select_for_update(skip_locked=True, no_key=True, of=("self",))[:1].explain(
             analyze=True
@@ -216,6 +221,6 @@ def test_candidate_query_walks_item_queue_idx_on_100k_items(db):
     assert "item_queue_idx" in plan, plan
     assert "Seq Scan on annotation_item" not in plan, plan
     # And the real call picks the best item: highest priority, then lowest id.
-    a = services.next_assignment(project=project, user=user)
+    a = queue_services.next_assignment(project=project, user=user)
     best = Item.objects.filter(project=project, state=ItemState.OPEN).order_by("-priority", "id").first()
     assert a.item_id == best.pk

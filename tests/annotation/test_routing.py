@@ -2,18 +2,21 @@
 
 import pytest
 
-from annotation import adjudication, services
+from annotation.core.errors import Forbidden
 from annotation.models import AuditEvent, Item, ItemState, Judgment
+from annotation.projects import services as project_services
+from annotation.quality import adjudication
+from annotation.queue import services as queue_services
 from tests.conftest import CRITERIA, GOOD_SCORES, make_items
 
 pytestmark = pytest.mark.django_db
 
 
 def judge(project, user, decision, **kw):
-    a = services.next_assignment(project=project, user=user)
+    a = queue_services.next_assignment(project=project, user=user)
     assert a is not None
     text = kw.pop("edited_text", "Better answer." if decision == "edit" else "")
-    services.submit_judgment(
+    queue_services.submit_judgment(
         assignment=a, user=user, decision=decision, scores=kw.pop("scores", GOOD_SCORES), edited_text=text
     )
     return a.item_id
@@ -21,12 +24,12 @@ def judge(project, user, decision, **kw):
 
 @pytest.fixture
 def routed(project, users):
-    return services.update_project(project=project, actor=users["admin"], agreement_routing=True)
+    return project_services.update_project(project=project, actor=users["admin"], agreement_routing=True)
 
 
 def add_annotator(project, users, django_user_model, name):
     user = django_user_model.objects.create_user(name)
-    services.set_membership(project=project, actor=users["admin"], user=user, role="annotator")
+    project_services.set_membership(project=project, actor=users["admin"], user=user, role="annotator")
     return user
 
 
@@ -61,7 +64,7 @@ def test_routing_off_leaves_items_complete(project, users):
 
 
 def test_dynamic_overlap_adds_a_slot_before_disputing(routed, users, django_user_model):
-    services.update_project(
+    project_services.update_project(
         project=routed, actor=users["admin"], max_extra_annotators=1, agreement_threshold=0.6
     )
     third = add_annotator(routed, users, django_user_model, "third")
@@ -82,7 +85,7 @@ def test_dynamic_overlap_adds_a_slot_before_disputing(routed, users, django_user
     assert judge(routed, third, "edit") == other
     item = Item.objects.get(pk=other)
     assert (item.state, item.extra_overlap) == (ItemState.DISPUTED, 1)
-    assert services.next_assignment(project=routed, user=fourth) is None  # nothing open any more
+    assert queue_services.next_assignment(project=routed, user=fourth) is None  # nothing open any more
 
 
 def test_per_item_overlap_fills_the_extra_slot_only(routed, users, django_user_model):
@@ -90,11 +93,11 @@ def test_per_item_overlap_fills_the_extra_slot_only(routed, users, django_user_m
     make_items(routed, users["lead"], 2)
     first = Item.objects.filter(project=routed).order_by("id").first()
     Item.objects.filter(pk=first.pk).update(extra_overlap=1)
-    a1 = services.next_assignment(project=routed, user=users["annotator"])
-    a2 = services.next_assignment(project=routed, user=users["annotator2"])
+    a1 = queue_services.next_assignment(project=routed, user=users["annotator"])
+    a2 = queue_services.next_assignment(project=routed, user=users["annotator2"])
     assert a1.item_id == a2.item_id == first.pk
     assert Item.objects.get(pk=first.pk).state == ItemState.OPEN  # 2 of 3 slots held
-    a3 = services.next_assignment(project=routed, user=third)
+    a3 = queue_services.next_assignment(project=routed, user=third)
     assert a3.item_id == first.pk
     assert Item.objects.get(pk=first.pk).state == ItemState.ASSIGNED
 
@@ -117,7 +120,9 @@ def test_rubric_revision_requeues_items_judged_under_the_old_version(routed, use
     item_id = judge(routed, users["annotator"], "accept")
     judge(routed, users["annotator2"], "accept")
     assert Item.objects.get(pk=item_id).state == ItemState.APPROVED
-    services.create_rubric_version(project=routed, actor=users["lead"], criteria=CRITERIA, changelog="v2")
+    project_services.create_rubric_version(
+        project=routed, actor=users["lead"], criteria=CRITERIA, changelog="v2"
+    )
     result = adjudication.requeue_outdated(project=routed, actor=users["lead"])
     assert result == {"items": 1, "slots": 2, "version": 2}
     item = Item.objects.get(pk=item_id)
@@ -129,12 +134,12 @@ def test_rubric_revision_requeues_items_judged_under_the_old_version(routed, use
     assert item.state == ItemState.APPROVED and item.resolution["decision"] == "reject"
     assert Judgment.objects.filter(item=item, is_current=True).count() == 4
     assert AuditEvent.objects.filter(verb="items.requeued_for_rubric").count() == 1
-    with pytest.raises(services.Forbidden):
+    with pytest.raises(Forbidden):
         adjudication.requeue_outdated(project=routed, actor=users["annotator"])
 
 
 def test_new_projects_route_by_default(users):
-    fresh = services.create_project(name="Defaults", created_by=users["admin"])
+    fresh = project_services.create_project(name="Defaults", created_by=users["admin"])
     assert fresh.agreement_routing is True
 
 
@@ -152,7 +157,9 @@ def test_requeue_leaves_a_leads_decision_alone_but_not_a_send_back(routed, users
                             judgment_id=pick.pk, reason="Accept is right.", category="annotator_error")  # fmt: skip
     adjudication.adjudicate(item=Item.objects.get(pk=second), lead=users["lead"], decision="more", more=1,
                             reason="Unsure.", category="ambiguous_prompt")  # fmt: skip
-    services.create_rubric_version(project=routed, actor=users["lead"], criteria=CRITERIA, changelog="v2")
+    project_services.create_rubric_version(
+        project=routed, actor=users["lead"], criteria=CRITERIA, changelog="v2"
+    )
     result = adjudication.requeue_outdated(project=routed, actor=users["lead"])
     assert result["items"] == 1
     assert Item.objects.get(pk=first).state == ItemState.APPROVED  # the lead's pick stands

@@ -6,9 +6,10 @@ Criteria and score validation errors name the offending field.
 import pytest
 from django.db.models import ProtectedError
 
-from annotation import services
-from annotation.errors import Forbidden, InvalidInput
+from annotation.core.errors import Forbidden, InvalidInput
 from annotation.models import Judgment, RubricVersion, RubricVersionLocked
+from annotation.projects import services as project_services
+from annotation.queue import services as queue_services
 from tests.conftest import CRITERIA, GOOD_SCORES
 
 pytestmark = pytest.mark.django_db
@@ -20,8 +21,8 @@ def fast_password_hashing(settings):
 
 
 def judge(project, user, **kw):
-    a = services.next_assignment(project=project, user=user)
-    return services.submit_judgment(
+    a = queue_services.next_assignment(project=project, user=user)
+    return queue_services.submit_judgment(
         assignment=a,
         user=user,
         decision=kw.pop("decision", "accept"),
@@ -59,7 +60,7 @@ def test_a_used_version_cannot_be_saved_or_deleted(project, items, users):
 
 def test_editing_makes_v2_and_judgments_keep_their_version(project, items, users):
     old = judge(project, users["annotator"])
-    v2 = services.create_rubric_version(
+    v2 = project_services.create_rubric_version(
         project=project,
         actor=users["lead"],
         criteria=[*CRITERIA, {"key": "concise", "type": "binary"}],
@@ -80,14 +81,14 @@ def test_editing_makes_v2_and_judgments_keep_their_version(project, items, users
 
 def test_a_submit_may_name_the_version_it_was_made_under(project, items, users):
     v1 = project.current_rubric_version()
-    services.create_rubric_version(project=project, actor=users["lead"], criteria=CRITERIA[:1])
+    project_services.create_rubric_version(project=project, actor=users["lead"], criteria=CRITERIA[:1])
     judgment = judge(project, users["annotator"], rubric_version_id=v1.pk)
     assert judgment.rubric_version == v1
 
 
 def test_a_version_of_another_project_is_refused(project, items, users):
-    other = services.create_project(name="Other", created_by=users["admin"])
-    foreign = services.create_rubric_version(project=other, actor=users["admin"], criteria=CRITERIA)
+    other = project_services.create_project(name="Other", created_by=users["admin"])
+    foreign = project_services.create_rubric_version(project=other, actor=users["admin"], criteria=CRITERIA)
     with pytest.raises(InvalidInput) as exc:
         judge(project, users["annotator"], rubric_version_id=foreign.pk)
     assert "rubric_version" in exc.value.errors
@@ -95,7 +96,7 @@ def test_a_version_of_another_project_is_refused(project, items, users):
 
 def test_annotators_cannot_edit_rubrics(project, users):
     with pytest.raises(Forbidden):
-        services.create_rubric_version(project=project, actor=users["annotator"], criteria=CRITERIA)
+        project_services.create_rubric_version(project=project, actor=users["annotator"], criteria=CRITERIA)
     assert RubricVersion.objects.filter(rubric__project=project).count() == 1
 
 
@@ -113,7 +114,7 @@ def test_annotators_cannot_edit_rubrics(project, users):
 )
 def test_criteria_errors_name_the_field(project, users, criteria, field):
     with pytest.raises(InvalidInput) as exc:
-        services.create_rubric_version(project=project, actor=users["lead"], criteria=criteria)
+        project_services.create_rubric_version(project=project, actor=users["lead"], criteria=criteria)
     assert field in exc.value.errors
     assert RubricVersion.objects.filter(rubric__project=project).count() == 1
 
@@ -131,9 +132,11 @@ def test_criteria_errors_name_the_field(project, users, criteria, field):
     ],
 )
 def test_score_errors_name_the_field_and_write_nothing(project, items, users, scores, field):
-    a = services.next_assignment(project=project, user=users["annotator"])
+    a = queue_services.next_assignment(project=project, user=users["annotator"])
     with pytest.raises(InvalidInput) as exc:
-        services.submit_judgment(assignment=a, user=users["annotator"], decision="accept", scores=scores)
+        queue_services.submit_judgment(
+            assignment=a, user=users["annotator"], decision="accept", scores=scores
+        )
     assert field in exc.value.errors
     assert not Judgment.objects.exists()
     a.refresh_from_db()

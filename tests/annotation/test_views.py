@@ -331,9 +331,9 @@ def test_settings_page_updates_project_and_shows_errors(lead_client, project):
 
 
 def test_project_list_shows_only_my_projects_with_role(client, project, users):
-    from annotation import services
+    from annotation.projects import services as project_services
 
-    services.create_project(name="Secret project", created_by=users["outsider"])
+    project_services.create_project(name="Secret project", created_by=users["outsider"])
     client.force_login(users["annotator"])
     html = client.get(reverse("annotation:project-list")).content.decode()
     assert "Demo" in html and "Secret project" not in html and "annotator" in html
@@ -356,25 +356,25 @@ def test_n_of_m_counts_items_someone_else_judged_first(client, users, project, i
     """Another annotator's submit on an item the caller holds must not drop it from the caller's m."""
     import re
 
-    from annotation import services
+    from annotation.queue import services as queue_services
     from tests.conftest import GOOD_SCORES
 
     a1, a2 = users["annotator"], users["annotator2"]
-    while (a := services.next_assignment(project=project, user=a2)) is not None:
-        services.submit_judgment(assignment=a, user=a2, decision="accept", scores=GOOD_SCORES)
+    while (a := queue_services.next_assignment(project=project, user=a2)) is not None:
+        queue_services.submit_judgment(assignment=a, user=a2, decision="accept", scores=GOOD_SCORES)
     client.force_login(a1)
     seen = []
     for _ in range(len(items)):
         html = client.get(reverse("annotation:review", args=[project.pk])).content.decode()
         seen.append(re.search(r'id="progress"[^>]*>([^<]*)<', html).group(1))
-        a = services.next_assignment(project=project, user=a1)
-        services.submit_judgment(assignment=a, user=a1, decision="accept", scores=GOOD_SCORES)
+        a = queue_services.next_assignment(project=project, user=a1)
+        queue_services.submit_judgment(assignment=a, user=a1, decision="accept", scores=GOOD_SCORES)
     assert seen == [f"Item {n} of {len(items)}" for n in range(1, len(items) + 1)]
 
 
 def test_audit_page_is_paged_and_filtered_by_kind(lead_client, project, users):
-    from annotation import audit
-    from annotation.views import AUDIT_PER_PAGE
+    from annotation.core import audit
+    from annotation.projects.views import AUDIT_PER_PAGE
 
     for i in range(AUDIT_PER_PAGE + 5):
         audit.record(actor=users["lead"], project=project, verb="item.priority_changed", obj=project, n=i)

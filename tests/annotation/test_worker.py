@@ -17,8 +17,10 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.utils import timezone
 
-from annotation import services, tasks
+from annotation import tasks
 from annotation.models import Assignment, AssignmentState, ItemState
+from annotation.projects import services as project_services
+from annotation.queue import services as queue_services
 from config.celery import app
 from tests.conftest import make_items
 
@@ -65,13 +67,15 @@ def worker(tmp_path):
 
 def test_worker_returns_an_expired_lease_to_the_queue(worker):
     admin = User.objects.create_user("w-admin")
-    project = services.create_project(name="Worker", created_by=admin, overlap=1)
+    project = project_services.create_project(name="Worker", created_by=admin, overlap=1)
     late, keen = User.objects.create_user("w-late"), User.objects.create_user("w-keen")
     for user in (late, keen):
-        services.set_membership(project=project, actor=admin, user=user, role="annotator")
+        project_services.set_membership(project=project, actor=admin, user=user, role="annotator")
     make_items(project, admin, 1)
     # A lease taken 31 minutes ago has run out; nothing has released it yet.
-    planted = services.next_assignment(project=project, user=late, now=timezone.now() - timedelta(minutes=31))
+    planted = queue_services.next_assignment(
+        project=project, user=late, now=timezone.now() - timedelta(minutes=31)
+    )
     planted.item.refresh_from_db()
     assert planted.item.state == ItemState.ASSIGNED and planted.leased_until < timezone.now()
 
@@ -83,7 +87,7 @@ def test_worker_returns_an_expired_lease_to_the_queue(worker):
     assert planted.state == AssignmentState.EXPIRED
     assert (planted.item.state, planted.item.active_count) == (ItemState.OPEN, 0)
     # Back in the queue: another annotator is offered it.
-    assert services.next_assignment(project=project, user=keen).item_id == planted.item_id
+    assert queue_services.next_assignment(project=project, user=keen).item_id == planted.item_id
     # Nothing left to release: the task is idempotent.
     assert tasks.release_expired_leases.apply_async(queue=worker["queue"]).get(timeout=30) == 0
     assert Assignment.objects.filter(state=AssignmentState.LEASED).count() == 1

@@ -11,8 +11,10 @@ from html.parser import HTMLParser
 import pytest
 from django.urls import reverse
 
-from annotation import services
-from annotation.importing import parse_items
+from annotation.importing import services as import_services
+from annotation.importing.parse import parse_items
+from annotation.projects import services as project_services
+from annotation.queue import services as queue_services
 from annotation.templatetags.tuneloop import markdown_to_safe_html
 from tests.e2e.conftest import browser, login, page  # noqa: F401 - browser fixtures for the last test
 
@@ -61,12 +63,14 @@ def assert_inert(html: str):
 
 @pytest.fixture
 def evil_project(users):
-    p = services.create_project(
+    p = project_services.create_project(
         name="XSS <b>project</b>", created_by=users["admin"], overlap=1, guidelines=EVIL_MARKDOWN
     )
-    services.set_membership(project=p, actor=users["admin"], user=users["annotator"], role="annotator")
-    services.set_membership(project=p, actor=users["admin"], user=users["lead"], role="lead")
-    services.create_rubric_version(
+    project_services.set_membership(
+        project=p, actor=users["admin"], user=users["annotator"], role="annotator"
+    )
+    project_services.set_membership(project=p, actor=users["admin"], user=users["lead"], role="lead")
+    project_services.create_rubric_version(
         project=p,
         actor=users["admin"],
         criteria=[
@@ -85,7 +89,9 @@ def evil_project(users):
     )
     parsed = parse_items(line, fmt="jsonl")
     assert parsed.ok
-    services.import_items(project=p, actor=users["admin"], records=parsed.records, source=f"src {SCRIPT}")
+    import_services.import_items(
+        project=p, actor=users["admin"], records=parsed.records, source=f"src {SCRIPT}"
+    )
     return p
 
 
@@ -146,7 +152,7 @@ def test_lead_pages_escape_untrusted_text(client, users, evil_project):
     client.force_login(users["annotator"])
     client.get(reverse("annotation:review", args=[evil_project.pk]))
     a = evil_project.assignments.get(annotator=users["annotator"])
-    services.submit_judgment(
+    queue_services.submit_judgment(
         assignment=a, user=users["annotator"], decision="reject", scores={"helpfulness": 1}, comment=EVIL
     )
     client.force_login(users["lead"])

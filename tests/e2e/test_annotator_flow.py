@@ -2,8 +2,8 @@
 
 import pytest
 
-from annotation import services
 from annotation.models import Decision, Judgment
+from annotation.projects import services as project_services
 from tests.conftest import make_items
 from tests.e2e.conftest import login
 
@@ -12,14 +12,16 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def small_project(users):
-    p = services.create_project(
+    p = project_services.create_project(
         name="Keyboard project",
         created_by=users["admin"],
         overlap=1,
         guidelines="# Guidelines\n\nPrefer **short**, correct answers. See [the docs](https://example.com).",
     )
-    services.set_membership(project=p, actor=users["admin"], user=users["annotator"], role="annotator")
-    services.create_rubric_version(
+    project_services.set_membership(
+        project=p, actor=users["admin"], user=users["annotator"], role="annotator"
+    )
+    project_services.create_rubric_version(
         project=p,
         actor=users["admin"],
         criteria=[

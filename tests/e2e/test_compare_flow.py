@@ -4,8 +4,8 @@ assignment's stored display order."""
 
 import pytest
 
-from annotation import services
 from annotation.models import Assignment, Judgment
+from annotation.projects import services as project_services
 from tests.e2e.conftest import login
 from tests.preferences.factories import make_comparisons
 
@@ -14,9 +14,11 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def cmp_project(users):
-    p = services.create_project(name="Compare project", created_by=users["admin"], overlap=1)
-    services.set_membership(project=p, actor=users["admin"], user=users["annotator"], role="annotator")
-    services.create_rubric_version(
+    p = project_services.create_project(name="Compare project", created_by=users["admin"], overlap=1)
+    project_services.set_membership(
+        project=p, actor=users["admin"], user=users["annotator"], role="annotator"
+    )
+    project_services.create_rubric_version(
         project=p,
         actor=users["admin"],
         criteria=[
@@ -115,8 +117,10 @@ def test_three_comparisons_with_the_keyboard_only(page, live_server, users, cmp_
 
 
 def test_rank_by_drag_and_drop_and_tie_toggle(page, live_server, users):
-    p = services.create_project(name="Drag project", created_by=users["admin"], overlap=1)
-    services.set_membership(project=p, actor=users["admin"], user=users["annotator"], role="annotator")
+    p = project_services.create_project(name="Drag project", created_by=users["admin"], overlap=1)
+    project_services.set_membership(
+        project=p, actor=users["admin"], user=users["annotator"], role="annotator"
+    )
     make_comparisons(p, users["admin"], 1, prefix="Triple", models=("m1", "m2", "m3"))
     login(page, live_server, "annotator1")
     page.goto(f"{live_server.url}/projects/{p.pk}/compare/")

@@ -2,8 +2,10 @@
 
 import json
 
-from annotation import services
-from annotation.importing import parse_items
+from annotation.importing import services as import_services
+from annotation.importing.parse import parse_items
+from annotation.projects import services as project_services
+from annotation.queue import services as queue_services
 
 
 def comparison_lines(n, *, start=0, models=("model-a", "model-b"), prefix="Compare"):
@@ -21,7 +23,7 @@ def comparison_lines(n, *, start=0, models=("model-a", "model-b"), prefix="Compa
 def make_comparisons(project, actor, n, *, start=0, models=("model-a", "model-b"), prefix="Compare"):
     parsed = parse_items(comparison_lines(n, start=start, models=models, prefix=prefix), kind="comparison")
     assert parsed.ok, parsed.errors
-    return services.import_items(project=project, actor=actor, records=parsed.records, source="test")
+    return import_services.import_items(project=project, actor=actor, records=parsed.records, source="test")
 
 
 def response_model(response_id):
@@ -33,7 +35,7 @@ def response_model(response_id):
 def judge(project, user, *, prefer=None, payload=None, harmful=(), comment="because", **kwargs):
     """Lease the user's next comparison and submit; `prefer` = model name to pick (pairs, by slot),
     `harmful` = model names whose responses the user reports harmful (by slot, as on the page)."""
-    assignment = services.next_assignment(project=project, user=user, kind="comparison")
+    assignment = queue_services.next_assignment(project=project, user=user, kind="comparison")
     assert assignment is not None
     names = [response_model(r) for r in assignment.display_order]
     if payload is None:
@@ -41,7 +43,7 @@ def judge(project, user, *, prefer=None, payload=None, harmful=(), comment="beca
         payload = {"choice": slot, "strength": 2}
     if harmful:
         payload = {**payload, "harmful": ["ABCDEFGH"[names.index(m)] for m in harmful]}
-    judgment = services.submit_judgment(
+    judgment = queue_services.submit_judgment(
         assignment=assignment, user=user, payload=payload, comment=comment, **kwargs
     )
     return assignment, judgment
@@ -55,11 +57,15 @@ CMP_CRITERIA = [
 
 def make_cmp_project(users, *, overlap=2, require_rationale=False, name="Prefs"):
     """A project whose rubric criteria are all optional (comparisons answer them as A / B / tie)."""
-    p = services.create_project(
+    p = project_services.create_project(
         name=name, created_by=users["admin"], overlap=overlap, require_rationale=require_rationale
     )
-    services.set_membership(project=p, actor=users["admin"], user=users["lead"], role="lead")
-    services.set_membership(project=p, actor=users["admin"], user=users["annotator"], role="annotator")
-    services.set_membership(project=p, actor=users["admin"], user=users["annotator2"], role="annotator")
-    services.create_rubric_version(project=p, actor=users["lead"], criteria=CMP_CRITERIA)
+    project_services.set_membership(project=p, actor=users["admin"], user=users["lead"], role="lead")
+    project_services.set_membership(
+        project=p, actor=users["admin"], user=users["annotator"], role="annotator"
+    )
+    project_services.set_membership(
+        project=p, actor=users["admin"], user=users["annotator2"], role="annotator"
+    )
+    project_services.create_rubric_version(project=p, actor=users["lead"], criteria=CMP_CRITERIA)
     return p

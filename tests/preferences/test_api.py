@@ -7,8 +7,8 @@ import pytest
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from annotation import services
 from annotation.models import Assignment, Item, Judgment, Response
+from annotation.queue import services as queue_services
 from preferences.models import PreferencePair
 from tests.preferences.factories import comparison_lines, judge, make_cmp_project, make_comparisons
 
@@ -151,10 +151,10 @@ def judged(users, cmp):
     make_comparisons(cmp, users["lead"], 2, start=10, models=("model-b", "model-c"))
     for user in ("annotator", "annotator2"):
         for _ in range(5):
-            a = services.next_assignment(project=cmp, user=users[user], kind="comparison")
+            a = queue_services.next_assignment(project=cmp, user=users[user], kind="comparison")
             names = [Response.objects.get(pk=r).model_name for r in a.display_order]
             best = "model-a" if "model-a" in names else "model-b"
-            services.submit_judgment(
+            queue_services.submit_judgment(
                 assignment=a, user=users[user], payload={"choice": "AB"[names.index(best)], "strength": 2}
             )
     return cmp

@@ -5,9 +5,11 @@ import json
 
 import pytest
 
-from annotation import services
-from annotation.errors import Forbidden, InvalidInput
+from annotation.core.errors import Forbidden, InvalidInput
+from annotation.importing import services as import_services
 from annotation.models import Item, Judgment, Response
+from annotation.projects import services as project_services
+from annotation.queue import services as queue_services
 from preferences.models import Consensus, PairStatus, PreferencePair
 from preferences.services import recompute_consensus, set_pair_status, shown_responses
 from tests.preferences.factories import judge, make_cmp_project, make_comparisons, response_model
@@ -21,7 +23,7 @@ def cmp(users):
 
 
 def lease(project, user):
-    return services.next_assignment(project=project, user=user, kind="comparison")
+    return queue_services.next_assignment(project=project, user=user, kind="comparison")
 
 
 def test_display_order_is_random_per_assignment_and_stored(users, cmp):
@@ -34,7 +36,7 @@ def test_display_order_is_random_per_assignment_and_stored(users, cmp):
         again = lease(cmp, users["annotator"])  # resume: same lease, same stored order
         assert again.pk == a.pk and again.display_order == a.display_order
         seen.add(tuple(a.display_order) == tuple(canonical))
-        services.skip_assignment(assignment=a, user=users["annotator"])
+        queue_services.skip_assignment(assignment=a, user=users["annotator"])
     assert seen == {True, False}  # both orders occurred (chance of failing: 2 ** -29)
 
 
@@ -45,8 +47,8 @@ def test_each_annotator_gets_their_own_order(users, cmp):
         a1, a2 = lease(cmp, users["annotator"]), lease(cmp, users["annotator2"])
         assert a1.item_id == a2.item_id
         differs |= a1.display_order != a2.display_order
-        services.skip_assignment(assignment=a1, user=users["annotator"])
-        services.skip_assignment(assignment=a2, user=users["annotator2"])
+        queue_services.skip_assignment(assignment=a1, user=users["annotator"])
+        queue_services.skip_assignment(assignment=a2, user=users["annotator2"])
     assert differs
 
 
@@ -55,7 +57,7 @@ def test_choice_of_the_left_slot_names_the_response_shown_left(users, cmp, token
     make_comparisons(cmp, users["lead"], 12)
     for _ in range(12):  # over both display orders
         a = lease(cmp, users["annotator"])
-        j = services.submit_judgment(
+        j = queue_services.submit_judgment(
             assignment=a, user=users["annotator"], payload={"choice": token, "strength": "clearly"}
         )
         left, right = a.display_order
@@ -68,7 +70,7 @@ def test_right_and_b_name_the_second_slot(users, cmp):
     make_comparisons(cmp, users["lead"], 2)
     for token in ("right", "B"):
         a = lease(cmp, users["annotator"])
-        j = services.submit_judgment(
+        j = queue_services.submit_judgment(
             assignment=a, user=users["annotator"], payload={"choice": token, "strength": 1}
         )
         assert j.payload["winner"] == a.display_order[1]
@@ -78,12 +80,12 @@ def test_invalid_payloads_name_the_field(users, cmp):
     make_comparisons(cmp, users["lead"], 1)
     a = lease(cmp, users["annotator"])
     with pytest.raises(InvalidInput) as exc:
-        services.submit_judgment(
+        queue_services.submit_judgment(
             assignment=a, user=users["annotator"], payload={"choice": "C", "strength": 1}
         )
     assert "choice" in exc.value.errors
     with pytest.raises(InvalidInput) as exc:
-        services.submit_judgment(
+        queue_services.submit_judgment(
             assignment=a, user=users["annotator"], payload={"choice": "tie", "criteria": {"nope": "A"}}
         )
     assert "criteria.nope" in exc.value.errors
@@ -95,7 +97,7 @@ def test_comparison_submit_does_not_require_the_sft_scores(users, project):
     comparison answers criteria as A / B / tie in its payload and must not need those scores."""
     make_comparisons(project, users["lead"], 1)
     a = lease(project, users["annotator"])
-    j = services.submit_judgment(assignment=a, user=users["annotator"], payload={"choice": "tie"})
+    j = queue_services.submit_judgment(assignment=a, user=users["annotator"], payload={"choice": "tie"})
     assert j.payload["outcome"] == "tie"
 
 
@@ -104,9 +106,11 @@ def test_rationale_required_by_the_project(users):
     make_comparisons(p, users["lead"], 1)
     a = lease(p, users["annotator"])
     with pytest.raises(InvalidInput) as exc:
-        services.submit_judgment(assignment=a, user=users["annotator"], payload={"choice": "tie"})
+        queue_services.submit_judgment(assignment=a, user=users["annotator"], payload={"choice": "tie"})
     assert "comment" in exc.value.errors
-    services.submit_judgment(assignment=a, user=users["annotator"], payload={"choice": "tie"}, comment="same")
+    queue_services.submit_judgment(
+        assignment=a, user=users["annotator"], payload={"choice": "tie"}, comment="same"
+    )
 
 
 def test_improved_text_becomes_a_response_never_shown_later(users, cmp):
@@ -191,7 +195,7 @@ def both_prefer_a_overall_and_b_for_honesty(cmp, users):
         a = lease(cmp, users[user])
         names = [response_model(r) for r in a.display_order]
         a_slot, b_slot = "AB"[names.index("model-a")], "AB"[names.index("model-b")]
-        services.submit_judgment(
+        queue_services.submit_judgment(
             assignment=a,
             user=users[user],
             payload={"choice": a_slot, "strength": 1, "criteria": {"honesty": b_slot}},
@@ -225,11 +229,14 @@ def test_annotators_cannot_curate(users, cmp):
 
 
 def test_judgments_faster_than_the_project_minimum_are_flagged_rushed(users):
-    from annotation import selectors, services
-    from annotation.importing import parse_items
+    from annotation.importing.parse import parse_items
+    from annotation.projects import selectors as project_selectors
+    from annotation.queue import services as queue_services
 
-    project = services.create_project(name="Rush", created_by=users["admin"], min_seconds_per_item=10)
-    services.set_membership(project=project, actor=users["admin"], user=users["annotator"], role="annotator")
+    project = project_services.create_project(name="Rush", created_by=users["admin"], min_seconds_per_item=10)
+    project_services.set_membership(
+        project=project, actor=users["admin"], user=users["annotator"], role="annotator"
+    )
     lines = "\n".join(
         json.dumps(
             {
@@ -239,19 +246,19 @@ def test_judgments_faster_than_the_project_minimum_are_flagged_rushed(users):
         )
         for i in range(2)
     )
-    services.import_items(
+    import_services.import_items(
         project=project, actor=users["admin"], records=parse_items(lines, kind="comparison").records
     )
-    fast = services.next_assignment(project=project, user=users["annotator"], kind="comparison")
-    j1 = services.submit_judgment(
+    fast = queue_services.next_assignment(project=project, user=users["annotator"], kind="comparison")
+    j1 = queue_services.submit_judgment(
         assignment=fast, user=users["annotator"], payload={"choice": "A", "strength": 1}, duration_seconds=3
     )
-    slow = services.next_assignment(project=project, user=users["annotator"], kind="comparison")
-    j2 = services.submit_judgment(
+    slow = queue_services.next_assignment(project=project, user=users["annotator"], kind="comparison")
+    j2 = queue_services.submit_judgment(
         assignment=slow, user=users["annotator"], payload={"choice": "tie"}, duration_seconds=12
     )
     assert (j1.rushed, j2.rushed) == (True, False)
-    stats = {r["username"]: r for r in selectors.annotator_stats(project)}
+    stats = {r["username"]: r for r in project_selectors.annotator_stats(project)}
     assert stats["annotator1"]["rushed"] == 1
 
 
@@ -259,7 +266,7 @@ def test_judgments_faster_than_the_project_minimum_are_flagged_rushed(users):
 
 
 def settle(item, users, decision, **kwargs):
-    from annotation import adjudication
+    from annotation.quality import adjudication
 
     return adjudication.adjudicate(
         item=item, lead=users["lead"], decision=decision, reason="Lead's call.", category="other", **kwargs
@@ -456,7 +463,7 @@ def test_an_improved_text_becomes_the_chosen_side_of_a_pair(users, cmp):
     a = lease(cmp, users["annotator"])
     names = [response_model(r) for r in a.display_order]
     better = "AB"[names.index("model-a")]
-    services.submit_judgment(
+    queue_services.submit_judgment(
         assignment=a,
         user=users["annotator"],
         payload={"choice": better, "strength": 2, "improved_text": "An even better answer."},
@@ -479,7 +486,7 @@ def test_after_an_adjudication_only_improvements_of_the_final_winner_count(users
     for user, model in (("annotator", "model-a"), ("annotator2", "model-b")):
         a = lease(cmp, users[user])
         slot = "AB"[[response_model(r) for r in a.display_order].index(model)]
-        services.submit_judgment(
+        queue_services.submit_judgment(
             assignment=a,
             user=users[user],
             payload={"choice": slot, "strength": 1, "improved_text": f"Better than {model}."},
@@ -510,7 +517,7 @@ def test_an_annotator_without_a_reliability_estimate_votes_with_the_median_weigh
 
 
 def test_recompute_with_the_bradley_terry_rule_on_three_way_comparisons(users):
-    from annotation import services as annotation_services
+    from annotation.queue import services as queue_services
     from preferences.models import Consensus, PreferencePair
     from preferences.services import recompute_consensus
     from tests.preferences.factories import make_cmp_project, make_comparisons, response_model
@@ -518,10 +525,10 @@ def test_recompute_with_the_bradley_terry_rule_on_three_way_comparisons(users):
     p = make_cmp_project(users, overlap=2, name="BT rule")
     make_comparisons(p, users["lead"], 1, models=("m1", "m2", "m3"))
     for who, wanted in (("annotator", ("m1", "m2", "m3")), ("annotator2", ("m1", "m3", "m2"))):
-        a = annotation_services.next_assignment(project=p, user=users[who], kind="comparison")
+        a = queue_services.next_assignment(project=p, user=users[who], kind="comparison")
         slots = {response_model(rid): "ABC"[k] for k, rid in enumerate(a.display_order)}
         ranking = ">".join(slots[m] for m in wanted)
-        annotation_services.submit_judgment(
+        queue_services.submit_judgment(
             assignment=a, user=users[who], payload={"ranking": ranking}, comment="x"
         )
     stats = recompute_consensus(project=p, actor=users["lead"], rule="bradley_terry")

@@ -57,13 +57,13 @@ def test_compare_page_shows_responses_in_display_order_without_model_names(clien
 def test_compare_page_escapes_response_text_and_keeps_whitespace(client, users):
     import json
 
-    from annotation import services
-    from annotation.importing import parse_items
+    from annotation.importing import services as import_services
+    from annotation.importing.parse import parse_items
 
     p = make_cmp_project(users)
     evil = "<script>alert(1)</script>\n    indented"
     line = json.dumps({"prompt": "<b>hi</b>", "responses": [{"text": evil, "model": "x"}, {"text": "ok"}]})
-    services.import_items(
+    import_services.import_items(
         project=p, actor=users["lead"], records=parse_items(line, kind="comparison").records
     )
     html = login(client, users, "annotator").get(compare_url(p)).content.decode()
@@ -349,8 +349,8 @@ def test_position_bias_counts_n_way_rankings_by_their_top_slot(users):
 
 
 def test_pairs_that_follow_an_adjudication_are_marked(client, users, judged):
-    from annotation import adjudication
     from annotation.models import Item
+    from annotation.quality import adjudication
 
     item = Item.objects.filter(project=judged, kind="comparison").order_by("id").first()
     loser = item.responses.get(model_name="model-b")

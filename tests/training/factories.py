@@ -5,8 +5,9 @@ import json
 
 import numpy as np
 
-from annotation import services
-from annotation.importing import parse_items
+from annotation.importing import services as import_services
+from annotation.importing.parse import parse_items
+from annotation.queue import services as queue_services
 from preferences.models import PairStatus, PreferencePair
 from tests.conftest import GOOD_SCORES
 
@@ -16,7 +17,7 @@ def import_sft(project, actor, rows):
     lines = "\n".join(json.dumps({"prompt": p, "response": r, "model": "m"}) for p, r in rows)
     parsed = parse_items(lines, fmt="jsonl")
     assert parsed.ok, parsed.errors
-    services.import_items(project=project, actor=actor, records=parsed.records, source="test")
+    import_services.import_items(project=project, actor=actor, records=parsed.records, source="test")
 
 
 def judge_all(project, users, decide=None):
@@ -24,9 +25,9 @@ def judge_all(project, users, decide=None):
     decide = decide or (lambda item, who: {})
     for who in ("annotator", "annotator2"):
         user = users[who]
-        while (assignment := services.next_assignment(project=project, user=user)) is not None:
+        while (assignment := queue_services.next_assignment(project=project, user=user)) is not None:
             kwargs = {"decision": "accept", "scores": GOOD_SCORES, **decide(assignment.item, who)}
-            services.submit_judgment(assignment=assignment, user=user, **kwargs)
+            queue_services.submit_judgment(assignment=assignment, user=user, **kwargs)
 
 
 def sft_project_data(project, users, n=6, *, start=0, decide=None):
@@ -50,7 +51,7 @@ def make_pairs(project, actor, prompts, *, status=PairStatus.APPROVED, confidenc
     )
     parsed = parse_items(lines, kind="comparison")
     assert parsed.ok, parsed.errors
-    services.import_items(project=project, actor=actor, records=parsed.records, source="test")
+    import_services.import_items(project=project, actor=actor, records=parsed.records, source="test")
     pairs = []
     for item in project.items.filter(kind="comparison").order_by("id"):
         if item.preference_pairs.exists() or item.prompt_text not in prompts:

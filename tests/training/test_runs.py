@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from annotation.errors import Conflict, Forbidden, InvalidInput
+from annotation.core.errors import Conflict, Forbidden, InvalidInput
 from tests.training.factories import make_pairs, sft_project_data, word_embedder
 from training import runner, services, tasks
 from training.models import DatasetSnapshot, ModelVersion, RunMetric, RunState, SnapshotRow, TrainingRun

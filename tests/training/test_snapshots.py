@@ -5,7 +5,7 @@ from datetime import date, timedelta
 import pytest
 from django.utils import timezone
 
-from annotation.errors import Forbidden, InvalidInput
+from annotation.core.errors import Forbidden, InvalidInput
 from annotation.models import ItemState
 from preferences.models import PairStatus, PreferencePair
 from tests.training.factories import import_sft, judge_all, make_pairs, sft_project_data, word_embedder
@@ -280,10 +280,10 @@ def test_near_duplicates_with_the_real_minilm(project, users):
 
 
 def test_final_answers_decide_routed_rejects_lead_edits_and_gold_items(project, users):
-    from annotation import adjudication
-    from annotation import services as annotation_services
+    from annotation.projects import services as project_services
+    from annotation.quality import adjudication
 
-    annotation_services.update_project(project=project, actor=users["admin"], agreement_routing=True)
+    project_services.update_project(project=project, actor=users["admin"], agreement_routing=True)
     # Question 0: both accept -> approved; Question 1: both reject -> approved, final answer "reject";
     # Question 2: accept vs reject -> disputed, then the lead writes the gold answer.
     verdicts = {"Question 1?": "reject", "Question 2?": None}

@@ -10,9 +10,9 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from annotation import services
-from annotation.errors import ServiceError
+from annotation.core.errors import ServiceError
 from annotation.models import Role
+from annotation.projects import services as project_services
 
 
 class Command(BaseCommand):
@@ -49,10 +49,12 @@ class Command(BaseCommand):
         owner = user(admin)
         try:
             with transaction.atomic():
-                project = services.create_project(name=name, created_by=owner, **fields)
+                project = project_services.create_project(name=name, created_by=owner, **fields)
                 for role, usernames in ((Role.LEAD, lead), (Role.ANNOTATOR, annotator)):
                     for username in usernames:
-                        services.set_membership(project=project, actor=owner, user=user(username), role=role)
+                        project_services.set_membership(
+                            project=project, actor=owner, user=user(username), role=role
+                        )
         except ServiceError as exc:
             raise CommandError(str(exc))
         self.stdout.write(str(project.pk))

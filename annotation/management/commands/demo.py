@@ -17,9 +17,11 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from annotation import demo_data, services
-from annotation.importing import parse_items
+from annotation.demo import data as demo_data
+from annotation.importing import services as import_services
+from annotation.importing.parse import parse_items
 from annotation.models import Membership, Project
+from annotation.projects import services as project_services
 
 CACHE_NAME = "demo_responses.jsonl"
 SHIPPED_CACHE = Path(__file__).resolve().parents[2] / "fixtures" / CACHE_NAME
@@ -197,7 +199,7 @@ def _ensure_project(users, model_name):
     project = Project.objects.filter(name=demo_data.PROJECT_NAME).order_by("id").first()
     created = project is None
     if created:
-        project = services.create_project(
+        project = project_services.create_project(
             name=demo_data.PROJECT_NAME,
             created_by=admin,
             description=demo_data.PROJECT_DESCRIPTION,
@@ -210,9 +212,9 @@ def _ensure_project(users, model_name):
             continue
         user = users[username]
         if not Membership.objects.filter(project=project, user=user, role=role).exists():
-            services.set_membership(project=project, actor=admin, user=user, role=role)
+            project_services.set_membership(project=project, actor=admin, user=user, role=role)
     if project.current_rubric_version() is None:
-        services.create_rubric_version(
+        project_services.create_rubric_version(
             project=project,
             actor=users["lead"],
             criteria=demo_data.RUBRIC_CRITERIA,
@@ -228,7 +230,7 @@ def _import(project, lead, rows, model_name):
     present = set(project.items.exclude(external_id="").values_list("external_id", flat=True))
     fresh = [(p, entry) for p, entry in rows if p["id"] not in present]
     if not fresh:
-        return services.ImportResult()
+        return import_services.ImportResult()
     lines = []
     for prompt, entry in fresh:
         row = {
@@ -245,4 +247,4 @@ def _import(project, lead, rows, model_name):
     by_id = {p["id"]: entry for p, entry in fresh}
     for record in parsed.records:  # SFT rows carry no generation params in the file format; attach them
         record.responses[0]["generation_params"] = by_id[record.external_id]["generation_params"]
-    return services.import_items(project=project, actor=lead, records=parsed.records, source="demo")
+    return import_services.import_items(project=project, actor=lead, records=parsed.records, source="demo")

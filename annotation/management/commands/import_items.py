@@ -11,9 +11,9 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from annotation import services
-from annotation.errors import ServiceError
-from annotation.importing import FIELDS, detect_format, parse_items
+from annotation.core.errors import ServiceError
+from annotation.importing import services as import_services
+from annotation.importing.parse import FIELDS, detect_format, parse_items
 from annotation.models import Membership, Project, Role
 
 
@@ -69,7 +69,9 @@ class Command(BaseCommand):
                 self.stderr.write(f"{name}: {issue}")
             raise CommandError(f"Import failed with {len(parsed.errors)} error(s); nothing was imported.")
         try:
-            result = services.import_items(project=project, actor=actor, records=parsed.records, source=name)
+            result = import_services.import_items(
+                project=project, actor=actor, records=parsed.records, source=name
+            )
         except ServiceError as exc:
             raise CommandError(str(exc))
         self.stdout.write(

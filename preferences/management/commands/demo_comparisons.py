@@ -12,8 +12,9 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from annotation import demo_data, services
-from annotation.importing import parse_items
+from annotation.demo import data as demo_data
+from annotation.importing import services as import_services
+from annotation.importing.parse import parse_items
 from annotation.models import ItemKind, Membership, Project, Role
 
 TEMPERATURES = (1.0, 1.3)
@@ -99,7 +100,7 @@ class Command(BaseCommand):
         if not parsed.ok:
             raise CommandError("; ".join(str(e) for e in parsed.errors[:5]))
         actor = self._actor(target)
-        result = services.import_items(
+        result = import_services.import_items(
             project=target, actor=actor, records=parsed.records, source="demo_comparisons"
         )
         self.stdout.write(

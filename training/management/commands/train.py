@@ -10,7 +10,7 @@ import time
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from annotation.errors import ServiceError
+from annotation.core.errors import ServiceError
 from annotation.models import Membership, Project, Role
 from training import services
 from training.models import DatasetSnapshot, RunState, TrainingRun

@@ -1,6 +1,6 @@
 """The audit trail: one call per thing worth remembering."""
 
-from .models import AuditEvent
+from annotation.models import AuditEvent
 
 
 def record(*, actor, project, verb: str, obj=None, object_type: str = "", **data) -> AuditEvent:

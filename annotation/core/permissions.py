@@ -5,7 +5,8 @@ Roles rank annotator < lead < admin; a Django superuser acts as admin everywhere
 
 from django.db.models import OuterRef, Subquery
 
-from .models import Membership, Role
+from annotation.core.errors import Forbidden
+from annotation.models import Membership, Project, Role
 
 RANK = {None: 0, Role.ANNOTATOR: 1, Role.LEAD: 2, Role.ADMIN: 3}
 
@@ -76,10 +77,15 @@ def can(user, action: str, project) -> bool:
 
 
 def visible_projects(user):
-    from .models import Project
 
     if not getattr(user, "is_authenticated", False):
         return Project.objects.none()
     if user.is_superuser:
         return Project.objects.all()
     return Project.objects.filter(memberships__user=user)
+
+
+def require(user, action, project):
+    """Raise Forbidden unless the user's role in the project allows the action."""
+    if not can(user, action, project):
+        raise Forbidden(f"You may not {action.replace('_', ' ')} in this project.")

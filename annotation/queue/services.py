@@ -1,10 +1,6 @@
-"""Write paths of the annotation app: one function per use case, keyword-only, one transaction each.
-
-Views, API views, tasks and management commands call these; none re-implements one.
-"""
+"""The assignment queue: the next item (one indexed pick, SKIP LOCKED), leases, submit and skip."""
 
 import random
-from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
@@ -12,10 +8,11 @@ from django.db import connection, transaction
 from django.db.models import Case, Exists, F, OuterRef, Q, Subquery, Value, When
 from django.utils import timezone
 
-from . import audit, registry
-from .errors import Conflict, Forbidden, InvalidInput, NotFound
-from .importing import ItemRecord
-from .models import (
+from annotation.core import audit
+from annotation.core.errors import Conflict, InvalidInput, NotFound
+from annotation.core.permissions import remember_role, require, with_caller_role
+from annotation.kinds import registry
+from annotation.models import (
     FLAG_CHOICES,
     Assignment,
     AssignmentState,
@@ -24,309 +21,18 @@ from .models import (
     ItemKind,
     ItemState,
     Judgment,
-    Membership,
     Project,
     Response,
-    Role,
-    Rubric,
     RubricVersion,
 )
-from .permissions import RANK, can, remember_role, role_for, with_caller_role
-from .rubrics import RubricError, validate_criteria, validate_scores
+from annotation.projects.rubrics import RubricError, validate_scores
 
 User = get_user_model()
 _shuffle = random.SystemRandom().shuffle
+
+
 _gold_roll = random.SystemRandom().random  # tests replace it to decide whether a gold item is served
 
-
-def _require(user, action, project):
-    if not can(user, action, project):
-        raise Forbidden(f"You may not {action.replace('_', ' ')} in this project.")
-
-
-# --- projects and members -------------------------------------------------------------------
-
-
-@transaction.atomic
-def create_project(*, name: str, created_by, **fields) -> Project:
-    """Create a project; its creator becomes its admin. `fields` are Project fields."""
-    name = (name or "").strip()
-    if not name:
-        raise InvalidInput(errors={"name": ["This field is required."]})
-    allowed = {f.name for f in Project._meta.fields} - {"id", "created_by", "created_at", "name"}
-    unknown = set(fields) - allowed
-    if unknown:
-        raise InvalidInput(errors={k: ["Unknown field."] for k in sorted(unknown)})
-    project = Project(name=name, created_by=created_by, **fields)
-    _full_clean(project)
-    project.save()
-    Membership.objects.create(user=created_by, project=project, role=Role.ADMIN)
-    audit.record(actor=created_by, project=project, verb="project.created", obj=project, name=name)
-    return project
-
-
-# The project settings a lead may change (the API's project fields and update_project's contract).
-PROJECT_SETTINGS = (
-    "name",
-    "description",
-    "guidelines",
-    "base_model",
-    "overlap",
-    "agreement_threshold",
-    "lease_minutes",
-    "min_seconds_per_item",
-    "require_rationale",
-    "agreement_routing",
-    "max_extra_annotators",
-    "gold_share",
-)
-
-
-@transaction.atomic
-def update_project(*, project: Project, actor, **fields) -> Project:
-    _require(actor, "edit_project", project)
-    unknown = set(fields) - set(PROJECT_SETTINGS)
-    if unknown:
-        raise InvalidInput(errors={k: ["Not editable."] for k in sorted(unknown)})
-    before = {k: getattr(project, k) for k in fields}
-    for key, value in fields.items():
-        setattr(project, key, value)
-    _full_clean(project)
-    project.save()
-    audit.record(
-        actor=actor,
-        project=project,
-        verb="project.updated",
-        obj=project,
-        before=before,
-        after={k: getattr(project, k) for k in fields},
-    )
-    return project
-
-
-def _full_clean(obj):
-    from django.core.exceptions import ValidationError
-
-    try:
-        obj.full_clean(exclude=["created_by"])
-    except ValidationError as exc:
-        raise InvalidInput(errors=exc.message_dict)
-
-
-def resolve_user(*, user_id=None, username=None):
-    if user_id not in (None, ""):
-        try:
-            return User.objects.get(pk=int(user_id))
-        except (User.DoesNotExist, ValueError, TypeError):
-            raise NotFound(errors={"user": [f"No user with id {user_id}."]})
-    if username:
-        try:
-            return User.objects.get(username=username)
-        except User.DoesNotExist:
-            raise NotFound(errors={"username": [f"No user named {username!r}."]})
-    raise InvalidInput(errors={"user": ["Give a user id or a username."]})
-
-
-@transaction.atomic
-def set_membership(*, project: Project, actor, user, role: str) -> Membership:
-    """Add `user` to the project or change their role. Only admins grant or take away admin."""
-    if role not in Role.values:
-        raise InvalidInput(errors={"role": [f"Must be one of: {', '.join(Role.values)}."]})
-    _require(actor, "manage_members", project)
-    existing = Membership.objects.select_for_update().filter(project=project, user=user).first()
-    if (role == Role.ADMIN or (existing and existing.role == Role.ADMIN)) and not can(
-        actor, "grant_admin", project
-    ):
-        raise Forbidden("Only a project admin may grant or remove the admin role.")
-    if existing and RANK[role_for(actor, project)] < RANK[existing.role]:
-        raise Forbidden("You may not change the role of someone above you.")
-    if existing:
-        old = existing.role
-        existing.role = role
-        existing.save(update_fields=["role"])
-        audit.record(
-            actor=actor,
-            project=project,
-            verb="member.role_changed",
-            obj=existing,
-            user=user.username,
-            old_role=old,
-            new_role=role,
-        )
-        membership = existing
-    else:
-        membership = Membership.objects.create(project=project, user=user, role=role)
-        audit.record(
-            actor=actor, project=project, verb="member.added", obj=membership, user=user.username, role=role
-        )
-    if hasattr(user, "_tuneloop_roles"):
-        user._tuneloop_roles.pop(project.pk, None)
-    return membership
-
-
-@transaction.atomic
-def remove_membership(*, project: Project, actor, user) -> None:
-    _require(actor, "manage_members", project)
-    membership = Membership.objects.filter(project=project, user=user).first()
-    if membership is None:
-        raise NotFound(errors={"user": ["Not a member of this project."]})
-    if membership.role == Role.ADMIN and not can(actor, "grant_admin", project):
-        raise Forbidden("Only a project admin may remove an admin.")
-    membership.delete()
-    audit.record(
-        actor=actor,
-        project=project,
-        verb="member.removed",
-        object_type="membership",
-        user=user.username,
-        role=membership.role,
-    )
-
-
-# --- rubrics --------------------------------------------------------------------------------
-
-
-@transaction.atomic
-def create_rubric_version(
-    *, project: Project, actor, criteria, instructions: str = "", changelog: str = "", rubric_name: str = ""
-) -> RubricVersion:
-    """Editing a rubric always makes its next version; versions that judgments use never change."""
-    _require(actor, "edit_rubric", project)
-    try:
-        normalised = validate_criteria(criteria)
-    except RubricError as exc:
-        raise InvalidInput(errors=exc.errors)
-    rubric = Rubric.objects.select_for_update().filter(project=project).order_by("id").first()
-    if rubric is None:
-        rubric = Rubric.objects.create(project=project, name=rubric_name or f"{project.name} rubric")
-    elif rubric_name and rubric_name != rubric.name:
-        rubric.name = rubric_name
-        rubric.save(update_fields=["name"])
-    previous = rubric.versions.order_by("-number").first()
-    version = RubricVersion.objects.create(
-        rubric=rubric,
-        number=(previous.number + 1) if previous else 1,
-        instructions=instructions,
-        criteria=normalised,
-        changelog=changelog,
-        created_by=actor,
-    )
-    Project.objects.filter(pk=project.pk).update(latest_rubric_version=version)
-    if "latest_rubric_version" in project._state.fields_cache:  # refresh a copy loaded with it
-        project.latest_rubric_version = version
-    audit.record(
-        actor=actor,
-        project=project,
-        verb="rubric.version_created",
-        obj=version,
-        number=version.number,
-        criteria=[c["key"] for c in normalised],
-        previous=previous.number if previous else None,
-        changelog=changelog,
-    )
-    return version
-
-
-# --- import ---------------------------------------------------------------------------------
-
-
-@dataclass
-class ImportResult:
-    created: int = 0
-    duplicates: int = 0
-    item_ids: list[int] = field(default_factory=list)
-
-    def as_dict(self):
-        return {"created": self.created, "duplicates": self.duplicates}
-
-
-@transaction.atomic
-def import_items(*, project: Project, actor, records: list[ItemRecord], source: str = "") -> ImportResult:
-    """Write parsed records (see annotation.importing) in one transaction; skip exact duplicates.
-
-    Duplicates are by content hash, within the batch and against the project's items.
-    """
-    source = (source or "")[:200]  # a file name; the column holds 200 characters
-    _require(actor, "import_items", project)
-    hashes = [r.content_hash for r in records]
-    existing = set()
-    for start in range(0, len(hashes), 5000):
-        chunk = hashes[start : start + 5000]
-        existing.update(
-            Item.objects.filter(project=project, content_hash__in=chunk).values_list(
-                "content_hash", flat=True
-            )
-        )
-    fresh, seen = [], set(existing)
-    for record in records:
-        if record.content_hash in seen:
-            continue
-        seen.add(record.content_hash)
-        fresh.append(record)
-    items = Item.objects.bulk_create(
-        [
-            Item(
-                project=project,
-                kind=r.kind,
-                messages=r.messages,
-                external_id=r.external_id,
-                content_hash=r.content_hash,
-                metadata=r.metadata,
-                priority=r.priority,
-                source=source,
-            )
-            for r in fresh
-        ],
-        batch_size=1000,
-    )
-    if not connection.features.can_return_rows_from_bulk_insert:  # pragma: no cover - all our backends can
-        by_hash = dict(
-            Item.objects.filter(
-                project=project, content_hash__in=[r.content_hash for r in fresh]
-            ).values_list("content_hash", "id")
-        )
-        for item in items:
-            item.pk = by_hash[item.content_hash]
-    Response.objects.bulk_create(
-        [
-            Response(
-                item=item,
-                position=pos,
-                text=resp["text"],
-                model_name=resp.get("model", ""),
-                model_version=resp.get("model_version", ""),
-                generation_params=resp.get("generation_params") or {},
-            )
-            for item, record in zip(items, fresh, strict=True)
-            for pos, resp in enumerate(record.responses)
-        ],
-        batch_size=1000,
-    )
-    result = ImportResult(
-        created=len(items), duplicates=len(records) - len(fresh), item_ids=[i.pk for i in items]
-    )
-    audit.record(
-        actor=actor,
-        project=project,
-        verb="items.imported",
-        object_type="project",
-        source=source,
-        **result.as_dict(),
-    )
-    return result
-
-
-# --- the queue ------------------------------------------------------------------------------
-#
-# Bookkeeping: Item.active_count counts the slots held (unexpired leases plus submissions), and
-# Item.state moves OPEN -> ASSIGNED when every slot is held, back to OPEN when a slot is freed
-# (skip, expiry), and to COMPLETE when `overlap + extra_overlap` judgments are in (the item's own
-# overlap: routing or a lead may add slots). Gold items (is_gold) keep their state: they are served
-# by chance (Project.gold_share) to every annotator once, outside the overlap, and never routed. Counters change only in SQL
-# (F expressions) under the item's row lock, so concurrent writers never lose an update.
-#
-# Lock order, to keep PostgreSQL free of deadlocks: the caller's user row (next only), then
-# assignments, then items; several items only in ascending id order (release_expired_leases).
 
 _OPEN_STATES = (ItemState.OPEN, ItemState.ASSIGNED)
 
@@ -426,7 +132,7 @@ def next_assignment(*, project: Project, user, kind: str = ItemKind.SFT, now=Non
       3. queue   - the open item with the highest priority, then the oldest, that the caller has not
                    had, found through the partial index item_queue_idx and locked with SKIP LOCKED.
     """
-    _require(user, "annotate", project)
+    require(user, "annotate", project)
     if kind not in ItemKind.values:
         raise InvalidInput(errors={"kind": [f"Must be one of: {', '.join(ItemKind.values)}."]})
     now = now or timezone.now()
@@ -619,7 +325,7 @@ def submit_judgment(
             raise NotFound("No such assignment.")
         project, item = locked.project, locked.item
         remember_role(user, project, locked)
-        _require(user, "annotate", project)
+        require(user, "annotate", project)
         if locked.state == AssignmentState.SKIPPED:
             raise Conflict("You skipped this item.")
         rubric_version = _resolve_rubric_version(project, rubric_version_id)
@@ -716,7 +422,9 @@ def submit_judgment(
                 ),
             )
             if project.agreement_routing and not item.is_gold:
-                from . import routing  # routing reads judgments; imported here to keep services light
+                from annotation.quality import (
+                    routing,  # routing reads judgments; imported here to keep services light
+                )
 
                 routing.route_if_complete(item_id=item.pk, project=project)
         audit.record(
@@ -744,7 +452,7 @@ def skip_assignment(*, assignment: Assignment, user, reason: str = "") -> Assign
         )
     except Assignment.DoesNotExist:  # other people's assignments do not exist for the caller
         raise NotFound("No such assignment.")
-    _require(user, "annotate", locked.project)  # a member removed since the lease may not act on it
+    require(user, "annotate", locked.project)  # a member removed since the lease may not act on it
     if locked.state == AssignmentState.SUBMITTED:
         raise Conflict("This item is already submitted.")
     if locked.state == AssignmentState.SKIPPED:
@@ -771,33 +479,3 @@ def get_assignment_for(*, assignment_id, user) -> Assignment:
         return Assignment.objects.select_related("item", "project").get(pk=int(assignment_id), annotator=user)
     except (Assignment.DoesNotExist, ValueError, TypeError):
         raise NotFound("No such assignment.")
-
-
-def set_item_priority(*, item: Item, actor, priority: int) -> Item:
-    _require(actor, "edit_project", item.project)
-    with transaction.atomic():
-        old = item.priority
-        Item.objects.filter(pk=item.pk).update(priority=priority)
-        item.priority = priority
-        audit.record(
-            actor=actor, project=item.project, verb="item.priority_changed", obj=item, old=old, new=priority
-        )
-    return item
-
-
-__all__ = [
-    "ImportResult",
-    "create_project",
-    "update_project",
-    "resolve_user",
-    "set_membership",
-    "remove_membership",
-    "create_rubric_version",
-    "import_items",
-    "release_expired_leases",
-    "next_assignment",
-    "submit_judgment",
-    "skip_assignment",
-    "get_assignment_for",
-    "set_item_priority",
-]

@@ -13,11 +13,11 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from . import services
-from .errors import NotFound, ServiceError
-from .permissions import can, role_for
-from .selectors import annotator_progress
-from .web import is_htmx, project_for
+from annotation.core.errors import NotFound, ServiceError
+from annotation.core.permissions import can, role_for
+from annotation.core.web import is_htmx, project_for
+from annotation.queue import services
+from annotation.queue.selectors import annotator_progress
 
 
 def seconds(value) -> float:

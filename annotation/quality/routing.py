@@ -18,8 +18,8 @@ from collections import Counter
 
 from django.db.models import F
 
-from . import audit
-from .models import Item, ItemKind, ItemState, Judgment
+from annotation.core import audit
+from annotation.models import Item, ItemKind, ItemState, Judgment
 
 TIE, BOTH_BAD = "tie", "both_bad"
 

@@ -9,9 +9,10 @@ APPROVED with `Item.resolution` = the adjudication's `final`, or DISCARDED; "sen
 from django.db import transaction
 from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
 
-from . import audit
-from .errors import Conflict, Forbidden, InvalidInput, NotFound
-from .models import (
+from annotation.core import audit
+from annotation.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from annotation.core.permissions import can
+from annotation.models import (
     Adjudication,
     AdjudicationCategory,
     AdjudicationDecision,
@@ -21,9 +22,8 @@ from .models import (
     ItemState,
     Judgment,
 )
-from .permissions import can
-from .routing import BOTH_BAD, TIE, canonical_responses
-from .rubrics import RubricError, validate_scores
+from annotation.projects.rubrics import RubricError, validate_scores
+from annotation.quality.routing import BOTH_BAD, TIE, canonical_responses
 
 MAX_MORE = 10
 

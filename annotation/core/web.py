@@ -5,8 +5,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 
-from .models import Project
-from .permissions import can, role_for
+from annotation.core.permissions import can, role_for
+from annotation.models import Project
 
 
 def is_htmx(request) -> bool:

@@ -29,8 +29,11 @@ import numpy as np
 from django.db import transaction
 from django.utils import timezone
 
-from . import audit
-from .agreement import (
+from annotation.core import audit
+from annotation.core.errors import Forbidden
+from annotation.core.permissions import can
+from annotation.models import AgreementReport, AnnotatorReliability, Item, ItemKind, Judgment
+from annotation.quality.agreement import (
     cohen_kappa,
     fleiss_kappa,
     krippendorff_alpha,
@@ -38,11 +41,8 @@ from .agreement import (
     preference_strength_alpha,
     tau_against_consensus,
 )
-from .errors import Forbidden
-from .models import AgreementReport, AnnotatorReliability, Item, ItemKind, Judgment
-from .permissions import can
-from .reliability import dawid_skene, reliability_weights
-from .routing import canonical_responses, comparison_label, judgment_label, signed_strength
+from annotation.quality.reliability import dawid_skene, reliability_weights
+from annotation.quality.routing import canonical_responses, comparison_label, judgment_label, signed_strength
 
 LEVELS = {"likert": "ordinal", "binary": "nominal", "labels": "nominal"}
 

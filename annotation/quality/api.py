@@ -11,12 +11,13 @@ from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import adjudication, selectors
-from .agreement_reports import recompute_agreement
-from .api import ProjectScoped, _errors, _valid
-from .models import AdjudicationCategory, AdjudicationDecision, AgreementReport, Item
-from .permissions import can
-from .serializers import reject_nul
+from annotation.core.api import ProjectScoped, error_responses, validated
+from annotation.core.permissions import can
+from annotation.models import AdjudicationCategory, AdjudicationDecision, AgreementReport, Item
+from annotation.quality import adjudication
+from annotation.quality import selectors as quality_selectors
+from annotation.quality.reports import recompute_agreement
+from annotation.serializers import reject_nul
 
 
 class AgreementReportSerializer(serializers.ModelSerializer):
@@ -92,11 +93,11 @@ def _item_for(request, item_id, action="adjudicate") -> Item:
 class AgreementView(ProjectScoped, APIView):
     @extend_schema(
         summary="The latest agreement report (lead or admin); 404 when none was computed yet.",
-        responses={200: AgreementReportSerializer, **_errors(403, 404)},
+        responses={200: AgreementReportSerializer, **error_responses(403, 404)},
     )
     def get(self, request, project_id):
         project = self.project_for("view_dashboard")
-        report = selectors.latest_agreement_report(project)
+        report = quality_selectors.latest_agreement_report(project)
         if report is None:
             raise NotFound("No agreement report yet; POST recompute/.")
         return Response(AgreementReportSerializer(report).data)
@@ -110,13 +111,13 @@ class AgreementRecomputeView(ProjectScoped, APIView):
         responses={
             201: AgreementReportSerializer,
             202: OpenApiResponse(description="Queued."),
-            **_errors(403, 404),
+            **error_responses(403, 404),
         },
     )
     def post(self, request, project_id):
         project = self.project_for("view_dashboard")
         if getattr(settings, "TUNELOOP_ASYNC_AGREEMENT", False):
-            from .tasks import compute_agreement
+            from annotation.tasks import compute_agreement
 
             compute_agreement.delay(project.pk)
             return Response({"detail": "Queued."}, status=202)
@@ -131,7 +132,7 @@ class DisagreementListView(ProjectScoped, generics.ListAPIView):
     def get_queryset(self):
         if self.schema_only:
             return Item.objects.none()
-        return selectors.disagreements(self.project_for("adjudicate"))
+        return quality_selectors.disagreements(self.project_for("adjudicate"))
 
     @extend_schema(summary="Disputed items waiting for a lead (lead or admin).")
     def get(self, request, *args, **kwargs):
@@ -143,11 +144,11 @@ class AdjudicateView(APIView):
     @extend_schema(
         summary="A lead's final word on an item: pick, override, edit_gold, more or discard.",
         request=AdjudicateSerializer,
-        responses={201: AdjudicationSerializer, **_errors(400, 403, 404)},
+        responses={201: AdjudicationSerializer, **error_responses(400, 403, 404)},
     )
     def post(self, request, item_id):
         item = _item_for(request, item_id)
-        data = _valid(AdjudicateSerializer, request.data)
+        data = validated(AdjudicateSerializer, request.data)
         done = adjudication.adjudicate(
             item=item,
             lead=request.user,
@@ -166,11 +167,11 @@ class GoldView(APIView):
     @extend_schema(
         summary="Mark an item gold with its known answer, or unmark it (is_gold false).",
         request=GoldSerializer,
-        responses={200: ItemStateSerializer, **_errors(400, 403, 404)},
+        responses={200: ItemStateSerializer, **error_responses(400, 403, 404)},
     )
     def post(self, request, item_id):
         item = _item_for(request, item_id)
-        data = _valid(GoldSerializer, request.data)
+        data = validated(GoldSerializer, request.data)
         item = adjudication.set_gold(
             item=item, actor=request.user, answer=data.get("answer"), is_gold=data["is_gold"]
         )
@@ -182,11 +183,11 @@ class MoreAnnotatorsView(APIView):
     @extend_schema(
         summary="Give an item n more annotator slots and put it back in the queue.",
         request=MoreSerializer,
-        responses={200: ItemStateSerializer, **_errors(400, 403, 404)},
+        responses={200: ItemStateSerializer, **error_responses(400, 403, 404)},
     )
     def post(self, request, item_id):
         item = _item_for(request, item_id)
-        data = _valid(MoreSerializer, request.data)
+        data = validated(MoreSerializer, request.data)
         item = adjudication.request_more_annotators(
             item=item, actor=request.user, n=data["n"], reason=data["reason"]
         )

@@ -1,9 +1,4 @@
-"""The htmx pages: project list, SFT review, and the lead pages (dashboard, members, rubric, import,
-audit, settings). Thin: writes go through annotation.services, reads through annotation.selectors.
-
-Outsiders get 404 for a project (its existence is not leaked); members without the role get 403.
-Service errors are shown inline with the status the service gives them, never as a 500.
-"""
+"""The lead's project pages: project list, dashboard, members, rubric, audit, settings."""
 
 import json
 from urllib.parse import urlencode
@@ -14,117 +9,20 @@ from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from . import selectors, services
-from .errors import ServiceError
-from .forms import (
-    ImportForm,
-    MemberForm,
-    ProjectSettingsForm,
-    RemoveMemberForm,
-    RubricVersionForm,
-    add_service_errors,
-    sft_submission,
-)
-from .importing import detect_format, parse_items
-from .models import FLAG_CHOICES, ItemKind, Role
-from .permissions import can
-from .task_flow import TaskFlow
-from .web import is_htmx, page, project_for
+from annotation.core.errors import ServiceError
+from annotation.core.forms import add_service_errors
+from annotation.core.permissions import can
+from annotation.core.web import is_htmx, page, project_for
+from annotation.models import Role
+from annotation.projects import selectors, services
+from annotation.projects.forms import MemberForm, ProjectSettingsForm, RemoveMemberForm, RubricVersionForm
 
-FLAG_KEYS = {"pii": "p", "unsafe": "u", "factual_error": "f", "off_topic": "o"}
-DECISIONS = [("accept", "Accept", "a"), ("edit", "Edit", "e"), ("reject", "Reject", "r")]
 AUDIT_PER_PAGE = 100
-
-
-# --- project list ---------------------------------------------------------------------------
 
 
 @login_required
 def project_list(request):
     return render(request, "annotation/project_list.html", {"rows": selectors.projects_for(request.user)})
-
-
-# --- SFT review -----------------------------------------------------------------------------
-
-
-def _criteria_for_display(criteria, scores, errors):
-    out = []
-    for index, criterion in enumerate(criteria):
-        key = criterion["key"]
-        current = scores.get(key)
-        current = "" if current is None else str(current).lower()
-        if criterion["type"] == "likert":
-            options = [(str(n), str(n)) for n in range(1, 6)]
-        elif criterion["type"] == "binary":
-            options = [("yes", "Yes"), ("no", "No")]
-            current = {"true": "yes", "1": "yes", "y": "yes", "false": "no", "0": "no", "n": "no"}.get(
-                current, current
-            )
-        else:
-            options = [(label, label) for label in criterion.get("labels", [])]
-        out.append(
-            {
-                **criterion,
-                "index": index,
-                "options": [
-                    {"value": value, "label": label, "checked": value.lower() == current, "n": i + 1}
-                    for i, (value, label) in enumerate(options)
-                ],
-                "errors": (errors or {}).get(f"scores.{key}", []),
-            }
-        )
-    return out
-
-
-class SftReview(TaskFlow):
-    kind = ItemKind.SFT
-    noun = "item"
-    page_url = "annotation:review"
-    full_template = "annotation/review.html"
-    partial_template = "annotation/_sft_task.html"
-
-    def parse(self, post):
-        return sft_submission(post)
-
-    def saved_notice(self, judgment):
-        return f"Saved item #{judgment.item_id}: {judgment.get_decision_display().lower()}."
-
-    def context(self, request, project, assignment, *, values, errors):
-        context = {
-            "flag_choices": [
-                {"key": k, "label": v, "shortcut": FLAG_KEYS[k], "checked": k in values.get("flags", [])}
-                for k, v in FLAG_CHOICES.items()
-            ],
-            "decisions": [
-                {"value": v, "label": label, "shortcut": key, "checked": values.get("decision") == v}
-                for v, label, key in DECISIONS
-            ],
-        }
-        if assignment is None:
-            return context
-        version = project.current_rubric_version()
-        if values.get("rubric_version_id"):
-            version = (
-                selectors.rubric_versions(project).filter(pk=values["rubric_version_id"]).first() or version
-            )
-        task = selectors.sft_task(assignment)
-        response_text = task["response"].text if task["response"] else ""
-        known = {"decision", "edited_text", "flags", "comment", "rubric_version", "duration_seconds"}
-        criteria = version.criteria if version else []
-        context.update(
-            task=task,
-            rubric_version=version,
-            criteria=_criteria_for_display(criteria, values.get("scores", {}), errors),
-            edited_text=values.get("edited_text") or response_text,
-            other_errors={k: v for k, v in errors.items() if k not in known and not k.startswith("scores.")},
-        )
-        return context
-
-
-review, submit, skip = SftReview().views()
-
-
-# --- lead pages -----------------------------------------------------------------------------
 
 
 @login_required
@@ -225,39 +123,6 @@ def rubric(request, pk):
         messages.success(request, f"Created version {version.number}.")
         return redirect("annotation:rubric", pk=project.pk)
     return _rubric_response(request, project, created=version)
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def import_items(request, pk):
-    project = project_for(request, pk, "import_items")
-    template, partial = "annotation/import.html", "annotation/_import.html"
-    if request.method == "GET":
-        return page(request, project, template, partial, {"form": ImportForm()})
-    form = ImportForm(request.POST, request.FILES)
-    if not form.is_valid():
-        return page(request, project, template, partial, {"form": form}, status=400)
-    upload = form.cleaned_data["file"]
-    data = upload.read()
-    text_head = data[:200].decode("utf-8", "ignore")
-    parsed = parse_items(
-        data,
-        fmt=detect_format(upload.name, text_head),
-        mapping=form.cleaned_data["mapping"],
-        kind=form.cleaned_data["kind"],
-    )
-    if not parsed.ok:
-        context = {"form": form, "issues": parsed.errors, "filename": upload.name}
-        return page(request, project, template, partial, context, status=400)
-    try:
-        result = services.import_items(
-            project=project, actor=request.user, records=parsed.records, source=upload.name[:200]
-        )
-    except ServiceError as exc:
-        add_service_errors(form, exc.errors or {"__all__": [exc.message]})
-        return page(request, project, template, partial, {"form": form}, status=exc.status)
-    context = {"form": ImportForm(), "result": result, "filename": upload.name}
-    return page(request, project, template, partial, context)
 
 
 @login_required

@@ -15,11 +15,12 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from . import adjudication, selectors
-from .agreement_reports import recompute_agreement
-from .errors import ServiceError
-from .models import AdjudicationCategory, AdjudicationDecision, Decision, Item, ItemKind
-from .web import is_htmx, page, project_for
+from annotation.core.errors import ServiceError
+from annotation.core.web import is_htmx, page, project_for
+from annotation.models import AdjudicationCategory, AdjudicationDecision, Decision, Item, ItemKind
+from annotation.quality import adjudication
+from annotation.quality import selectors as quality_selectors
+from annotation.quality.reports import recompute_agreement
 
 CHART_W, CHART_H = 560, 160
 
@@ -163,7 +164,7 @@ def _dashboard_context(project, report):
         "version_table": version_table,
         "annotator_sections": annotator_sections,
         "drift": drift_tables(data.get("annotator_weekly")),
-        "gold": selectors.gold_accuracy(project),
+        "gold": quality_selectors.gold_accuracy(project),
     }
 
 
@@ -174,7 +175,7 @@ def agreement(request, pk):
     notice = ""
     if request.method == "POST":
         if getattr(settings, "TUNELOOP_ASYNC_AGREEMENT", False):
-            from .tasks import compute_agreement
+            from annotation.tasks import compute_agreement
 
             compute_agreement.delay(project.pk)
             notice = "Recomputing in the background; reload in a moment."
@@ -184,7 +185,10 @@ def agreement(request, pk):
         if not is_htmx(request):
             messages.success(request, notice)
             return redirect("annotation:agreement", pk=project.pk)
-    context = {**_dashboard_context(project, selectors.latest_agreement_report(project)), "notice": notice}
+    context = {
+        **_dashboard_context(project, quality_selectors.latest_agreement_report(project)),
+        "notice": notice,
+    }
     return page(request, project, "annotation/agreement.html", "annotation/agreement_panel.html", context)
 
 
@@ -219,7 +223,7 @@ def agreement_csv(request, pk, table):
     project = project_for(request, pk, "view_dashboard")
     if table not in CSV_TABLES:
         raise Http404("No such table.")
-    report = selectors.latest_agreement_report(project)
+    report = quality_selectors.latest_agreement_report(project)
     data = report.data if report else {}
     if table == "annotators":
         rows = [{"kind": kind, **r} for kind, rs in data.get("annotators", {}).items() for r in rs]
@@ -242,8 +246,8 @@ def agreement_csv(request, pk, table):
 @login_required
 def disagreements(request, pk):
     project = project_for(request, pk, "adjudicate")
-    items = selectors.disagreements(project)[:200]
-    context = {"items": items, "gaps": selectors.guideline_gaps(project, limit=10)}
+    items = quality_selectors.disagreements(project)[:200]
+    context = {"items": items, "gaps": quality_selectors.guideline_gaps(project, limit=10)}
     return page(
         request, project, "annotation/adjudication_queue.html", "annotation/adjudication_list.html", context
     )
@@ -257,7 +261,7 @@ def _item_for(request, item_id):
 
 def _adjudication_context(item, *, values=None, errors=None, notice=""):
     values = values or {}
-    ctx = selectors.adjudication_context(item) if item is not None else {}
+    ctx = quality_selectors.adjudication_context(item) if item is not None else {}
     return {
         **ctx,
         "values": values,
@@ -267,7 +271,7 @@ def _adjudication_context(item, *, values=None, errors=None, notice=""):
         "categories": AdjudicationCategory.choices,
         "sft_decisions": Decision.choices,
         "is_sft": item is not None and item.kind == ItemKind.SFT,
-        "remaining": selectors.disagreements(item.project).count() if item is not None else 0,
+        "remaining": quality_selectors.disagreements(item.project).count() if item is not None else 0,
     }
 
 
@@ -326,7 +330,7 @@ def adjudicate(request, pk):
     notice = (
         f"Item #{item.pk}: {done.get_decision_display().lower()} ({done.get_category_display().lower()})."
     )
-    nxt = selectors.next_disagreement(project, after_id=item.pk)
+    nxt = quality_selectors.next_disagreement(project, after_id=item.pk)
     if not is_htmx(request):
         messages.success(request, notice)
         if nxt is None:

@@ -1,0 +1,121 @@
+"""The API plumbing every app uses: the error format, base classes and helpers.
+
+- `exception_handler` (settings.REST_FRAMEWORK): every error is 4xx JSON `{"detail", "code", "errors"?}`,
+  never a 500 for bad input: service errors (`annotation.core.errors.ServiceError`) with their status,
+  message and field messages; an import that failed to parse (`ImportFailed`): 400 with `errors` as
+  [{line, field, message}]; DRF validation errors: 400 with `errors` mapping each field to its messages;
+  a rubric version that judgments already use: 409; anything else DRF knows: DRF's status, same shape.
+- `ProjectScoped`: a view mixin resolving `project_id` for the caller (404 unless visible, 403 unless
+  their role allows the action).
+- `validated(serializer_class, data)`: validated data or a 400; `error_responses(400, 403, ...)`: the
+  schema's documented error responses; `ErrorSerializer`: the error body in the schema.
+"""
+
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import exceptions, serializers
+from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from annotation.core.errors import ServiceError
+from annotation.core.permissions import can, remember_role, with_caller_role
+from annotation.importing.parse import ImportFailed
+from annotation.models import Project, RubricVersionLocked
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Every 4xx body: a message, a code and, for bad input, messages per field."""
+
+    detail = serializers.CharField()
+    code = serializers.CharField()
+    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)
+
+
+def _flatten(detail) -> dict[str, list[str]]:
+    """DRF's nested error detail -> {"field": ["message", ...]}, nested fields joined with dots."""
+    out: dict[str, list[str]] = {}
+
+    def walk(prefix, value):
+        if isinstance(value, dict):
+            for key, sub in value.items():
+                walk(f"{prefix}.{key}" if prefix else str(key), sub)
+        elif isinstance(value, list):
+            if all(not isinstance(v, dict | list) for v in value):
+                out.setdefault(prefix or "non_field_errors", []).extend(str(v) for v in value)
+            else:
+                for i, sub in enumerate(value):
+                    if sub:
+                        walk(f"{prefix}[{i}]" if prefix else f"[{i}]", sub)
+        else:
+            out.setdefault(prefix or "non_field_errors", []).append(str(value))
+
+    walk("", detail)
+    return out
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, ServiceError):
+        return Response(exc.as_dict(), status=exc.status)
+    if isinstance(exc, ImportFailed):
+        return Response(
+            {"detail": str(exc), "code": "import_failed", "errors": [e.as_dict() for e in exc.errors]},
+            status=400,
+        )
+    if isinstance(exc, RubricVersionLocked):
+        return Response({"detail": str(exc), "code": "conflict"}, status=409)
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        errors = _flatten(exc.detail)
+        summary = "; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items())
+        response.data = {"detail": f"Invalid input. {summary}".strip(), "code": "invalid", "errors": errors}
+    elif isinstance(exc, exceptions.APIException):
+        detail = exc.detail
+        code = detail.code if hasattr(detail, "code") else exc.default_code
+        response.data = {"detail": str(detail), "code": code}
+    return response
+
+
+ERRORS = {
+    400: OpenApiResponse(ErrorSerializer, description="Bad input; `errors` names the fields."),
+    403: OpenApiResponse(ErrorSerializer, description="Your role does not allow this."),
+    404: OpenApiResponse(ErrorSerializer, description="No such object, or not yours to see."),
+}
+
+
+def error_responses(*codes):
+    return {code: ERRORS[code] for code in codes}
+
+
+class ProjectScoped:
+    """Resolve `project_id` for the caller: 404 unless they may see it, 403 unless they may `action`."""
+
+    @property
+    def schema_only(self) -> bool:
+        """drf-spectacular inspects views without a request user or project."""
+        return getattr(self, "swagger_fake_view", False)
+
+    def project_for(self, action: str = "view_project") -> Project:
+        cached = getattr(self, "_project", None)
+        if cached is None:
+            user = self.request.user
+            cached = (
+                with_caller_role(Project.objects.select_related("latest_rubric_version"), user)
+                .filter(pk=self.kwargs["project_id"])
+                .first()
+            )
+            if cached is not None:
+                remember_role(user, cached, cached)
+            if cached is None or not can(user, "view_project", cached):
+                raise NotFound("No such project.")
+            self._project = cached
+        if not can(self.request.user, action, cached):
+            raise PermissionDenied(f"Your role does not allow you to {action.replace('_', ' ')}.")
+        return cached
+
+
+def validated(serializer_class, data, **kwargs) -> dict:
+    serializer = serializer_class(data=data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)

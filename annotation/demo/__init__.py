@@ -1,0 +1,1 @@
+"""Demo data: the prompts and responses `manage.py demo` seeds a project with."""

@@ -1,0 +1,53 @@
+"""REST API of item import."""
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotation import serializers as s
+from annotation.core.api import ProjectScoped, error_responses, validated
+from annotation.importing import services
+from annotation.importing.parse import ImportFailed, ImportIssue, detect_format, parse_items
+
+MAX_IMPORT_BYTES = getattr(settings, "TUNELOOP_MAX_IMPORT_BYTES", 100 * 1024 * 1024)
+
+
+@extend_schema(tags=["items"])
+class ImportView(ProjectScoped, APIView):
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    kind = None  # a subclass that imports one kind only (preferences' comparison import) sets it
+
+    @extend_schema(
+        summary="Import items from JSONL or CSV, all or nothing; exact duplicates are skipped.",
+        request={
+            "multipart/form-data": s.ImportRequestSerializer,
+            "application/json": s.ImportRequestSerializer,
+        },
+        responses={
+            201: s.ImportResultSerializer,
+            400: OpenApiResponse(s.ImportErrorSerializer, description="Nothing was imported."),
+            **error_responses(403, 404),
+        },
+    )
+    def post(self, request, project_id):
+        project = self.project_for("import_items")
+        data = validated(s.ImportRequestSerializer, request.data)
+        upload = data.get("file")
+        if upload is not None:
+            if upload.size is not None and upload.size > MAX_IMPORT_BYTES:
+                raise ImportFailed([ImportIssue(0, "file", f"Larger than {MAX_IMPORT_BYTES} bytes.")])
+            raw, name = upload.read(), upload.name or ""
+            text_head = raw[:1000].decode("utf-8", errors="ignore")
+        else:
+            raw, name = data["data"], ""
+            text_head = raw[:1000]
+        fmt = data.get("format") or detect_format(name, text_head)
+        parsed = parse_items(raw, fmt=fmt, mapping=data.get("mapping") or {}, kind=self.kind or data["kind"])
+        if not parsed.ok:
+            raise ImportFailed(parsed.errors)
+        result = services.import_items(
+            project=project, actor=request.user, records=parsed.records, source=name or "api"
+        )
+        return Response(result.as_dict(), status=201)

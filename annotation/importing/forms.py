@@ -1,0 +1,28 @@
+"""The import form."""
+
+from django import forms
+
+from annotation.models import ItemKind
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(help_text="JSONL (one object a line) or CSV with a header row; UTF-8.")
+    kind = forms.ChoiceField(choices=ItemKind.choices, initial=ItemKind.SFT)
+    mapping = forms.CharField(
+        required=False,
+        widget=forms.Textarea(
+            attrs={"rows": 4, "class": "mono", "placeholder": "prompt=question\nresponse=answer"}
+        ),
+        help_text="Optional, one `ours=theirs` a line: our field = the column or key in your file.",
+    )
+
+    def clean_mapping(self):
+        mapping = {}
+        for number, line in enumerate(self.cleaned_data.get("mapping", "").splitlines(), start=1):
+            if not line.strip():
+                continue
+            ours, sep, theirs = line.partition("=")
+            if not sep or not ours.strip() or not theirs.strip():
+                raise forms.ValidationError(f"Line {number}: write `ours=theirs`, e.g. prompt=question.")
+            mapping[ours.strip()] = theirs.strip()
+        return mapping

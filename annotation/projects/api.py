@@ -1,0 +1,214 @@
+"""REST API of projects, members, rubrics, items, dashboard, judgments and audit."""
+
+from django.db.models import OuterRef, Prefetch, Subquery
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotation import serializers as s
+from annotation.core.api import ProjectScoped, error_responses, validated
+from annotation.core.permissions import visible_projects
+from annotation.models import AuditEvent, Item, Judgment, Membership, Project, RubricVersion
+from annotation.models import Response as ItemResponse
+from annotation.projects import selectors, services
+
+
+@extend_schema(
+    tags=["auth"],
+    auth=[],
+    request=s.TokenRequestSerializer,
+    responses={200: s.TokenSerializer, **error_responses(400)},
+    summary="Exchange a username and password for an API token.",
+)
+class TokenView(ObtainAuthToken):
+    """POST username + password -> {"token": ...}. Send it as `Authorization: Token <token>`."""
+
+
+def _projects_with_role(user):
+    qs = visible_projects(user).distinct()
+    if not user.is_superuser:
+        role = Membership.objects.filter(project=OuterRef("pk"), user=user).values("role")[:1]
+        qs = qs.annotate(my_role=Subquery(role))
+    return qs.order_by("id")
+
+
+@extend_schema(tags=["projects"])
+class ProjectListView(generics.ListAPIView):
+    serializer_class = s.ProjectSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Project.objects.none()
+        return _projects_with_role(self.request.user)
+
+    @extend_schema(summary="Your projects (superusers: all).")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Create a project; you become its admin.",
+        request=s.ProjectWriteSerializer,
+        responses={201: s.ProjectSerializer, **error_responses(400)},
+    )
+    def post(self, request):
+        data = validated(s.ProjectWriteSerializer, request.data)
+        project = services.create_project(created_by=request.user, **data)
+        return Response(s.ProjectSerializer(project, context={"request": request}).data, status=201)
+
+
+@extend_schema(tags=["projects"])
+class ProjectDetailView(ProjectScoped, APIView):
+    @extend_schema(summary="One project.", responses={200: s.ProjectSerializer, **error_responses(404)})
+    def get(self, request, project_id):
+        project = self.project_for("view_project")
+        return Response(s.ProjectSerializer(project, context={"request": request}).data)
+
+    @extend_schema(
+        summary="Change project settings (lead or admin).",
+        request=s.ProjectWriteSerializer,
+        responses={200: s.ProjectSerializer, **error_responses(400, 403, 404)},
+    )
+    def patch(self, request, project_id):
+        project = self.project_for("edit_project")
+        data = validated(s.ProjectWriteSerializer, request.data, partial=True)
+        project = services.update_project(project=project, actor=request.user, **data)
+        return Response(s.ProjectSerializer(project, context={"request": request}).data)
+
+
+@extend_schema(tags=["members"])
+class MemberListView(ProjectScoped, generics.ListAPIView):
+    serializer_class = s.MembershipSerializer
+
+    def get_queryset(self):
+        if self.schema_only:
+            return Membership.objects.none()
+        return selectors.members(self.project_for("manage_members"))
+
+    @extend_schema(
+        summary="Members and their roles (lead or admin).", responses={200: s.MembershipSerializer}
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Add a member or change their role. Only admins grant or remove admin.",
+        request=s.MembershipWriteSerializer,
+        responses={
+            200: s.MembershipSerializer,
+            201: s.MembershipSerializer,
+            **error_responses(400, 403, 404),
+        },
+    )
+    def post(self, request, project_id):
+        project = self.project_for("manage_members")
+        data = validated(s.MembershipWriteSerializer, request.data)
+        user = services.resolve_user(user_id=data.get("user"), username=data.get("username"))
+        existed = Membership.objects.filter(project=project, user=user).exists()
+        membership = services.set_membership(
+            project=project, actor=request.user, user=user, role=data["role"]
+        )
+        return Response(s.MembershipSerializer(membership).data, status=200 if existed else 201)
+
+
+@extend_schema(tags=["members"])
+class MemberDetailView(ProjectScoped, APIView):
+    @extend_schema(
+        summary="Remove a member (lead or admin; only admins remove admins).",
+        responses={204: None, **error_responses(403, 404)},
+    )
+    def delete(self, request, project_id, user_id):
+        project = self.project_for("manage_members")
+        user = services.resolve_user(user_id=user_id)
+        services.remove_membership(project=project, actor=request.user, user=user)
+        return Response(status=204)
+
+
+@extend_schema(tags=["rubrics"])
+class RubricVersionListView(ProjectScoped, generics.ListAPIView):
+    serializer_class = s.RubricVersionSerializer
+
+    def get_queryset(self):
+        if self.schema_only:
+            return RubricVersion.objects.none()
+        return selectors.rubric_versions(self.project_for("view_project"))
+
+    @extend_schema(summary="Rubric versions, newest first.")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Save the rubric: always creates the next version (lead or admin).",
+        request=s.RubricVersionWriteSerializer,
+        responses={201: s.RubricVersionSerializer, **error_responses(400, 403, 404)},
+    )
+    def post(self, request, project_id):
+        project = self.project_for("edit_rubric")
+        data = validated(s.RubricVersionWriteSerializer, request.data)
+        version = services.create_rubric_version(project=project, actor=request.user, **data)
+        return Response(s.RubricVersionSerializer(version).data, status=201)
+
+
+@extend_schema(tags=["items"])
+class ItemListView(ProjectScoped, generics.ListAPIView):
+    serializer_class = s.ItemSerializer
+
+    def get_queryset(self):
+        if self.schema_only:
+            return Item.objects.none()
+        project = self.project_for("view_items")
+        query = validated(s.ItemListQuerySerializer, self.request.query_params)
+        return (
+            Item.objects.filter(project=project, **query)
+            .prefetch_related(Prefetch("responses", queryset=ItemResponse.objects.order_by("position")))
+            .order_by("id")
+        )
+
+    @extend_schema(
+        summary="Items with their state and responses (lead or admin).",
+        parameters=[s.ItemListQuerySerializer],
+        responses={200: s.ItemSerializer, **error_responses(400, 403, 404)},
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+@extend_schema(tags=["progress"])
+class DashboardView(ProjectScoped, APIView):
+    @extend_schema(
+        summary="Progress, per-annotator figures, throughput and time per item (lead or admin).",
+        responses={200: s.DashboardSerializer, **error_responses(403, 404)},
+    )
+    def get(self, request, project_id):
+        project = self.project_for("view_dashboard")
+        return Response(s.DashboardSerializer(selectors.dashboard(project)).data)
+
+
+@extend_schema(tags=["judgments"])
+class JudgmentListView(ProjectScoped, generics.ListAPIView):
+    serializer_class = s.JudgmentSerializer
+
+    def get_queryset(self):
+        if self.schema_only:
+            return Judgment.objects.none()
+        project = self.project_for("view_own_judgments")
+        return selectors.judgments_visible_to(self.request.user, project).order_by("-id")
+
+    @extend_schema(summary="Judgments: all of them for leads, your own for annotators.")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+@extend_schema(tags=["audit"])
+class AuditListView(ProjectScoped, generics.ListAPIView):
+    serializer_class = s.AuditEventSerializer
+
+    def get_queryset(self):
+        if self.schema_only:
+            return AuditEvent.objects.none()
+        return selectors.audit_events(self.project_for("view_audit"), limit=None)
+
+    @extend_schema(summary="The project's audit trail, newest first (lead or admin).")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)

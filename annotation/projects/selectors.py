@@ -1,0 +1,147 @@
+"""Read paths of the lead's project pages: dashboard, members, rubrics, audit."""
+
+from datetime import timedelta
+
+from django.db.models import Avg, Case, Count, Exists, F, IntegerField, OuterRef, Q, Value, When
+from django.db.models.functions import TruncHour
+from django.utils import timezone
+
+from annotation.core.permissions import can, role_for, visible_projects
+from annotation.models import (
+    Assignment,
+    AssignmentState,
+    AuditEvent,
+    Judgment,
+    Membership,
+    Role,
+    RubricVersion,
+)
+from annotation.queue.selectors import project_progress
+
+
+def annotator_stats(project) -> list[dict]:
+    """Per annotator: judgments, skips, leases held, mean seconds per item, rushed judgments."""
+    rows = (
+        Assignment.objects.filter(project=project)
+        .values(username=F("annotator__username"), user_id=F("annotator_id"))
+        .annotate(
+            submitted=Count("id", filter=Q(state=AssignmentState.SUBMITTED)),
+            skipped=Count("id", filter=Q(state=AssignmentState.SKIPPED)),
+            leased=Count("id", filter=Q(state=AssignmentState.LEASED)),
+        )
+        .order_by("-submitted", "username")
+    )
+    timing = {
+        r["annotator_id"]: r
+        for r in Judgment.objects.filter(item__project=project, is_current=True)
+        .values("annotator_id")
+        .annotate(avg=Avg("duration_seconds"), rushed=Count("id", filter=Q(rushed=True)))
+    }
+    out = []
+    for row in rows:
+        t = timing.get(row["user_id"], {})
+        avg = t.get("avg")
+        out.append(
+            {**row, "avg_seconds": round(avg, 1) if avg is not None else None, "rushed": t.get("rushed", 0)}
+        )
+    return out
+
+
+def throughput_per_hour(project, *, hours: int = 24, now=None) -> list[dict]:
+    """Submitted judgments per hour over the last `hours` hours, zero-filled, oldest first."""
+    now = now or timezone.now()
+    start = (now - timedelta(hours=hours - 1)).replace(minute=0, second=0, microsecond=0)
+    counts = dict(
+        Assignment.objects.filter(project=project, state=AssignmentState.SUBMITTED, submitted_at__gte=start)
+        .annotate(hour=TruncHour("submitted_at"))
+        .values_list("hour")
+        .annotate(n=Count("id"))
+    )
+    counts = {h.replace(tzinfo=None) if h else h: n for h, n in counts.items()}
+    out = []
+    for i in range(hours):
+        hour = start + timedelta(hours=i)
+        out.append({"hour": hour.isoformat(), "count": counts.get(hour.replace(tzinfo=None), 0)})
+    return out
+
+
+def time_per_item(project) -> dict:
+    """Mean and median seconds per judgment (current judgments with a recorded duration)."""
+    values = sorted(
+        Judgment.objects.filter(
+            item__project=project, is_current=True, duration_seconds__isnull=False
+        ).values_list("duration_seconds", flat=True)
+    )
+    if not values:
+        return {"count": 0, "mean": None, "median": None}
+    n = len(values)
+    median = values[n // 2] if n % 2 else (values[n // 2 - 1] + values[n // 2]) / 2
+    return {"count": n, "mean": round(sum(values) / n, 1), "median": round(median, 1)}
+
+
+def dashboard(project, *, now=None) -> dict:
+    return {
+        "progress": project_progress(project),
+        "annotators": annotator_stats(project),
+        "throughput": throughput_per_hour(project, now=now),
+        "time_per_item": time_per_item(project),
+    }
+
+
+def judgments_visible_to(user, project):
+    """Leads see every judgment in their project; annotators only their own."""
+    qs = Judgment.objects.filter(item__project=project).select_related("annotator", "rubric_version")
+    if can(user, "view_all_judgments", project):
+        return qs
+    return qs.filter(annotator=user)
+
+
+def audit_events(project, *, limit: int | None = 200, verb: str = ""):
+    """The project's audit events, newest first; `verb` keeps those whose verb starts with it
+    ("judgment" -> judgment.submitted, judgment.superseded)."""
+    qs = AuditEvent.objects.filter(project=project).select_related("actor").order_by("-id")
+    if verb:
+        qs = qs.filter(verb__startswith=verb)
+    return qs if limit is None else qs[:limit]
+
+
+def audit_verbs(project) -> list[str]:
+    """The verb families recorded in the project ("item", "judgment", "rubric"...), for the filter."""
+    verbs = AuditEvent.objects.filter(project=project).values_list("verb", flat=True).distinct()
+    return sorted({v.split(".")[0] for v in verbs})
+
+
+def projects_for(user) -> list[dict]:
+    """The user's projects (permissions.visible_projects), each with their role and progress."""
+    out = []
+    for project in visible_projects(user).distinct().order_by("name", "id"):
+        progress = project_progress(project, user)
+        out.append({"project": project, "role": role_for(user, project), "progress": progress})
+    return out
+
+
+def members(project):
+    """Memberships of the project with their users, highest role first."""
+    rank = Case(
+        When(role=Role.ADMIN, then=Value(0)),
+        When(role=Role.LEAD, then=Value(1)),
+        default=Value(2),
+        output_field=IntegerField(),
+    )
+    return (
+        Membership.objects.filter(project=project)
+        .select_related("user")
+        .annotate(rank=rank)
+        .order_by("rank", "user__username")
+    )
+
+
+def rubric_versions(project):
+    """Every rubric version of the project, newest first, with `locked` (used by a judgment)."""
+    used = Judgment.objects.filter(rubric_version=OuterRef("pk"))
+    return (
+        RubricVersion.objects.filter(rubric__project=project)
+        .select_related("rubric", "created_by")
+        .annotate(locked=Exists(used))
+        .order_by("-rubric_id", "-number")
+    )

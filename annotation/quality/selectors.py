@@ -1,0 +1,166 @@
+"""Read paths of quality work: disagreements, adjudication context, gold accuracy, reports."""
+
+from django.db.models import Count, Q
+
+from annotation.models import (
+    Item,
+    ItemState,
+    Judgment,
+    Project,
+)
+
+
+def disagreements(project):
+    """The leads' queue: DISPUTED items of the project, highest priority first, then oldest."""
+
+    return (
+        Item.objects.filter(project=project, state=ItemState.DISPUTED, is_gold=False)
+        .annotate(n_judgments=Count("judgments", filter=Q(judgments__is_current=True)))
+        .order_by("-priority", "id")
+    )
+
+
+def next_disagreement(project, *, after_id=None):
+    """The first disputed item (after `after_id` when given, wrapping round), or None."""
+    qs = disagreements(project)
+    if after_id is not None:
+        nxt = qs.exclude(pk=after_id).first()
+        return nxt
+    return qs.first()
+
+
+def adjudication_context(item) -> dict:
+    """Everything a lead needs on one item: the conversation, the responses (canonical order), every
+    current judgment with its annotator, and the item's earlier adjudications."""
+    from annotation.models import Adjudication
+    from annotation.quality.routing import item_agreement, judgment_label, newest_version_judgments
+
+    judgments = list(
+        Judgment.objects.filter(item=item, is_current=True)
+        .select_related("annotator", "rubric_version")
+        .order_by("id")
+    )
+    responses = list(item.responses.filter(shown=True).order_by("position"))
+    canonical = [r.pk for r in responses]
+    position = {rid: i + 1 for i, rid in enumerate(canonical)}
+    rows = []
+    for n, j in enumerate(judgments, start=1):
+        payload = j.payload or {}
+        rows.append(
+            {
+                "n": n,
+                "judgment": j,
+                "label": judgment_label(item.kind, j, canonical),
+                "ranking": [[position.get(r, r) for r in g] for g in payload.get("ranking") or []],
+                "strength": payload.get("strength"),
+                "improved_text": payload.get("improved_text", ""),
+            }
+        )
+    return {
+        "item": item,
+        "conversation": [
+            {"role": str(m.get("role", "")), "content": str(m.get("content", ""))}
+            for m in item.messages or []
+            if isinstance(m, dict)
+        ],
+        "responses": responses,
+        "judgments": rows,
+        "agreement": item_agreement(item, newest_version_judgments(judgments)),
+        "history": Adjudication.objects.filter(item=item).select_related("lead").order_by("-id"),
+    }
+
+
+def gold_accuracy(project) -> list[dict]:
+    """Per annotator: judged gold items, correct answers and accuracy (the overall answer; SFT
+    decision, comparison winner / tie / both bad), plus the share of matching gold scores."""
+    from annotation.models import ItemKind
+    from annotation.quality.routing import canonical_responses, comparison_label, judgment_label
+
+    gold_items = {
+        i.pk: i for i in Item.objects.filter(project=project, is_gold=True, gold_answer__isnull=False)
+    }
+    canon = {pk: canonical_responses(i) for pk, i in gold_items.items() if i.kind == ItemKind.COMPARISON}
+    stats: dict[int, dict] = {}
+    rows = (
+        Judgment.objects.filter(item_id__in=list(gold_items), is_current=True)
+        .select_related("annotator")
+        .order_by("id")
+    )
+    for j in rows:
+        item = gold_items[j.item_id]
+        gold = item.gold_answer or {}
+        if item.kind == ItemKind.SFT:
+            expected = gold.get("decision")
+        else:
+            expected = comparison_label(gold, canon[item.pk])
+        got = judgment_label(item.kind, j, canon.get(item.pk))
+        row = stats.setdefault(
+            j.annotator_id,
+            {"user_id": j.annotator_id, "username": j.annotator.username, "n": 0, "correct": 0,
+             "score_n": 0, "score_correct": 0},
+        )  # fmt: skip
+        row["n"] += 1
+        row["correct"] += int(got == expected)
+        for key, value in (gold.get("scores") or {}).items():
+            if key in (j.scores or {}):
+                row["score_n"] += 1
+                row["score_correct"] += int(j.scores[key] == value)
+    out = []
+    for row in sorted(stats.values(), key=lambda r: r["username"]):
+        row["accuracy"] = round(row["correct"] / row["n"], 4) if row["n"] else None
+        row["score_accuracy"] = round(row["score_correct"] / row["score_n"], 4) if row["score_n"] else None
+        out.append(row)
+    return out
+
+
+def guideline_gaps(project, *, limit: int = 50):
+    """Adjudications a lead tagged "guideline gap": input for the next rubric version."""
+    from annotation.models import Adjudication, AdjudicationCategory
+
+    return (
+        Adjudication.objects.filter(item__project=project, category=AdjudicationCategory.GUIDELINE_GAP)
+        .select_related("lead", "item")
+        .order_by("-id")[:limit]
+    )
+
+
+def latest_agreement_report(project):
+    from annotation.models import AgreementReport
+
+    return AgreementReport.objects.filter(project=project).order_by("-id").first()
+
+
+def projects_with_stale_agreement() -> list[Project]:
+    """Projects with a judgment or an adjudication newer than their latest agreement report
+    (or judgments and no report yet): what the periodic refresh recomputes. Two indexed probes per
+    project; nothing is read from the judgments themselves."""
+    from annotation.models import Adjudication, AgreementReport
+
+    stale = []
+    for project in Project.objects.order_by("id"):
+        latest = (
+            AgreementReport.objects.filter(project=project)
+            .order_by("-id")
+            .values_list("computed_at", flat=True)
+            .first()
+        )
+        judgments = Judgment.objects.filter(item__project=project)
+        adjudications = Adjudication.objects.filter(item__project=project)
+        if latest is not None:
+            judgments = judgments.filter(created_at__gt=latest)
+            adjudications = adjudications.filter(created_at__gt=latest)
+        if judgments.exists() or (latest is not None and adjudications.exists()):
+            stale.append(project)
+    return stale
+
+
+def reliability_weights(project, kind: str = "comparison") -> dict[int, float]:
+    """Annotator id -> Dawid-Skene vote weight from the latest agreement computation, for `kind`;
+    annotators without a figure for `kind` fall back to their weight from the other kind."""
+    from annotation.models import AnnotatorReliability
+
+    weights: dict[int, float] = {}
+    rows = AnnotatorReliability.objects.filter(project=project).values_list("annotator_id", "kind", "weight")
+    for annotator_id, _kind, weight in sorted(rows, key=lambda r: r[1] == kind):
+        weights[annotator_id] = weight  # rows of `kind` come last and win
+    return weights

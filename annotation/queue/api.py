@@ -1,0 +1,123 @@
+"""REST API of the queue: next, submit, skip, progress."""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotation import serializers as s
+from annotation.core.api import ERRORS, ProjectScoped, error_responses, validated
+from annotation.models import Assignment
+from annotation.queue import selectors, services
+
+SLOTS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def task_payload(assignment) -> dict:
+    """What the annotator sees: the conversation and the responses in this assignment's display
+    order, by slot, without model names, ids or anyone's judgments (blind review)."""
+    item, project = assignment.item, assignment.project
+    loaded = getattr(assignment, "response_texts", None)  # set by next_assignment's pick
+    texts = dict(loaded) if loaded is not None else dict(item.responses.values_list("id", "text"))
+    order = [rid for rid in assignment.display_order or [] if rid in texts]
+    if not order:  # responses added later (an annotator's improved text) are never shown
+        order = sorted(texts)
+    version = project.current_rubric_version()
+    return {
+        "assignment": assignment.pk,
+        "leased_until": assignment.leased_until,
+        "reason": assignment.reason,
+        "project": project.pk,
+        "guidelines": project.guidelines,
+        "item": {
+            "id": item.pk,
+            "kind": item.kind,
+            "messages": [
+                {"role": str(m.get("role", "")), "content": str(m.get("content", ""))}
+                for m in item.messages or []
+                if isinstance(m, dict)
+            ],
+            "responses": [{"slot": SLOTS[i], "text": texts[rid]} for i, rid in enumerate(order)],
+        },
+        "rubric_version": version
+        and {
+            "id": version.pk,
+            "number": version.number,
+            "criteria": version.criteria,
+            "instructions": version.instructions,
+        },
+    }
+
+
+@extend_schema(tags=["queue"])
+class NextView(ProjectScoped, APIView):
+    @extend_schema(
+        summary="Your next item, leased to you; 204 when there is nothing for you.",
+        parameters=[s.NextQuerySerializer],
+        responses={
+            200: s.TaskSerializer,
+            204: OpenApiResponse(description="Nothing left for you."),
+            **error_responses(400, 403, 404),
+        },
+    )
+    def get(self, request, project_id):
+        project = self.project_for("annotate")
+        query = validated(s.NextQuerySerializer, request.query_params)
+        assignment = services.next_assignment(project=project, user=request.user, kind=query["kind"])
+        if assignment is None:
+            return Response(status=204)
+        assignment.project = project
+        return Response(s.TaskSerializer(task_payload(assignment)).data)
+
+
+ASSIGNMENT_ID = OpenApiParameter("assignment_id", OpenApiTypes.INT, OpenApiParameter.PATH)
+
+
+@extend_schema(tags=["queue"], parameters=[ASSIGNMENT_ID])
+class SubmitView(APIView):
+    @extend_schema(
+        summary="Submit your judgment; a second submit supersedes the first.",
+        request=s.SubmitSerializer,
+        responses={201: s.JudgmentSerializer, 409: ERRORS[400], **error_responses(400, 403, 404)},
+    )
+    def post(self, request, assignment_id):
+        data = validated(s.SubmitSerializer, request.data)
+        judgment = services.submit_judgment(
+            # submit_judgment loads and locks it (404 unless it is the caller's): no lookup here
+            assignment=Assignment(pk=assignment_id),
+            user=request.user,
+            decision=data["decision"],
+            edited_text=data["edited_text"],
+            scores=data["scores"],
+            flags=data["flags"],
+            comment=data["comment"],
+            payload=data["payload"],
+            rubric_version_id=data.get("rubric_version"),
+            duration_seconds=data["duration_seconds"],
+        )
+        return Response(s.JudgmentSerializer(judgment).data, status=201)
+
+
+@extend_schema(tags=["queue"], parameters=[ASSIGNMENT_ID])
+class SkipView(APIView):
+    @extend_schema(
+        summary="Give the item back; you will not be offered it again.",
+        request=s.SkipSerializer,
+        responses={200: s.AssignmentSerializer, 409: ERRORS[400], **error_responses(400, 403, 404)},
+    )
+    def post(self, request, assignment_id):
+        assignment = services.get_assignment_for(assignment_id=assignment_id, user=request.user)
+        data = validated(s.SkipSerializer, request.data)
+        assignment = services.skip_assignment(assignment=assignment, user=request.user, reason=data["reason"])
+        return Response(s.AssignmentSerializer(assignment).data)
+
+
+@extend_schema(tags=["progress"])
+class ProgressView(ProjectScoped, APIView):
+    @extend_schema(
+        summary="Items by state and your own n of m (`mine`).",
+        responses={200: s.ProgressSerializer, **error_responses(404)},
+    )
+    def get(self, request, project_id):
+        project = self.project_for("view_project")
+        return Response(s.ProgressSerializer(selectors.project_progress(project, request.user)).data)

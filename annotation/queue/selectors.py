@@ -1,0 +1,52 @@
+"""Read paths of the queue: progress of a project and of one annotator."""
+
+from django.db.models import Count, Exists, OuterRef
+
+from annotation.models import (
+    Assignment,
+    AssignmentState,
+    Item,
+    ItemState,
+)
+
+
+def project_progress(project, user=None) -> dict:
+    """Items by state and, when `user` is given, that user's own "n of m" figures.
+
+    For an annotator, m is what they can still be offered plus what they did: the items they judged
+    plus the open items they have not had, capped by the project size.
+    """
+    by_state = dict(Item.objects.filter(project=project).values_list("state").annotate(n=Count("id")))
+    total = sum(by_state.values())
+    judged_slots = Assignment.objects.filter(project=project, state=AssignmentState.SUBMITTED).count()
+    out = {
+        "items_total": total,
+        "items_by_state": {s: by_state.get(s, 0) for s in ItemState.values},
+        "judgments_needed": total * project.overlap,
+        "judgments_done": judged_slots,
+        "percent_done": round(100.0 * judged_slots / (total * project.overlap), 1) if total else 0.0,
+    }
+    if user is not None:
+        out["mine"] = annotator_progress(project, user)
+    return out
+
+
+def annotator_progress(project, user, kind: str | None = None) -> dict:
+    """The caller's "n of m" (of one item kind, or all): done, skipped, and done plus the items
+    still in the queue that they have neither judged nor skipped."""
+    mine = Assignment.objects.filter(project=project, annotator=user)
+    items = Item.objects.filter(project=project, state__in=[ItemState.OPEN, ItemState.ASSIGNED])
+    if kind is not None:
+        mine = mine.filter(item__kind=kind)
+        items = items.filter(kind=kind)
+    done = mine.filter(state=AssignmentState.SUBMITTED).count()
+    skipped = mine.filter(state=AssignmentState.SKIPPED).count()
+    # One Exists over the same assignment row: a multi-condition exclude() across the relation
+    # would match the user on one assignment and the state on another (someone else's submit).
+    finished = Assignment.objects.filter(
+        item=OuterRef("pk"),
+        annotator=user,
+        state__in=[AssignmentState.SUBMITTED, AssignmentState.SKIPPED],
+    )
+    available = items.filter(~Exists(finished)).count()
+    return {"done": done, "skipped": skipped, "total": done + available}

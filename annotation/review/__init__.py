@@ -1,0 +1,1 @@
+"""The SFT review page: accept, edit into a gold answer or reject, with rubric scores and flags."""

@@ -1,0 +1,90 @@
+"""The SFT review page (the annotator's task page for SFT items)."""
+
+from annotation.models import FLAG_CHOICES, ItemKind
+from annotation.projects import selectors as project_selectors
+from annotation.queue.task_flow import TaskFlow
+from annotation.review import selectors as review_selectors
+from annotation.review.forms import sft_submission
+
+FLAG_KEYS = {"pii": "p", "unsafe": "u", "factual_error": "f", "off_topic": "o"}
+
+
+DECISIONS = [("accept", "Accept", "a"), ("edit", "Edit", "e"), ("reject", "Reject", "r")]
+
+
+def _criteria_for_display(criteria, scores, errors):
+    out = []
+    for index, criterion in enumerate(criteria):
+        key = criterion["key"]
+        current = scores.get(key)
+        current = "" if current is None else str(current).lower()
+        if criterion["type"] == "likert":
+            options = [(str(n), str(n)) for n in range(1, 6)]
+        elif criterion["type"] == "binary":
+            options = [("yes", "Yes"), ("no", "No")]
+            current = {"true": "yes", "1": "yes", "y": "yes", "false": "no", "0": "no", "n": "no"}.get(
+                current, current
+            )
+        else:
+            options = [(label, label) for label in criterion.get("labels", [])]
+        out.append(
+            {
+                **criterion,
+                "index": index,
+                "options": [
+                    {"value": value, "label": label, "checked": value.lower() == current, "n": i + 1}
+                    for i, (value, label) in enumerate(options)
+                ],
+                "errors": (errors or {}).get(f"scores.{key}", []),
+            }
+        )
+    return out
+
+
+class SftReview(TaskFlow):
+    kind = ItemKind.SFT
+    noun = "item"
+    page_url = "annotation:review"
+    full_template = "annotation/review.html"
+    partial_template = "annotation/_sft_task.html"
+
+    def parse(self, post):
+        return sft_submission(post)
+
+    def saved_notice(self, judgment):
+        return f"Saved item #{judgment.item_id}: {judgment.get_decision_display().lower()}."
+
+    def context(self, request, project, assignment, *, values, errors):
+        context = {
+            "flag_choices": [
+                {"key": k, "label": v, "shortcut": FLAG_KEYS[k], "checked": k in values.get("flags", [])}
+                for k, v in FLAG_CHOICES.items()
+            ],
+            "decisions": [
+                {"value": v, "label": label, "shortcut": key, "checked": values.get("decision") == v}
+                for v, label, key in DECISIONS
+            ],
+        }
+        if assignment is None:
+            return context
+        version = project.current_rubric_version()
+        if values.get("rubric_version_id"):
+            version = (
+                project_selectors.rubric_versions(project).filter(pk=values["rubric_version_id"]).first()
+                or version
+            )
+        task = review_selectors.sft_task(assignment)
+        response_text = task["response"].text if task["response"] else ""
+        known = {"decision", "edited_text", "flags", "comment", "rubric_version", "duration_seconds"}
+        criteria = version.criteria if version else []
+        context.update(
+            task=task,
+            rubric_version=version,
+            criteria=_criteria_for_display(criteria, values.get("scores", {}), errors),
+            edited_text=values.get("edited_text") or response_text,
+            other_errors={k: v for k, v in errors.items() if k not in known and not k.startswith("scores.")},
+        )
+        return context
+
+
+review, submit, skip = SftReview().views()
