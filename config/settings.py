@@ -151,12 +151,14 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ACKS_LATE = True
+# How often beat recomputes the agreement report of projects with new judgments or adjudications.
+TUNELOOP_AGREEMENT_REFRESH_SECONDS = float(os.environ.get("TUNELOOP_AGREEMENT_REFRESH_SECONDS", "600"))
 CELERY_BEAT_SCHEDULE = {
     "release-expired-leases": {"task": "annotation.tasks.release_expired_leases", "schedule": 60.0},
     # Agreement reports of projects with new judgments or adjudications since their last report.
     "refresh-agreement-reports": {
         "task": "annotation.tasks.refresh_agreement_reports",
-        "schedule": float(os.environ.get("TUNELOOP_AGREEMENT_REFRESH_SECONDS", "600")),
+        "schedule": TUNELOOP_AGREEMENT_REFRESH_SECONDS,
     },
     # Runs whose worker died (no heartbeat for TUNELOOP_RUN_STALE_SECONDS) become "interrupted".
     "mark-interrupted-runs": {"task": "training.maintenance.mark_interrupted_runs", "schedule": 120.0},
@@ -168,6 +170,8 @@ TUNELOOP_MODEL_CACHE = os.environ.get("TUNELOOP_MODEL_CACHE", str(DATA_DIR / "mo
 TUNELOOP_DEFAULT_LEASE_MINUTES = int(os.environ.get("TUNELOOP_LEASE_MINUTES", "30"))
 TUNELOOP_RUN_STALE_SECONDS = int(os.environ.get("TUNELOOP_RUN_STALE_SECONDS", "600"))
 TUNELOOP_CANCEL_POLL_SECONDS = float(os.environ.get("TUNELOOP_CANCEL_POLL_SECONDS", "2"))
+# Largest import upload (page and API), in bytes.
+TUNELOOP_MAX_IMPORT_BYTES = int(os.environ.get("TUNELOOP_MAX_IMPORT_BYTES", str(100 * 1024 * 1024)))
 # The lead's "Recompute" button: in the request (default) or as a Celery task on the worker.
 TUNELOOP_ASYNC_AGREEMENT = env_bool("TUNELOOP_ASYNC_AGREEMENT", False)
 

@@ -1,6 +1,8 @@
 """Who may do what in a project. One table, used by views and the API alike.
 
-Roles rank annotator < lead < admin; a Django superuser acts as admin everywhere.
+Roles rank annotator < lead < admin; a Django superuser acts as admin everywhere. annotation's own
+actions are listed here; every other app registers its actions in its AppConfig.ready() with
+`register_actions` (training: `train`, `view_training`), so this module names no higher app.
 """
 
 from django.db.models import OuterRef, Subquery
@@ -26,10 +28,18 @@ ACTIONS = {
     "edit_project": Role.LEAD,
     "adjudicate": Role.LEAD,
     "delete_project": Role.ADMIN,
-    # training: snapshots, runs, the model registry
-    "view_training": Role.LEAD,
-    "train": Role.LEAD,
 }
+
+
+def register_actions(actions: dict[str, str]) -> None:
+    """Add an app's actions (action -> the least role that may do it). Registering the same action
+    again with the same role is a no-op; with another role it is an error (two apps disagree)."""
+    for action, role in actions.items():
+        if role not in RANK or role is None:
+            raise ValueError(f"Unknown role {role!r} for action {action!r}")
+        if ACTIONS.get(action, role) != role:
+            raise ValueError(f"Action {action!r} is already registered for {ACTIONS[action]!r}")
+        ACTIONS[action] = role
 
 
 def _role_cache(user) -> dict:

@@ -11,8 +11,6 @@ from annotation.core.api import ProjectScoped, error_responses, validated
 from annotation.importing import services
 from annotation.importing.parse import ImportFailed, ImportIssue, detect_format, parse_items
 
-MAX_IMPORT_BYTES = getattr(settings, "TUNELOOP_MAX_IMPORT_BYTES", 100 * 1024 * 1024)
-
 
 @extend_schema(tags=["items"])
 class ImportView(ProjectScoped, APIView):
@@ -36,8 +34,10 @@ class ImportView(ProjectScoped, APIView):
         data = validated(s.ImportRequestSerializer, request.data)
         upload = data.get("file")
         if upload is not None:
-            if upload.size is not None and upload.size > MAX_IMPORT_BYTES:
-                raise ImportFailed([ImportIssue(0, "file", f"Larger than {MAX_IMPORT_BYTES} bytes.")])
+            if upload.size is not None and upload.size > settings.TUNELOOP_MAX_IMPORT_BYTES:
+                raise ImportFailed(
+                    [ImportIssue(0, "file", f"Larger than {settings.TUNELOOP_MAX_IMPORT_BYTES} bytes.")]
+                )
             raw, name = upload.read(), upload.name or ""
             text_head = raw[:1000].decode("utf-8", errors="ignore")
         else:

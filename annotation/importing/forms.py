@@ -1,6 +1,7 @@
 """The import form."""
 
 from django import forms
+from django.conf import settings
 
 from annotation.models import ItemKind
 
@@ -15,6 +16,14 @@ class ImportForm(forms.Form):
         ),
         help_text="Optional, one `ours=theirs` a line: our field = the column or key in your file.",
     )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size is not None and upload.size > settings.TUNELOOP_MAX_IMPORT_BYTES:
+            raise forms.ValidationError(
+                f"The file is larger than {settings.TUNELOOP_MAX_IMPORT_BYTES} bytes (TUNELOOP_MAX_IMPORT_BYTES)."
+            )
+        return upload
 
     def clean_mapping(self):
         mapping = {}

@@ -1,5 +1,6 @@
 """Write paths for projects, memberships, rubric versions and item priority: one function per use case."""
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
@@ -29,6 +30,9 @@ def create_project(*, name: str, created_by, **fields) -> Project:
     unknown = set(fields) - allowed
     if unknown:
         raise InvalidInput(errors={k: ["Unknown field."] for k in sorted(unknown)})
+    # The operator's defaults (TUNELOOP_BASE_MODEL, TUNELOOP_LEASE_MINUTES) unless the creator chose.
+    fields.setdefault("base_model", settings.TUNELOOP_DEFAULT_BASE_MODEL)
+    fields.setdefault("lease_minutes", settings.TUNELOOP_DEFAULT_LEASE_MINUTES)
     project = Project(name=name, created_by=created_by, **fields)
     _full_clean(project)
     project.save()

@@ -112,7 +112,7 @@ class Command(BaseCommand):
         from llm import generate, generation_params, load_model
 
         started = time.monotonic()
-        lm, tokenizer = load_model(model, cache_dir=getattr(settings, "TUNELOOP_MODEL_CACHE", None))
+        lm, tokenizer = load_model(model, cache_dir=settings.TUNELOOP_MODEL_CACHE)
         self.stdout.write(f"Loaded {model} in {time.monotonic() - started:.1f} s.")
         out = {}
         for k, temperature in enumerate(TEMPERATURES):

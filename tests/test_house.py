@@ -1,0 +1,153 @@
+"""The house rules of the code base, checked: settings declared once, permissions registered by each
+app, no app reaching into another's private names."""
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from annotation.core.permissions import ACTIONS, can, register_actions
+from annotation.models import Item
+
+ROOT = Path(__file__).resolve().parent.parent
+APPS = ("llm", "annotation", "preferences", "training", "evaluation")
+
+
+def python_files(*tops):
+    for top in tops:
+        for path in (ROOT / top).rglob("*.py"):
+            if "migrations" not in path.parts:
+                yield path
+
+
+# --- settings -------------------------------------------------------------------------------
+
+
+def test_tuneloop_settings_are_read_only_in_config_settings():
+    """Every TUNELOOP_* knob is read from the environment in config/settings.py and nowhere else, and
+    used through django.conf.settings without a second default (getattr(settings, ..., default))."""
+    offenders = []
+    for path in python_files(*APPS, "config"):
+        if path == ROOT / "config" / "settings.py":
+            continue
+        text = path.read_text()
+        for number, line in enumerate(text.splitlines(), start=1):
+            if re.search(r"(environ|getenv)\S*\(\s*[\"']TUNELOOP_", line) or re.search(
+                r"getattr\(\s*settings\s*,\s*[\"']TUNELOOP_", line
+            ):
+                offenders.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+    assert not offenders, "read TUNELOOP_* through config/settings.py:\n" + "\n".join(offenders)
+
+
+def test_every_tuneloop_setting_is_used_and_documented():
+    settings_text = (ROOT / "config" / "settings.py").read_text()
+    readme = (ROOT / "README.md").read_text()
+    env_names = set(re.findall(r"environ\.get\(\s*\"(TUNELOOP_\w+)\"", settings_text))
+    env_names |= set(re.findall(r"env_bool\(\s*\"(TUNELOOP_\w+)\"", settings_text))
+    assert env_names, "config/settings.py reads no TUNELOOP_* variable?"
+    undocumented = sorted(n for n in env_names if f"`{n}`" not in readme)
+    assert not undocumented, f"README's configuration table misses {undocumented}"
+    setting_names = set(re.findall(r"^(TUNELOOP_\w+)\s*=", settings_text, re.M))
+    code = "\n".join(p.read_text() for p in python_files(*APPS, "config") if p.name != "settings.py")
+    code += settings_text.split("TUNELOOP_", 1)[0]
+    unused = sorted(
+        n
+        for n in setting_names
+        if not re.search(rf"\b{n}\b", code) and not re.search(rf"\"schedule\": {n}", settings_text)
+    )
+    assert not unused, f"settings declared but never used: {unused}"
+
+
+@pytest.mark.django_db
+def test_new_projects_take_the_operators_defaults(settings, users):
+    from annotation.projects import services as project_services
+
+    settings.TUNELOOP_DEFAULT_BASE_MODEL = "org/some-7b-instruct"
+    settings.TUNELOOP_DEFAULT_LEASE_MINUTES = 7
+    project = project_services.create_project(name="P", created_by=users["admin"])
+    assert (project.base_model, project.lease_minutes) == ("org/some-7b-instruct", 7)
+    chosen = project_services.create_project(
+        name="Q", created_by=users["admin"], base_model="mine", lease_minutes=60
+    )
+    assert (chosen.base_model, chosen.lease_minutes) == ("mine", 60)
+
+
+@pytest.mark.django_db
+def test_import_size_limit_applies_to_page_and_api(settings, client, project, users):
+    settings.TUNELOOP_MAX_IMPORT_BYTES = 100
+    body = b"\n".join(b'{"prompt": "Question %d?", "response": "Answer."}' % i for i in range(10))
+    assert len(body) > 100
+    client.force_login(users["lead"])
+    response = client.post(
+        f"/projects/{project.pk}/import/",
+        {"file": SimpleUploadedFile("big.jsonl", body), "kind": "sft", "mapping": ""},
+    )
+    assert response.status_code == 400
+    assert b"larger than 100 bytes" in response.content
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=users['lead']).key}")
+    response = api.post(
+        f"/api/projects/{project.pk}/items/import/",
+        {"file": SimpleUploadedFile("big.jsonl", body)},
+        format="multipart",
+    )
+    assert response.status_code == 400, response.content
+    assert "100 bytes" in str(response.json())
+    assert not Item.objects.filter(project=project).exists()
+
+
+# --- permissions ----------------------------------------------------------------------------
+
+
+def test_apps_register_their_own_actions():
+    """annotation's table names no higher app's action; training registered its own in ready()."""
+    source = (ROOT / "annotation" / "core" / "permissions.py").read_text()
+    assert "train" not in re.findall(r"\"(\w+)\": Role\.", source)
+    assert ACTIONS["train"] == "lead" and ACTIONS["view_training"] == "lead"
+
+
+def test_register_actions_refuses_a_conflicting_role():
+    register_actions({"annotate": "annotator"})  # the same role again: no-op
+    with pytest.raises(ValueError, match="already registered"):
+        register_actions({"annotate": "admin"})
+    with pytest.raises(ValueError, match="Unknown role"):
+        register_actions({"new_thing": "owner"})
+    assert ACTIONS["annotate"] == "annotator" and "new_thing" not in ACTIONS
+
+
+@pytest.mark.django_db
+def test_unknown_actions_are_errors_not_silent_denials(project, users):
+    with pytest.raises(KeyError):
+        can(users["lead"], "no_such_action", project)
+
+
+# --- imports across apps --------------------------------------------------------------------
+
+
+def _imports(path):
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            yield node.lineno, node.module, [a.name for a in node.names]
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                yield node.lineno, alias.name, []
+
+
+def test_no_app_imports_another_apps_private_names():
+    offenders = []
+    for path in python_files(*APPS, "config"):
+        own = path.relative_to(ROOT).parts[0]
+        for line, module, names in _imports(path):
+            top = module.split(".")[0]
+            if top not in APPS or top == own:
+                continue
+            private = [n for n in names if n.startswith("_")]
+            private += [p for p in module.split(".") if p.startswith("_")]
+            if private:
+                offenders.append(f"{path.relative_to(ROOT)}:{line}: {module} {private}")
+    assert not offenders, "\n".join(offenders)
