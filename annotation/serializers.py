@@ -8,6 +8,7 @@ import json
 
 from rest_framework import serializers
 
+from annotation.core.permissions import role_for
 from annotation.importing.parse import FIELDS as IMPORT_FIELDS
 from annotation.models import (
     AuditEvent,
@@ -54,8 +55,6 @@ class ProjectSerializer(serializers.ModelSerializer):
     def get_role(self, project) -> str | None:
         role = getattr(project, "my_role", None)
         if role is None:
-            from annotation.core.permissions import role_for
-
             request = self.context.get("request")
             role = role_for(request.user, project) if request else None
         return role

@@ -151,3 +151,29 @@ def test_no_app_imports_another_apps_private_names():
             if private:
                 offenders.append(f"{path.relative_to(ROOT)}:{line}: {module} {private}")
     assert not offenders, "\n".join(offenders)
+
+
+# --- imports inside functions ---------------------------------------------------------------
+
+
+def test_imports_inside_functions_say_why():
+    """An import inside a function breaks a real cycle or defers a heavy optional dependency, and a
+    comment on the line above (or the same line) says which: `# deferred: ...` or `# cycle: ...`."""
+    offenders = []
+    for path in python_files(*APPS, "config"):
+        lines = path.read_text().splitlines()
+        tree = ast.parse("\n".join(lines))
+        for func in ast.walk(tree):
+            if not isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for node in ast.walk(func):
+                if not isinstance(node, ast.Import | ast.ImportFrom):
+                    continue
+                here = lines[node.lineno - 1]
+                above = [ln.strip() for ln in lines[max(0, node.lineno - 4) : node.lineno - 1]]
+                said = re.search(r"#\s*(deferred|cycle)\b", here) or any(
+                    re.match(r"#\s*(deferred|cycle)\b", ln) for ln in above
+                )
+                if not said:
+                    offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}: {here.strip()}")
+    assert not offenders, "say why (or move to the top):\n" + "\n".join(sorted(set(offenders)))

@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from annotation.core import audit
@@ -81,8 +82,6 @@ def update_project(*, project: Project, actor, **fields) -> Project:
 
 
 def _full_clean(obj):
-    from django.core.exceptions import ValidationError
-
     try:
         obj.full_clean(exclude=["created_by"])
     except ValidationError as exc:

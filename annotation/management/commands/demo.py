@@ -22,6 +22,7 @@ from annotation.importing import services as import_services
 from annotation.importing.parse import parse_items
 from annotation.models import Membership, Project
 from annotation.projects import services as project_services
+from llm import bundled_model, generate, generation_params, load_model
 
 CACHE_NAME = "demo_responses.jsonl"
 SHIPPED_CACHE = Path(__file__).resolve().parents[2] / "fixtures" / CACHE_NAME
@@ -62,8 +63,6 @@ class Command(BaseCommand):
         max_new_tokens=96,
         **opts,
     ):
-        from llm import bundled_model
-
         model = model or settings.TUNELOOP_DEFAULT_BASE_MODEL
         bundled = bundled_model(model)
         model_name = bundled.name if bundled else model
@@ -98,8 +97,6 @@ class Command(BaseCommand):
     # --- steps ------------------------------------------------------------------------------
 
     def _generate(self, prompts, model, model_name, cache_path, cached, batch_size, max_new_tokens):
-        from llm import generate, generation_params, load_model
-
         self.stdout.write(f"Loading {model} (the first use of the bundled model converts it, ~30 s)...")
         started = time.monotonic()
         lm, tokenizer = load_model(model, cache_dir=settings.TUNELOOP_MODEL_CACHE)
