@@ -14,7 +14,15 @@ REDIS = os.environ.get("CELERY_BROKER_URL", "").startswith("redis://")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+# Fixtures that build or load a model: a test using one is `slow` (out of `make test-fast`, still in CI).
+MODEL_FIXTURES = {"tiny_model_dir"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m "not slow" deselects
 def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
     reasons = {
         "postgres": None if PG else "needs DATABASE_URL=postgres://... (CI sets it)",
         "redis": None if REDIS else "needs CELERY_BROKER_URL=redis://... (CI sets it)",
