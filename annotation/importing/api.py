@@ -17,7 +17,7 @@ MAX_IMPORT_BYTES = getattr(settings, "TUNELOOP_MAX_IMPORT_BYTES", 100 * 1024 * 1
 @extend_schema(tags=["items"])
 class ImportView(ProjectScoped, APIView):
     parser_classes = [JSONParser, MultiPartParser, FormParser]
-    kind = None  # a subclass that imports one kind only (preferences' comparison import) sets it
+    kind = None  # a subclass that imports one kind only (another app's import of its kind) sets it
 
     @extend_schema(
         summary="Import items from JSONL or CSV, all or nothing; exact duplicates are skipped.",

@@ -2,6 +2,7 @@
 
 from django import forms
 
+from annotation.kinds import registry
 from annotation.models import ItemKind
 
 
@@ -15,6 +16,10 @@ class ImportForm(forms.Form):
         ),
         help_text="Optional, one `ours=theirs` a line: our field = the column or key in your file.",
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = registry.choices()  # every registered kind, plug-ins included
 
     def clean_mapping(self):
         mapping = {}
