@@ -37,7 +37,7 @@ def names() -> list[str]:
     return list(_kinds)
 
 
-def all() -> list["Kind"]:  # noqa: A001 - the registry's whole contents, as the brief names it
+def all() -> list["Kind"]:  # shadows the builtin inside this module only; call it as registry.all()
     return list(_kinds.values())
 
 
