@@ -10,6 +10,7 @@ from rest_framework import serializers
 
 from annotation.core.permissions import role_for
 from annotation.importing.parse import FIELDS as IMPORT_FIELDS
+from annotation.kinds import registry as kinds
 from annotation.models import (
     AuditEvent,
     Item,
@@ -180,12 +181,20 @@ class ItemSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ItemListQuerySerializer(serializers.Serializer):
+class RegisteredKinds:
+    """A serializer whose `kind` field accepts every registered kind (plug-ins need no migration)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = kinds.choices()
+
+
+class ItemListQuerySerializer(RegisteredKinds, serializers.Serializer):
     state = serializers.ChoiceField(choices=ItemState.choices, required=False)
     kind = serializers.ChoiceField(choices=ItemKind.choices, required=False)
 
 
-class ImportRequestSerializer(serializers.Serializer):
+class ImportRequestSerializer(RegisteredKinds, serializers.Serializer):
     """Either a multipart `file` or a JSON `data` string. `format` defaults to the file name's."""
 
     file = serializers.FileField(required=False, help_text="A .jsonl or .csv file (multipart).")
@@ -243,7 +252,7 @@ class ImportErrorSerializer(serializers.Serializer):
 # --- the queue ------------------------------------------------------------------------------
 
 
-class NextQuerySerializer(serializers.Serializer):
+class NextQuerySerializer(RegisteredKinds, serializers.Serializer):
     kind = serializers.ChoiceField(choices=ItemKind.choices, required=False, default=ItemKind.SFT)
 
 
@@ -260,8 +269,8 @@ class TaskResponseSerializer(serializers.Serializer):
 
 
 class TaskItemSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    kind = serializers.CharField()
+    id = serializers.IntegerField(source="item.pk")
+    kind = serializers.CharField(source="item.kind")
     messages = TaskMessageSerializer(many=True)
     responses = TaskResponseSerializer(many=True)
 
@@ -269,12 +278,15 @@ class TaskItemSerializer(serializers.Serializer):
 class TaskSerializer(serializers.Serializer):
     """The caller's next assignment: the item, the rubric to apply and the project's guidelines."""
 
-    assignment = serializers.IntegerField()
-    leased_until = serializers.DateTimeField()
-    reason = serializers.CharField(help_text="Which queue strategy chose the item (resume, queue).")
-    project = serializers.IntegerField()
-    guidelines = serializers.CharField()
-    item = TaskItemSerializer()
+    # Reads annotation.kinds.task.build_task's task, the page's too; only these fields leave (blind).
+    assignment = serializers.IntegerField(source="assignment.pk")
+    leased_until = serializers.DateTimeField(source="assignment.leased_until")
+    reason = serializers.CharField(
+        source="assignment.reason", help_text="Which queue strategy chose the item (resume, queue)."
+    )
+    project = serializers.IntegerField(source="project.pk")
+    guidelines = serializers.CharField(source="project.guidelines")
+    item = TaskItemSerializer(source="*")
     rubric_version = TaskRubricSerializer(allow_null=True)
 
 

@@ -5,12 +5,9 @@ class PreferencesConfig(AppConfig):
     name = "preferences"
 
     def ready(self):
-        from annotation.kinds.registry import register_kind
+        # Models load after apps: the kind (which imports them) is imported here, not at module level.
+        from annotation.kinds import registry
 
-        from . import services
+        from .kinds import COMPARISON
 
-        register_kind(
-            "comparison",
-            validate=services.validate_comparison_payload,
-            on_submitted=services.on_comparison_submitted,
-        )
+        registry.register(COMPARISON)

@@ -6,7 +6,7 @@
 
 import math
 
-SLOT_NAMES = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+from annotation.kinds.slots import slot_letter
 
 
 def _finite(x) -> bool:
@@ -114,7 +114,7 @@ def matrix_rows(names, matrix) -> list[dict]:
 def _slot_table(counts: dict) -> list[dict]:
     return [
         {
-            "slot": SLOT_NAMES[s] if s < len(SLOT_NAMES) else str(s),
+            "slot": slot_letter(s),
             "count": counts["counts"][s],
             "share": round(100 * counts["shares"][s], 1),
             "expected": round(100 * counts["expected"][s], 1),
@@ -137,7 +137,7 @@ def bias_rows(bias) -> dict | None:
                 "n_judgments": counts["n_judgments"],
                 "n_decided": counts["n_decided"],
                 "slots": _slot_table(counts),
-                "top_slot": SLOT_NAMES[top] if top is not None else "",
+                "top_slot": slot_letter(top) if top is not None else "",
                 "p_value": counts["p_value"],
                 "flagged": name in flagged,
             }
@@ -147,7 +147,7 @@ def bias_rows(bias) -> dict | None:
         "overall": _slot_table(bias["overall"]),
         "overall_decided": bias["overall"]["n_decided"],
         "annotators": annotators,
-        "slot_names": [SLOT_NAMES[s] for s in range(width)],
+        "slot_names": [slot_letter(s) for s in range(width)],
         "flagged": sorted(flagged),
         "params": bias.get("params") or {},
     }

@@ -14,8 +14,9 @@ Output: a dict with `ranking` (groups of response ids, best first), `outcome` (w
 `display_order`.
 """
 
+from annotation.kinds.slots import slot_index, slot_letter, slot_letters
+
 STRENGTHS = {"slightly": 1, "clearly": 2, "much": 3}
-SLOT_NAMES = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
 class PayloadError(ValueError):
@@ -36,14 +37,14 @@ def slot_of(token, n: int) -> int:
             slot = 0
         elif text == "right":
             slot = n - 1 if n == 2 else -1
-        elif len(text) == 1 and text.upper() in SLOT_NAMES:
-            slot = SLOT_NAMES.index(text.upper())
+        elif slot_index(text) >= 0:
+            slot = slot_index(text)
         elif text.isdigit():
             slot = int(text)
         else:
             slot = -1
     if not 0 <= slot < n:
-        raise ValueError(f"{token!r} is not one of the shown responses ({', '.join(SLOT_NAMES[:n])}).")
+        raise ValueError(f"{token!r} is not one of the shown responses ({', '.join(slot_letters(n))}).")
     return slot
 
 
@@ -58,7 +59,7 @@ def parse_ranking(raw, n: int) -> list[list[int]]:
     slots = [[slot_of(t, n) for t in g] for g in groups]
     flat = [s for g in slots for s in g]
     if sorted(flat) != list(range(n)):
-        raise ValueError(f"Rank every response exactly once ({', '.join(SLOT_NAMES[:n])}).")
+        raise ValueError(f"Rank every response exactly once ({', '.join(slot_letters(n))}).")
     return [sorted(g) for g in slots if g]
 
 
@@ -131,7 +132,7 @@ def normalise(raw: dict, display_order: list[int], *, criteria_keys=()) -> dict:
             out["strength"] = 0
             if n == 2 and len(slots) == 2:
                 out.update(
-                    _pairwise(SLOT_NAMES[slots[0][0]], raw.get("strength"), n, display_order, errors) or {}
+                    _pairwise(slot_letter(slots[0][0]), raw.get("strength"), n, display_order, errors) or {}
                 )
         except ValueError as exc:
             errors.setdefault("ranking", []).append(str(exc))

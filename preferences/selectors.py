@@ -172,50 +172,6 @@ def _leaderboard(project, *, baseline: str, n_boot: int, seed: int) -> dict:
     }
 
 
-# --- pages ----------------------------------------------------------------------------------------
-
-SLOT_NAMES = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-
-
-def shown_order(assignment) -> list[int]:
-    """Response ids in the order this annotator sees them (the stored display order).
-
-    Falls back to the canonical order of the compared responses when an assignment has none stored.
-    Mirrors `services.validate_comparison_payload`, so slot "A" on the page is slot "A" on submit.
-    """
-    from .services import shown_responses
-
-    order = list(assignment.display_order or [])
-    if not order:
-        order = list(shown_responses(assignment.item).order_by("position").values_list("id", flat=True))
-    return order
-
-
-def comparison_task(assignment) -> dict:
-    """What an annotator sees for one comparison: the conversation and the responses by display slot.
-
-    Blind: slots and texts only; never the producing model or anyone's judgment.
-    """
-    item = assignment.item
-    order = shown_order(assignment)
-    texts = dict(Response.objects.filter(pk__in=order).values_list("id", "text"))
-    responses = [
-        {"slot": SLOT_NAMES[i], "index": i, "text": texts[rid]} for i, rid in enumerate(order) if rid in texts
-    ]
-    return {
-        "assignment": assignment,
-        "item": item,
-        "messages": [
-            {"role": str(m.get("role", "")), "content": str(m.get("content", ""))}
-            for m in (item.messages or [])
-            if isinstance(m, dict)
-        ],
-        "responses": responses,
-        "n": len(responses),
-        "pairwise": len(responses) == 2,
-    }
-
-
 def pair_filter_choices(project) -> dict:
     """Values the curated-pairs filters offer: rubric version numbers, criteria and model names."""
     pairs = PreferencePair.objects.filter(project=project)

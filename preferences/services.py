@@ -9,20 +9,9 @@ from annotation.core.permissions import can
 from annotation.models import Item, ItemKind, Response
 
 from .models import PairStatus, PreferencePair
-from .payload import PayloadError, normalise
 
 IMPROVEMENT = "improvement"
 ADJUDICATION = "adjudication"  # the rule of pairs that follow a lead's final answer
-
-
-def validate_comparison_payload(*, item, assignment, payload, project, rubric_version) -> dict:
-    """The `annotation.registry` validator for comparison items: display slots -> response ids."""
-    order = list(assignment.display_order) or list(shown_responses(item).values_list("id", flat=True))
-    keys = tuple(c["key"] for c in rubric_version.criteria) if rubric_version else ()
-    try:
-        return normalise(payload or {}, order, criteria_keys=keys)
-    except PayloadError as exc:
-        raise InvalidInput(errors=exc.errors)
 
 
 def shown_responses(item):
@@ -30,7 +19,7 @@ def shown_responses(item):
     return item.responses.filter(shown=True)
 
 
-def on_comparison_submitted(judgment) -> None:
+def keep_improved_text(judgment) -> None:
     """Keep an annotator's improved text as a new response (never shown in the comparison itself)."""
     text = (judgment.payload or {}).get("improved_text")
     if not text:

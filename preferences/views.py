@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from annotation.core.errors import ServiceError
 from annotation.core.web import is_htmx, page, project_for
-from annotation.models import ItemKind
+from annotation.kinds.task import build_task
 from annotation.queue.task_flow import TaskFlow
 
 from . import charts, selectors, services
@@ -25,6 +25,7 @@ from .forms import (
     RecomputeForm,
     comparison_submission,
 )
+from .kinds import COMPARISON
 from .models import PairStatus, PreferencePair
 
 CHOICES = [
@@ -64,8 +65,7 @@ def _criteria_for_display(criteria, values, errors, task):
 
 
 class Comparison(TaskFlow):
-    kind = ItemKind.COMPARISON
-    noun = "comparison"
+    kind = COMPARISON
     page_url = "preferences:compare"
     full_template = "preferences/compare.html"
     partial_template = "preferences/_compare_task.html"
@@ -78,8 +78,8 @@ class Comparison(TaskFlow):
         context = {"require_rationale": project.require_rationale, "payload": payload}
         if assignment is None:
             return context
-        version = project.current_rubric_version()
-        task = selectors.comparison_task(assignment)
+        task = build_task(assignment)
+        version = task["rubric_version"]
         harmful = {str(h).upper() for h in payload.get("harmful") or []}
         for response in task["responses"]:
             response["harmful"] = response["slot"] in harmful

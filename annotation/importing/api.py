@@ -15,7 +15,7 @@ from annotation.importing.parse import ImportFailed, ImportIssue, detect_format,
 @extend_schema(tags=["items"])
 class ImportView(ProjectScoped, APIView):
     parser_classes = [JSONParser, MultiPartParser, FormParser]
-    kind = None  # a subclass that imports one kind only (preferences' comparison import) sets it
+    kind = None  # a subclass that imports one kind only (another app's import of its kind) sets it
 
     @extend_schema(
         summary="Import items from JSONL or CSV, all or nothing; exact duplicates are skipped.",

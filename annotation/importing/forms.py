@@ -3,6 +3,7 @@
 from django import forms
 from django.conf import settings
 
+from annotation.kinds import registry
 from annotation.models import ItemKind
 
 
@@ -16,6 +17,10 @@ class ImportForm(forms.Form):
         ),
         help_text="Optional, one `ours=theirs` a line: our field = the column or key in your file.",
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = registry.choices()  # every registered kind, plug-ins included
 
     def clean_file(self):
         upload = self.cleaned_data["file"]

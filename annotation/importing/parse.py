@@ -15,7 +15,9 @@ Our fields (the keys of `mapping`, whose values name the columns / JSON keys in 
   priority    an integer, higher first                      ("priority")
   metadata    a JSON object (JSONL) or JSON text (CSV)      ("metadata")
 With `messages` whose last turn is the assistant's, that turn is the candidate response
-(OpenAI fine-tuning format). Comparison items use `responses: [{text, model}, ...]` instead.
+(OpenAI fine-tuning format). Kinds whose items hold several responses (`responses = "many"` in
+annotation.kinds) use `responses: [{text, model}, ...]` instead; a row that gives such a list becomes
+an item of the first registered such kind when the asked-for kind takes one response.
 """
 
 import csv
@@ -24,6 +26,8 @@ import io
 import json
 import math
 from dataclasses import dataclass, field
+
+from annotation.kinds import registry
 
 FIELDS = (
     "prompt",
@@ -155,6 +159,10 @@ def parse_items(data, *, fmt: str = "jsonl", mapping: dict | None = None, kind: 
             data = data.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             return ParseResult(errors=[ImportIssue(0, "file", f"Not UTF-8 text ({exc.reason}).")])
+    if kind not in registry.names():
+        return ParseResult(
+            errors=[ImportIssue(0, "kind", f"Unknown kind {kind!r}; use {', '.join(registry.names())}.")]
+        )
     mapping = dict(mapping or {})
     bad = [k for k in mapping if k not in FIELDS]
     if bad:
@@ -302,7 +310,10 @@ def _to_record(line, row, mapping, kind, fmt):
     rskey, raw_responses = _get(row, mapping, "responses")
     mokey, model = _get(row, mapping, "model")
     model = _name(model, mokey, err)
-    if kind == "comparison" or raw_responses not in (None, ""):
+    many = registry.get(kind).responses == "many"
+    listing = kind if many else registry.listing_responses()
+    if many or (raw_responses not in (None, "") and listing is not None):
+        many = True
         if fmt == "csv" and isinstance(raw_responses, str):
             try:
                 raw_responses = _loads(raw_responses)
@@ -310,7 +321,7 @@ def _to_record(line, row, mapping, kind, fmt):
                 err(rskey, "Must be a JSON list of {text, model} objects.")
                 raw_responses = []
         if not isinstance(raw_responses, list) or len(raw_responses) < 2:
-            err(rskey, "A comparison needs a list of at least two responses.")
+            err(rskey, f"A {registry.get(listing).noun} needs a list of at least two responses.")
         else:
             for i, r in enumerate(raw_responses):
                 if isinstance(r, str):
@@ -328,7 +339,7 @@ def _to_record(line, row, mapping, kind, fmt):
                         else {},
                     }
                 )
-        kind = "comparison"
+        kind = listing
     else:
         if response in (None, "") and messages and messages[-1]["role"] == "assistant":
             response = messages.pop()["content"]
@@ -361,7 +372,7 @@ def _to_record(line, row, mapping, kind, fmt):
     for i, r in enumerate(responses):  # the columns' sizes (Response.model_name, .model_version)
         for name, limit in (("model", 500), ("model_version", 200)):
             if len(r[name]) > limit:
-                where = f"{rskey}[{i}].{name}" if kind == "comparison" else mapping.get(name, name)
+                where = f"{rskey}[{i}].{name}" if many else mapping.get(name, name)
                 err(where, f"At most {limit} characters.")
 
     ikey, external_id = _get(row, mapping, "id")

@@ -12,18 +12,15 @@ from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
 from annotation.core import audit
 from annotation.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from annotation.core.permissions import can
+from annotation.kinds import registry
 from annotation.models import (
     Adjudication,
     AdjudicationCategory,
     AdjudicationDecision,
-    Decision,
     Item,
-    ItemKind,
     ItemState,
     Judgment,
 )
-from annotation.projects.rubrics import RubricError, validate_scores
-from annotation.quality.routing import BOTH_BAD, TIE, canonical_responses
 
 MAX_MORE = 10
 
@@ -43,81 +40,17 @@ def _locked_item(item) -> Item:
 # --- answers --------------------------------------------------------------------------------
 
 
-def _sft_answer(item, answer: dict, *, require_text: bool = False) -> dict:
-    decision = str(answer.get("decision") or "").strip()
-    if require_text:
-        decision = Decision.EDIT
-    if decision not in Decision.values:
-        raise InvalidInput(errors={"decision": [f"Must be one of: {', '.join(Decision.values)}."]})
-    text = str(answer.get("text") or answer.get("edited_text") or "").replace("\r\n", "\n").strip()
-    if decision == Decision.EDIT and not text:
-        raise InvalidInput(errors={"text": ["An edit needs the gold answer text."]})
-    out = {"decision": decision, "text": text if decision == Decision.EDIT else ""}
-    scores = answer.get("scores") or {}
-    if scores:
-        version = item.project.current_rubric_version()
-        try:
-            out["scores"] = validate_scores(version.criteria if version else [], scores, require_all=False)
-        except RubricError as exc:
-            raise InvalidInput(errors=exc.errors)
-    return out
-
-
-def _comparison_answer(item, answer: dict) -> dict:
-    """{"winner": response id} | {"ranking": [[ids], ...]} | {"outcome": "tie" | "both_bad"}."""
-    canonical = canonical_responses(item)
-    outcome = str(answer.get("outcome") or "").strip()
-    if outcome in (TIE, BOTH_BAD):
-        return {"outcome": outcome, "ranking": [sorted(canonical)], "winner": None}
-    if answer.get("ranking"):
-        ranking = answer["ranking"]
-        try:
-            groups = [sorted(int(x) for x in g) for g in ranking]
-        except (TypeError, ValueError):
-            raise InvalidInput(errors={"ranking": ["Give groups of response ids, best first."]})
-        if sorted(x for g in groups for x in g) != sorted(canonical):
-            raise InvalidInput(errors={"ranking": ["Rank every shown response exactly once."]})
-        winner = groups[0][0] if len(groups[0]) == 1 else None
-        return {"outcome": "ranked" if len(groups) > 1 else TIE, "ranking": groups, "winner": winner}
-    try:
-        winner = int(answer.get("winner"))
-    except (TypeError, ValueError):
-        raise InvalidInput(errors={"winner": ["Give the winning response id, a ranking or an outcome."]})
-    if winner not in canonical:
-        raise InvalidInput(errors={"winner": ["Not one of this comparison's responses."]})
-    others = [r for r in canonical if r != winner]
-    return {"outcome": "win", "ranking": [[winner], others], "winner": winner}
-
-
 def validate_answer(item, answer, *, require_text: bool = False) -> dict:
+    """A lead's answer for `item` (gold, override, edit_gold with `require_text`), checked and
+    normalised by the item's kind."""
     if not isinstance(answer, dict):
         raise InvalidInput(errors={"answer": ["Must be an object."]})
-    if item.kind == ItemKind.SFT:
-        return _sft_answer(item, answer, require_text=require_text)
-    out = _comparison_answer(item, answer)
-    if require_text:
-        text = str(answer.get("text") or "").replace("\r\n", "\n").strip()
-        if not text or out.get("winner") is None:
-            raise InvalidInput(errors={"text": ["An edited gold answer needs a winner and its text."]})
-        out["text"] = text
-    return out
+    return registry.get(item.kind).validate_final(item, answer, require_text=require_text)
 
 
 def answer_from_judgment(item, judgment) -> dict:
-    if item.kind == ItemKind.SFT:
-        out = {
-            "decision": judgment.decision,
-            "text": judgment.edited_text if judgment.decision == "edit" else "",
-        }
-        if judgment.scores:
-            out["scores"] = judgment.scores
-        return out
-    payload = judgment.payload or {}
-    ranking = payload.get("ranking") or []
-    winner = (
-        ranking[0][0] if ranking and len(ranking[0]) == 1 and payload.get("outcome") != BOTH_BAD else None
-    )
-    return {"outcome": payload.get("outcome"), "ranking": ranking, "winner": winner}
+    """The final answer when a lead picks `judgment`, as the item's kind reads it."""
+    return registry.get(item.kind).final_from_judgment(item, judgment)
 
 
 # --- gold -----------------------------------------------------------------------------------
@@ -125,8 +58,8 @@ def answer_from_judgment(item, judgment) -> dict:
 
 @transaction.atomic
 def set_gold(*, item: Item, actor, answer: dict | None, is_gold: bool = True) -> Item:
-    """Mark an item gold with its known answer (or unmark it). SFT answer: {"decision", "text"?,
-    "scores"?}; comparison: {"winner": response id} or {"ranking": [[ids], ...]} or {"outcome"}."""
+    """Mark an item gold with its known answer (or unmark it); the answer is the item kind's final
+    answer (SFT: {"decision", "text"?, "scores"?}; see annotation.kinds)."""
     locked = _locked_item(item)
     _require_lead(actor, locked.project)
     gold = validate_answer(locked, answer) if is_gold else None

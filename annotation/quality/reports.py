@@ -3,16 +3,15 @@ and `annotation.reliability`, and stored as an `AgreementReport` (recomputed on 
 view). `build_report` gathers and computes (read only); `recompute_agreement` stores it.
 
 Report layout (`AgreementReport.data`, JSON; nan is stored as null):
-  decisions:  per kind ("sft" decisions, "comparison" winners as canonical positions / tie / both bad)
+  decisions:  per kind (each kind's label of a judgment: SFT decisions; see annotation.kinds)
               and rubric version ("all" too): nominal alpha, Fleiss' kappa (items with the modal number
               of judgments), percent agreement, items, judgments;
-  strength:   per rubric version: ordinal alpha on signed pairwise strength (preference_strength_alpha);
+  strength:   per rubric version: ordinal alpha on the kinds' signed strengths (preference_strength_alpha);
   criteria:   per kind, version and criterion: alpha (ordinal for likert, nominal otherwise), percent,
-              over rubric scores; for comparisons also over the per-criterion preferences of the payload
-              (type "preference", nominal alpha over labels like the overall answer: "response N" by
-              canonical position, tie, both bad; for N-way rankings the response ranked first);
+              over rubric scores; also over the per-criterion labels a kind finds in the payload
+              (criterion_labels; type = the kind's criterion_label_type, nominal alpha);
   ranking_tau: per annotator, mean Kendall tau-b against the Borda (mean rank) consensus of the
-              *other* annotators of each N-way comparison (leave-one-out);
+              *other* annotators of each item a kind gives a full ranking of (leave-one-out);
   annotators: per kind, per annotator: judgments, kappa and agreement vs consensus (leave-one-out:
               strict majority of the *other* annotators of the item; ties and items nobody else
               judged are left out), vs gold, pairwise kappas, confusion matrix vs consensus,
@@ -32,7 +31,8 @@ from django.utils import timezone
 from annotation.core import audit
 from annotation.core.errors import Forbidden
 from annotation.core.permissions import can
-from annotation.models import AgreementReport, AnnotatorReliability, Item, ItemKind, Judgment
+from annotation.kinds import registry
+from annotation.models import AgreementReport, AnnotatorReliability, Item, Judgment
 from annotation.quality.agreement import (
     cohen_kappa,
     fleiss_kappa,
@@ -42,7 +42,6 @@ from annotation.quality.agreement import (
     tau_against_consensus,
 )
 from annotation.quality.reliability import dawid_skene, reliability_weights
-from annotation.quality.routing import canonical_responses, comparison_label, judgment_label, signed_strength
 
 LEVELS = {"likert": "ordinal", "binary": "nominal", "labels": "nominal"}
 
@@ -274,7 +273,8 @@ def build_report(project) -> dict:
     items = {
         i.pk: i for i in Item.objects.filter(project=project).only("id", "kind", "is_gold", "gold_answer")
     }
-    canonical = {pk: canonical_responses(i) for pk, i in items.items() if i.kind == ItemKind.COMPARISON}
+    kinds = {pk: registry.get(i.kind) for pk, i in items.items()}
+    context = {pk: kinds[pk].context(i) for pk, i in items.items()}  # once per item (kind's facts)
     judgments = list(
         Judgment.objects.filter(item__project=project, is_current=True)
         .select_related("rubric_version", "annotator")
@@ -290,7 +290,7 @@ def build_report(project) -> dict:
     decisions = defaultdict(dict)
     strengths = defaultdict(dict)
     scores = defaultdict(dict)  # (kind, version, key) -> cells
-    preferences = defaultdict(dict)  # (version, key) -> cells: comparisons' per-criterion preferences
+    preferences = defaultdict(dict)  # (kind, version, key) -> cells: the kinds' per-criterion labels
     rankings = defaultdict(dict)  # annotator -> {item: ranking groups}
     last_seen = {}
     judged_at = {}  # (annotator, item) -> when that judgment was made
@@ -299,24 +299,19 @@ def build_report(project) -> dict:
         if item.is_gold:
             continue  # gold items measure annotators against the known answer, not against each other
         version = j.rubric_version.number if j.rubric_version_id else 0
-        label = judgment_label(item.kind, j, canonical.get(item.pk))
+        kind, ctx = kinds[item.pk], context[item.pk]
+        label = kind.label_of(j, ctx)
         if label is not None:
             decisions[(item.kind, version)][(j.annotator_id, item.pk)] = label
             decisions[(item.kind, "all")][(j.annotator_id, item.pk)] = label
-        if item.kind == ItemKind.COMPARISON:
-            s = signed_strength(j.payload, canonical[item.pk])
-            if s is not None:
-                strengths[version][(j.annotator_id, item.pk)] = s
-            ranking = (j.payload or {}).get("ranking")
-            if ranking and len(canonical[item.pk]) > 2 and (j.payload or {}).get("outcome") != "both_bad":
-                rankings[j.annotator_id][item.pk] = ranking
-            for key, answer in ((j.payload or {}).get("criteria") or {}).items():
-                # per-criterion preference, labelled like the overall answer ("response N" / tie / both bad)
-                crit_label = (
-                    comparison_label(answer, canonical[item.pk]) if isinstance(answer, dict) else None
-                )
-                if crit_label is not None:
-                    preferences[(version, key)][(j.annotator_id, item.pk)] = crit_label
+        s = kind.strength(j, ctx)
+        if s is not None:
+            strengths[version][(j.annotator_id, item.pk)] = s
+        ranking = kind.ranking(j, ctx)
+        if ranking:
+            rankings[j.annotator_id][item.pk] = ranking
+        for key, crit_label in kind.criterion_labels(j, ctx).items():
+            preferences[(item.kind, version, key)][(j.annotator_id, item.pk)] = crit_label
         types = {c["key"]: c["type"] for c in versions.get(version, [])}
         for key, value in (j.scores or {}).items():
             if key in types and value is not None:
@@ -344,14 +339,14 @@ def build_report(project) -> dict:
         criteria_rows.append(
             {"kind": kind, "version": version, "criterion": key, "type": criterion["type"], **figures}
         )
-    for (version, key), cells in preferences.items():
+    for (kind, version, key), cells in preferences.items():
         figures = _criterion_figures(cells, "nominal")
         criteria_rows.append(
             {
-                "kind": ItemKind.COMPARISON.value,
+                "kind": kind,
                 "version": version,
                 "criterion": key,
-                "type": "preference",
+                "type": registry.get(kind).criterion_label_type,
                 **figures,
             }
         )
@@ -386,20 +381,17 @@ def build_report(project) -> dict:
     gold_labels = defaultdict(dict)
     for pk, item in items.items():
         if item.is_gold and item.gold_answer:
-            if item.kind == ItemKind.SFT:
-                gold_labels[item.kind][pk] = item.gold_answer.get("decision")
-            else:
-                gold_labels[item.kind][pk] = comparison_label(item.gold_answer, canonical[pk])
+            gold_labels[item.kind][pk] = kinds[pk].gold_label(item.gold_answer, context[pk])
     gold_cells = defaultdict(dict)
     for j in judgments:
         item = items[j.item_id]
         if item.is_gold:
-            label = judgment_label(item.kind, j, canonical.get(item.pk))
+            label = kinds[item.pk].label_of(j, context[item.pk])
             if label is not None:
                 gold_cells[item.kind][(j.annotator_id, item.pk)] = label
 
     annotators = {}
-    for kind in ItemKind.values:
+    for kind in registry.names():
         cells = dict(decisions.get((kind, "all"), {}))
         gold_only = gold_cells.get(kind, {})
         if not cells and not gold_only:
@@ -425,7 +417,7 @@ def build_report(project) -> dict:
         annotators[kind] = sorted(rows, key=lambda r: r["username"])
 
     weekly = defaultdict(lambda: defaultdict(dict))
-    for kind in ItemKind.values:
+    for kind in registry.names():
         for (a, u), label in decisions.get((kind, "all"), {}).items():
             weekly[kind][_iso_week(last_seen[u])][(a, u)] = label
     weekly_rows = []
@@ -449,7 +441,7 @@ def build_report(project) -> dict:
         "weekly": weekly_rows,
         "annotator_weekly": {
             kind: annotator_weekly(decisions[(kind, "all")], judged_at, names)
-            for kind in ItemKind.values
+            for kind in registry.names()
             if decisions.get((kind, "all"))
         },
     }

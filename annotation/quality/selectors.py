@@ -2,6 +2,7 @@
 
 from django.db.models import Count, Q
 
+from annotation.kinds import registry
 from annotation.models import (
     Item,
     ItemState,
@@ -33,7 +34,7 @@ def adjudication_context(item) -> dict:
     """Everything a lead needs on one item: the conversation, the responses (canonical order), every
     current judgment with its annotator, and the item's earlier adjudications."""
     from annotation.models import Adjudication
-    from annotation.quality.routing import item_agreement, judgment_label, newest_version_judgments
+    from annotation.quality.routing import item_agreement, newest_version_judgments
 
     judgments = list(
         Judgment.objects.filter(item=item, is_current=True)
@@ -41,8 +42,9 @@ def adjudication_context(item) -> dict:
         .order_by("id")
     )
     responses = list(item.responses.filter(shown=True).order_by("position"))
-    canonical = [r.pk for r in responses]
-    position = {rid: i + 1 for i, rid in enumerate(canonical)}
+    position = {r.pk: i + 1 for i, r in enumerate(responses)}
+    kind = registry.get(item.kind)
+    context = kind.context(item)
     rows = []
     for n, j in enumerate(judgments, start=1):
         payload = j.payload or {}
@@ -50,7 +52,7 @@ def adjudication_context(item) -> dict:
             {
                 "n": n,
                 "judgment": j,
-                "label": judgment_label(item.kind, j, canonical),
+                "label": kind.label_of(j, context),
                 "ranking": [[position.get(r, r) for r in g] for g in payload.get("ranking") or []],
                 "strength": payload.get("strength"),
                 "improved_text": payload.get("improved_text", ""),
@@ -71,15 +73,13 @@ def adjudication_context(item) -> dict:
 
 
 def gold_accuracy(project) -> list[dict]:
-    """Per annotator: judged gold items, correct answers and accuracy (the overall answer; SFT
-    decision, comparison winner / tie / both bad), plus the share of matching gold scores."""
-    from annotation.models import ItemKind
-    from annotation.quality.routing import canonical_responses, comparison_label, judgment_label
-
+    """Per annotator: judged gold items, correct answers and accuracy (the overall answer as the
+    item's kind labels it: the SFT decision, say), plus the share of matching gold scores."""
     gold_items = {
         i.pk: i for i in Item.objects.filter(project=project, is_gold=True, gold_answer__isnull=False)
     }
-    canon = {pk: canonical_responses(i) for pk, i in gold_items.items() if i.kind == ItemKind.COMPARISON}
+    kinds = {pk: registry.get(i.kind) for pk, i in gold_items.items()}
+    context = {pk: kinds[pk].context(i) for pk, i in gold_items.items()}
     stats: dict[int, dict] = {}
     rows = (
         Judgment.objects.filter(item_id__in=list(gold_items), is_current=True)
@@ -89,11 +89,8 @@ def gold_accuracy(project) -> list[dict]:
     for j in rows:
         item = gold_items[j.item_id]
         gold = item.gold_answer or {}
-        if item.kind == ItemKind.SFT:
-            expected = gold.get("decision")
-        else:
-            expected = comparison_label(gold, canon[item.pk])
-        got = judgment_label(item.kind, j, canon.get(item.pk))
+        expected = kinds[item.pk].gold_label(gold, context[item.pk])
+        got = kinds[item.pk].label_of(j, context[item.pk])
         row = stats.setdefault(
             j.annotator_id,
             {"user_id": j.annotator_id, "username": j.annotator.username, "n": 0, "correct": 0,
@@ -154,7 +151,7 @@ def projects_with_stale_agreement() -> list[Project]:
     return stale
 
 
-def reliability_weights(project, kind: str = "comparison") -> dict[int, float]:
+def reliability_weights(project, kind: str) -> dict[int, float]:
     """Annotator id -> Dawid-Skene vote weight from the latest agreement computation, for `kind`;
     annotators without a figure for `kind` fall back to their weight from the other kind."""
     from annotation.models import AnnotatorReliability

@@ -17,7 +17,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from annotation.core.errors import ServiceError
 from annotation.core.web import is_htmx, page, project_for
-from annotation.models import AdjudicationCategory, AdjudicationDecision, Decision, Item, ItemKind
+from annotation.kinds import registry
+from annotation.models import AdjudicationCategory, AdjudicationDecision, Decision, Item
 from annotation.quality import adjudication
 from annotation.quality import selectors as quality_selectors
 from annotation.quality.reports import recompute_agreement
@@ -270,7 +271,7 @@ def _adjudication_context(item, *, values=None, errors=None, notice=""):
         "decisions": AdjudicationDecision.choices,
         "categories": AdjudicationCategory.choices,
         "sft_decisions": Decision.choices,
-        "is_sft": item is not None and item.kind == ItemKind.SFT,
+        "final_template": registry.get(item.kind).final_template if item is not None else "",
         "remaining": quality_selectors.disagreements(item.project).count() if item is not None else 0,
     }
 
@@ -285,19 +286,6 @@ def _render_panel(request, project, item, status=200, **kwargs):
     return response
 
 
-def _posted_final(post, item):
-    if item.kind == ItemKind.SFT:
-        return {"decision": post.get("final_decision", ""), "text": post.get("final_text", "")}
-    final = {}
-    if post.get("final_outcome") in ("tie", "both_bad"):
-        final["outcome"] = post["final_outcome"]
-    else:
-        final["winner"] = post.get("final_winner")
-    if post.get("final_text"):
-        final["text"] = post["final_text"]
-    return final
-
-
 @login_required
 @require_http_methods(["GET", "POST"])
 def adjudicate(request, pk):
@@ -305,8 +293,8 @@ def adjudicate(request, pk):
     if request.method == "GET":
         return _render_panel(request, project, item)
     post = request.POST
-    values = {k: post.get(k, "") for k in ("decision", "judgment", "reason", "category", "final_decision",
-                                            "final_text", "final_winner", "final_outcome", "more")}  # fmt: skip
+    values = {k: v for k, v in post.items() if k != "csrfmiddlewaretoken"}  # redisplayed on an error
+    values.update({k: post.get(k, "") for k in ("decision", "judgment", "reason", "category", "more")})
     try:
         done = adjudication.adjudicate(
             item=item,
@@ -315,7 +303,7 @@ def adjudicate(request, pk):
             reason=values["reason"],
             category=values["category"],
             judgment_id=values["judgment"] or None,
-            final=_posted_final(post, item),
+            final=registry.get(item.kind).final_from_form(post, item),
             more=_int(values["more"], 1),
         )
     except ServiceError as exc:
@@ -391,6 +379,8 @@ def items(request, pk):
     if filters["gold"] in ("yes", "no"):
         qs = qs.filter(is_gold=filters["gold"] == "yes")
     page_obj = Paginator(qs, ITEMS_PER_PAGE).get_page(request.GET.get("page"))
+    for item in page_obj.object_list:
+        item.gold_template = registry.get(item.kind).gold_template  # the kind's gold answer form
     query = request.GET.copy()
     query.pop("page", None)
     context = {
@@ -399,7 +389,7 @@ def items(request, pk):
         "filter_query": query.urlencode(),
         "filters": filters,
         "states": Item._meta.get_field("state").choices,
-        "kinds": ItemKind.choices,
+        "kinds": registry.choices(),
         "sft_decisions": Decision.choices,
     }
     return page(request, project, "annotation/items.html", "annotation/items.html", context)
@@ -408,17 +398,12 @@ def items(request, pk):
 @login_required
 @require_POST
 def item_gold(request, pk):
-    """Mark an item gold with its known answer (SFT: decision + text; comparison: the winner), or unmark."""
+    """Mark an item gold with its known answer (the form of the item kind's gold_template), or unmark."""
     item, project = _item_for(request, pk)
     if request.POST.get("unset"):
         answer, is_gold = None, False
-    elif item.kind == ItemKind.SFT:
-        answer = {"decision": request.POST.get("decision", ""), "text": request.POST.get("text", "")}
-        is_gold = True
     else:
-        winner = request.POST.get("winner", "")
-        answer = {"winner": int(winner)} if winner.isdigit() else {"outcome": winner}
-        is_gold = True
+        answer, is_gold = registry.get(item.kind).gold_from_form(request.POST, item), True
     try:
         adjudication.set_gold(item=item, actor=request.user, answer=answer, is_gold=is_gold)
         messages.success(request, f"Item #{item.pk} {'is now gold' if is_gold else 'is no longer gold'}.")

@@ -7,46 +7,9 @@ from rest_framework.views import APIView
 
 from annotation import serializers as s
 from annotation.core.api import ERRORS, ProjectScoped, error_responses, validated
+from annotation.kinds.task import build_task
 from annotation.models import Assignment
 from annotation.queue import selectors, services
-
-SLOTS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-
-
-def task_payload(assignment) -> dict:
-    """What the annotator sees: the conversation and the responses in this assignment's display
-    order, by slot, without model names, ids or anyone's judgments (blind review)."""
-    item, project = assignment.item, assignment.project
-    loaded = getattr(assignment, "response_texts", None)  # set by next_assignment's pick
-    texts = dict(loaded) if loaded is not None else dict(item.responses.values_list("id", "text"))
-    order = [rid for rid in assignment.display_order or [] if rid in texts]
-    if not order:  # responses added later (an annotator's improved text) are never shown
-        order = sorted(texts)
-    version = project.current_rubric_version()
-    return {
-        "assignment": assignment.pk,
-        "leased_until": assignment.leased_until,
-        "reason": assignment.reason,
-        "project": project.pk,
-        "guidelines": project.guidelines,
-        "item": {
-            "id": item.pk,
-            "kind": item.kind,
-            "messages": [
-                {"role": str(m.get("role", "")), "content": str(m.get("content", ""))}
-                for m in item.messages or []
-                if isinstance(m, dict)
-            ],
-            "responses": [{"slot": SLOTS[i], "text": texts[rid]} for i, rid in enumerate(order)],
-        },
-        "rubric_version": version
-        and {
-            "id": version.pk,
-            "number": version.number,
-            "criteria": version.criteria,
-            "instructions": version.instructions,
-        },
-    }
 
 
 @extend_schema(tags=["queue"])
@@ -67,7 +30,7 @@ class NextView(ProjectScoped, APIView):
         if assignment is None:
             return Response(status=204)
         assignment.project = project
-        return Response(s.TaskSerializer(task_payload(assignment)).data)
+        return Response(s.TaskSerializer(build_task(assignment)).data)
 
 
 ASSIGNMENT_ID = OpenApiParameter("assignment_id", OpenApiTypes.INT, OpenApiParameter.PATH)

@@ -16,7 +16,6 @@ from annotation.models import (
     FLAG_CHOICES,
     Assignment,
     AssignmentState,
-    Decision,
     Item,
     ItemKind,
     ItemState,
@@ -93,10 +92,7 @@ def queue_candidates(*, project: Project, user, kind: str = ItemKind.SFT):
     qs = Item.objects.filter(project=project, kind=kind, state=ItemState.OPEN, is_gold=False).filter(
         ~Exists(had)
     )
-    if kind == ItemKind.COMPARISON:
-        # Nobody judges a comparison that contains a response they wrote.
-        qs = qs.filter(~Exists(Response.objects.filter(item=OuterRef("pk"), author=user)))
-    return qs.order_by("-priority", "id")
+    return registry.get(kind).candidates(qs, user).order_by("-priority", "id")
 
 
 def gold_candidates(*, project: Project, user, kind: str = ItemKind.SFT):
@@ -106,9 +102,7 @@ def gold_candidates(*, project: Project, user, kind: str = ItemKind.SFT):
     )
     qs = Item.objects.filter(project=project, kind=kind, is_gold=True).exclude(state=ItemState.DISCARDED)
     qs = qs.filter(~Exists(had))
-    if kind == ItemKind.COMPARISON:
-        qs = qs.filter(~Exists(Response.objects.filter(item=OuterRef("pk"), author=user)))
-    return qs.order_by("?")
+    return registry.get(kind).candidates(qs, user).order_by("?")
 
 
 def _serialise_user(user):
@@ -133,8 +127,8 @@ def next_assignment(*, project: Project, user, kind: str = ItemKind.SFT, now=Non
                    had, found through the partial index item_queue_idx and locked with SKIP LOCKED.
     """
     require(user, "annotate", project)
-    if kind not in ItemKind.values:
-        raise InvalidInput(errors={"kind": [f"Must be one of: {', '.join(ItemKind.values)}."]})
+    if kind not in registry.names():
+        raise InvalidInput(errors={"kind": [f"Must be one of: {', '.join(registry.names())}."]})
     now = now or timezone.now()
     release_expired_leases(project=project, now=now, limit=50)
     skip_locked = _skip_locked()
@@ -269,23 +263,6 @@ def _resolve_rubric_version(project, rubric_version_id):
         raise InvalidInput(errors={"rubric_version": ["Not a rubric version of this project."]})
 
 
-def validate_sft_answer(*, decision, edited_text, original_text) -> tuple[str, str]:
-    decision = (decision or "").strip()
-    if decision not in Decision.values:
-        raise InvalidInput(errors={"decision": [f"Must be one of: {', '.join(Decision.values)}."]})
-    edited_text = (edited_text or "").replace("\r\n", "\n")
-    if decision == Decision.EDIT:
-        if not edited_text.strip():
-            raise InvalidInput(errors={"edited_text": ["An edit needs the corrected answer."]})
-        if edited_text.strip() == (original_text or "").strip():
-            raise InvalidInput(
-                errors={"edited_text": ["The edit is identical to the response; accept it instead."]}
-            )
-    else:
-        edited_text = ""
-    return decision, edited_text
-
-
 def submit_judgment(
     *,
     assignment: Assignment,
@@ -324,6 +301,7 @@ def submit_judgment(
         except Assignment.DoesNotExist:  # other people's assignments do not exist for the caller
             raise NotFound("No such assignment.")
         project, item = locked.project, locked.item
+        kind = registry.get(item.kind)
         remember_role(user, project, locked)
         require(user, "annotate", project)
         if locked.state == AssignmentState.SKIPPED:
@@ -331,26 +309,20 @@ def submit_judgment(
         rubric_version = _resolve_rubric_version(project, rubric_version_id)
         criteria = rubric_version.criteria if rubric_version else []
         try:
-            # Rubric scores are required on SFT review; on comparisons the criteria are preferences.
-            typed_scores = validate_scores(criteria, scores or {}, require_all=item.kind == ItemKind.SFT)
+            typed_scores = validate_scores(criteria, scores or {}, require_all=kind.scores_required)
         except RubricError as exc:
             raise InvalidInput(errors=exc.errors)
         flags = _normalise_flags(flags)
-        payload = payload or {}
-        validate_payload = registry.payload_validators.get(item.kind)
-        if validate_payload is not None:
-            payload = validate_payload(
-                item=item, assignment=locked, payload=payload, project=project, rubric_version=rubric_version
-            )
-        if item.kind == ItemKind.SFT:
-            original = ""
-            if (decision or "").strip() == Decision.EDIT:  # only an edit compares with the response
-                original = item.responses.order_by("position").values_list("text", flat=True).first() or ""
-            decision, edited_text = validate_sft_answer(
-                decision=decision, edited_text=edited_text, original_text=original
-            )
+        answer = kind.validate(
+            item=item,
+            assignment=locked,
+            project=project,
+            rubric_version=rubric_version,
+            answer={"decision": decision, "edited_text": edited_text, "payload": payload or {}},
+        )
+        decision, edited_text, payload = answer["decision"], answer["edited_text"], answer["payload"]
         comment = (comment or "").strip()
-        if project.require_rationale and not comment and item.kind == ItemKind.COMPARISON:
+        if project.require_rationale and not comment and kind.rationale_applies:
             raise InvalidInput(errors={"comment": ["This project requires a rationale."]})
         if duration_seconds is not None:
             try:
@@ -436,8 +408,7 @@ def submit_judgment(
             decision=decision,
             rubric_version=rubric_version.number if rubric_version else None,
         )
-        for callback in registry.after_submit.get(item.kind, ()):
-            callback(judgment)
+        kind.after_submit(judgment)
         return judgment
 
 

@@ -1,7 +1,8 @@
 """One annotator task page per item kind: show the caller's next item, submit, skip.
 
-SFT review (annotation.views) and comparison (preferences.views) differ in their context, their
-templates and how a POST becomes a submission; the flow around them is the same and lives here:
+Each kind's page (SFT review in annotation.review, the kinds other apps register in theirs) differs
+in its context, its templates and how a POST becomes a submission; the task itself comes from the one
+builder (annotation.kinds.task.build_task); the flow around them is the same and lives here:
 the lease comes from services.next_assignment, a submit or skip only touches the caller's own
 assignment of this kind (anything else is 404), a failed submit re-renders the task with the
 values and errors inline (nothing typed is lost), and an htmx request gets the next task's
@@ -16,6 +17,7 @@ from django.views.decorators.http import require_POST
 from annotation.core.errors import NotFound, ServiceError
 from annotation.core.permissions import can, role_for
 from annotation.core.web import is_htmx, project_for
+from annotation.kinds.base import Kind
 from annotation.queue import services
 from annotation.queue.selectors import annotator_progress
 
@@ -31,8 +33,7 @@ def seconds(value) -> float:
 class TaskFlow:
     """Subclass per kind: set the attributes and implement context() and parse()."""
 
-    kind: str  # annotation.models.ItemKind value
-    noun: str  # "item", "comparison": used in notices and 404s
+    kind: Kind  # the registered kind this page serves (its noun is used in notices and 404s)
     page_url: str  # the URL name of the task page (takes the project pk)
     full_template: str  # the whole page
     partial_template: str  # the task alone, swapped in by htmx
@@ -49,7 +50,7 @@ class TaskFlow:
         raise NotImplementedError
 
     def saved_notice(self, judgment) -> str:
-        return f"Saved {self.noun} #{judgment.item_id}."
+        return f"Saved {self.kind.noun} #{judgment.item_id}."
 
     # --- shared -----------------------------------------------------------------------------
 
@@ -57,7 +58,7 @@ class TaskFlow:
         values = values or {}
         errors = errors or {}
         full = not is_htmx(request)
-        progress = annotator_progress(project, request.user, kind=self.kind)
+        progress = annotator_progress(project, request.user, kind=self.kind.name)
         context = {
             "project": project,
             "progress": progress,
@@ -78,13 +79,13 @@ class TaskFlow:
         return render(request, template, context, status=status)
 
     def next(self, request, project):
-        return services.next_assignment(project=project, user=request.user, kind=self.kind)
+        return services.next_assignment(project=project, user=request.user, kind=self.kind.name)
 
     def own(self, request, pk):
         """The caller's own assignment of this kind; NotFound for anything else."""
         assignment = services.get_assignment_for(assignment_id=pk, user=request.user)
-        if assignment.item.kind != self.kind:
-            raise NotFound(f"No such {self.noun}.")
+        if assignment.item.kind != self.kind.name:
+            raise NotFound(f"No such {self.kind.noun}.")
         if not can(request.user, "view_project", assignment.project):
             raise NotFound("No such project.")
         return assignment
@@ -123,7 +124,7 @@ class TaskFlow:
             )
         except ServiceError as exc:
             return self.message(request, exc)
-        notice = f"Skipped {self.noun} #{assignment.item_id}."
+        notice = f"Skipped {self.kind.noun} #{assignment.item_id}."
         return self.after(request, assignment.project, notice, messages.info)
 
     def after(self, request, project, notice, level):

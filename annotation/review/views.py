@@ -1,9 +1,10 @@
 """The SFT review page (the annotator's task page for SFT items)."""
 
-from annotation.models import FLAG_CHOICES, ItemKind
+from annotation.kinds.sft import SFT
+from annotation.kinds.task import build_task
+from annotation.models import FLAG_CHOICES
 from annotation.projects import selectors as project_selectors
 from annotation.queue.task_flow import TaskFlow
-from annotation.review import selectors as review_selectors
 from annotation.review.forms import sft_submission
 
 FLAG_KEYS = {"pii": "p", "unsafe": "u", "factual_error": "f", "off_topic": "o"}
@@ -42,8 +43,7 @@ def _criteria_for_display(criteria, scores, errors):
 
 
 class SftReview(TaskFlow):
-    kind = ItemKind.SFT
-    noun = "item"
+    kind = SFT
     page_url = "annotation:review"
     full_template = "annotation/review.html"
     partial_template = "annotation/_sft_task.html"
@@ -67,13 +67,13 @@ class SftReview(TaskFlow):
         }
         if assignment is None:
             return context
-        version = project.current_rubric_version()
+        task = build_task(assignment)
+        version = task["rubric_version"]
         if values.get("rubric_version_id"):
             version = (
                 project_selectors.rubric_versions(project).filter(pk=values["rubric_version_id"]).first()
                 or version
             )
-        task = review_selectors.sft_task(assignment)
         response_text = task["response"].text if task["response"] else ""
         known = {"decision", "edited_text", "flags", "comment", "rubric_version", "duration_seconds"}
         criteria = version.criteria if version else []

@@ -142,6 +142,27 @@ def test_next_after_an_improvement_shows_only_the_compared_responses(api, users,
     assert "Much better." not in json.dumps(task)
 
 
+def test_next_never_shows_hidden_responses_even_without_a_stored_order(api, users, cmp, client):
+    """An assignment with no stored display order (older rows) shows the compared responses in
+    canonical order, never an annotator's improved text (the API used to fall back to every
+    response); the compare page shows the same slots, from the same builder."""
+    make_comparisons(cmp, users["lead"], 1)
+    judge(cmp, users["annotator"], payload={"choice": "A", "strength": 1, "improved_text": "Much better."})
+    first = api["annotator2"].get(f"/api/projects/{cmp.pk}/next/", {"kind": "comparison"}).json()
+    Assignment.objects.filter(pk=first["assignment"]).update(display_order=[])
+    task = api["annotator2"].get(f"/api/projects/{cmp.pk}/next/", {"kind": "comparison"}).json()
+    assert task["assignment"] == first["assignment"] and task["reason"] == "resume"
+    item = Item.objects.get(pk=task["item"]["id"])
+    shown = list(item.responses.filter(shown=True).order_by("position").values_list("text", flat=True))
+    assert task["item"]["responses"] == [{"slot": s, "text": t} for s, t in zip("AB", shown, strict=True)]
+    assert "Much better." not in json.dumps(task)
+    client.force_login(users["annotator2"])
+    html = client.get(f"/projects/{cmp.pk}/compare/").content.decode()
+    assert "Much better." not in html
+    assert html.index(shown[0]) < html.index(shown[1])
+    assert 'data-slots="AB"' in html
+
+
 # --- pairs, consensus, leaderboard ------------------------------------------------------------------
 
 

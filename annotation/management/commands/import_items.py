@@ -14,6 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 from annotation.core.errors import ServiceError
 from annotation.importing import services as import_services
 from annotation.importing.parse import FIELDS, detect_format, parse_items
+from annotation.kinds import registry
 from annotation.models import Membership, Project, Role
 
 
@@ -39,7 +40,7 @@ class Command(BaseCommand):
             help=f"Read our field from another column / key, e.g. --map prompt=question. Fields: {', '.join(FIELDS)}.",
         )
         parser.add_argument(
-            "--kind", choices=["sft", "comparison"], default="sft", help="Item kind (default sft)."
+            "--kind", choices=registry.names(), default="sft", help="Item kind (default sft)."
         )
         parser.add_argument(
             "--as",

@@ -1,0 +1,104 @@
+"""The SFT review kind: one candidate response, accepted, edited into a gold answer, or rejected.
+
+The answer is the judgment's `decision` (and `edited_text` for an edit); rubric scores are required.
+A final answer is {"decision", "text" (an edit's gold text, else ""), "scores"?}.
+"""
+
+from annotation.core.errors import InvalidInput
+from annotation.kinds.base import Kind
+from annotation.models import Decision
+from annotation.projects.rubrics import RubricError, validate_scores
+
+
+def validate_sft_answer(*, decision, edited_text, original_text) -> tuple[str, str]:
+    decision = (decision or "").strip()
+    if decision not in Decision.values:
+        raise InvalidInput(errors={"decision": [f"Must be one of: {', '.join(Decision.values)}."]})
+    edited_text = (edited_text or "").replace("\r\n", "\n")
+    if decision == Decision.EDIT:
+        if not edited_text.strip():
+            raise InvalidInput(errors={"edited_text": ["An edit needs the corrected answer."]})
+        if edited_text.strip() == (original_text or "").strip():
+            raise InvalidInput(
+                errors={"edited_text": ["The edit is identical to the response; accept it instead."]}
+            )
+    else:
+        edited_text = ""
+    return decision, edited_text
+
+
+class SftKind(Kind):
+    name = "sft"
+    label = "SFT review"
+    noun = "item"
+    responses = "one"
+    scores_required = True
+    final_template = "annotation/_final_sft.html"
+    gold_template = "annotation/_gold_sft.html"
+
+    def task_extras(self, task):
+        """The candidate response (with its model name: SFT review is not blind to the model)."""
+        ids = [r["id"] for r in task["responses"]]
+        return {"response": task["item"].responses.filter(pk__in=ids).order_by("position").first()}
+
+    def validate(self, *, item, assignment, project, rubric_version, answer):
+        original = ""
+        if (answer.get("decision") or "").strip() == Decision.EDIT:  # only an edit compares with the response
+            original = item.responses.order_by("position").values_list("text", flat=True).first() or ""
+        decision, edited_text = validate_sft_answer(
+            decision=answer.get("decision"), edited_text=answer.get("edited_text"), original_text=original
+        )
+        return {**answer, "decision": decision, "edited_text": edited_text}
+
+    def label_of(self, judgment, context):
+        return judgment.decision or None
+
+    def gold_label(self, gold_answer, context):
+        return (gold_answer or {}).get("decision")
+
+    def resolution(self, item, judgments, *, scores):
+        edits = [j for j in judgments if j.decision == Decision.EDIT and j.edited_text]
+        return {
+            "decision": judgments[-1].decision,
+            "text": edits[-1].edited_text if edits else "",
+            "scores": scores,
+        }
+
+    def validate_final(self, item, answer, *, require_text=False):
+        decision = str(answer.get("decision") or "").strip()
+        if require_text:
+            decision = Decision.EDIT
+        if decision not in Decision.values:
+            raise InvalidInput(errors={"decision": [f"Must be one of: {', '.join(Decision.values)}."]})
+        text = str(answer.get("text") or answer.get("edited_text") or "").replace("\r\n", "\n").strip()
+        if decision == Decision.EDIT and not text:
+            raise InvalidInput(errors={"text": ["An edit needs the gold answer text."]})
+        out = {"decision": decision, "text": text if decision == Decision.EDIT else ""}
+        scores = answer.get("scores") or {}
+        if scores:
+            version = item.project.current_rubric_version()
+            try:
+                out["scores"] = validate_scores(
+                    version.criteria if version else [], scores, require_all=False
+                )
+            except RubricError as exc:
+                raise InvalidInput(errors=exc.errors)
+        return out
+
+    def final_from_judgment(self, item, judgment):
+        out = {
+            "decision": judgment.decision,
+            "text": judgment.edited_text if judgment.decision == Decision.EDIT else "",
+        }
+        if judgment.scores:
+            out["scores"] = judgment.scores
+        return out
+
+    def final_from_form(self, post, item):
+        return {"decision": post.get("final_decision", ""), "text": post.get("final_text", "")}
+
+    def gold_from_form(self, post, item):
+        return {"decision": post.get("decision", ""), "text": post.get("text", "")}
+
+
+SFT = SftKind()
