@@ -14,7 +14,7 @@ from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from . import selectors, services
+from . import charts, selectors, services
 from .errors import ServiceError
 from .forms import (
     ImportForm,
@@ -136,6 +136,22 @@ def dashboard(request, pk):
         **data,
         "states": states,
         "peak_hour": max((r["count"] for r in data["throughput"]), default=0),
+        "throughput_chart": charts.bar(
+            [r["hour"][:16].replace("T", " ") for r in data["throughput"]],
+            [("judgments", [r["count"] for r in data["throughput"]])],
+            title="Judgments submitted per hour (UTC)",
+            label_title="hour (UTC)",
+            value_title="judgments",
+            height=260,
+        ),
+        "annotator_chart": charts.bar(
+            [a["username"] for a in data["annotators"]],
+            [(key, [a[key] for a in data["annotators"]]) for key in ("submitted", "skipped", "leased")],
+            title="Work per annotator",
+            label_title="annotator",
+            value_title="assignments",
+            horizontal=True,
+        ),
     }
     return page(request, project, "annotation/dashboard.html", "annotation/_dashboard.html", context)
 
