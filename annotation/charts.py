@@ -35,12 +35,16 @@ def _fmt(value) -> str:
     return "–" if value is None else f"{value:.4g}"
 
 
-def _axis(title, *, lo=None, hi=None, kind="linear", labels=None, zero=False, percent=False) -> dict:
+def _axis(
+    title, *, lo=None, hi=None, kind="linear", labels=None, zero=False, percent=False, integer=False
+) -> dict:
     axis = {"title": _text(title), "type": kind, "min": _num(lo), "max": _num(hi), "zero": bool(zero)}
     if labels is not None:
         axis["labels"] = [_text(label) for label in labels]
     if percent:
         axis["percent"] = True
+    if integer:
+        axis["integer"] = True  # whole-number ticks (steps, counts)
     return axis
 
 
@@ -72,24 +76,31 @@ def line(
     y_min=None,
     y_max=None,
     zero_line: bool = False,
+    x_integer: bool = False,
     height: int = 300,
 ) -> dict:
-    """Lines over a numeric x (steps), or over `categories` (ISO weeks, hours) given in order: then
-    each point's x is one of the categories. Empty series are kept, so the legend stays stable."""
+    """Lines over a numeric x (steps; `x_integer` for whole-number ticks), or over `categories` (ISO
+    weeks, hours) given in order: then each point's x is one of the categories."""
     series_list = [s for s in series_list if s is not None]
     n = sum(1 for s in series_list for p in s["points"] if p[1] is not None)
     parts = []
     for s in series_list:
         last = next((p for p in reversed(s["points"]) if p[1] is not None), None)
         if last is not None:
-            parts.append(f"{s['label']} last {_fmt(last[1])} at {x_title.lower() or 'x'} {last[0]}")
+            x = _fmt(last[0]) if isinstance(last[0], float) else last[0]
+            parts.append(f"{s['label']} last {_fmt(last[1])} at {x_title.lower() or 'x'} {x}")
     summary = f"{n} point{'' if n == 1 else 's'}" + (f"; {'; '.join(parts)}" if parts else "")
     return {
         "kind": "line",
         "title": _text(title),
         "summary": summary,
         "height": int(height),
-        "x": _axis(x_title, kind="category" if categories is not None else "linear", labels=categories),
+        "x": _axis(
+            x_title,
+            kind="category" if categories is not None else "linear",
+            labels=categories,
+            integer=x_integer,
+        ),
         "y": _axis(y_title, lo=y_min, hi=y_max, zero=zero_line),
         "series": list(series_list),
         "empty": n == 0,
@@ -107,10 +118,12 @@ def bar(
     value_min=None,
     value_max=None,
     percent: bool = False,
+    counts: bool = False,
     height: int | None = None,
 ) -> dict:
     """Bars: one bar per label for each (group name, values) pair, grouped side by side.
-    Horizontal bars suit long labels (criteria, usernames); the height grows with the rows."""
+    Horizontal bars suit long labels (criteria, usernames); the height grows with the rows.
+    `counts`: whole-number ticks on the value axis."""
     labels = [_text(label) for label in labels or []]
     datasets = [
         {"label": _text(name), "values": [_num(v) for v in list(values)[: len(labels)]]}
@@ -125,7 +138,7 @@ def bar(
         f"{d['label']}: " + ", ".join(f"{lab} {_fmt(v)}" for lab, v in zip(labels, d["values"], strict=True))
         for d in datasets
     )
-    value_axis = _axis(value_title, lo=value_min, hi=value_max, percent=percent)
+    value_axis = _axis(value_title, lo=value_min, hi=value_max, percent=percent, integer=counts)
     label_axis = _axis(label_title, kind="category", labels=labels)
     return {
         "kind": "bar",
@@ -196,7 +209,7 @@ def histogram(bin_rows: Iterable[dict], *, title: str, x_title: str, y_title: st
         "summary": f"{total} values in {len(rows)} bins" + (f", {labels[0]} to {labels[-1]}" if rows else ""),
         "height": 240,
         "x": _axis(x_title, kind="category", labels=labels),
-        "y": _axis(y_title, lo=0),
+        "y": _axis(y_title, lo=0, integer=True),
         "labels": labels,
         "series": [{"label": _text(y_title), "values": counts}],
         "empty": not rows,

@@ -127,6 +127,16 @@ review, submit, skip = SftReview().views()
 # --- lead pages -----------------------------------------------------------------------------
 
 
+def _hour_labels(hours):
+    """ISO hours -> "HH:00", with the date where a day starts (and on the first)."""
+    out, day = [], None
+    for hour in hours:
+        date, time = hour[:10], hour[11:16]
+        out.append(time if date == day else f"{date[5:]} {time}")
+        day = date
+    return out
+
+
 @login_required
 def dashboard(request, pk):
     project = project_for(request, pk, "view_dashboard")
@@ -137,11 +147,12 @@ def dashboard(request, pk):
         "states": states,
         "peak_hour": max((r["count"] for r in data["throughput"]), default=0),
         "throughput_chart": charts.bar(
-            [r["hour"][:16].replace("T", " ") for r in data["throughput"]],
+            _hour_labels([r["hour"] for r in data["throughput"]]),
             [("judgments", [r["count"] for r in data["throughput"]])],
             title="Judgments submitted per hour (UTC)",
             label_title="hour (UTC)",
             value_title="judgments",
+            counts=True,
             height=260,
         ),
         "annotator_chart": charts.bar(
@@ -151,6 +162,7 @@ def dashboard(request, pk):
             label_title="annotator",
             value_title="assignments",
             horizontal=True,
+            counts=True,
         ),
     }
     return page(request, project, "annotation/dashboard.html", "annotation/_dashboard.html", context)

@@ -52,6 +52,7 @@
       if (axis.min !== null && axis.min !== undefined) s.min = axis.min;
       if (axis.max !== null && axis.max !== undefined) s.max = axis.max;
       if (axis.percent) s.ticks.callback = (value) => num(value, true);
+      if (axis.integer) s.ticks.precision = 0;
       if (axis.zero) {
         s.suggestedMin = 0;
         s.suggestedMax = 0;
@@ -211,7 +212,7 @@
     options.interaction = { mode: "nearest", intersect: true };
     options.scales = {
       x: scale(spec.x, { offset: true, grid: { display: false }, position: "top" }),
-      y: scale(spec.y, { offset: true, grid: { display: false } }),
+      y: scale(spec.y, { offset: true, grid: { display: false }, reverse: true }), // first row on top
     };
     options.plugins.tooltip.callbacks.title = (items) => (items.length ? `${items[0].raw.y} → ${items[0].raw.x}` : "");
     options.plugins.tooltip.callbacks.label = (ctx) => `${spec.value.title}: ${num(ctx.raw.v, spec.value.percent)}`;
@@ -340,7 +341,7 @@
   });
 
   if (typeof Chart !== "undefined") {
-    const family = getComputedStyle(document.documentElement).fontFamily;
+    const family = getComputedStyle(document.body || document.documentElement).fontFamily;
     if (family) Chart.defaults.font.family = family;
     Chart.defaults.font.size = 13;
     Chart.defaults.color = "#3b4452";

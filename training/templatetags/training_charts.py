@@ -25,6 +25,7 @@ def run_curve(*series, title="", y_title="value", names="", zero_line=False, y_m
         x_title="step",
         y_title=y_title,
         zero_line=zero_line,
+        x_integer=True,
         y_min=y_min,
         y_max=y_max,
         height=280,
