@@ -212,7 +212,7 @@
     options.interaction = { mode: "nearest", intersect: true };
     options.scales = {
       x: scale(spec.x, { offset: true, grid: { display: false }, position: "top" }),
-      y: scale(spec.y, { offset: true, grid: { display: false }, reverse: true }), // first row on top
+      y: scale(spec.y, { offset: true, grid: { display: false }, reverse: false }), // first row on top
     };
     options.plugins.tooltip.callbacks.title = (items) => (items.length ? `${items[0].raw.y} → ${items[0].raw.x}` : "");
     options.plugins.tooltip.callbacks.label = (ctx) => `${spec.value.title}: ${num(ctx.raw.v, spec.value.percent)}`;

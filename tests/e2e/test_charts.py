@@ -122,6 +122,11 @@ def test_leaderboard_charts_draw_with_hostile_model_names(page, live_server, use
     wait_drawn(page, "chart-win-matrix", 4)  # 2 x 2 cells, the diagonal blank
     cells = first_series(page, "chart-win-matrix")
     assert sorted(c["v"] for c in cells if c["v"] is not None) == [0.5, 0.5]  # split votes: 50% each way
+    rows = page.evaluate(
+        """() => { const y = Chart.getChart(document.querySelector('#chart-win-matrix canvas')).scales.y;
+                   return [y.getLabels(), y.getPixelForValue(0), y.getPixelForValue(1)]; }"""
+    )
+    assert rows[0] == [evil, "model-b"] and rows[1] < rows[2], rows  # the first row on top, as in the table
     labels = page.evaluate(
         "() => Chart.getChart(document.querySelector('#chart-strength canvas')).data.labels"
     )
@@ -158,3 +163,17 @@ def test_agreement_and_dashboard_charts_draw(page, live_server, users, planted):
     )
     assert total == sum(r["count"] for r in selectors.throughput_per_hour(project)) == 12
     shot(page, "dashboard")
+
+
+def test_snapshot_length_histograms_draw(page, live_server, users, dpo_run):
+    login(page, live_server, "lead")
+    page.goto(f"{live_server.url}/snapshots/{dpo_run.snapshot_id}/")
+    ids = page.eval_on_selector_all("figure[data-kind=histogram]", "els => els.map((e) => e.id)")
+    assert ids and all(i.startswith("chart-length-") for i in ids)
+    for chart_id in ids:
+        page.wait_for_function(
+            "(id) => { const c = Chart.getChart(document.querySelector(`#${id} canvas`));"
+            " return c && c.data.datasets[0].data.reduce((a, b) => a + b, 0) === 5; }",
+            arg=chart_id,
+        )  # every one of the 5 rows lands in one bin
+    shot(page, "snapshot")
