@@ -281,6 +281,8 @@
     const label = `${spec.title}: ${spec.summary}`;
     canvas.setAttribute("aria-label", label);
     canvas.textContent = label;
+    const empty = figure.querySelector(".chart-empty");
+    if (empty) empty.hidden = !spec.empty;
     figure.dataset.points = String(countPoints(spec));
     figure.$tuneloopText = text;
     return chart;
