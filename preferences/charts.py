@@ -1,98 +1,57 @@
-"""Geometry and table shapes for the leaderboard page, computed on the server. Pure Python, no Django.
+"""Chart specs and table shapes for the leaderboard page. Pure Python, no Django.
 
-`interval_chart` lays out an inline SVG dot-and-whisker chart of Bradley-Terry strengths with their
-95% intervals; `matrix_rows` shades the win-rate matrix; `bias_rows` flattens the position-bias figures.
+`strength_chart` (Bradley-Terry strengths with their 95% intervals), `matrix_chart` (the win-rate
+heatmap) and `bias_chart` (wins by display slot) build specs with annotation.core.charts; `matrix_rows` and
+`bias_rows` shape the same figures as tables.
 """
 
-import math
-
+from annotation.core import charts
 from annotation.kinds.slots import slot_letter
 
 
-def _finite(x) -> bool:
-    return isinstance(x, int | float) and math.isfinite(x)
-
-
-def _nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
-    span = hi - lo
-    if span <= 0:
-        return [lo]
-    raw = span / count
-    mag = 10 ** math.floor(math.log10(raw))
-    step = min((m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw), default=raw)
-    first = math.ceil(lo / step) * step
-    ticks, t = [], first
-    while t <= hi + 1e-9:
-        ticks.append(round(t, 10))
-        t += step
-    return ticks
-
-
-def interval_chart(rows, *, width: int = 640, row_height: int = 28, label_width: int = 200) -> dict:
-    """Rows ({model, strength, strength_ci}) -> points and whiskers in SVG coordinates.
-
-    Non-finite interval ends (a bootstrap with no estimate) are drawn as the point alone.
-    """
-    rows = list(rows or [])
-    top, bottom, right = 10, 30, 16
-    values = []
-    for r in rows:
-        values.append(r["strength"])
-        values.extend(x for x in r.get("strength_ci") or [] if _finite(x))
-    values = [v for v in values if _finite(v)] or [0.0]
-    lo, hi = min(values + [0.0]), max(values + [0.0])
-    pad = (hi - lo) * 0.05 or 0.5
-    lo, hi = lo - pad, hi + pad
-    plot_w = width - label_width - right
-
-    def x_of(v):
-        return round(label_width + (v - lo) / (hi - lo) * plot_w, 1)
-
-    points = []
-    for i, r in enumerate(rows):
-        ci = [x for x in (r.get("strength_ci") or []) if _finite(x)]
-        y = top + i * row_height + row_height // 2
-        x = x_of(r["strength"]) if _finite(r["strength"]) else x_of(0.0)
-        points.append(
+def strength_chart(rows) -> dict:
+    """Rows ({model, strength, strength_ci}) -> an interval chart: each model's Bradley-Terry
+    log-strength as a point with its 95% interval, best first. A non-finite end draws the point alone."""
+    return charts.interval(
+        [
             {
-                "model": r["model"],
-                "y": y,
-                "text_y": y + 4,
-                "x": x,
-                "x_lo": x_of(ci[0]) if len(ci) == 2 else x,
-                "x_hi": x_of(ci[1]) if len(ci) == 2 else x,
-                "strength": r["strength"],
-                "ci": r.get("strength_ci"),
+                "label": r["model"],
+                "estimate": r["strength"],
+                "low": (r.get("strength_ci") or [None, None])[0],
+                "high": (r.get("strength_ci") or [None, None])[-1],
             }
-        )
-    height = top + len(rows) * row_height + bottom
-    axis_y = top + len(rows) * row_height
-    ticks = [{"x": x_of(t), "label": f"{t:g}"} for t in _nice_ticks(lo, hi)]
-    return {
-        "width": width,
-        "height": height,
-        "axis_y": axis_y,
-        "tick_label_y": axis_y + 16,
-        "label_x": label_width - 8,
-        "plot_left": label_width,
-        "plot_right": width - right,
-        "zero_x": x_of(0.0),
-        "points": points,
-        "ticks": ticks,
-    }
+            for r in rows or []
+        ],
+        title="Bradley–Terry log-strength of each model, best first, with 95% intervals",
+        label_title="model",
+        value_title="log-strength",
+    )
 
 
-def shade(value) -> str:
-    """Background for a win rate: green above 0.5, red below, stronger further from 0.5."""
-    if value is None or not _finite(value):
-        return ""
-    alpha = round(min(1.0, abs(value - 0.5) * 2) * 0.75, 3)
-    rgb = "46, 160, 67" if value >= 0.5 else "215, 58, 73"
-    return f"background-color: rgba({rgb}, {alpha})"
+def matrix_chart(names, matrix) -> dict:
+    """The win-rate matrix (row beat column) as a heatmap: green above 0.5, red below."""
+    names = list(names or [])
+
+    def cell(i, j):
+        if i == j or not matrix or i >= len(matrix) or j >= len(matrix[i]):
+            return None
+        return matrix[i][j]
+
+    return charts.heatmap(
+        names,
+        names,
+        [[cell(i, j) for j in range(len(names))] for i in range(len(names))],
+        title="Win rate of the row model against the column model",
+        row_title="row model",
+        column_title="column model",
+        value_title="win rate",
+        midpoint=0.5,
+        percent=True,
+    )
 
 
 def matrix_rows(names, matrix) -> list[dict]:
-    """Win-rate matrix (row beat column) -> rows of cells with a value, a percentage and a shade."""
+    """Win-rate matrix (row beat column) -> rows of cells with a value and a percentage."""
     out = []
     for i, name in enumerate(names or []):
         row = matrix[i] if matrix and i < len(matrix) else []
@@ -103,7 +62,6 @@ def matrix_rows(names, matrix) -> list[dict]:
                 {
                     "value": value,
                     "pct": None if value is None or i == j else round(100 * value),
-                    "style": "" if i == j else shade(value),
                     "diagonal": i == j,
                 }
             )
@@ -151,3 +109,28 @@ def bias_rows(bias) -> dict | None:
         "flagged": sorted(flagged),
         "params": bias.get("params") or {},
     }
+
+
+def bias_chart(table) -> dict | None:
+    """`bias_rows(...)` -> grouped bars of the share of wins by display slot: everyone, the share
+    expected without bias, then each annotator."""
+    if not table:
+        return None
+    slots = table["slot_names"]
+
+    def shares(rows, key="share"):
+        by_slot = {r["slot"]: r[key] / 100 for r in rows}
+        return [by_slot.get(s) for s in slots]
+
+    groups = [("everyone", shares(table["overall"])), ("expected", shares(table["overall"], "expected"))]
+    groups += [(a["annotator"], shares(a["slots"])) for a in table["annotators"]]
+    return charts.bar(
+        [f"slot {s}" for s in slots],
+        groups,
+        title="Share of wins by display slot (A = left / first)",
+        label_title="display slot",
+        value_title="share of wins",
+        value_min=0,
+        value_max=1,
+        percent=True,
+    )

@@ -215,8 +215,10 @@ def leaderboard(request, pk):
     context = {
         "form": form,
         "board": data,
-        "chart": charts.interval_chart(data["models"]),
+        "chart": charts.strength_chart(data["models"]),
         "matrix": charts.matrix_rows(data["names"], data["matrix"]),
+        "matrix_chart": charts.matrix_chart(data["names"], data["matrix"]),
         "bias": charts.bias_rows(data.get("position_bias")),
     }
+    context["bias_chart"] = charts.bias_chart(context["bias"])
     return page(request, project, "preferences/leaderboard.html", "preferences/_leaderboard.html", context)

@@ -9,6 +9,7 @@ from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from annotation.core import charts
 from annotation.core.errors import ServiceError
 from annotation.core.forms import add_service_errors
 from annotation.core.permissions import can
@@ -25,6 +26,16 @@ def project_list(request):
     return render(request, "annotation/project_list.html", {"rows": selectors.projects_for(request.user)})
 
 
+def _hour_labels(hours):
+    """ISO hours -> "HH:00", with the date where a day starts (and on the first)."""
+    out, day = [], None
+    for hour in hours:
+        date, time = hour[:10], hour[11:16]
+        out.append(time if date == day else f"{date[5:]} {time}")
+        day = date
+    return out
+
+
 @login_required
 def dashboard(request, pk):
     project = project_for(request, pk, "view_dashboard")
@@ -34,6 +45,24 @@ def dashboard(request, pk):
         **data,
         "states": states,
         "peak_hour": max((r["count"] for r in data["throughput"]), default=0),
+        "throughput_chart": charts.bar(
+            _hour_labels([r["hour"] for r in data["throughput"]]),
+            [("judgments", [r["count"] for r in data["throughput"]])],
+            title="Judgments submitted per hour (UTC)",
+            label_title="hour (UTC)",
+            value_title="judgments",
+            counts=True,
+            height=260,
+        ),
+        "annotator_chart": charts.bar(
+            [a["username"] for a in data["annotators"]],
+            [(key, [a[key] for a in data["annotators"]]) for key in ("submitted", "skipped", "leased")],
+            title="Work per annotator",
+            label_title="annotator",
+            value_title="assignments",
+            horizontal=True,
+            counts=True,
+        ),
     }
     return page(request, project, "annotation/dashboard.html", "annotation/_dashboard.html", context)
 

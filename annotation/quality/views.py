@@ -15,6 +15,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
+from annotation.core import charts
 from annotation.core.errors import ServiceError
 from annotation.core.web import is_htmx, page, project_for
 from annotation.kinds import registry
@@ -23,50 +24,57 @@ from annotation.quality import adjudication
 from annotation.quality import selectors as quality_selectors
 from annotation.quality.reports import recompute_agreement
 
-CHART_W, CHART_H = 560, 160
+# --- charts (specs from annotation/core/charts.py, drawn by static/js/charts.js) -----------------------
 
 
-# --- charts (inline SVG geometry, computed here) --------------------------------------------
+def weekly_chart(kind, rows):
+    """Alpha and percent agreement per ISO week (None = a gap), weeks in order on the x axis."""
+    weeks = [r["week"] for r in rows]
+    return charts.line(
+        [
+            charts.series("Krippendorff's alpha", [(r["week"], r.get("alpha")) for r in rows]),
+            charts.series("percent agreement", [(r["week"], r.get("percent")) for r in rows], dashed=True),
+        ],
+        title=f"{kind}: agreement per ISO week",
+        x_title="ISO week of the item's last judgment",
+        y_title="agreement",
+        categories=weeks,
+        y_max=1.0,
+        zero_line=True,
+    )
 
 
-def line_chart(rows, key, label_key="week", lo=-0.2, hi=1.0):
-    """Points of a line chart of rows[key] (None = gap) on a fixed lo..hi scale."""
-    rows = [r for r in rows if r.get(key) is not None]
-    if not rows:
-        return None
-    step = CHART_W / max(len(rows) - 1, 1)
-
-    def y(v):
-        v = min(max(v, lo), hi)
-        return round(CHART_H - (v - lo) / (hi - lo) * CHART_H, 1)
-
-    points = [
-        {"x": round(i * step, 1), "y": y(r[key]), "label": r[label_key], "value": r[key]}
-        for i, r in enumerate(rows)
-    ]
-    return {
-        "points": points,
-        "polyline": " ".join(f"{p['x']},{p['y']}" for p in points),
-        "zero": y(0.0),
-        "one": y(1.0),
-        "width": CHART_W,
-        "height": CHART_H,
-    }
+def agreement_bars(labels, groups, title):
+    """Horizontal bars for agreement figures in -1..1 (kappa, alpha), one row per label."""
+    return charts.bar(
+        labels,
+        groups,
+        title=title,
+        label_title="",
+        value_title="agreement",
+        horizontal=True,
+        value_min=-1,
+        value_max=1,
+    )
 
 
-def bar_rows(rows, key, label):
-    """Horizontal bars for values in -1..1: width in px from the zero line at 40% of the chart."""
-    out = []
-    for r in rows:
-        v = r.get(key)
-        width = round(abs(v) * 300) if v is not None else 0
-        out.append({"label": label(r), "value": v, "width": width, "negative": v is not None and v < 0})
-    return out
-
-
-def shade(count, total):
-    """Cell shading for a confusion matrix: 0..100 (% of the row)."""
-    return round(100 * count / total) if total else 0
+def drift_chart(table):
+    """One line per annotator: agreement with the others' consensus per ISO week."""
+    return charts.line(
+        [
+            charts.series(
+                r["username"],
+                [(w, c["agree"] if c else None) for w, c in zip(table["weeks"], r["cells"], strict=True)],
+            )
+            for r in table["rows"]
+        ],
+        title=f"{table['kind']}: each annotator's agreement with the others, by week",
+        x_title="ISO week",
+        y_title="share agreeing",
+        categories=table["weeks"],
+        y_min=0.0,
+        y_max=1.0,
+    )
 
 
 DRIFT_DROP = 0.2  # a fall of this much from an annotator's first week to their last is flagged
@@ -124,17 +132,31 @@ def _dashboard_context(project, report):
             conf = row.get("confusion")
             if conf:
                 row["confusion_rows"] = [
-                    {
-                        "label": label,
-                        "cells": [{"n": n, "shade": shade(n, sum(counts))} for n in counts],
-                    }
+                    {"label": label, "cells": [{"n": n} for n in counts]}
                     for label, counts in zip(conf["labels"], conf["matrix"], strict=True)
                 ]
+                row["confusion_chart"] = charts.heatmap(
+                    conf["labels"],
+                    conf["labels"],
+                    conf["matrix"],
+                    title=f"{row['username']}: confusion against the consensus",
+                    row_title=row["username"],
+                    column_title="consensus",
+                    value_title="judgments",
+                    row_normalise=True,
+                )
         annotator_sections.append(
             {
                 "kind": kind,
                 "rows": rows,
-                "bars": bar_rows(rows, "kappa_consensus", lambda r: r["username"]),
+                "chart": agreement_bars(
+                    [r["username"] for r in rows],
+                    [
+                        ("Cohen's kappa vs consensus", [r.get("kappa_consensus") for r in rows]),
+                        ("agreement vs consensus", [r.get("agree_consensus") for r in rows]),
+                    ],
+                    f"{kind}: each annotator against the consensus",
+                ),
                 "names": {str(r["user_id"]): r["username"] for r in rows},
             }
         )
@@ -152,19 +174,20 @@ def _dashboard_context(project, report):
         "weekly_charts": [
             {
                 "kind": kind,
-                "alpha": line_chart(rows, "alpha"),
-                "percent": line_chart(rows, "percent"),
+                "chart": weekly_chart(kind, rows),
                 "rows": rows,
             }
             for kind, rows in sorted(weekly.items())
         ],
-        "criteria_bars": bar_rows(
-            [c for c in criteria], "alpha", lambda c: f"{c['kind']} v{c['version']} {c['criterion']}"
+        "criteria_chart": agreement_bars(
+            [f"{c['kind']} v{c['version']} {c['criterion']}" for c in criteria],
+            [("Krippendorff's alpha", [c.get("alpha") for c in criteria])],
+            "Alpha per criterion",
         ),
         "versions": versions,
         "version_table": version_table,
         "annotator_sections": annotator_sections,
-        "drift": drift_tables(data.get("annotator_weekly")),
+        "drift": [{**t, "chart": drift_chart(t)} for t in drift_tables(data.get("annotator_weekly"))],
         "gold": quality_selectors.gold_accuracy(project),
     }
 

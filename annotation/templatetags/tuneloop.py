@@ -1,4 +1,4 @@
-"""Template helpers: sanitised Markdown, field-error lookup and a server-side SVG bar chart."""
+"""Template helpers: sanitised Markdown and field-error lookup (charts: the `charts` tag library)."""
 
 import markdown as md
 import nh3
@@ -40,36 +40,3 @@ def errors_for(errors, key):
     if not errors:
         return []
     return errors.get(key, [])
-
-
-@register.inclusion_tag("annotation/_bar_chart.html")
-def bar_chart(rows, value_key="count", label_key="hour", height=120, bar_width=18, gap=4):
-    """An inline SVG bar chart computed on the server (no JS library needed)."""
-    rows = list(rows or [])
-    peak = max((r[value_key] for r in rows), default=0) or 1
-    top = 14
-    bars = []
-    for i, row in enumerate(rows):
-        value = row[value_key]
-        h = round((height - top) * value / peak)
-        label = str(row[label_key])
-        bars.append(
-            {
-                "x": i * (bar_width + gap),
-                "y": height - h,
-                "h": h,
-                "value": value,
-                "label": label[11:16] if len(label) >= 16 else label,
-                "full_label": label,
-            }
-        )
-    width = max(len(rows) * (bar_width + gap) - gap, bar_width)
-    return {
-        "bars": bars,
-        "width": width,
-        "height": height,
-        "bar_width": bar_width,
-        "peak": peak if rows else 0,
-        "total": sum(r[value_key] for r in rows),
-        "text_offset": bar_width / 2,
-    }

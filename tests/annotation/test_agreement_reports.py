@@ -24,6 +24,7 @@ from annotation.quality.agreement import (
 from annotation.quality.reliability import dawid_skene, reliability_weights
 from annotation.quality.reports import recompute_agreement
 from annotation.queue import services as queue_services
+from tests.chart_specs import chart_spec, chart_specs
 from tests.conftest import make_items
 
 pytestmark = pytest.mark.django_db
@@ -115,8 +116,13 @@ def test_dashboard_csv_and_api(planted, users):
     res = web.post(url, HTTP_HX_REQUEST="true")
     assert res.status_code == 200 and AgreementReport.objects.count() == 1
     html = res.content.decode()
-    assert "<svg" in html and "confusion against the consensus" in html and "2025-W03" in html
-    assert 'class="percent-line"' in html  # percent agreement drawn beside alpha
+    weekly = chart_spec(html, "chart-weekly-sft")  # alpha and percent agreement, one point per week
+    assert weekly["x"]["labels"] == ["2025-W02", "2025-W03"] and "confusion against the consensus" in html
+    rows = [r for r in AgreementReport.objects.get().data["weekly"] if r["kind"] == "sft"]
+    by_label = {s["label"]: s["points"] for s in weekly["series"]}
+    assert by_label["percent agreement"] == [[r["week"], r["percent"]] for r in rows]  # drawn beside alpha
+    assert by_label["Krippendorff's alpha"] == [[r["week"], r["alpha"]] for r in rows]
+    assert any(key.startswith("chart-confusion-sft-") for key in chart_specs(html))
     assert 'id="drift-sft"' in html and "2025-W02" in html.split('id="drift-sft"')[1]
     pairwise = html.split('class="table compact annotators"')[1].split("</table>")[0]
     assert "annotator2:" in pairwise and "#" not in pairwise.split("<tbody>")[1].split("</td></tr>")[0]

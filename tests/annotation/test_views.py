@@ -7,6 +7,7 @@ import pytest
 from django.urls import reverse
 
 from annotation.models import Assignment, AssignmentState, Item, Judgment
+from tests.chart_specs import chart_spec
 from tests.conftest import make_items
 
 pytestmark = pytest.mark.django_db
@@ -208,7 +209,10 @@ def test_dashboard_shows_states_annotators_and_throughput(client, project, items
     res = client.get(reverse("annotation:dashboard", args=[project.pk]))
     assert res.status_code == 200
     html = res.content.decode()
-    assert "<svg" in html and "<rect" in html and 'id="throughput"' in html
+    throughput = chart_spec(html, "chart-throughput")  # the bar chart drawn from the same figures
+    assert throughput["kind"] == "bar" and 'id="throughput"' in html
+    assert throughput["series"][0]["values"] == [r["count"] for r in res.context["throughput"]]
+    assert sum(throughput["series"][0]["values"]) == 1
     assert "annotator1" in html
     assert "12.5" in html  # time per item
     ctx = res.context

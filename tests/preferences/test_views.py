@@ -9,6 +9,7 @@ from django.urls import reverse
 from annotation.models import Assignment, Judgment, Response
 from preferences.models import PairStatus, PreferencePair
 from preferences.services import recompute_consensus
+from tests.chart_specs import chart_spec
 from tests.preferences.factories import judge, make_cmp_project, make_comparisons, response_model
 
 pytestmark = pytest.mark.django_db
@@ -292,8 +293,12 @@ def test_leaderboard_page(client, users, judged):
     login(client, users, "lead")
     url = reverse("preferences:leaderboard", args=[judged.pk])
     html = client.get(url).content.decode()
-    assert "<svg" in html and "<circle" in html
+    strength = chart_spec(html, "chart-strength")  # a point and an interval per model, best first
+    assert strength["kind"] == "interval" and [r["label"] for r in strength["rows"]] == ["model-a", "model-b"]
+    assert all(r["low"] <= r["estimate"] <= r["high"] for r in strength["rows"])
     assert html.index(">model-a<") < html.index(">model-b<")  # the stronger model first
+    matrix = chart_spec(html, "chart-win-matrix")
+    assert {(c["row"], c["column"]): c["value"] for c in matrix["cells"]}[("model-a", "model-b")] == 1.0
     assert 'id="win-matrix"' in html and "100%" in html
     assert 'id="position-bias"' in html and "annotator1" in html
     html = client.get(url, {"baseline": "model-b"}, **HX).content.decode()

@@ -8,6 +8,7 @@ import zipfile
 import pytest
 from django.urls import reverse
 
+from tests.chart_specs import chart_spec, chart_specs
 from tests.training.factories import make_pairs, sft_project_data, word_embedder
 from training import services
 from training.models import DatasetSnapshot, ModelVersion, RunMetric, RunState, TrainingRun
@@ -126,7 +127,10 @@ def test_build_a_snapshot_from_the_form(client, project, users):
         and snapshot.filters["exclude_flags"] == ["pii", "unsafe"]
     )
     detail = client.get(response["Location"]).content.decode()
-    assert "Dropped rows" in detail and "<svg" in detail and snapshot.content_hash in detail
+    assert "Dropped rows" in detail and snapshot.content_hash in detail
+    lengths = [spec for key, spec in chart_specs(detail).items() if key.startswith("chart-length-")]
+    assert lengths and all(spec["kind"] == "histogram" for spec in lengths)
+    assert all(sum(spec["series"][0]["values"]) == 4 for spec in lengths)  # every row in some bin
     assert '<th scope="row">Sources</th><td>annotation: 4</td>' in detail
     body = b"".join(client.get(reverse("training:snapshot-download", args=[snapshot.pk])).streaming_content)
     assert len(body.decode().splitlines()) == 4
@@ -186,7 +190,9 @@ def test_run_form_is_prefilled_and_refuses_a_bad_config_inline(client, project, 
 def test_run_page_polls_while_active_and_stops_when_finished(client, project, users, run):
     login(client, users)
     page = client.get(reverse("training:run", args=[run.pk])).content.decode()
-    assert 'hx-trigger="every 2s"' in page and "<polyline" in page and 'id="chart-margins"' in page
+    assert 'hx-trigger="every 2s"' in page and 'id="chart-margins"' in page
+    assert chart_spec(page, "chart-loss")["series"][0]["points"] == [[1, 0.69], [2, 0.6]]
+    assert chart_spec(page, "chart-margins")["series"][0]["points"] == [[1, 0.0], [2, 0.2]]
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
     partial = client.get(reverse("training:run-progress", args=[run.pk]), **HX).content.decode()
     assert (
