@@ -168,7 +168,8 @@ TUNELOOP_MODEL_CACHE = os.environ.get("TUNELOOP_MODEL_CACHE", str(DATA_DIR / "mo
 TUNELOOP_DEFAULT_LEASE_MINUTES = int(os.environ.get("TUNELOOP_LEASE_MINUTES", "30"))
 TUNELOOP_RUN_STALE_SECONDS = int(os.environ.get("TUNELOOP_RUN_STALE_SECONDS", "600"))
 TUNELOOP_CANCEL_POLL_SECONDS = float(os.environ.get("TUNELOOP_CANCEL_POLL_SECONDS", "2"))
-# The lead's "Recompute" button: in the request (default) or as a Celery task on the worker.
+# A Celery worker computes agreement reports (scripts/serve.sh, which starts one, sets it); off, or with
+# CELERY_TASK_ALWAYS_EAGER, the lead's "Recompute" computes in the request (quality.reports.request_recompute).
 TUNELOOP_ASYNC_AGREEMENT = env_bool("TUNELOOP_ASYNC_AGREEMENT", False)
 
 LOGGING = {
