@@ -165,7 +165,8 @@ class Item(models.Model):
     metadata = models.JSONField(default=dict, blank=True)
     priority = models.IntegerField(default=0, help_text="Higher comes first.")
     state = models.CharField(max_length=16, choices=ItemState.choices, default=ItemState.OPEN)
-    # Slots held: leased (unexpired) plus submitted assignments. Kept in step by services under a row lock.
+    # Slots held: leased plus submitted assignments. state and the counters are written only by
+    # annotation.queue.lifecycle, whose docstring states the rule they keep.
     active_count = models.PositiveIntegerField(default=0)
     submitted_count = models.PositiveIntegerField(default=0)
     # Slots beyond the project's overlap: added by routing (dynamic overlap) or by a lead.

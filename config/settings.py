@@ -172,7 +172,8 @@ TUNELOOP_RUN_STALE_SECONDS = int(os.environ.get("TUNELOOP_RUN_STALE_SECONDS", "6
 TUNELOOP_CANCEL_POLL_SECONDS = float(os.environ.get("TUNELOOP_CANCEL_POLL_SECONDS", "2"))
 # Largest import upload (page and API), in bytes.
 TUNELOOP_MAX_IMPORT_BYTES = int(os.environ.get("TUNELOOP_MAX_IMPORT_BYTES", str(100 * 1024 * 1024)))
-# The lead's "Recompute" button: in the request (default) or as a Celery task on the worker.
+# A Celery worker computes agreement reports (scripts/serve.sh, which starts one, sets it); off, or with
+# CELERY_TASK_ALWAYS_EAGER, the lead's "Recompute" computes in the request (quality.reports.request_recompute).
 TUNELOOP_ASYNC_AGREEMENT = env_bool("TUNELOOP_ASYNC_AGREEMENT", False)
 
 LOGGING = {

@@ -99,6 +99,14 @@ class ComparisonKind(Kind):
     def context(self, item):
         return canonical_responses(item)
 
+    def contexts(self, items) -> dict:
+        """Canonical response ids of many comparisons in one query."""
+        out = {item.pk: [] for item in items}
+        rows = Response.objects.filter(item_id__in=list(out), shown=True).order_by("item_id", "position")
+        for item_id, response_id in rows.values_list("item_id", "id"):
+            out[item_id].append(response_id)
+        return out
+
     def label_of(self, judgment, context):
         return comparison_label(judgment.payload, context or [])
 

@@ -7,6 +7,7 @@ from annotation.core import audit
 from annotation.core.errors import Forbidden, InvalidInput
 from annotation.core.permissions import can
 from annotation.models import Item, ItemKind, Response
+from annotation.queue import lifecycle
 
 from .models import PairStatus, PreferencePair
 
@@ -82,8 +83,8 @@ def route_both_bad_to_sft(*, item: Item, actor=None) -> Item | None:
         return None
     responses = [{"text": first.text}]
     digest = content_hash(ItemKind.SFT, item.messages, responses)
-    sft, created = Item.objects.get_or_create(
-        project=item.project,
+    sft, created = lifecycle.get_or_create_item(
+        item.project,
         content_hash=digest,
         defaults=dict(
             kind=ItemKind.SFT,

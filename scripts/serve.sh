@@ -9,6 +9,8 @@ mkdir -p "$DATA"
 .venv/bin/celery -A config worker -B -Q celery,gpu --concurrency 1 --loglevel INFO \
     --schedule "$DATA/celerybeat-schedule" >"$DATA/celery.log" 2>&1 &
 WORKER=$!
+# A worker is running: agreement reports are computed by it, not in the request.
+export TUNELOOP_ASYNC_AGREEMENT=${TUNELOOP_ASYNC_AGREEMENT:-1}
 trap 'kill $WORKER 2>/dev/null; wait $WORKER 2>/dev/null' EXIT INT TERM
 echo
 echo "Tuneloop is running at http://$HOST:$PORT/   (Celery worker log: $DATA/celery.log)"

@@ -7,11 +7,8 @@ from django.db import connection, transaction
 from annotation.core import audit
 from annotation.core.permissions import require
 from annotation.importing.parse import ItemRecord
-from annotation.models import (
-    Item,
-    Project,
-    Response,
-)
+from annotation.models import Item, Project, Response
+from annotation.queue import lifecycle
 
 
 @dataclass
@@ -47,10 +44,10 @@ def import_items(*, project: Project, actor, records: list[ItemRecord], source: 
             continue
         seen.add(record.content_hash)
         fresh.append(record)
-    items = Item.objects.bulk_create(
+    items = lifecycle.create_items(
+        project,
         [
-            Item(
-                project=project,
+            dict(
                 kind=r.kind,
                 messages=r.messages,
                 external_id=r.external_id,
@@ -61,7 +58,6 @@ def import_items(*, project: Project, actor, records: list[ItemRecord], source: 
             )
             for r in fresh
         ],
-        batch_size=1000,
     )
     if not connection.features.can_return_rows_from_bulk_insert:  # pragma: no cover - all our backends can
         by_hash = dict(

@@ -58,6 +58,11 @@ class Kind:
         """What the label hooks need to know about `item` (None: nothing)."""
         return None
 
+    def contexts(self, items) -> dict:
+        """context() of many items at once, {item id: context}. The quality report gathers every
+        item's context with one call per kind: override it to read them in one query."""
+        return {item.pk: self.context(item) for item in items}
+
     def label_of(self, judgment, context):
         """The judgment's overall answer as a nominal label, independent of display order; None
         when it gives none. Routing's majority, agreement figures and gold accuracy compare these."""

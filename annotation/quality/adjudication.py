@@ -7,7 +7,7 @@ APPROVED with `Item.resolution` = the adjudication's `final`, or DISCARDED; "sen
 """
 
 from django.db import transaction
-from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, OuterRef, Q, Subquery
 
 from annotation.core import audit
 from annotation.core.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -21,6 +21,7 @@ from annotation.models import (
     ItemState,
     Judgment,
 )
+from annotation.queue import lifecycle
 
 MAX_MORE = 10
 
@@ -83,11 +84,7 @@ def _add_slots(locked: Item, n: int):
         raise InvalidInput(errors={"n": [f"Must be 1..{MAX_MORE}."]})
     if locked.is_gold:
         raise InvalidInput(errors={"item": ["Gold items are not limited by overlap."]})
-    Item.objects.filter(pk=locked.pk).update(
-        extra_overlap=F("extra_overlap") + n, state=ItemState.OPEN, resolution=None
-    )
-    locked.extra_overlap += n
-    locked.state = ItemState.OPEN
+    lifecycle.add_slots(locked, n)
 
 
 @transaction.atomic
@@ -166,12 +163,10 @@ def adjudicate(
     if decision == AdjudicationDecision.MORE:
         _add_slots(locked, int(more))
     elif decision == AdjudicationDecision.DISCARD:
-        Item.objects.filter(pk=locked.pk).update(state=ItemState.DISCARDED, resolution=None)
-        locked.state = ItemState.DISCARDED
+        lifecycle.resolve(locked, ItemState.DISCARDED)
     else:
         resolution = {"source": "adjudication", "adjudication": adjudication.pk, **answer}
-        Item.objects.filter(pk=locked.pk).update(state=ItemState.APPROVED, resolution=resolution)
-        locked.state, locked.resolution = ItemState.APPROVED, resolution
+        lifecycle.resolve(locked, ItemState.APPROVED, resolution)
     audit.record(
         actor=lead,
         project=project,
@@ -232,9 +227,7 @@ def requeue_outdated(*, project, actor) -> dict:
     )
     slots = 0
     for item_id, n in sorted(counts.items()):  # ascending ids: the queue's lock order
-        Item.objects.filter(pk=item_id).update(
-            extra_overlap=F("extra_overlap") + n, state=ItemState.OPEN, resolution=None
-        )
+        lifecycle.add_slots(item_id, n)
         slots += n
     audit.record(
         actor=actor,

@@ -4,7 +4,6 @@ Thin views over annotation.adjudication / agreement_reports (writes) and selecto
 404 / 403 rules as annotation.api (ProjectScoped).
 """
 
-from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers
 from rest_framework.exceptions import NotFound, PermissionDenied
@@ -14,9 +13,8 @@ from rest_framework.views import APIView
 from annotation.core.api import ProjectScoped, error_responses, validated
 from annotation.core.permissions import can
 from annotation.models import AdjudicationCategory, AdjudicationDecision, AgreementReport, Item
-from annotation.quality import adjudication
+from annotation.quality import adjudication, reports
 from annotation.quality import selectors as quality_selectors
-from annotation.quality.reports import recompute_agreement
 from annotation.serializers import reject_nul
 
 
@@ -116,13 +114,10 @@ class AgreementRecomputeView(ProjectScoped, APIView):
     )
     def post(self, request, project_id):
         project = self.project_for("view_dashboard")
-        if getattr(settings, "TUNELOOP_ASYNC_AGREEMENT", False):
-            from annotation.tasks import compute_agreement
-
-            compute_agreement.delay(project.pk)
+        done = reports.request_recompute(project=project, actor=request.user)
+        if done.outcome == "queued":
             return Response({"detail": "Queued."}, status=202)
-        report = recompute_agreement(project=project, actor=request.user)
-        return Response(AgreementReportSerializer(report).data, status=201)
+        return Response(AgreementReportSerializer(done.report).data, status=201)
 
 
 @extend_schema(tags=["quality"])

@@ -16,11 +16,10 @@ after a rubric revision are decided by their fresh judgments. Gold items are nev
 
 from collections import Counter
 
-from django.db.models import F
-
 from annotation.core import audit
 from annotation.kinds import registry
 from annotation.models import Item, ItemState, Judgment
+from annotation.queue import lifecycle
 
 
 def newest_version_judgments(judgments: list) -> list:
@@ -88,13 +87,13 @@ def route_if_complete(*, item_id: int, project) -> str | None:
     data = {k: agreement[k] for k in ("n", "counts", "majority", "share", "scores")}
     if agreement["majority"] is not None and agreement["share"] >= project.agreement_threshold:
         resolution = majority_resolution(item, agreement)
-        Item.objects.filter(pk=item.pk).update(state=ItemState.APPROVED, resolution=resolution)
+        lifecycle.resolve(item, ItemState.APPROVED, resolution)
         outcome = ItemState.APPROVED
     elif item.extra_overlap < project.max_extra_annotators:
-        Item.objects.filter(pk=item.pk).update(extra_overlap=F("extra_overlap") + 1, state=ItemState.OPEN)
+        lifecycle.add_slots(item.pk, 1)
         outcome = "extra_annotator"
     else:
-        Item.objects.filter(pk=item.pk).update(state=ItemState.DISPUTED)
+        lifecycle.resolve(item, ItemState.DISPUTED)
         outcome = ItemState.DISPUTED
     audit.record(
         actor=None,

@@ -9,6 +9,7 @@ from annotation.models import (
     Judgment,
     Project,
 )
+from annotation.quality import facts, report
 
 
 def disagreements(project):
@@ -73,41 +74,10 @@ def adjudication_context(item) -> dict:
 
 
 def gold_accuracy(project) -> list[dict]:
-    """Per annotator: judged gold items, correct answers and accuracy (the overall answer as the
-    item's kind labels it: the SFT decision, say), plus the share of matching gold scores."""
-    gold_items = {
-        i.pk: i for i in Item.objects.filter(project=project, is_gold=True, gold_answer__isnull=False)
-    }
-    kinds = {pk: registry.get(i.kind) for pk, i in gold_items.items()}
-    context = {pk: kinds[pk].context(i) for pk, i in gold_items.items()}
-    stats: dict[int, dict] = {}
-    rows = (
-        Judgment.objects.filter(item_id__in=list(gold_items), is_current=True)
-        .select_related("annotator")
-        .order_by("id")
-    )
-    for j in rows:
-        item = gold_items[j.item_id]
-        gold = item.gold_answer or {}
-        expected = kinds[item.pk].gold_label(gold, context[item.pk])
-        got = kinds[item.pk].label_of(j, context[item.pk])
-        row = stats.setdefault(
-            j.annotator_id,
-            {"user_id": j.annotator_id, "username": j.annotator.username, "n": 0, "correct": 0,
-             "score_n": 0, "score_correct": 0},
-        )  # fmt: skip
-        row["n"] += 1
-        row["correct"] += int(got == expected)
-        for key, value in (gold.get("scores") or {}).items():
-            if key in (j.scores or {}):
-                row["score_n"] += 1
-                row["score_correct"] += int(j.scores[key] == value)
-    out = []
-    for row in sorted(stats.values(), key=lambda r: r["username"]):
-        row["accuracy"] = round(row["correct"] / row["n"], 4) if row["n"] else None
-        row["score_accuracy"] = round(row["score_correct"] / row["score_n"], 4) if row["score_n"] else None
-        out.append(row)
-    return out
+    """Per annotator, now: judged gold items, correct answers and accuracy (the overall answer), plus the
+    share of matching gold scores; defined by `report.gold_table`, which the stored report uses too.
+    Pages read the stored report's "gold"; this is for callers that need the figures of this moment."""
+    return report.gold_table(facts.gather(project, gold_only=True))
 
 
 def guideline_gaps(project, *, limit: int = 50):

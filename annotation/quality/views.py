@@ -6,7 +6,6 @@ Outsiders get 404, annotators 403 (annotation.web.project_for).
 
 import csv
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -20,9 +19,8 @@ from annotation.core.errors import ServiceError
 from annotation.core.web import is_htmx, page, project_for
 from annotation.kinds import registry
 from annotation.models import AdjudicationCategory, AdjudicationDecision, Decision, Item
-from annotation.quality import adjudication
+from annotation.quality import adjudication, reports
 from annotation.quality import selectors as quality_selectors
-from annotation.quality.reports import recompute_agreement
 
 # --- charts (specs from annotation/core/charts.py, drawn by static/js/charts.js) -----------------------
 
@@ -188,7 +186,7 @@ def _dashboard_context(project, report):
         "version_table": version_table,
         "annotator_sections": annotator_sections,
         "drift": [{**t, "chart": drift_chart(t)} for t in drift_tables(data.get("annotator_weekly"))],
-        "gold": quality_selectors.gold_accuracy(project),
+        "gold": data.get("gold", []),  # gold accuracy as the stored report computed it
     }
 
 
@@ -198,14 +196,12 @@ def agreement(request, pk):
     project = project_for(request, pk, "view_dashboard")
     notice = ""
     if request.method == "POST":
-        if getattr(settings, "TUNELOOP_ASYNC_AGREEMENT", False):
-            from annotation.tasks import compute_agreement
-
-            compute_agreement.delay(project.pk)
-            notice = "Recomputing in the background; reload in a moment."
-        else:
-            recompute_agreement(project=project, actor=request.user)
-            notice = "Agreement recomputed."
+        done = reports.request_recompute(project=project, actor=request.user)
+        notice = (
+            "Recomputing in the background; reload in a moment."
+            if done.outcome == "queued"
+            else "Agreement recomputed."
+        )
         if not is_htmx(request):
             messages.success(request, notice)
             return redirect("annotation:agreement", pk=project.pk)

@@ -1,11 +1,14 @@
-"""The assignment queue: the next item (one indexed pick, SKIP LOCKED), leases, submit and skip."""
+"""The assignment queue: the next item (one indexed pick, SKIP LOCKED), leases, submit and skip.
+
+Item state and slot counters change only through `annotation.queue.lifecycle`'s steps.
+"""
 
 import random
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
-from django.db.models import Case, Exists, F, OuterRef, Q, Subquery, Value, When
+from django.db.models import Exists, OuterRef, Subquery
 from django.utils import timezone
 
 from annotation.core import audit
@@ -25,15 +28,13 @@ from annotation.models import (
     RubricVersion,
 )
 from annotation.projects.rubrics import RubricError, validate_scores
+from annotation.queue import lifecycle
 
 User = get_user_model()
 _shuffle = random.SystemRandom().shuffle
 
 
 _gold_roll = random.SystemRandom().random  # tests replace it to decide whether a gold item is served
-
-
-_OPEN_STATES = (ItemState.OPEN, ItemState.ASSIGNED)
 
 
 def _lease_delta(project):
@@ -67,16 +68,8 @@ def release_expired_leases(*, project: Project | None = None, now=None, limit: i
         for _, item_id in rows:
             per_item[item_id] = per_item.get(item_id, 0) + 1
         for item_id in sorted(per_item):  # ascending ids: two releases never wait on each other in a cycle
-            _free_slot(item_id, count=per_item[item_id])
+            lifecycle.free_slots(item_id, count=per_item[item_id])
     return len(rows)
-
-
-def _free_slot(item_id, count: int = 1):
-    """Give back `count` held slots of an item; a full (ASSIGNED) item becomes OPEN again."""
-    Item.objects.filter(pk=item_id).update(
-        active_count=F("active_count") - count,
-        state=Case(When(state=ItemState.ASSIGNED, then=Value(ItemState.OPEN)), default=F("state")),
-    )
 
 
 def queue_candidates(*, project: Project, user, kind: str = ItemKind.SFT):
@@ -216,22 +209,9 @@ def _lease(project, user, item, now) -> Assignment:
             setattr(assignment, key, value)
         assignment.save(update_fields=list(fields))
         assignment.item = item
-    Item.objects.filter(pk=item.pk).update(
-        active_count=F("active_count") + 1,
-        state=Case(
-            When(is_gold=True, then=F("state")),
-            When(
-                active_count__gte=F("extra_overlap") + (project.overlap - 1),
-                then=Value(ItemState.ASSIGNED),
-            ),
-            default=F("state"),
-        ),
-    )
+    lifecycle.take_slot(item, project)
     if texts is not None:  # the pick brought the texts along: the task payload needs no query
         assignment.response_texts = list(zip(item.response_ids, texts, strict=True))
-    item.active_count += 1
-    if not item.is_gold and item.active_count >= project.overlap + item.extra_overlap:
-        item.state = ItemState.ASSIGNED
     return assignment
 
 
@@ -353,11 +333,7 @@ def submit_judgment(
             prior.save(update_fields=["is_current"])
         elif locked.state == AssignmentState.EXPIRED:
             # The slot went back to the queue; take it again if nobody filled it.
-            taken = Item.objects.filter(
-                Q(is_gold=True) | Q(active_count__lt=F("extra_overlap") + project.overlap),
-                pk=item.pk,
-                state__in=_OPEN_STATES,
-            ).update(active_count=F("active_count") + 1)
+            taken = lifecycle.retake_slot(item, project)
             if not taken:
                 raise Conflict("Your lease expired and the item was given to someone else.")
         judgment = Judgment.objects.create(
@@ -377,22 +353,7 @@ def submit_judgment(
             locked.state = AssignmentState.SUBMITTED
             locked.submitted_at = now
             locked.save(update_fields=["state", "submitted_at"])
-            Item.objects.filter(pk=item.pk).update(
-                submitted_count=F("submitted_count") + 1,
-                # SET sees the row before this update: submitted_count is the old count here.
-                # Only queue states move; a lead's decision (discarded, disputed...) stays.
-                state=Case(
-                    When(Q(is_gold=True) | ~Q(state__in=_OPEN_STATES), then=F("state")),
-                    When(
-                        submitted_count__gte=F("extra_overlap") + (project.overlap - 1),
-                        then=Value(ItemState.COMPLETE),
-                    ),
-                    When(
-                        active_count__gte=F("extra_overlap") + project.overlap, then=Value(ItemState.ASSIGNED)
-                    ),
-                    default=Value(ItemState.OPEN),
-                ),
-            )
+            lifecycle.record_submission(item, project)
             if project.agreement_routing and not item.is_gold:
                 from annotation.quality import (
                     routing,  # routing reads judgments; imported here to keep services light
@@ -432,7 +393,7 @@ def skip_assignment(*, assignment: Assignment, user, reason: str = "") -> Assign
     locked.state = AssignmentState.SKIPPED
     locked.save(update_fields=["state"])
     if held_slot:
-        _free_slot(locked.item_id)
+        lifecycle.free_slots(locked.item_id)
     audit.record(
         actor=user,
         project=locked.project,

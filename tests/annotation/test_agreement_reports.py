@@ -244,7 +244,7 @@ def _synthetic_cells(n_items, seed, n_annotators=10, labels=("accept", "reject",
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_nominal_figures_equal_the_reference(seed):
-    from annotation.quality.reports import nominal_figures
+    from annotation.quality.figures import nominal_figures
 
     cells = _synthetic_cells(60, seed, n_annotators=5)
     assert nominal_figures(cells) == _reference_nominal_figures(cells)
@@ -257,7 +257,7 @@ def test_nominal_figures_equal_the_reference(seed):
 def test_nominal_figures_on_a_report_sized_input():
     """20k items (about 55k judgments): the figures equal the metrics library on a matrix built with
     numpy. The old per-item scan over every cell took minutes here; see benchmarks/agreement.py."""
-    from annotation.quality.reports import nominal_figures
+    from annotation.quality.figures import nominal_figures
 
     n_items, n_annotators = 20_000, 10
     cells = _synthetic_cells(n_items, 7, n_annotators=n_annotators)
