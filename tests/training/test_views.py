@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 
 from tests.training.factories import make_pairs, sft_project_data, word_embedder
-from training import services
+from training import snapshots
 from training.models import DatasetSnapshot, ModelVersion, RunMetric, RunState, TrainingRun
 
 pytestmark = pytest.mark.django_db
@@ -19,7 +19,7 @@ HX = {"HTTP_HX_REQUEST": "true"}
 @pytest.fixture
 def snapshot(project, users):
     sft_project_data(project, users, n=5)
-    return services.build_snapshot(
+    return snapshots.build_snapshot(
         project=project,
         actor=users["lead"],
         kind="sft",

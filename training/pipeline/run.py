@@ -172,8 +172,9 @@ def _peft_config(cfg: TrainConfig):
     )
 
 
-def load(cfg: TrainConfig, plan: DevicePlan):
-    """Return (model, tokenizer, peft_config or None, ref_model or None).
+def load(cfg: TrainConfig, plan: DevicePlan, *, model_cache: str | os.PathLike | None = None):
+    """Return (model, tokenizer, peft_config or None, ref_model or None). `model_cache` is where the
+    bundled model is converted (llm's default when None).
 
     lora/qlora: a fresh adapter goes in as `peft_config` (TRL wraps the model; for DPO the disabled
     adapter is the reference), or `init_adapter` is loaded trainable (for DPO, TRL copies it as the
@@ -194,7 +195,7 @@ def load(cfg: TrainConfig, plan: DevicePlan):
             bnb_4bit_use_double_quant=True,
             bnb_4bit_compute_dtype=torch.bfloat16 if plan.bf16 else torch.float16,
         )
-        source = resolve_model(cfg.base_model)
+        source = resolve_model(cfg.base_model, cache_dir=model_cache)
         tokenizer = load_tokenizer(source)
         model = AutoModelForCausalLM.from_pretrained(
             # each process of a multi-GPU `accelerate launch` puts its copy on its own GPU
@@ -205,7 +206,7 @@ def load(cfg: TrainConfig, plan: DevicePlan):
         )
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=plan.gradient_checkpointing)
     else:
-        model, tokenizer = load_model(cfg.base_model, device=plan.device, dtype=dtype)
+        model, tokenizer = load_model(cfg.base_model, device=plan.device, dtype=dtype, cache_dir=model_cache)
     if not getattr(tokenizer, "chat_template", None):
         tokenizer.chat_template = (
             CHATML_TEMPLATE  # conversational rows need one; ChatML is the common default
@@ -220,7 +221,7 @@ def load(cfg: TrainConfig, plan: DevicePlan):
     elif cfg.adapter in ("lora", "qlora"):
         peft_config = _peft_config(cfg)
     elif cfg.method == "dpo":
-        ref_model, _ = load_model(cfg.base_model, device=plan.device, dtype=dtype)
+        ref_model, _ = load_model(cfg.base_model, device=plan.device, dtype=dtype, cache_dir=model_cache)
     return model, tokenizer, peft_config, ref_model
 
 
@@ -363,10 +364,12 @@ def run_training(
     *,
     on_progress: Callable[[ProgressEvent], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    model_cache: str | os.PathLike | None = None,
 ) -> TrainResult:
     """Validate, train, save. Raises ConfigError (before loading anything) for bad config or rows.
     `should_stop()` is polled after each optimizer step; True saves a checkpoint and returns
-    status "cancelled" (the partial adapter is saved too; resume with resume_from_checkpoint=True)."""
+    status "cancelled" (the partial adapter is saved too; resume with resume_from_checkpoint=True).
+    `model_cache`: where a bundled base model is converted (the app passes its one cache)."""
     cfg = validate_config(cfg)
     validate_rows(cfg.method, train_rows)
     if eval_rows:
@@ -381,7 +384,7 @@ def run_training(
 
     set_seed(cfg.seed)  # before the adapter is created: its initialisation is random
     plan = plan_device(cfg)
-    model, tokenizer, peft_config, ref_model = load(cfg, plan)
+    model, tokenizer, peft_config, ref_model = load(cfg, plan, model_cache=model_cache)
     if plan.device == "cuda" and cfg.gradient_checkpointing is None:
         n_params = sum(p.numel() for p in model.parameters())
         plan = plan_device(cfg, model.config, n_params)
