@@ -30,8 +30,9 @@ def _minilm():
     global _model
     with _lock:
         if _model is None:
-            # deferred: heavy optional dependency (sentence_transformers, torch)
-            from sentence_transformers import SentenceTransformer
+            from sentence_transformers import (
+                SentenceTransformer,
+            )  # deferred: heavy optional dependency (torch)
 
             _model = SentenceTransformer(str(minilm_dir()), device="cpu")
         return _model

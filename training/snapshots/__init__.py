@@ -1,7 +1,7 @@
 """Dataset snapshots: the filters, the two-step build (`create_snapshot` in the request, `build` in
 a task, `build_snapshot` both at once), the quality report, and the rows as JSON lines."""
 
-from .build import (
+from .builder import (
     REPLAY_PATH,
     build,
     build_snapshot,
