@@ -8,8 +8,8 @@ from django.urls import reverse
 from config.celery import app
 from tests.training.factories import import_sft, judge_all, sft_project_data
 from training import runs, tasks
-from training.snapshots import builder
 from training.models import DatasetSnapshot, SnapshotRow, SnapshotState, TrainingRun
+from training.snapshots import builder
 
 pytestmark = pytest.mark.django_db
 NO_NEAR_DEDUPE = {"near_dup_threshold": 1, "val_fraction": 0}
