@@ -72,6 +72,7 @@ def assert_loadable(version, tiny_model_dir):
     assert len(version.adapter_sha256) == 64
 
 
+@pytest.mark.slow
 def test_bad_config_is_refused_before_anything_is_queued(
     project, users, tiny_model_dir, django_capture_on_commit_callbacks
 ):
@@ -102,6 +103,7 @@ def test_bad_config_is_refused_before_anything_is_queued(
     assert not TrainingRun.objects.exists()
 
 
+@pytest.mark.slow
 def test_invalid_rows_are_refused_with_row_numbers(
     project, users, tiny_model_dir, django_capture_on_commit_callbacks
 ):
@@ -120,6 +122,7 @@ def test_invalid_rows_are_refused_with_row_numbers(
     assert callbacks == [] and not TrainingRun.objects.exists()
 
 
+@pytest.mark.slow
 def test_invalid_validation_rows_are_refused_too(
     project, users, tiny_model_dir, django_capture_on_commit_callbacks
 ):
@@ -137,6 +140,7 @@ def test_invalid_validation_rows_are_refused_too(
     assert not TrainingRun.objects.exists()
 
 
+@pytest.mark.slow
 def test_qlora_is_queued_from_a_web_host_without_a_gpu_and_the_worker_checks_its_own(
     project, users, tiny_model_dir, django_capture_on_commit_callbacks, monkeypatch
 ):
@@ -159,6 +163,7 @@ def test_qlora_is_queued_from_a_web_host_without_a_gpu_and_the_worker_checks_its
     assert "qlora needs a CUDA GPU" in run.error
 
 
+@pytest.mark.slow
 def test_sft_then_dpo_end_to_end(project, users, tiny_model_dir, django_capture_on_commit_callbacks):
     snapshot = sft_snapshot(project, users)
     run = start(project, users, snapshot, tiny_config(tiny_model_dir), django_capture_on_commit_callbacks)
@@ -193,6 +198,7 @@ def test_sft_then_dpo_end_to_end(project, users, tiny_model_dir, django_capture_
     assert ModelVersion.objects.filter(project=project).count() == 2
 
 
+@pytest.mark.slow
 def test_cancel_a_queued_run_and_a_running_one_then_resume_from_its_checkpoint(
     project, users, tiny_model_dir, django_capture_on_commit_callbacks
 ):
@@ -226,6 +232,7 @@ def test_cancel_a_queued_run_and_a_running_one_then_resume_from_its_checkpoint(
     assert ModelVersion.objects.filter(run=run).exists()
 
 
+@pytest.mark.slow
 def test_stale_runs_are_marked_interrupted_and_resume_from_the_last_checkpoint(
     project, users, tiny_model_dir, django_capture_on_commit_callbacks
 ):
@@ -261,6 +268,7 @@ def test_stale_runs_are_marked_interrupted_and_resume_from_the_last_checkpoint(
         runs.resume_run(run=run, actor=users["lead"])
 
 
+@pytest.mark.slow
 def test_a_training_error_fails_the_run_with_the_message(
     project, users, tiny_model_dir, django_capture_on_commit_callbacks, tmp_path
 ):
@@ -276,6 +284,7 @@ def test_a_training_error_fails_the_run_with_the_message(
     assert not ModelVersion.objects.exists()
 
 
+@pytest.mark.slow
 def test_train_command_builds_queues_and_reports_field_errors(
     project, users, tiny_model_dir, django_capture_on_commit_callbacks
 ):
@@ -326,6 +335,7 @@ def test_train_command_builds_queues_and_reports_field_errors(
     assert TrainingRun.objects.count() == 2
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)  # real commits: the run is queued when start_run commits
 @pytest.mark.parametrize("base_ok", [True, False], ids=["completes", "fails"])
 def test_train_command_wait_follows_the_run_to_its_end(project, users, tiny_model_dir, tmp_path, base_ok):
@@ -373,6 +383,7 @@ def test_train_command_wait_follows_the_run_to_its_end(project, users, tiny_mode
         assert f"Run #{run.pk} ended failed" in str(exc.value)
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)  # the heartbeat thread has its own connection: real commits
 @pytest.mark.parametrize("pulse", [True, False], ids=["with-pulse", "without"])
 def test_the_pulse_keeps_a_run_alive_through_a_long_stretch_without_steps(project, users, settings, pulse):

@@ -252,6 +252,7 @@ def test_api_downloads_a_model_version_for_leads_only(client, project, users, ve
     assert get("lead", versions[1].pk).status_code == 404
 
 
+@pytest.mark.slow
 def test_train_dpo_button_builds_a_snapshot_and_opens_the_prefilled_form(client, project, users):
     login(client, users)
     pairs_page = client.get(reverse("preferences:pairs", args=[project.pk])).content.decode()
