@@ -45,11 +45,11 @@ def test_same_result_as_the_definition_with_groups_ties_and_zero_rows():
 
 
 def test_a_few_thousand_prompts_in_many_blocks(monkeypatch):
-    x, copies = planted(3000, 0.25)
+    x, copies = planted(2000, 0.25)
     found = near_duplicates(x, 0.95)
     assert set(found) == set(copies)
     assert all(found[i][0] == copies[i] and found[i][1] >= 0.95 for i in found)
-    monkeypatch.setattr(dedupe, "SIMILARITY_BUDGET", 3000 * 37)  # 37-row blocks: ~100 of them
+    monkeypatch.setattr(dedupe, "SIMILARITY_BUDGET", 2000 * 37)  # 37-row blocks: ~100 of them
     assert near_duplicates(x, 0.95) == found
 
 
