@@ -1,9 +1,11 @@
 """Model plumbing with no Django: load a causal LM (the bundled SmolLM2, a local path or a Hub id),
-generate chat completions in batches, and score responses (log-probability, token entropy).
+generate chat completions in batches, score responses (log-probability, token entropy), and embed
+text (MiniLM).
 
 Importing this package is cheap; torch and transformers load on first use.
 """
 
+from .embeddings import minilm_dir, minilm_embedder
 from .generate import generate, generation_params, render_prompt
 from .loader import (
     DEFAULT_MODEL,
@@ -27,6 +29,8 @@ __all__ = [
     "load_model",
     "load_tokenizer",
     "mean_token_entropy",
+    "minilm_dir",
+    "minilm_embedder",
     "pick_device",
     "render_prompt",
     "resolve_model",

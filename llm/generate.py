@@ -45,7 +45,7 @@ def generate(
 
     `on_batch(done, total)` is called after each batch, for progress reports.
     """
-    import torch
+    import torch  # deferred: heavy optional dependency (torch)
 
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")

@@ -17,6 +17,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None
+
 DEFAULT_MODEL = "smollm2-135m-instruct"
 CACHE_ENV = "TUNELOOP_MODEL_CACHE"
 WEIGHTS_FILE = "model.safetensors"
@@ -100,9 +105,7 @@ def resolve_model(
 @contextlib.contextmanager
 def _file_lock(path: Path):
     """An exclusive advisory lock (POSIX); elsewhere the atomic rename alone decides who wins."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
+    if fcntl is None:  # pragma: no cover - Windows
         yield
         return
     with open(path, "a") as handle:
@@ -134,8 +137,11 @@ def convert_gguf(
     gguf_dir: str | os.PathLike, gguf_file: str, out_dir: str | os.PathLike, *, name_or_path: str = ""
 ) -> None:
     """Dequantise a GGUF checkpoint into a float32 safetensors model + tokenizer (chat template kept)."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    import torch  # deferred: heavy optional dependency (torch)
+    from transformers import (
+        AutoModelForCausalLM,
+        AutoTokenizer,
+    )  # deferred: heavy optional dependency (transformers)
 
     tokenizer = AutoTokenizer.from_pretrained(gguf_dir, gguf_file=gguf_file)
     loaded = AutoModelForCausalLM.from_pretrained(gguf_dir, gguf_file=gguf_file, dtype=torch.float32)
@@ -162,7 +168,7 @@ def convert_gguf(
 
 def pick_device(device=None):
     """The given device, else cuda when available, else cpu."""
-    import torch
+    import torch  # deferred: heavy optional dependency (torch)
 
     if device is not None:
         return torch.device(device)
@@ -170,7 +176,7 @@ def pick_device(device=None):
 
 
 def _pick_dtype(dtype, device):
-    import torch
+    import torch  # deferred: heavy optional dependency (torch)
 
     if dtype is None or dtype == "auto":
         if device.type == "cuda":
@@ -183,7 +189,7 @@ def _pick_dtype(dtype, device):
 
 def load_tokenizer(name_or_path: str | os.PathLike | None = None, *, cache_dir=None):
     """The tokenizer alone, with a pad token (the EOS token when the model defines none)."""
-    from transformers import AutoTokenizer
+    from transformers import AutoTokenizer  # deferred: heavy optional dependency (transformers)
 
     tokenizer = AutoTokenizer.from_pretrained(resolve_model(name_or_path, cache_dir=cache_dir))
     if tokenizer.pad_token is None:
@@ -194,7 +200,7 @@ def load_tokenizer(name_or_path: str | os.PathLike | None = None, *, cache_dir=N
 def load_model(name_or_path: str | os.PathLike | None = None, *, device=None, dtype=None, cache_dir=None):
     """Return `(model, tokenizer)`: the model in eval mode on `device` (default cuda if available,
     else cpu) in `dtype` (default float32 on cpu, bfloat16/float16 on cuda)."""
-    from transformers import AutoModelForCausalLM
+    from transformers import AutoModelForCausalLM  # deferred: heavy optional dependency (transformers)
 
     source = resolve_model(name_or_path, cache_dir=cache_dir)
     device = pick_device(device)

@@ -24,7 +24,7 @@ def response_stats(
     model, tokenizer, conversations, responses, *, batch_size: int = 8
 ) -> list[tuple[float, float]]:
     """`(summed log-probability, mean token entropy)` per (conversation, response), in one pass."""
-    import torch
+    import torch  # deferred: heavy optional dependency (torch)
 
     if len(conversations) != len(responses):
         raise ValueError("conversations and responses must have the same length")

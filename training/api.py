@@ -1,4 +1,5 @@
-"""The training REST API: thin views over training.services (writes) and training.selectors (reads).
+"""The training REST API: thin views over training.runs / training.registry (writes) and
+training.selectors (reads).
 
 A project the caller cannot see answers 404; a role below lead answers 403; bad filters or a bad
 run config answer 400 with messages per field (annotation.api_errors).
@@ -15,12 +16,11 @@ from annotation.core.api import ProjectScoped, error_responses, validated
 from annotation.core.errors import InvalidInput
 from annotation.core.permissions import can
 
-from . import selectors, services
+from . import registry, runs, selectors, snapshots
 from . import serializers as s
+from .access import TRAIN_ACTION as TRAIN
+from .access import VIEW_ACTION as VIEW
 from .models import DatasetSnapshot, ModelVersion, Split, TrainingRun
-
-VIEW = services.VIEW_ACTION
-TRAIN = services.TRAIN_ACTION
 
 
 def _object_for(request, model, pk, action=VIEW):
@@ -46,14 +46,15 @@ class SnapshotListView(ProjectScoped, generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
     @extend_schema(
-        summary="Build a snapshot from approved data (400 with field messages, or when no row is left).",
+        summary="Queue a snapshot of approved data (state building; poll it until ready). 400 with field "
+        "messages, or when no candidate passes the filters.",
         request=s.SnapshotCreateSerializer,
         responses={201: s.SnapshotSerializer, **error_responses(400, 403, 404)},
     )
     def post(self, request, project_id):
         project = self.project_for(TRAIN)
         data = validated(s.SnapshotCreateSerializer, request.data)
-        snapshot = services.build_snapshot(project=project, actor=request.user, **data)
+        snapshot = runs.request_snapshot(project=project, actor=request.user, **data)
         return Response(s.SnapshotSerializer(snapshot).data, status=201)
 
 
@@ -75,7 +76,7 @@ class SnapshotRowsView(APIView):
         if split not in (None, *Split.values):
             raise NotFound("No such split.")
         response = StreamingHttpResponse(
-            services.snapshot_jsonl(snapshot, split), content_type="application/x-ndjson"
+            snapshots.snapshot_jsonl(snapshot, split), content_type="application/x-ndjson"
         )
         response["Content-Disposition"] = f'attachment; filename="snapshot-{snapshot.pk}.jsonl"'
         return response
@@ -105,9 +106,7 @@ class RunListView(ProjectScoped, generics.ListAPIView):
         snapshot = selectors.snapshots_for(project).filter(pk=data["snapshot"]).first()
         if snapshot is None:
             raise InvalidInput(errors={"snapshot": ["No such snapshot in this project."]})
-        run = services.start_run(
-            project=project, actor=request.user, snapshot=snapshot, config=data["config"]
-        )
+        run = runs.start_run(project=project, actor=request.user, snapshot=snapshot, config=data["config"])
         return Response(s.RunSerializer(run).data, status=201)
 
 
@@ -123,7 +122,7 @@ class RunCancelView(APIView):
     @extend_schema(summary="Cancel a queued or running run (409 otherwise).", request=None,
                    responses={200: s.RunSerializer, **error_responses(403, 404)})  # fmt: skip
     def post(self, request, run_id):
-        run = services.cancel_run(run=_object_for(request, TrainingRun, run_id, TRAIN), actor=request.user)
+        run = runs.cancel_run(run=_object_for(request, TrainingRun, run_id, TRAIN), actor=request.user)
         return Response(s.RunSerializer(run).data)
 
 
@@ -132,7 +131,7 @@ class RunResumeView(APIView):
     @extend_schema(summary="Requeue an interrupted, failed or cancelled run from its last checkpoint.",
                    request=None, responses={200: s.RunSerializer, **error_responses(403, 404)})  # fmt: skip
     def post(self, request, run_id):
-        run = services.resume_run(run=_object_for(request, TrainingRun, run_id, TRAIN), actor=request.user)
+        run = runs.resume_run(run=_object_for(request, TrainingRun, run_id, TRAIN), actor=request.user)
         return Response(s.RunSerializer(run).data)
 
 
@@ -158,7 +157,19 @@ class ModelVersionDownloadView(APIView):
     )
     def get(self, request, version_id):
         version = _object_for(request, ModelVersion, version_id)
-        archive = services.model_archive(version)
+        archive = registry.model_archive(version)
         if archive is None:
             raise NotFound("The adapter files are not on this server.")
         return FileResponse(archive, as_attachment=True, filename=f"model-{version.pk}.zip")
+
+
+@extend_schema(tags=["training"])
+class ModelVersionPromoteView(APIView):
+    @extend_schema(
+        summary="Make this version the project's current model (lead and up).",
+        request=None,
+        responses={200: s.ModelVersionSerializer, **error_responses(403, 404)},
+    )
+    def post(self, request, version_id):
+        version = registry.promote(_object_for(request, ModelVersion, version_id, TRAIN), by=request.user)
+        return Response(s.ModelVersionSerializer(version, context={"request": request}).data)

@@ -13,6 +13,7 @@ urlpatterns = [
     path("runs/<int:run_id>/cancel/", api.RunCancelView.as_view(), name="api-run-cancel"),
     path("runs/<int:run_id>/resume/", api.RunResumeView.as_view(), name="api-run-resume"),
     path("projects/<int:project_id>/models/", api.ModelVersionListView.as_view(), name="api-models"),
+    path("models/<int:version_id>/promote/", api.ModelVersionPromoteView.as_view(), name="api-model-promote"),
     path(
         "models/<int:version_id>/download/", api.ModelVersionDownloadView.as_view(), name="api-model-download"
     ),

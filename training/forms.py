@@ -1,4 +1,5 @@
-"""Forms for the training pages. They check shapes only; the rules live in training.services."""
+"""Forms for the training pages. They check shapes only; the rules live in training.runs and
+training.snapshots."""
 
 from django import forms
 

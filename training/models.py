@@ -1,6 +1,7 @@
 """Dataset snapshots, training runs with their metric series, and the model registry.
 
-Workflows live in `training.services`; this module holds tables and small invariants only.
+Workflows live in `training.runs` (the lead's actions), `training.worker` (the worker's side),
+`training.registry` and `training.snapshots`; this module holds tables and small invariants only.
 """
 
 from django.conf import settings
@@ -21,8 +22,17 @@ class Split(models.TextChoices):
     VALIDATION = "validation", "Validation"
 
 
+class SnapshotState(models.TextChoices):
+    BUILDING = "building", "Building"
+    READY = "ready", "Ready"
+    FAILED = "failed", "Failed"
+
+
 class DatasetSnapshot(models.Model):
-    """The exact rows a run trains on, frozen when built: never updated, only created or deleted."""
+    """The exact rows a run trains on, frozen when built. Created in state `building` by the lead's
+    request; the build task fills it in (progress, then rows and report in one transaction, `ready`)
+    or records why it failed. `save()` never updates a snapshot; only the builder's guarded UPDATEs
+    of a building row do."""
 
     project = models.ForeignKey("annotation.Project", on_delete=models.CASCADE, related_name="snapshots")
     kind = models.CharField(max_length=8, choices=SnapshotKind.choices)
@@ -32,6 +42,12 @@ class DatasetSnapshot(models.Model):
     train_count = models.PositiveIntegerField(default=0)
     val_count = models.PositiveIntegerField(default=0)
     quality_report = models.JSONField(default=dict, blank=True)
+    state = models.CharField(max_length=16, choices=SnapshotState.choices, default=SnapshotState.READY)
+    progress = models.FloatField(default=0.0)  # 0..1 while building
+    stage = models.CharField(max_length=64, blank=True)  # what the builder is doing now
+    error = models.TextField(blank=True)
+    # sha256 of the filtered source candidates at request time: an identical request reuses the snapshot
+    source_hash = models.CharField(max_length=64, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -52,6 +68,18 @@ class DatasetSnapshot(models.Model):
     @property
     def total_count(self) -> int:
         return self.train_count + self.val_count
+
+    @property
+    def is_ready(self) -> bool:
+        return self.state == SnapshotState.READY
+
+    @property
+    def is_building(self) -> bool:
+        return self.state == SnapshotState.BUILDING
+
+    @property
+    def percent(self) -> int:
+        return 100 if self.is_ready else int(100 * min(max(self.progress, 0.0), 1.0))
 
 
 class SnapshotRow(models.Model):
@@ -190,6 +218,7 @@ class ModelVersion(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="model_version_name_unique")]
 
     def __str__(self):
         return self.name

@@ -2,7 +2,7 @@
 
 from collections import defaultdict
 
-from django.db.models import Prefetch
+from django.db.models import Prefetch, Q
 
 from annotation.models import Adjudication, Decision, Item, ItemKind, ItemState, Judgment, Response
 from preferences.models import PairStatus, PreferencePair
@@ -111,8 +111,6 @@ def dpo_sources(project, *, include_candidates: bool, candidate_min_confidence: 
         "item", "chosen", "rejected", "rubric_version", "decided_by"
     )
     if include_candidates:
-        from django.db.models import Q
-
         pairs = pairs.filter(
             Q(status=PairStatus.APPROVED)
             # a candidate whose chosen response most of its judges reported harmful needs a lead

@@ -1,18 +1,21 @@
-"""DRF serializers of the training API: shapes only; the rules live in training.services."""
+"""DRF serializers of the training API: shapes only; the rules live in training.runs, training.registry and
+training.snapshots."""
 
 from rest_framework import serializers
 
 from .models import DatasetSnapshot, ModelVersion, SnapshotKind, TrainingRun
+from .selectors import metric_series
 
 
 class SnapshotSerializer(serializers.ModelSerializer):
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    percent = serializers.IntegerField(read_only=True)
 
     class Meta:
         model = DatasetSnapshot
         fields = [
-            "id", "project", "kind", "name", "filters", "content_hash", "train_count", "val_count",
-            "quality_report", "created_by", "created_at",
+            "id", "project", "kind", "name", "filters", "state", "progress", "percent", "stage", "error",
+            "content_hash", "train_count", "val_count", "quality_report", "created_by", "created_at",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -51,8 +54,6 @@ class RunDetailSerializer(RunSerializer):
 
     def get_metrics(self, run) -> dict:
         """{name: [[step, value], ...]} for every recorded series."""
-        from .selectors import metric_series
-
         return {name: [list(p) for p in points] for name, points in metric_series(run).items()}
 
 
@@ -62,10 +63,17 @@ class RunCreateSerializer(serializers.Serializer):
 
 
 class ModelVersionSerializer(serializers.ModelSerializer):
+    is_current = serializers.SerializerMethodField()
+
     class Meta:
         model = ModelVersion
         fields = [
             "id", "project", "run", "name", "method", "base_model", "adapter_path", "adapter_sha256",
             "snapshot", "config", "library_versions", "device", "metrics", "eval_report", "created_at",
+            "is_current",
         ]  # fmt: skip
         read_only_fields = fields
+
+    def get_is_current(self, version) -> bool:
+        """Whether the project's current model (what later features score with) is this version."""
+        return bool(version.adapter_path) and version.project.current_model_path == version.adapter_path

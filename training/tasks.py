@@ -1,31 +1,36 @@
-"""Celery tasks of the training app. `training.tasks.*` is routed to the `gpu` queue.
+"""Celery tasks of the training app: thin (load ids, call the worker or the snapshot builder).
+
+`training.tasks.*` is routed to the `gpu` queue: only `run_training_task` is named there. A snapshot
+build needs no model but MiniLM on CPU, so `build_snapshot_task` is named outside it and runs on the
+default queue, like `mark_interrupted_runs`.
 
 `run_training_task` is not acks_late: a run lasts longer than a broker's visibility timeout, and a
 redelivered message would start a second copy. A worker that dies leaves its run `running`; the
 run is marked interrupted when that worker starts again (worker_ready) or when its heartbeat goes
-stale (`mark_interrupted_runs`, named outside `training.tasks.*` so it runs on the default queue).
+stale (`mark_interrupted_runs`).
 """
 
 import logging
 
 from celery import shared_task
 from celery.signals import worker_ready
-from django.db import connection
+from django.db import connection, transaction
 
-from . import runner, services
+from . import snapshots, worker
+from .models import DatasetSnapshot, SnapshotState
 
 log = logging.getLogger(__name__)
 
 
 @shared_task(bind=True, acks_late=False, name="training.tasks.run_training_task")
 def run_training_task(self, run_id: int, attempt: int | None = None) -> str:
-    run = services.mark_running(
+    run = worker.mark_running(
         run_id=run_id, attempt=attempt, hostname=self.request.hostname or "", task_id=self.request.id or ""
     )
     try:
         if run is None:
             return "skipped"
-        return runner.execute(run)
+        return worker.execute(run)
     finally:
         # A GPU worker idles between long tasks: give the connection back (unless a caller's
         # transaction, e.g. a test calling the task in-process, still holds it).
@@ -33,9 +38,42 @@ def run_training_task(self, run_id: int, attempt: int | None = None) -> str:
             connection.close()
 
 
+@shared_task(name="training.snapshots.build_snapshot_task")
+def build_snapshot_task(snapshot_id: int) -> str:
+    """Build a `building` snapshot; returns its final state. A failure is recorded on the snapshot."""
+    snapshot = DatasetSnapshot.objects.select_related("project", "created_by").filter(pk=snapshot_id).first()
+    if snapshot is None or snapshot.state != SnapshotState.BUILDING:
+        return "skipped"
+    try:
+        return snapshots.build(snapshot).state
+    except Exception as exc:  # recorded on the snapshot for the lead; the worker carries on
+        log.warning("snapshot %s failed to build", snapshot_id, exc_info=True)
+        snapshots.fail(snapshot_id, snapshots.error_text(exc))
+        return SnapshotState.FAILED
+
+
+def queue_snapshot_build(snapshot: DatasetSnapshot) -> None:
+    """Build after the current transaction commits, on a worker; here and now when no worker is
+    configured (CELERY_TASK_ALWAYS_EAGER). The one place that decides."""
+    if build_snapshot_task.app.conf.task_always_eager:
+        build_snapshot_task.apply(args=[snapshot.pk])
+        snapshot.refresh_from_db()
+    else:
+        snapshot_id = snapshot.pk
+        transaction.on_commit(lambda: build_snapshot_task.delay(snapshot_id))
+
+
+def queue_training_run(run) -> str:
+    """Queue the run's current attempt after commit; returns the task id (stored on the run)."""
+    task_id = run.celery_task_id
+    attempt = run.attempt
+    transaction.on_commit(lambda: run_training_task.apply_async(args=[run.pk, attempt], task_id=task_id))
+    return task_id
+
+
 @shared_task(name="training.maintenance.mark_interrupted_runs")
 def mark_interrupted_runs() -> list[int]:
-    return services.mark_interrupted_runs()
+    return worker.mark_interrupted_runs()
 
 
 @worker_ready.connect
@@ -43,8 +81,8 @@ def _interrupt_runs_of_a_restarted_worker(sender=None, **kwargs):
     """A worker that starts runs nothing yet: whatever the database says it runs died with it."""
     hostname = getattr(sender, "hostname", "") or ""
     try:
-        ids = services.mark_interrupted_runs(hostname=hostname) if hostname else []
-        ids += services.mark_interrupted_runs()
+        ids = worker.mark_interrupted_runs(hostname=hostname) if hostname else []
+        ids += worker.mark_interrupted_runs()
     except Exception:  # never keep a worker from starting
         log.exception("could not check for interrupted training runs")
         return

@@ -1,6 +1,6 @@
 """The training pages (lead and up): snapshots, runs with live progress, the model registry.
 
-Thin: writes go through training.services, reads through training.selectors. Outsiders get 404,
+Thin: writes go through training.runs / training.registry, reads through training.selectors. Outsiders get 404,
 members without the lead role 403 (annotation.web.project_for).
 """
 
@@ -13,15 +13,16 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from annotation.core.errors import ServiceError
 from annotation.core.forms import add_service_errors
+from annotation.core.permissions import can
 from annotation.core.web import is_htmx, page, project_for
 
-from . import selectors, services
+from . import registry, selectors
+from . import runs as run_actions
+from . import snapshots as snapshot_build
+from .access import TRAIN_ACTION as TRAIN
+from .access import VIEW_ACTION as VIEW
 from .forms import RunForm, SnapshotForm
 from .models import DatasetSnapshot, ModelVersion, SnapshotKind, Split, TrainingRun
-
-VIEW = services.VIEW_ACTION
-TRAIN = services.TRAIN_ACTION
-
 
 # --- snapshots ---------------------------------------------------------------------------------
 
@@ -37,14 +38,14 @@ def snapshots(request, pk):
         form = SnapshotForm(request.POST)
         if form.is_valid():
             try:
-                snapshot = services.build_snapshot(
+                snapshot = run_actions.request_snapshot(
                     project=project, actor=request.user, **form.service_kwargs()
                 )
             except ServiceError as exc:
                 add_service_errors(form, exc.errors or {"__all__": [exc.message]})
                 status = exc.status
             else:
-                messages.success(request, f"Snapshot #{snapshot.pk} built: {snapshot.total_count} rows.")
+                messages.success(request, _snapshot_notice(snapshot))
                 url = reverse("training:snapshot", args=[snapshot.pk])
                 if is_htmx(request):
                     response = HttpResponse(status=204)
@@ -55,6 +56,14 @@ def snapshots(request, pk):
             status = 400
     context = {"form": form, "snapshots": selectors.snapshots_for(project)}
     return page(request, project, "training/snapshots.html", "training/_snapshots.html", context, status)
+
+
+def _snapshot_notice(snapshot) -> str:
+    if snapshot.is_ready:
+        return f"Snapshot #{snapshot.pk} built: {snapshot.total_count} rows."
+    if snapshot.is_building:
+        return f"Snapshot #{snapshot.pk} is building; this page shows its progress."
+    return f"Snapshot #{snapshot.pk} failed to build: {snapshot.error}"
 
 
 def _snapshot_for(request, pk) -> DatasetSnapshot:
@@ -78,13 +87,23 @@ def snapshot_detail(request, pk):
 
 
 @login_required
+def snapshot_progress(request, pk):
+    """The polled partial of a building snapshot; once it is ready or failed, htmx reloads the page."""
+    snapshot = _snapshot_for(request, pk)
+    response = render(request, "training/_snapshot_progress.html", {"snapshot": snapshot})
+    if not snapshot.is_building and is_htmx(request):
+        response["HX-Refresh"] = "true"
+    return response
+
+
+@login_required
 def snapshot_download(request, pk):
     snapshot = _snapshot_for(request, pk)
     split = request.GET.get("split") or None
     if split not in (None, *Split.values):
         raise Http404("No such split.")
     response = StreamingHttpResponse(
-        services.snapshot_jsonl(snapshot, split), content_type="application/x-ndjson"
+        snapshot_build.snapshot_jsonl(snapshot, split), content_type="application/x-ndjson"
     )
     response["Content-Disposition"] = (
         f'attachment; filename="snapshot-{snapshot.pk}{"-" + split if split else ""}.jsonl"'
@@ -122,7 +141,7 @@ def run_new(request, pk):
         if form.is_valid():
             snapshot = selectors.snapshots_for(project).filter(pk=form.cleaned_data["snapshot"]).first()
             try:
-                run = services.start_run(
+                run = run_actions.start_run(
                     project=project, actor=request.user, snapshot=snapshot, config=form.config(snapshot.kind)
                 )
             except ServiceError as exc:
@@ -138,13 +157,18 @@ def run_new(request, pk):
         snapshot = selectors.snapshots_for(project).filter(pk=request.GET.get("snapshot") or 0).first()
         snapshot = snapshot or selectors.snapshots_for(project).first()
         method = snapshot.kind if snapshot else SnapshotKind.SFT
-        initial = {k: v for k, v in services.default_run_config(project, method).items() if v is not None}
+        initial = {k: v for k, v in run_actions.default_run_config(project, method).items() if v is not None}
         initial["snapshot"] = snapshot.pk if snapshot else None
         latest_sft = selectors.model_versions_for(project).filter(method=SnapshotKind.SFT).first()
         if method == SnapshotKind.DPO and latest_sft is not None:
             initial["init_model_version"] = latest_sft.pk
         form = _run_form(project, initial=initial)
-    context = {"form": form, "has_snapshots": bool(form.fields["snapshot"].choices)}
+    chosen = selectors.snapshots_for(project).filter(pk=request.GET.get("snapshot") or 0).first()
+    context = {
+        "form": form,
+        "has_snapshots": bool(form.fields["snapshot"].choices),
+        "pending": chosen if chosen is not None and not chosen.is_ready else None,
+    }
     return page(request, project, "training/run_new.html", "training/run_new.html", context, status)
 
 
@@ -183,7 +207,7 @@ def run_progress(request, pk):
 @require_POST
 def run_cancel(request, pk):
     run = _run_for(request, pk, TRAIN)
-    return _run_action(request, run, services.cancel_run, "Cancel requested.")
+    return _run_action(request, run, run_actions.cancel_run, "Cancel requested.")
 
 
 @login_required
@@ -191,7 +215,7 @@ def run_cancel(request, pk):
 def run_resume(request, pk):
     run = _run_for(request, pk, TRAIN)
     return _run_action(
-        request, run, services.resume_run, "Run queued again; it continues from its last checkpoint."
+        request, run, run_actions.resume_run, "Run queued again; it continues from its last checkpoint."
     )
 
 
@@ -212,20 +236,22 @@ def _run_action(request, run, action, notice):
 @login_required
 @require_POST
 def train_dpo(request, pk):
-    """One click from the curated pairs page: a DPO snapshot of the approved pairs (default filters),
-    then the run form prefilled with it."""
+    """One click from the curated pairs page: a DPO snapshot of the approved pairs (default filters)
+    is queued, then the run form opens prefilled with it (showing its progress until it is ready)."""
     project = project_for(request, pk, TRAIN)
     try:
-        snapshot = services.build_snapshot(
+        snapshot = run_actions.request_snapshot(
             project=project, actor=request.user, kind=SnapshotKind.DPO, filters={}, reuse_identical=True
         )
     except ServiceError as exc:
         messages.error(request, f"Could not build a DPO snapshot: {exc.message}")
         url = reverse("preferences:pairs", args=[project.pk])
     else:
-        messages.success(
-            request, f"Snapshot #{snapshot.pk}: {snapshot.total_count} pairs. Review the run settings."
-        )
+        if snapshot.is_ready:
+            notice = f"Snapshot #{snapshot.pk}: {snapshot.total_count} pairs. Review the run settings."
+        else:
+            notice = f"Snapshot #{snapshot.pk} is building; review the run settings meanwhile."
+        messages.success(request, notice)
         url = reverse("training:run-new", args=[project.pk]) + f"?snapshot={snapshot.pk}"
     if is_htmx(request):
         response = HttpResponse(status=204)
@@ -242,8 +268,27 @@ def models(request, pk):
     project = project_for(request, pk, VIEW)
     versions = list(selectors.model_versions_for(project))
     chosen = [v for v in versions if str(v.pk) in request.GET.getlist("compare")]
-    context = {"versions": versions, "compare": _compare(chosen) if len(chosen) >= 2 else None}
+    context = {
+        "versions": versions,
+        "compare": _compare(chosen) if len(chosen) >= 2 else None,
+        "can_promote": can(request.user, TRAIN, project),
+    }
     return page(request, project, "training/models.html", "training/models.html", context)
+
+
+@login_required
+@require_POST
+def model_promote(request, pk):
+    version = get_object_or_404(ModelVersion.objects.select_related("project"), pk=pk)
+    project_for(request, version.project_id, TRAIN)
+    registry.promote(version, by=request.user)
+    messages.success(request, f"{version.name} is now the project's current model.")
+    url = reverse("training:models", args=[version.project_id])
+    if is_htmx(request):
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = url
+        return response
+    return redirect(url)
 
 
 def _side_by_side(versions, field: str) -> list[dict]:
@@ -273,7 +318,7 @@ def _compare(versions) -> dict:
 def model_download(request, pk):
     version = get_object_or_404(ModelVersion.objects.select_related("project"), pk=pk)
     project_for(request, version.project_id, VIEW)
-    archive = services.model_archive(version)
+    archive = registry.model_archive(version)
     if archive is None:
         raise Http404("The adapter files are not on this server.")
     return FileResponse(archive, as_attachment=True, filename=f"model-{version.pk}.zip")

@@ -15,7 +15,7 @@ from tests.annotation.test_agreement_reports import planted  # noqa: F401 - fixt
 from tests.e2e.conftest import login
 from tests.preferences.factories import judge, make_cmp_project, make_comparisons
 from tests.training.factories import sft_project_data, word_embedder
-from training import services as training_services
+from training import snapshots
 from training.models import RunMetric, RunState, TrainingRun
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -47,7 +47,7 @@ def first_series(page, chart_id):
 @pytest.fixture
 def dpo_run(project, users):
     sft_project_data(project, users, n=5)
-    snapshot = training_services.build_snapshot(
+    snapshot = snapshots.build_snapshot(
         project=project,
         actor=users["lead"],
         kind="sft",

@@ -37,6 +37,7 @@ def tiny(tiny_model_dir):
     return load_model(tiny_model_dir, device="cpu")
 
 
+@pytest.mark.slow
 def test_resolve_passes_local_dirs_and_hub_ids_through(tiny_model_dir):
     assert resolve_model(tiny_model_dir) == str(Path(tiny_model_dir).resolve())
     assert resolve_model("some-org/some-7b-model") == "some-org/some-7b-model"
@@ -59,6 +60,7 @@ def test_bundled_name_uses_a_finished_cache_without_converting(tmp_path, monkeyp
     assert resolve_model(DEFAULT_MODEL, cache_dir=tmp_path / "arg-cache") == str(other)
 
 
+@pytest.mark.slow
 def test_load_model_is_in_eval_mode_with_a_pad_token(tiny):
     model, tokenizer = tiny
     assert not model.training
@@ -66,6 +68,7 @@ def test_load_model_is_in_eval_mode_with_a_pad_token(tiny):
     assert tokenizer.pad_token is not None
 
 
+@pytest.mark.slow
 def test_load_model_falls_back_to_eos_for_padding(tiny_model_dir, tmp_path):
     copy_dir = shutil.copytree(tiny_model_dir, tmp_path / "nopad")
     config_path = copy_dir / "tokenizer_config.json"
@@ -77,6 +80,7 @@ def test_load_model_falls_back_to_eos_for_padding(tiny_model_dir, tmp_path):
     assert model.generation_config.pad_token_id is not None
 
 
+@pytest.mark.slow
 def test_generate_batched_matches_one_by_one(tiny):
     model, tokenizer = tiny
     batched = generate(model, tokenizer, CONVERSATIONS, max_new_tokens=8, batch_size=8)
@@ -92,6 +96,7 @@ def test_generate_batched_matches_one_by_one(tiny):
     assert not any(prompt_text.strip() in text for text in batched)
 
 
+@pytest.mark.slow
 def test_generate_sampling_is_seeded(tiny):
     model, tokenizer = tiny
     kwargs = dict(max_new_tokens=12, temperature=1.0, top_p=1.0, batch_size=2)
@@ -100,6 +105,7 @@ def test_generate_sampling_is_seeded(tiny):
     assert generate(model, tokenizer, CONVERSATIONS, seed=2, **kwargs) != first
 
 
+@pytest.mark.slow
 def test_generate_reports_progress_and_restores_padding_side(tiny):
     model, tokenizer = tiny
     seen = []
@@ -128,6 +134,7 @@ def test_generation_params_describe_the_decoding():
     }
 
 
+@pytest.mark.slow
 def test_render_prompt_without_chat_template(tiny):
     _, tokenizer = tiny
     plain = copy.copy(tokenizer)
@@ -140,6 +147,7 @@ def test_render_prompt_without_chat_template(tiny):
 RESPONSES = ["Paris.", "The capital of France is Paris, a city on the Seine.", "Use sorted(items)."]
 
 
+@pytest.mark.slow
 def test_scores_are_batch_independent_and_match_a_manual_forward(tiny):
     model, tokenizer = tiny
     batched = sequence_logprobs(model, tokenizer, CONVERSATIONS, RESPONSES, batch_size=3)
@@ -159,6 +167,7 @@ def test_scores_are_batch_independent_and_match_a_manual_forward(tiny):
     assert batched[1] == pytest.approx(manual, abs=1e-4)
 
 
+@pytest.mark.slow
 def test_entropy_is_bounded_and_empty_response_scores_zero(tiny):
     model, tokenizer = tiny
     entropies = mean_token_entropy(model, tokenizer, CONVERSATIONS, RESPONSES)
@@ -168,6 +177,7 @@ def test_entropy_is_bounded_and_empty_response_scores_zero(tiny):
         sequence_logprobs(model, tokenizer, CONVERSATIONS, RESPONSES[:1])
 
 
+@pytest.mark.slow
 def test_training_on_a_response_raises_its_logprob_and_lowers_entropy(tiny):
     base, tokenizer = tiny
     model = copy.deepcopy(base)

@@ -211,6 +211,7 @@ def _logits(model, tokenizer, text="What is 3 plus 3?"):
         return model(**tokenizer(text, return_tensors="pt")).logits
 
 
+@pytest.mark.slow
 def test_sft_end_to_end(sft_run, tiny_model_dir):
     import torch
     from peft import PeftModel
@@ -245,6 +246,7 @@ def test_sft_end_to_end(sft_run, tiny_model_dir):
     assert not torch.allclose(before, _logits(tuned, tokenizer))
 
 
+@pytest.mark.slow
 def test_dpo_end_to_end(tiny_model_dir, tmp_path):
     from peft import PeftModel
 
@@ -269,6 +271,7 @@ def test_dpo_end_to_end(tiny_model_dir, tmp_path):
     assert _lora_b_norm(PeftModel.from_pretrained(base, result.adapter_dir)) > 0
 
 
+@pytest.mark.slow
 def test_dpo_from_sft_adapter_uses_it_as_reference(sft_run, tiny_model_dir, tmp_path):
     from peft import PeftModel
 
@@ -293,6 +296,7 @@ def test_dpo_from_sft_adapter_uses_it_as_reference(sft_run, tiny_model_dir, tmp_
     PeftModel.from_pretrained(base, str(adapter))
 
 
+@pytest.mark.slow
 def test_cancel_saves_a_checkpoint_and_reports_cancelled(tiny_model_dir, tmp_path):
     polls = []
 
@@ -316,6 +320,7 @@ def test_cancel_saves_a_checkpoint_and_reports_cancelled(tiny_model_dir, tmp_pat
     assert Path(result.adapter_dir, "adapter_model.safetensors").is_file()
 
 
+@pytest.mark.slow
 def test_resume_continues_the_global_step(tiny_model_dir, tmp_path):
     first = run_training(tiny_cfg(tiny_model_dir, tmp_path, method="dpo", max_steps=4), DPO_ROWS)
     assert first.global_step == 4 and (tmp_path / "checkpoint-4").is_dir()

@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -21,6 +23,7 @@ def run_cli(tmp_path, config, rows):
     )
 
 
+@pytest.mark.slow
 def test_sft_from_snapshot_rows_prints_progress_and_saves_an_adapter(tmp_path, tiny_model_dir):
     rows = [
         {"messages": [{"role": "user", "content": f"Say {w}."}], "response": f"{w} {w}."}
@@ -39,6 +42,7 @@ def test_sft_from_snapshot_rows_prints_progress_and_saves_an_adapter(tmp_path, t
     assert (Path(result["adapter_dir"]) / "adapter_config.json").exists()
 
 
+@pytest.mark.slow
 def test_invalid_config_exits_2_with_field_messages(tmp_path, tiny_model_dir):
     config = {"method": "dpo", "base_model": tiny_model_dir, "output_dir": str(tmp_path), "beta": -1}
     row = {"messages": [{"role": "user", "content": "x"}], "chosen": "good", "rejected": "bad"}
@@ -47,6 +51,7 @@ def test_invalid_config_exits_2_with_field_messages(tmp_path, tiny_model_dir):
     assert "beta" in json.loads(done.stderr.strip().splitlines()[-1])["errors"]
 
 
+@pytest.mark.slow
 def test_bad_rows_exit_2_naming_the_row(tmp_path, tiny_model_dir):
     config = {"method": "dpo", "base_model": tiny_model_dir, "output_dir": str(tmp_path)}
     done = run_cli(tmp_path, config, [{"messages": [{"role": "user", "content": "x"}], "response": "y"}])

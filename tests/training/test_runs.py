@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from annotation.core.errors import Conflict, Forbidden, InvalidInput
 from tests.training.factories import make_pairs, sft_project_data, word_embedder
-from training import runner, services, tasks
+from training import runs, snapshots, tasks, worker
 from training.models import DatasetSnapshot, ModelVersion, RunMetric, RunState, SnapshotRow, TrainingRun
 
 pytestmark = pytest.mark.django_db
@@ -36,7 +36,7 @@ def tiny_config(tiny_model_dir, **extra):
 
 def sft_snapshot(project, users, n=6):
     sft_project_data(project, users, n=n)
-    return services.build_snapshot(
+    return snapshots.build_snapshot(
         project=project,
         actor=users["lead"],
         kind="sft",
@@ -47,14 +47,14 @@ def sft_snapshot(project, users, n=6):
 
 def dpo_snapshot(project, users, n=6):
     make_pairs(project, users["lead"], [f"Which is better {i}?" for i in range(n)])
-    return services.build_snapshot(
+    return snapshots.build_snapshot(
         project=project, actor=users["lead"], kind="dpo", filters={"val_fraction": 0}, embedder=word_embedder
     )
 
 
 def start(project, users, snapshot, config, capture):
     with capture(execute=False) as callbacks:
-        run = services.start_run(project=project, actor=users["lead"], snapshot=snapshot, config=config)
+        run = runs.start_run(project=project, actor=users["lead"], snapshot=snapshot, config=config)
     assert len(callbacks) == 1  # enqueued on commit, exactly once
     return run
 
@@ -72,17 +72,18 @@ def assert_loadable(version, tiny_model_dir):
     assert len(version.adapter_sha256) == 64
 
 
+@pytest.mark.slow
 def test_bad_config_is_refused_before_anything_is_queued(
     project, users, tiny_model_dir, django_capture_on_commit_callbacks
 ):
     snapshot = sft_snapshot(project, users)
     bad = tiny_config(tiny_model_dir, learning_rate=-1, lora_r=0, max_length=4, bogus=1)
     with django_capture_on_commit_callbacks(execute=False) as callbacks, pytest.raises(InvalidInput) as exc:
-        services.start_run(project=project, actor=users["lead"], snapshot=snapshot, config=bad)
+        runs.start_run(project=project, actor=users["lead"], snapshot=snapshot, config=bad)
     assert {"learning_rate", "lora_r", "max_length", "bogus"} <= set(exc.value.errors)
     assert exc.value.errors["bogus"] == ["Unknown or reserved field."]
     with django_capture_on_commit_callbacks(execute=False) as more, pytest.raises(InvalidInput) as exc:
-        services.start_run(
+        runs.start_run(
             project=project,
             actor=users["lead"],
             snapshot=snapshot,
@@ -91,17 +92,18 @@ def test_bad_config_is_refused_before_anything_is_queued(
         )
     assert "method" in exc.value.errors
     with pytest.raises(InvalidInput) as exc:
-        services.start_run(
+        runs.start_run(
             project=project, actor=users["lead"], snapshot=snapshot,
             config=tiny_config(tiny_model_dir, init_model_version=999),
         )  # fmt: skip
     assert "init_model_version" in exc.value.errors
     with pytest.raises(Forbidden):
-        services.start_run(project=project, actor=users["annotator"], snapshot=snapshot, config={})
+        runs.start_run(project=project, actor=users["annotator"], snapshot=snapshot, config={})
     assert callbacks == [] and more == []
     assert not TrainingRun.objects.exists()
 
 
+@pytest.mark.slow
 def test_invalid_rows_are_refused_with_row_numbers(
     project, users, tiny_model_dir, django_capture_on_commit_callbacks
 ):
@@ -113,13 +115,14 @@ def test_invalid_rows_are_refused_with_row_numbers(
         data={"messages": [{"role": "wizard", "content": "x"}], "response": "y"},
     )
     with django_capture_on_commit_callbacks(execute=False) as callbacks, pytest.raises(InvalidInput) as exc:
-        services.start_run(
+        runs.start_run(
             project=project, actor=users["lead"], snapshot=snapshot, config=tiny_config(tiny_model_dir)
         )
     assert "row 1" in " ".join(exc.value.errors["snapshot"])
     assert callbacks == [] and not TrainingRun.objects.exists()
 
 
+@pytest.mark.slow
 def test_invalid_validation_rows_are_refused_too(
     project, users, tiny_model_dir, django_capture_on_commit_callbacks
 ):
@@ -130,13 +133,14 @@ def test_invalid_validation_rows_are_refused_too(
         snapshot=snapshot, split="validation", position=0, data={"messages": [], "response": "y"}
     )
     with django_capture_on_commit_callbacks(execute=False), pytest.raises(InvalidInput) as exc:
-        services.start_run(
+        runs.start_run(
             project=project, actor=users["lead"], snapshot=snapshot, config=tiny_config(tiny_model_dir)
         )
     assert any(m.startswith("validation ") for m in exc.value.errors["snapshot"])
     assert not TrainingRun.objects.exists()
 
 
+@pytest.mark.slow
 def test_qlora_is_queued_from_a_web_host_without_a_gpu_and_the_worker_checks_its_own(
     project, users, tiny_model_dir, django_capture_on_commit_callbacks, monkeypatch
 ):
@@ -159,6 +163,7 @@ def test_qlora_is_queued_from_a_web_host_without_a_gpu_and_the_worker_checks_its
     assert "qlora needs a CUDA GPU" in run.error
 
 
+@pytest.mark.slow
 def test_sft_then_dpo_end_to_end(project, users, tiny_model_dir, django_capture_on_commit_callbacks):
     snapshot = sft_snapshot(project, users)
     run = start(project, users, snapshot, tiny_config(tiny_model_dir), django_capture_on_commit_callbacks)
@@ -193,27 +198,28 @@ def test_sft_then_dpo_end_to_end(project, users, tiny_model_dir, django_capture_
     assert ModelVersion.objects.filter(project=project).count() == 2
 
 
+@pytest.mark.slow
 def test_cancel_a_queued_run_and_a_running_one_then_resume_from_its_checkpoint(
     project, users, tiny_model_dir, django_capture_on_commit_callbacks
 ):
     snapshot = sft_snapshot(project, users)
     queued = start(project, users, snapshot, tiny_config(tiny_model_dir), django_capture_on_commit_callbacks)
-    services.cancel_run(run=queued, actor=users["lead"])
+    runs.cancel_run(run=queued, actor=users["lead"])
     assert TrainingRun.objects.get(pk=queued.pk).state == RunState.CANCELLED
     assert tasks.run_training_task(queued.pk, queued.attempt) == "skipped"
     with pytest.raises(Conflict):
-        services.cancel_run(run=queued, actor=users["lead"])
+        runs.cancel_run(run=queued, actor=users["lead"])
 
     run = start(project, users, snapshot, tiny_config(tiny_model_dir), django_capture_on_commit_callbacks)
-    claimed = services.mark_running(run_id=run.pk, attempt=run.attempt, hostname="w1@test")
-    services.cancel_run(run=run, actor=users["lead"])  # asked while running: stops at the next check
-    assert runner.execute(claimed) == RunState.CANCELLED
+    claimed = worker.mark_running(run_id=run.pk, attempt=run.attempt, hostname="w1@test")
+    runs.cancel_run(run=run, actor=users["lead"])  # asked while running: stops at the next check
+    assert worker.execute(claimed) == RunState.CANCELLED
     run.refresh_from_db()
     assert run.step == 1 and not ModelVersion.objects.filter(run=run).exists()
     assert (Path(run.output_dir) / "checkpoint-1").is_dir()
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        services.resume_run(run=run, actor=users["lead"])
+        runs.resume_run(run=run, actor=users["lead"])
     assert len(callbacks) == 1
     run.refresh_from_db()
     assert (run.state, run.attempt, run.config["resume_from_checkpoint"]) == (RunState.QUEUED, 2, True)
@@ -226,6 +232,7 @@ def test_cancel_a_queued_run_and_a_running_one_then_resume_from_its_checkpoint(
     assert ModelVersion.objects.filter(run=run).exists()
 
 
+@pytest.mark.slow
 def test_stale_runs_are_marked_interrupted_and_resume_from_the_last_checkpoint(
     project, users, tiny_model_dir, django_capture_on_commit_callbacks
 ):
@@ -233,34 +240,35 @@ def test_stale_runs_are_marked_interrupted_and_resume_from_the_last_checkpoint(
     run = start(
         project, users, snapshot, tiny_config(tiny_model_dir, max_steps=6), django_capture_on_commit_callbacks
     )
-    claimed = services.mark_running(run_id=run.pk, attempt=run.attempt, hostname="gone@test")
-    services.cancel_run(run=run, actor=users["lead"])
-    runner.execute(claimed)  # leaves checkpoint-1 behind, as a worker that died after step 1 would
+    claimed = worker.mark_running(run_id=run.pk, attempt=run.attempt, hostname="gone@test")
+    runs.cancel_run(run=run, actor=users["lead"])
+    worker.execute(claimed)  # leaves checkpoint-1 behind, as a worker that died after step 1 would
     # ...now pretend the worker died while running: the database still says running.
     TrainingRun.objects.filter(pk=run.pk).update(
         state=RunState.RUNNING, cancel_requested=False, heartbeat_at=timezone.now() - timedelta(minutes=30)
     )
     fresh = start(project, users, snapshot, tiny_config(tiny_model_dir), django_capture_on_commit_callbacks)
-    services.mark_running(run_id=fresh.pk, attempt=fresh.attempt, hostname="alive@test")
+    worker.mark_running(run_id=fresh.pk, attempt=fresh.attempt, hostname="alive@test")
 
-    assert services.mark_interrupted_runs(older_than=timedelta(minutes=10)) == [run.pk]
+    assert worker.mark_interrupted_runs(older_than=timedelta(minutes=10)) == [run.pk]
     assert TrainingRun.objects.get(pk=fresh.pk).state == RunState.RUNNING  # its heartbeat is recent
     # a worker restarting under its old name interrupts what it was running
-    assert services.mark_interrupted_runs(hostname="alive@test") == [fresh.pk]
+    assert worker.mark_interrupted_runs(hostname="alive@test") == [fresh.pk]
     run.refresh_from_db()
     assert run.state == RunState.INTERRUPTED and "heartbeat" in run.error
     with pytest.raises(Conflict):
-        services.cancel_run(run=run, actor=users["lead"])
+        runs.cancel_run(run=run, actor=users["lead"])
 
     with django_capture_on_commit_callbacks(execute=False):
-        services.resume_run(run=run, actor=users["lead"])
+        runs.resume_run(run=run, actor=users["lead"])
     assert tasks.run_training_task(run.pk, 2) == RunState.COMPLETED
     steps = list(RunMetric.objects.filter(run=run, name="loss").order_by("id").values_list("step", flat=True))
     assert steps == [1, 2, 3, 4, 5, 6]
     with pytest.raises(Conflict):
-        services.resume_run(run=run, actor=users["lead"])
+        runs.resume_run(run=run, actor=users["lead"])
 
 
+@pytest.mark.slow
 def test_a_training_error_fails_the_run_with_the_message(
     project, users, tiny_model_dir, django_capture_on_commit_callbacks, tmp_path
 ):
@@ -276,6 +284,7 @@ def test_a_training_error_fails_the_run_with_the_message(
     assert not ModelVersion.objects.exists()
 
 
+@pytest.mark.slow
 def test_train_command_builds_queues_and_reports_field_errors(
     project, users, tiny_model_dir, django_capture_on_commit_callbacks
 ):
@@ -326,6 +335,7 @@ def test_train_command_builds_queues_and_reports_field_errors(
     assert TrainingRun.objects.count() == 2
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)  # real commits: the run is queued when start_run commits
 @pytest.mark.parametrize("base_ok", [True, False], ids=["completes", "fails"])
 def test_train_command_wait_follows_the_run_to_its_end(project, users, tiny_model_dir, tmp_path, base_ok):
@@ -373,6 +383,7 @@ def test_train_command_wait_follows_the_run_to_its_end(project, users, tiny_mode
         assert f"Run #{run.pk} ended failed" in str(exc.value)
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)  # the heartbeat thread has its own connection: real commits
 @pytest.mark.parametrize("pulse", [True, False], ids=["with-pulse", "without"])
 def test_the_pulse_keeps_a_run_alive_through_a_long_stretch_without_steps(project, users, settings, pulse):
@@ -387,10 +398,10 @@ def test_the_pulse_keeps_a_run_alive_through_a_long_stretch_without_steps(projec
         project=project, snapshot=snapshot, method="sft", state=RunState.RUNNING,
         heartbeat_at=timezone.now(), created_by=users["lead"],
     )  # fmt: skip
-    beat = runner._Pulse(run.pk, run.attempt, runner.pulse_seconds()) if pulse else contextlib.nullcontext()
+    beat = worker._Pulse(run.pk, run.attempt, worker.pulse_seconds()) if pulse else contextlib.nullcontext()
     with beat:
         time.sleep(1.6)  # the pipeline is busy and silent
-        interrupted = services.mark_interrupted_runs()
+        interrupted = worker.mark_interrupted_runs()
     assert (run.pk in interrupted) is (not pulse)
     run.refresh_from_db()
     assert run.state == (RunState.RUNNING if pulse else RunState.INTERRUPTED)

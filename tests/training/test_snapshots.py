@@ -9,7 +9,7 @@ from annotation.core.errors import Forbidden, InvalidInput
 from annotation.models import ItemState
 from preferences.models import PairStatus, PreferencePair
 from tests.training.factories import import_sft, judge_all, make_pairs, sft_project_data, word_embedder
-from training import services
+from training import snapshots
 from training.models import DatasetSnapshot, Immutable, SnapshotRow
 
 pytestmark = pytest.mark.django_db
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 
 def build(project, users, kind="sft", **filters):
     filters.setdefault("near_dup_threshold", 0.95)
-    return services.build_snapshot(
+    return snapshots.build_snapshot(
         project=project, actor=users["lead"], kind=kind, filters=filters, embedder=word_embedder
     )
 
@@ -108,7 +108,9 @@ def test_empty_snapshot_is_refused_and_nothing_is_written(project, users):
 def test_only_leads_build(project, users):
     sft_project_data(project, users, n=2)
     with pytest.raises(Forbidden):
-        services.build_snapshot(project=project, actor=users["annotator"], kind="sft", embedder=word_embedder)
+        snapshots.build_snapshot(
+            project=project, actor=users["annotator"], kind="sft", embedder=word_embedder
+        )
 
 
 def test_snapshot_and_rows_are_immutable(project, users):
@@ -252,7 +254,7 @@ def test_jsonl_download_streams_every_row(project, users):
 
     sft_project_data(project, users, n=4)
     snap = build(project, users, val_fraction=0.25)
-    lines = [json.loads(line) for line in services.snapshot_jsonl(snap)]
+    lines = [json.loads(line) for line in snapshots.snapshot_jsonl(snap)]
     assert len(lines) == snap.total_count
     assert {"split", "messages", "response", "provenance"} <= set(lines[0])
 
@@ -269,7 +271,7 @@ def test_near_duplicates_with_the_real_minilm(project, users):
         ],
     )
     judge_all(project, users)
-    snap = services.build_snapshot(
+    snap = snapshots.build_snapshot(
         project=project,
         actor=users["lead"],
         kind="sft",

@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from tests.chart_specs import chart_spec, chart_specs
 from tests.training.factories import make_pairs, sft_project_data, word_embedder
-from training import services
+from training import snapshots
 from training.models import DatasetSnapshot, ModelVersion, RunMetric, RunState, TrainingRun
 
 pytestmark = pytest.mark.django_db
@@ -20,7 +20,7 @@ HX = {"HTTP_HX_REQUEST": "true"}
 @pytest.fixture
 def snapshot(project, users):
     sft_project_data(project, users, n=5)
-    return services.build_snapshot(
+    return snapshots.build_snapshot(
         project=project,
         actor=users["lead"],
         kind="sft",
@@ -258,6 +258,7 @@ def test_api_downloads_a_model_version_for_leads_only(client, project, users, ve
     assert get("lead", versions[1].pk).status_code == 404
 
 
+@pytest.mark.slow
 def test_train_dpo_button_builds_a_snapshot_and_opens_the_prefilled_form(client, project, users):
     login(client, users)
     pairs_page = client.get(reverse("preferences:pairs", args=[project.pk])).content.decode()

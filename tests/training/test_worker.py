@@ -20,7 +20,7 @@ from django.db import connection
 from annotation.models import AuditEvent
 from config.celery import app
 from tests.training.factories import make_pairs, sft_project_data, word_embedder
-from training import services
+from training import runs, snapshots
 from training.models import ModelVersion, RunMetric, RunState, TrainingRun
 from training.pipeline.run import last_complete_checkpoint
 
@@ -89,7 +89,7 @@ def test_worker_thread_runs_sft_and_dpo(project, users, tiny_model_dir):
     from celery.contrib.testing.worker import start_worker
 
     sft_project_data(project, users, n=6)
-    sft_snap = services.build_snapshot(
+    sft_snap = snapshots.build_snapshot(
         project=project,
         actor=users["lead"],
         kind="sft",
@@ -97,17 +97,17 @@ def test_worker_thread_runs_sft_and_dpo(project, users, tiny_model_dir):
         embedder=word_embedder,
     )
     make_pairs(project, users["lead"], [f"Which is better {i}?" for i in range(6)])
-    dpo_snap = services.build_snapshot(
+    dpo_snap = snapshots.build_snapshot(
         project=project, actor=users["lead"], kind="dpo", filters={"val_fraction": 0}, embedder=word_embedder
     )
     with start_worker(app, queues=QUEUES, pool="solo", perform_ping_check=False, shutdown_timeout=60):
-        run = services.start_run(
+        run = runs.start_run(
             project=project, actor=users["lead"], snapshot=sft_snap, config=config(tiny_model_dir)
         )
         run = wait_for(lambda: finished(run.pk), 240, "the SFT run")
         assert run.state == RunState.COMPLETED, run.error
         sft = ModelVersion.objects.get(run=run)
-        drun = services.start_run(
+        drun = runs.start_run(
             project=project, actor=users["lead"], snapshot=dpo_snap,
             config=config(tiny_model_dir, init_model_version=sft.pk),
         )  # fmt: skip
@@ -154,7 +154,7 @@ def test_a_killed_worker_leaves_an_interrupted_run_that_resumes_from_its_checkpo
     project, users, tiny_model_dir, tmp_path
 ):
     sft_project_data(project, users, n=8)
-    snap = services.build_snapshot(
+    snap = snapshots.build_snapshot(
         project=project, actor=users["lead"], kind="sft", filters={"val_fraction": 0}, embedder=word_embedder
     )
     node = f"kill-{uuid.uuid4().hex[:8]}@localhost"
@@ -162,7 +162,7 @@ def test_a_killed_worker_leaves_an_interrupted_run_that_resumes_from_its_checkpo
     first = WorkerProcess(node, log, tmp_path)
     second = None
     try:
-        run = services.start_run(
+        run = runs.start_run(
             project=project, actor=users["lead"], snapshot=snap,
             config=config(tiny_model_dir, max_steps=200, save_steps=3),
         )  # fmt: skip
@@ -194,7 +194,7 @@ def test_a_killed_worker_leaves_an_interrupted_run_that_resumes_from_its_checkpo
         assert 0 < last_checkpoint <= killed_at
         before = RunMetric.objects.filter(run=run).order_by("-id").values_list("id", flat=True).first()
 
-        services.resume_run(run=TrainingRun.objects.get(pk=run.pk), actor=users["lead"])
+        runs.resume_run(run=TrainingRun.objects.get(pk=run.pk), actor=users["lead"])
         run = wait_for(lambda: finished(run.pk), 300, "the resumed run", log)
         assert run.state == RunState.COMPLETED, run.error
         resumed = RunMetric.objects.filter(run=run, name="loss", id__gt=before).order_by("id")

@@ -11,27 +11,37 @@ from .config import ConfigError, TrainConfig, validate_config
 from .data import (
     content_hash,
     detect_pii,
+    jsonable,
+    prompt_key,
     quality_report,
     redact_pii,
     split_by_prompt,
+    to_trainer_rows,
     to_trl_dpo,
     to_trl_sft,
     validate_rows,
 )
+from .dedupe import near_duplicates
 from .events import ProgressEvent
-from .run import TrainResult, run_training
+from .run import TrainResult, last_complete_checkpoint, run_training, weights_sha256
 
 __all__ = [
     "ConfigError",
     "ProgressEvent",
     "TrainConfig",
     "TrainResult",
+    "last_complete_checkpoint",
+    "weights_sha256",
     "content_hash",
     "detect_pii",
+    "jsonable",
+    "near_duplicates",
+    "prompt_key",
     "quality_report",
     "redact_pii",
     "run_training",
     "split_by_prompt",
+    "to_trainer_rows",
     "to_trl_dpo",
     "to_trl_sft",
     "validate_config",

@@ -103,7 +103,7 @@ class TrainConfig:
 
 def cuda_available() -> bool:
     try:
-        import torch
+        import torch  # deferred: heavy optional dependency (torch)
     except ImportError:  # pragma: no cover
         return False
     return torch.cuda.is_available()

@@ -150,6 +150,14 @@ def to_trl_dpo(rows: Iterable[dict], *, system: str | None = None) -> list[dict]
     return out
 
 
+def to_trainer_rows(method: str, rows: Iterable[dict]) -> list[dict]:
+    """Snapshot rows in the simple form ({"messages", "response"} or {"messages", "chosen",
+    "rejected"}; a row may be wrapped as {"data": ...}) -> TRL conversational rows for `method`.
+    The one converter: snapshots (quality report), the worker (training) and exports use it."""
+    plain = [row["data"] if "data" in row else row for row in rows]
+    return to_trl_dpo(plain) if method == "dpo" else to_trl_sft(plain)
+
+
 def trainer_rows(method: str, rows: list[dict]) -> list[dict]:
     """Only the columns TRL reads. SFT "messages" rows become prompt/completion, so the loss covers the
     final assistant turn only (earlier turns are context), as for reviewed responses."""
@@ -170,6 +178,11 @@ def trainer_rows(method: str, rows: list[dict]) -> list[dict]:
 
 def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def jsonable(value: Any) -> Any:
+    """`value` as plain JSON types (anything else becomes its str), e.g. for a JSONField."""
+    return json.loads(json.dumps(value, default=str))
 
 
 def content_hash(rows: Iterable[dict]) -> str:

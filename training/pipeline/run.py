@@ -17,12 +17,16 @@ import dataclasses
 import hashlib
 import importlib.util
 import os
+import platform
 import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
+
+from llm import load_model, load_tokenizer, resolve_model
 
 from .config import ConfigError, TrainConfig, validate_config
 from .data import trainer_rows, validate_rows
@@ -78,8 +82,6 @@ class DevicePlan:
 
 def library_versions() -> dict[str, str]:
     """Python and the libraries a run depends on; the optional GPU ones only when installed."""
-    import platform
-    from importlib.metadata import PackageNotFoundError, version
 
     required = ("torch", "transformers", "trl", "peft", "accelerate", "datasets")
     out = {"python": platform.python_version()}
@@ -109,7 +111,7 @@ def plan_device(cfg: TrainConfig, model_config=None, n_params: int | None = None
     """CUDA: bf16 when supported (else fp16), SFT packing, Liger kernels when installed, gradient
     checkpointing only when the estimate exceeds 70% of GPU memory. CPU: fp32, no checkpointing,
     no packing, dataloader workers 0. Explicit cfg values (not None) always win."""
-    import torch
+    import torch  # deferred: heavy optional dependency (torch)
 
     reasons: list[str] = []
     if torch.cuda.is_available():
@@ -160,7 +162,7 @@ def plan_device(cfg: TrainConfig, model_config=None, n_params: int | None = None
 
 
 def _peft_config(cfg: TrainConfig):
-    from peft import LoraConfig
+    from peft import LoraConfig  # deferred: heavy optional dependency (peft)
 
     return LoraConfig(
         r=cfg.lora_r,
@@ -172,21 +174,23 @@ def _peft_config(cfg: TrainConfig):
     )
 
 
-def load(cfg: TrainConfig, plan: DevicePlan):
-    """Return (model, tokenizer, peft_config or None, ref_model or None).
+def load(cfg: TrainConfig, plan: DevicePlan, *, model_cache: str | os.PathLike | None = None):
+    """Return (model, tokenizer, peft_config or None, ref_model or None). `model_cache` is where the
+    bundled model is converted (llm's default when None).
 
     lora/qlora: a fresh adapter goes in as `peft_config` (TRL wraps the model; for DPO the disabled
     adapter is the reference), or `init_adapter` is loaded trainable (for DPO, TRL copies it as the
     frozen "ref" adapter, so the SFT model is the reference). full: DPO gets an explicit reference copy.
     """
-    import torch
-
-    from llm import load_model, load_tokenizer, resolve_model
+    import torch  # deferred: heavy optional dependency (torch)
 
     dtype = torch.bfloat16 if plan.bf16 and plan.device == "cuda" else torch.float32
     if cfg.adapter == "qlora":
-        from peft import prepare_model_for_kbit_training
-        from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+        from peft import prepare_model_for_kbit_training  # deferred: heavy optional dependency (peft)
+        from transformers import (
+            AutoModelForCausalLM,
+            BitsAndBytesConfig,
+        )  # deferred: heavy optional dependency (transformers)
 
         quant = BitsAndBytesConfig(
             load_in_4bit=True,
@@ -194,7 +198,7 @@ def load(cfg: TrainConfig, plan: DevicePlan):
             bnb_4bit_use_double_quant=True,
             bnb_4bit_compute_dtype=torch.bfloat16 if plan.bf16 else torch.float16,
         )
-        source = resolve_model(cfg.base_model)
+        source = resolve_model(cfg.base_model, cache_dir=model_cache)
         tokenizer = load_tokenizer(source)
         model = AutoModelForCausalLM.from_pretrained(
             # each process of a multi-GPU `accelerate launch` puts its copy on its own GPU
@@ -205,7 +209,7 @@ def load(cfg: TrainConfig, plan: DevicePlan):
         )
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=plan.gradient_checkpointing)
     else:
-        model, tokenizer = load_model(cfg.base_model, device=plan.device, dtype=dtype)
+        model, tokenizer = load_model(cfg.base_model, device=plan.device, dtype=dtype, cache_dir=model_cache)
     if not getattr(tokenizer, "chat_template", None):
         tokenizer.chat_template = (
             CHATML_TEMPLATE  # conversational rows need one; ChatML is the common default
@@ -214,13 +218,13 @@ def load(cfg: TrainConfig, plan: DevicePlan):
 
     peft_config = ref_model = None
     if cfg.init_adapter:
-        from peft import PeftModel
+        from peft import PeftModel  # deferred: heavy optional dependency (peft)
 
         model = PeftModel.from_pretrained(model, cfg.init_adapter, is_trainable=True)
     elif cfg.adapter in ("lora", "qlora"):
         peft_config = _peft_config(cfg)
     elif cfg.method == "dpo":
-        ref_model, _ = load_model(cfg.base_model, device=plan.device, dtype=dtype)
+        ref_model, _ = load_model(cfg.base_model, device=plan.device, dtype=dtype, cache_dir=model_cache)
     return model, tokenizer, peft_config, ref_model
 
 
@@ -254,17 +258,17 @@ def training_args(cfg: TrainConfig, plan: DevicePlan, *, has_eval: bool):
         use_liger_kernel=plan.use_liger_kernel,
         push_to_hub=False,
     )
-    from transformers import TrainingArguments
+    from transformers import TrainingArguments  # deferred: heavy optional dependency (transformers)
 
     # transformers 5.x renamed gradient_checkpointing to activation_checkpointing (the old name warns)
     names = {f.name for f in dataclasses.fields(TrainingArguments)}
     gc_name = "activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing"
     common[gc_name] = plan.gradient_checkpointing
     if cfg.method == "sft":
-        from trl import SFTConfig
+        from trl import SFTConfig  # deferred: heavy optional dependency (trl)
 
         return SFTConfig(**common, packing=plan.packing)
-    from trl import DPOConfig
+    from trl import DPOConfig  # deferred: heavy optional dependency (trl)
 
     return DPOConfig(
         **common,
@@ -276,7 +280,7 @@ def training_args(cfg: TrainConfig, plan: DevicePlan, *, has_eval: bool):
 
 
 def build_trainer(cfg, args, model, tokenizer, peft_config, ref_model, train_rows, eval_rows, callback):
-    from datasets import Dataset
+    from datasets import Dataset  # deferred: heavy optional dependency (datasets)
 
     train_ds = Dataset.from_list(trainer_rows(cfg.method, train_rows))
     eval_ds = Dataset.from_list(trainer_rows(cfg.method, eval_rows)) if eval_rows else None
@@ -290,10 +294,10 @@ def build_trainer(cfg, args, model, tokenizer, peft_config, ref_model, train_row
         callbacks=[callback],
     )
     if cfg.method == "sft":
-        from trl import SFTTrainer
+        from trl import SFTTrainer  # deferred: heavy optional dependency (trl)
 
         return SFTTrainer(**kwargs)
-    from trl import DPOTrainer
+    from trl import DPOTrainer  # deferred: heavy optional dependency (trl)
 
     return DPOTrainer(ref_model=ref_model, **kwargs)
 
@@ -335,7 +339,7 @@ def weights_sha256(directory: str | os.PathLike) -> str:
 
 def save(cfg: TrainConfig, trainer, tokenizer) -> str:
     """Write the adapter (only the trained "default" one) or the full model, plus the tokenizer."""
-    from peft import PeftModel
+    from peft import PeftModel  # deferred: heavy optional dependency (peft)
 
     target = Path(cfg.output_dir) / ("model" if cfg.adapter == "full" else "adapter")
     model = trainer.accelerator.unwrap_model(trainer.model)
@@ -363,10 +367,12 @@ def run_training(
     *,
     on_progress: Callable[[ProgressEvent], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    model_cache: str | os.PathLike | None = None,
 ) -> TrainResult:
     """Validate, train, save. Raises ConfigError (before loading anything) for bad config or rows.
     `should_stop()` is polled after each optimizer step; True saves a checkpoint and returns
-    status "cancelled" (the partial adapter is saved too; resume with resume_from_checkpoint=True)."""
+    status "cancelled" (the partial adapter is saved too; resume with resume_from_checkpoint=True).
+    `model_cache`: where a bundled base model is converted (the app passes its one cache)."""
     cfg = validate_config(cfg)
     validate_rows(cfg.method, train_rows)
     if eval_rows:
@@ -375,13 +381,13 @@ def run_training(
         except ConfigError as exc:
             raise ConfigError({f"eval {key}": msgs for key, msgs in exc.errors.items()})
 
-    from transformers import PrinterCallback, set_seed
+    from transformers import PrinterCallback, set_seed  # deferred: heavy optional dependency (transformers)
 
-    from .progress import ProgressCallback
+    from .progress import ProgressCallback  # deferred: heavy optional dependency (transformers)
 
     set_seed(cfg.seed)  # before the adapter is created: its initialisation is random
     plan = plan_device(cfg)
-    model, tokenizer, peft_config, ref_model = load(cfg, plan)
+    model, tokenizer, peft_config, ref_model = load(cfg, plan, model_cache=model_cache)
     if plan.device == "cuda" and cfg.gradient_checkpointing is None:
         n_params = sum(p.numel() for p in model.parameters())
         plan = plan_device(cfg, model.config, n_params)

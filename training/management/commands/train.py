@@ -1,6 +1,7 @@
 """manage.py train PROJECT_ID --method dpo (--snapshot ID | --build) [--max-steps N] [--set key=value] [--wait]
 
-Queues a run through training.services (validated before queueing); --wait follows it until it
+Queues a run through training.runs (validated before queueing); --build queues a snapshot and
+waits for it to be built first; --wait follows it until it
 ends, and exits non-zero unless it completed. Acts as the project's first admin unless --user.
 """
 
@@ -12,8 +13,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from annotation.core.errors import ServiceError
 from annotation.models import Membership, Project, Role
-from training import services
-from training.models import DatasetSnapshot, RunState, TrainingRun
+from training import runs
+from training.models import DatasetSnapshot, RunState, SnapshotState, TrainingRun
 
 
 class Command(BaseCommand):
@@ -51,12 +52,13 @@ class Command(BaseCommand):
             config["max_steps"] = opts["max_steps"]
         try:
             if opts["build"]:
-                snapshot = services.build_snapshot(
+                snapshot = runs.request_snapshot(
                     project=project,
                     actor=actor,
                     kind=opts["method"] or "sft",
                     filters=json.loads(opts["filters"]),
                 )
+                snapshot = self._wait_for_snapshot(snapshot, opts["timeout"])
                 self.stdout.write(
                     f"Snapshot #{snapshot.pk}: {snapshot.train_count} train, {snapshot.val_count} validation rows."
                 )
@@ -64,7 +66,7 @@ class Command(BaseCommand):
                 snapshot = DatasetSnapshot.objects.filter(project=project, pk=opts["snapshot"]).first()
                 if snapshot is None:
                     raise CommandError(f"No snapshot {opts['snapshot']} in project {project.pk}.")
-            run = services.start_run(
+            run = runs.start_run(
                 project=project, actor=actor, snapshot=snapshot, method=opts["method"], config=config
             )
         except ServiceError as exc:
@@ -87,6 +89,23 @@ class Command(BaseCommand):
         if membership is None:
             raise CommandError("The project has no admin; pass --user.")
         return membership.user
+
+    def _wait_for_snapshot(self, snapshot, timeout):
+        """The snapshot once built (a worker builds it; at once when none is configured)."""
+        started, last = time.monotonic(), None
+        while snapshot.state == SnapshotState.BUILDING:
+            if (snapshot.stage, snapshot.percent) != last:
+                last = (snapshot.stage, snapshot.percent)
+                self.stdout.write(
+                    f"  snapshot #{snapshot.pk} building: {snapshot.stage or 'queued'} {snapshot.percent}%"
+                )
+            if timeout and time.monotonic() - started > timeout:
+                raise CommandError(f"Snapshot #{snapshot.pk} still building after {timeout:g} s.")
+            time.sleep(1)
+            snapshot = DatasetSnapshot.objects.get(pk=snapshot.pk)
+        if snapshot.state == SnapshotState.FAILED:
+            raise CommandError(f"Snapshot #{snapshot.pk} failed to build: {snapshot.error}")
+        return snapshot
 
     def _wait(self, run, timeout):
         started, last = time.monotonic(), None
