@@ -6,7 +6,7 @@ class AnnotationConfig(AppConfig):
     verbose_name = "Annotation"
 
     def ready(self):
-        # The SFT kind imports the models, which load after the app configs: imported here.
+        # deferred: the SFT kind imports the models, which Django loads only after every app config
         from annotation.kinds import registry
         from annotation.kinds.sft import SFT
 

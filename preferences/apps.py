@@ -5,7 +5,7 @@ class PreferencesConfig(AppConfig):
     name = "preferences"
 
     def ready(self):
-        # Models load after apps: the kind (which imports them) is imported here, not at module level.
+        # deferred: the kind imports the models, which Django loads only after every app config
         from annotation.kinds import registry
 
         from .kinds import COMPARISON

@@ -1,9 +1,11 @@
 """Read paths of the preferences app: candidate pairs, leaderboard, position bias."""
 
-from django.db.models import Q
+from django.core.cache import cache
+from django.db.models import Count, Max, Q
 
 from annotation.models import ItemKind, Judgment, Response
 
+from .consensus import bt_with_bootstrap, position_bias, ranking_to_pairs, win_rate_matrix
 from .models import PreferencePair
 
 
@@ -43,7 +45,6 @@ def candidate_pairs(
 def pair_counts(qs) -> dict:
     """{"total", one count per status, "harmful": chosen response reported harmful by anyone,
     "harmful_majority": by a majority of the comparison's judges}."""
-    from django.db.models import Count
 
     by_status = dict(qs.order_by().values_list("status").annotate(n=Count("id")))
     flagged = qs.order_by().aggregate(
@@ -64,7 +65,6 @@ def comparison_outcomes(project):
     Outcomes are (a, b, score_a) between model indices, every pair implied by each ranking; "both bad"
     and pairs of responses from the same model are left out.
     """
-    from .consensus import ranking_to_pairs
 
     rows = list(
         Judgment.objects.filter(
@@ -116,8 +116,6 @@ def leaderboard(project, *, baseline: str = "", n_boot: int = 500, seed: int = 0
     or superseding judgment changes both or the id), so page views between judgments reuse it and
     the first view after one refits.
     """
-    from django.core.cache import cache
-    from django.db.models import Count, Max
 
     state = Judgment.objects.filter(item__project=project, item__kind=ItemKind.COMPARISON).aggregate(
         n=Count("id"), last=Max("id")
@@ -132,8 +130,6 @@ def leaderboard(project, *, baseline: str = "", n_boot: int = 500, seed: int = 0
 
 
 def _leaderboard(project, *, baseline: str, n_boot: int, seed: int) -> dict:
-    from .consensus import bt_with_bootstrap, position_bias, win_rate_matrix
-
     names, outcomes, positions = comparison_outcomes(project)
     bias = position_bias(positions).as_dict() if positions else None
     if len(names) < 2 or not outcomes:

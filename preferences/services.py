@@ -1,15 +1,20 @@
 """Write paths of the preferences app: comparison judgments, consensus, curated pairs."""
 
+from collections import Counter
+
 from django.db import transaction
 from django.utils import timezone
 
 from annotation.core import audit
 from annotation.core.errors import Forbidden, InvalidInput
 from annotation.core.permissions import can
-from annotation.models import Item, ItemKind, Response
+from annotation.importing.parse import content_hash
+from annotation.models import Adjudication, Item, ItemKind, ItemState, Judgment, Response
+from annotation.quality.selectors import reliability_weights
 from annotation.queue import lifecycle
 
-from .models import PairStatus, PreferencePair
+from .consensus import RULES, Vote, consensus_for_comparison, ranking_to_pairs
+from .models import Consensus, PairStatus, PreferencePair
 
 IMPROVEMENT = "improvement"
 ADJUDICATION = "adjudication"  # the rule of pairs that follow a lead's final answer
@@ -76,7 +81,6 @@ def set_pair_status(
 
 def route_both_bad_to_sft(*, item: Item, actor=None) -> Item | None:
     """ "Both bad" consensus: the prompt goes to SFT review so someone writes a good answer."""
-    from annotation.importing.parse import content_hash
 
     first = shown_responses(item).order_by("position").first()
     if first is None:
@@ -112,11 +116,6 @@ def _votes_by_item(project, *, rule, weights):
     """Current comparison judgments -> {(item_id, criterion): [Vote]}, the latest rubric version per item,
     the payloads with an improved response per item, and {item_id: {response_id: annotators who
     reported it harmful}}."""
-    from collections import Counter
-
-    from annotation.models import Judgment
-
-    from .consensus import Vote
 
     # An annotator without a reliability estimate (new, or too few judgments) votes with the median
     # weight of those who have one: the Dawid-Skene weights are log-odds (0..10), not around 1.0.
@@ -151,7 +150,6 @@ def _votes_by_item(project, *, rule, weights):
 def _final_answers(project) -> tuple[dict[int, dict], set[int]]:
     """The comparison items whose answer is final for datasets: {item_id: the lead's adjudicated
     resolution (with its "decision" and "picked_strength")} and the set of discarded item ids."""
-    from annotation.models import Adjudication, ItemState
 
     finals, discarded = {}, set()
     rows = Item.objects.filter(
@@ -192,8 +190,6 @@ def recompute_consensus(
     Each pair records how many annotators reported its chosen response harmful, and whether they are a
     majority of the comparison's judges (stats["harmful"] counts those pairs).
     """
-    from .consensus import RULES, consensus_for_comparison, ranking_to_pairs
-    from .models import Consensus
 
     if actor is not None and not can(actor, "adjudicate", project):
         raise Forbidden("Only leads recompute consensus.")
@@ -201,7 +197,6 @@ def recompute_consensus(
         raise InvalidInput(errors={"rule": [f"Must be one of: {', '.join(RULES)}."]})
     if rule == "weighted" and weights is None:
         # Dawid-Skene vote weights from the project's latest agreement computation (annotation).
-        from annotation.quality.selectors import reliability_weights
 
         weights = reliability_weights(project, kind=ItemKind.COMPARISON)
     votes, versions, improvements, harmful = _votes_by_item(project, rule=rule, weights=weights)

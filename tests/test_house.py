@@ -158,7 +158,7 @@ def test_no_app_imports_another_apps_private_names():
 
 def test_imports_inside_functions_say_why():
     """An import inside a function breaks a real cycle or defers a heavy optional dependency, and a
-    comment on the line above (or the same line) says which: `# deferred: ...` or `# cycle: ...`."""
+    comment just above (or on the statement) says which: `# deferred: ...` or `# cycle: ...`."""
     offenders = []
     for path in python_files(*APPS, "config"):
         lines = path.read_text().splitlines()
@@ -170,10 +170,8 @@ def test_imports_inside_functions_say_why():
                 if not isinstance(node, ast.Import | ast.ImportFrom):
                     continue
                 here = lines[node.lineno - 1]
-                above = [ln.strip() for ln in lines[max(0, node.lineno - 4) : node.lineno - 1]]
-                said = re.search(r"#\s*(deferred|cycle)\b", here) or any(
-                    re.match(r"#\s*(deferred|cycle)\b", ln) for ln in above
-                )
+                near = lines[max(0, node.lineno - 4) : node.end_lineno]  # the comment above, or on it
+                said = any(re.search(r"#.*\b(deferred|cycle)\b", ln) for ln in near)
                 if not said:
                     offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}: {here.strip()}")
     assert not offenders, "say why (or move to the top):\n" + "\n".join(sorted(set(offenders)))

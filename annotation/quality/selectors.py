@@ -4,12 +4,17 @@ from django.db.models import Count, Q
 
 from annotation.kinds import registry
 from annotation.models import (
+    Adjudication,
+    AdjudicationCategory,
+    AgreementReport,
+    AnnotatorReliability,
     Item,
     ItemState,
     Judgment,
     Project,
 )
 from annotation.quality import facts, report
+from annotation.quality.routing import item_agreement, newest_version_judgments
 
 
 def disagreements(project):
@@ -34,8 +39,6 @@ def next_disagreement(project, *, after_id=None):
 def adjudication_context(item) -> dict:
     """Everything a lead needs on one item: the conversation, the responses (canonical order), every
     current judgment with its annotator, and the item's earlier adjudications."""
-    from annotation.models import Adjudication
-    from annotation.quality.routing import item_agreement, newest_version_judgments
 
     judgments = list(
         Judgment.objects.filter(item=item, is_current=True)
@@ -82,7 +85,6 @@ def gold_accuracy(project) -> list[dict]:
 
 def guideline_gaps(project, *, limit: int = 50):
     """Adjudications a lead tagged "guideline gap": input for the next rubric version."""
-    from annotation.models import Adjudication, AdjudicationCategory
 
     return (
         Adjudication.objects.filter(item__project=project, category=AdjudicationCategory.GUIDELINE_GAP)
@@ -92,8 +94,6 @@ def guideline_gaps(project, *, limit: int = 50):
 
 
 def latest_agreement_report(project):
-    from annotation.models import AgreementReport
-
     return AgreementReport.objects.filter(project=project).order_by("-id").first()
 
 
@@ -101,7 +101,6 @@ def projects_with_stale_agreement() -> list[Project]:
     """Projects with a judgment or an adjudication newer than their latest agreement report
     (or judgments and no report yet): what the periodic refresh recomputes. Two indexed probes per
     project; nothing is read from the judgments themselves."""
-    from annotation.models import Adjudication, AgreementReport
 
     stale = []
     for project in Project.objects.order_by("id"):
@@ -124,7 +123,6 @@ def projects_with_stale_agreement() -> list[Project]:
 def reliability_weights(project, kind: str) -> dict[int, float]:
     """Annotator id -> Dawid-Skene vote weight from the latest agreement computation, for `kind`;
     annotators without a figure for `kind` fall back to their weight from the other kind."""
-    from annotation.models import AnnotatorReliability
 
     weights: dict[int, float] = {}
     rows = AnnotatorReliability.objects.filter(project=project).values_list("annotator_id", "kind", "weight")

@@ -28,6 +28,7 @@ from annotation.models import (
     RubricVersion,
 )
 from annotation.projects.rubrics import RubricError, validate_scores
+from annotation.quality import routing
 from annotation.queue import lifecycle
 
 User = get_user_model()
@@ -163,6 +164,7 @@ def next_assignment(*, project: Project, user, kind: str = ItemKind.SFT, now=Non
             own_expired_id=Subquery(own_expired)
         )
         if connection.vendor == "postgresql":
+            # deferred: PostgreSQL-only module
             from django.contrib.postgres.expressions import ArraySubquery
 
             # The display order's response ids come with the item: one round trip fewer.
@@ -355,10 +357,6 @@ def submit_judgment(
             locked.save(update_fields=["state", "submitted_at"])
             lifecycle.record_submission(item, project)
             if project.agreement_routing and not item.is_gold:
-                from annotation.quality import (
-                    routing,  # routing reads judgments; imported here to keep services light
-                )
-
                 routing.route_if_complete(item_id=item.pk, project=project)
         audit.record(
             actor=user,

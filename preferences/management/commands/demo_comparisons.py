@@ -16,6 +16,7 @@ from annotation.demo import data as demo_data
 from annotation.importing import services as import_services
 from annotation.importing.parse import parse_items
 from annotation.models import ItemKind, Membership, Project, Role
+from llm import generate, generation_params, load_model
 
 TEMPERATURES = (1.0, 1.3)
 
@@ -109,8 +110,6 @@ class Command(BaseCommand):
         )
 
     def _variants(self, model, pair_items, nway_items, max_new_tokens, batch_size) -> dict:
-        from llm import generate, generation_params, load_model
-
         started = time.monotonic()
         lm, tokenizer = load_model(model, cache_dir=settings.TUNELOOP_MODEL_CACHE)
         self.stdout.write(f"Loaded {model} in {time.monotonic() - started:.1f} s.")
