@@ -6,7 +6,7 @@ most one batch per split in memory and returns `{split: {"path", "rows"}}`.
 
 - JSONL: `<split>.jsonl`, one JSON object a line, UTF-8.
 - Parquet: `<split>.parquet` through `pyarrow.parquet.ParquetWriter`, `batch_size` rows per record
-  batch; the schema is inferred from the split's first batch (message lists become
+  batch; the schema is inferred from the split's first rows (message lists become
   list<struct<role, content>>), and a column that is all null there takes its type from `type_hints`.
 - CSV: `<split>.csv`, header from the split's first record; nested values as JSON text; every cell that
   a spreadsheet would run as a formula (starting with = + - @, tab or CR) gets a leading "'".
@@ -30,6 +30,7 @@ from .layouts import COLUMN_TYPES
 Progress = Callable[[int], None] | None
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 SPLIT_ORDER = ("train", "validation", "test")
+SCHEMA_SAMPLE = 500
 
 
 class _Counter:
@@ -98,10 +99,11 @@ def _has_null(t: pa.DataType) -> bool:
 
 
 def infer_schema(batch: list[dict], type_hints: dict[str, str] | None = None) -> pa.Schema:
-    """The schema of the first batch; columns typed null there (all None, or all empty lists) take
-    `type_hints[name]`, else string."""
+    """The schema of the first batch's first SCHEMA_SAMPLE rows (inferring over a whole batch costs more
+    than writing it); columns typed null there (all None, or all empty lists) take `type_hints[name]`,
+    else string."""
     hints = {**COLUMN_TYPES, **(type_hints or {})}
-    schema = pa.Table.from_pylist(batch).schema
+    schema = pa.Table.from_pylist(batch[:SCHEMA_SAMPLE]).schema
     fields = []
     for f in schema:
         if _has_null(f.type):
