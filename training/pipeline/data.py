@@ -158,6 +158,17 @@ def to_trainer_rows(method: str, rows: Iterable[dict]) -> list[dict]:
     return to_trl_dpo(plain) if method == "dpo" else to_trl_sft(plain)
 
 
+def prompt_text(messages) -> str:
+    """A prompt as TRL's plain-text layouts hold it: a string, or a single user turn's text.
+    ValueError for a system turn or several turns (plain text has no place for them)."""
+    if isinstance(messages, str):
+        return messages
+    if len(messages) != 1 or messages[0].get("role") != "user":
+        roles = "/".join(str(m.get("role")) for m in messages)
+        raise ValueError(f"the prompt has turns {roles}; a plain-text prompt holds one user turn only.")
+    return messages[0]["content"]
+
+
 def trainer_rows(method: str, rows: list[dict]) -> list[dict]:
     """Only the columns TRL reads. SFT "messages" rows become prompt/completion, so the loss covers the
     final assistant turn only (earlier turns are context), as for reviewed responses."""
