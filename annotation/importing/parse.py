@@ -27,6 +27,7 @@ import json
 import math
 from dataclasses import dataclass, field
 
+from annotation.core.errors import RowErrors
 from annotation.kinds import registry
 
 FIELDS = (
@@ -85,14 +86,13 @@ class ParseResult:
         return not self.errors
 
 
-class ImportFailed(ValueError):
+class ImportFailed(RowErrors):
     """All-or-nothing: raised with every issue found; nothing was written."""
 
     def __init__(self, errors: list[ImportIssue]):
-        self.errors = errors
         head = "; ".join(str(e) for e in errors[:5])
         more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
-        super().__init__(f"Import failed, nothing was imported: {head}{more}")
+        super().__init__(f"Import failed, nothing was imported: {head}{more}", errors)
 
 
 def _reject_constant(name):

@@ -14,7 +14,7 @@ from annotation.models import (
     Project,
 )
 from annotation.quality import facts, report
-from annotation.quality.routing import item_agreement, newest_version_judgments
+from annotation.queue.routing import item_agreement, newest_version_judgments
 
 
 def disagreements(project):
