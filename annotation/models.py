@@ -407,6 +407,17 @@ class AgreementReport(models.Model):
         return f"Agreement report #{self.pk} of {self.project}"
 
 
+class ReliabilityQuerySet(models.QuerySet):
+    def weights(self, kind: str) -> dict[int, float]:
+        """Annotator id -> Dawid-Skene vote weight from the latest agreement computation, for `kind`;
+        annotators without a figure for `kind` fall back to their weight from another kind."""
+        weights: dict[int, float] = {}
+        rows = self.values_list("annotator_id", "kind", "weight")
+        for annotator_id, _kind, weight in sorted(rows, key=lambda r: r[1] == kind):
+            weights[annotator_id] = weight  # rows of `kind` come last and win
+        return weights
+
+
 class AnnotatorReliability(models.Model):
     """Dawid-Skene reliability of an annotator per item kind, from the latest agreement report.
 
@@ -420,6 +431,8 @@ class AnnotatorReliability(models.Model):
     n_judgments = models.PositiveIntegerField(default=0)
     report = models.ForeignKey(AgreementReport, null=True, on_delete=models.SET_NULL, related_name="+")
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ReliabilityQuerySet.as_manager()
 
     class Meta:
         constraints = [
