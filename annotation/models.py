@@ -1,6 +1,6 @@
 """Projects, memberships, versioned rubrics, items, the assignment queue, judgments and the audit trail.
 
-Workflows live in `annotation.services`; this module holds tables and small invariants only.
+Workflows live in the services of annotation's packages (queue, projects, importing, quality); this module holds tables and small invariants only.
 """
 
 from django.conf import settings
@@ -29,7 +29,7 @@ class Project(models.Model):
         default=0, help_text="Faster judgments are flagged rushed."
     )
     require_rationale = models.BooleanField(default=False)
-    # Routing (annotation.routing): when an item's last judgment is in, agreeing items are approved and
+    # Routing (annotation.queue.routing): when an item's last judgment is in, agreeing items are approved and
     # disagreeing ones get an extra annotator (up to max_extra_annotators) or go to the leads.
     agreement_routing = models.BooleanField(
         default=True, help_text="Approve agreeing items and send disagreeing ones to leads automatically."
@@ -173,7 +173,7 @@ class Item(models.Model):
     extra_overlap = models.PositiveSmallIntegerField(default=0, db_default=0)
     is_gold = models.BooleanField(default=False)
     gold_answer = models.JSONField(null=True, blank=True)
-    # The final answer once approved (routing or a lead's adjudication); see annotation.routing.
+    # The final answer once approved (routing or a lead's adjudication); see annotation.queue.routing.
     resolution = models.JSONField(null=True, blank=True)
     source = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -390,7 +390,7 @@ class Adjudication(models.Model):
 
 
 class AgreementReport(models.Model):
-    """Agreement figures of a project at one moment (annotation.agreement_reports builds `data`)."""
+    """Agreement figures of a project at one moment (annotation.quality.reports builds `data`)."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="agreement_reports")
     computed_at = models.DateTimeField(auto_now_add=True)

@@ -1,7 +1,7 @@
 """Parse item files (JSONL, CSV, OpenAI-style chat JSONL) into records. Pure Python: no Django.
 
 `parse_items(data, fmt=..., mapping=...)` returns a `ParseResult`: the records, or the errors, each
-naming the line and the field. Nothing is written here; `annotation.services.import_items` writes
+naming the line and the field. Nothing is written here; `annotation.importing.services.import_items` writes
 the records in one transaction, so an import is all-or-nothing.
 
 Our fields (the keys of `mapping`, whose values name the columns / JSON keys in the file):

@@ -1,7 +1,7 @@
 """Quality API: agreement reports, the disagreement queue, adjudication, gold items, more annotators.
 
 Thin views over annotation.adjudication / agreement_reports (writes) and selectors (reads); the same
-404 / 403 rules as annotation.api (ProjectScoped).
+404 / 403 rules as annotation.core.api (ProjectScoped).
 """
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema

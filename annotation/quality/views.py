@@ -1,7 +1,7 @@
 """Lead pages for quality: the agreement dashboard (+ CSV), the disagreement queue and adjudication.
 
 Thin: writes go through annotation.adjudication / agreement_reports, reads through selectors.
-Outsiders get 404, annotators 403 (annotation.web.project_for).
+Outsiders get 404, annotators 403 (annotation.core.web.project_for).
 """
 
 import csv
