@@ -1,7 +1,10 @@
 """Near-duplicate prompts: training.pipeline.near_duplicates against the all-pairs method it
-replaced (the greedy loop that compared every text with every kept text, in Python), same data.
+replaced (the greedy loop that compared every text with every kept text, in Python), same data; then
+how the candidate search scales: SimHash bands (what near_duplicates uses above EXACT_UP_TO texts)
+against the exact blocked all-pairs search, at growing sizes, same data, same threshold.
 
     .venv/bin/python benchmarks/near_duplicates.py [--prompts 5000] [--dup-share 0.2] [--dim 384]
+        [--scaling 10000,20000,40000]
 
 The data: unit vectors in `--dim` dimensions (MiniLM's size), of which `--dup-share` are noisy
 copies (cosine about 0.98) of earlier ones. Prints seconds for both methods and whether they drop
@@ -17,6 +20,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from training.pipeline import dedupe  # noqa: E402
 from training.pipeline.dedupe import near_duplicates  # noqa: E402
 
 
@@ -76,16 +80,37 @@ def main():
     parser.add_argument("--dup-share", type=float, default=0.2)
     parser.add_argument("--dim", type=int, default=384)
     parser.add_argument("--threshold", type=float, default=0.95)
+    parser.add_argument(
+        "--scaling", default="10000,20000,40000", help="sizes for the scaling table ('' skips it)"
+    )
     args = parser.parse_args()
     x = make_data(args.prompts, args.dup_share, args.dim)
     ours, t_ours = timed(lambda: near_duplicates(x, args.threshold))
     old, t_old = timed(lambda: all_pairs(x, args.threshold))
     same = ours.keys() == old.keys() and all(ours[i][0] == old[i][0] for i in ours)
     print(f"{args.prompts} prompts, {args.dim} dims, threshold {args.threshold}")
-    print(f"  ours (blocked threshold search): {t_ours:8.3f} s   dropped {len(ours)}")
+    print(f"  ours (near_duplicates):          {t_ours:8.3f} s   dropped {len(ours)}")
     print(f"  old  (all-pairs greedy loop):    {t_old:8.3f} s   dropped {len(old)}")
     print(f"  speed-up {t_old / max(t_ours, 1e-9):.1f}x; same result: {same}")
-    return 0 if same else 1
+    ok = same
+    sizes = [int(v) for v in args.scaling.split(",") if v.strip()]
+    if sizes:
+        print(
+            f"\ncandidate search, threshold {args.threshold} ({dedupe.lsh_bands(args.threshold)} bands of {dedupe.LSH_BITS} bits)"
+        )
+        print(f"  {'texts':>7} {'LSH s':>8} {'exact s':>8} {'pairs':>7} {'missed':>7}")
+        for n in sizes:
+            xn = dedupe.normalise(make_data(n, args.dup_share, args.dim, seed=n))
+            (lsh_later, lsh_earlier, _), t_lsh = timed(
+                lambda xn=xn: dedupe.lsh_candidate_pairs(xn, args.threshold)
+            )
+            (ex_later, ex_earlier, _), t_exact = timed(
+                lambda xn=xn: dedupe.candidate_pairs(xn, args.threshold)
+            )
+            exact = set(zip(ex_later.tolist(), ex_earlier.tolist(), strict=True))
+            missed = len(exact - set(zip(lsh_later.tolist(), lsh_earlier.tolist(), strict=True)))
+            print(f"  {n:>7} {t_lsh:>8.2f} {t_exact:>8.2f} {len(exact):>7} {missed:>7}")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

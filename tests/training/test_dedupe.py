@@ -59,3 +59,57 @@ def test_a_dropped_text_never_keeps_a_later_one_out():
     c = np.array([np.cos(0.6), np.sin(0.6)], np.float32)  # close to b only
     threshold = float(np.cos(0.35))
     assert near_duplicates([a, b, c], threshold) == {1: (0, round(float(np.cos(0.3)), 4))}
+
+
+def test_many_prompts_go_through_lsh_and_find_what_the_exact_search_finds(monkeypatch):
+    """Above EXACT_UP_TO the candidates come from SimHash bands: every planted near-duplicate is found
+    with the same partner, nothing below the threshold is reported, and the result equals the exact
+    search's on the same data."""
+    x, copies = planted(6000, 0.2)
+    assert len(x) > dedupe.EXACT_UP_TO
+    found = near_duplicates(x, 0.95)
+    assert set(found) == set(copies)
+    assert all(found[i][0] == copies[i] and found[i][1] >= 0.95 for i in found)
+    monkeypatch.setattr(dedupe, "EXACT_UP_TO", 10**9)
+    exact = near_duplicates(x, 0.95)
+    assert exact.keys() == found.keys()  # cosines agree up to float32 summation order
+    assert all(exact[i][0] == found[i][0] and abs(exact[i][1] - found[i][1]) <= 2e-4 for i in found)
+
+
+def test_lsh_reports_only_true_pairs_and_misses_few_at_the_threshold():
+    """Pairs planted exactly at cosine 0.9 (the hardest case): the share found is at least the
+    recall the bands were sized for, minus sampling noise, and every reported cosine is real."""
+    rng = np.random.default_rng(7)
+    n, dim, threshold = 3000, 64, 0.9
+    a = rng.standard_normal((n, dim))
+    a /= np.linalg.norm(a, axis=1, keepdims=True)
+    noise = rng.standard_normal((n, dim))
+    noise -= (noise * a).sum(1, keepdims=True) * a  # orthogonal to a
+    noise /= np.linalg.norm(noise, axis=1, keepdims=True)
+    angle = np.arccos(threshold + 1e-4)
+    b = np.cos(angle) * a + np.sin(angle) * noise  # cosine(a_i, b_i) just above the threshold
+    x = dedupe.normalise(np.concatenate([a, b]))
+    later, earlier, cosine = dedupe.lsh_candidate_pairs(x, threshold)
+    assert (cosine >= threshold).all()
+    assert np.allclose(cosine, np.einsum("ij,ij->i", x[later], x[earlier]), atol=1e-5)
+    found = {(int(i), int(j)) for i, j in zip(later, earlier, strict=True)}
+    planted_pairs = {(n + k, k) for k in range(n)}
+    recall = len(found & planted_pairs) / n
+    assert recall >= dedupe.LSH_RECALL - 0.01, recall
+    bands = dedupe.lsh_bands(threshold)
+    same_bit = 1 - np.arccos(threshold) / np.pi
+    assert (1 - same_bit**dedupe.LSH_BITS) ** bands <= 1 - dedupe.LSH_RECALL
+
+
+def test_lsh_compares_a_small_share_of_all_pairs(monkeypatch):
+    """The point of LSH: unrelated texts rarely share a band, so far fewer pairs are compared than
+    the n(n-1)/2 of an all-pairs search."""
+    rng = np.random.default_rng(1)
+    x = dedupe.normalise(rng.standard_normal((5000, 64)))
+    compared = []
+    real_einsum = np.einsum
+    monkeypatch.setattr(
+        dedupe.np, "einsum", lambda spec, a, b: compared.append(len(a)) or real_einsum(spec, a, b)
+    )
+    dedupe.lsh_candidate_pairs(x, 0.95)
+    assert sum(compared) < 0.01 * 5000 * 4999 / 2
