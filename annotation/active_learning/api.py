@@ -5,6 +5,7 @@ Annotators get 403 on all of it, outsiders 404."""
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, generics
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication, TokenAuthentication
@@ -38,6 +39,14 @@ class IngestTokenAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request):
         return "Bearer"
+
+
+class IngestTokenScheme(OpenApiAuthenticationExtension):
+    target_class = IngestTokenAuthentication
+    name = "ingestToken"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer", "description": "A project ingest token (tlk_...)."}
 
 
 class IngestAccess(ProjectScoped):
@@ -212,22 +221,22 @@ class CoverageView(ProjectScoped, APIView):
 class TokenListView(ProjectScoped, APIView):
     @extend_schema(
         summary="The project's ingest tokens (never the secrets).",
-        responses={200: s.TokenSerializer(many=True), **error_responses(403, 404)},
+        responses={200: s.IngestTokenSerializer(many=True), **error_responses(403, 404)},
     )
     def get(self, request, project_id):
         project = self.project_for("manage_ingest_tokens")
-        return Response(s.TokenSerializer(project.ingest_tokens.all(), many=True).data)
+        return Response(s.IngestTokenSerializer(project.ingest_tokens.all(), many=True).data)
 
     @extend_schema(
         summary="Create an ingest token; the secret is in this response only.",
-        request=s.TokenCreateSerializer,
+        request=s.IngestTokenCreateSerializer,
         responses={201: dict, **error_responses(400, 403, 404)},
     )
     def post(self, request, project_id):
         project = self.project_for("manage_ingest_tokens")
-        data = validated(s.TokenCreateSerializer, request.data)
+        data = validated(s.IngestTokenCreateSerializer, request.data)
         token, secret = ingest.create_token(project=project, actor=request.user, name=data["name"])
-        return Response({**s.TokenSerializer(token).data, "token": secret}, status=201)
+        return Response({**s.IngestTokenSerializer(token).data, "token": secret}, status=201)
 
 
 @extend_schema(tags=["active learning"], summary="Quality models: labels and held-out accuracy.")

@@ -103,14 +103,14 @@ class BatchOutcomeSerializer(serializers.Serializer):
     flip_rate = serializers.FloatField(allow_null=True)
 
 
-class TokenSerializer(serializers.ModelSerializer):
+class IngestTokenSerializer(serializers.ModelSerializer):
     class Meta:
         model = ProjectIngestToken
         fields = ["id", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
         read_only_fields = fields
 
 
-class TokenCreateSerializer(serializers.Serializer):
+class IngestTokenCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200, required=False, default="production")
 
 
