@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from annotation.active_learning import api as al_api
 from annotation.importing import api as import_api
 from annotation.projects import api as project_api
 from annotation.quality import api as quality_api
@@ -52,5 +53,27 @@ urlpatterns += [
         "items/<int:item_id>/more-annotators/",
         quality_api.MoreAnnotatorsView.as_view(),
         name="api-more-annotators",
+    ),
+]
+
+urlpatterns += [
+    path("projects/<int:project_id>/samples/ingest/", al_api.IngestView.as_view(), name="api-samples-ingest"),
+    path("projects/<int:project_id>/samples/import/", al_api.ImportView.as_view(), name="api-samples-import"),
+    path("projects/<int:project_id>/samples/", al_api.SampleListView.as_view(), name="api-samples"),
+    path(
+        "projects/<int:project_id>/samples/<int:sample_id>/",
+        al_api.SampleDetailView.as_view(),
+        name="api-sample",
+    ),
+    path("projects/<int:project_id>/samples/score/", al_api.ScoreView.as_view(), name="api-samples-score"),
+    path("projects/<int:project_id>/selections/", al_api.SelectionView.as_view(), name="api-selections"),
+    path("projects/<int:project_id>/coverage/", al_api.CoverageView.as_view(), name="api-coverage"),
+    path(
+        "projects/<int:project_id>/ingest-tokens/", al_api.TokenListView.as_view(), name="api-ingest-tokens"
+    ),
+    path(
+        "projects/<int:project_id>/quality-models/",
+        al_api.QualityModelListView.as_view(),
+        name="api-quality-models",
     ),
 ]

@@ -441,3 +441,16 @@ class AnnotatorReliability(models.Model):
 
     def __str__(self):
         return f"{self.annotator_id} in {self.project_id} ({self.kind}): {self.weight:.2f}"
+
+
+# Active learning's tables live in their package; imported here so Django registers them.
+from annotation.active_learning.models import (  # noqa: E402, F401
+    ActiveLearningSettings,
+    CoverageReport,
+    ItemEmbedding,
+    ProductionSample,
+    ProjectIngestToken,
+    QualityModel,
+    SampleScore,
+    SelectionBatch,
+)

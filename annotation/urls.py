@@ -1,5 +1,6 @@
 from django.urls import path
 
+from annotation.active_learning import views as al_views
 from annotation.importing import views as import_views
 from annotation.projects import views as project_views
 from annotation.quality import views as quality_views
@@ -29,4 +30,14 @@ urlpatterns += [
     path("items/<int:pk>/adjudicate/", quality_views.adjudicate, name="adjudicate"),
     path("projects/<int:pk>/items/", quality_views.items, name="items"),
     path("items/<int:pk>/gold/", quality_views.item_gold, name="item-gold"),
+]
+
+urlpatterns += [
+    path("projects/<int:pk>/production/", al_views.explorer, name="production"),
+    path("projects/<int:pk>/production/<int:sample_id>/", al_views.sample_detail, name="production-sample"),
+    path("projects/<int:pk>/production/select/", al_views.select, name="production-select"),
+    path("projects/<int:pk>/production/score/", al_views.score, name="production-score"),
+    path("projects/<int:pk>/production/import/", al_views.import_samples, name="production-import"),
+    path("projects/<int:pk>/production/tokens/", al_views.create_token, name="production-token"),
+    path("projects/<int:pk>/coverage/", al_views.coverage, name="coverage"),
 ]

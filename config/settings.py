@@ -4,6 +4,7 @@ Unset DATABASE_URL -> SQLite file under var/; unset CELERY_BROKER_URL -> kombu's
 transport over a SQLite file (no Redis needed). Set them to use PostgreSQL and Redis.
 """
 
+import json
 import os
 from pathlib import Path
 
@@ -145,7 +146,13 @@ CELERY_RESULT_BACKEND = os.environ.get(
     and CELERY_BROKER_URL
     or f"db+sqlite:///{DATA_DIR / 'celery-results.sqlite3'}",
 )
-CELERY_TASK_ROUTES = {"training.tasks.*": {"queue": "gpu"}}
+CELERY_TASK_ROUTES = {
+    "training.tasks.*": {"queue": "gpu"},
+    # Active learning's model-using tasks (scoring with the LM, sampling responses) run where training does.
+    "annotation.active_learning.tasks.score_uncertainty": {"queue": "gpu"},
+    "annotation.active_learning.tasks.score_margin": {"queue": "gpu"},
+    "annotation.active_learning.tasks.materialize_batch": {"queue": "gpu"},
+}
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -153,6 +160,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ACKS_LATE = True
 # How often beat recomputes the agreement report of projects with new judgments or adjudications.
 TUNELOOP_AGREEMENT_REFRESH_SECONDS = float(os.environ.get("TUNELOOP_AGREEMENT_REFRESH_SECONDS", "600"))
+# How often beat embeds new production samples, retrains due quality models and recomputes priorities.
+TUNELOOP_AL_REFRESH_SECONDS = float(os.environ.get("TUNELOOP_AL_REFRESH_SECONDS", "300"))
 CELERY_BEAT_SCHEDULE = {
     "release-expired-leases": {"task": "annotation.tasks.release_expired_leases", "schedule": 60.0},
     # Agreement reports of projects with new judgments or adjudications since their last report.
@@ -162,6 +171,11 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Runs whose worker died (no heartbeat for TUNELOOP_RUN_STALE_SECONDS) become "interrupted".
     "mark-interrupted-runs": {"task": "training.maintenance.mark_interrupted_runs", "schedule": 120.0},
+    # Active learning: embed new samples, retrain quality models that have N new decisions, re-rank.
+    "active-learning-refresh": {
+        "task": "annotation.active_learning.tasks.refresh",
+        "schedule": TUNELOOP_AL_REFRESH_SECONDS,
+    },
 }
 
 # --- Tuneloop -------------------------------------------------------------------------------
@@ -175,6 +189,20 @@ TUNELOOP_MAX_IMPORT_BYTES = int(os.environ.get("TUNELOOP_MAX_IMPORT_BYTES", str(
 # A Celery worker computes agreement reports (scripts/serve.sh, which starts one, sets it); off, or with
 # CELERY_TASK_ALWAYS_EAGER, the lead's "Recompute" computes in the request (annotation.quality.tasks.request_recompute).
 TUNELOOP_ASYNC_AGREEMENT = env_bool("TUNELOOP_ASYNC_AGREEMENT", False)
+
+# --- Active learning (annotation.active_learning; README "Active learning") ---------------------
+# The sentence embedder of samples and items: a dotted path to a callable list[str] -> (n, d) array.
+TUNELOOP_AL_EMBEDDER = os.environ.get("TUNELOOP_AL_EMBEDDER", "llm.embeddings.minilm_embedder")
+# Retrain a project's quality model after this many new reviewer decisions (a project may override).
+TUNELOOP_AL_RETRAIN_EVERY = int(os.environ.get("TUNELOOP_AL_RETRAIN_EVERY", "50"))
+# Signal weights of the priority, JSON, e.g. {"entropy": 1, "feedback": 2}; unnamed signals keep theirs.
+TUNELOOP_AL_WEIGHTS = json.loads(os.environ.get("TUNELOOP_AL_WEIGHTS", "{}") or "{}")
+# Cosine similarity at or above which a sample is a near-duplicate of a reviewed or selected one.
+TUNELOOP_AL_DUPLICATE_COSINE = float(os.environ.get("TUNELOOP_AL_DUPLICATE_COSINE", "0.95"))
+# Samples a scoring worker claims at a time (several workers share a backlog chunk by chunk).
+TUNELOOP_AL_CHUNK_SIZE = int(os.environ.get("TUNELOOP_AL_CHUNK_SIZE", "32"))
+# Queue priority of items made from selected samples (higher than imported items: front of the queue).
+TUNELOOP_AL_ITEM_PRIORITY = int(os.environ.get("TUNELOOP_AL_ITEM_PRIORITY", "1000"))
 
 LOGGING = {
     "version": 1,

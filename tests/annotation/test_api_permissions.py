@@ -10,6 +10,7 @@ import pytest
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from annotation.active_learning import ingest, records
 from annotation.importing import services as import_services
 from annotation.importing.parse import parse_items
 from annotation.models import AssignmentState, Judgment, Membership
@@ -40,6 +41,10 @@ def world(users, project, django_user_model):
     make_items(project, users["lead"], 5)
     newbie = django_user_model.objects.create_user("newbie", password="pw")
     assignment = queue_services.next_assignment(project=project, user=users["annotator"])
+    sample = ingest.ingest(
+        project=project, records=records.parse_rows([{"prompt": "P?", "output": "O."}]), actor=users["lead"]
+    )
+    assert sample.created == 1
     return {"project": project, "users": users, "newbie": newbie, "assignment": assignment}
 
 
@@ -118,6 +123,28 @@ MATRIX = [
     ),
     ("gold", "post", "/api/items/{i}/gold/", {"answer": {"decision": "accept"}}, (401, 404, 403, 200, 200)),
     ("more-annotators", "post", "/api/items/{i}/more-annotators/", {"n": 1}, (401, 404, 403, 200, 200)),
+    # active learning: leads and admins only (a project ingest token is tested in tests/active_learning)
+    (
+        "samples-ingest",
+        "post",
+        "/api/projects/{p}/samples/ingest/",
+        {"samples": [{"prompt": "Q?", "output": "A."}]},
+        (401, 404, 403, 201, 201),
+    ),
+    (
+        "samples-import",
+        "post",
+        "/api/projects/{p}/samples/import/",
+        {"data": '{"prompt": "R?", "output": "B."}', "format": "jsonl"},
+        (401, 404, 403, 201, 201),
+    ),
+    ("samples", "get", "/api/projects/{p}/samples/", None, (401, 404, 403, 200, 200)),
+    ("sample", "get", "/api/projects/{p}/samples/{s}/", None, (401, 404, 403, 200, 200)),
+    ("samples-score", "post", "/api/projects/{p}/samples/score/", {}, (401, 404, 403, 202, 202)),
+    ("selections", "get", "/api/projects/{p}/selections/", None, (401, 404, 403, 200, 200)),
+    ("coverage", "get", "/api/projects/{p}/coverage/", None, (401, 404, 403, 200, 200)),
+    ("ingest-tokens", "get", "/api/projects/{p}/ingest-tokens/", None, (401, 404, 403, 200, 200)),
+    ("quality-models", "get", "/api/projects/{p}/quality-models/", None, (401, 404, 403, 200, 200)),
 ]
 
 CASES = [
@@ -137,6 +164,7 @@ def test_permission_matrix(world, name, method, url, body, role, expected):
         i=world["assignment"].item_id,
         annotator2=users["annotator2"].pk,
         admin=users["admin"].pk,
+        s=world["project"].production_samples.first().pk,
     )
     response = getattr(client_for(user), method)(url, body, format="json")
     assert response.status_code == expected, (response.status_code, response.content[:300])
@@ -156,6 +184,7 @@ def test_matrix_covers_every_api_route():
         .replace("{i}", "<int:item_id>")
         .replace("{annotator2}", "<int:user_id>")
         .replace("{admin}", "<int:user_id>")
+        .replace("{s}", "<int:sample_id>")
         for _, _, url, _, _ in MATRIX
     }
     assert routes == covered

@@ -1,0 +1,134 @@
+"""The lead's pages: the production explorer (filters, histograms, the 2-D map, scoring, selection
+and each batch's outcome, import, ingest tokens), one sample with every score, and coverage."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.shortcuts import get_object_or_404, redirect
+from django.views.decorators.http import require_http_methods, require_POST
+
+from annotation.active_learning import ingest, quality, records, selecting, selectors, tasks
+from annotation.active_learning.models import ProductionSample, SelectionBatch
+from annotation.active_learning.selection import STRATEGIES
+from annotation.core.errors import ServiceError
+from annotation.core.web import page, project_for
+
+TEMPLATES = "annotation/active_learning/"
+
+
+@login_required
+def explorer(request, pk):
+    project = project_for(request, pk, "view_production")
+    qs, filters = selectors.filtered_samples(project, request.GET)
+    colour = request.GET.get("colour", "selection")
+    page_obj = Paginator(qs.order_by("-priority", "id"), 50).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "samples": page_obj.object_list,
+        "page_obj": page_obj,
+        "filter_query": query.urlencode(),
+        "filters": filters,
+        "colour": colour,
+        "total": qs.count(),
+        "versions": ProductionSample.objects.filter(project=project)
+        .values_list("model_version", flat=True)
+        .distinct()
+        .order_by("model_version"),
+        "histograms": selectors.histograms(qs),
+        "map": selectors.embedding_map(qs, colour=colour),
+        "outcomes": selectors.batch_outcomes(project),
+        "strategies": STRATEGIES,
+        "outputs": SelectionBatch.Output.choices,
+        "quality_model": quality.latest(project),
+        "tokens": project.ingest_tokens.all()[:20],
+        "new_token": request.session.pop("new_ingest_token", None),
+    }
+    return page(request, project, TEMPLATES + "explorer.html", TEMPLATES + "explorer.html", context)
+
+
+@login_required
+def sample_detail(request, pk, sample_id):
+    project = project_for(request, pk, "view_production")
+    sample = get_object_or_404(
+        ProductionSample.objects.prefetch_related("scores"), project=project, pk=sample_id
+    )
+    return page(request, project, TEMPLATES + "sample.html", TEMPLATES + "sample.html", {"sample": sample})
+
+
+@login_required
+@require_POST
+def select(request, pk):
+    project = project_for(request, pk, "select_samples")
+    try:
+        batch = selecting.select(
+            project=project,
+            actor=request.user,
+            strategy=request.POST.get("strategy", ""),
+            budget=int(request.POST.get("budget") or 0),
+            output=request.POST.get("output", SelectionBatch.Output.REVIEW),
+            seed=int(request.POST.get("seed") or 0),
+        )
+    except (ServiceError, ValueError) as exc:
+        messages.error(request, f"Nothing selected: {exc}")
+        return redirect("annotation:production", pk=project.pk)
+    if selecting.needs_generation(batch):
+        transaction.on_commit(lambda: tasks.materialize_batch.delay(batch.pk))
+    messages.success(request, f"Selected {batch.n_selected} samples (batch #{batch.pk}, {batch.strategy}).")
+    return redirect("annotation:production", pk=project.pk)
+
+
+@login_required
+@require_POST
+def score(request, pk):
+    project = project_for(request, pk, "select_samples")
+    margin = bool(request.POST.get("margin"))
+    if request.POST.get("retrain"):
+        transaction.on_commit(lambda: tasks.retrain_quality.delay(project.pk, True))
+    transaction.on_commit(lambda: tasks.queue_scoring(project, workers=1, margin=margin))
+    messages.success(request, "Scoring queued.")
+    return redirect("annotation:production", pk=project.pk)
+
+
+@login_required
+@require_POST
+def import_samples(request, pk):
+    project = project_for(request, pk, "ingest_samples")
+    upload = request.FILES.get("file")
+    if upload is None:
+        messages.error(request, "Choose a JSONL or CSV file.")
+        return redirect("annotation:production", pk=project.pk)
+    raw = upload.read()
+    try:
+        parsed = records.parse_text(
+            raw, fmt=records.detect_format(upload.name, raw[:500].decode("utf-8", "ignore"))
+        )
+        result = ingest.ingest(project=project, records=parsed, actor=request.user, source=upload.name)
+    except records.ImportFailed as exc:
+        messages.error(request, str(exc))
+        return redirect("annotation:production", pk=project.pk)
+    messages.success(request, f"Imported {result.created} samples; {result.duplicates} duplicates skipped.")
+    return redirect("annotation:production", pk=project.pk)
+
+
+@login_required
+@require_POST
+def create_token(request, pk):
+    project = project_for(request, pk, "manage_ingest_tokens")
+    _, secret = ingest.create_token(project=project, actor=request.user, name=request.POST.get("name", ""))
+    request.session["new_ingest_token"] = secret  # shown once, on the next page view
+    return redirect("annotation:production", pk=project.pk)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def coverage(request, pk):
+    project = project_for(request, pk, "view_production")
+    if request.method == "POST":
+        selectors.compute_coverage(project)
+        return redirect("annotation:coverage", pk=project.pk)
+    report = project.coverage_reports.first()
+    return page(
+        request, project, TEMPLATES + "coverage.html", TEMPLATES + "coverage.html", {"report": report}
+    )
