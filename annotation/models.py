@@ -46,6 +46,15 @@ class Project(models.Model):
     gold_share = models.FloatField(
         default=0.0, help_text="Probability that an annotator's next item is a gold item (0..1)."
     )
+    # Written into every export's dataset card (an SPDX id such as "cc-by-4.0"; "other" = not chosen).
+    dataset_license = models.CharField(
+        max_length=64, default="other", help_text="License of exported datasets (SPDX id, e.g. cc-by-4.0)."
+    )
+    # Judgments imported from other teams (Label Studio, a Hub dataset) count in agreement figures only
+    # when a lead turns this on.
+    count_external_judgments = models.BooleanField(
+        default=False, help_text="Count imported (external) judgments in agreement figures."
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -121,6 +121,9 @@ SPECTACULAR_SETTINGS = {
         "ItemStateEnum": "annotation.models.ItemState",
         "RunStateEnum": "training.models.RunState",
         "TrainingMethodEnum": "training.models.SnapshotKind",
+        "ExportFormatEnum": "training.serializers.FORMATS",
+        "ExportPairStatusEnum": "training.serializers.EXPORT_STATUSES",
+        "PairStatusEnum": "preferences.models.PairStatus",
     },
 }
 
@@ -162,6 +165,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Runs whose worker died (no heartbeat for TUNELOOP_RUN_STALE_SECONDS) become "interrupted".
     "mark-interrupted-runs": {"task": "training.maintenance.mark_interrupted_runs", "schedule": 120.0},
+    # Export jobs whose worker died are requeued with a higher attempt and start over.
+    "recover-stale-exports": {"task": "training.maintenance.recover_stale_exports", "schedule": 120.0},
 }
 
 # --- Tuneloop -------------------------------------------------------------------------------
@@ -175,6 +180,12 @@ TUNELOOP_MAX_IMPORT_BYTES = int(os.environ.get("TUNELOOP_MAX_IMPORT_BYTES", str(
 # A Celery worker computes agreement reports (scripts/serve.sh, which starts one, sets it); off, or with
 # CELERY_TASK_ALWAYS_EAGER, the lead's "Recompute" computes in the request (quality.reports.request_recompute).
 TUNELOOP_ASYNC_AGREEMENT = env_bool("TUNELOOP_ASYNC_AGREEMENT", False)
+# Exports of snapshots with at most this many rows are written in the request and sent to the browser;
+# larger ones run as a task (progress bar, then a download link).
+TUNELOOP_EXPORT_INLINE_ROWS = int(os.environ.get("TUNELOOP_EXPORT_INLINE_ROWS", "5000"))
+# A Hugging Face token with write access: when set, finished exports offer "push to the Hub". Read from
+# the environment only; never stored in the database, never shown.
+TUNELOOP_HF_TOKEN = os.environ.get("TUNELOOP_HF_TOKEN", "")
 
 LOGGING = {
     "version": 1,
