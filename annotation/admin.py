@@ -1,6 +1,6 @@
 """The Django admin, read-only: a place to inspect rows, not to change them.
 
-Every change goes through the app's pages and API (annotation.services), where permissions are
+Every change goes through the app's pages and API (the services of each package), where permissions are
 checked, invariants kept (a rubric version that judgments use never changes, judgments are
 append-only, queue counters match assignments) and the audit trail records who did what. An admin
 form would bypass all three, so it only shows.

@@ -1,6 +1,6 @@
 """Projects, memberships, versioned rubrics, items, the assignment queue, judgments and the audit trail.
 
-Workflows live in `annotation.services`; this module holds tables and small invariants only.
+Workflows live in the services of annotation's packages (queue, projects, importing, quality); this module holds tables and small invariants only.
 """
 
 from django.conf import settings
@@ -29,7 +29,7 @@ class Project(models.Model):
         default=0, help_text="Faster judgments are flagged rushed."
     )
     require_rationale = models.BooleanField(default=False)
-    # Routing (annotation.routing): when an item's last judgment is in, agreeing items are approved and
+    # Routing (annotation.queue.routing): when an item's last judgment is in, agreeing items are approved and
     # disagreeing ones get an extra annotator (up to max_extra_annotators) or go to the leads.
     agreement_routing = models.BooleanField(
         default=True, help_text="Approve agreeing items and send disagreeing ones to leads automatically."
@@ -182,7 +182,7 @@ class Item(models.Model):
     extra_overlap = models.PositiveSmallIntegerField(default=0, db_default=0)
     is_gold = models.BooleanField(default=False)
     gold_answer = models.JSONField(null=True, blank=True)
-    # The final answer once approved (routing or a lead's adjudication); see annotation.routing.
+    # The final answer once approved (routing or a lead's adjudication); see annotation.queue.routing.
     resolution = models.JSONField(null=True, blank=True)
     source = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -399,7 +399,7 @@ class Adjudication(models.Model):
 
 
 class AgreementReport(models.Model):
-    """Agreement figures of a project at one moment (annotation.agreement_reports builds `data`)."""
+    """Agreement figures of a project at one moment (annotation.quality.reports builds `data`)."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="agreement_reports")
     computed_at = models.DateTimeField(auto_now_add=True)
@@ -416,6 +416,17 @@ class AgreementReport(models.Model):
         return f"Agreement report #{self.pk} of {self.project}"
 
 
+class ReliabilityQuerySet(models.QuerySet):
+    def weights(self, kind: str) -> dict[int, float]:
+        """Annotator id -> Dawid-Skene vote weight from the latest agreement computation, for `kind`;
+        annotators without a figure for `kind` fall back to their weight from another kind."""
+        weights: dict[int, float] = {}
+        rows = self.values_list("annotator_id", "kind", "weight")
+        for annotator_id, _kind, weight in sorted(rows, key=lambda r: r[1] == kind):
+            weights[annotator_id] = weight  # rows of `kind` come last and win
+        return weights
+
+
 class AnnotatorReliability(models.Model):
     """Dawid-Skene reliability of an annotator per item kind, from the latest agreement report.
 
@@ -429,6 +440,8 @@ class AnnotatorReliability(models.Model):
     n_judgments = models.PositiveIntegerField(default=0)
     report = models.ForeignKey(AgreementReport, null=True, on_delete=models.SET_NULL, related_name="+")
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ReliabilityQuerySet.as_manager()
 
     class Meta:
         constraints = [

@@ -1,11 +1,9 @@
-"""Celery tasks: thin wrappers that load ids and call a service."""
+"""Celery tasks: thin wrappers that load ids and call a service. Celery finds the app's tasks here:
+the quality tasks live in `annotation.quality.tasks` and are imported below so that it registers them."""
 
 from celery import shared_task
-from django.contrib.auth import get_user_model
 
-from annotation.models import Project
-from annotation.quality import reports
-from annotation.quality import selectors as quality_selectors
+from annotation.quality.tasks import compute_agreement, refresh_agreement_reports
 from annotation.queue import services as queue_services
 
 
@@ -24,24 +22,4 @@ def release_expired_leases(batch: int = 500, max_batches: int = 40) -> int:
     return total
 
 
-@shared_task(name="annotation.tasks.refresh_agreement_reports")
-def refresh_agreement_reports() -> list[int]:
-    """Recompute the agreement report of every project whose judgments or adjudications changed since
-    its latest report (beat runs this every TUNELOOP_AGREEMENT_REFRESH_SECONDS); their ids. The
-    dashboard reads the stored report: no page view computes over the judgments."""
-    done = []
-    for project in quality_selectors.projects_with_stale_agreement():
-        reports.recompute_agreement(project=project)
-        done.append(project.pk)
-    return done
-
-
-@shared_task(name="annotation.tasks.compute_agreement")
-def compute_agreement(project_id: int, actor_id: int | None = None) -> int | None:
-    """Recompute the project's agreement report for the lead who asked (annotation.quality.reports);
-    the report id. A lead's "Recompute" queues it (reports.request_recompute)."""
-    project = Project.objects.filter(pk=project_id).first()
-    if project is None:
-        return None
-    actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id is not None else None
-    return reports.recompute_agreement(project=project, actor=actor).pk
+__all__ = ["compute_agreement", "refresh_agreement_reports", "release_expired_leases"]

@@ -178,7 +178,7 @@ TUNELOOP_CANCEL_POLL_SECONDS = float(os.environ.get("TUNELOOP_CANCEL_POLL_SECOND
 # Largest import upload (page and API), in bytes.
 TUNELOOP_MAX_IMPORT_BYTES = int(os.environ.get("TUNELOOP_MAX_IMPORT_BYTES", str(100 * 1024 * 1024)))
 # A Celery worker computes agreement reports (scripts/serve.sh, which starts one, sets it); off, or with
-# CELERY_TASK_ALWAYS_EAGER, the lead's "Recompute" computes in the request (quality.reports.request_recompute).
+# CELERY_TASK_ALWAYS_EAGER, the lead's "Recompute" computes in the request (annotation.quality.tasks.request_recompute).
 TUNELOOP_ASYNC_AGREEMENT = env_bool("TUNELOOP_ASYNC_AGREEMENT", False)
 # Exports of snapshots with at most this many rows are written in the request and sent to the browser;
 # larger ones run as a task (progress bar, then a download link).

@@ -15,9 +15,9 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation import serializers as annotation_serializers
 from annotation.core.api import ProjectScoped, error_responses, validated
 from annotation.core.permissions import can, visible_projects
+from annotation.importing import serializers as import_serializers
 from annotation.importing.api import ImportView
 from annotation.models import ItemKind
 
@@ -35,13 +35,13 @@ class ComparisonImportView(ImportView):
     @extend_schema(
         summary="Import comparisons (JSONL or CSV with `prompt` or `messages` and `responses`), all or nothing.",
         request={
-            "multipart/form-data": annotation_serializers.ImportRequestSerializer,
-            "application/json": annotation_serializers.ImportRequestSerializer,
+            "multipart/form-data": import_serializers.ImportRequestSerializer,
+            "application/json": import_serializers.ImportRequestSerializer,
         },
         responses={
-            201: annotation_serializers.ImportResultSerializer,
+            201: import_serializers.ImportResultSerializer,
             400: OpenApiResponse(
-                annotation_serializers.ImportErrorSerializer, description="Nothing was imported."
+                import_serializers.ImportErrorSerializer, description="Nothing was imported."
             ),
             **error_responses(403, 404),
         },

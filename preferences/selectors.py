@@ -5,7 +5,7 @@ from django.db.models import Count, Max, Q
 
 from annotation.models import ItemKind, Judgment, Response
 
-from .consensus import bt_with_bootstrap, position_bias, ranking_to_pairs, win_rate_matrix
+from . import consensus
 from .models import PreferencePair
 
 
@@ -90,7 +90,7 @@ def comparison_outcomes(project):
         )
         if payload.get("outcome") == "both_bad":
             continue
-        for pair in ranking_to_pairs(payload["ranking"]):
+        for pair in consensus.ranking_to_pairs(payload["ranking"]):
             a, b = index.get(models.get(pair.winner)), index.get(models.get(pair.loser))
             if a is None or b is None or a == b:
                 continue
@@ -131,7 +131,7 @@ def leaderboard(project, *, baseline: str = "", n_boot: int = 500, seed: int = 0
 
 def _leaderboard(project, *, baseline: str, n_boot: int, seed: int) -> dict:
     names, outcomes, positions = comparison_outcomes(project)
-    bias = position_bias(positions).as_dict() if positions else None
+    bias = consensus.position_bias(positions).as_dict() if positions else None
     if len(names) < 2 or not outcomes:
         return {
             "models": [],
@@ -141,7 +141,7 @@ def _leaderboard(project, *, baseline: str, n_boot: int, seed: int) -> dict:
             "position_bias": bias,
         }
     base = names.index(baseline) if baseline in names else None
-    fit = bt_with_bootstrap(outcomes, n_items=len(names), n_boot=n_boot, seed=seed, baseline=base)
+    fit = consensus.bt_with_bootstrap(outcomes, n_items=len(names), n_boot=n_boot, seed=seed, baseline=base)
     elo, elo_ci = fit.elo()
     rows = [
         {
@@ -156,7 +156,7 @@ def _leaderboard(project, *, baseline: str, n_boot: int, seed: int) -> dict:
         for i, name in enumerate(names)
     ]
     rows.sort(key=lambda r: -r["strength"])
-    matrix = win_rate_matrix(outcomes, len(names))
+    matrix = consensus.win_rate_matrix(outcomes, len(names))
     return {
         "models": rows,
         "names": names,

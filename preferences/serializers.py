@@ -5,7 +5,7 @@ The rules (who may curate, what a valid status is) live in `preferences.services
 
 from rest_framework import serializers
 
-from annotation.serializers import MAX_TEXT
+from annotation.core.api import MAX_TEXT
 
 from .consensus import RULES
 from .forms import CRITERION_OVERALL

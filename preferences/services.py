@@ -9,8 +9,15 @@ from annotation.core import audit
 from annotation.core.errors import Forbidden, InvalidInput
 from annotation.core.permissions import can
 from annotation.importing.parse import content_hash
-from annotation.models import Adjudication, Item, ItemKind, ItemState, Judgment, Response
-from annotation.quality.selectors import reliability_weights
+from annotation.models import (
+    Adjudication,
+    AnnotatorReliability,
+    Item,
+    ItemKind,
+    ItemState,
+    Judgment,
+    Response,
+)
 from annotation.queue import lifecycle
 
 from .consensus import RULES, Vote, consensus_for_comparison, ranking_to_pairs
@@ -198,7 +205,7 @@ def recompute_consensus(
     if rule == "weighted" and weights is None:
         # Dawid-Skene vote weights from the project's latest agreement computation (annotation).
 
-        weights = reliability_weights(project, kind=ItemKind.COMPARISON)
+        weights = AnnotatorReliability.objects.filter(project=project).weights(ItemKind.COMPARISON)
     votes, versions, improvements, harmful = _votes_by_item(project, rule=rule, weights=weights)
     finals, discarded = _final_answers(project)
     judged = {item_id for item_id, _ in votes}

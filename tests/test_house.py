@@ -1,8 +1,9 @@
 """The house rules of the code base, checked: settings declared once, permissions registered by each
-app, no app reaching into another's private names."""
+app, no app reaching into another's private names, no module over 500 lines."""
 
 import ast
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -175,3 +176,34 @@ def test_imports_inside_functions_say_why():
                 if not said:
                     offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}: {here.strip()}")
     assert not offenders, "say why (or move to the top):\n" + "\n".join(sorted(set(offenders)))
+
+
+# --- size -----------------------------------------------------------------------------------
+
+MAX_MODULE_LINES = 500
+
+
+def _repository_python_files():
+    """Every .py file git knows of (tracked, or new and not ignored); the tree, skipping what git would
+    ignore, when this is not a git checkout."""
+    try:
+        listed = subprocess.run(
+            ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z", "--", "*.py"],
+            cwd=ROOT,
+            capture_output=True,
+            check=True,
+        ).stdout.decode()
+        return [ROOT / name for name in listed.split("\0") if name and (ROOT / name).is_file()]
+    except (OSError, subprocess.CalledProcessError):
+        skip = {".venv", "var", "node_modules", ".git"}
+        return [p for p in ROOT.rglob("*.py") if not skip & set(p.relative_to(ROOT).parts)]
+
+
+def test_no_module_over_500_lines():
+    """No Python file outside migrations is over 500 lines: split it by what it holds (a package with
+    a re-exporting __init__, a sibling module, a second test file) instead."""
+    files = [p for p in _repository_python_files() if "migrations" not in p.relative_to(ROOT).parts]
+    assert len(files) > 50, "found too few Python files; is ROOT right?"
+    sizes = {p.relative_to(ROOT).as_posix(): len(p.read_text().splitlines()) for p in files}
+    over = sorted((n, name) for name, n in sizes.items() if n > MAX_MODULE_LINES)
+    assert not over, f"over {MAX_MODULE_LINES} lines:\n" + "\n".join(f"  {name}: {n}" for n, name in over)

@@ -1,10 +1,10 @@
-"""Who may do what in training: the action names (declared in annotation.permissions.ACTIONS) and
-the check the write paths share."""
+"""Who may do what in training: the action names (registered with annotation.core.permissions in
+TrainingConfig.ready()) and the check the write paths share."""
 
 from annotation.core.errors import Forbidden
 from annotation.core.permissions import can
 
-VIEW_ACTION = "view_training"  # annotation.permissions.ACTIONS: lead and up
+VIEW_ACTION = "view_training"  # lead and up (training/apps.py registers both)
 TRAIN_ACTION = "train"  # lead and up
 
 

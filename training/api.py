@@ -2,7 +2,7 @@
 training.selectors (reads).
 
 A project the caller cannot see answers 404; a role below lead answers 403; bad filters or a bad
-run config answer 400 with messages per field (annotation.api_errors).
+run config answer 400 with messages per field (annotation.core.api).
 """
 
 from django.http import FileResponse, StreamingHttpResponse

@@ -1,7 +1,7 @@
 """The training pages (lead and up): snapshots, runs with live progress, the model registry.
 
 Thin: writes go through training.runs / training.registry, reads through training.selectors. Outsiders get 404,
-members without the lead role 403 (annotation.web.project_for).
+members without the lead role 403 (annotation.core.web.project_for).
 """
 
 from django.contrib import messages

@@ -1,4 +1,12 @@
-"""annotation's public plumbing, the only part of annotation other apps build on (besides `models`,
-`serializers`, `kinds` and `queue.task_flow`): project scoping and permissions (`permissions`, `web`),
-the API error format and base classes (`api`), service errors (`errors`), the audit trail (`audit`),
-form helpers (`forms`) and the admin base (`admin`)."""
+"""annotation's public plumbing, built on by every app: project scoping and permissions
+(`permissions`: `can`, `require`, `register_actions` for an app's own actions; `web`: page helpers),
+the API error format and base classes (`api`: `exception_handler`, `ProjectScoped`, `validated`,
+`error_responses`, shared serializer limits), service errors (`errors`), the audit trail (`audit`),
+the rubric format (`rubrics`, pure), chart specs (`charts`, pure), form helpers (`forms`) and the
+admin base (`admin`).
+
+Other apps import from annotation only: `core`, `models`, `kinds` (the item-kind contract and
+registry, the one task builder, slot letters), `importing` (parser, import service, view, command),
+`queue.task_flow` (the annotator's task page flow), `queue.lifecycle` (the only writer of item state)
+and `demo`. An import-linter contract ("protected") enforces it.
+"""

@@ -2,7 +2,7 @@
 
 - `exception_handler` (settings.REST_FRAMEWORK): every error is 4xx JSON `{"detail", "code", "errors"?}`,
   never a 500 for bad input: service errors (`annotation.core.errors.ServiceError`) with their status,
-  message and field messages; an import that failed to parse (`ImportFailed`): 400 with `errors` as
+  message and field messages; input refused row by row (`RowErrors`, e.g. an import's `ImportFailed`): 400 with `errors` as
   [{line, field, message}]; DRF validation errors: 400 with `errors` mapping each field to its messages;
   a rubric version that judgments already use: 409; anything else DRF knows: DRF's status, same shape.
 - `ProjectScoped`: a view mixin resolving `project_id` for the caller (404 unless visible, 403 unless
@@ -11,15 +11,16 @@
   schema's documented error responses; `ErrorSerializer`: the error body in the schema.
 """
 
+import json
+
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from annotation.core.errors import ServiceError
+from annotation.core.errors import RowErrors, ServiceError
 from annotation.core.permissions import can, remember_role, with_caller_role
-from annotation.importing.parse import ImportFailed
 from annotation.models import Project, RubricVersionLocked
 
 
@@ -56,9 +57,9 @@ def _flatten(detail) -> dict[str, list[str]]:
 def exception_handler(exc, context):
     if isinstance(exc, ServiceError):
         return Response(exc.as_dict(), status=exc.status)
-    if isinstance(exc, ImportFailed):
+    if isinstance(exc, RowErrors):
         return Response(
-            {"detail": str(exc), "code": "import_failed", "errors": [e.as_dict() for e in exc.errors]},
+            {"detail": str(exc), "code": exc.code, "errors": [e.as_dict() for e in exc.errors]},
             status=400,
         )
     if isinstance(exc, RubricVersionLocked):
@@ -119,3 +120,29 @@ def validated(serializer_class, data, **kwargs) -> dict:
     serializer = serializer_class(data=data, **kwargs)
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
+
+
+# --- shared serializer limits and fields --------------------------------------------------------
+
+MAX_ID = 2**63 - 1  # BigAutoField
+MAX_POSITIVE_INT = 2**31 - 1
+MAX_SMALL_INT = 2**15 - 1
+MAX_TEXT = 200_000
+
+
+def reject_nul(value):
+    """JSON values are stored as jsonb on PostgreSQL, which refuses NUL characters anywhere."""
+    if "\\u0000" in json.dumps(value, default=str):
+        raise serializers.ValidationError("Must not contain NUL characters.")
+    return value
+
+
+class CriterionSerializer(serializers.Serializer):
+    """Documentation shape of one criterion; `annotation.rubrics.validate_criteria` checks them."""
+
+    key = serializers.CharField()
+    label = serializers.CharField(required=False)
+    type = serializers.ChoiceField(choices=["binary", "likert", "labels"], required=False)
+    instructions = serializers.CharField(required=False, allow_blank=True)
+    required = serializers.BooleanField(required=False)
+    labels = serializers.ListField(child=serializers.CharField(), required=False)

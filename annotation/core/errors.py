@@ -35,3 +35,14 @@ class NotFound(ServiceError):
 class Conflict(ServiceError):
     status = 409
     code = "conflict"
+
+
+class RowErrors(ValueError):
+    """Input refused row by row (an import): `errors` are issues with `as_dict()` naming line and
+    field, and nothing was written. The API answers 400 with every issue (`code` "import_failed")."""
+
+    code = "import_failed"
+
+    def __init__(self, message: str, errors: list):
+        self.errors = errors
+        super().__init__(message)

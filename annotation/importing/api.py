@@ -6,9 +6,8 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation import serializers as s
 from annotation.core.api import ProjectScoped, error_responses, validated
-from annotation.importing import services
+from annotation.importing import serializers, services
 from annotation.importing.parse import ImportFailed, ImportIssue, detect_format, parse_items
 
 
@@ -20,18 +19,18 @@ class ImportView(ProjectScoped, APIView):
     @extend_schema(
         summary="Import items from JSONL or CSV, all or nothing; exact duplicates are skipped.",
         request={
-            "multipart/form-data": s.ImportRequestSerializer,
-            "application/json": s.ImportRequestSerializer,
+            "multipart/form-data": serializers.ImportRequestSerializer,
+            "application/json": serializers.ImportRequestSerializer,
         },
         responses={
-            201: s.ImportResultSerializer,
-            400: OpenApiResponse(s.ImportErrorSerializer, description="Nothing was imported."),
+            201: serializers.ImportResultSerializer,
+            400: OpenApiResponse(serializers.ImportErrorSerializer, description="Nothing was imported."),
             **error_responses(403, 404),
         },
     )
     def post(self, request, project_id):
         project = self.project_for("import_items")
-        data = validated(s.ImportRequestSerializer, request.data)
+        data = validated(serializers.ImportRequestSerializer, request.data)
         upload = data.get("file")
         if upload is not None:
             if upload.size is not None and upload.size > settings.TUNELOOP_MAX_IMPORT_BYTES:

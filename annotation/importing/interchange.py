@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from annotation.kinds import registry
+
 from .parse import ParseResult
 
 
@@ -49,3 +51,14 @@ class InterchangeResult(ParseResult):
         if self.errors:
             self.records, self.judgments = [], []
         return self
+
+
+def ranked_kind() -> str:
+    """The kind an imported item with 2..N ranked responses becomes: the registered kind whose rows
+    list their responses (preferences registers it). ValueError when none is registered."""
+    name = registry.listing_responses()
+    if name is None:
+        raise ValueError(
+            "No item kind with several responses is registered (is the preferences app installed?)."
+        )
+    return name

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 
-from .interchange import ExternalJudgment, InterchangeResult
+from .interchange import ExternalJudgment, InterchangeResult, ranked_kind
 from .parse import MAX_ERRORS, ImportIssue, ItemRecord
 
 SOURCE = "label_studio"
@@ -132,8 +132,8 @@ class _Task:
             if isinstance(r, dict)
         }
         messages = self.conversation(data)
-        is_comparison = bool(types & {"pairwise", "ranker"})
-        responses, item_ids = self.comparison_responses(data) if is_comparison else self.sft_response(data)
+        is_ranked = bool(types & {"pairwise", "ranker"})
+        responses, item_ids = self.ranked_responses(data) if is_ranked else self.sft_response(data)
         judgments = []
         for a_index, ann in enumerate(annotations):
             where = f"annotations[{a_index}]"
@@ -155,13 +155,13 @@ class _Task:
                 if isinstance(ann.get("lead_time"), int | float)
                 else None,
             )
-            if self.fill(judgment, ann["result"], where, is_comparison, len(responses), item_ids):
+            if self.fill(judgment, ann["result"], where, is_ranked, len(responses), item_ids):
                 judgments.append(judgment)
         if self.issues:
             return None, []
         record = ItemRecord(
             line=self.line,
-            kind="comparison" if is_comparison else "sft",
+            kind=ranked_kind() if is_ranked else "sft",
             messages=messages,
             responses=responses,
             external_id=str(task.get("id") or ""),
@@ -176,7 +176,7 @@ class _Task:
             return [], []
         return [_response(text)], []
 
-    def comparison_responses(self, data):
+    def ranked_responses(self, data):
         items = data.get(self.keys["items"][0]) if self.keys["items"] else None
         if isinstance(items, list) and items:
             responses, ids = [], []
@@ -191,10 +191,12 @@ class _Task:
         for left, right in self.keys["pair"]:
             if isinstance(data.get(left), str) and isinstance(data.get(right), str):
                 return [_response(data[left]), _response(data[right])], []
-        self.err("data", "A comparison needs two responses (answer1/answer2) or a list of items.")
+        self.err(
+            "data", "A pairwise or ranker task needs two responses (answer1/answer2) or a list of items."
+        )
         return [], []
 
-    def fill(self, judgment, results, where, is_comparison, n, item_ids) -> bool:
+    def fill(self, judgment, results, where, is_ranked, n, item_ids) -> bool:
         choice = text = None
         for r_index, r in enumerate(results):
             at = f"{where}.result[{r_index}]"
@@ -203,7 +205,7 @@ class _Task:
                 self.err(at, "Must have a `value` object.")
                 return False
             kind = r.get("type")
-            if kind == "choices" and not is_comparison:
+            if kind == "choices" and not is_ranked:
                 picked = [str(c).strip().lower() for c in value.get("choices") or []]
                 if len(picked) != 1 or picked[0] not in ACCEPT | REJECT:
                     self.err(
@@ -212,29 +214,29 @@ class _Task:
                     )
                     return False
                 choice = "accept" if picked[0] in ACCEPT else "reject"
-            elif kind == "textarea" and not is_comparison:
+            elif kind == "textarea" and not is_ranked:
                 lines = [t for t in value.get("text") or [] if isinstance(t, str)]
                 text = "\n".join(lines).strip() or None
             elif kind == "rating":
                 judgment.scores[str(r.get("from_name") or "rating")] = value.get("rating")
-            elif kind == "pairwise" and is_comparison:
+            elif kind == "pairwise" and is_ranked:
                 selected = value.get("selected")
                 if selected not in ("left", "right") or n != 2:
                     self.err(f"{at}.value.selected", "Must be left or right, on a task with two responses.")
                     return False
                 winner = 0 if selected == "left" else 1
                 judgment.ranking, judgment.outcome = [[winner], [1 - winner]], "win"
-            elif kind == "ranker" and is_comparison:
+            elif kind == "ranker" and is_ranked:
                 ranking = self.ranker(value, at, item_ids, r.get("to_name"))
                 if ranking is None:
                     return False
                 judgment.ranking, judgment.outcome = ranking, "win"
-            elif kind in ("choices", "textarea") and is_comparison:
+            elif kind in ("choices", "textarea") and is_ranked:
                 continue  # a comparison's extra questions: kept out of the ranking
             else:
                 self.err(f"{at}.type", f"Unsupported result type {kind!r} for this task.")
                 return False
-        if is_comparison:
+        if is_ranked:
             if not judgment.ranking:
                 self.err(where, "No pairwise or ranker result.")
                 return False

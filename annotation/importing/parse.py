@@ -1,7 +1,7 @@
 """Parse item files (JSONL, CSV, OpenAI-style chat JSONL) into records. Pure Python: no Django.
 
 `parse_items(data, fmt=..., mapping=...)` returns a `ParseResult`: the records, or the errors, each
-naming the line and the field. Nothing is written here; `annotation.services.import_items` writes
+naming the line and the field. Nothing is written here; `annotation.importing.services.import_items` writes
 the records in one transaction, so an import is all-or-nothing.
 
 Our fields (the keys of `mapping`, whose values name the columns / JSON keys in the file):
@@ -27,6 +27,7 @@ import json
 import math
 from dataclasses import dataclass, field
 
+from annotation.core.errors import RowErrors
 from annotation.kinds import registry
 
 FIELDS = (
@@ -85,14 +86,13 @@ class ParseResult:
         return not self.errors
 
 
-class ImportFailed(ValueError):
+class ImportFailed(RowErrors):
     """All-or-nothing: raised with every issue found; nothing was written."""
 
     def __init__(self, errors: list[ImportIssue]):
-        self.errors = errors
         head = "; ".join(str(e) for e in errors[:5])
         more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
-        super().__init__(f"Import failed, nothing was imported: {head}{more}")
+        super().__init__(f"Import failed, nothing was imported: {head}{more}", errors)
 
 
 def _reject_constant(name):

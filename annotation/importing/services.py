@@ -23,7 +23,7 @@ class ImportResult:
 
 @transaction.atomic
 def import_items(*, project: Project, actor, records: list[ItemRecord], source: str = "") -> ImportResult:
-    """Write parsed records (see annotation.importing) in one transaction; skip exact duplicates.
+    """Write parsed records (see annotation.importing.parse) in one transaction; skip exact duplicates.
 
     Duplicates are by content hash, within the batch and against the project's items.
     """

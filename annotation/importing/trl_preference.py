@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from .interchange import ExternalJudgment, InterchangeResult
+from .interchange import ExternalJudgment, InterchangeResult, ranked_kind
 from .parse import MAX_ERRORS, ImportIssue, ItemRecord, _jsonl_rows
 
 ROLES = ("system", "user", "assistant")
@@ -100,7 +100,7 @@ def row_to_record(number: int, row, *, prefix: str = "", as_judgments: bool, sou
         for t in (chosen_text, rejected_text)
     ]
     record = ItemRecord(
-        line=number, kind="comparison", messages=prompt, responses=responses, metadata={"source": source}
+        line=number, kind=ranked_kind(), messages=prompt, responses=responses, metadata={"source": source}
     )
     judgments = []
     if as_judgments:

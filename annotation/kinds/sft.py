@@ -5,9 +5,9 @@ A final answer is {"decision", "text" (an edit's gold text, else ""), "scores"?}
 """
 
 from annotation.core.errors import InvalidInput
+from annotation.core.rubrics import RubricError, validate_scores
 from annotation.kinds.base import Kind
 from annotation.models import Decision
-from annotation.projects.rubrics import RubricError, validate_scores
 
 
 def validate_sft_answer(*, decision, edited_text, original_text) -> tuple[str, str]:

@@ -7,19 +7,19 @@ from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation import serializers as s
 from annotation.core.api import ProjectScoped, error_responses, validated
 from annotation.core.permissions import visible_projects
 from annotation.models import AuditEvent, Item, Judgment, Membership, Project, RubricVersion
 from annotation.models import Response as ItemResponse
-from annotation.projects import selectors, services
+from annotation.projects import selectors, serializers, services
+from annotation.queue import serializers as queue_serializers
 
 
 @extend_schema(
     tags=["auth"],
     auth=[],
-    request=s.TokenRequestSerializer,
-    responses={200: s.TokenSerializer, **error_responses(400)},
+    request=serializers.TokenRequestSerializer,
+    responses={200: serializers.TokenSerializer, **error_responses(400)},
     summary="Exchange a username and password for an API token.",
 )
 class TokenView(ObtainAuthToken):
@@ -36,7 +36,7 @@ def _projects_with_role(user):
 
 @extend_schema(tags=["projects"])
 class ProjectListView(generics.ListAPIView):
-    serializer_class = s.ProjectSerializer
+    serializer_class = serializers.ProjectSerializer
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
@@ -49,37 +49,39 @@ class ProjectListView(generics.ListAPIView):
 
     @extend_schema(
         summary="Create a project; you become its admin.",
-        request=s.ProjectWriteSerializer,
-        responses={201: s.ProjectSerializer, **error_responses(400)},
+        request=serializers.ProjectWriteSerializer,
+        responses={201: serializers.ProjectSerializer, **error_responses(400)},
     )
     def post(self, request):
-        data = validated(s.ProjectWriteSerializer, request.data)
+        data = validated(serializers.ProjectWriteSerializer, request.data)
         project = services.create_project(created_by=request.user, **data)
-        return Response(s.ProjectSerializer(project, context={"request": request}).data, status=201)
+        return Response(serializers.ProjectSerializer(project, context={"request": request}).data, status=201)
 
 
 @extend_schema(tags=["projects"])
 class ProjectDetailView(ProjectScoped, APIView):
-    @extend_schema(summary="One project.", responses={200: s.ProjectSerializer, **error_responses(404)})
+    @extend_schema(
+        summary="One project.", responses={200: serializers.ProjectSerializer, **error_responses(404)}
+    )
     def get(self, request, project_id):
         project = self.project_for("view_project")
-        return Response(s.ProjectSerializer(project, context={"request": request}).data)
+        return Response(serializers.ProjectSerializer(project, context={"request": request}).data)
 
     @extend_schema(
         summary="Change project settings (lead or admin).",
-        request=s.ProjectWriteSerializer,
-        responses={200: s.ProjectSerializer, **error_responses(400, 403, 404)},
+        request=serializers.ProjectWriteSerializer,
+        responses={200: serializers.ProjectSerializer, **error_responses(400, 403, 404)},
     )
     def patch(self, request, project_id):
         project = self.project_for("edit_project")
-        data = validated(s.ProjectWriteSerializer, request.data, partial=True)
+        data = validated(serializers.ProjectWriteSerializer, request.data, partial=True)
         project = services.update_project(project=project, actor=request.user, **data)
-        return Response(s.ProjectSerializer(project, context={"request": request}).data)
+        return Response(serializers.ProjectSerializer(project, context={"request": request}).data)
 
 
 @extend_schema(tags=["members"])
 class MemberListView(ProjectScoped, generics.ListAPIView):
-    serializer_class = s.MembershipSerializer
+    serializer_class = serializers.MembershipSerializer
 
     def get_queryset(self):
         if self.schema_only:
@@ -87,29 +89,30 @@ class MemberListView(ProjectScoped, generics.ListAPIView):
         return selectors.members(self.project_for("manage_members"))
 
     @extend_schema(
-        summary="Members and their roles (lead or admin).", responses={200: s.MembershipSerializer}
+        summary="Members and their roles (lead or admin).",
+        responses={200: serializers.MembershipSerializer},
     )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
     @extend_schema(
         summary="Add a member or change their role. Only admins grant or remove admin.",
-        request=s.MembershipWriteSerializer,
+        request=serializers.MembershipWriteSerializer,
         responses={
-            200: s.MembershipSerializer,
-            201: s.MembershipSerializer,
+            200: serializers.MembershipSerializer,
+            201: serializers.MembershipSerializer,
             **error_responses(400, 403, 404),
         },
     )
     def post(self, request, project_id):
         project = self.project_for("manage_members")
-        data = validated(s.MembershipWriteSerializer, request.data)
+        data = validated(serializers.MembershipWriteSerializer, request.data)
         user = services.resolve_user(user_id=data.get("user"), username=data.get("username"))
         existed = Membership.objects.filter(project=project, user=user).exists()
         membership = services.set_membership(
             project=project, actor=request.user, user=user, role=data["role"]
         )
-        return Response(s.MembershipSerializer(membership).data, status=200 if existed else 201)
+        return Response(serializers.MembershipSerializer(membership).data, status=200 if existed else 201)
 
 
 @extend_schema(tags=["members"])
@@ -127,7 +130,7 @@ class MemberDetailView(ProjectScoped, APIView):
 
 @extend_schema(tags=["rubrics"])
 class RubricVersionListView(ProjectScoped, generics.ListAPIView):
-    serializer_class = s.RubricVersionSerializer
+    serializer_class = serializers.RubricVersionSerializer
 
     def get_queryset(self):
         if self.schema_only:
@@ -140,25 +143,25 @@ class RubricVersionListView(ProjectScoped, generics.ListAPIView):
 
     @extend_schema(
         summary="Save the rubric: always creates the next version (lead or admin).",
-        request=s.RubricVersionWriteSerializer,
-        responses={201: s.RubricVersionSerializer, **error_responses(400, 403, 404)},
+        request=serializers.RubricVersionWriteSerializer,
+        responses={201: serializers.RubricVersionSerializer, **error_responses(400, 403, 404)},
     )
     def post(self, request, project_id):
         project = self.project_for("edit_rubric")
-        data = validated(s.RubricVersionWriteSerializer, request.data)
+        data = validated(serializers.RubricVersionWriteSerializer, request.data)
         version = services.create_rubric_version(project=project, actor=request.user, **data)
-        return Response(s.RubricVersionSerializer(version).data, status=201)
+        return Response(serializers.RubricVersionSerializer(version).data, status=201)
 
 
 @extend_schema(tags=["items"])
 class ItemListView(ProjectScoped, generics.ListAPIView):
-    serializer_class = s.ItemSerializer
+    serializer_class = serializers.ItemSerializer
 
     def get_queryset(self):
         if self.schema_only:
             return Item.objects.none()
         project = self.project_for("view_items")
-        query = validated(s.ItemListQuerySerializer, self.request.query_params)
+        query = validated(serializers.ItemListQuerySerializer, self.request.query_params)
         return (
             Item.objects.filter(project=project, **query)
             .prefetch_related(Prefetch("responses", queryset=ItemResponse.objects.order_by("position")))
@@ -167,8 +170,8 @@ class ItemListView(ProjectScoped, generics.ListAPIView):
 
     @extend_schema(
         summary="Items with their state and responses (lead or admin).",
-        parameters=[s.ItemListQuerySerializer],
-        responses={200: s.ItemSerializer, **error_responses(400, 403, 404)},
+        parameters=[serializers.ItemListQuerySerializer],
+        responses={200: serializers.ItemSerializer, **error_responses(400, 403, 404)},
     )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
@@ -178,16 +181,16 @@ class ItemListView(ProjectScoped, generics.ListAPIView):
 class DashboardView(ProjectScoped, APIView):
     @extend_schema(
         summary="Progress, per-annotator figures, throughput and time per item (lead or admin).",
-        responses={200: s.DashboardSerializer, **error_responses(403, 404)},
+        responses={200: serializers.DashboardSerializer, **error_responses(403, 404)},
     )
     def get(self, request, project_id):
         project = self.project_for("view_dashboard")
-        return Response(s.DashboardSerializer(selectors.dashboard(project)).data)
+        return Response(serializers.DashboardSerializer(selectors.dashboard(project)).data)
 
 
 @extend_schema(tags=["judgments"])
 class JudgmentListView(ProjectScoped, generics.ListAPIView):
-    serializer_class = s.JudgmentSerializer
+    serializer_class = queue_serializers.JudgmentSerializer
 
     def get_queryset(self):
         if self.schema_only:
@@ -202,7 +205,7 @@ class JudgmentListView(ProjectScoped, generics.ListAPIView):
 
 @extend_schema(tags=["audit"])
 class AuditListView(ProjectScoped, generics.ListAPIView):
-    serializer_class = s.AuditEventSerializer
+    serializer_class = serializers.AuditEventSerializer
 
     def get_queryset(self):
         if self.schema_only:

@@ -8,6 +8,7 @@ from django.db import transaction
 from annotation.core import audit
 from annotation.core.errors import Forbidden, InvalidInput, NotFound
 from annotation.core.permissions import RANK, can, require, role_for
+from annotation.core.rubrics import RubricError, validate_criteria
 from annotation.models import (
     Item,
     Membership,
@@ -16,7 +17,6 @@ from annotation.models import (
     Rubric,
     RubricVersion,
 )
-from annotation.projects.rubrics import RubricError, validate_criteria
 
 User = get_user_model()
 

@@ -1,7 +1,7 @@
 """Quality API: agreement reports, the disagreement queue, adjudication, gold items, more annotators.
 
 Thin views over annotation.adjudication / agreement_reports (writes) and selectors (reads); the same
-404 / 403 rules as annotation.api (ProjectScoped).
+404 / 403 rules as annotation.core.api (ProjectScoped).
 """
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -10,12 +10,12 @@ from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.core.api import ProjectScoped, error_responses, validated
+from annotation.core.api import ProjectScoped, error_responses, reject_nul, validated
 from annotation.core.permissions import can
 from annotation.models import AdjudicationCategory, AdjudicationDecision, AgreementReport, Item
-from annotation.quality import adjudication, reports
+from annotation.quality import adjudication
 from annotation.quality import selectors as quality_selectors
-from annotation.serializers import reject_nul
+from annotation.quality import tasks as quality_tasks
 
 
 class AgreementReportSerializer(serializers.ModelSerializer):
@@ -114,7 +114,7 @@ class AgreementRecomputeView(ProjectScoped, APIView):
     )
     def post(self, request, project_id):
         project = self.project_for("view_dashboard")
-        done = reports.request_recompute(project=project, actor=request.user)
+        done = quality_tasks.request_recompute(project=project, actor=request.user)
         if done.outcome == "queued":
             return Response({"detail": "Queued."}, status=202)
         return Response(AgreementReportSerializer(done.report).data, status=201)

@@ -1,19 +1,18 @@
 """Agreement figures of a project, stored as an `AgreementReport` (recomputed by the Celery task, never
-per page view). `annotation.quality.facts` gathers what the report needs in three queries;
-`annotation.quality.report` computes it (pure); `recompute_agreement` stores it; `request_recompute`
+per page view). `annotation.quality.facts` gathers what the report needs in a few queries;
+`annotation.quality.report` computes it (pure); `recompute_agreement` stores it; `annotation.quality.tasks.request_recompute`
 decides whether a lead's "Recompute" queues the task or runs it in the request.
 
 Report layout (`AgreementReport.data`, JSON; nan is stored as null):
-  decisions:  per kind ("sft" decisions, "comparison" winners as canonical positions / tie / both bad)
+  decisions:  per kind (each kind's label of a judgment: SFT decisions; see annotation.kinds)
               and rubric version ("all" too): nominal alpha, Fleiss' kappa (items with the modal number
               of judgments), percent agreement, items, judgments;
-  strength:   per rubric version: ordinal alpha on signed pairwise strength (preference_strength_alpha);
+  strength:   per rubric version: ordinal alpha on the kinds' signed strengths (preference_strength_alpha);
   criteria:   per kind, version and criterion: alpha (ordinal for likert, nominal otherwise), percent,
-              over rubric scores; for comparisons also over the per-criterion preferences of the payload
-              (type "preference", nominal alpha over labels like the overall answer: "response N" by
-              canonical position, tie, both bad; for N-way rankings the response ranked first);
+              over rubric scores; also over the per-criterion labels a kind finds in the payload
+              (criterion_labels; type = the kind's criterion_label_type, nominal alpha);
   ranking_tau: per annotator, mean Kendall tau-b against the Borda (mean rank) consensus of the
-              *other* annotators of each N-way comparison (leave-one-out);
+              *other* annotators of each item a kind gives a full ranking of (leave-one-out);
   annotators: per kind, per annotator: judgments, kappa and agreement vs consensus (leave-one-out:
               strict majority of the *other* annotators of the item; ties and items nobody else
               judged are left out), vs gold, pairwise kappas, confusion matrix vs consensus,
@@ -25,9 +24,6 @@ Report layout (`AgreementReport.data`, JSON; nan is stored as null):
               (report.gold_table; reports stored before it was added lack it).
 """
 
-from dataclasses import dataclass
-
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -76,33 +72,3 @@ def recompute_agreement(*, project, actor=None) -> AgreementReport:
         items=data["items_judged"],
     )
     return report
-
-
-@dataclass(frozen=True)
-class Recompute:
-    """What a lead's "Recompute" did: "queued" for the worker, or "recomputed" here (with the report)."""
-
-    outcome: str
-    report: AgreementReport | None = None
-
-
-def worker_computes_agreement() -> bool:
-    """The one rule: a Celery worker computes the report unless no worker is configured.
-
-    A worker is configured when TUNELOOP_ASYNC_AGREEMENT is on (scripts/serve.sh, which starts one,
-    turns it on; so do deployments that run one) and tasks are not run eagerly in the caller
-    (CELERY_TASK_ALWAYS_EAGER). Otherwise the report is computed in the request."""
-    return bool(settings.TUNELOOP_ASYNC_AGREEMENT) and not settings.CELERY_TASK_ALWAYS_EAGER
-
-
-def request_recompute(*, project, actor) -> Recompute:
-    """A lead's "Recompute": queue `annotation.tasks.compute_agreement`, or compute it now when no
-    worker is configured (`worker_computes_agreement`)."""
-    if not can(actor, "view_dashboard", project):
-        raise Forbidden("Only leads compute agreement.")
-    if worker_computes_agreement():
-        from annotation.tasks import compute_agreement  # tasks imports this module: a cycle
-
-        compute_agreement.delay(project.pk, actor.pk)
-        return Recompute("queued")
-    return Recompute("recomputed", recompute_agreement(project=project, actor=actor))

@@ -14,7 +14,7 @@ from annotation.models import (
     Project,
 )
 from annotation.quality import facts, report
-from annotation.quality.routing import item_agreement, newest_version_judgments
+from annotation.queue.routing import item_agreement, newest_version_judgments
 
 
 def disagreements(project):
@@ -121,11 +121,5 @@ def projects_with_stale_agreement() -> list[Project]:
 
 
 def reliability_weights(project, kind: str) -> dict[int, float]:
-    """Annotator id -> Dawid-Skene vote weight from the latest agreement computation, for `kind`;
-    annotators without a figure for `kind` fall back to their weight from the other kind."""
-
-    weights: dict[int, float] = {}
-    rows = AnnotatorReliability.objects.filter(project=project).values_list("annotator_id", "kind", "weight")
-    for annotator_id, _kind, weight in sorted(rows, key=lambda r: r[1] == kind):
-        weights[annotator_id] = weight  # rows of `kind` come last and win
-    return weights
+    """Annotator id -> vote weight for `kind` (see `AnnotatorReliability.objects.weights`)."""
+    return AnnotatorReliability.objects.filter(project=project).weights(kind)

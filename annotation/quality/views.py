@@ -1,7 +1,7 @@
 """Lead pages for quality: the agreement dashboard (+ CSV), the disagreement queue and adjudication.
 
 Thin: writes go through annotation.adjudication / agreement_reports, reads through selectors.
-Outsiders get 404, annotators 403 (annotation.web.project_for).
+Outsiders get 404, annotators 403 (annotation.core.web.project_for).
 """
 
 import csv
@@ -19,8 +19,9 @@ from annotation.core.errors import ServiceError
 from annotation.core.web import is_htmx, page, project_for
 from annotation.kinds import registry
 from annotation.models import AdjudicationCategory, AdjudicationDecision, Decision, Item
-from annotation.quality import adjudication, reports
+from annotation.quality import adjudication
 from annotation.quality import selectors as quality_selectors
+from annotation.quality import tasks as quality_tasks
 
 # --- charts (specs from annotation/core/charts.py, drawn by static/js/charts.js) -----------------------
 
@@ -196,7 +197,7 @@ def agreement(request, pk):
     project = project_for(request, pk, "view_dashboard")
     notice = ""
     if request.method == "POST":
-        done = reports.request_recompute(project=project, actor=request.user)
+        done = quality_tasks.request_recompute(project=project, actor=request.user)
         notice = (
             "Recomputing in the background; reload in a moment."
             if done.outcome == "queued"

@@ -5,32 +5,31 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation import serializers as s
 from annotation.core.api import ERRORS, ProjectScoped, error_responses, validated
 from annotation.kinds.task import build_task
 from annotation.models import Assignment
-from annotation.queue import selectors, services
+from annotation.queue import selectors, serializers, services
 
 
 @extend_schema(tags=["queue"])
 class NextView(ProjectScoped, APIView):
     @extend_schema(
         summary="Your next item, leased to you; 204 when there is nothing for you.",
-        parameters=[s.NextQuerySerializer],
+        parameters=[serializers.NextQuerySerializer],
         responses={
-            200: s.TaskSerializer,
+            200: serializers.TaskSerializer,
             204: OpenApiResponse(description="Nothing left for you."),
             **error_responses(400, 403, 404),
         },
     )
     def get(self, request, project_id):
         project = self.project_for("annotate")
-        query = validated(s.NextQuerySerializer, request.query_params)
+        query = validated(serializers.NextQuerySerializer, request.query_params)
         assignment = services.next_assignment(project=project, user=request.user, kind=query["kind"])
         if assignment is None:
             return Response(status=204)
         assignment.project = project
-        return Response(s.TaskSerializer(build_task(assignment)).data)
+        return Response(serializers.TaskSerializer(build_task(assignment)).data)
 
 
 ASSIGNMENT_ID = OpenApiParameter("assignment_id", OpenApiTypes.INT, OpenApiParameter.PATH)
@@ -40,11 +39,15 @@ ASSIGNMENT_ID = OpenApiParameter("assignment_id", OpenApiTypes.INT, OpenApiParam
 class SubmitView(APIView):
     @extend_schema(
         summary="Submit your judgment; a second submit supersedes the first.",
-        request=s.SubmitSerializer,
-        responses={201: s.JudgmentSerializer, 409: ERRORS[400], **error_responses(400, 403, 404)},
+        request=serializers.SubmitSerializer,
+        responses={
+            201: serializers.JudgmentSerializer,
+            409: ERRORS[400],
+            **error_responses(400, 403, 404),
+        },
     )
     def post(self, request, assignment_id):
-        data = validated(s.SubmitSerializer, request.data)
+        data = validated(serializers.SubmitSerializer, request.data)
         judgment = services.submit_judgment(
             # submit_judgment loads and locks it (404 unless it is the caller's): no lookup here
             assignment=Assignment(pk=assignment_id),
@@ -58,29 +61,35 @@ class SubmitView(APIView):
             rubric_version_id=data.get("rubric_version"),
             duration_seconds=data["duration_seconds"],
         )
-        return Response(s.JudgmentSerializer(judgment).data, status=201)
+        return Response(serializers.JudgmentSerializer(judgment).data, status=201)
 
 
 @extend_schema(tags=["queue"], parameters=[ASSIGNMENT_ID])
 class SkipView(APIView):
     @extend_schema(
         summary="Give the item back; you will not be offered it again.",
-        request=s.SkipSerializer,
-        responses={200: s.AssignmentSerializer, 409: ERRORS[400], **error_responses(400, 403, 404)},
+        request=serializers.SkipSerializer,
+        responses={
+            200: serializers.AssignmentSerializer,
+            409: ERRORS[400],
+            **error_responses(400, 403, 404),
+        },
     )
     def post(self, request, assignment_id):
         assignment = services.get_assignment_for(assignment_id=assignment_id, user=request.user)
-        data = validated(s.SkipSerializer, request.data)
+        data = validated(serializers.SkipSerializer, request.data)
         assignment = services.skip_assignment(assignment=assignment, user=request.user, reason=data["reason"])
-        return Response(s.AssignmentSerializer(assignment).data)
+        return Response(serializers.AssignmentSerializer(assignment).data)
 
 
 @extend_schema(tags=["progress"])
 class ProgressView(ProjectScoped, APIView):
     @extend_schema(
         summary="Items by state and your own n of m (`mine`).",
-        responses={200: s.ProgressSerializer, **error_responses(404)},
+        responses={200: serializers.ProgressSerializer, **error_responses(404)},
     )
     def get(self, request, project_id):
         project = self.project_for("view_project")
-        return Response(s.ProgressSerializer(selectors.project_progress(project, request.user)).data)
+        return Response(
+            serializers.ProgressSerializer(selectors.project_progress(project, request.user)).data
+        )

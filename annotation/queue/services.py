@@ -14,6 +14,7 @@ from django.utils import timezone
 from annotation.core import audit
 from annotation.core.errors import Conflict, InvalidInput, NotFound
 from annotation.core.permissions import remember_role, require, with_caller_role
+from annotation.core.rubrics import RubricError, validate_scores
 from annotation.kinds import registry
 from annotation.models import (
     FLAG_CHOICES,
@@ -27,9 +28,7 @@ from annotation.models import (
     Response,
     RubricVersion,
 )
-from annotation.projects.rubrics import RubricError, validate_scores
-from annotation.quality import routing
-from annotation.queue import lifecycle
+from annotation.queue import lifecycle, routing
 
 User = get_user_model()
 _shuffle = random.SystemRandom().shuffle

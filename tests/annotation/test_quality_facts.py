@@ -11,6 +11,7 @@ from annotation import tasks
 from annotation.models import AgreementReport, Item
 from annotation.quality import adjudication, reports
 from annotation.quality import selectors as quality_selectors
+from annotation.quality import tasks as quality_tasks
 from annotation.queue import services as queue_services
 from tests.conftest import GOOD_SCORES, make_items
 from tests.preferences.factories import judge, make_comparisons
@@ -84,7 +85,7 @@ def test_one_rule_decides_between_queueing_and_computing_now(
     settings.TUNELOOP_ASYNC_AGREEMENT, settings.CELERY_TASK_ALWAYS_EAGER = async_agreement, eager
     queued = []
     monkeypatch.setattr(tasks.compute_agreement, "delay", lambda *args: queued.append(args))
-    done = reports.request_recompute(project=project, actor=users["lead"])
+    done = quality_tasks.request_recompute(project=project, actor=users["lead"])
     assert done.outcome == outcome
     if outcome == "queued":
         assert queued == [(project.pk, users["lead"].pk)] and done.report is None

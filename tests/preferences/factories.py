@@ -69,3 +69,21 @@ def make_cmp_project(users, *, overlap=2, require_rationale=False, name="Prefs")
     )
     project_services.create_rubric_version(project=p, actor=users["lead"], criteria=CMP_CRITERIA)
     return p
+
+
+def lease(project, user):
+    return queue_services.next_assignment(project=project, user=user, kind="comparison")
+
+
+def both_prefer_a_overall_and_b_for_honesty(cmp, users):
+    """Both annotators: model-a is better overall, model-b more honest; the item judged."""
+    for user in ("annotator", "annotator2"):
+        a = lease(cmp, users[user])
+        names = [response_model(r) for r in a.display_order]
+        a_slot, b_slot = "AB"[names.index("model-a")], "AB"[names.index("model-b")]
+        queue_services.submit_judgment(
+            assignment=a,
+            user=users[user],
+            payload={"choice": a_slot, "strength": 1, "criteria": {"honesty": b_slot}},
+        )
+    return a.item

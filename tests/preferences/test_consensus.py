@@ -305,7 +305,7 @@ def test_bootstrap_refits_match_independent_fits():
     rows = simulate(rng.normal(size=4), 300, rng)
     res = bt_with_bootstrap(rows, n_items=4, n_boot=3, seed=1, alpha=0.02, tol=1e-12)
     # Redo the first resample by hand: same generator, same unique cells, same multinomial.
-    from preferences.consensus import _outcome_cells
+    from preferences.consensus.strengths import _outcome_cells
 
     wins, ties = _outcome_cells(rows, 4)
     flat = np.concatenate([wins.ravel(), ties.ravel()])

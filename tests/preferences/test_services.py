@@ -1,29 +1,32 @@
-"""Preference write paths: blind display order, slot -> response mapping, improvements, consensus into
-curated pairs (ties, both bad, a lead's decisions surviving recompute), and who may curate."""
+"""Preference write paths: blind display order, slot -> response mapping, improvements, rushed
+judgments, a lead's adjudication deciding the pairs, and "report harmful" counts.
+
+Consensus into curated pairs (ties, both bad, a lead's decisions surviving recompute, who may curate,
+the weighted and Bradley-Terry rules) is in test_services_consensus.py; the `cmp` fixture is in
+tests/preferences/conftest.py.
+"""
 
 import json
 
 import pytest
 
-from annotation.core.errors import Forbidden, InvalidInput
+from annotation.core.errors import InvalidInput
 from annotation.importing import services as import_services
 from annotation.models import Item, Judgment, Response
 from annotation.projects import services as project_services
 from annotation.queue import services as queue_services
 from preferences.models import Consensus, PairStatus, PreferencePair
 from preferences.services import recompute_consensus, set_pair_status, shown_responses
-from tests.preferences.factories import judge, make_cmp_project, make_comparisons, response_model
+from tests.preferences.factories import (
+    both_prefer_a_overall_and_b_for_honesty,
+    judge,
+    lease,
+    make_cmp_project,
+    make_comparisons,
+    response_model,
+)
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def cmp(users):
-    return make_cmp_project(users)
-
-
-def lease(project, user):
-    return queue_services.next_assignment(project=project, user=user, kind="comparison")
 
 
 def test_display_order_is_random_per_assignment_and_stored(users, cmp):
@@ -126,106 +129,6 @@ def test_improved_text_becomes_a_response_never_shown_later(users, cmp):
     assert later.item_id == a.item_id
     assert improved.pk not in later.display_order
     assert sorted(later.display_order) == sorted(a.display_order)
-
-
-# --- consensus and curated pairs ------------------------------------------------------------------
-
-
-def test_recompute_creates_pairs_with_confidence_and_margin(users, cmp):
-    make_comparisons(cmp, users["lead"], 2)
-    for _ in range(2):
-        judge(cmp, users["annotator"], prefer="model-a")
-        judge(cmp, users["annotator2"], prefer="model-a")
-    stats = recompute_consensus(project=cmp, actor=users["lead"])
-    assert stats["comparisons"] == 2 and stats["pairs"] == 2
-    pairs = list(PreferencePair.objects.filter(project=cmp))
-    assert len(pairs) == 2
-    for pair in pairs:
-        assert pair.chosen.model_name == "model-a" and pair.rejected.model_name == "model-b"
-        assert pair.confidence == 1.0 and pair.margin > 0 and pair.n_votes == 2
-        assert pair.status == PairStatus.CANDIDATE and pair.rubric_version.number == 1
-    assert Consensus.objects.filter(item__project=cmp, criterion="", outcome="win").count() == 2
-
-
-def test_ties_give_no_pair_and_split_votes_none_either(users, cmp):
-    make_comparisons(cmp, users["lead"], 2)
-    # item 1: both say tie; item 2: one each way
-    judge(cmp, users["annotator"], payload={"choice": "tie"})
-    judge(cmp, users["annotator2"], payload={"choice": "tie"})
-    judge(cmp, users["annotator"], prefer="model-a")
-    judge(cmp, users["annotator2"], prefer="model-b")
-    stats = recompute_consensus(project=cmp, actor=users["lead"])
-    assert stats["ties"] >= 1
-    assert not PreferencePair.objects.filter(project=cmp).exists()
-
-
-def test_both_bad_routes_the_prompt_to_sft_review(users, cmp):
-    make_comparisons(cmp, users["lead"], 1)
-    a, _ = judge(cmp, users["annotator"], payload={"choice": "both_bad"})
-    judge(cmp, users["annotator2"], payload={"choice": "both bad"})
-    stats = recompute_consensus(project=cmp, actor=users["lead"])
-    assert stats["both_bad"] == 1 and stats["pairs"] == 0
-    sft = Item.objects.get(project=cmp, kind="sft")
-    assert sft.messages == a.item.messages and sft.metadata["comparison_item"] == a.item_id
-    assert sft.responses.count() == 1
-    recompute_consensus(project=cmp, actor=users["lead"])  # idempotent: no second SFT item
-    assert Item.objects.filter(project=cmp, kind="sft").count() == 1
-
-
-def test_lead_decisions_survive_recompute(users, cmp):
-    make_comparisons(cmp, users["lead"], 2)
-    for _ in range(2):
-        judge(cmp, users["annotator"], prefer="model-a")
-        judge(cmp, users["annotator2"], prefer="model-a")
-    recompute_consensus(project=cmp, actor=users["lead"])
-    approved, excluded = PreferencePair.objects.filter(project=cmp).order_by("id")
-    set_pair_status(pair=approved, actor=users["lead"], status="approved", chosen_text="Edited chosen.")
-    set_pair_status(pair=excluded, actor=users["lead"], status="excluded")
-    recompute_consensus(project=cmp, actor=users["lead"], rule="majority")
-    approved.refresh_from_db()
-    excluded.refresh_from_db()
-    assert approved.status == "approved" and approved.chosen_text == "Edited chosen."
-    assert excluded.status == "excluded"
-    assert PreferencePair.objects.filter(project=cmp).count() == 2
-
-
-def both_prefer_a_overall_and_b_for_honesty(cmp, users):
-    """Both annotators: model-a is better overall, model-b more honest; the item judged."""
-    for user in ("annotator", "annotator2"):
-        a = lease(cmp, users[user])
-        names = [response_model(r) for r in a.display_order]
-        a_slot, b_slot = "AB"[names.index("model-a")], "AB"[names.index("model-b")]
-        queue_services.submit_judgment(
-            assignment=a,
-            user=users[user],
-            payload={"choice": a_slot, "strength": 1, "criteria": {"honesty": b_slot}},
-        )
-    return a.item
-
-
-def test_criteria_preferences_make_their_own_pairs(users, cmp):
-    make_comparisons(cmp, users["lead"], 1)
-    both_prefer_a_overall_and_b_for_honesty(cmp, users)
-    recompute_consensus(project=cmp, actor=users["lead"])
-    overall = PreferencePair.objects.get(project=cmp, criterion="")
-    honesty = PreferencePair.objects.get(project=cmp, criterion="honesty")
-    assert overall.chosen.model_name == "model-a" and honesty.chosen.model_name == "model-b"
-
-
-def test_annotators_cannot_curate(users, cmp):
-    make_comparisons(cmp, users["lead"], 1)
-    judge(cmp, users["annotator"], prefer="model-a")
-    with pytest.raises(Forbidden):
-        recompute_consensus(project=cmp, actor=users["annotator"])
-    recompute_consensus(project=cmp, actor=users["lead"])
-    pair = PreferencePair.objects.get(project=cmp)
-    for who in ("annotator", "outsider"):
-        with pytest.raises(Forbidden):
-            set_pair_status(pair=pair, actor=users[who], status="approved")
-    pair.refresh_from_db()
-    assert pair.status == "candidate"
-    with pytest.raises(InvalidInput):
-        set_pair_status(pair=pair, actor=users["lead"], status="maybe")
 
 
 def test_judgments_faster_than_the_project_minimum_are_flagged_rushed(users):
@@ -498,45 +401,3 @@ def test_after_an_adjudication_only_improvements_of_the_final_winner_count(users
         ("Answer 0 variant 1.", "model-a", "adjudication"),
         ("Better than model-b.", "model-a", "adjudication"),
     ]
-
-
-def test_an_annotator_without_a_reliability_estimate_votes_with_the_median_weight(users):
-    """Dawid-Skene weights are log-odds (0..10): a newcomer at 1.0 would be all but ignored."""
-    from preferences.models import PreferencePair
-    from preferences.services import recompute_consensus
-    from tests.preferences.factories import judge, make_cmp_project, make_comparisons
-
-    p = make_cmp_project(users, overlap=2, name="Weights")
-    make_comparisons(p, users["lead"], 1)
-    judge(p, users["annotator"], prefer="model-a")
-    judge(p, users["lead"], prefer="model-b")  # the lead has no estimate
-    weights = {users["annotator"].pk: 8.0, users["annotator2"].pk: 2.0}
-    recompute_consensus(project=p, actor=users["lead"], rule="weighted", weights=weights)
-    # 8 vs 8 (the median of 2 and 8, upper): a split, no pair; at 8 vs 1 model-a won with 0.89
-    assert not PreferencePair.objects.filter(project=p, criterion="", is_stale=False).exists()
-
-
-def test_recompute_with_the_bradley_terry_rule_on_three_way_comparisons(users):
-    from annotation.queue import services as queue_services
-    from preferences.models import Consensus, PreferencePair
-    from preferences.services import recompute_consensus
-    from tests.preferences.factories import make_cmp_project, make_comparisons, response_model
-
-    p = make_cmp_project(users, overlap=2, name="BT rule")
-    make_comparisons(p, users["lead"], 1, models=("m1", "m2", "m3"))
-    for who, wanted in (("annotator", ("m1", "m2", "m3")), ("annotator2", ("m1", "m3", "m2"))):
-        a = queue_services.next_assignment(project=p, user=users[who], kind="comparison")
-        slots = {response_model(rid): "ABC"[k] for k, rid in enumerate(a.display_order)}
-        ranking = ">".join(slots[m] for m in wanted)
-        queue_services.submit_judgment(
-            assignment=a, user=users[who], payload={"ranking": ranking}, comment="x"
-        )
-    stats = recompute_consensus(project=p, actor=users["lead"], rule="bradley_terry")
-    consensus = Consensus.objects.get(rule="bradley_terry", criterion="")
-    assert stats["comparisons"] == 1 and consensus.params["order_by"] == ["bradley_terry"]
-    assert consensus.outcome == "win" and response_model(consensus.winner_id) == "m1"
-    chosen = {
-        (response_model(pair.chosen_id), response_model(pair.rejected_id))
-        for pair in PreferencePair.objects.filter(project=p, rule="bradley_terry", criterion="")
-    }
-    assert ("m1", "m2") in chosen and ("m1", "m3") in chosen  # both put m1 first; m2 vs m3 is split

@@ -1,6 +1,6 @@
 """Snapshot rows -> the row layouts trainers read, one generator per layout, row by row. No Django.
 
-Input: snapshot rows as `training.services.snapshot_jsonl` writes them,
+Input: snapshot rows as `training.snapshots.snapshot_jsonl` writes them,
     {"split": "train"|"validation", "position": int, "data": {...}, "provenance": {...}}
 with SFT data {"messages": [prompt turns], "response": text} and DPO data
 {"messages": [prompt turns], "chosen": text, "rejected": text}. Output: `(split, record)` pairs, the

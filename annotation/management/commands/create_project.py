@@ -1,6 +1,6 @@
 """`manage.py create_project NAME --admin USERNAME`: create a project from a script; prints its id.
 
-Goes through `annotation.services.create_project` (the admin becomes a member, an audit event is
+Goes through `annotation.projects.services.create_project` (the admin becomes a member, an audit event is
 written) and `set_membership` for `--lead` / `--annotator`, like the API.
 """
 

@@ -1,6 +1,6 @@
 """`manage.py import_items PROJECT_ID FILE`: import JSONL or CSV items, all or nothing.
 
-Parses with `annotation.importing.parse_items` and writes with `annotation.services.import_items`,
+Parses with `annotation.importing.parse.parse_items` and writes with `annotation.importing.services.import_items`,
 exactly as the API does. On any error it prints every issue with its line number, writes nothing
 and exits non-zero.
 """

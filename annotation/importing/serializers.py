@@ -1,0 +1,64 @@
+"""Serializers of the import API."""
+
+from rest_framework import serializers
+
+from annotation.importing.parse import FIELDS as IMPORT_FIELDS
+from annotation.kinds.api import RegisteredKinds
+from annotation.models import (
+    ItemKind,
+)
+
+
+class ImportRequestSerializer(RegisteredKinds, serializers.Serializer):
+    """Either a multipart `file` or a JSON `data` string. `format` defaults to the file name's."""
+
+    file = serializers.FileField(required=False, help_text="A .jsonl or .csv file (multipart).")
+    data = serializers.CharField(
+        required=False, trim_whitespace=False, help_text="The file's text, when not uploading."
+    )
+    format = serializers.ChoiceField(choices=["jsonl", "csv"], required=False)
+    mapping = serializers.JSONField(
+        required=False,
+        help_text='Our field -> the column / key in the file, e.g. {"prompt": "question"}; '
+        "a JSON string in multipart.",
+    )
+    kind = serializers.ChoiceField(choices=ItemKind.choices, required=False, default=ItemKind.SFT)
+
+    def validate_mapping(self, value):
+        if value in (None, ""):
+            return {}
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("Must be an object: our field -> the key in the file.")
+        errors = []
+        for ours, theirs in value.items():
+            if ours not in IMPORT_FIELDS:
+                errors.append(f"Unknown field {ours!r}; use {', '.join(IMPORT_FIELDS)}.")
+            elif not isinstance(theirs, str) or not theirs:
+                errors.append(f"{ours}: must name a column or key (a non-empty string).")
+        if errors:
+            raise serializers.ValidationError(errors)
+        return value
+
+    def validate(self, attrs):
+        if attrs.get("file") is None and attrs.get("data") is None:
+            raise serializers.ValidationError({"file": ["Upload a file or give `data`."]})
+        if attrs.get("file") is not None and attrs.get("data") is not None:
+            raise serializers.ValidationError({"data": ["Give a file or `data`, not both."]})
+        return attrs
+
+
+class ImportIssueSerializer(serializers.Serializer):
+    line = serializers.IntegerField(help_text="1-based physical line in the file; 0 for the whole file.")
+    field = serializers.CharField()
+    message = serializers.CharField()
+
+
+class ImportResultSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    duplicates = serializers.IntegerField()
+
+
+class ImportErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    code = serializers.CharField()
+    errors = ImportIssueSerializer(many=True)

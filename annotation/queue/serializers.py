@@ -1,0 +1,132 @@
+"""Serializers of the queue API: the annotator's task, next, submit, skip, progress."""
+
+from rest_framework import serializers
+
+from annotation.core.api import MAX_ID, MAX_TEXT, CriterionSerializer, reject_nul
+from annotation.kinds.api import RegisteredKinds
+from annotation.models import (
+    ItemKind,
+    Judgment,
+)
+
+
+class TaskRubricSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    number = serializers.IntegerField()
+    criteria = CriterionSerializer(many=True)
+    instructions = serializers.CharField()
+
+
+class NextQuerySerializer(RegisteredKinds, serializers.Serializer):
+    kind = serializers.ChoiceField(choices=ItemKind.choices, required=False, default=ItemKind.SFT)
+
+
+class TaskMessageSerializer(serializers.Serializer):
+    role = serializers.CharField()
+    content = serializers.CharField()
+
+
+class TaskResponseSerializer(serializers.Serializer):
+    """A response as the annotator sees it: its display slot and text; no model, no id (blind)."""
+
+    slot = serializers.CharField(help_text="A, B, ... in this assignment's display order.")
+    text = serializers.CharField()
+
+
+class TaskItemSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="item.pk")
+    kind = serializers.CharField(source="item.kind")
+    messages = TaskMessageSerializer(many=True)
+    responses = TaskResponseSerializer(many=True)
+
+
+class TaskSerializer(serializers.Serializer):
+    """The caller's next assignment: the item, the rubric to apply and the project's guidelines."""
+
+    # Reads annotation.kinds.task.build_task's task, the page's too; only these fields leave (blind).
+    assignment = serializers.IntegerField(source="assignment.pk")
+    leased_until = serializers.DateTimeField(source="assignment.leased_until")
+    reason = serializers.CharField(
+        source="assignment.reason", help_text="Which queue strategy chose the item (resume, queue)."
+    )
+    project = serializers.IntegerField(source="project.pk")
+    guidelines = serializers.CharField(source="project.guidelines")
+    item = TaskItemSerializer(source="*")
+    rubric_version = TaskRubricSerializer(allow_null=True)
+
+
+class SubmitSerializer(serializers.Serializer):
+    decision = serializers.CharField(required=False, allow_blank=True, max_length=32, default="")
+    edited_text = serializers.CharField(
+        required=False, allow_blank=True, trim_whitespace=False, max_length=MAX_TEXT, default=""
+    )
+    scores = serializers.DictField(
+        required=False, default=dict, validators=[reject_nul], help_text="Criterion key -> value."
+    )
+    flags = serializers.ListField(
+        child=serializers.CharField(max_length=64), required=False, default=list, max_length=32
+    )
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=MAX_TEXT, default="")
+    rubric_version = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=MAX_ID)
+    duration_seconds = serializers.FloatField(
+        required=False, allow_null=True, min_value=0, max_value=10**7, default=None
+    )
+    payload = serializers.DictField(
+        required=False, default=dict, validators=[reject_nul], help_text="Kind-specific answer."
+    )
+
+
+class SkipSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
+
+
+class AssignmentSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    item = serializers.IntegerField(source="item_id")
+    state = serializers.CharField()
+    leased_until = serializers.DateTimeField()
+    submitted_at = serializers.DateTimeField(allow_null=True)
+
+
+class MineSerializer(serializers.Serializer):
+    done = serializers.IntegerField()
+    skipped = serializers.IntegerField()
+    total = serializers.IntegerField(help_text="What the caller did plus what they can still be offered.")
+
+
+class ProgressSerializer(serializers.Serializer):
+    items_total = serializers.IntegerField()
+    items_by_state = serializers.DictField(child=serializers.IntegerField())
+    judgments_needed = serializers.IntegerField()
+    judgments_done = serializers.IntegerField()
+    percent_done = serializers.FloatField()
+    mine = MineSerializer(required=False)
+
+
+class JudgmentSerializer(serializers.ModelSerializer):
+    annotator = serializers.CharField(source="annotator.username", read_only=True)
+    rubric_version_number = serializers.IntegerField(
+        source="rubric_version.number", read_only=True, allow_null=True, default=None
+    )
+
+    class Meta:
+        model = Judgment
+        fields = [
+            "id",
+            "assignment",
+            "item",
+            "annotator",
+            "rubric_version",
+            "rubric_version_number",
+            "decision",
+            "edited_text",
+            "scores",
+            "flags",
+            "comment",
+            "payload",
+            "duration_seconds",
+            "is_current",
+            "supersedes",
+            "created_at",
+        ]
+        read_only_fields = fields

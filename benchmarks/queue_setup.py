@@ -1,0 +1,319 @@
+"""Setup for benchmarks/queue.py: the PostgreSQL database, the seeded projects, items and users, the
+clients (in-process and over HTTP, and the naive picker they are compared with) and the HTTP server.
+
+Imported by benchmarks/queue.py once it has fixed sys.path (run as a script, "queue.py" would shadow
+the standard library's queue module); not a script itself.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+CRITERIA = [{"key": "helpfulness", "type": "likert"}, {"key": "safe", "type": "binary"}]
+SCORES = {"helpfulness": 4, "safe": True}
+
+
+def require_postgres() -> str:
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        sys.exit(
+            "benchmarks/queue.py needs PostgreSQL: set DATABASE_URL=postgres://USER@HOST:PORT/DBNAME "
+            "(SKIP LOCKED and the partial index are what it measures)."
+        )
+    return url
+
+
+def ensure_database(url: str) -> bool:
+    """Create the database named in `url` if it does not exist; True when we created it."""
+    import dj_database_url
+    import psycopg
+
+    cfg = dj_database_url.parse(url)
+    admin = dict(
+        host=cfg["HOST"] or "127.0.0.1", port=cfg["PORT"] or 5432, user=cfg["USER"], password=cfg["PASSWORD"]
+    )
+    with psycopg.connect(dbname="postgres", autocommit=True, **admin) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [cfg["NAME"]]).fetchone():
+            return False
+        conn.execute(f'CREATE DATABASE "{cfg["NAME"]}"')
+        return True
+
+
+def drop_database(url: str):
+    import dj_database_url
+    import psycopg
+
+    cfg = dj_database_url.parse(url)
+    admin = dict(
+        host=cfg["HOST"] or "127.0.0.1", port=cfg["PORT"] or 5432, user=cfg["USER"], password=cfg["PASSWORD"]
+    )
+    with psycopg.connect(dbname="postgres", autocommit=True, **admin) as conn:
+        try:  # never WITH (FORCE): someone else may have started using it meanwhile
+            conn.execute(f'DROP DATABASE IF EXISTS "{cfg["NAME"]}"')
+        except psycopg.errors.ObjectInUse:
+            print(f"  (left database {cfg['NAME']} in place: another session is using it)")
+
+
+# --- fixtures -------------------------------------------------------------------------------
+
+
+class Bench:
+    """The rows this run creates, so that cleanup removes exactly them."""
+
+    def __init__(self, tag):
+        self.tag = tag
+        self.projects = []
+        self.user_ids = []
+
+    def build(self, n_items, n_users):
+        from django.contrib.auth import get_user_model
+        from django.db import connection
+        from rest_framework.authtoken.models import Token
+
+        from annotation.models import Membership, Role
+        from annotation.projects import services as project_services
+
+        User = get_user_model()
+        admin = User.objects.create_user(f"{self.tag}-admin")
+        self.user_ids.append(admin.pk)
+        users = User.objects.bulk_create([User(username=f"{self.tag}-{i}") for i in range(n_users)])
+        self.user_ids += [u.pk for u in users]
+        tokens = {u.pk: Token.objects.create(user=u).key for u in users}
+        for name in ("ours", "naive"):
+            project = project_services.create_project(name=f"{self.tag} {name}", created_by=admin, overlap=2)
+            project_services.create_rubric_version(project=project, actor=admin, criteria=CRITERIA)
+            Membership.objects.bulk_create(
+                [Membership(user=u, project=project, role=Role.ANNOTATOR) for u in users]
+            )
+            started = time.perf_counter()
+            with connection.cursor() as cur:
+                insert_items(cur, project.pk, n_items)
+            print(f"  {name}: {n_items:,} items in {time.perf_counter() - started:.1f} s")
+            self.projects.append(project)
+        with connection.cursor() as cur:
+            cur.execute("ANALYZE annotation_item; ANALYZE annotation_response; ANALYZE annotation_assignment")
+        return users, tokens
+
+    def cleanup(self):
+        from django.db import connection
+
+        ids = [p.pk for p in self.projects]
+        with connection.cursor() as cur:
+            if ids:
+                items = "SELECT id FROM annotation_item WHERE project_id = ANY(%s)"
+                cur.execute(f"DELETE FROM annotation_judgment WHERE item_id IN ({items})", [ids])
+                cur.execute("DELETE FROM annotation_assignment WHERE project_id = ANY(%s)", [ids])
+                cur.execute(f"DELETE FROM annotation_response WHERE item_id IN ({items})", [ids])
+                cur.execute("DELETE FROM annotation_item WHERE project_id = ANY(%s)", [ids])
+                cur.execute("DELETE FROM annotation_auditevent WHERE project_id = ANY(%s)", [ids])
+            from annotation.models import Project
+
+            Project.objects.filter(pk__in=ids).delete()
+            from django.contrib.auth import get_user_model
+
+            get_user_model().objects.filter(pk__in=self.user_ids).delete()
+
+
+def insert_items(cur, project_id, n):
+    """n SFT items with one response each, in two INSERT ... SELECT statements (seconds, not minutes)."""
+    cur.execute(
+        """
+        INSERT INTO annotation_item (project_id, kind, messages, external_id, content_hash, metadata,
+            priority, state, active_count, submitted_count, is_gold, source, created_at, updated_at)
+        SELECT %s, 'sft',
+            jsonb_build_array(jsonb_build_object('role', 'user', 'content', 'Question ' || g || '?')),
+            'ext-' || g, md5('bench' || g), '{}'::jsonb, CASE WHEN g %% 50 = 0 THEN 1 ELSE 0 END,
+            'open', 0, 0, false, 'bench', now(), now()
+        FROM generate_series(1, %s) AS g
+        """,
+        [project_id, n],
+    )
+    cur.execute(
+        """
+        INSERT INTO annotation_response (item_id, position, text, model_name, model_version,
+            generation_params, created_at)
+        SELECT id, 0, 'Answer to ' || external_id || '.', 'bench-model', '1', '{}'::jsonb, now()
+        FROM annotation_item WHERE project_id = %s
+        """,
+        [project_id],
+    )
+
+
+# --- strategies -----------------------------------------------------------------------------
+
+
+def naive_next(*, project, user):
+    """The baseline: a random open item the user has not had, by ORDER BY random() (a full scan and
+    sort per call), then locked with a plain FOR UPDATE; the same writes as next_assignment."""
+    from django.db import transaction
+    from django.db.models import Case, F, Value, When
+    from django.utils import timezone
+
+    from annotation.models import Assignment, Item, ItemState
+    from annotation.queue import services as queue_services
+
+    now = timezone.now()
+    queue_services.release_expired_leases(project=project, now=now, limit=50)
+    for _ in range(20):
+        with transaction.atomic():
+            pick = (
+                queue_services.queue_candidates(project=project, user=user)
+                .order_by("?")
+                .values_list("pk", flat=True)
+            )
+            item_id = pick.first()
+            if item_id is None:
+                return None
+            # Lock it and re-check it is still open (another caller may have filled it meanwhile).
+            item = Item.objects.select_for_update().filter(pk=item_id, state=ItemState.OPEN).first()
+            if item is None:
+                continue
+            order = list(item.responses.values_list("id", flat=True))
+            assignment = Assignment.objects.create(
+                item=item,
+                annotator=user,
+                project=project,
+                leased_until=now + queue_services._lease_delta(project),
+                display_order=order,
+                reason="naive",
+            )
+            Item.objects.filter(pk=item.pk).update(
+                active_count=F("active_count") + 1,
+                state=Case(
+                    When(active_count__gte=project.overlap - 1, then=Value(ItemState.ASSIGNED)),
+                    default=F("state"),
+                ),
+            )
+            return assignment
+    return None
+
+
+class InProcess:
+    """Calls the service functions (or the naive picker) directly, one DB connection per thread."""
+
+    def __init__(self, project, users, picker):
+        self.project, self.users, self.picker = project, users, picker
+
+    def part(self, start, stop):
+        return InProcess(self.project, self.users[start:stop], self.picker)
+
+    def session(self, i):
+        from django.contrib.auth import get_user_model
+
+        from annotation.queue import services as queue_services
+
+        user = get_user_model().objects.get(pk=self.users[i].pk)
+        project, picker = self.project, self.picker
+
+        def next_():
+            return picker(project=project, user=user)
+
+        def submit(assignment):
+            queue_services.submit_judgment(assignment=assignment, user=user, decision="accept", scores=SCORES)
+
+        return next_, submit
+
+    def close(self):
+        from django.db import connections
+
+        connections.close_all()
+
+
+class OverHttp:
+    """Drives the real API with token auth, one keep-alive HTTP session per thread."""
+
+    def __init__(self, base, project, users, tokens):
+        self.base, self.project, self.users, self.tokens = base, project, users, tokens
+
+    def part(self, start, stop):
+        return OverHttp(self.base, self.project, self.users[start:stop], self.tokens)
+
+    def session(self, i):
+        # http.client, not requests: the load generator shares the 2 cores with the server, and
+        # requests costs several times more CPU per call. One keep-alive connection per annotator.
+        import http.client
+        import json
+        from urllib.parse import urlsplit
+
+        netloc = urlsplit(self.base).netloc
+        headers = {
+            "Authorization": f"Token {self.tokens[self.users[i].pk]}",
+            "Content-Type": "application/json",
+        }
+        conn = [http.client.HTTPConnection(netloc, timeout=30)]
+        next_path = f"/api/projects/{self.project.pk}/next/"
+        body = json.dumps({"decision": "accept", "scores": SCORES})
+
+        def call(method, path, payload=None):
+            for attempt in (1, 2):  # a keep-alive connection the server closed: reconnect once
+                try:
+                    conn[0].request(method, path, body=payload, headers=headers)
+                    r = conn[0].getresponse()
+                    return r.status, r.read()
+                except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                    conn[0].close()
+                    conn[0] = http.client.HTTPConnection(netloc, timeout=30)
+                    if attempt == 2:
+                        raise
+
+        def next_():
+            status, data = call("GET", next_path)
+            if status == 204:
+                return None
+            if status != 200:
+                raise RuntimeError(f"next -> {status}: {data[:300]!r}")
+            return json.loads(data)["assignment"]
+
+        def submit(assignment_id):
+            status, data = call("POST", f"/api/assignments/{assignment_id}/submit/", body)
+            if status != 201:
+                raise RuntimeError(f"submit -> {status}: {data[:300]!r}")
+
+        return next_, submit
+
+    def close(self):
+        pass
+
+
+# --- the HTTP server ------------------------------------------------------------------------
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(workers, threads):
+    import requests
+
+    port = free_port()
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    env = {**os.environ, "DJANGO_DEBUG": "0", "DB_CONN_MAX_AGE": "60"}
+    if gunicorn.exists():
+        cmd = [str(gunicorn), "config.wsgi", "-b", f"127.0.0.1:{port}", "-k", "gthread"]
+        cmd += ["-w", str(workers), "--threads", str(threads), "--log-level", "warning"]
+        label = f"gunicorn, {workers} gthread workers x {threads} threads"
+    else:
+        cmd = [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"]
+        label = "manage.py runserver (gunicorn not installed)"
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited: {proc.stderr.read().decode()[-2000:]}")
+        try:
+            requests.get(f"{base}/api/schema/", timeout=2)
+            break
+        except requests.ConnectionError:
+            if time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError("server did not start within 60 s")
+            time.sleep(0.3)
+    return proc, base, label

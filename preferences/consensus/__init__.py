@@ -1,0 +1,53 @@
+"""Pure preference aggregation: per-comparison consensus, Bradley-Terry strengths, bootstrap, biases.
+
+numpy only, no Django. Raw judgments are the source of truth; everything here is derived from them
+and records the rule and parameters that produced it (`ConsensusResult.params`, `BTResult.params`).
+
+Conventions
+  * A pairwise vote says which of `left` / `right` (response ids, as displayed) won, or "tie" /
+    "both_bad", with a strength 1..3 (slightly, clearly, much better). Its signed margin is
+    +strength when the comparison's first response wins, -strength when the second does, 0 otherwise
+    (a win with no stated strength, e.g. from a ranking, counts as 1).
+  * An N-way vote is a ranking: groups of response ids, best first; ids in one group are tied.
+  * Model outcomes for Bradley-Terry are rows ``(winner, loser)`` or ``(a, b, score_a)`` with
+    ``score_a`` in {1, 0.5, 0}; a tie counts as half a win each way. "Both bad" is the caller's
+    choice: drop it, or pass it as a tie.
+
+Contract: this package's public API is the names in `__all__` (plus the constants BT_ALPHA,
+ELO_SCALE, OUTCOMES), imported from `preferences.consensus`, never from its modules:
+  * `votes`      Vote, Pair, ranking_to_pairs (the inputs);
+  * `rules`      consensus_for_comparison, consensus_by_comparison, RULES (per-comparison consensus);
+  * `strengths`  bradley_terry, bt_with_bootstrap, BTResult, comparison_counts, win_rate_matrix;
+  * `bias`       position_bias, PositionBias, SlotCounts.
+Callers that must be patchable in tests (`preferences.selectors`) call through the package
+(`consensus.bt_with_bootstrap(...)`), so `monkeypatch.setattr(consensus, ...)` takes effect.
+Inside the package: votes and strengths import no sibling; rules imports both; bias imports votes.
+"""
+
+# BT_ALPHA, ELO_SCALE and OUTCOMES are outside `__all__`; the `X as X` aliases re-export them.
+from .bias import PositionBias, SlotCounts, position_bias
+from .rules import BT_ALPHA as BT_ALPHA
+from .rules import OUTCOMES as OUTCOMES
+from .rules import RULES, ConsensusResult, PairConsensus, consensus_by_comparison, consensus_for_comparison
+from .strengths import ELO_SCALE as ELO_SCALE
+from .strengths import BTResult, bradley_terry, bt_with_bootstrap, comparison_counts, win_rate_matrix
+from .votes import Pair, Vote, ranking_to_pairs
+
+__all__ = [
+    "RULES",
+    "BTResult",
+    "ConsensusResult",
+    "Pair",
+    "PairConsensus",
+    "PositionBias",
+    "SlotCounts",
+    "Vote",
+    "bradley_terry",
+    "bt_with_bootstrap",
+    "comparison_counts",
+    "consensus_by_comparison",
+    "consensus_for_comparison",
+    "position_bias",
+    "ranking_to_pairs",
+    "win_rate_matrix",
+]
