@@ -250,6 +250,8 @@ class AssignmentState(models.TextChoices):
     SUBMITTED = "submitted", "Submitted"
     SKIPPED = "skipped", "Skipped"
     EXPIRED = "expired", "Expired"
+    # An imported judgment's placeholder: holds no slot, never leased (annotation.importing.external).
+    EXTERNAL = "external", "External (imported)"
 
 
 class Assignment(models.Model):
@@ -322,6 +324,11 @@ class Judgment(models.Model):
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="superseded_by"
     )
     is_current = models.BooleanField(default=True)
+    # Imported from another team or tool (Label Studio, a Hub dataset): `source` says where from; the
+    # annotator is a placeholder user standing for the imported pseudonym. Agreement figures leave these
+    # out unless the project's count_external_judgments is on.
+    external = models.BooleanField(default=False, db_default=False)
+    source = models.CharField(max_length=200, blank=True, db_default="", default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

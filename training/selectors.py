@@ -226,7 +226,7 @@ def raw_sources(project):
             "responses": responses[j.item_id],
             "judgment": {
                 "id": j.pk, "item_id": j.item_id, "item_kind": j.item.kind, "annotator": j.annotator_id,
-                "external": False, "source": "", "is_current": j.is_current, "rubric_version": number,
+                "external": j.external, "source": j.source, "is_current": j.is_current, "rubric_version": number,
                 "decision": j.decision, "edited_text": j.edited_text, "scores": j.scores,
                 "flags": list(j.flags or []), "comment": j.comment, "payload": j.payload,
                 "duration_seconds": j.duration_seconds, "rushed": j.rushed,

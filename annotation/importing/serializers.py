@@ -62,3 +62,28 @@ class ImportErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
     code = serializers.CharField()
     errors = ImportIssueSerializer(many=True)
+
+
+class ExternalImportRequestSerializer(serializers.Serializer):
+    file = serializers.FileField(
+        required=False, help_text="A Label Studio JSON export, or a TRL preference .jsonl / .parquet."
+    )
+    data = serializers.CharField(
+        required=False,
+        trim_whitespace=False,
+        help_text="Instead of a file: the Label Studio JSON or TRL JSONL text.",
+    )
+    format = serializers.ChoiceField(choices=["label-studio", "trl"])
+    with_judgments = serializers.BooleanField(
+        default=True, help_text="Keep the other team's judgments (external); false: items to be judged."
+    )
+    source = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+    def validate(self, attrs):
+        if bool(attrs.get("file")) == bool(attrs.get("data")):
+            raise serializers.ValidationError({"file": ["Send a file or data, not both and not neither."]})
+        return attrs
+
+
+class ExternalImportResultSerializer(ImportResultSerializer):
+    judgments = serializers.IntegerField()
