@@ -23,6 +23,11 @@ urlpatterns = [
     ),
     path("projects/<int:project_id>/items/", project_api.ItemListView.as_view(), name="api-items"),
     path("projects/<int:project_id>/items/import/", import_api.ImportView.as_view(), name="api-import"),
+    path(
+        "projects/<int:project_id>/import/external/",
+        import_api.ExternalImportView.as_view(),
+        name="api-import-external",
+    ),
     path("projects/<int:project_id>/next/", queue_api.NextView.as_view(), name="api-next"),
     path("projects/<int:project_id>/progress/", queue_api.ProgressView.as_view(), name="api-progress"),
     path("projects/<int:project_id>/dashboard/", project_api.DashboardView.as_view(), name="api-dashboard"),

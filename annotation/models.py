@@ -46,6 +46,15 @@ class Project(models.Model):
     gold_share = models.FloatField(
         default=0.0, help_text="Probability that an annotator's next item is a gold item (0..1)."
     )
+    # Written into every export's dataset card (an SPDX id such as "cc-by-4.0"; "other" = not chosen).
+    dataset_license = models.CharField(
+        max_length=64, default="other", help_text="License of exported datasets (SPDX id, e.g. cc-by-4.0)."
+    )
+    # Judgments imported from other teams (Label Studio, a Hub dataset) count in agreement figures only
+    # when a lead turns this on.
+    count_external_judgments = models.BooleanField(
+        default=False, help_text="Count imported (external) judgments in agreement figures."
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -241,6 +250,8 @@ class AssignmentState(models.TextChoices):
     SUBMITTED = "submitted", "Submitted"
     SKIPPED = "skipped", "Skipped"
     EXPIRED = "expired", "Expired"
+    # An imported judgment's placeholder: holds no slot, never leased (annotation.importing.external).
+    EXTERNAL = "external", "External (imported)"
 
 
 class Assignment(models.Model):
@@ -313,6 +324,11 @@ class Judgment(models.Model):
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="superseded_by"
     )
     is_current = models.BooleanField(default=True)
+    # Imported from another team or tool (Label Studio, a Hub dataset): `source` says where from; the
+    # annotator is a placeholder user standing for the imported pseudonym. Agreement figures leave these
+    # out unless the project's count_external_judgments is on.
+    external = models.BooleanField(default=False, db_default=False)
+    source = models.CharField(max_length=200, blank=True, db_default="", default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -1,6 +1,14 @@
 """Export throughput and peak memory: training.export's streaming writers against a naive baseline.
 
     .venv/bin/python benchmarks/export.py [--rows 1000000] [--batch-size 10000] [--only ours-jsonl,...]
+    DATABASE_URL=postgres://... .venv/bin/python benchmarks/export.py --pairs 1000000
+
+With --pairs N (PostgreSQL, DATABASE_URL): N preference pairs are written as the rows of one ready DPO
+snapshot (bulk COPY-sized inserts, then dropped), and exported the way the app does it:
+  pg-ours-jsonl / pg-ours-parquet   training.exports.write: rows streamed from a server-side cursor
+                                    (QuerySet.iterator) through export_rows, dataset card included
+  pg-naive-jsonl / pg-naive-parquet a DRF ModelSerializer over the queryset into a list (`.data`),
+                                    then converted and written as above
 
 The rows are synthetic preference rows shaped like snapshot rows ({"split", "position", "data",
 "provenance"}), made by an in-process generator (the PostgreSQL-backed version comes with the Django
@@ -26,6 +34,97 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 sys.path.insert(0, str(ROOT))
 
 VARIANTS = ("ours-jsonl", "ours-parquet", "naive-jsonl", "naive-parquet")
+PG_VARIANTS = ("pg-ours-jsonl", "pg-ours-parquet", "pg-naive-jsonl", "pg-naive-parquet")
+
+
+def _django():
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+
+
+def seed_snapshot(pairs: int) -> int:
+    """A ready DPO snapshot holding `pairs` rows in PostgreSQL; returns its id."""
+    _django()
+    from annotation.models import Project
+    from training.models import DatasetSnapshot, SnapshotRow
+
+    project = Project.objects.create(name="export benchmark")
+    snapshot = DatasetSnapshot.objects.create(
+        project=project, kind="dpo", name="bench", content_hash="bench", state="ready"
+    )
+    batch, train, val = [], 0, 0
+    for row in synthetic_rows(pairs):
+        train, val = train + (row["split"] == "train"), val + (row["split"] != "train")
+        batch.append(SnapshotRow(snapshot=snapshot, split=row["split"], position=row["position"],
+                                 data=row["data"], provenance=row["provenance"]))  # fmt: skip
+        if len(batch) == 5000:
+            SnapshotRow.objects.bulk_create(batch)
+            batch = []
+    SnapshotRow.objects.bulk_create(batch)
+    DatasetSnapshot.objects.filter(pk=snapshot.pk).update(train_count=train, val_count=val)
+    return snapshot.pk
+
+
+def drop_snapshot(snapshot_id: int) -> None:
+    from training.models import DatasetSnapshot
+
+    DatasetSnapshot.objects.get(pk=snapshot_id).project.delete()
+
+
+def run_pg_variant(name: str, snapshot_id: int, out: Path) -> dict:
+    _django()
+    from rest_framework import serializers
+
+    from training import exports
+    from training.models import DatasetSnapshot, SnapshotRow
+
+    snapshot = DatasetSnapshot.objects.select_related("project").get(pk=snapshot_id)
+    fmt = name.rsplit("-", 1)[1]
+    start = time.perf_counter()
+    if name.startswith("pg-ours-"):
+        result = exports.write(snapshot, out, layout="trl-preference", fmt=fmt, provenance=True)
+        written = sum(f["rows"] for f in result["files"].values())
+    else:
+
+        class RowSerializer(serializers.ModelSerializer):
+            class Meta:
+                model = SnapshotRow
+                fields = ["split", "position", "data", "provenance"]
+
+        rows = RowSerializer(SnapshotRow.objects.filter(snapshot=snapshot).order_by("split", "position"),
+                             many=True).data  # fmt: skip
+        from training.export import convert
+
+        materialised = list(
+            convert(
+                "trl-preference", rows, provenance=True, pseudonym=exports.pseudonymizer(snapshot.project)
+            )
+        )
+        written = _write_naive(name.removeprefix("pg-"), materialised, out)
+    seconds = time.perf_counter() - start
+    size = sum(p.stat().st_size for p in out.iterdir())
+    return {"variant": name, "rows": written, "seconds": seconds, "bytes": size}
+
+
+def _write_naive(name: str, materialised: list, out: Path) -> int:
+    out.mkdir(parents=True)
+    splits = {}
+    for split, record in materialised:
+        splits.setdefault(split, []).append(record)
+    if name == "naive-jsonl":
+        for split, records in splits.items():
+            with open(out / f"{split}.jsonl", "w", encoding="utf-8") as fh:
+                for record in records:
+                    fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+    else:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        for split, records in splits.items():
+            pq.write_table(pa.Table.from_pylist(records), out / f"{split}.parquet", compression="zstd")
+    return len(materialised)
 
 
 def synthetic_rows(n: int):
@@ -81,29 +180,15 @@ def run_variant(name: str, rows: int, out: Path, batch_size: int) -> dict:
         materialised = list(
             convert("trl-preference", synthetic_rows(rows), provenance=True, pseudonym=pseudo)
         )
-        out.mkdir(parents=True)
-        splits = {}
-        for split, record in materialised:
-            splits.setdefault(split, []).append(record)
-        if name == "naive-jsonl":
-            for split, records in splits.items():
-                with open(out / f"{split}.jsonl", "w", encoding="utf-8") as fh:
-                    for record in records:
-                        fh.write(json.dumps(record, ensure_ascii=False) + "\n")
-        else:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-
-            for split, records in splits.items():
-                pq.write_table(pa.Table.from_pylist(records), out / f"{split}.parquet", compression="zstd")
-        written = len(materialised)
+        written = _write_naive(name, materialised, out)
     seconds = time.perf_counter() - start
     size = sum(p.stat().st_size for p in out.iterdir())
     return {"variant": name, "rows": written, "seconds": seconds, "bytes": size}
 
 
-def measure(name: str, rows: int, batch_size: int) -> dict:
+def measure(name: str, rows: int, batch_size: int, snapshot_id: int | None = None) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-export-") as tmp:
+        extra = ["--snapshot-id", str(snapshot_id)] if snapshot_id else []
         proc = subprocess.Popen(
             [
                 sys.executable,
@@ -116,6 +201,7 @@ def measure(name: str, rows: int, batch_size: int) -> dict:
                 str(batch_size),
                 "--out",
                 str(Path(tmp) / "out"),
+                *extra,
             ],
             stdout=subprocess.PIPE,
             text=True,
@@ -135,11 +221,38 @@ def main():
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--batch-size", type=int, default=10_000)
     ap.add_argument("--only", default=",".join(VARIANTS))
-    ap.add_argument("--child", choices=VARIANTS, help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--pairs", type=int, default=0, help="PostgreSQL: export N pairs stored as snapshot rows."
+    )
+    ap.add_argument("--child", choices=VARIANTS + PG_VARIANTS, help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
+    ap.add_argument("--snapshot-id", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.child in PG_VARIANTS:
+        print(json.dumps(run_pg_variant(args.child, args.snapshot_id, Path(args.out))))
+        return
     if args.child:
         print(json.dumps(run_variant(args.child, args.rows, Path(args.out), args.batch_size)))
+        return
+    if args.pairs:
+        if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+            raise SystemExit("--pairs needs DATABASE_URL=postgres://...")
+        started = time.perf_counter()
+        snapshot_id = seed_snapshot(args.pairs)
+        print(
+            f"{args.pairs:,} pairs written to PostgreSQL as snapshot rows in {time.perf_counter() - started:.0f} s"
+        )
+        print(f"{'variant':<17} {'rows':>10} {'seconds':>8} {'rows/s':>10} {'peak RSS':>10} {'output':>9}")
+        try:
+            for name in PG_VARIANTS:
+                r = measure(name, args.pairs, args.batch_size, snapshot_id)
+                print(
+                    f"{r['variant']:<17} {r['rows']:>10,} {r['seconds']:>8.1f} {r['rows'] / r['seconds']:>10,.0f} "
+                    f"{r['peak_mb']:>8.0f}MB {r['bytes'] / 2**20:>7.0f}MB",
+                    flush=True,
+                )
+        finally:
+            drop_snapshot(snapshot_id)
         return
     print(
         f"{args.rows:,} preference rows (trl-preference layout, provenance columns, pseudonyms), "

@@ -122,6 +122,11 @@ SPECTACULAR_SETTINGS = {
         "ItemStateEnum": "annotation.models.ItemState",
         "RunStateEnum": "training.models.RunState",
         "TrainingMethodEnum": "training.models.SnapshotKind",
+        "ExportFormatEnum": "training.serializers.FORMATS",
+        "ItemFileFormatEnum": "annotation.importing.serializers.FILE_FORMATS",
+        "InterchangeFormatEnum": "annotation.importing.serializers.INTERCHANGE_FORMATS",
+        "ExportPairStatusEnum": "training.serializers.EXPORT_STATUSES",
+        "PairStatusEnum": "preferences.models.PairStatus",
     },
 }
 
@@ -176,6 +181,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "annotation.active_learning.tasks.refresh",
         "schedule": TUNELOOP_AL_REFRESH_SECONDS,
     },
+    # Export jobs whose worker died are requeued with a higher attempt and start over.
+    "recover-stale-exports": {"task": "training.maintenance.recover_stale_exports", "schedule": 120.0},
 }
 
 # --- Tuneloop -------------------------------------------------------------------------------
@@ -189,6 +196,12 @@ TUNELOOP_MAX_IMPORT_BYTES = int(os.environ.get("TUNELOOP_MAX_IMPORT_BYTES", str(
 # A Celery worker computes agreement reports (scripts/serve.sh, which starts one, sets it); off, or with
 # CELERY_TASK_ALWAYS_EAGER, the lead's "Recompute" computes in the request (annotation.quality.tasks.request_recompute).
 TUNELOOP_ASYNC_AGREEMENT = env_bool("TUNELOOP_ASYNC_AGREEMENT", False)
+# Exports of snapshots with at most this many rows are written in the request and sent to the browser;
+# larger ones run as a task (progress bar, then a download link).
+TUNELOOP_EXPORT_INLINE_ROWS = int(os.environ.get("TUNELOOP_EXPORT_INLINE_ROWS", "5000"))
+# A Hugging Face token with write access: when set, finished exports offer "push to the Hub". Read from
+# the environment only; never stored in the database, never shown.
+TUNELOOP_HF_TOKEN = os.environ.get("TUNELOOP_HF_TOKEN", "")
 
 # --- Active learning (annotation.active_learning; README "Active learning") ---------------------
 # The sentence embedder of samples and items: a dotted path to a callable list[str] -> (n, d) array.

@@ -105,3 +105,47 @@ class RunForm(forms.Form):
             for key in self.DPO_ONLY:
                 data.pop(key, None)
         return data
+
+
+FORMAT_CHOICES = [
+    ("jsonl", "JSONL"),
+    ("parquet", "Parquet"),
+    ("csv", "CSV"),
+    ("hf", "Hugging Face datasets folder"),
+]
+
+
+class ExportForm(forms.Form):
+    """Layout, format, provenance columns: the export of one snapshot (or of a live view)."""
+
+    layout = forms.ChoiceField(choices=[])
+    format = forms.ChoiceField(choices=FORMAT_CHOICES, initial="jsonl")
+    provenance = forms.BooleanField(required=False, help_text="Add provenance columns (pseudonymised).")
+
+    def __init__(self, *args, layouts=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["layout"].choices = [(name, name) for name in layouts]
+
+
+class ExportFromPairsForm(ExportForm):
+    """The curated pairs page's export: its filters become the snapshot's."""
+
+    status = forms.ChoiceField(choices=[("approved", "approved"), ("candidates", "approved + candidates")],
+                               initial="approved", required=False)  # fmt: skip
+    min_confidence = forms.FloatField(required=False, min_value=0, max_value=1)
+    rubric_version = forms.IntegerField(required=False, min_value=1)
+    # as the pairs page's filter: blank = any criterion, "overall" = the overall preference
+    criterion = forms.CharField(required=False, max_length=64)
+
+    def snapshot_filters(self) -> dict:
+        data = self.cleaned_data
+        crit = data.get("criterion") or ""
+        filters = {
+            "status": data.get("status") or "approved",
+            "criterion": {"": "*", "overall": ""}.get(crit, crit),
+        }
+        if data.get("min_confidence") is not None:
+            filters["min_confidence"] = data["min_confidence"]
+        if data.get("rubric_version"):
+            filters["rubric_version"] = data["rubric_version"]
+        return filters

@@ -15,6 +15,7 @@ class Immutable(Exception):
 class SnapshotKind(models.TextChoices):
     SFT = "sft", "SFT"
     DPO = "dpo", "DPO"
+    RAW = "raw", "Raw judgments"  # research: every judgment, not a training set
 
 
 class Split(models.TextChoices):
@@ -222,3 +223,56 @@ class ModelVersion(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class ExportJob(models.Model):
+    """One export of a snapshot (layout x format, provenance columns or not) written by a task on the
+    default queue into `file_path` (a zip of the export folder). Claimed, heartbeated and marked
+    interrupted like a training run (`training.worker.Jobs`); a stale job is requeued with a higher
+    attempt and starts over (an export is all or nothing, so nothing half-written is kept)."""
+
+    project = models.ForeignKey("annotation.Project", on_delete=models.CASCADE, related_name="export_jobs")
+    snapshot = models.ForeignKey(DatasetSnapshot, on_delete=models.CASCADE, related_name="exports")
+    layout = models.CharField(max_length=64)
+    format = models.CharField(max_length=16)
+    provenance = models.BooleanField(default=False)
+    state = models.CharField(max_length=16, choices=RunState.choices, default=RunState.QUEUED)
+    attempt = models.PositiveIntegerField(default=1)
+    rows_done = models.PositiveIntegerField(default=0)
+    rows_total = models.PositiveIntegerField(default=0)
+    file_path = models.CharField(max_length=1000, blank=True)
+    file_size = models.PositiveBigIntegerField(default=0)
+    folder = models.CharField(max_length=1000, blank=True)  # the unzipped export (Hub push reads it)
+    hub_repo = models.CharField(max_length=200, blank=True)  # where it was pushed, when it was
+    error = models.TextField(blank=True)
+    log_tail = models.TextField(blank=True)
+    celery_task_id = models.CharField(max_length=255, blank=True)
+    worker_hostname = models.CharField(max_length=255, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["project", "-id"], name="export_project_idx"),
+            models.Index(fields=["state", "heartbeat_at"], name="export_state_idx"),
+        ]
+
+    def __str__(self):
+        return f"Export #{self.pk} ({self.layout}, {self.format}, {self.state})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in ACTIVE_STATES
+
+    @property
+    def percent(self) -> int:
+        if self.state == RunState.COMPLETED:
+            return 100
+        return int(100 * self.rows_done / self.rows_total) if self.rows_total else 0

@@ -16,9 +16,9 @@ from django.utils import timezone
 from annotation.core import audit
 from annotation.core.errors import Conflict, InvalidInput
 
-from . import pipeline, selectors, snapshots, tasks
+from . import export, exports, pipeline, selectors, snapshots, tasks
 from .access import require_train
-from .models import ModelVersion, RunState, SnapshotKind, SnapshotState, Split, TrainingRun
+from .models import ExportJob, ModelVersion, RunState, SnapshotKind, SnapshotState, Split, TrainingRun
 
 RUN_CONFIG_EXCLUDE = {"method", "output_dir"}
 RESUMABLE = (RunState.INTERRUPTED, RunState.FAILED, RunState.CANCELLED)
@@ -153,6 +153,8 @@ def start_run(*, project, actor, snapshot, config: dict | None = None, method: s
     if snapshot.project_id != project.pk:
         raise InvalidInput(errors={"snapshot": ["That snapshot belongs to another project."]})
     _require_ready(snapshot)
+    if snapshot.kind == SnapshotKind.RAW:
+        raise InvalidInput(errors={"snapshot": ["A raw-judgments snapshot is for export, not training."]})
     method = method or snapshot.kind
     if method not in SnapshotKind.values:
         raise InvalidInput(errors={"method": [f"Choose one of {', '.join(SnapshotKind.values)}."]})
@@ -229,3 +231,89 @@ def resume_run(*, run, actor):
         from_checkpoint=checkpoint is not None,
     )  # fmt: skip
     return run
+
+
+# --- exports --------------------------------------------------------------------------------------
+
+EXPORT_SOURCES = {"pairs": SnapshotKind.DPO, "sft": SnapshotKind.SFT, "judgments": SnapshotKind.RAW}
+
+
+def exports_inline(snapshot) -> bool:
+    """Small exports are written in the request and sent at once; larger ones run as a job."""
+    return snapshot.total_count <= int(settings.TUNELOOP_EXPORT_INLINE_ROWS)
+
+
+@transaction.atomic
+def request_export(*, snapshot, actor, layout: str, fmt: str, provenance: bool = False) -> ExportJob:
+    """Create a queued export job of `snapshot` and queue it (run here and now without a worker). A
+    snapshot still building is fine: its build task queues the job when it is ready. InvalidInput
+    (field messages) for a layout the snapshot's kind cannot take, an unknown format, a failed
+    snapshot."""
+    require_train(actor, snapshot.project)
+    if snapshot.state == SnapshotState.FAILED:
+        _require_ready(snapshot)
+    try:
+        exports.check_export(snapshot, layout, fmt)
+    except InvalidInput as exc:
+        if not (snapshot.is_building and set(exc.errors) == {"snapshot"}):
+            raise
+    job = ExportJob.objects.create(
+        project=snapshot.project, snapshot=snapshot, layout=layout, format=fmt, provenance=bool(provenance),
+        rows_total=snapshot.total_count, created_by=actor if getattr(actor, "is_authenticated", False) else None,
+    )  # fmt: skip
+    audit.record(
+        actor=actor, project=snapshot.project, verb="export.requested", obj=job, snapshot=snapshot.pk,
+        layout=layout, format=fmt, provenance=bool(provenance),
+    )  # fmt: skip
+    if snapshot.is_ready:
+        tasks.queue_export(job)
+        job.refresh_from_db()
+    return job
+
+
+def snapshot_for_export(*, project, actor, source: str, filters: dict | None = None):
+    """The snapshot an export from a live view ("pairs", "sft", "judgments") reads: an identical
+    existing one, else a new one (building). `filters` as the snapshot form's; for pairs, `status`
+    "approved" (default) or "candidates" (approved plus confident candidates)."""
+    if source not in EXPORT_SOURCES:
+        raise InvalidInput(errors={"from": [f"Choose one of {', '.join(EXPORT_SOURCES)}."]})
+    filters = dict(filters or {})
+    status = filters.pop("status", "approved")
+    if status not in ("approved", "candidates"):
+        raise InvalidInput(errors={"status": ["Choose approved or candidates."]})
+    if source == "pairs" and status == "candidates":
+        filters["include_candidates"] = True
+    return request_snapshot(
+        project=project, actor=actor, kind=EXPORT_SOURCES[source], filters=filters, reuse_identical=True
+    )
+
+
+def push_export(*, job, actor, repo_id: str, private: bool = True) -> ExportJob:
+    """Push a finished Hugging Face folder export to the Hub with the operator's token
+    (TUNELOOP_HF_TOKEN), card included. Raises InvalidInput when there is no token, the job is not a
+    finished `hf` export, or the push fails."""
+    require_train(actor, job.project)
+    token = settings.TUNELOOP_HF_TOKEN
+    errors = {}
+    if not token:
+        errors["token"] = ["No Hugging Face token is configured (TUNELOOP_HF_TOKEN)."]
+    if (
+        job.state != RunState.COMPLETED
+        or job.format != "hf"
+        or not Path(job.folder or "/nonexistent").is_dir()
+    ):
+        errors["export"] = ["Only a finished Hugging Face folder export (format hf) can be pushed."]
+    if not repo_id or repo_id.count("/") != 1:
+        errors["repo_id"] = ["Enter the dataset repository as owner/name."]
+    if errors:
+        raise InvalidInput(errors=errors)
+    card = (Path(job.folder) / "README.md").read_text(encoding="utf-8")
+    try:
+        export.push_to_hub(job.folder, repo_id, token, private=private, card=card)
+    except Exception as exc:  # the Hub's answer, without the token
+        message = str(exc).replace(token, "***")
+        raise InvalidInput(errors={"repo_id": [f"The push failed: {message[:300]}"]}) from None
+    ExportJob.objects.filter(pk=job.pk).update(hub_repo=repo_id)
+    job.hub_repo = repo_id
+    audit.record(actor=actor, project=job.project, verb="export.pushed", obj=job, repo_id=repo_id)
+    return job

@@ -5,7 +5,7 @@ from collections import defaultdict
 from django.db.models import Prefetch, Q
 
 from annotation.models import Adjudication, Decision, Item, ItemKind, ItemState, Judgment, Response
-from preferences.models import PairStatus, PreferencePair
+from preferences.models import Consensus, PairStatus, PreferencePair
 
 from .models import DatasetSnapshot, ModelVersion, RunMetric, SnapshotRow, TrainingRun
 
@@ -23,7 +23,8 @@ def _clean_messages(messages) -> list[dict]:
 def _judgment_info(judgments) -> dict:
     return {
         "judgment_ids": [j.pk for j in judgments],
-        "annotators": sorted({j.annotator.username for j in judgments}),
+        # ids, never usernames: exports pseudonymise them (training.export.pseudonyms)
+        "annotators": sorted({j.annotator_id for j in judgments}),
         "flags": sorted({f for j in judgments for f in (j.flags or [])}),
         "rubric_versions": sorted({j.rubric_version.number for j in judgments if j.rubric_version_id}),
         "last_judged_at": max((j.created_at for j in judgments), default=None),
@@ -87,6 +88,8 @@ def sft_sources(project):
             "judgment_ids": info["judgment_ids"],
             "annotators": info["annotators"],
             "gold_from": gold_from,
+            "rubric_versions": info["rubric_versions"],
+            "consensus_rule": _sft_rule(item, judgments),
             "edit_judgment_id": edits[-1].pk if edits else None,
             "adjudication_ids": _adjudication_ids(item),
         }
@@ -95,6 +98,15 @@ def sft_sources(project):
             "provenance": provenance,
             "meta": meta,
         }
+
+
+def _sft_rule(item, judgments) -> str:
+    """How the item's answer was reached: a final answer's source (routing, adjudication), else the
+    judges all agreed."""
+    final = item.resolution or {}
+    if final.get("decision"):
+        return str(final.get("source") or "resolution")
+    return "unanimous" if judgments else "approved"
 
 
 def _adjudication_ids(item) -> list[int]:
@@ -108,7 +120,7 @@ def _adjudication_ids(item) -> list[int]:
 def dpo_sources(project, *, include_candidates: bool, candidate_min_confidence: float):
     """Yield one candidate per approved preference pair (plus confident candidates when asked)."""
     pairs = PreferencePair.objects.filter(project=project, is_stale=False).select_related(
-        "item", "chosen", "rejected", "rubric_version", "decided_by"
+        "item", "chosen", "rejected", "rubric_version"
     )
     if include_candidates:
         pairs = pairs.filter(
@@ -158,13 +170,15 @@ def dpo_sources(project, *, include_candidates: bool, candidate_min_confidence: 
             "criterion": pair.criterion,
             "confidence": pair.confidence,
             "margin": pair.margin,
+            "consensus_rule": pair.rule,
+            "rubric_versions": meta["rubric_versions"],
             "response_ids": [pair.chosen_id, pair.rejected_id],
             "chosen_edited": bool(pair.chosen_text_override),
             "chosen_harmful_flags": pair.chosen_harmful_flags,
             "judgment_ids": info["judgment_ids"],
             "annotators": info["annotators"],
             "adjudication_ids": adjudications[pair.item_id],
-            "decided_by": pair.decided_by.username if pair.decided_by_id else None,
+            "decided_by": pair.decided_by_id,
             "decided_at": pair.decided_at.isoformat() if pair.decided_at else None,
         }
         yield {
@@ -176,6 +190,62 @@ def dpo_sources(project, *, include_candidates: bool, candidate_min_confidence: 
             "provenance": provenance,
             "meta": meta,
         }
+
+
+def raw_sources(project):
+    """Yield one candidate per judgment of the project, current and superseded (research wants the
+    edit history; `is_current` says which), with its item's prompt and responses, the item's
+    adjudications and, for comparisons, the stored consensus (rule, confidence) per criterion.
+    Annotators and leads are ids; the export pseudonymises them."""
+    judgments = (
+        Judgment.objects.filter(item__project=project)
+        .select_related("item", "rubric_version")
+        .order_by("item_id", "id")
+    )
+    item_ids = set(judgments.values_list("item_id", flat=True))
+    responses = defaultdict(list)
+    for r in Response.objects.filter(item_id__in=item_ids).order_by("item_id", "position"):
+        responses[r.item_id].append({"id": r.pk, "text": r.text, "model": r.model_name})
+    adjudications = defaultdict(list)
+    for a in Adjudication.objects.filter(item_id__in=item_ids).order_by("id"):
+        adjudications[a.item_id].append({
+            "id": a.pk, "decision": a.decision, "category": a.category, "reason": a.reason,
+            "final": a.final, "lead": a.lead_id, "created_at": a.created_at.isoformat(),
+        })  # fmt: skip
+    consensus = defaultdict(list)
+    for c in Consensus.objects.filter(item_id__in=item_ids).order_by("item_id", "criterion"):
+        consensus[c.item_id].append({
+            "criterion": c.criterion, "rule": c.rule, "params": c.params, "outcome": c.outcome,
+            "winner": c.winner_id, "order": c.order, "confidence": c.confidence, "margin": c.margin,
+            "n_votes": c.n_votes,
+        })  # fmt: skip
+    for j in judgments.iterator(chunk_size=500):
+        number = j.rubric_version.number if j.rubric_version_id else None
+        data = {
+            "messages": _clean_messages(j.item.messages),
+            "responses": responses[j.item_id],
+            "judgment": {
+                "id": j.pk, "item_id": j.item_id, "item_kind": j.item.kind, "annotator": j.annotator_id,
+                "external": j.external, "source": j.source, "is_current": j.is_current, "rubric_version": number,
+                "decision": j.decision, "edited_text": j.edited_text, "scores": j.scores,
+                "flags": list(j.flags or []), "comment": j.comment, "payload": j.payload,
+                "duration_seconds": j.duration_seconds, "rushed": j.rushed,
+                "created_at": j.created_at.isoformat(),
+            },
+            "adjudications": adjudications[j.item_id],
+            "consensus": consensus[j.item_id],
+        }  # fmt: skip
+        meta = {
+            "item_id": j.item_id, "not_approved": False, "agreement": 1.0, "confidence": 1.0,
+            "criterion": "", "rubric_versions": [number] if number is not None else [],
+            "flags": list(j.flags or []), "last_judged_at": j.created_at,
+        }  # fmt: skip
+        provenance = {
+            "source": "judgment", "item_id": j.item_id, "judgment_ids": [j.pk], "annotators": [j.annotator_id],
+            "adjudication_ids": [a["id"] for a in adjudications[j.item_id]],
+            "rubric_versions": meta["rubric_versions"],
+        }  # fmt: skip
+        yield {"data": data, "provenance": provenance, "meta": meta}
 
 
 # --- snapshots, runs, registry -----------------------------------------------------------------

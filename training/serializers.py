@@ -3,7 +3,7 @@ training.snapshots."""
 
 from rest_framework import serializers
 
-from .models import DatasetSnapshot, ModelVersion, SnapshotKind, TrainingRun
+from .models import DatasetSnapshot, ExportJob, ModelVersion, SnapshotKind, TrainingRun
 from .selectors import metric_series
 
 
@@ -77,3 +77,60 @@ class ModelVersionSerializer(serializers.ModelSerializer):
     def get_is_current(self, version) -> bool:
         """Whether the project's current model (what later features score with) is this version."""
         return bool(version.adapter_path) and version.project.current_model_path == version.adapter_path
+
+
+FORMATS = ["jsonl", "parquet", "csv", "hf"]
+EXPORT_STATUSES = ["approved", "candidates"]
+
+
+class ExportJobSerializer(serializers.ModelSerializer):
+    percent = serializers.IntegerField(read_only=True)
+    download = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ExportJob
+        fields = [
+            "id", "project", "snapshot", "layout", "format", "provenance", "state", "attempt", "rows_done",
+            "rows_total", "percent", "file_size", "hub_repo", "error", "created_at", "started_at",
+            "finished_at", "download",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    def get_download(self, job) -> str | None:
+        """The zip's URL once the export is complete."""
+        return f"/api/exports/{job.pk}/download/" if job.state == "completed" else None
+
+
+class ExportCreateSerializer(serializers.Serializer):
+    layout = serializers.CharField(help_text="trl-messages, trl-preference, raw-judgments, ...")
+    format = serializers.ChoiceField(choices=FORMATS, default="jsonl")
+    provenance = serializers.BooleanField(default=False)
+
+
+class ProjectExportCreateSerializer(ExportCreateSerializer):
+    # "from" is a Python keyword: the field is declared under its wire name below
+    status = serializers.ChoiceField(choices=EXPORT_STATUSES, default="approved")
+    filters = serializers.DictField(required=False, default=dict, help_text="The snapshot form's filters.")
+
+
+ProjectExportCreateSerializer._declared_fields["from"] = serializers.ChoiceField(
+    choices=["pairs", "sft", "judgments"], help_text="What to snapshot, then export."
+)
+
+
+class ExportPushSerializer(serializers.Serializer):
+    repo_id = serializers.CharField(max_length=200, help_text="owner/name of the Hub dataset repository.")
+    private = serializers.BooleanField(default=True)
+
+
+class SnapshotDiffSerializer(serializers.Serializer):
+    to = serializers.IntegerField()
+    added = serializers.IntegerField()
+    removed = serializers.IntegerField()
+    changed = serializers.IntegerField()
+    unchanged = serializers.IntegerField()
+    changed_by_source = serializers.DictField(child=serializers.IntegerField())
+    examples = serializers.DictField()
+
+
+SnapshotDiffSerializer._declared_fields["from"] = serializers.IntegerField()

@@ -16,8 +16,8 @@ from celery import shared_task
 from celery.signals import worker_ready
 from django.db import connection, transaction
 
-from . import snapshots, worker
-from .models import DatasetSnapshot, SnapshotState
+from . import exports, snapshots, worker
+from .models import DatasetSnapshot, ExportJob, RunState, SnapshotState
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +45,15 @@ def build_snapshot_task(snapshot_id: int) -> str:
     if snapshot is None or snapshot.state != SnapshotState.BUILDING:
         return "skipped"
     try:
-        return snapshots.build(snapshot).state
+        state = snapshots.build(snapshot).state
     except Exception as exc:  # recorded on the snapshot for the lead; the worker carries on
         log.warning("snapshot %s failed to build", snapshot_id, exc_info=True)
         snapshots.fail(snapshot_id, snapshots.error_text(exc))
+        exports.fail_pending(snapshot_id, snapshots.error_text(exc))
         return SnapshotState.FAILED
+    for job in ExportJob.objects.filter(snapshot_id=snapshot_id, state=RunState.QUEUED):
+        queue_export(job)  # exports asked for while the snapshot was building
+    return state
 
 
 def queue_snapshot_build(snapshot: DatasetSnapshot) -> None:
@@ -71,6 +75,36 @@ def queue_training_run(run) -> str:
     return task_id
 
 
+@shared_task(bind=True, acks_late=False, name="training.exports.run_export_task")
+def run_export_task(self, job_id: int, attempt: int | None = None) -> str:
+    """One attempt of an export job (default queue); a stale attempt number does nothing."""
+    job = exports.claim(
+        job_id=job_id, attempt=attempt, hostname=self.request.hostname or "", task_id=self.request.id or ""
+    )
+    if job is None:
+        return "skipped"
+    return exports.execute(job)
+
+
+def queue_export(job) -> None:
+    """Run the job's current attempt after commit on a worker; here and now without one."""
+    if run_export_task.app.conf.task_always_eager:
+        run_export_task.apply(args=[job.pk, job.attempt])
+        job.refresh_from_db()
+    else:
+        job_id, attempt = job.pk, job.attempt
+        transaction.on_commit(lambda: run_export_task.delay(job_id, attempt))
+
+
+@shared_task(name="training.maintenance.recover_stale_exports")
+def recover_stale_exports(hostname: str = "") -> list[int]:
+    """Requeue exports whose worker died; each runs again as a new attempt."""
+    jobs = exports.recover_stale(hostname=hostname)
+    for job in jobs:
+        queue_export(job)
+    return [job.pk for job in jobs]
+
+
 @shared_task(name="training.maintenance.mark_interrupted_runs")
 def mark_interrupted_runs() -> list[int]:
     return worker.mark_interrupted_runs()
@@ -83,6 +117,8 @@ def _interrupt_runs_of_a_restarted_worker(sender=None, **kwargs):
     try:
         ids = worker.mark_interrupted_runs(hostname=hostname) if hostname else []
         ids += worker.mark_interrupted_runs()
+        if hostname:
+            recover_stale_exports(hostname)
     except Exception:  # never keep a worker from starting
         log.exception("could not check for interrupted training runs")
         return

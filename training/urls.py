@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import views, views_export
 
 app_name = "training"
 urlpatterns = [
@@ -8,6 +8,13 @@ urlpatterns = [
     path("snapshots/<int:pk>/", views.snapshot_detail, name="snapshot"),
     path("snapshots/<int:pk>/progress/", views.snapshot_progress, name="snapshot-progress"),
     path("snapshots/<int:pk>/download/", views.snapshot_download, name="snapshot-download"),
+    path("snapshots/<int:pk>/export/", views_export.snapshot_export, name="snapshot-export"),
+    path("snapshots/<int:pk>/diff/", views_export.snapshot_diff, name="snapshot-diff"),
+    path("projects/<int:pk>/pairs/export/", views_export.pairs_export, name="pairs-export"),
+    path("exports/<int:pk>/", views_export.export_detail, name="export"),
+    path("exports/<int:pk>/progress/", views_export.export_progress, name="export-progress"),
+    path("exports/<int:pk>/download/", views_export.export_download, name="export-download"),
+    path("exports/<int:pk>/push/", views_export.export_push, name="export-push"),
     path("projects/<int:pk>/runs/", views.runs, name="runs"),
     path("projects/<int:pk>/runs/new/", views.run_new, name="run-new"),
     path("projects/<int:pk>/train-dpo/", views.train_dpo, name="train-dpo"),

@@ -16,7 +16,7 @@ from annotation.core.forms import add_service_errors
 from annotation.core.permissions import can
 from annotation.core.web import is_htmx, page, project_for
 
-from . import registry, selectors
+from . import exports, registry, selectors
 from . import runs as run_actions
 from . import snapshots as snapshot_build
 from .access import TRAIN_ACTION as TRAIN
@@ -82,6 +82,8 @@ def snapshot_detail(request, pk):
         "sample": selectors.snapshot_rows(snapshot, Split.TRAIN)[:5],
         "runs": snapshot.runs.order_by("-id")[:20],
         "length_fields": [(k, v) for k, v in (report.get("lengths") or {}).items() if v],
+        "export_layouts": exports.layouts_for(snapshot.kind),
+        "exports": snapshot.exports.order_by("-id")[:10],
     }
     return page(request, snapshot.project, "training/snapshot.html", "training/snapshot.html", context)
 

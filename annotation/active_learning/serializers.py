@@ -10,6 +10,7 @@ from annotation.active_learning.models import (
     SelectionBatch,
 )
 from annotation.active_learning.selection import STRATEGIES
+from annotation.importing.serializers import FILE_FORMATS
 
 
 class IngestBatchSerializer(serializers.Serializer):
@@ -19,7 +20,7 @@ class IngestBatchSerializer(serializers.Serializer):
 class IngestFileSerializer(serializers.Serializer):
     file = serializers.FileField(required=False)
     data = serializers.CharField(required=False, trim_whitespace=False)
-    format = serializers.ChoiceField(choices=["jsonl", "csv"], required=False)
+    format = serializers.ChoiceField(choices=FILE_FORMATS, required=False)
 
     def validate(self, attrs):
         if not attrs.get("file") and not attrs.get("data"):

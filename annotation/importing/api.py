@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.core.api import ProjectScoped, error_responses, validated
-from annotation.importing import serializers, services
+from annotation.importing import external, serializers, services
 from annotation.importing.parse import ImportFailed, ImportIssue, detect_format, parse_items
 
 
@@ -49,4 +49,43 @@ class ImportView(ProjectScoped, APIView):
         result = services.import_items(
             project=project, actor=request.user, records=parsed.records, source=name or "api"
         )
+        return Response(result.as_dict(), status=201)
+
+
+class ExternalImportView(ProjectScoped, APIView):
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    @extend_schema(
+        summary="Import a Label Studio export or a TRL preference dataset, with or without the other "
+        "team's judgments (external); all or nothing.",
+        request={
+            "multipart/form-data": serializers.ExternalImportRequestSerializer,
+            "application/json": serializers.ExternalImportRequestSerializer,
+        },
+        responses={
+            201: serializers.ExternalImportResultSerializer,
+            400: OpenApiResponse(serializers.ImportErrorSerializer, description="Nothing was imported."),
+            **error_responses(403, 404),
+        },
+    )
+    def post(self, request, project_id):
+        project = self.project_for("import_items")
+        data = validated(serializers.ExternalImportRequestSerializer, request.data)
+        upload = data.get("file")
+        if upload is not None:
+            if upload.size is not None and upload.size > settings.TUNELOOP_MAX_IMPORT_BYTES:
+                raise ImportFailed(
+                    [ImportIssue(0, "file", f"Larger than {settings.TUNELOOP_MAX_IMPORT_BYTES} bytes.")]
+                )
+            raw, name = upload.read(), upload.name or "api"
+        else:
+            raw, name = data["data"].encode(), "api.jsonl"
+        parsed = external.parse_external(
+            raw, name=name, fmt=data["format"], with_judgments=data["with_judgments"],
+            source=data["source"],
+        )  # fmt: skip
+        result = external.import_interchange(
+            project=project, actor=request.user, parsed=parsed, source=name[:200],
+            with_judgments=data["with_judgments"],
+        )  # fmt: skip
         return Response(result.as_dict(), status=201)

@@ -40,3 +40,18 @@ class ImportForm(forms.Form):
                 raise forms.ValidationError(f"Line {number}: write `ours=theirs`, e.g. prompt=question.")
             mapping[ours.strip()] = theirs.strip()
         return mapping
+
+
+class ExternalImportForm(forms.Form):
+    file = forms.FileField(
+        help_text="A Label Studio JSON export, or a TRL preference dataset (.jsonl or .parquet)."
+    )
+    format = forms.ChoiceField(choices=[("label-studio", "Label Studio JSON export"),
+                                        ("trl", "TRL preference dataset (JSONL or Parquet)")])  # fmt: skip
+    with_judgments = forms.BooleanField(
+        required=False, initial=True,
+        help_text="Keep the other team's judgments (external: left out of agreement figures unless the "
+        "project counts them); off, the items come to be judged.",
+    )  # fmt: skip
+
+    clean_file = ImportForm.clean_file

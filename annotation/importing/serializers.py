@@ -8,6 +8,9 @@ from annotation.models import (
     ItemKind,
 )
 
+FILE_FORMATS = ["jsonl", "csv"]  # our item files
+INTERCHANGE_FORMATS = ["label-studio", "trl"]  # other tools' exports
+
 
 class ImportRequestSerializer(RegisteredKinds, serializers.Serializer):
     """Either a multipart `file` or a JSON `data` string. `format` defaults to the file name's."""
@@ -16,7 +19,7 @@ class ImportRequestSerializer(RegisteredKinds, serializers.Serializer):
     data = serializers.CharField(
         required=False, trim_whitespace=False, help_text="The file's text, when not uploading."
     )
-    format = serializers.ChoiceField(choices=["jsonl", "csv"], required=False)
+    format = serializers.ChoiceField(choices=FILE_FORMATS, required=False)
     mapping = serializers.JSONField(
         required=False,
         help_text='Our field -> the column / key in the file, e.g. {"prompt": "question"}; '
@@ -62,3 +65,28 @@ class ImportErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
     code = serializers.CharField()
     errors = ImportIssueSerializer(many=True)
+
+
+class ExternalImportRequestSerializer(serializers.Serializer):
+    file = serializers.FileField(
+        required=False, help_text="A Label Studio JSON export, or a TRL preference .jsonl / .parquet."
+    )
+    data = serializers.CharField(
+        required=False,
+        trim_whitespace=False,
+        help_text="Instead of a file: the Label Studio JSON or TRL JSONL text.",
+    )
+    format = serializers.ChoiceField(choices=INTERCHANGE_FORMATS)
+    with_judgments = serializers.BooleanField(
+        default=True, help_text="Keep the other team's judgments (external); false: items to be judged."
+    )
+    source = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+    def validate(self, attrs):
+        if bool(attrs.get("file")) == bool(attrs.get("data")):
+            raise serializers.ValidationError({"file": ["Send a file or data, not both and not neither."]})
+        return attrs
+
+
+class ExternalImportResultSerializer(ImportResultSerializer):
+    judgments = serializers.IntegerField()

@@ -54,6 +54,13 @@ class ProjectSettingsForm(forms.Form):
     gold_share = forms.FloatField(
         min_value=0.0, max_value=1.0, help_text="Probability that an annotator's next item is a gold item."
     )
+    dataset_license = forms.CharField(
+        max_length=64,
+        help_text='License written into exported datasets\' cards (SPDX id, e.g. cc-by-4.0; "other").',
+    )
+    count_external_judgments = forms.BooleanField(
+        required=False, help_text="Count imported (other teams') judgments in agreement figures."
+    )
 
     @classmethod
     def for_project(cls, project, data=None):

@@ -55,6 +55,8 @@ class ProjectWriteSerializer(serializers.Serializer):
     agreement_routing = serializers.BooleanField(required=False)
     max_extra_annotators = serializers.IntegerField(required=False, min_value=0, max_value=10)
     gold_share = serializers.FloatField(required=False, min_value=0.0, max_value=1.0)
+    dataset_license = serializers.CharField(required=False, max_length=64)
+    count_external_judgments = serializers.BooleanField(required=False)
 
 
 class MembershipSerializer(serializers.ModelSerializer):

@@ -56,6 +56,8 @@ PROJECT_SETTINGS = (
     "agreement_routing",
     "max_extra_annotators",
     "gold_share",
+    "dataset_license",
+    "count_external_judgments",
 )
 
 

@@ -67,6 +67,8 @@ def gather(project, *, gold_only: bool = False) -> QualityFacts:
     for name, members in by_kind.items():
         context.update(kinds[name].contexts(members))
     rows = Judgment.objects.filter(item__project=project, is_current=True)
+    if not project.count_external_judgments:  # other teams' work is not our annotators' agreement
+        rows = rows.filter(external=False)
     if gold_only:
         rows = rows.filter(item_id__in=list(items))
     rows = list(rows.select_related("rubric_version", "annotator").order_by("id"))

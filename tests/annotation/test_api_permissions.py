@@ -96,6 +96,13 @@ MATRIX = [
         {"data": CSV, "format": "csv"},
         (401, 404, 403, 201, 201),
     ),
+    (
+        "import-external",
+        "post",
+        "/api/projects/{p}/import/external/",
+        {"data": '{"prompt": "Ext?", "chosen": "a", "rejected": "b"}\n', "format": "trl"},
+        (401, 404, 403, 201, 201),
+    ),
     ("next", "get", "/api/projects/{p}/next/", None, (401, 404, 200, 200, 200)),
     ("progress", "get", "/api/projects/{p}/progress/", None, (401, 404, 200, 200, 200)),
     ("dashboard", "get", "/api/projects/{p}/dashboard/", None, (401, 404, 403, 200, 200)),

@@ -82,12 +82,36 @@ def dpo_row(i, split="train", **prov):
     }
 
 
+def raw_row(i, split="train"):
+    return {
+        "split": split,
+        "position": i,
+        "data": {
+            "messages": [user(f"Which is better, {i}?")],
+            "responses": [{"id": 2 * i, "text": "A", "model": "m1"}, {"id": 2 * i + 1, "text": "B", "model": "m2"}],
+            "judgment": {
+                "id": 500 + i, "item_id": 200 + i, "item_kind": "comparison", "annotator": USERS[i % 2],
+                "external": i == 3, "source": "label-studio" if i == 3 else "", "is_current": i != 2,
+                "rubric_version": 1 + i % 2, "decision": "", "edited_text": "", "scores": {"helpful": i},
+                "flags": ["pii"] if i == 1 else [], "comment": "", "payload": {"choice": "A", "strength": 2},
+                "duration_seconds": 3.5 if i else None, "rushed": i == 4, "created_at": "2025-01-01T00:00:00",
+            },
+            "adjudications": [{"id": 9, "decision": "override", "lead": "lead.person"}] if i == 2 else [],
+            "consensus": [{"criterion": "", "rule": "majority", "confidence": 0.75, "outcome": "win"}],
+        },
+        "provenance": {"source": "judgment", "item_id": 200 + i, "judgment_ids": [500 + i], "annotators": [USERS[i % 2]]},
+    }  # fmt: skip
+
+
+RAW = [raw_row(i) for i in range(6)] + [raw_row(i, "validation") for i in range(6, 8)]
 SFT = [sft_row(i) for i in range(6)] + [sft_row(i, "validation") for i in range(6, 8)]
 DPO = [dpo_row(i) for i in range(6)] + [dpo_row(i, "validation") for i in range(6, 8)]
 PSEUDO = Pseudonymizer("project-secret", 1)
 
 
 def rows_for(layout):
+    if LAYOUTS[layout].kinds == ("raw",):
+        return RAW
     return SFT if "sft" in LAYOUTS[layout].kinds and "dpo" not in LAYOUTS[layout].kinds else DPO
 
 

@@ -49,7 +49,9 @@ def test_sft_snapshot_takes_approved_items_with_gold_answers_and_provenance(proj
     for row in rows:
         p = row.provenance
         assert p["item_id"] and p["response_ids"] and len(p["judgment_ids"]) == 2
-        assert p["annotators"] == ["annotator1", "annotator2"]
+        # user ids, never usernames (exports pseudonymise them)
+        assert p["annotators"] == sorted([users["annotator"].pk, users["annotator2"].pk])
+        assert p["consensus_rule"] and p["rubric_versions"] is not None
     edited = next(r for r in rows if r.data["response"].startswith("A much"))
     assert edited.provenance["gold_from"] == "edit" and edited.provenance["edit_judgment_id"]
     assert len(snapshot.content_hash) == 64
@@ -201,7 +203,7 @@ def test_dpo_snapshot_filters_and_provenance(project, users):
     assert row0.data["chosen"] == "An edited chosen answer." and row0.data["rejected"] == "bad 0"
     assert row0.provenance["pair_id"] == approved[0].pk and row0.provenance["chosen_edited"] is True
     assert row0.provenance["response_ids"] == [approved[0].chosen_id, approved[0].rejected_id]
-    assert row0.provenance["decided_by"] == "lead" and row0.provenance["decided_at"]
+    assert row0.provenance["decided_by"] == users["lead"].pk and row0.provenance["decided_at"]
     assert row0.provenance["adjudication_ids"] == []  # no lead settled a disagreement on it
 
     assert build(project, users, "dpo", val_fraction=0, min_confidence=0.5).train_count == 4

@@ -20,9 +20,21 @@ from .card import dataset_card
 from .diff import SnapshotDiff, diff_snapshots
 from .layouts import LAYOUTS, LayoutError, convert
 from .pseudonyms import Pseudonymizer, pseudonym
-from .writers import WRITERS, neutralise, push_to_hub, write_csv, write_hf_dataset, write_jsonl, write_parquet
 
-FORMATS = tuple(WRITERS)
+FORMATS = ("jsonl", "parquet", "csv", "hf")  # the keys of writers.WRITERS
+_WRITER_NAMES = {"WRITERS", "neutralise", "push_to_hub", "write_csv", "write_hf_dataset", "write_jsonl",
+                 "write_parquet"}  # fmt: skip
+
+
+def __getattr__(name):
+    """The writers load pyarrow: imported on first use, so the web process starts without it."""
+    if name in _WRITER_NAMES:
+        # deferred: heavy optional dependency (pyarrow), the web process imports training.export
+        from . import writers
+
+        return getattr(writers, name)
+    raise AttributeError(name)
+
 
 __all__ = [
     "FORMATS",
@@ -60,6 +72,9 @@ def export_rows(
     """Write `rows` (snapshot rows, streamed) in `layout` and `fmt` plus README.md into `out_dir`
     (created; must not exist or be empty). All or nothing: files appear only when every row converted.
     Returns {"files": {split: {"path", "rows"}}, "card": path}."""
+    # deferred: heavy optional dependency (pyarrow)
+    from .writers import WRITERS
+
     if fmt not in WRITERS:
         raise ValueError(f"Unknown format {fmt!r}; use one of {', '.join(FORMATS)}.")
     if layout not in LAYOUTS:

@@ -89,6 +89,8 @@ def load_snippet(meta: dict) -> str:
 
 def _train_snippet(meta: dict) -> str:
     trainer = LAYOUTS[meta["layout"]].trainer
+    if meta["layout"] == "raw-judgments":
+        return "Raw judgments are for analysis (agreement, annotator studies); no trainer reads them."
     if not trainer.endswith("Trainer"):
         return f"Upload the `.jsonl` file as a training file for {trainer}."
     config = trainer.replace("Trainer", "Config")

@@ -4,7 +4,8 @@ Rows are matched by identity, not position:
   SFT         ("item", item_id)
   preference  ("pair", item_id, criterion, the two response ids as a sorted pair), so a pair whose
               winner flipped is the same row, changed
-  replay      ("replay", file, line); anything else by the hash of its data.
+  replay      ("replay", file, line)
+  raw         ("judgment", judgment_id); anything else by the hash of its data.
 A matched row is changed when its data or its split differs, or when its provenance names other
 judgments, adjudications or rubric versions. Each changed row is classified by what its provenance
 says moved (one row can count under several sources):
@@ -34,6 +35,8 @@ def row_key(row: dict) -> tuple:
     data = row.get("data") or {}
     if p.get("source") == "replay":
         return ("replay", p.get("file"), p.get("line"))
+    if p.get("source") == "judgment" and p.get("judgment_ids"):  # a raw-judgments row
+        return ("judgment", int(p["judgment_ids"][0]))
     if p.get("item_id") is not None and "chosen" in data:
         responses = tuple(sorted(int(r) for r in p.get("response_ids") or []))
         return ("pair", p["item_id"], p.get("criterion") or "", responses)

@@ -20,6 +20,7 @@ names stored in the snapshot), `rubric_versions`, `consensus_rule`, `confidence`
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
@@ -39,8 +40,10 @@ PROVENANCE_COLUMNS = {  # name -> Arrow type, for writers that need a schema whe
     "confidence": "float64",
     "lead_edited": "bool",
 }
+RAW_COLUMNS = {"rubric_version": "int64", "duration_seconds": "float64", "consensus_rule": "string",
+               "flags": "list<string>"}  # fmt: skip
 SCORE_COLUMNS = {"margin": "float64", "score_chosen": "float64", "score_rejected": "float64"}
-COLUMN_TYPES = {**PROVENANCE_COLUMNS, **SCORE_COLUMNS}
+COLUMN_TYPES = {**PROVENANCE_COLUMNS, **SCORE_COLUMNS, **RAW_COLUMNS}
 
 
 class LayoutError(ValueError):
@@ -239,6 +242,61 @@ def openai_preference(rows, *, provenance=False, pseudonym=None, **_) -> Iterato
         )
 
 
+# --- raw judgments (research) -----------------------------------------------------------------------
+
+RAW_JSON_FIELDS = ("scores", "payload", "adjudications", "consensus", "responses")
+
+
+def _json(value) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def raw_judgments(rows, *, pseudonym=None, **_) -> Iterator[Record]:
+    """One row per judgment of a raw-judgments snapshot, flat, for research: the prompt turns, the
+    judgment (decision, scores, flags, timings, payload), rubric version, adjudications, consensus
+    rule and confidence. Annotators and leads always leave as pseudonyms (`pseudonym` is required);
+    nested values with varying keys are JSON strings so every row has one schema."""
+    if pseudonym is None:
+        raise ValueError("raw-judgments needs a pseudonym function: annotator names never leave.")
+    for row in rows:
+        data = _data(row)
+        j = data.get("judgment")
+        if not isinstance(j, dict):
+            raise LayoutError(f"{_where(row)}: layout raw-judgments takes raw-judgment snapshot rows.")
+        adjudications = [
+            {**a, "lead": pseudonym(str(a["lead"])) if a.get("lead") is not None else None}
+            for a in data.get("adjudications") or []
+        ]
+        consensus = data.get("consensus") or []
+        overall = next((c for c in consensus if not c.get("criterion")), consensus[0] if consensus else {})
+        record = {
+            "judgment_id": int(j["id"]),
+            "item_id": int(j["item_id"]),
+            "item_kind": j.get("item_kind") or "",
+            "annotator": pseudonym(str(j["annotator"])),
+            "external": bool(j.get("external")),
+            "source": j.get("source") or "",
+            "is_current": bool(j.get("is_current", True)),
+            "rubric_version": j.get("rubric_version"),
+            "decision": j.get("decision") or "",
+            "edited_text": j.get("edited_text") or "",
+            "flags": [str(f) for f in j.get("flags") or []],
+            "comment": j.get("comment") or "",
+            "duration_seconds": None if j.get("duration_seconds") is None else float(j["duration_seconds"]),
+            "rushed": bool(j.get("rushed")),
+            "created_at": j.get("created_at") or "",
+            "prompt": _json(data.get("messages") or []),
+            "responses": _json(data.get("responses") or []),
+            "scores": _json(j.get("scores") or {}),
+            "payload": _json(j.get("payload") or {}),
+            "adjudications": _json(adjudications),
+            "consensus": _json(consensus),
+            "consensus_rule": overall.get("rule"),
+            "confidence": None if overall.get("confidence") is None else float(overall["confidence"]),
+        }
+        yield row.get("split", "train"), record
+
+
 @dataclass(frozen=True)
 class Layout:
     name: str
@@ -260,6 +318,7 @@ LAYOUTS = {
         Layout("trl-kto-text", trl_kto_text, ("dpo", "sft"), "KTOTrainer", False),
         Layout("openai-chat", openai_chat, ("sft",), "OpenAI fine-tuning (supervised)", True),
         Layout("openai-preference", openai_preference, ("dpo",), "OpenAI fine-tuning (DPO)", True),
+        Layout("raw-judgments", raw_judgments, ("raw",), "research (no trainer)", False),
     )
 }
 

@@ -58,6 +58,8 @@ def _apply_redaction(data, redact) -> dict:
 def _sources(project, kind, f):
     if kind == SnapshotKind.SFT:
         return selectors.sft_sources(project)
+    if kind == SnapshotKind.RAW:
+        return selectors.raw_sources(project)
     return selectors.dpo_sources(
         project,
         include_candidates=f["include_candidates"],

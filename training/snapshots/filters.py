@@ -117,6 +117,9 @@ def clean_snapshot_filters(kind: str, filters: dict | None) -> dict:
         errors.setdefault("replay_fraction", []).append(
             "Replay mixes in SFT examples; DPO snapshots have none."
         )
+    if kind == SnapshotKind.RAW:
+        # rows are judgments, not examples: many share a prompt, none is a duplicate; no split
+        out.update(dedupe=False, val_fraction=0.0, replay_fraction=0.0)
     if errors:
         raise InvalidInput(errors=errors)
     return out

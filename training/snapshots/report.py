@@ -48,6 +48,9 @@ def pii_kind(hit) -> str:
     return str(hit) if isinstance(hit, str) else "pii"
 
 
+TEXT_FIELDS = {SnapshotKind.SFT: ("response",), SnapshotKind.DPO: ("chosen", "rejected")}
+
+
 def quality_report(*, kind, f, considered, kept, dropped, examples, dedupe, pii, train, val, replay) -> dict:
     """The report stored on the snapshot. `dedupe` = (exact, near, near_examples); `pii` =
     (rows, kinds Counter); `train`/`val`/`replay` are candidate dicts ({"data", "provenance"})."""
@@ -71,10 +74,7 @@ def quality_report(*, kind, f, considered, kept, dropped, examples, dedupe, pii,
         "prompt_leakage": len(train_prompts & {key(c["data"]) for c in val}),
         "lengths": {
             "prompt": length_stats([{"data": {"p": prompt_text(c["data"])}} for c in all_rows], "p"),
-            **{
-                field: length_stats(all_rows, field)
-                for field in (("response",) if kind == SnapshotKind.SFT else ("chosen", "rejected"))
-            },
+            **{field: length_stats(all_rows, field) for field in TEXT_FIELDS.get(kind, ())},
         },
         "diversity": {
             "unique_prompts": len({key(c["data"]) for c in all_rows}),
@@ -95,6 +95,13 @@ def quality_report(*, kind, f, considered, kept, dropped, examples, dedupe, pii,
             "criteria": dict(Counter(c["provenance"].get("criterion") or "overall" for c in all_rows)),
             "pair_status": dict(Counter(c["provenance"].get("pair_status") for c in all_rows)),
         }
+    elif kind == SnapshotKind.RAW:
+        report["balance"] = {
+            "item_kinds": dict(Counter(c["data"]["judgment"]["item_kind"] for c in all_rows)),
+            "current": sum(bool(c["data"]["judgment"]["is_current"]) for c in all_rows),
+            "superseded": sum(not c["data"]["judgment"]["is_current"] for c in all_rows),
+        }
+        return report
     else:
         report["balance"] = {
             "gold_from": dict(Counter(c["provenance"].get("gold_from", "replay") for c in all_rows))

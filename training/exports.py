@@ -1,0 +1,293 @@
+"""Exports of snapshots, the worker's side: the card's metadata, the rows streamed into
+`training.export.export_rows`, the zip the browser downloads, and the export job's attempt (claim,
+heartbeat, progress, finish) through the generic `training.worker.Jobs`.
+
+In the chain `runs -> tasks -> exports -> worker -> registry -> snapshots -> pipeline`: the lead's
+actions (`training.runs`) create jobs, `training.tasks` runs them here. An export is all or nothing:
+an attempt writes into a fresh folder, and a job whose worker died is requeued with a higher attempt
+that starts over (`recover_stale`), so a file is never half-written or written twice.
+
+Annotators leave as pseudonyms: HMAC of settings.SECRET_KEY and the project id (stable per project,
+different across projects; rotating SECRET_KEY changes them).
+"""
+
+import logging
+import shutil
+import tempfile
+import traceback
+import zipfile
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from annotation.core import audit
+from annotation.core.errors import InvalidInput
+from annotation.models import AgreementReport
+
+from . import export as ex
+from . import selectors, worker
+from .models import ExportJob, RunState, SnapshotKind
+
+log = logging.getLogger(__name__)
+PROGRESS_EVERY = 500  # snapshot rows between two progress writes
+
+EXPORTS = worker.Jobs(ExportJob, verb="export")
+
+
+def pseudonymizer(project) -> ex.Pseudonymizer:
+    return ex.Pseudonymizer(settings.SECRET_KEY, project.pk)
+
+
+def check_export(snapshot, layout: str, fmt: str) -> None:
+    """InvalidInput (field messages) unless `snapshot` is ready and takes `layout` in `fmt`."""
+    errors: dict[str, list[str]] = {}
+    if layout not in ex.LAYOUTS:
+        errors["layout"] = [f"Choose one of {', '.join(ex.LAYOUTS)}."]
+    elif snapshot.kind not in ex.LAYOUTS[layout].kinds:
+        fits = [name for name, lay in ex.LAYOUTS.items() if snapshot.kind in lay.kinds]
+        errors["layout"] = [f"A {snapshot.get_kind_display()} snapshot exports as {', '.join(fits)}."]
+    if fmt not in ex.FORMATS:
+        errors["format"] = [f"Choose one of {', '.join(ex.FORMATS)}."]
+    if not snapshot.is_ready:
+        errors["snapshot"] = [f"Snapshot #{snapshot.pk} is {snapshot.state}; export it when it is ready."]
+    if errors:
+        raise InvalidInput(errors=errors)
+
+
+def layouts_for(kind: str) -> list[str]:
+    return [name for name, lay in ex.LAYOUTS.items() if kind in lay.kinds]
+
+
+def snapshot_rows(snapshot, on_row=None):
+    """The snapshot's rows as `export_rows` reads them, streamed; `on_row(n)` every PROGRESS_EVERY."""
+    qs = selectors.snapshot_rows(snapshot).values_list("split", "position", "data", "provenance")
+    n = 0
+    for split, position, data, provenance in qs.iterator(chunk_size=2000):
+        yield {"split": split, "position": position, "data": data, "provenance": provenance}
+        n += 1
+        if on_row is not None and n % PROGRESS_EVERY == 0:
+            on_row(n)
+
+
+def _agreement(project, kind: str) -> dict:
+    """Headline agreement figures of the project's latest report for the snapshot's item kind."""
+    report = AgreementReport.objects.filter(project=project).order_by("-id").first()
+    if report is None:
+        return {}
+    item_kind = {SnapshotKind.SFT: "sft", SnapshotKind.DPO: "comparison"}.get(kind)
+    out = {"report computed at": report.computed_at.isoformat()}
+    for row in report.data.get("decisions") or []:  # rows {"kind", "version", alpha, kappa, percent, ...}
+        if str(row.get("version")) != "all" or (item_kind and row.get("kind") != item_kind):
+            continue
+        for name, value in row.items():
+            if (
+                name not in ("kind", "version")
+                and isinstance(value, int | float)
+                and not isinstance(value, bool)
+            ):
+                out[f"{row['kind']} {name}"] = round(value, 4) if isinstance(value, float) else value
+    return out
+
+
+def card_meta(snapshot) -> dict:
+    """What the dataset card says about the snapshot (one pass over the rows' provenance)."""
+    versions, rules = set(), set()
+    for provenance in selectors.snapshot_rows(snapshot).values_list("provenance", flat=True).iterator(2000):
+        versions.update(v for v in (provenance or {}).get("rubric_versions") or [] if v is not None)
+        if (provenance or {}).get("consensus_rule"):
+            rules.add(provenance["consensus_rule"])
+    project = snapshot.project
+    return {
+        "name": f"{project.name}: {snapshot.name}",
+        "project": project.name,
+        "snapshot_id": snapshot.pk,
+        "snapshot_hash": snapshot.content_hash,
+        "kind": snapshot.kind,
+        "filters": snapshot.filters,
+        "rubric_versions": sorted(versions),
+        "agreement": _agreement(project, snapshot.kind),
+        "consensus_rule": ", ".join(sorted(rules)) or None,
+        "license": project.dataset_license or "other",
+        "created_at": snapshot.created_at.isoformat(),
+    }
+
+
+def write(snapshot, out_dir, *, layout: str, fmt: str, provenance: bool, on_row=None) -> dict:
+    """Export `snapshot` into `out_dir` (export_rows' result)."""
+    return ex.export_rows(
+        snapshot_rows(snapshot, on_row), out_dir, layout=layout, fmt=fmt, provenance=provenance,
+        pseudonym=pseudonymizer(snapshot.project), meta=card_meta(snapshot),
+    )  # fmt: skip
+
+
+def zip_folder(folder: Path, target) -> None:
+    """Zip `folder`'s files (relative names) into `target` (a path or a binary file object)."""
+    folder = Path(folder)
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                zf.write(path, path.relative_to(folder).as_posix())
+
+
+def export_archive(snapshot, *, layout: str, fmt: str, provenance: bool):
+    """A small export written here and now: an open temporary zip file (deleted when closed)."""
+    check_export(snapshot, layout, fmt)
+    archive = tempfile.TemporaryFile(suffix=".zip")
+    with tempfile.TemporaryDirectory(prefix="export-", dir=_exports_dir()) as tmp:
+        write(snapshot, Path(tmp) / "out", layout=layout, fmt=fmt, provenance=provenance)
+        zip_folder(Path(tmp) / "out", archive)
+    archive.seek(0)
+    return archive
+
+
+def archive_name(snapshot, layout: str, fmt: str) -> str:
+    return f"snapshot-{snapshot.pk}-{layout}-{fmt}.zip"
+
+
+# --- export jobs -----------------------------------------------------------------------------------
+
+
+def _exports_dir() -> Path:
+    path = Path(settings.DATA_DIR) / "exports"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def job_dir(job) -> Path:
+    return _exports_dir() / str(job.pk)
+
+
+def _progress(job_id: int, attempt: int, stop):
+    def on_row(n: int) -> None:
+        changed = ExportJob.objects.filter(pk=job_id, state=RunState.RUNNING, attempt=attempt).update(
+            rows_done=n, heartbeat_at=timezone.now()
+        )
+        if not changed or stop():
+            raise _Stop()
+
+    return on_row
+
+
+class _Stop(Exception):
+    """This attempt is no longer the job's (requeued, cancelled): stop writing."""
+
+
+@transaction.atomic
+def _finish(job_id: int, attempt: int, *, folder: Path, archive: Path, rows: int) -> ExportJob:
+    job = ExportJob.objects.select_for_update().select_related("project").get(pk=job_id)
+    if job.state != RunState.RUNNING or job.attempt != attempt:
+        return job  # someone else decided already
+    job.state = RunState.COMPLETED
+    job.finished_at = timezone.now()
+    job.rows_done = rows
+    job.folder, job.file_path, job.file_size = str(folder), str(archive), archive.stat().st_size
+    worker.append_log(job, f"[{job.finished_at:%H:%M:%S}] completed: {rows} rows, {job.file_size} bytes")
+    job.save()
+    audit.record(
+        actor=None, project=job.project, verb="export.completed", obj=job, rows=rows, size=job.file_size
+    )
+    return job
+
+
+def execute(job) -> str:
+    """Run the claimed attempt: write the export into a fresh folder, zip it, record it. Returns the
+    final state; never raises for export errors (the job records them)."""
+    job_id, attempt = job.pk, job.attempt
+    stop = EXPORTS.stop_check(job_id, attempt, float(settings.TUNELOOP_CANCEL_POLL_SECONDS))
+    base = job_dir(job)
+    shutil.rmtree(base, ignore_errors=True)  # what an earlier attempt left
+    base.mkdir(parents=True)
+    folder, archive = base / "export", base / archive_name(job.snapshot, job.layout, job.format)
+    try:
+        with EXPORTS.pulse(job_id, attempt, worker.pulse_seconds()):
+            result = write(
+                job.snapshot, folder, layout=job.layout, fmt=job.format, provenance=job.provenance,
+                on_row=_progress(job_id, attempt, stop),
+            )  # fmt: skip
+            zip_folder(folder, archive)
+    except _Stop:
+        shutil.rmtree(base, ignore_errors=True)
+        return ExportJob.objects.values_list("state", flat=True).get(pk=job_id)
+    except Exception as exc:  # an export error fails the job, it does not crash the worker
+        log.warning("export %s failed", job_id, exc_info=True)
+        shutil.rmtree(base, ignore_errors=True)
+        worker.refresh_connection()
+        text = f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc(limit=10)}"
+        return EXPORTS.fail(job_id=job_id, attempt=attempt, error=text).state
+    worker.refresh_connection()
+    rows = job.snapshot.total_count
+    if job.layout.startswith("trl-kto"):
+        rows = sum(info["rows"] for info in result["files"].values())
+    return _finish(job_id, attempt, folder=folder, archive=archive, rows=rows).state
+
+
+def claim(*, job_id: int, attempt: int | None, hostname: str, task_id: str = ""):
+    job = EXPORTS.claim(job_id=job_id, attempt=attempt, hostname=hostname, task_id=task_id)
+    if job is not None:
+        ExportJob.objects.filter(pk=job.pk).update(rows_done=0)
+    return job
+
+
+@transaction.atomic
+def requeue(job) -> ExportJob:
+    """Queue the job again as a new attempt (it starts over)."""
+    job = ExportJob.objects.select_for_update().get(pk=job.pk)
+    job.state = RunState.QUEUED
+    job.attempt += 1
+    job.rows_done = 0
+    job.error = ""
+    job.finished_at = None
+    job.worker_hostname = ""
+    job.heartbeat_at = None
+    worker.append_log(job, f"[{timezone.now():%H:%M:%S}] requeued as attempt {job.attempt}")
+    job.save()
+    return job
+
+
+def recover_stale(*, hostname: str = "", older_than=None, now=None) -> list[ExportJob]:
+    """Running exports whose worker died (that `hostname` restarted, or no heartbeat for
+    TUNELOOP_RUN_STALE_SECONDS) are requeued with a higher attempt; returns them (to dispatch)."""
+    ids = EXPORTS.mark_interrupted(hostname=hostname, older_than=older_than, now=now)
+    return [requeue(job) for job in ExportJob.objects.filter(pk__in=ids, state=RunState.INTERRUPTED)]
+
+
+def fail_pending(snapshot_id: int, error: str) -> None:
+    """Queued exports of a snapshot that failed to build fail with it."""
+    ExportJob.objects.filter(snapshot_id=snapshot_id, state=RunState.QUEUED).update(
+        state=RunState.FAILED,
+        error=f"The snapshot failed to build: {error}"[:4000],
+        finished_at=timezone.now(),
+    )
+
+
+def job_file(job) -> Path | None:
+    """The finished export's zip, when it is on this server."""
+    if job.state != RunState.COMPLETED or not job.file_path:
+        return None
+    path = Path(job.file_path)
+    return path if path.is_file() else None
+
+
+# --- snapshot diff ---------------------------------------------------------------------------------
+
+DIFF_EXAMPLES = 50
+
+
+def diff(old, new) -> dict:
+    """Rows added, removed and changed (counted by source) going from snapshot `old` to `new`, both
+    streamed; a few example keys of each."""
+    if old.project_id != new.project_id:
+        raise InvalidInput(errors={"against": ["Both snapshots must belong to the same project."]})
+    result = ex.diff_snapshots(snapshot_rows(old), snapshot_rows(new))
+    return {
+        "from": old.pk,
+        "to": new.pk,
+        **result.summary(),
+        "examples": {
+            "added": [list(k) for k in result.added[:DIFF_EXAMPLES]],
+            "removed": [list(k) for k in result.removed[:DIFF_EXAMPLES]],
+            "changed": [{"row": list(k), "sources": s} for k, s in result.changed[:DIFF_EXAMPLES]],
+        },
+    }

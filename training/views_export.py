@@ -1,0 +1,160 @@
+"""The export pages (lead and up): export a snapshot or the curated pairs page's view, the export
+job's progress and download, the Hub push, and the diff of two snapshots.
+
+Small exports (at most TUNELOOP_EXPORT_INLINE_ROWS rows) are written in the request and sent as a zip
+(the files per split plus README.md, the dataset card); larger ones run as a job whose page polls its
+progress and then offers the download. Outsiders get 404, members below lead 403.
+"""
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from annotation.core.errors import ServiceError
+from annotation.core.web import is_htmx, page, project_for
+
+from . import exports, selectors
+from . import runs as actions
+from .access import TRAIN_ACTION as TRAIN
+from .access import VIEW_ACTION as VIEW
+from .forms import ExportForm, ExportFromPairsForm
+from .models import DatasetSnapshot, ExportJob, SnapshotKind
+
+
+def _redirect(request, url):
+    if is_htmx(request):
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = url
+        return response
+    return redirect(url)
+
+
+def _send_or_queue(request, snapshot, data, back_url):
+    """Stream a small ready snapshot's export now; otherwise queue a job and open its page."""
+    layout, fmt, provenance = data["layout"], data["format"], bool(data.get("provenance"))
+    try:
+        if snapshot.is_ready and actions.exports_inline(snapshot):
+            archive = exports.export_archive(snapshot, layout=layout, fmt=fmt, provenance=provenance)
+            return FileResponse(
+                archive, as_attachment=True, filename=exports.archive_name(snapshot, layout, fmt),
+                content_type="application/zip",
+            )  # fmt: skip
+        job = actions.request_export(
+            snapshot=snapshot, actor=request.user, layout=layout, fmt=fmt, provenance=provenance
+        )
+    except ServiceError as exc:
+        messages.error(request, f"Could not export: {exc.message}")
+        return _redirect(request, back_url)
+    messages.success(request, f"Export #{job.pk} queued: {snapshot.total_count} rows.")
+    return _redirect(request, reverse("training:export", args=[job.pk]))
+
+
+@login_required
+@require_POST
+def snapshot_export(request, pk):
+    snapshot = get_object_or_404(DatasetSnapshot.objects.select_related("project"), pk=pk)
+    project_for(request, snapshot.project_id, TRAIN)
+    back = reverse("training:snapshot", args=[snapshot.pk])
+    form = ExportForm(request.POST, layouts=exports.layouts_for(snapshot.kind))
+    if not form.is_valid():
+        messages.error(
+            request, "Could not export: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
+        )
+        return _redirect(request, back)
+    return _send_or_queue(request, snapshot, form.cleaned_data, back)
+
+
+@login_required
+@require_POST
+def pairs_export(request, pk):
+    """The curated pairs page's Export: a DPO snapshot of the pairs the page shows (reused when an
+    identical one exists), then its export."""
+    project = project_for(request, pk, TRAIN)
+    back = reverse("preferences:pairs", args=[project.pk])
+    form = ExportFromPairsForm(request.POST, layouts=exports.layouts_for(SnapshotKind.DPO))
+    if not form.is_valid():
+        messages.error(
+            request, "Could not export: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
+        )
+        return _redirect(request, back)
+    try:
+        snapshot = actions.snapshot_for_export(
+            project=project, actor=request.user, source="pairs", filters=form.snapshot_filters()
+        )
+    except ServiceError as exc:
+        messages.error(request, f"Could not snapshot the pairs: {exc.message}")
+        return _redirect(request, back)
+    return _send_or_queue(request, snapshot, form.cleaned_data, back)
+
+
+def _job_for(request, pk, action=VIEW) -> ExportJob:
+    job = get_object_or_404(ExportJob.objects.select_related("project", "snapshot"), pk=pk)
+    project_for(request, job.project_id, action)
+    return job
+
+
+def _job_context(job) -> dict:
+    return {"job": job, "can_push": bool(settings.TUNELOOP_HF_TOKEN) and job.format == "hf"}
+
+
+@login_required
+def export_detail(request, pk):
+    job = _job_for(request, pk)
+    return page(
+        request, job.project, "training/export.html", "training/_export_progress.html", _job_context(job)
+    )
+
+
+@login_required
+def export_progress(request, pk):
+    """The polled partial; it stops polling once the job has ended."""
+    job = _job_for(request, pk)
+    return render(request, "training/_export_progress.html", {"project": job.project, **_job_context(job)})
+
+
+@login_required
+def export_download(request, pk):
+    job = _job_for(request, pk)
+    path = exports.job_file(job)
+    if path is None:
+        raise Http404("This export has no file (yet).")
+    return FileResponse(
+        open(path, "rb"), as_attachment=True, filename=path.name, content_type="application/zip"
+    )
+
+
+@login_required
+@require_POST
+def export_push(request, pk):
+    job = _job_for(request, pk, TRAIN)
+    try:
+        actions.push_export(
+            job=job, actor=request.user, repo_id=request.POST.get("repo_id", "").strip(),
+            private=request.POST.get("public") != "on",
+        )  # fmt: skip
+    except ServiceError as exc:
+        messages.error(request, f"Not pushed: {exc.message}")
+    else:
+        messages.success(request, f"Pushed to the Hub as {job.hub_repo}.")
+    return _redirect(request, reverse("training:export", args=[job.pk]))
+
+
+@login_required
+def snapshot_diff(request, pk):
+    """What changed from snapshot `pk` to `?against=` (both of this project)."""
+    snapshot = get_object_or_404(DatasetSnapshot.objects.select_related("project"), pk=pk)
+    project = project_for(request, snapshot.project_id, VIEW)
+    others = selectors.snapshots_for(project).exclude(pk=snapshot.pk)
+    other, diff = None, None
+    against = request.GET.get("against")
+    if against:
+        other = others.filter(pk=against if str(against).isdigit() else 0).first()
+        if other is None:
+            raise Http404("No such snapshot in this project.")
+        diff = exports.diff(snapshot, other)
+    context = {"snapshot": snapshot, "other": other, "others": others, "diff": diff}
+    return page(request, project, "training/snapshot_diff.html", "training/snapshot_diff.html", context)
