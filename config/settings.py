@@ -153,6 +153,8 @@ CELERY_RESULT_BACKEND = os.environ.get(
 )
 CELERY_TASK_ROUTES = {
     "training.tasks.*": {"queue": "gpu"},
+    # Evaluation runs load models: where training runs.
+    "evaluation.tasks.run_eval_task": {"queue": "gpu"},
     # Active learning's model-using tasks (scoring with the LM, sampling responses) run where training does.
     "annotation.active_learning.tasks.score_uncertainty": {"queue": "gpu"},
     "annotation.active_learning.tasks.score_margin": {"queue": "gpu"},
@@ -216,6 +218,14 @@ TUNELOOP_AL_DUPLICATE_COSINE = float(os.environ.get("TUNELOOP_AL_DUPLICATE_COSIN
 TUNELOOP_AL_CHUNK_SIZE = int(os.environ.get("TUNELOOP_AL_CHUNK_SIZE", "32"))
 # Queue priority of items made from selected samples (higher than imported items: front of the queue).
 TUNELOOP_AL_ITEM_PRIORITY = int(os.environ.get("TUNELOOP_AL_ITEM_PRIORITY", "1000"))
+
+# --- Evaluation (evaluation/; README "Evaluation and promotion") ---------------------------------
+# The embedder of the leakage check's near-duplicate search: a dotted path to list[str] -> (n, d).
+TUNELOOP_EVAL_EMBEDDER = os.environ.get("TUNELOOP_EVAL_EMBEDDER", "llm.embeddings.minilm_embedder")
+# Cosine at or above which an eval prompt is a near-duplicate of a training prompt (leakage).
+TUNELOOP_EVAL_LEAKAGE_COSINE = float(os.environ.get("TUNELOOP_EVAL_LEAKAGE_COSINE", "0.9"))
+# Forgetting suite: a drop of more than this many points against the base is flagged.
+TUNELOOP_EVAL_FORGETTING_TOLERANCE = float(os.environ.get("TUNELOOP_EVAL_FORGETTING_TOLERANCE", "2.0"))
 
 LOGGING = {
     "version": 1,
