@@ -178,6 +178,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Runs whose worker died (no heartbeat for TUNELOOP_RUN_STALE_SECONDS) become "interrupted".
     "mark-interrupted-runs": {"task": "training.maintenance.mark_interrupted_runs", "schedule": 120.0},
+    "mark-interrupted-evals": {"task": "evaluation.maintenance.mark_interrupted_evals", "schedule": 120.0},
     # Active learning: embed new samples, retrain quality models that have N new decisions, re-rank.
     "active-learning-refresh": {
         "task": "annotation.active_learning.tasks.refresh",

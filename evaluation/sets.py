@@ -170,3 +170,25 @@ def check_leakage(eval_set, version, *, embed=None, threshold=None) -> dict:
         "exact": sum(1 for f in found if f["kind"] == "exact"),
         "near": sum(1 for f in found if f["kind"] == "near"), "rows": listed,
     }  # fmt: skip
+
+
+def few_shot_examples(project, *, exclude=None, n: int = 3) -> list[tuple[list[dict], str]]:
+    """The prompting baseline's shots: up to n approved SFT items with their final (accepted or edited)
+    answer, none of them in the eval set being scored."""
+    skip = set()
+    if exclude is not None:
+        for provenance in exclude.examples.values_list("provenance", flat=True):
+            if isinstance(provenance, dict) and provenance.get("item_id") is not None:
+                skip.add(provenance["item_id"])
+    shots = []
+    items = Item.objects.filter(project=project, kind="sft", state=ItemState.APPROVED).exclude(pk__in=skip)
+    for item in items.prefetch_related("responses").order_by("id"):
+        final = item.resolution or {}
+        if final.get("decision") == "reject":
+            continue
+        text = final.get("text") or next((r.text for r in item.responses.all() if r.shown), "")
+        if text:
+            shots.append((item.messages, text))
+        if len(shots) >= n:
+            break
+    return shots
