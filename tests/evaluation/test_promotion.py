@@ -6,7 +6,7 @@ import pytest
 from annotation.core.errors import Forbidden, InvalidInput
 from annotation.models import AuditEvent
 from evaluation import campaign, promotion
-from evaluation.models import EvalRun, EvalSet, EvalExample
+from evaluation.models import EvalExample, EvalRun, EvalSet
 from tests.evaluation.factories import version
 
 pytestmark = pytest.mark.django_db
