@@ -45,7 +45,8 @@ def test_review_three_items_with_the_keyboard_only(page, live_server, users, sma
     login(page, live_server, "annotator1")
     page.goto(f"{live_server.url}/projects/{small_project.pk}/review/")
     assert progress(page) == "Item 1 of 3"
-    page.wait_for_timeout(1100)  # let the time-on-task timer tick
+    # the time on task reaches a second (a state of the page's timer, not a sleep)
+    page.wait_for_function("() => parseFloat(document.getElementById('duration_seconds').value) >= 1.0")
     page.screenshot(path="/tmp/review.png", full_page=True)
 
     # 1) accept: a, helpfulness 4, correct yes, tone 2 (casual), flag PII, comment, Ctrl+Enter
