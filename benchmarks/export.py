@@ -6,15 +6,18 @@
 With --pairs N (PostgreSQL, DATABASE_URL): N preference pairs are written as the rows of one ready DPO
 snapshot (bulk COPY-sized inserts, then dropped), and exported the way the app does it:
   pg-ours-jsonl / pg-ours-parquet   training.exports.write: rows streamed from a server-side cursor
-                                    (QuerySet.iterator) through export_rows, dataset card included
+                                    (QuerySet.iterator, JSON columns as text decoded in batches)
+                                    through export_rows, dataset card facts gathered on the way
   pg-naive-jsonl / pg-naive-parquet a DRF ModelSerializer over the queryset into a list (`.data`),
                                     then converted and written as above
 
 The rows are synthetic preference rows shaped like snapshot rows ({"split", "position", "data",
 "provenance"}), made by an in-process generator (the PostgreSQL-backed version comes with the Django
 integration). Each variant runs in its own subprocess so its peak RSS (ru_maxrss from wait4) is its own:
-  ours-jsonl     export_rows(layout="trl-preference", fmt="jsonl"): convert and write row by row
-  ours-parquet   export_rows(..., fmt="parquet"): record batches of --batch-size through ParquetWriter
+  ours-jsonl     export_rows(layout="trl-preference", fmt="jsonl"): convert, then encode and write a
+                 batch of lines at a time (the C JSON encoder built once)
+  ours-parquet   export_rows(..., fmt="parquet"): record batches of --batch-size built column by column
+                 (message lists from flat child arrays) through ParquetWriter
   naive-jsonl    the same converted rows materialised in a list, then json.dump line by line
   naive-parquet  the same list, then pyarrow Table.from_pylist and one write_table
 """
@@ -220,7 +223,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--batch-size", type=int, default=10_000)
-    ap.add_argument("--only", default=",".join(VARIANTS))
+    ap.add_argument("--only", default=",".join(VARIANTS), help="variants (pg-* ones with --pairs)")
     ap.add_argument(
         "--pairs", type=int, default=0, help="PostgreSQL: export N pairs stored as snapshot rows."
     )
@@ -244,7 +247,8 @@ def main():
         )
         print(f"{'variant':<17} {'rows':>10} {'seconds':>8} {'rows/s':>10} {'peak RSS':>10} {'output':>9}")
         try:
-            for name in PG_VARIANTS:
+            only = [v for v in args.only.split(",") if v in PG_VARIANTS] or PG_VARIANTS
+            for name in only:
                 r = measure(name, args.pairs, args.batch_size, snapshot_id)
                 print(
                     f"{r['variant']:<17} {r['rows']:>10,} {r['seconds']:>8.1f} {r['rows'] / r['seconds']:>10,.0f} "

@@ -11,6 +11,7 @@ Annotators leave as pseudonyms: HMAC of settings.SECRET_KEY and the project id (
 different across projects; rotating SECRET_KEY changes them).
 """
 
+import json
 import logging
 import shutil
 import tempfile
@@ -20,6 +21,8 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import TextField
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from annotation.core import audit
@@ -31,7 +34,8 @@ from . import selectors, worker
 from .models import ExportJob, RunState, SnapshotKind
 
 log = logging.getLogger(__name__)
-PROGRESS_EVERY = 500  # snapshot rows between two progress writes
+PROGRESS_EVERY = 2000  # snapshot rows between two progress writes
+READ_CHUNK = 5000  # rows a database fetch
 
 EXPORTS = worker.Jobs(ExportJob, verb="export")
 
@@ -60,12 +64,57 @@ def layouts_for(kind: str) -> list[str]:
     return [name for name, lay in ex.LAYOUTS.items() if kind in lay.kinds]
 
 
-def snapshot_rows(snapshot, on_row=None):
-    """The snapshot's rows as `export_rows` reads them, streamed; `on_row(n)` every PROGRESS_EVERY."""
-    qs = selectors.snapshot_rows(snapshot).values_list("split", "position", "data", "provenance")
+class CardFacts:
+    """What the dataset card says about the rows, gathered while they stream past (one pass)."""
+
+    def __init__(self):
+        self.rubric_versions: set = set()
+        self.consensus_rules: set = set()
+
+    def see(self, provenance) -> None:
+        if not provenance:
+            return
+        versions = provenance.get("rubric_versions")
+        if versions:
+            self.rubric_versions.update(v for v in versions if v is not None)
+        rule = provenance.get("consensus_rule")
+        if rule:
+            self.consensus_rules.add(rule)
+
+
+def _json_decoder():
+    """str -> value through the standard library's C scanner (no whitespace checks: the database's
+    JSON text has none around it); json.loads for anything else. None stays None."""
+    scan = json.JSONDecoder().scan_once
+
+    def decode(text):
+        if text is None:
+            return None
+        try:
+            value, end = scan(text, 0)
+        except StopIteration:
+            return json.loads(text)
+        return value if end == len(text) else json.loads(text)
+
+    return decode
+
+
+def snapshot_rows(snapshot, on_row=None, *, split: str | None = None, facts: CardFacts | None = None):
+    """The snapshot's rows as `export_rows` reads them, streamed from a server-side cursor on
+    PostgreSQL (`QuerySet.iterator`), READ_CHUNK rows a fetch. The JSON columns come as text and are
+    decoded here (Django's per-value JSONField conversion costs more than the decoding). `on_row(n)`
+    every PROGRESS_EVERY rows; `facts`, when given, sees every row's provenance."""
+    qs = selectors.snapshot_rows(snapshot, split).values_list(
+        "split", "position", Cast("data", TextField()), Cast("provenance", TextField())
+    )
+    decode = _json_decoder()
+    see = facts.see if facts is not None else None
     n = 0
-    for split, position, data, provenance in qs.iterator(chunk_size=2000):
-        yield {"split": split, "position": position, "data": data, "provenance": provenance}
+    for row_split, position, data, provenance in qs.iterator(chunk_size=READ_CHUNK):
+        provenance = decode(provenance)
+        if see is not None:
+            see(provenance)
+        yield {"split": row_split, "position": position, "data": decode(data), "provenance": provenance}
         n += 1
         if on_row is not None and n % PROGRESS_EVERY == 0:
             on_row(n)
@@ -91,13 +140,15 @@ def _agreement(project, kind: str) -> dict:
     return out
 
 
-def card_meta(snapshot) -> dict:
-    """What the dataset card says about the snapshot (one pass over the rows' provenance)."""
-    versions, rules = set(), set()
-    for provenance in selectors.snapshot_rows(snapshot).values_list("provenance", flat=True).iterator(2000):
-        versions.update(v for v in (provenance or {}).get("rubric_versions") or [] if v is not None)
-        if (provenance or {}).get("consensus_rule"):
-            rules.add(provenance["consensus_rule"])
+def card_meta(snapshot, facts: CardFacts | None = None) -> dict:
+    """What the dataset card says about the snapshot; `facts` gathered while exporting, else one pass
+    over the rows' provenance here."""
+    if facts is None:
+        facts = CardFacts()
+        rows = selectors.snapshot_rows(snapshot).values_list(Cast("provenance", TextField()), flat=True)
+        decode = _json_decoder()
+        for provenance in rows.iterator(chunk_size=READ_CHUNK):
+            facts.see(decode(provenance))
     project = snapshot.project
     return {
         "name": f"{project.name}: {snapshot.name}",
@@ -106,19 +157,21 @@ def card_meta(snapshot) -> dict:
         "snapshot_hash": snapshot.content_hash,
         "kind": snapshot.kind,
         "filters": snapshot.filters,
-        "rubric_versions": sorted(versions),
+        "rubric_versions": sorted(facts.rubric_versions),
         "agreement": _agreement(project, snapshot.kind),
-        "consensus_rule": ", ".join(sorted(rules)) or None,
+        "consensus_rule": ", ".join(sorted(facts.consensus_rules)) or None,
         "license": project.dataset_license or "other",
         "created_at": snapshot.created_at.isoformat(),
     }
 
 
 def write(snapshot, out_dir, *, layout: str, fmt: str, provenance: bool, on_row=None) -> dict:
-    """Export `snapshot` into `out_dir` (export_rows' result)."""
+    """Export `snapshot` into `out_dir` (export_rows' result): one pass over the rows, the card's
+    facts gathered on the way."""
+    facts = CardFacts()
     return ex.export_rows(
-        snapshot_rows(snapshot, on_row), out_dir, layout=layout, fmt=fmt, provenance=provenance,
-        pseudonym=pseudonymizer(snapshot.project), meta=card_meta(snapshot),
+        snapshot_rows(snapshot, on_row, facts=facts), out_dir, layout=layout, fmt=fmt, provenance=provenance,
+        pseudonym=pseudonymizer(snapshot.project), meta=lambda: card_meta(snapshot, facts),
     )  # fmt: skip
 
 
