@@ -17,6 +17,7 @@ import shutil
 import tempfile
 import traceback
 import zipfile
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -31,13 +32,21 @@ from annotation.models import AgreementReport
 
 from . import export as ex
 from . import selectors, worker
-from .models import ExportJob, RunState, SnapshotKind
+from .models import DatasetSnapshot, ExportJob, RunState, SnapshotKind, SnapshotState
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY = 2000  # snapshot rows between two progress writes
 READ_CHUNK = 5000  # rows a database fetch
 
-EXPORTS = worker.Jobs(ExportJob, verb="export")
+
+class _ExportJobs(worker.Jobs):
+    def can_start(self, job) -> bool:
+        """An export starts only from a ready snapshot; one still building waits, queued, until the
+        build's end queues it (`waiting_for`)."""
+        return DatasetSnapshot.objects.filter(pk=job.snapshot_id, state=SnapshotState.READY).exists()
+
+
+EXPORTS = _ExportJobs(ExportJob, verb="export")
 
 
 def pseudonymizer(project) -> ex.Pseudonymizer:
@@ -304,6 +313,33 @@ def recover_stale(*, hostname: str = "", older_than=None, now=None) -> list[Expo
     TUNELOOP_RUN_STALE_SECONDS) are requeued with a higher attempt; returns them (to dispatch)."""
     ids = EXPORTS.mark_interrupted(hostname=hostname, older_than=older_than, now=now)
     return [requeue(job) for job in ExportJob.objects.filter(pk__in=ids, state=RunState.INTERRUPTED)]
+
+
+def lock_snapshot(snapshot_id: int):
+    """The snapshot, its row locked until the transaction ends (call inside one). The build's end
+    (`snapshots.build` marks it ready, `snapshots.fail` failed) writes that row, so whoever asks for an
+    export and whoever finishes the build take turns: an export requested while the build is finishing
+    either sees `ready` (and is queued at once) or is committed before the build's end looks for the
+    exports waiting on it (`waiting_for`)."""
+    return DatasetSnapshot.objects.select_for_update().select_related("project").get(pk=snapshot_id)
+
+
+def waiting_for(snapshot_id: int) -> list[ExportJob]:
+    """Queued exports of a (now ready) snapshot: those asked for while it was building."""
+    return list(ExportJob.objects.filter(snapshot_id=snapshot_id, state=RunState.QUEUED))
+
+
+def forgotten(*, older_than: timedelta | None = None, now=None) -> list[ExportJob]:
+    """Exports queued for longer than `older_than` (TUNELOOP_RUN_STALE_SECONDS) on a ready snapshot: a
+    queue message lost (a broker restart, a process gone between commit and send). Queuing one again is
+    harmless: a message for an attempt that already started does nothing."""
+    now = now or timezone.now()
+    limit = older_than if older_than is not None else worker.stale_after()
+    return list(
+        ExportJob.objects.filter(
+            state=RunState.QUEUED, snapshot__state=SnapshotState.READY, created_at__lt=now - limit
+        )
+    )
 
 
 def fail_pending(snapshot_id: int, error: str) -> None:
