@@ -204,6 +204,60 @@ def export_archive(snapshot, *, layout: str, fmt: str, provenance: bool):
     return archive
 
 
+# --- small exports streamed as files ----------------------------------------------------------------
+
+STREAMED_FORMATS = {"jsonl": "application/x-ndjson; charset=utf-8", "csv": "text/csv; charset=utf-8"}
+
+
+def streams_inline(snapshot, fmt: str) -> bool:
+    """Small JSONL and CSV exports stream to the browser as files, one per split; the rest is zipped."""
+    return fmt in STREAMED_FORMATS and snapshot.total_count <= int(settings.TUNELOOP_EXPORT_INLINE_ROWS)
+
+
+def splits_of(snapshot) -> list[str]:
+    return [s for s, n in (("train", snapshot.train_count), ("validation", snapshot.val_count)) if n]
+
+
+def check_stream(snapshot, layout: str, fmt: str, split: str) -> None:
+    """InvalidInput unless one split of `snapshot` can stream as a `fmt` file now."""
+    check_export(snapshot, layout, fmt)
+    errors = {}
+    if fmt not in STREAMED_FORMATS:
+        errors["format"] = [f"Only {' and '.join(STREAMED_FORMATS)} stream as a file; {fmt} comes zipped."]
+    if split not in splits_of(snapshot):
+        errors["split"] = [f"Choose one of {', '.join(splits_of(snapshot))}."]
+    if snapshot.total_count > int(settings.TUNELOOP_EXPORT_INLINE_ROWS):
+        errors["snapshot"] = ["This snapshot is too large to stream; export it as a job."]
+    if errors:
+        raise InvalidInput(errors=errors)
+
+
+def stream_file(snapshot, *, layout: str, fmt: str, provenance: bool, split: str):
+    """One split of a small export as the file's text, encoded a batch at a time (no pyarrow); call
+    `check_stream` first."""
+    rows = snapshot_rows(snapshot, split=split)
+    records = ex.convert(layout, rows, provenance=provenance, pseudonym=pseudonymizer(snapshot.project))
+    chunks = ex.jsonl_chunks(records) if fmt == "jsonl" else ex.csv_chunks(records)
+    for chunk in chunks:
+        yield chunk.encode("utf-8")
+
+
+def file_name(snapshot, layout: str, split: str, fmt: str) -> str:
+    return f"snapshot-{snapshot.pk}-{layout}-{split}.{fmt}"
+
+
+def card_text(snapshot, *, layout: str, fmt: str, provenance: bool) -> str:
+    """The dataset card (README.md) of an export streamed as files: the same as a zipped one's; the
+    counts are the snapshot's rows a split (a KTO layout writes two rows a pair)."""
+    check_export(snapshot, layout, fmt)
+    splits = splits_of(snapshot)
+    return ex.dataset_card({
+        **card_meta(snapshot), "layout": layout, "format": fmt, "provenance": provenance,
+        "splits": {s: snapshot.train_count if s == "train" else snapshot.val_count for s in splits},
+        "files": {s: file_name(snapshot, layout, s, fmt) for s in splits},
+    })  # fmt: skip
+
+
 def archive_name(snapshot, layout: str, fmt: str) -> str:
     return f"snapshot-{snapshot.pk}-{layout}-{fmt}.zip"
 
