@@ -189,6 +189,15 @@ def run_variant(name: str, rows: int, out: Path, batch_size: int) -> dict:
     return {"variant": name, "rows": written, "seconds": seconds, "bytes": size}
 
 
+def _hwm_mb() -> float | None:
+    try:
+        with open("/proc/self/status") as fh:
+            line = next(line for line in fh if line.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        return None
+    return int(line.split()[1]) / 1024
+
+
 def measure(name: str, rows: int, batch_size: int, snapshot_id: int | None = None) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-export-") as tmp:
         extra = ["--snapshot-id", str(snapshot_id)] if snapshot_id else []
@@ -215,7 +224,10 @@ def measure(name: str, rows: int, batch_size: int, snapshot_id: int | None = Non
         if proc.returncode != 0:
             raise SystemExit(f"{name} failed with exit code {proc.returncode}")
         result = json.loads(stdout.strip().splitlines()[-1])
-        result["peak_mb"] = usage.ru_maxrss / 1024  # KiB on Linux
+        # The child's own high-water mark (VmHWM, reset at exec). ru_maxrss from wait4 also counts the
+        # forked copy of this process before exec, so after seeding a million rows here it reported
+        # this process's size, not the child's.
+        result["peak_mb"] = result.get("hwm_mb") or usage.ru_maxrss / 1024  # KiB on Linux
         return result
 
 
@@ -232,10 +244,16 @@ def main():
     ap.add_argument("--snapshot-id", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child in PG_VARIANTS:
-        print(json.dumps(run_pg_variant(args.child, args.snapshot_id, Path(args.out))))
+        print(
+            json.dumps({**run_pg_variant(args.child, args.snapshot_id, Path(args.out)), "hwm_mb": _hwm_mb()})
+        )
         return
     if args.child:
-        print(json.dumps(run_variant(args.child, args.rows, Path(args.out), args.batch_size)))
+        print(
+            json.dumps(
+                {**run_variant(args.child, args.rows, Path(args.out), args.batch_size), "hwm_mb": _hwm_mb()}
+            )
+        )
         return
     if args.pairs:
         if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
