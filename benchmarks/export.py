@@ -6,15 +6,18 @@
 With --pairs N (PostgreSQL, DATABASE_URL): N preference pairs are written as the rows of one ready DPO
 snapshot (bulk COPY-sized inserts, then dropped), and exported the way the app does it:
   pg-ours-jsonl / pg-ours-parquet   training.exports.write: rows streamed from a server-side cursor
-                                    (QuerySet.iterator) through export_rows, dataset card included
+                                    (QuerySet.iterator, JSON columns as text decoded in batches)
+                                    through export_rows, dataset card facts gathered on the way
   pg-naive-jsonl / pg-naive-parquet a DRF ModelSerializer over the queryset into a list (`.data`),
                                     then converted and written as above
 
 The rows are synthetic preference rows shaped like snapshot rows ({"split", "position", "data",
 "provenance"}), made by an in-process generator (the PostgreSQL-backed version comes with the Django
 integration). Each variant runs in its own subprocess so its peak RSS (ru_maxrss from wait4) is its own:
-  ours-jsonl     export_rows(layout="trl-preference", fmt="jsonl"): convert and write row by row
-  ours-parquet   export_rows(..., fmt="parquet"): record batches of --batch-size through ParquetWriter
+  ours-jsonl     export_rows(layout="trl-preference", fmt="jsonl"): convert, then encode and write a
+                 batch of lines at a time (the C JSON encoder built once)
+  ours-parquet   export_rows(..., fmt="parquet"): record batches of --batch-size built column by column
+                 (message lists from flat child arrays) through ParquetWriter
   naive-jsonl    the same converted rows materialised in a list, then json.dump line by line
   naive-parquet  the same list, then pyarrow Table.from_pylist and one write_table
 """
@@ -186,6 +189,15 @@ def run_variant(name: str, rows: int, out: Path, batch_size: int) -> dict:
     return {"variant": name, "rows": written, "seconds": seconds, "bytes": size}
 
 
+def _hwm_mb() -> float | None:
+    try:
+        with open("/proc/self/status") as fh:
+            line = next(line for line in fh if line.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        return None
+    return int(line.split()[1]) / 1024
+
+
 def measure(name: str, rows: int, batch_size: int, snapshot_id: int | None = None) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-export-") as tmp:
         extra = ["--snapshot-id", str(snapshot_id)] if snapshot_id else []
@@ -212,7 +224,10 @@ def measure(name: str, rows: int, batch_size: int, snapshot_id: int | None = Non
         if proc.returncode != 0:
             raise SystemExit(f"{name} failed with exit code {proc.returncode}")
         result = json.loads(stdout.strip().splitlines()[-1])
-        result["peak_mb"] = usage.ru_maxrss / 1024  # KiB on Linux
+        # The child's own high-water mark (VmHWM, reset at exec). ru_maxrss from wait4 also counts the
+        # forked copy of this process before exec, so after seeding a million rows here it reported
+        # this process's size, not the child's.
+        result["peak_mb"] = result.get("hwm_mb") or usage.ru_maxrss / 1024  # KiB on Linux
         return result
 
 
@@ -220,7 +235,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--batch-size", type=int, default=10_000)
-    ap.add_argument("--only", default=",".join(VARIANTS))
+    ap.add_argument("--only", default=",".join(VARIANTS), help="variants (pg-* ones with --pairs)")
     ap.add_argument(
         "--pairs", type=int, default=0, help="PostgreSQL: export N pairs stored as snapshot rows."
     )
@@ -229,10 +244,16 @@ def main():
     ap.add_argument("--snapshot-id", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child in PG_VARIANTS:
-        print(json.dumps(run_pg_variant(args.child, args.snapshot_id, Path(args.out))))
+        print(
+            json.dumps({**run_pg_variant(args.child, args.snapshot_id, Path(args.out)), "hwm_mb": _hwm_mb()})
+        )
         return
     if args.child:
-        print(json.dumps(run_variant(args.child, args.rows, Path(args.out), args.batch_size)))
+        print(
+            json.dumps(
+                {**run_variant(args.child, args.rows, Path(args.out), args.batch_size), "hwm_mb": _hwm_mb()}
+            )
+        )
         return
     if args.pairs:
         if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
@@ -244,7 +265,8 @@ def main():
         )
         print(f"{'variant':<17} {'rows':>10} {'seconds':>8} {'rows/s':>10} {'peak RSS':>10} {'output':>9}")
         try:
-            for name in PG_VARIANTS:
+            only = [v for v in args.only.split(",") if v in PG_VARIANTS] or PG_VARIANTS
+            for name in only:
                 r = measure(name, args.pairs, args.batch_size, snapshot_id)
                 print(
                     f"{r['variant']:<17} {r['rows']:>10,} {r['seconds']:>8.1f} {r['rows'] / r['seconds']:>10,.0f} "

@@ -11,15 +11,19 @@ Annotators leave as pseudonyms: HMAC of settings.SECRET_KEY and the project id (
 different across projects; rotating SECRET_KEY changes them).
 """
 
+import json
 import logging
 import shutil
 import tempfile
 import traceback
 import zipfile
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import TextField
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from annotation.core import audit
@@ -28,12 +32,21 @@ from annotation.models import AgreementReport
 
 from . import export as ex
 from . import selectors, worker
-from .models import ExportJob, RunState, SnapshotKind
+from .models import DatasetSnapshot, ExportJob, RunState, SnapshotKind, SnapshotState
 
 log = logging.getLogger(__name__)
-PROGRESS_EVERY = 500  # snapshot rows between two progress writes
+PROGRESS_EVERY = 2000  # snapshot rows between two progress writes
+READ_CHUNK = 5000  # rows a database fetch
 
-EXPORTS = worker.Jobs(ExportJob, verb="export")
+
+class _ExportJobs(worker.Jobs):
+    def can_start(self, job) -> bool:
+        """An export starts only from a ready snapshot; one still building waits, queued, until the
+        build's end queues it (`waiting_for`)."""
+        return DatasetSnapshot.objects.filter(pk=job.snapshot_id, state=SnapshotState.READY).exists()
+
+
+EXPORTS = _ExportJobs(ExportJob, verb="export")
 
 
 def pseudonymizer(project) -> ex.Pseudonymizer:
@@ -60,12 +73,57 @@ def layouts_for(kind: str) -> list[str]:
     return [name for name, lay in ex.LAYOUTS.items() if kind in lay.kinds]
 
 
-def snapshot_rows(snapshot, on_row=None):
-    """The snapshot's rows as `export_rows` reads them, streamed; `on_row(n)` every PROGRESS_EVERY."""
-    qs = selectors.snapshot_rows(snapshot).values_list("split", "position", "data", "provenance")
+class CardFacts:
+    """What the dataset card says about the rows, gathered while they stream past (one pass)."""
+
+    def __init__(self):
+        self.rubric_versions: set = set()
+        self.consensus_rules: set = set()
+
+    def see(self, provenance) -> None:
+        if not provenance:
+            return
+        versions = provenance.get("rubric_versions")
+        if versions:
+            self.rubric_versions.update(v for v in versions if v is not None)
+        rule = provenance.get("consensus_rule")
+        if rule:
+            self.consensus_rules.add(rule)
+
+
+def _json_decoder():
+    """str -> value through the standard library's C scanner (no whitespace checks: the database's
+    JSON text has none around it); json.loads for anything else. None stays None."""
+    scan = json.JSONDecoder().scan_once
+
+    def decode(text):
+        if text is None:
+            return None
+        try:
+            value, end = scan(text, 0)
+        except StopIteration:
+            return json.loads(text)
+        return value if end == len(text) else json.loads(text)
+
+    return decode
+
+
+def snapshot_rows(snapshot, on_row=None, *, split: str | None = None, facts: CardFacts | None = None):
+    """The snapshot's rows as `export_rows` reads them, streamed from a server-side cursor on
+    PostgreSQL (`QuerySet.iterator`), READ_CHUNK rows a fetch. The JSON columns come as text and are
+    decoded here (Django's per-value JSONField conversion costs more than the decoding). `on_row(n)`
+    every PROGRESS_EVERY rows; `facts`, when given, sees every row's provenance."""
+    qs = selectors.snapshot_rows(snapshot, split).values_list(
+        "split", "position", Cast("data", TextField()), Cast("provenance", TextField())
+    )
+    decode = _json_decoder()
+    see = facts.see if facts is not None else None
     n = 0
-    for split, position, data, provenance in qs.iterator(chunk_size=2000):
-        yield {"split": split, "position": position, "data": data, "provenance": provenance}
+    for row_split, position, data, provenance in qs.iterator(chunk_size=READ_CHUNK):
+        provenance = decode(provenance)
+        if see is not None:
+            see(provenance)
+        yield {"split": row_split, "position": position, "data": decode(data), "provenance": provenance}
         n += 1
         if on_row is not None and n % PROGRESS_EVERY == 0:
             on_row(n)
@@ -91,13 +149,15 @@ def _agreement(project, kind: str) -> dict:
     return out
 
 
-def card_meta(snapshot) -> dict:
-    """What the dataset card says about the snapshot (one pass over the rows' provenance)."""
-    versions, rules = set(), set()
-    for provenance in selectors.snapshot_rows(snapshot).values_list("provenance", flat=True).iterator(2000):
-        versions.update(v for v in (provenance or {}).get("rubric_versions") or [] if v is not None)
-        if (provenance or {}).get("consensus_rule"):
-            rules.add(provenance["consensus_rule"])
+def card_meta(snapshot, facts: CardFacts | None = None) -> dict:
+    """What the dataset card says about the snapshot; `facts` gathered while exporting, else one pass
+    over the rows' provenance here."""
+    if facts is None:
+        facts = CardFacts()
+        rows = selectors.snapshot_rows(snapshot).values_list(Cast("provenance", TextField()), flat=True)
+        decode = _json_decoder()
+        for provenance in rows.iterator(chunk_size=READ_CHUNK):
+            facts.see(decode(provenance))
     project = snapshot.project
     return {
         "name": f"{project.name}: {snapshot.name}",
@@ -106,19 +166,21 @@ def card_meta(snapshot) -> dict:
         "snapshot_hash": snapshot.content_hash,
         "kind": snapshot.kind,
         "filters": snapshot.filters,
-        "rubric_versions": sorted(versions),
+        "rubric_versions": sorted(facts.rubric_versions),
         "agreement": _agreement(project, snapshot.kind),
-        "consensus_rule": ", ".join(sorted(rules)) or None,
+        "consensus_rule": ", ".join(sorted(facts.consensus_rules)) or None,
         "license": project.dataset_license or "other",
         "created_at": snapshot.created_at.isoformat(),
     }
 
 
 def write(snapshot, out_dir, *, layout: str, fmt: str, provenance: bool, on_row=None) -> dict:
-    """Export `snapshot` into `out_dir` (export_rows' result)."""
+    """Export `snapshot` into `out_dir` (export_rows' result): one pass over the rows, the card's
+    facts gathered on the way."""
+    facts = CardFacts()
     return ex.export_rows(
-        snapshot_rows(snapshot, on_row), out_dir, layout=layout, fmt=fmt, provenance=provenance,
-        pseudonym=pseudonymizer(snapshot.project), meta=card_meta(snapshot),
+        snapshot_rows(snapshot, on_row, facts=facts), out_dir, layout=layout, fmt=fmt, provenance=provenance,
+        pseudonym=pseudonymizer(snapshot.project), meta=lambda: card_meta(snapshot, facts),
     )  # fmt: skip
 
 
@@ -140,6 +202,60 @@ def export_archive(snapshot, *, layout: str, fmt: str, provenance: bool):
         zip_folder(Path(tmp) / "out", archive)
     archive.seek(0)
     return archive
+
+
+# --- small exports streamed as files ----------------------------------------------------------------
+
+STREAMED_FORMATS = {"jsonl": "application/x-ndjson; charset=utf-8", "csv": "text/csv; charset=utf-8"}
+
+
+def streams_inline(snapshot, fmt: str) -> bool:
+    """Small JSONL and CSV exports stream to the browser as files, one per split; the rest is zipped."""
+    return fmt in STREAMED_FORMATS and snapshot.total_count <= int(settings.TUNELOOP_EXPORT_INLINE_ROWS)
+
+
+def splits_of(snapshot) -> list[str]:
+    return [s for s, n in (("train", snapshot.train_count), ("validation", snapshot.val_count)) if n]
+
+
+def check_stream(snapshot, layout: str, fmt: str, split: str) -> None:
+    """InvalidInput unless one split of `snapshot` can stream as a `fmt` file now."""
+    check_export(snapshot, layout, fmt)
+    errors = {}
+    if fmt not in STREAMED_FORMATS:
+        errors["format"] = [f"Only {' and '.join(STREAMED_FORMATS)} stream as a file; {fmt} comes zipped."]
+    if split not in splits_of(snapshot):
+        errors["split"] = [f"Choose one of {', '.join(splits_of(snapshot))}."]
+    if snapshot.total_count > int(settings.TUNELOOP_EXPORT_INLINE_ROWS):
+        errors["snapshot"] = ["This snapshot is too large to stream; export it as a job."]
+    if errors:
+        raise InvalidInput(errors=errors)
+
+
+def stream_file(snapshot, *, layout: str, fmt: str, provenance: bool, split: str):
+    """One split of a small export as the file's text, encoded a batch at a time (no pyarrow); call
+    `check_stream` first."""
+    rows = snapshot_rows(snapshot, split=split)
+    records = ex.convert(layout, rows, provenance=provenance, pseudonym=pseudonymizer(snapshot.project))
+    chunks = ex.jsonl_chunks(records) if fmt == "jsonl" else ex.csv_chunks(records)
+    for chunk in chunks:
+        yield chunk.encode("utf-8")
+
+
+def file_name(snapshot, layout: str, split: str, fmt: str) -> str:
+    return f"snapshot-{snapshot.pk}-{layout}-{split}.{fmt}"
+
+
+def card_text(snapshot, *, layout: str, fmt: str, provenance: bool) -> str:
+    """The dataset card (README.md) of an export streamed as files: the same as a zipped one's; the
+    counts are the snapshot's rows a split (a KTO layout writes two rows a pair)."""
+    check_export(snapshot, layout, fmt)
+    splits = splits_of(snapshot)
+    return ex.dataset_card({
+        **card_meta(snapshot), "layout": layout, "format": fmt, "provenance": provenance,
+        "splits": {s: snapshot.train_count if s == "train" else snapshot.val_count for s in splits},
+        "files": {s: file_name(snapshot, layout, s, fmt) for s in splits},
+    })  # fmt: skip
 
 
 def archive_name(snapshot, layout: str, fmt: str) -> str:
@@ -251,6 +367,33 @@ def recover_stale(*, hostname: str = "", older_than=None, now=None) -> list[Expo
     TUNELOOP_RUN_STALE_SECONDS) are requeued with a higher attempt; returns them (to dispatch)."""
     ids = EXPORTS.mark_interrupted(hostname=hostname, older_than=older_than, now=now)
     return [requeue(job) for job in ExportJob.objects.filter(pk__in=ids, state=RunState.INTERRUPTED)]
+
+
+def lock_snapshot(snapshot_id: int):
+    """The snapshot, its row locked until the transaction ends (call inside one). The build's end
+    (`snapshots.build` marks it ready, `snapshots.fail` failed) writes that row, so whoever asks for an
+    export and whoever finishes the build take turns: an export requested while the build is finishing
+    either sees `ready` (and is queued at once) or is committed before the build's end looks for the
+    exports waiting on it (`waiting_for`)."""
+    return DatasetSnapshot.objects.select_for_update().select_related("project").get(pk=snapshot_id)
+
+
+def waiting_for(snapshot_id: int) -> list[ExportJob]:
+    """Queued exports of a (now ready) snapshot: those asked for while it was building."""
+    return list(ExportJob.objects.filter(snapshot_id=snapshot_id, state=RunState.QUEUED))
+
+
+def forgotten(*, older_than: timedelta | None = None, now=None) -> list[ExportJob]:
+    """Exports queued for longer than `older_than` (TUNELOOP_RUN_STALE_SECONDS) on a ready snapshot: a
+    queue message lost (a broker restart, a process gone between commit and send). Queuing one again is
+    harmless: a message for an attempt that already started does nothing."""
+    now = now or timezone.now()
+    limit = older_than if older_than is not None else worker.stale_after()
+    return list(
+        ExportJob.objects.filter(
+            state=RunState.QUEUED, snapshot__state=SnapshotState.READY, created_at__lt=now - limit
+        )
+    )
 
 
 def fail_pending(snapshot_id: int, error: str) -> None:

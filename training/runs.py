@@ -246,10 +246,12 @@ def exports_inline(snapshot) -> bool:
 @transaction.atomic
 def request_export(*, snapshot, actor, layout: str, fmt: str, provenance: bool = False) -> ExportJob:
     """Create a queued export job of `snapshot` and queue it (run here and now without a worker). A
-    snapshot still building is fine: its build task queues the job when it is ready. InvalidInput
-    (field messages) for a layout the snapshot's kind cannot take, an unknown format, a failed
-    snapshot."""
+    snapshot still building is fine: the job waits, queued, and the build's end queues it; the
+    snapshot's row is locked meanwhile so that the build cannot end unseen between our reading its
+    state and our commit (`exports.lock_snapshot`). InvalidInput (field messages) for a layout the
+    snapshot's kind cannot take, an unknown format, a failed snapshot."""
     require_train(actor, snapshot.project)
+    snapshot = exports.lock_snapshot(snapshot.pk)
     if snapshot.state == SnapshotState.FAILED:
         _require_ready(snapshot)
     try:

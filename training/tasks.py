@@ -17,7 +17,7 @@ from celery.signals import worker_ready
 from django.db import connection, transaction
 
 from . import exports, snapshots, worker
-from .models import DatasetSnapshot, ExportJob, RunState, SnapshotState
+from .models import DatasetSnapshot, SnapshotState
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +51,8 @@ def build_snapshot_task(snapshot_id: int) -> str:
         snapshots.fail(snapshot_id, snapshots.error_text(exc))
         exports.fail_pending(snapshot_id, snapshots.error_text(exc))
         return SnapshotState.FAILED
-    for job in ExportJob.objects.filter(snapshot_id=snapshot_id, state=RunState.QUEUED):
-        queue_export(job)  # exports asked for while the snapshot was building
+    for job in exports.waiting_for(snapshot_id):
+        queue_export(job)  # exports asked for while the snapshot was building (see exports.lock_snapshot)
     return state
 
 
@@ -98,10 +98,14 @@ def queue_export(job) -> None:
 
 @shared_task(name="training.maintenance.recover_stale_exports")
 def recover_stale_exports(hostname: str = "") -> list[int]:
-    """Requeue exports whose worker died; each runs again as a new attempt."""
+    """Requeue exports whose worker died; each runs again as a new attempt. Periodically (no
+    hostname), also queue again exports left queued on a ready snapshot (a lost message)."""
     jobs = exports.recover_stale(hostname=hostname)
     for job in jobs:
         queue_export(job)
+    if not hostname:
+        for job in exports.forgotten():
+            queue_export(job)
     return [job.pk for job in jobs]
 
 

@@ -1,17 +1,22 @@
 """The export pages (lead and up): export a snapshot or the curated pairs page's view, the export
 job's progress and download, the Hub push, and the diff of two snapshots.
 
-Small exports (at most TUNELOOP_EXPORT_INLINE_ROWS rows) are written in the request and sent as a zip
-(the files per split plus README.md, the dataset card); larger ones run as a job whose page polls its
-progress and then offers the download. Outsiders get 404, members below lead 403.
+Small exports (at most TUNELOOP_EXPORT_INLINE_ROWS rows) happen in the request: JSONL and CSV stream
+straight to the browser as files (a page links each split's file, the dataset card README.md beside
+them, and the zip of both); Parquet and Hugging Face folders are written and sent as a zip (the files
+per split plus README.md). Larger ones run as a job whose page polls its progress and then offers the
+download. Outsiders get 404, members below lead 403.
 """
+
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST
 
 from annotation.core.errors import ServiceError
@@ -37,6 +42,10 @@ def _send_or_queue(request, snapshot, data, back_url):
     """Stream a small ready snapshot's export now; otherwise queue a job and open its page."""
     layout, fmt, provenance = data["layout"], data["format"], bool(data.get("provenance"))
     try:
+        if snapshot.is_ready and exports.streams_inline(snapshot, fmt):
+            exports.check_export(snapshot, layout, fmt)
+            query = urlencode({"layout": layout, "format": fmt, "provenance": "1" if provenance else ""})
+            return _redirect(request, reverse("training:snapshot-files", args=[snapshot.pk]) + "?" + query)
         if snapshot.is_ready and actions.exports_inline(snapshot):
             archive = exports.export_archive(snapshot, layout=layout, fmt=fmt, provenance=provenance)
             return FileResponse(
@@ -89,6 +98,86 @@ def pairs_export(request, pk):
         messages.error(request, f"Could not snapshot the pairs: {exc.message}")
         return _redirect(request, back)
     return _send_or_queue(request, snapshot, form.cleaned_data, back)
+
+
+def _stream_args(request, pk):
+    snapshot = get_object_or_404(DatasetSnapshot.objects.select_related("project"), pk=pk)
+    project_for(request, snapshot.project_id, TRAIN)
+    q = request.GET
+    return snapshot, q.get("layout", ""), q.get("format", ""), q.get("provenance") in ("1", "on", "true")
+
+
+def _bad(exc: ServiceError) -> HttpResponse:
+    text = "; ".join(m for msgs in (exc.errors or {}).values() for m in msgs) or exc.message
+    return HttpResponse(text, status=400, content_type="text/plain; charset=utf-8")
+
+
+@login_required
+def snapshot_files(request, pk):
+    """The files of a small JSONL / CSV export: one link a split (streamed), the card, the zip."""
+    snapshot, layout, fmt, provenance = _stream_args(request, pk)
+    try:
+        exports.check_stream(snapshot, layout, fmt, exports.splits_of(snapshot)[0])
+    except (ServiceError, IndexError) as exc:
+        return _bad(exc) if isinstance(exc, ServiceError) else HttpResponse(status=400)
+    query = urlencode({"layout": layout, "format": fmt, "provenance": "1" if provenance else ""})
+    files = [
+        (split, exports.file_name(snapshot, layout, split, fmt), f"{query}&split={split}")
+        for split in exports.splits_of(snapshot)
+    ]
+    context = {"snapshot": snapshot, "layout": layout, "fmt": fmt, "provenance": provenance, "files": files,
+               "query": query}  # fmt: skip
+    return page(
+        request, snapshot.project, "training/export_files.html", "training/export_files.html", context
+    )
+
+
+@login_required
+def snapshot_file(request, pk):
+    """One split of a small JSONL / CSV export, streamed as it is encoded."""
+    snapshot, layout, fmt, provenance = _stream_args(request, pk)
+    split = request.GET.get("split", "train")
+    try:
+        exports.check_stream(snapshot, layout, fmt, split)
+    except ServiceError as exc:
+        return _bad(exc)
+    response = StreamingHttpResponse(
+        exports.stream_file(snapshot, layout=layout, fmt=fmt, provenance=provenance, split=split),
+        content_type=exports.STREAMED_FORMATS[fmt],
+    )
+    response["Content-Disposition"] = content_disposition_header(
+        True, exports.file_name(snapshot, layout, split, fmt)
+    )
+    return response
+
+
+@login_required
+def snapshot_card(request, pk):
+    """The dataset card (README.md) of a small export streamed as files."""
+    snapshot, layout, fmt, provenance = _stream_args(request, pk)
+    try:
+        text = exports.card_text(snapshot, layout=layout, fmt=fmt, provenance=provenance)
+    except ServiceError as exc:
+        return _bad(exc)
+    response = HttpResponse(text, content_type="text/markdown; charset=utf-8")
+    response["Content-Disposition"] = content_disposition_header(True, "README.md")
+    return response
+
+
+@login_required
+def snapshot_zip(request, pk):
+    """The same small export zipped (the files per split and README.md)."""
+    snapshot, layout, fmt, provenance = _stream_args(request, pk)
+    try:
+        if not actions.exports_inline(snapshot):
+            raise ServiceError("This snapshot is too large to export in the request; export it as a job.")
+        archive = exports.export_archive(snapshot, layout=layout, fmt=fmt, provenance=provenance)
+    except ServiceError as exc:
+        return _bad(exc)
+    return FileResponse(
+        archive, as_attachment=True, filename=exports.archive_name(snapshot, layout, fmt),
+        content_type="application/zip",
+    )  # fmt: skip
 
 
 def _job_for(request, pk, action=VIEW) -> ExportJob:

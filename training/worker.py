@@ -52,11 +52,18 @@ class Jobs:
     def claim_note(self, job) -> str:
         return ""
 
+    def can_start(self, job) -> bool:
+        """Whether a queued job may start now; one that may not stays queued (the job model's owner
+        queues it again when it can)."""
+        return True
+
     @transaction.atomic
     def claim(self, *, job_id: int, attempt: int | None, hostname: str, task_id: str = ""):
         """Claim a queued job for this worker; None when it is not (or no longer) ours to run."""
         job = self.model.objects.select_for_update().filter(pk=job_id).first()
         if job is None or job.state != RunState.QUEUED or (attempt is not None and attempt != job.attempt):
+            return None
+        if not self.can_start(job):
             return None
         now = timezone.now()
         job.state = RunState.RUNNING

@@ -3,6 +3,7 @@ page and API; permissions of every new URL (outsider 404, annotator 403, lead 20
 
 import io
 import json
+import re
 import zipfile
 
 import pytest
@@ -57,6 +58,10 @@ def test_every_new_url_outsider_404_annotator_403_lead_ok(client, project, users
         ("post", f"/projects/{project.pk}/pairs/export/", {"layout": "trl-preference", "format": "csv"}),
         ("post", f"/exports/{job.pk}/push/", {"repo_id": "a/b"}),
     ]
+    streamed = {"layout": "trl-preference", "format": "jsonl"}
+    for name in ("files", "card", "zip"):
+        pages.append(("get", f"/snapshots/{snap.pk}/export/{name}/", streamed))
+    pages.append(("get", f"/snapshots/{snap.pk}/export/file/", {**streamed, "split": "train"}))
     apis = [
         ("get", f"/api/snapshots/{snap.pk}/diff/{other.pk}/", {}),
         ("get", f"/api/snapshots/{snap.pk}/diff/?against={other.pk}", {}),
@@ -79,7 +84,10 @@ def test_every_new_url_outsider_404_annotator_403_lead_ok(client, project, users
     client.force_login(users["lead"])
     for method, url, body in pages:
         code = getattr(client, method)(url, body).status_code
-        assert code in ((302,) if url.endswith("/push/") else (200,)), (url, code)
+        redirects = (
+            url.endswith(("/push/", "/export/")) and method == "post" and body.get("format") != "parquet"
+        )
+        assert code == (302 if redirects else 200), (url, code)
     api = _client(users, "lead")
     for method, url, body in apis:
         code = getattr(api, method)(url, body, format="json").status_code
@@ -120,11 +128,12 @@ def test_pairs_page_export_snapshots_the_shown_pairs_first(client, project, user
     page = client.get(f"/projects/{project.pk}/pairs/").content.decode()
     assert f'action="/projects/{project.pk}/pairs/export/"' in page
     response = client.post(f"/projects/{project.pk}/pairs/export/",
-                           {"layout": "trl-preference-text", "format": "jsonl", "status": "approved"})  # fmt: skip
+                           {"layout": "trl-preference-text", "format": "jsonl", "status": "approved"},
+                           follow=True)  # fmt: skip
     assert response.status_code == 200
-    files = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
-    rows = [json.loads(line) for name in files.namelist() if name.endswith(".jsonl")
-            for line in files.read(name).decode().splitlines()]  # fmt: skip
+    links = re.findall(r'href="(/snapshots/\d+/export/file/\?[^"]+)"', response.content.decode())
+    rows = [json.loads(line) for link in links
+            for line in b"".join(client.get(link.replace("&amp;", "&")).streaming_content).decode().splitlines()]  # fmt: skip
     assert sorted(r["prompt"] for r in rows) == ["Approved 1?", "Approved 2?"]
     snap = DatasetSnapshot.objects.get()
     assert snap.kind == "dpo" and snap.filters["criterion"] == "*"
@@ -198,3 +207,53 @@ def test_manage_py_export_from_a_snapshot_and_from_the_pairs_view(project, users
     with pytest.raises(Exception, match="layout"):
         call_command("export", "--snapshot", str(snap.pk), "--layout", "trl-messages", "--format", "jsonl",
                      "--out", str(tmp_path / "x"))  # fmt: skip
+
+
+def test_a_small_jsonl_or_csv_export_streams_each_split_as_a_file_with_its_card_beside(
+    client, project, users, settings, tmp_path
+):
+    settings.DATA_DIR = tmp_path
+    make_pairs(project, users["lead"], [f"=Prompt {i}?" for i in range(6)])
+    snap = build(project, users, val_fraction=0.34)
+    assert snap.train_count and snap.val_count
+    client.force_login(users["lead"])
+    response = client.post(f"/snapshots/{snap.pk}/export/", {"layout": "trl-preference", "format": "jsonl"})
+    assert response.status_code == 302 and f"/snapshots/{snap.pk}/export/files/" in response["Location"]
+    page = client.get(response["Location"]).content.decode()
+    for split in ("train", "validation"):
+        assert f"snapshot-{snap.pk}-trl-preference-{split}.jsonl" in page
+    assert "export/card/" in page and "export/zip/" in page
+    q = {"layout": "trl-preference", "format": "jsonl", "provenance": "1"}
+    got = {}
+    for split in ("train", "validation"):
+        r = client.get(f"/snapshots/{snap.pk}/export/file/", {**q, "split": split})
+        assert r.status_code == 200 and r.streaming  # a StreamingHttpResponse: never the whole file at once
+        assert r["Content-Type"] == "application/x-ndjson; charset=utf-8"
+        assert (
+            r["Content-Disposition"]
+            == f'attachment; filename="snapshot-{snap.pk}-trl-preference-{split}.jsonl"'
+        )
+        got[split] = [json.loads(line) for line in b"".join(r.streaming_content).decode().splitlines()]
+    assert len(got["train"]) == snap.train_count and len(got["validation"]) == snap.val_count
+    # the same rows, in the same layout, as the zipped export of the same snapshot
+    archive = zipfile.ZipFile(
+        io.BytesIO(b"".join(client.get(f"/snapshots/{snap.pk}/export/zip/", q).streaming_content))
+    )
+    for split in got:
+        zipped = [json.loads(line) for line in archive.read(f"{split}.jsonl").decode().splitlines()]
+        assert zipped == got[split] and {"prompt", "chosen", "rejected", "annotators"} <= set(got[split][0])
+    card = client.get(f"/snapshots/{snap.pk}/export/card/", q)
+    assert card["Content-Type"].startswith("text/markdown") and card.content.decode().startswith("---")
+    assert f"snapshot-{snap.pk}-trl-preference-train.jsonl" in card.content.decode()
+    csv_q = {**q, "layout": "trl-preference-text", "format": "csv", "split": "train"}
+    r = client.get(f"/snapshots/{snap.pk}/export/file/", csv_q)
+    assert r["Content-Type"] == "text/csv; charset=utf-8"
+    text = b"".join(r.streaming_content).decode()
+    assert "'=Prompt" in text and "\n=Prompt" not in text and ",=Prompt" not in text  # formulas neutralised
+    # Parquet stays zipped; a large snapshot, or a split it lacks, does not stream
+    assert client.get(f"/snapshots/{snap.pk}/export/file/", {**q, "format": "parquet"}).status_code == 400
+    assert client.get(f"/snapshots/{snap.pk}/export/file/", {**q, "split": "test"}).status_code == 400
+    settings.TUNELOOP_EXPORT_INLINE_ROWS = 2
+    assert client.get(f"/snapshots/{snap.pk}/export/file/", {**q, "split": "train"}).status_code == 400
+    response = client.post(f"/snapshots/{snap.pk}/export/", {"layout": "trl-preference", "format": "jsonl"})
+    assert response["Location"] == f"/exports/{ExportJob.objects.latest('id').pk}/"

@@ -11,19 +11,21 @@ generator per layout), `writers` (where rows go, one file per split), `card` (RE
 
 from __future__ import annotations
 
+import gc
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 from pathlib import Path
 
 from .card import dataset_card
 from .diff import SnapshotDiff, diff_snapshots
 from .layouts import LAYOUTS, LayoutError, convert
 from .pseudonyms import Pseudonymizer, pseudonym
+from .text import csv_chunks, jsonl_chunks, neutralise
 
 FORMATS = ("jsonl", "parquet", "csv", "hf")  # the keys of writers.WRITERS
-_WRITER_NAMES = {"WRITERS", "neutralise", "push_to_hub", "write_csv", "write_hf_dataset", "write_jsonl",
-                 "write_parquet"}  # fmt: skip
+_WRITER_NAMES = {"WRITERS", "push_to_hub", "write_csv", "write_hf_dataset", "write_jsonl", "write_parquet"}
 
 
 def __getattr__(name):
@@ -43,9 +45,11 @@ __all__ = [
     "Pseudonymizer",
     "SnapshotDiff",
     "convert",
+    "csv_chunks",
     "dataset_card",
     "diff_snapshots",
     "export_rows",
+    "jsonl_chunks",
     "neutralise",
     "pseudonym",
     "push_to_hub",
@@ -54,6 +58,18 @@ __all__ = [
     "write_jsonl",
     "write_parquet",
 ]
+
+
+@contextmanager
+def gc_paused():
+    """Pause the cyclic garbage collector (reference counting still frees), as it was afterwards."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def export_rows(
@@ -65,13 +81,15 @@ def export_rows(
     provenance: bool = False,
     pseudonym: Callable[[str], str] | None = None,
     scores: bool = True,
-    meta: dict | None = None,
+    meta: dict | Callable[[], dict] | None = None,
     on_progress: Callable[[int], None] | None = None,
     batch_size: int = 10_000,
 ) -> dict:
     """Write `rows` (snapshot rows, streamed) in `layout` and `fmt` plus README.md into `out_dir`
     (created; must not exist or be empty). All or nothing: files appear only when every row converted.
-    Returns {"files": {split: {"path", "rows"}}, "card": path}."""
+    `meta` (the card's facts) may be a function, called once the rows are written. The cyclic garbage
+    collector is paused meanwhile: records are trees that reference counting frees, and a collection
+    every few thousand allocations would rescan every batch in flight. Returns {"files": {split: {"path", "rows"}}, "card": path}."""
     # deferred: heavy optional dependency (pyarrow)
     from .writers import WRITERS
 
@@ -86,12 +104,10 @@ def export_rows(
     work = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
     try:
         records = convert(layout, rows, provenance=provenance, pseudonym=pseudonym, scores=scores)
-        kwargs = {"on_progress": on_progress}
-        if fmt in ("parquet", "hf"):
-            kwargs["batch_size"] = batch_size
-        files = WRITERS[fmt](records, work, **kwargs)
+        with gc_paused():
+            files = WRITERS[fmt](records, work, on_progress=on_progress, batch_size=batch_size)
         card_meta = {
-            **(meta or {}),
+            **((meta() if callable(meta) else meta) or {}),
             "layout": layout,
             "format": fmt,
             "provenance": provenance,

@@ -17,29 +17,33 @@ most one batch per split in memory and returns `{split: {"path", "rows"}}`.
 from __future__ import annotations
 
 import csv
-import json
 import tempfile
 from collections.abc import Callable, Iterable
+from itertools import accumulate
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .layouts import COLUMN_TYPES
+from .text import CsvRows, batches, csv_cell, json_line_encoder, jsonl_batch, neutralise
 
 Progress = Callable[[int], None] | None
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 SPLIT_ORDER = ("train", "validation", "test")
 SCHEMA_SAMPLE = 500
 
 
 class _Counter:
+    """Reports progress at batch boundaries: once each time the row count passes a multiple of `every`,
+    and once at the end."""
+
     def __init__(self, on_progress: Progress, every: int):
         self.on_progress, self.every, self.rows = on_progress, max(1, every), 0
 
-    def tick(self):
-        self.rows += 1
-        if self.on_progress is not None and self.rows % self.every == 0:
+    def add(self, n: int):
+        before = self.rows // self.every
+        self.rows += n
+        if self.on_progress is not None and self.rows // self.every != before:
             self.on_progress(self.rows)
 
     def done(self):
@@ -60,23 +64,30 @@ def _ordered(files: dict) -> dict:
 # --- JSONL ------------------------------------------------------------------------------------------
 
 
-def write_jsonl(records: Iterable, out_dir, *, on_progress: Progress = None, progress_every: int = 10_000):
+def write_jsonl(
+    records: Iterable,
+    out_dir,
+    *,
+    on_progress: Progress = None,
+    progress_every: int = 10_000,
+    batch_size: int = 10_000,
+):
+    """One line per record; records are encoded and written a batch at a time."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     handles, counts = {}, {}
     counter = _Counter(on_progress, progress_every)
-    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    dumps = json_line_encoder()
     try:
-        for split, record in records:
+        for split, batch in batches(records, min(batch_size, progress_every)):
             fh = handles.get(split)
             if fh is None:
                 path = out_dir / f"{_safe_split(split)}.jsonl"
                 fh = handles[split] = open(path, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
                 counts[split] = 0
-            fh.write(dumps(record))
-            fh.write("\n")
-            counts[split] += 1
-            counter.tick()
+            fh.write(jsonl_batch(batch, dumps))
+            counts[split] += len(batch)
+            counter.add(len(batch))
     finally:
         for fh in handles.values():
             fh.close()
@@ -116,37 +127,61 @@ def infer_schema(batch: list[dict], type_hints: dict[str, str] | None = None) ->
     return pa.schema(fields)
 
 
+def _nested(t: pa.DataType) -> bool:
+    return pa.types.is_struct(t) or pa.types.is_list(t)
+
+
+def arrow_column(values: list, t: pa.DataType) -> pa.Array:
+    """One column of a batch as an Arrow array of type `t`. Lists of structs or lists (message lists)
+    are built from flat child columns and offsets, several times faster than converting each row's
+    dicts; flat columns go straight to `pa.array`. Raises what `pa.array` raises, or AttributeError
+    or TypeError for a value of the wrong shape."""
+    if pa.types.is_list(t) and _nested(t.value_type):
+        mask = pa.array([v is None for v in values]) if None in values else None
+        present = values if mask is None else [v or () for v in values]
+        offsets = [0, *accumulate([len(v) for v in present])]
+        flat = [item for v in present for item in v]
+        child = arrow_column(flat, t.value_type)
+        return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), child, type=t, mask=mask)
+    if pa.types.is_struct(t):
+        mask = pa.array([v is None for v in values]) if None in values else None
+        present = values if mask is None else [v or {} for v in values]
+        children = [arrow_column([v.get(f.name) for v in present], f.type) for f in t]
+        return pa.StructArray.from_arrays(children, fields=list(t), mask=mask)
+    return pa.array(values, type=t)
+
+
+def record_batch(records: list[dict], schema: pa.Schema) -> pa.RecordBatch:
+    """`records` (dicts; a missing key is null, an extra key is ignored) as a record batch of
+    `schema`, built column by column."""
+    return pa.RecordBatch.from_arrays(
+        [arrow_column([r.get(f.name) for r in records], f.type) for f in schema], schema=schema
+    )
+
+
 class _ParquetSplit:
-    def __init__(self, path: Path, batch_size: int, type_hints):
-        self.path, self.batch_size, self.type_hints = path, batch_size, type_hints
-        self.buffer: list[dict] = []
+    def __init__(self, path: Path, type_hints):
+        self.path, self.type_hints = path, type_hints
         self.writer = None
         self.rows = 0
 
-    def add(self, record: dict):
-        self.buffer.append(record)
-        if len(self.buffer) >= self.batch_size:
-            self.flush()
-
-    def flush(self):
-        if not self.buffer:
+    def write(self, records: list[dict]):
+        if not records:
             return
         if self.writer is None:
-            schema = infer_schema(self.buffer, self.type_hints)
+            schema = infer_schema(records, self.type_hints)
             self.writer = pq.ParquetWriter(self.path, schema, compression="zstd")
         try:
-            batch = pa.RecordBatch.from_pylist(self.buffer, schema=self.writer.schema)
-        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            batch = record_batch(records, self.writer.schema)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, AttributeError, TypeError) as exc:
             raise ValueError(
-                f"{self.path.name}: rows {self.rows + 1}..{self.rows + len(self.buffer)} do not fit the "
+                f"{self.path.name}: rows {self.rows + 1}..{self.rows + len(records)} do not fit the "
                 f"schema of the first batch ({exc})."
             ) from exc
         self.writer.write_batch(batch)
-        self.rows += len(self.buffer)
-        self.buffer = []
+        self.rows += len(records)
 
     def close(self):
-        self.flush()
         if self.writer is not None:
             self.writer.close()
 
@@ -160,19 +195,18 @@ def write_parquet(
     on_progress: Progress = None,
     progress_every: int = 10_000,
 ):
+    """One record batch (and row group) per `batch_size` records of a split."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     splits: dict[str, _ParquetSplit] = {}
     counter = _Counter(on_progress, progress_every)
     try:
-        for split, record in records:
+        for split, batch in batches(records, batch_size):
             target = splits.get(split)
             if target is None:
-                target = splits[split] = _ParquetSplit(
-                    out_dir / f"{_safe_split(split)}.parquet", batch_size, type_hints
-                )
-            target.add(record)
-            counter.tick()
+                target = splits[split] = _ParquetSplit(out_dir / f"{_safe_split(split)}.parquet", type_hints)
+            target.write(batch)
+            counter.add(len(batch))
     finally:
         for target in splits.values():
             target.close()
@@ -183,46 +217,34 @@ def write_parquet(
 # --- CSV --------------------------------------------------------------------------------------------
 
 
-def neutralise(cell: str) -> str:
-    """A cell a spreadsheet would run as a formula gets a leading apostrophe (OWASP CSV injection)."""
-    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
-
-
-def csv_cell(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict | list):
-        value = json.dumps(value, ensure_ascii=False)
-    return neutralise(str(value))
-
-
-def write_csv(records: Iterable, out_dir, *, on_progress: Progress = None, progress_every: int = 10_000):
+def write_csv(
+    records: Iterable,
+    out_dir,
+    *,
+    on_progress: Progress = None,
+    progress_every: int = 10_000,
+    batch_size: int = 10_000,
+):
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    handles, writers, headers, counts = {}, {}, {}, {}
+    handles, writers, rows = {}, {}, {}
     counter = _Counter(on_progress, progress_every)
     try:
-        for split, record in records:
+        for split, batch in batches(records, min(batch_size, progress_every)):
             writer = writers.get(split)
             if writer is None:
                 path = out_dir / f"{_safe_split(split)}.csv"
                 handles[split] = open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115
                 writer = writers[split] = csv.writer(handles[split])
-                headers[split] = list(record)
-                counts[split] = 0
-                writer.writerow([neutralise(h) for h in headers[split]])
-            if list(record) != headers[split]:
-                raise ValueError(f"{split} row {counts[split] + 1}: columns differ from the header.")
-            writer.writerow([csv_cell(v) for v in record.values()])
-            counts[split] += 1
-            counter.tick()
+                rows[split] = CsvRows(split)
+                writer.writerow(rows[split].header_row(batch[0]))
+            writer.writerows(rows[split].rows_of(batch))
+            counter.add(len(batch))
     finally:
         for fh in handles.values():
             fh.close()
     counter.done()
-    return _ordered({s: {"path": str(out_dir / f"{s}.csv"), "rows": n} for s, n in counts.items()})
+    return _ordered({s: {"path": str(out_dir / f"{s}.csv"), "rows": r.rows} for s, r in rows.items()})
 
 
 # --- Hugging Face datasets ----------------------------------------------------------------------------
@@ -291,5 +313,8 @@ def push_to_hub(
         )
     return result
 
+
+__all__ = ["WRITERS", "arrow_column", "csv_cell", "infer_schema", "neutralise", "push_to_hub", "record_batch",
+           "write_csv", "write_hf_dataset", "write_jsonl", "write_parquet"]  # fmt: skip
 
 WRITERS = {"jsonl": write_jsonl, "parquet": write_parquet, "csv": write_csv, "hf": write_hf_dataset}
