@@ -247,13 +247,18 @@ def file_name(snapshot, layout: str, split: str, fmt: str) -> str:
 
 
 def card_text(snapshot, *, layout: str, fmt: str, provenance: bool) -> str:
-    """The dataset card (README.md) of an export streamed as files: the same as a zipped one's; the
-    counts are the snapshot's rows a split (a KTO layout writes two rows a pair)."""
+    """The dataset card (README.md) of an export streamed as files: the same as a zipped one's, with
+    the rows each file holds (counted through the layout: a KTO layout writes two rows a pair). Only
+    small exports stream, so counting them costs one pass over at most TUNELOOP_EXPORT_INLINE_ROWS."""
     check_export(snapshot, layout, fmt)
     splits = splits_of(snapshot)
+    counts = {
+        s: sum(1 for _ in ex.convert(layout, snapshot_rows(snapshot, split=s), provenance=False))
+        for s in splits
+    }
     return ex.dataset_card({
         **card_meta(snapshot), "layout": layout, "format": fmt, "provenance": provenance,
-        "splits": {s: snapshot.train_count if s == "train" else snapshot.val_count for s in splits},
+        "splits": counts,
         "files": {s: file_name(snapshot, layout, s, fmt) for s in splits},
     })  # fmt: skip
 
