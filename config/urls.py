@@ -15,4 +15,5 @@ urlpatterns = [
     path("", include("annotation.urls")),
     path("", include("preferences.urls")),
     path("", include("training.urls")),
+    path("", include("evaluation.urls")),
 ]
