@@ -93,3 +93,32 @@ def test_card_download_matches_and_missing_folder_is_skipped(registered, client,
     assert response.status_code == 200 and "library_name: peft" in response.content.decode()
     registered.adapter_path = "/nonexistent/adapter"
     assert lineage.write_model_card(registered) is None
+
+
+def test_evaluate_command_queues_and_waits(project, users, monkeypatch, settings):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    from evaluation import tasks
+    from evaluation.models import EvalExample, EvalRun, EvalSet
+    from tests.evaluation.factories import version
+
+    settings.TUNELOOP_EVAL_EMBEDDER = "tests.training.factories.word_embedder"
+    v = version(project)
+    s = EvalSet.objects.create(project=project, name="s", source="imported", size=1)
+    EvalExample.objects.create(eval_set=s, position=0, messages=[{"role": "user", "content": "Hi"}])
+
+    def finish_at_once(run):  # stands in for a worker
+        report = {"summary": {"model": {"preference": {"rate": 0.75}}}}
+        EvalRun.objects.filter(pk=run.pk).update(state="completed", progress=1.0, report=report)
+
+    monkeypatch.setattr(tasks, "queue_eval_run", finish_at_once)
+    out = StringIO()
+    call_command("evaluate", project.pk, "--model-version", v.pk, "--eval-set", s.pk, "--set", "max_new_tokens=8",
+                 "--wait", "--poll", "0.01", stdout=out)  # fmt: skip
+    text = out.getvalue()
+    assert "queued" in text and "accuracy: 0.750" in text
+    assert EvalRun.objects.get().config == {"max_new_tokens": 8}
+    with pytest.raises(CommandError, match="config.nope"):
+        call_command("evaluate", project.pk, "--model-version", v.pk, "--eval-set", s.pk, "--set", "nope=1")
