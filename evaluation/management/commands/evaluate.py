@@ -11,11 +11,10 @@ from django.core.management.base import BaseCommand, CommandError
 
 from annotation.core.errors import ServiceError
 from annotation.models import Project
-from training.management.commands.train import Command as TrainCommand
-from training.models import ACTIVE_STATES, ModelVersion, RunState
-
 from evaluation import runs
 from evaluation.models import EvalRun, EvalSet
+from training.management.commands.train import Command as TrainCommand
+from training.models import ACTIVE_STATES, ModelVersion, RunState
 
 
 class Command(BaseCommand):
