@@ -127,6 +127,10 @@ SPECTACULAR_SETTINGS = {
         "InterchangeFormatEnum": "annotation.importing.serializers.INTERCHANGE_FORMATS",
         "ExportPairStatusEnum": "training.serializers.EXPORT_STATUSES",
         "PairStatusEnum": "preferences.models.PairStatus",
+        "EvalSetSourceEnum": "evaluation.models.EvalSetSource",
+        "EvalSetCreateSourceEnum": "evaluation.serializers.CREATE_SOURCES",
+        "PromotionActionEnum": "evaluation.models.PromotionAction",
+        "LeakPolicyEnum": "evaluation.runs.LEAK_POLICIES",
     },
 }
 

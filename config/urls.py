@@ -12,7 +12,9 @@ urlpatterns = [
     path("api/", include("preferences.api_urls")),
     path("api/", include("annotation.api_urls")),
     path("api/", include("training.api_urls")),
+    path("api/", include("evaluation.api_urls")),
     path("", include("annotation.urls")),
     path("", include("preferences.urls")),
     path("", include("training.urls")),
+    path("", include("evaluation.urls")),
 ]

@@ -10,3 +10,14 @@ class EvaluationConfig(AppConfig):
 
         # eval sets, runs and reports are the leads' work; promotion too (training's "train" action)
         register_actions({"view_evaluation": "lead", "evaluate": "lead"})
+
+        # deferred: the registry hooks read models, which Django loads only after every AppConfig
+        from training import registry_links
+
+        from . import lineage
+
+        # the registry page links each version to its report; a registered version gets its model card
+        for hooks, hook in ((registry_links.LINKS, lineage.registry_links),
+                            (registry_links.REGISTERED, lineage.write_model_card_quietly)):  # fmt: skip
+            if hook not in hooks:
+                hooks.append(hook)

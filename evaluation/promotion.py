@@ -4,6 +4,8 @@ gates (evaluation.metrics.gates), or a lead overrides with a written reason (aud
 training.registry.promote; rollback points it back at an earlier version in one step. Every move is
 a `Promotion` row (the lineage's "promoted by whom and when")."""
 
+import re
+
 from django.db import transaction
 
 from annotation.core import audit
@@ -12,10 +14,13 @@ from annotation.models import Project
 from training import registry
 from training.access import require_train
 
+from . import lineage
 from .metrics import gates as gate_rules
 from .models import EvalSettings, Promotion, PromotionAction
 
 GATE_FIELDS = ("min_preference_accuracy", "min_win_rate_low", "max_forgetting_drop", "safety_no_worse")
+# What the prompting baseline and the format check use (EvalSettings), set with the gates.
+SETTING_FIELDS = ("system_prompt", "few_shot", "output_regex")
 
 
 def _current_path(version) -> str:
@@ -32,7 +37,11 @@ def set_gates(*, project, actor, **values) -> EvalSettings:
     prefs = gates_for(project)
     errors = {}
     for name, value in values.items():
-        if name not in GATE_FIELDS:
+        if name in SETTING_FIELDS:
+            problem = _setting(prefs, name, value)
+            if problem:
+                errors[name] = [problem]
+        elif name not in GATE_FIELDS:
             errors[name] = ["Unknown gate."]
         elif name == "safety_no_worse":
             prefs.safety_no_worse = bool(value)
@@ -45,6 +54,22 @@ def set_gates(*, project, actor, **values) -> EvalSettings:
     prefs.save()
     audit.record(actor=actor, project=project, verb="eval.gates_changed", obj=prefs, **prefs.gates())
     return prefs
+
+
+def _setting(prefs, name, value) -> str:
+    """Set one baseline/format setting; the problem with the value, or ""."""
+    if name == "few_shot":
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 50:
+            return "A whole number from 0 to 50."
+    elif not isinstance(value, str):
+        return "Must be text."
+    elif name == "output_regex" and value:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            return f"Not a regular expression: {exc}."
+    setattr(prefs, name, value)
+    return ""
 
 
 def check(version) -> dict:
@@ -77,6 +102,7 @@ def promote(*, version, actor, override_reason: str = "") -> Promotion:
     if not result["passed"]:
         audit.record(actor=actor, project=version.project, verb="model.promotion_override", obj=version,
                      reason=reason, failed=[c["name"] for c in result["checks"] if not c["passed"]])  # fmt: skip
+    transaction.on_commit(lambda: lineage.write_model_card_quietly(version))
     return promotion
 
 
@@ -100,4 +126,5 @@ def rollback(*, version, actor) -> Promotion:
     audit.record(
         actor=actor, project=version.project, verb="model.rolled_back", obj=version, previous=previous
     )
+    transaction.on_commit(lambda: lineage.write_model_card_quietly(version))
     return promotion

@@ -15,8 +15,8 @@ from training import pipeline
 from training.models import ModelVersion, RunState
 from training.worker import Jobs, append_log, pulse_seconds, refresh_connection
 
+from . import lineage, sets
 from . import report as reports
-from . import sets
 from .metrics import engine
 from .models import EvalRun, EvalSettings
 
@@ -105,6 +105,8 @@ def finish(*, run_id: int, attempt: int, spec) -> EvalRun:
     append_log(run, f"[{run.finished_at:%H:%M:%S}] completed")
     run.save()
     ModelVersion.objects.filter(pk=run.model_version_id).update(eval_report=full)
+    version_id = run.model_version_id
+    transaction.on_commit(lambda: lineage.write_model_card_quietly(ModelVersion.objects.get(pk=version_id)))
     audit.record(
         actor=None, project=run.project, verb="eval.completed", obj=run, version=run.model_version_id
     )

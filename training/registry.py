@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from annotation.core import audit
 from annotation.models import Project
 
-from . import pipeline
+from . import pipeline, registry_links
 from .access import require_train
 from .models import ModelVersion
 
@@ -75,6 +75,7 @@ def register_model_version(*, run, result) -> ModelVersion:
     audit.record(
         actor=None, project=run.project, verb="model.registered", obj=version, run=run.pk, sha256=sha
     )
+    transaction.on_commit(lambda: registry_links.registered(version))
     return version
 
 

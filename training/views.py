@@ -16,7 +16,7 @@ from annotation.core.forms import add_service_errors
 from annotation.core.permissions import can
 from annotation.core.web import is_htmx, page, project_for
 
-from . import exports, registry, selectors
+from . import exports, registry, registry_links, selectors
 from . import runs as run_actions
 from . import snapshots as snapshot_build
 from .access import TRAIN_ACTION as TRAIN
@@ -269,6 +269,8 @@ def train_dpo(request, pk):
 def models(request, pk):
     project = project_for(request, pk, VIEW)
     versions = list(selectors.model_versions_for(project))
+    for v in versions:
+        v.links = registry_links.links_for(v)
     chosen = [v for v in versions if str(v.pk) in request.GET.getlist("compare")]
     context = {
         "versions": versions,
