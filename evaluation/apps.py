@@ -14,10 +14,11 @@ class EvaluationConfig(AppConfig):
         # deferred: the registry hooks read models, which Django loads only after every AppConfig
         from training import registry_links
 
-        from . import lineage
+        from . import lineage, promotion
 
         # the registry page links each version to its report; a registered version gets its model card
         for hooks, hook in ((registry_links.LINKS, lineage.registry_links),
-                            (registry_links.REGISTERED, lineage.write_model_card_quietly)):  # fmt: skip
+                            (registry_links.REGISTERED, lineage.write_model_card_quietly),
+                            (registry_links.GUARDS, promotion.registry_guard)):  # fmt: skip
             if hook not in hooks:
                 hooks.append(hook)

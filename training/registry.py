@@ -14,6 +14,7 @@ from pathlib import Path
 from django.db import IntegrityError, transaction
 
 from annotation.core import audit
+from annotation.core.errors import Conflict
 from annotation.models import Project
 
 from . import pipeline, registry_links
@@ -80,11 +81,16 @@ def register_model_version(*, run, result) -> ModelVersion:
 
 
 @transaction.atomic
-def promote(version: ModelVersion, *, by) -> ModelVersion:
+def promote(version: ModelVersion, *, by, guarded: bool = True) -> ModelVersion:
     """Make `version` the project's current model: `Project.current_model_path` becomes its adapter
-    (or full model) path. Audited; lead and up."""
+    (or full model) path. Audited; lead and up. The registry's guards (`registry_links.GUARDS`, e.g.
+    evaluation's gates) may refuse it (Conflict); a caller that has checked them itself (evaluation's
+    promote with its override, its rollback) passes `guarded=False`."""
     project = Project.objects.select_for_update().get(pk=version.project_id)
     require_train(by, project)
+    refused = registry_links.promotion_refused(version) if guarded else ""
+    if refused:
+        raise Conflict(refused)
     previous = project.current_model_path
     project.current_model_path = version.adapter_path
     project.save(update_fields=["current_model_path"])

@@ -285,8 +285,12 @@ def models(request, pk):
 def model_promote(request, pk):
     version = get_object_or_404(ModelVersion.objects.select_related("project"), pk=pk)
     project_for(request, version.project_id, TRAIN)
-    registry.promote(version, by=request.user)
-    messages.success(request, f"{version.name} is now the project's current model.")
+    try:
+        registry.promote(version, by=request.user)
+    except ServiceError as exc:  # e.g. evaluation's gates: the message says where to promote instead
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"{version.name} is now the project's current model.")
     url = reverse("training:models", args=[version.project_id])
     if is_htmx(request):
         response = HttpResponse(status=204)

@@ -42,6 +42,41 @@ def test_gates_block_promotion_and_override_is_audited(project, users):
     ]
 
 
+def test_the_registrys_own_promote_respects_the_gates(project, users):
+    """training's Promote (registry page and API) asks evaluation's guard: a version that fails its
+    gates (or was never evaluated) is refused there with the reason; one that passes is promoted."""
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    from annotation.core.errors import Conflict
+    from training import registry
+
+    failing = version(project, name="v1", adapter_path="/a/1")
+    with pytest.raises(Conflict, match="evaluation gates"):
+        registry.promote(failing, by=users["lead"])
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=users['lead']).key}")
+    response = api.post(f"/api/models/{failing.pk}/promote/")
+    assert response.status_code == 409 and "evaluation report" in response.json()["detail"]
+    project.refresh_from_db()
+    assert project.current_model_path == ""
+    passing = version(project, name="v2", adapter_path="/a/2")
+    passing.eval_report = PASSING
+    passing.save()
+    assert api.post(f"/api/models/{passing.pk}/promote/").status_code == 200
+    project.refresh_from_db()
+    assert project.current_model_path == "/a/2"
+
+
+def test_the_registry_page_says_why_a_promote_was_refused(client, project, users):
+    failing = version(project, name="v1", adapter_path="/a/1")
+    client.force_login(users["lead"])
+    page = client.post(f"/models/{failing.pk}/promote/", follow=True).content.decode()
+    assert "does not pass the project&#x27;s evaluation gates" in page
+    project.refresh_from_db()
+    assert project.current_model_path == ""
+
+
 def test_unevaluated_version_is_blocked(project, users):
     with pytest.raises(InvalidInput):
         promotion.promote(version=version(project), actor=users["lead"])

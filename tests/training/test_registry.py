@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from annotation.core.errors import Forbidden
 from annotation.models import AuditEvent, Project
-from training import registry, worker
+from training import registry, registry_links, worker
 from training.models import DatasetSnapshot, ModelVersion, RunState, TrainingRun
 
 
@@ -81,7 +81,15 @@ def test_two_runs_finishing_together_get_distinct_names(project, tmp_path, monke
     assert set(TrainingRun.objects.values_list("state", flat=True)) == {RunState.COMPLETED}
 
 
+@pytest.fixture
+def unguarded(monkeypatch):
+    """Training's own promotion mechanics, without the guards later apps add (evaluation's gates:
+    tested in tests/evaluation/test_promotion.py)."""
+    monkeypatch.setattr(registry_links, "GUARDS", [])
+
+
 @pytest.mark.django_db
+@pytest.mark.usefixtures("unguarded")
 def test_promote_points_the_project_at_the_version_and_is_audited(project, users, tmp_path, client):
     run, result = running_run(project, tmp_path, 1)
     version = worker.finish_run(run_id=run.pk, attempt=1, result=result).model_version
@@ -107,6 +115,7 @@ def test_promote_points_the_project_at_the_version_and_is_audited(project, users
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("unguarded")
 def test_api_promote_for_leads_only(project, users, tmp_path):
     from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient
