@@ -119,3 +119,44 @@ def test_versus_fresh_creates_comparisons_with_a_fresh_generation(project, users
         assert meta["batch"] == batch.pk and meta["model_preferred_position"] == 0 and meta["why"]
     assert tasks.materialize_batch(batch.pk) == 0  # every sample has its item: nothing made twice
     assert Item.objects.filter(metadata__active_learning__batch=batch.pk).count() == 3
+
+
+def test_margin_by_implicit_reward_then_pairs_from_the_sampled_responses(
+    project, users, tiny_model_dir, tmp_path
+):
+    from llm import load_model, response_stats  # deferred: torch only in this slow test
+    from tests.fixtures.tiny_models import build_tiny_model
+
+    project.base_model = str(tiny_model_dir)
+    project.current_model_path = str(build_tiny_model(tmp_path / "promoted", seed=1))
+    project.save()
+    ready(project, users, n=4)
+    assert tasks.score_margin(project.pk) == 4
+    rows = list(
+        SampleScore.objects.filter(kind=ScoreKind.MARGIN).select_related("sample").order_by("sample_id")
+    )
+    assert {r.details["method"] for r in rows} == {"implicit_reward"}
+    assert {r.model_version for r in rows} == {scores.current_model(project)}
+    policy, ref = load_model(project.current_model_path), load_model(str(tiny_model_dir))
+    for row in rows:
+        convs = [row.sample.messages] * 2
+        pol = [lp for lp, _ in response_stats(*policy, convs, row.details["responses"])]
+        base = [lp for lp, _ in response_stats(*ref, convs, row.details["responses"])]
+        expected = [p - b for p, b in zip(pol, base, strict=True)]  # DPO's implicit reward (beta 1)
+        assert row.details["rewards"] == pytest.approx(expected, abs=1e-4)
+        assert row.value == pytest.approx(abs(expected[0] - expected[1]), abs=1e-4) == row.sample.margin
+    assert tasks.score_margin(project.pk) == 0  # the same version: never recomputed
+    batch = selecting.select(
+        project=project, actor=users["lead"], strategy="uncertainty", budget=2, output="margin_pair"
+    )
+    items = Item.objects.filter(metadata__active_learning__batch=batch.pk)
+    assert items.count() == 2
+    by_sample = {r.sample_id: r for r in rows}
+    for item in items:
+        sample = item.production_samples.get()
+        texts = list(item.responses.order_by("position").values_list("text", flat=True))
+        assert (
+            texts == by_sample[sample.pk].details["responses"] and item.kind == registry.listing_responses()
+        )
+        rewards = by_sample[sample.pk].details["rewards"]
+        assert item.metadata["active_learning"]["model_preferred_position"] == int(rewards[1] > rewards[0])
