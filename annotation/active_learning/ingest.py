@@ -79,9 +79,9 @@ COLUMNS = (
 
 
 def _insert(project, fresh: list[SampleRecord], *, source: str) -> None:
-    """Raw parameterised INSERTs (executemany on SQLite, multi-row VALUES on PostgreSQL): the ORM's
-    bulk_create compiles each batch of rows field by field, which was most of the ingest time (see
-    benchmarks/active_learning.py)."""
+    """Raw writes in the caller's transaction (an executemany INSERT on SQLite, COPY on PostgreSQL):
+    the ORM's bulk_create compiles each batch of rows field by field, which was most of the ingest
+    time (see benchmarks/active_learning.py)."""
     if not fresh:
         return
     ops = connection.ops
@@ -110,16 +110,11 @@ def _insert(project, fresh: list[SampleRecord], *, source: str) -> None:
     ]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            # one multi-row VALUES statement a chunk: executemany's statement per row (even
-            # pipelined) was most of PostgreSQL's ingest time; 14 columns x 1,000 rows stays far
-            # below PostgreSQL's 65,535 parameters
-            row = f"({', '.join(['%s'] * len(COLUMNS))})"
-            for start in range(0, len(params), MAX_BATCH):
-                chunk = params[start : start + MAX_BATCH]
-                values = ", ".join([row] * len(chunk))
-                cursor.execute(
-                    f"INSERT INTO {table} ({columns}) VALUES {values}", [v for r in chunk for v in r]
-                )
+            # COPY: psycopg adapts the rows in C; executemany's statement per row, or one huge
+            # multi-row VALUES statement (split into placeholders in Python), took most of the time
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in params:
+                    copy.write_row(row)
         else:
             for start in range(0, len(params), MAX_BATCH):
                 cursor.executemany(sql, params[start : start + MAX_BATCH])
