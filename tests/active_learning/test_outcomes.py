@@ -1,10 +1,12 @@
 """Each batch's outcome once reviewed, from real judgments through the queue services (accept rate
 of SFT reviews; how often reviewers chose the response the model did not prefer), and the
-production output against a fresh generation (versus_fresh) with a tiny model."""
+production output against a fresh generation (versus_fresh) and the implicit-reward margin with tiny
+models; coverage lists what the dataset misses first."""
 
+import numpy as np
 import pytest
 
-from annotation.active_learning import scores, selecting, selectors, tasks
+from annotation.active_learning import scores, selecting, selection, selectors, tasks
 from annotation.active_learning.models import ProductionSample, SampleScore, ScoreKind, SelectionBatch
 from annotation.kinds import registry
 from annotation.models import Item
@@ -160,3 +162,18 @@ def test_margin_by_implicit_reward_then_pairs_from_the_sampled_responses(
         )
         rewards = by_sample[sample.pk].details["rewards"]
         assert item.metadata["active_learning"]["model_preferred_position"] == int(rewards[1] > rewards[0])
+
+
+def test_coverage_lists_the_clusters_the_dataset_misses_first():
+    rng = np.random.default_rng(2)
+    centres = np.eye(6)[:3] * 5
+    sizes = (60, 40, 20)  # the biggest cluster is the one training data misses
+    X = np.vstack([c + rng.normal(0, 0.2, (n, 6)) for c, n in zip(centres, sizes, strict=True)])
+    training = np.vstack([centres[1] + rng.normal(0, 0.2, (5, 6)), centres[2] + rng.normal(0, 0.2, (5, 6))])
+    reviewed = np.vstack([training, centres[0] + rng.normal(0, 0.2, (2, 6))])
+    report = selection.coverage(X, {"reviewed": reviewed, "training": training}, k=3, threshold=0.9)
+    assert [r["size"] for r in report] == [60, 40, 20]  # uncovered first, then by size
+    first, *rest = report
+    assert first["training"] == 0.0 and first["training_count"] == 0 and first["reviewed"] > 0.9
+    assert all(r["training"] > 0.9 and r["training_count"] == 5 for r in rest)
+    assert sorted(i for r in report for i in r["members"]) == list(range(120))
