@@ -127,6 +127,7 @@ SPECTACULAR_SETTINGS = {
         "InterchangeFormatEnum": "annotation.importing.serializers.INTERCHANGE_FORMATS",
         "ExportPairStatusEnum": "training.serializers.EXPORT_STATUSES",
         "PairStatusEnum": "preferences.models.PairStatus",
+        "SelectionOutputEnum": "annotation.active_learning.serializers.OUTPUTS",
     },
 }
 

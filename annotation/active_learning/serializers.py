@@ -69,11 +69,14 @@ class SampleDetailSerializer(SampleSerializer):
         read_only_fields = fields
 
 
+OUTPUTS = SelectionBatch.Output.choices  # one schema enum (SelectionOutputEnum) for every use
+
+
 class SelectRequestSerializer(serializers.Serializer):
     strategy = serializers.ChoiceField(choices=STRATEGIES)
     budget = serializers.IntegerField(min_value=1, max_value=1000)
     output = serializers.ChoiceField(
-        choices=SelectionBatch.Output.choices,
+        choices=OUTPUTS,
         required=False,
         help_text="What the selection becomes; the project's default output when left out.",
     )
@@ -146,6 +149,4 @@ class SettingsSerializer(serializers.Serializer):
     weights = WeightsSerializer(required=False)
     duplicate_threshold = serializers.FloatField(required=False)
     item_priority = serializers.IntegerField(required=False, allow_null=True)
-    default_output = serializers.ChoiceField(
-        choices=SelectionBatch.Output.choices, required=False, allow_blank=True
-    )
+    default_output = serializers.ChoiceField(choices=OUTPUTS, required=False, allow_blank=True)
