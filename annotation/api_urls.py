@@ -77,6 +77,16 @@ urlpatterns += [
         "projects/<int:project_id>/ingest-tokens/", al_api.TokenListView.as_view(), name="api-ingest-tokens"
     ),
     path(
+        "projects/<int:project_id>/ingest-tokens/<int:token_id>/",
+        al_api.TokenDetailView.as_view(),
+        name="api-ingest-token",
+    ),
+    path(
+        "projects/<int:project_id>/active-learning/settings/",
+        al_api.SettingsView.as_view(),
+        name="api-al-settings",
+    ),
+    path(
         "projects/<int:project_id>/quality-models/",
         al_api.QualityModelListView.as_view(),
         name="api-quality-models",

@@ -20,5 +20,6 @@ class AnnotationConfig(AppConfig):
                 "ingest_samples": Role.LEAD,
                 "manage_ingest_tokens": Role.LEAD,
                 "select_samples": Role.LEAD,
+                "configure_active_learning": Role.LEAD,
             }
         )

@@ -40,5 +40,11 @@ urlpatterns += [
     path("projects/<int:pk>/production/score/", al_views.score, name="production-score"),
     path("projects/<int:pk>/production/import/", al_views.import_samples, name="production-import"),
     path("projects/<int:pk>/production/tokens/", al_views.create_token, name="production-token"),
+    path(
+        "projects/<int:pk>/production/tokens/<int:token_id>/revoke/",
+        al_views.revoke_token,
+        name="production-token-revoke",
+    ),
+    path("projects/<int:pk>/production/settings/", al_views.update_settings, name="production-settings"),
     path("projects/<int:pk>/coverage/", al_views.coverage, name="coverage"),
 ]

@@ -131,6 +131,7 @@ SPECTACULAR_SETTINGS = {
         "EvalSetCreateSourceEnum": "evaluation.serializers.CREATE_SOURCES",
         "PromotionActionEnum": "evaluation.models.PromotionAction",
         "LeakPolicyEnum": "evaluation.runs.LEAK_POLICIES",
+        "SelectionOutputEnum": "annotation.active_learning.serializers.OUTPUTS",
     },
 }
 

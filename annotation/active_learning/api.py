@@ -1,6 +1,6 @@
 """REST API of active learning: ingest (a project ingest token or a lead's API token), samples and
-their scores, scoring, selection with batch outcomes, coverage, ingest tokens, quality models.
-Annotators get 403 on all of it, outsiders 404."""
+their scores, scoring, selection with batch outcomes, coverage, ingest tokens (create, list,
+revoke), the project's settings, quality models. Annotators get 403 on all of it, outsiders 404."""
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
@@ -13,9 +13,10 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.active_learning import ingest, records, selecting, selectors, tasks
+from annotation.active_learning import configure, ingest, records, selecting, selectors, tasks
 from annotation.active_learning import serializers as s
 from annotation.active_learning.models import ProductionSample, ProjectIngestToken, QualityModel
+from annotation.active_learning.scores import project_settings
 from annotation.core.api import ProjectScoped, error_responses, validated
 
 
@@ -184,6 +185,7 @@ class SelectionView(ProjectScoped, APIView):
     def post(self, request, project_id):
         project = self.project_for("select_samples")
         data = validated(s.SelectRequestSerializer, request.data)
+        data.setdefault("output", project_settings(project)["default_output"])
         batch = selecting.select(project=project, actor=request.user, **data)
         if selecting.needs_generation(batch):
             transaction.on_commit(lambda: tasks.materialize_batch.delay(batch.pk))
@@ -237,6 +239,43 @@ class TokenListView(ProjectScoped, APIView):
         data = validated(s.IngestTokenCreateSerializer, request.data)
         token, secret = ingest.create_token(project=project, actor=request.user, name=data["name"])
         return Response({**s.IngestTokenSerializer(token).data, "token": secret}, status=201)
+
+
+@extend_schema(tags=["active learning"])
+class TokenDetailView(ProjectScoped, APIView):
+    @extend_schema(
+        summary="Revoke an ingest token (it stops authenticating at once; the row stays, audited).",
+        responses={200: s.IngestTokenSerializer, **error_responses(403, 404)},
+    )
+    def delete(self, request, project_id, token_id):
+        project = self.project_for("manage_ingest_tokens")
+        token = project.ingest_tokens.filter(pk=token_id).first()
+        if token is None:
+            raise exceptions.NotFound("No such ingest token.")
+        ingest.revoke_token(token=token, actor=request.user)
+        return Response(s.IngestTokenSerializer(token).data)
+
+
+@extend_schema(tags=["active learning"])
+class SettingsView(ProjectScoped, APIView):
+    @extend_schema(
+        summary="The project's active-learning settings (defaults filled in).",
+        responses={200: s.SettingsSerializer, **error_responses(403, 404)},
+    )
+    def get(self, request, project_id):
+        project = self.project_for("view_production")
+        return Response(project_settings(project))
+
+    @extend_schema(
+        summary="Change some active-learning settings (leads); weights merge into the project's own.",
+        request=s.SettingsSerializer,
+        responses={200: s.SettingsSerializer, **error_responses(400, 403, 404)},
+    )
+    def patch(self, request, project_id):
+        project = self.project_for("configure_active_learning")
+        if not isinstance(request.data, dict):
+            raise exceptions.ValidationError({"non_field_errors": ["An object of settings."]})
+        return Response(configure.update(project=project, actor=request.user, changes=dict(request.data)))
 
 
 @extend_schema(tags=["active learning"], summary="Quality models: labels and held-out accuracy.")

@@ -190,6 +190,17 @@ class ActiveLearningSettings(models.Model):
     duplicate_threshold = models.FloatField(
         help_text="Cosine at or above which a sample is a near-duplicate."
     )
+    item_priority = models.IntegerField(
+        null=True,
+        blank=True,
+        help_text="Queue priority of selected items (empty: TUNELOOP_AL_ITEM_PRIORITY).",
+    )
+    default_output = models.CharField(
+        max_length=16,
+        choices=SelectionBatch.Output.choices,
+        blank=True,
+        help_text="What a selection becomes when the lead does not say (empty: review).",
+    )
 
     def __str__(self):
         return f"Active learning settings of {self.project_id}"

@@ -60,6 +60,10 @@ def project_settings(project) -> dict:
             **(row.weights if row else {}),
         },
         "duplicate_threshold": row.duplicate_threshold if row else settings.TUNELOOP_AL_DUPLICATE_COSINE,
+        "item_priority": row.item_priority
+        if row and row.item_priority is not None
+        else settings.TUNELOOP_AL_ITEM_PRIORITY,
+        "default_output": (row.default_output if row else "") or "review",
     }
 
 

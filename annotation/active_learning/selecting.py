@@ -3,14 +3,13 @@
 `select` picks (selection.choose) among the project's unselected, embedded samples, skipping
 near-duplicates of items already in the project (reviewed or queued) and of selected samples, and
 reserves them for a SelectionBatch. `materialize` then turns them into items through the item
-lifecycle, at TUNELOOP_AL_ITEM_PRIORITY so they come first: SFT review of the production output,
+lifecycle, at the project's item priority (TUNELOOP_AL_ITEM_PRIORITY) so they come first: SFT review of the production output,
 or an item of the project's many-responses kind (the production output against a fresh generation,
 or the margin's two sampled responses). Why each was chosen goes into the item's metadata under
 "active_learning"; the annotator's task never carries the metadata (annotation.kinds.task).
 """
 
 import numpy as np
-from django.conf import settings
 from django.db import transaction
 
 from annotation.active_learning import selection
@@ -215,6 +214,7 @@ def materialize(batch: SelectionBatch, *, fresh: dict[int, str] | None = None) -
             )
         }
     kind = "sft" if batch.output == Output.REVIEW else pair_kind()
+    item_priority = project_settings(project)["item_priority"]
     planned = []
     for sample in samples:
         responses, preferred = _responses(
@@ -252,7 +252,7 @@ def materialize(batch: SelectionBatch, *, fresh: dict[int, str] | None = None) -
                     external_id=sample.external_id,
                     content_hash=key,
                     metadata={"active_learning": meta},
-                    priority=settings.TUNELOOP_AL_ITEM_PRIORITY,
+                    priority=item_priority,
                     source=f"active learning batch {batch.pk}",
                 ),
             )

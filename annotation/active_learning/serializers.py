@@ -69,11 +69,16 @@ class SampleDetailSerializer(SampleSerializer):
         read_only_fields = fields
 
 
+OUTPUTS = SelectionBatch.Output.choices  # one schema enum (SelectionOutputEnum) for every use
+
+
 class SelectRequestSerializer(serializers.Serializer):
     strategy = serializers.ChoiceField(choices=STRATEGIES)
     budget = serializers.IntegerField(min_value=1, max_value=1000)
     output = serializers.ChoiceField(
-        choices=SelectionBatch.Output.choices, default=SelectionBatch.Output.REVIEW
+        choices=OUTPUTS,
+        required=False,
+        help_text="What the selection becomes; the project's default output when left out.",
     )
     seed = serializers.IntegerField(default=0)
 
@@ -126,3 +131,22 @@ class ScoreRequestSerializer(serializers.Serializer):
     workers = serializers.IntegerField(min_value=1, max_value=32, default=1)
     margin = serializers.BooleanField(default=False)
     retrain = serializers.BooleanField(default=False)
+
+
+class WeightsSerializer(serializers.Serializer):
+    entropy = serializers.FloatField(required=False)
+    logprob = serializers.FloatField(required=False)
+    quality = serializers.FloatField(required=False)
+    committee = serializers.FloatField(required=False)
+    margin = serializers.FloatField(required=False)
+    feedback = serializers.FloatField(required=False)
+
+
+class SettingsSerializer(serializers.Serializer):
+    """A project's active-learning settings (effective values; PATCH any subset, weights merge)."""
+
+    retrain_every = serializers.IntegerField(required=False, min_value=1)
+    weights = WeightsSerializer(required=False)
+    duplicate_threshold = serializers.FloatField(required=False)
+    item_priority = serializers.IntegerField(required=False, allow_null=True)
+    default_output = serializers.ChoiceField(choices=OUTPUTS, required=False, allow_blank=True)

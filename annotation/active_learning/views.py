@@ -1,5 +1,5 @@
 """The lead's pages: the production explorer (filters, histograms, the 2-D map, scoring, selection
-and each batch's outcome, import, ingest tokens), one sample with every score, and coverage."""
+and each batch's outcome, import, ingest tokens, settings), one sample with every score, coverage."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -8,8 +8,10 @@ from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_http_methods, require_POST
 
-from annotation.active_learning import ingest, quality, records, selecting, selectors, tasks
+from annotation.active_learning import configure, ingest, quality, records, selecting, selectors, tasks
 from annotation.active_learning.models import ProductionSample, SelectionBatch
+from annotation.active_learning.scores import project_settings
+from annotation.active_learning.scoring import SIGNALS
 from annotation.active_learning.selection import STRATEGIES
 from annotation.core.errors import ServiceError
 from annotation.core.web import page, project_for
@@ -44,6 +46,8 @@ def explorer(request, pk):
         "quality_model": quality.latest(project),
         "tokens": project.ingest_tokens.all()[:20],
         "new_token": request.session.pop("new_ingest_token", None),
+        "al_settings": project_settings(project),
+        "settings_errors": request.session.pop("al_settings_errors", None),
     }
     return page(request, project, TEMPLATES + "explorer.html", TEMPLATES + "explorer.html", context)
 
@@ -67,7 +71,7 @@ def select(request, pk):
             actor=request.user,
             strategy=request.POST.get("strategy", ""),
             budget=int(request.POST.get("budget") or 0),
-            output=request.POST.get("output", SelectionBatch.Output.REVIEW),
+            output=request.POST.get("output") or project_settings(project)["default_output"],
             seed=int(request.POST.get("seed") or 0),
         )
     except (ServiceError, ValueError) as exc:
@@ -118,6 +122,35 @@ def create_token(request, pk):
     project = project_for(request, pk, "manage_ingest_tokens")
     _, secret = ingest.create_token(project=project, actor=request.user, name=request.POST.get("name", ""))
     request.session["new_ingest_token"] = secret  # shown once, on the next page view
+    return redirect("annotation:production", pk=project.pk)
+
+
+@login_required
+@require_POST
+def revoke_token(request, pk, token_id):
+    project = project_for(request, pk, "manage_ingest_tokens")
+    token = get_object_or_404(project.ingest_tokens, pk=token_id)
+    ingest.revoke_token(token=token, actor=request.user)
+    messages.success(request, f"Ingest token {token.prefix}… revoked.")
+    return redirect("annotation:production", pk=project.pk)
+
+
+@login_required
+@require_POST
+def update_settings(request, pk):
+    project = project_for(request, pk, "configure_active_learning")
+    post = request.POST
+    changes = {name: post[name].strip() for name in configure.FIELDS if name in post and name != "weights"}
+    weights = {name: post[f"weight_{name}"].strip() for name in SIGNALS if f"weight_{name}" in post}
+    if weights:
+        changes["weights"] = weights
+    try:
+        configure.update(project=project, actor=request.user, changes=changes)
+    except ServiceError as exc:
+        request.session["al_settings_errors"] = exc.errors or {"settings": [exc.message]}
+        messages.error(request, f"Settings not saved: {exc.message}")
+        return redirect("annotation:production", pk=project.pk)
+    messages.success(request, "Active-learning settings saved.")
     return redirect("annotation:production", pk=project.pk)
 
 

@@ -153,3 +153,38 @@ def test_file_import_api_page_and_command(project, users, client, tmp_path):
     path.write_text("prompt,output\nA question?,An answer.\nA question?,An answer.\n")
     call_command("ingest_samples", str(project.pk), str(path), "--user", "lead")
     assert ProductionSample.objects.filter(project=project).count() == 6
+
+
+def test_ingested_fields_round_trip(project, users):
+    """The raw INSERT (executemany on SQLite, multi-row VALUES on PostgreSQL) stores every field."""
+    rows = [
+        {
+            "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": f"Q {i} é"}],
+            "output": f"A {i} ✓",
+            "model_version": "v2",
+            "timestamp": "2024-05-01T12:30:00Z",
+            "metadata": {"user": i, "tags": ["a", "b"]},
+            "thumbs": "down" if i else "up",
+            "retried": bool(i % 2),
+            "edited_text": "better" if i == 2 else "",
+            "id": f"ext-{i}",
+        }
+        for i in range(3)
+    ]
+    assert ingest_rows(project, users["lead"], rows).created == 3
+    stored = list(ProductionSample.objects.filter(project=project).order_by("external_id"))
+    assert [s.external_id for s in stored] == ["ext-0", "ext-1", "ext-2"]
+    s = stored[2]
+    assert s.messages[1] == {"role": "user", "content": "Q 2 é"} and s.prompt == "Q 2 é"
+    assert (s.output, s.model_version, s.thumbs, s.retried, s.edited_text) == (
+        "A 2 ✓",
+        "v2",
+        "down",
+        False,
+        "better",
+    )
+    assert (
+        s.metadata == {"user": 2, "tags": ["a", "b"]}
+        and s.timestamp.isoformat() == "2024-05-01T12:30:00+00:00"
+    )
+    assert stored[0].thumbs == "up" and stored[1].retried and s.created_at is not None

@@ -45,7 +45,8 @@ def world(users, project, django_user_model):
         project=project, records=records.parse_rows([{"prompt": "P?", "output": "O."}]), actor=users["lead"]
     )
     assert sample.created == 1
-    return {"project": project, "users": users, "newbie": newbie, "assignment": assignment}
+    token, _ = ingest.create_token(project=project, actor=users["lead"], name="svc")
+    return {"project": project, "users": users, "newbie": newbie, "assignment": assignment, "token": token}
 
 
 CSV = "prompt,response\nNew question?,New answer.\n"
@@ -152,6 +153,21 @@ MATRIX = [
     ("coverage", "get", "/api/projects/{p}/coverage/", None, (401, 404, 403, 200, 200)),
     ("ingest-tokens", "get", "/api/projects/{p}/ingest-tokens/", None, (401, 404, 403, 200, 200)),
     ("quality-models", "get", "/api/projects/{p}/quality-models/", None, (401, 404, 403, 200, 200)),
+    (
+        "ingest-token-revoke",
+        "delete",
+        "/api/projects/{p}/ingest-tokens/{t}/",
+        None,
+        (401, 404, 403, 200, 200),
+    ),
+    ("al-settings", "get", "/api/projects/{p}/active-learning/settings/", None, (401, 404, 403, 200, 200)),
+    (
+        "al-settings-patch",
+        "patch",
+        "/api/projects/{p}/active-learning/settings/",
+        {"retrain_every": 9},
+        (401, 404, 403, 200, 200),
+    ),
 ]
 
 CASES = [
@@ -172,6 +188,7 @@ def test_permission_matrix(world, name, method, url, body, role, expected):
         annotator2=users["annotator2"].pk,
         admin=users["admin"].pk,
         s=world["project"].production_samples.first().pk,
+        t=world["token"].pk,
     )
     response = getattr(client_for(user), method)(url, body, format="json")
     assert response.status_code == expected, (response.status_code, response.content[:300])
@@ -192,6 +209,7 @@ def test_matrix_covers_every_api_route():
         .replace("{annotator2}", "<int:user_id>")
         .replace("{admin}", "<int:user_id>")
         .replace("{s}", "<int:sample_id>")
+        .replace("{t}", "<int:token_id>")
         for _, _, url, _, _ in MATRIX
     }
     assert routes == covered
