@@ -47,9 +47,10 @@ format: install-dev
 test: lint
 	$(VENV)/bin/pytest
 
-# the fast set: no PostgreSQL, Redis, browser or real model
+# the fast set: no PostgreSQL, Redis, browser or real model; two processes, tables built without
+# replaying migrations (make test runs every migration, one process)
 test-fast: install-dev
-	$(VENV)/bin/pytest -m "not postgres and not redis and not browser and not slow" -q
+	$(VENV)/bin/pytest -m "not postgres and not redis and not browser and not slow" -q -n 2 --dist worksteal --nomigrations
 
 bench: install-dev
 	$(PY) benchmarks/queue.py

@@ -211,9 +211,11 @@ TUNELOOP_EXPORT_INLINE_ROWS = int(os.environ.get("TUNELOOP_EXPORT_INLINE_ROWS", 
 # the environment only; never stored in the database, never shown.
 TUNELOOP_HF_TOKEN = os.environ.get("TUNELOOP_HF_TOKEN", "")
 
+# The one sentence embedder (snapshots' near-duplicate prompts, active learning's samples and items,
+# the eval leakage check): a dotted path to a callable list[str] -> (n, d) array. MiniLM, offline.
+TUNELOOP_EMBEDDER = os.environ.get("TUNELOOP_EMBEDDER", "llm.embeddings.minilm_embedder")
+
 # --- Active learning (annotation.active_learning; README "Active learning") ---------------------
-# The sentence embedder of samples and items: a dotted path to a callable list[str] -> (n, d) array.
-TUNELOOP_AL_EMBEDDER = os.environ.get("TUNELOOP_AL_EMBEDDER", "llm.embeddings.minilm_embedder")
 # Retrain a project's quality model after this many new reviewer decisions (a project may override).
 TUNELOOP_AL_RETRAIN_EVERY = int(os.environ.get("TUNELOOP_AL_RETRAIN_EVERY", "50"))
 # Signal weights of the priority, JSON, e.g. {"entropy": 1, "feedback": 2}; unnamed signals keep theirs.
@@ -226,8 +228,6 @@ TUNELOOP_AL_CHUNK_SIZE = int(os.environ.get("TUNELOOP_AL_CHUNK_SIZE", "32"))
 TUNELOOP_AL_ITEM_PRIORITY = int(os.environ.get("TUNELOOP_AL_ITEM_PRIORITY", "1000"))
 
 # --- Evaluation (evaluation/; README "Evaluation and promotion") ---------------------------------
-# The embedder of the leakage check's near-duplicate search: a dotted path to list[str] -> (n, d).
-TUNELOOP_EVAL_EMBEDDER = os.environ.get("TUNELOOP_EVAL_EMBEDDER", "llm.embeddings.minilm_embedder")
 # Cosine at or above which an eval prompt is a near-duplicate of a training prompt (leakage).
 TUNELOOP_EVAL_LEAKAGE_COSINE = float(os.environ.get("TUNELOOP_EVAL_LEAKAGE_COSINE", "0.9"))
 # Forgetting suite: a drop of more than this many points against the base is flagged.

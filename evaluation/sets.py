@@ -133,7 +133,7 @@ def import_eval_set(*, project, actor, text: str, name="") -> EvalSet:
 
 
 def embedder():
-    return import_string(settings.TUNELOOP_EVAL_EMBEDDER)
+    return import_string(settings.TUNELOOP_EMBEDDER)
 
 
 def check_leakage(eval_set, version, *, embed=None, threshold=None) -> dict:

@@ -1,5 +1,6 @@
 """Shared fixtures. Tests marked postgres / redis / browser skip with a reason when the service is absent."""
 
+import gc
 import json
 import os
 import shutil
@@ -12,6 +13,14 @@ from tests.fixtures.tiny_models import tiny_model_dir  # noqa: F401  (registers 
 PG = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
 REDIS = os.environ.get("CELERY_BROKER_URL", "").startswith("redis://")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def pytest_collection_finish(session):
+    """Everything imported so far (Django, the apps, the test modules) lives for the whole run: keep
+    the cyclic garbage collector from rescanning it after every few thousand allocations."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
 
 
 # Fixtures that build or load a model: a test using one is `slow` (out of `make test-fast`, still in CI).
@@ -34,10 +43,17 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(pytest.mark.skip(reason=reason))
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    """PBKDF2's deliberate slowness costs minutes over the suite; tests need no real hashing."""
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hashing():
+    """Session-wide test settings. PBKDF2's deliberate slowness costs minutes over the suite; tests need no real hashing. Set
+    once for the session (a per-test settings override costs a signal round trip in every test)."""
+    from django.conf import settings
+    from django.contrib.auth.hashers import get_hashers
+
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    get_hashers.cache_clear()
+    # A word-count embedder instead of MiniLM (a real model): tests about MiniLM itself set it back.
+    settings.TUNELOOP_EMBEDDER = "tests.training.factories.word_embedder"
 
 
 @pytest.fixture(autouse=True)

@@ -39,11 +39,11 @@ def base_model(project) -> str:
 
 
 def embedder_name() -> str:
-    return settings.TUNELOOP_AL_EMBEDDER
+    return settings.TUNELOOP_EMBEDDER
 
 
 def embed(texts: list[str]) -> np.ndarray:
-    return np.asarray(import_string(settings.TUNELOOP_AL_EMBEDDER)(list(texts)), dtype=np.float32)
+    return np.asarray(import_string(settings.TUNELOOP_EMBEDDER)(list(texts)), dtype=np.float32)
 
 
 def sample_text(prompt: str, output: str) -> str:

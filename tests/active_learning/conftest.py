@@ -11,7 +11,7 @@ EMBEDDER = "tests.training.factories.word_embedder"
 
 @pytest.fixture(autouse=True)
 def _word_embedder(settings, tmp_path):
-    settings.TUNELOOP_AL_EMBEDDER = EMBEDDER
+    settings.TUNELOOP_EMBEDDER = EMBEDDER
     settings.DATA_DIR = tmp_path
 
 

@@ -175,6 +175,7 @@ def test_only_leads_select(project, users):
     assert len(lead.get(url).json()) == 1
 
 
+@pytest.mark.slow  # trains the scikit-learn quality model
 def test_quality_model_retrains_after_n_decisions(project, users):
     project.overlap = 1
     project.save()

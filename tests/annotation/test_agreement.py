@@ -2,12 +2,8 @@
 
 import math
 
-import krippendorff
 import numpy as np
 import pytest
-from scipy.stats import kendalltau
-from sklearn.metrics import cohen_kappa_score
-from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss_kappa
 
 from annotation.quality import agreement
 from annotation.quality.agreement import (
@@ -67,6 +63,8 @@ def random_reliability(seed, annotators=6, items=300, values=5, missing=0.4, agr
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("weights", [None, "linear", "quadratic"])
 def test_cohen_matches_sklearn(seed, weights):
+    from sklearn.metrics import cohen_kappa_score  # the reference package, imported where it is used
+
     rng = np.random.default_rng(seed)
     a = rng.integers(0, 5, 400)
     b = np.where(rng.random(400) < 0.6, a, rng.integers(0, 5, 400))
@@ -81,6 +79,8 @@ def test_cohen_matches_sklearn(seed, weights):
 
 @pytest.mark.parametrize("weights", [None, "linear", "quadratic"])
 def test_cohen_labels_order_and_subset_match_sklearn(weights):
+    from sklearn.metrics import cohen_kappa_score  # the reference package, imported where it is used
+
     rng = np.random.default_rng(7)
     a, b = rng.integers(0, 4, 200), rng.integers(0, 4, 200)
     for labels in ([3, 1, 0, 2], [0, 1, 2], [2, 0, 1, 3, 9]):
@@ -90,6 +90,8 @@ def test_cohen_labels_order_and_subset_match_sklearn(weights):
 
 
 def test_cohen_any_hashable_labels():
+    from sklearn.metrics import cohen_kappa_score  # the reference package, imported where it is used
+
     a = [("x", 1), None, frozenset({2}), ("x", 1), None]
     b = [("x", 1), None, None, ("x", 1), frozenset({2})]
     ints = {("x", 1): 0, None: 1, frozenset({2}): 2}
@@ -124,6 +126,10 @@ def test_cohen_edges():
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_fleiss_matches_statsmodels(seed):
+    from statsmodels.stats.inter_rater import (
+        fleiss_kappa as sm_fleiss_kappa,  # the reference package, imported where it is used
+    )
+
     rng = np.random.default_rng(seed)
     raters, items, cats = 7, 120, 4
     truth = rng.integers(0, cats, items)
@@ -135,6 +141,10 @@ def test_fleiss_matches_statsmodels(seed):
 
 
 def test_fleiss_wikipedia_example():
+    from statsmodels.stats.inter_rater import (
+        fleiss_kappa as sm_fleiss_kappa,  # the reference package, imported where it is used
+    )
+
     assert fleiss_kappa(FLEISS_WIKI) == pytest.approx(0.210, abs=5e-4)
     assert fleiss_kappa(FLEISS_WIKI) == pytest.approx(sm_fleiss_kappa(FLEISS_WIKI), abs=TOL)
 
@@ -156,6 +166,8 @@ def test_fleiss_edges():
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("level", LEVELS)
 def test_alpha_matches_krippendorff_package(seed, level):
+    import krippendorff  # the reference package, imported where it is used
+
     data = random_reliability(seed)
     assert np.isnan(data).any() and (np.sum(~np.isnan(data), axis=0) < 2).any()  # missing + unpairable items
     ours = krippendorff_alpha(data, level=level)
@@ -163,10 +175,13 @@ def test_alpha_matches_krippendorff_package(seed, level):
     assert ours == pytest.approx(theirs, abs=TOL)
 
 
+@pytest.mark.slow  # the package is slow on continuous values; the other reference checks stay fast
 @pytest.mark.parametrize("seed", SEEDS[:3])
 @pytest.mark.parametrize("level", LEVELS)
 def test_alpha_matches_package_on_continuous_values(seed, level):
     # many distinct values: takes the pair-enumeration path of the coincidence matrix
+    import krippendorff  # the reference package, imported where it is used
+
     rng = np.random.default_rng(seed)
     truth = rng.gamma(2.0, 2.0, 200)
     data = (truth + rng.normal(0, 1.0, (5, 200))).round(2)
@@ -178,6 +193,8 @@ def test_alpha_matches_package_on_continuous_values(seed, level):
 
 @pytest.mark.parametrize("level", LEVELS)
 def test_alpha_with_value_domain_matches_package(level):
+    import krippendorff  # the reference package, imported where it is used
+
     data = random_reliability(11, values=4)
     domain = [1, 2, 3, 4, 5, 6]  # 5 and 6 never used
     assert krippendorff_alpha(data, level=level, value_domain=domain) == pytest.approx(
@@ -277,6 +294,8 @@ def test_percent_agreement_edges():
 
 
 def test_preference_strength_alpha_is_ordinal_on_fixed_domain():
+    import krippendorff  # the reference package, imported where it is used
+
     data = random_reliability(5, values=7) - 4  # -3..3
     assert preference_strength_alpha(data) == pytest.approx(
         krippendorff.alpha(reliability_data=data, level_of_measurement="ordinal", value_domain=range(-3, 4)),
@@ -289,6 +308,8 @@ def test_preference_strength_alpha_is_ordinal_on_fixed_domain():
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("n", [2, 7, 50, 1001])
 def test_kendall_tau_matches_scipy(seed, n):
+    from scipy.stats import kendalltau  # the reference package, imported where it is used
+
     rng = np.random.default_rng(seed)
     a = rng.integers(0, max(2, n // 3), n)  # many ties
     b = np.where(rng.random(n) < 0.5, a, rng.integers(0, max(2, n // 3), n))
@@ -326,6 +347,8 @@ def test_tau_against_consensus_keyed_by_comparison():
 
 
 def test_tau_against_single_consensus():
+    from scipy.stats import kendalltau  # the reference package, imported where it is used
+
     consensus = [["a"], ["b", "c"], ["d"]]
     taus = tau_against_consensus(
         {"u": [["a"], ["b"], ["c"], ["d"]], "v": [["d"], ["c"], ["b"], ["a"]]}, consensus

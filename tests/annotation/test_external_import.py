@@ -60,6 +60,7 @@ def test_label_studio_fixture_imports_items_comparisons_and_judgments(project, u
     assert again.as_dict() == {"created": 0, "duplicates": 4, "judgments": 0}
 
 
+@pytest.mark.slow  # writes and reads a `datasets` folder (a heavy library)
 def test_a_trl_dataset_folder_imports_as_external_judgments(project, users, tmp_path, capsys):
     from datasets import Dataset, DatasetDict
 

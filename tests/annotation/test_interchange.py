@@ -150,6 +150,7 @@ def test_trl_preference_parquet_conversational_and_implicit(tmp_path):
     assert impl.records[0].messages == [{"role": "user", "content": "Hi"}]
 
 
+@pytest.mark.slow  # writes and reads a `datasets` folder (a heavy library)
 def test_trl_preference_save_to_disk_folder_imports(tmp_path):
     from datasets import Dataset, DatasetDict
 

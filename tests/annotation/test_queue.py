@@ -344,7 +344,9 @@ def test_late_submit_on_a_discarded_item_is_refused(project, items, users):
 # --- many random steps keep the books straight ----------------------------------------------
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize(
+    "seed", [1, pytest.param(2, marks=pytest.mark.slow), pytest.param(3, marks=pytest.mark.slow)]
+)
 def test_random_walk_keeps_counters_and_rules(project, users, django_user_model, seed):
     """Random next / submit / resubmit / skip / time jumps by 5 annotators; check every invariant."""
     rng = random.Random(seed)

@@ -8,7 +8,7 @@ import pytest
 def queued(monkeypatch, settings):
     from evaluation import tasks
 
-    settings.TUNELOOP_EVAL_EMBEDDER = "tests.training.factories.word_embedder"
+    settings.TUNELOOP_EMBEDDER = "tests.training.factories.word_embedder"
     sent = []
     monkeypatch.setattr(tasks.run_eval_task, "apply_async", lambda **kw: sent.append(kw))
     return sent

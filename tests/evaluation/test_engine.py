@@ -86,7 +86,7 @@ def test_eval_run_through_the_task_then_resume_skips_done_suites(
     from tests.evaluation.factories import snapshot_with, version
     from tests.training.factories import word_embedder
 
-    settings.TUNELOOP_EVAL_EMBEDDER = "tests.training.factories.word_embedder"
+    settings.TUNELOOP_EMBEDDER = "tests.training.factories.word_embedder"
     v = version(project, snapshot=snapshot_with(project, ["Tell me about France, question 0?"]),
                 adapter_path=marker_adapter, base_model=tiny_model_dir)  # fmt: skip
     text = "\n".join(json.dumps({"prompt": e["messages"][0]["content"], "chosen": e["chosen"], "rejected": e["rejected"],

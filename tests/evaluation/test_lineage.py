@@ -104,7 +104,7 @@ def test_evaluate_command_queues_and_waits(project, users, monkeypatch, settings
     from evaluation.models import EvalExample, EvalRun, EvalSet
     from tests.evaluation.factories import version
 
-    settings.TUNELOOP_EVAL_EMBEDDER = "tests.training.factories.word_embedder"
+    settings.TUNELOOP_EMBEDDER = "tests.training.factories.word_embedder"
     v = version(project)
     s = EvalSet.objects.create(project=project, name="s", source="imported", size=1)
     EvalExample.objects.create(eval_set=s, position=0, messages=[{"role": "user", "content": "Hi"}])

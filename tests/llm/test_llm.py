@@ -7,7 +7,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-import torch
 
 from llm import (
     DEFAULT_MODEL,
@@ -149,6 +148,8 @@ RESPONSES = ["Paris.", "The capital of France is Paris, a city on the Seine.", "
 
 @pytest.mark.slow
 def test_scores_are_batch_independent_and_match_a_manual_forward(tiny):
+    import torch  # heavy: only the slow tests that run a model need it
+
     model, tokenizer = tiny
     batched = sequence_logprobs(model, tokenizer, CONVERSATIONS, RESPONSES, batch_size=3)
     single = [
@@ -179,6 +180,8 @@ def test_entropy_is_bounded_and_empty_response_scores_zero(tiny):
 
 @pytest.mark.slow
 def test_training_on_a_response_raises_its_logprob_and_lowers_entropy(tiny):
+    import torch  # heavy: only the slow tests that run a model need it
+
     base, tokenizer = tiny
     model = copy.deepcopy(base)
     conv = [CONVERSATIONS[1]]

@@ -5,7 +5,6 @@ Pure numpy; no database. The choix comparisons pin our objective to a reference 
 
 import json
 
-import choix
 import numpy as np
 import pytest
 
@@ -232,6 +231,8 @@ def as_choix(rows):
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_agrees_with_choix_map_estimate(seed):
+    import choix  # the reference package, imported where it is used
+
     rng = np.random.default_rng(seed)
     n = 8
     rows = simulate(rng.normal(size=n), 400, rng, tie_rate=0.15)
@@ -244,6 +245,8 @@ def test_agrees_with_choix_map_estimate(seed):
 
 
 def test_agrees_with_choix_maximum_likelihood():
+    import choix  # the reference package, imported where it is used
+
     rng = np.random.default_rng(5)
     n = 6
     rows = simulate(rng.normal(size=n), 600, rng)

@@ -200,6 +200,7 @@ def test_request_export_refuses_a_layout_the_snapshot_cannot_take(project, users
     assert not ExportJob.objects.exists()
 
 
+@pytest.mark.slow  # builds a `datasets` folder (a heavy library)
 def test_push_to_the_hub_uses_the_token_and_never_shows_it(
     project, users, settings, tmp_path, monkeypatch, client
 ):

@@ -46,7 +46,8 @@ def _client(users, who):
     return api
 
 
-def test_every_new_url_outsider_404_annotator_403_lead_ok(client, project, users, data):
+def _export_urls(project, users, data):
+    """(pages, apis) of every export URL: (method, url, body)."""
     snap, job = data["snapshot"], data["job"]
     other = build(project, users, min_confidence=0.0, seed=3)
     pages = [
@@ -74,6 +75,11 @@ def test_every_new_url_outsider_404_annotator_403_lead_ok(client, project, users
             {"from": "pairs", "layout": "trl-kto", "format": "jsonl"},
         ),
     ]
+    return pages, apis
+
+
+def test_every_new_url_outsider_404_annotator_403(client, project, users, data):
+    pages, apis = _export_urls(project, users, data)
     for who, status in (("outsider", 404), ("annotator", 403)):
         client.force_login(users[who])
         for method, url, body in pages:
@@ -81,6 +87,11 @@ def test_every_new_url_outsider_404_annotator_403_lead_ok(client, project, users
         api = _client(users, who)
         for method, url, body in apis:
             assert getattr(api, method)(url, body, format="json").status_code == status, (who, url)
+
+
+@pytest.mark.slow  # a lead's requests build snapshots and write exports: seconds
+def test_every_new_url_lead_ok(client, project, users, data):
+    pages, apis = _export_urls(project, users, data)
     client.force_login(users["lead"])
     for method, url, body in pages:
         code = getattr(client, method)(url, body).status_code

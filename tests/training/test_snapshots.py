@@ -262,7 +262,8 @@ def test_jsonl_download_streams_every_row(project, users):
 
 
 @pytest.mark.slow
-def test_near_duplicates_with_the_real_minilm(project, users):
+def test_near_duplicates_with_the_real_minilm(project, users, settings):
+    settings.TUNELOOP_EMBEDDER = "llm.embeddings.minilm_embedder"
     import_sft(
         project,
         users["lead"],

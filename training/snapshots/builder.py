@@ -12,12 +12,13 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from annotation.core import audit
 from annotation.core.errors import InvalidInput, ServiceError
-from llm import minilm_embedder
 
 from .. import pipeline, selectors
 from ..access import require_train
@@ -248,7 +249,7 @@ def build(snapshot: DatasetSnapshot, *, embedder=None, progress: Progress | None
         if f["near_dup_threshold"] < 1.0 and len(kept) > 1:
             progress(0.35, "embedding prompts")
             kept, near, near_examples = _drop_near_duplicates(
-                kept, f["near_dup_threshold"], embedder or minilm_embedder
+                kept, f["near_dup_threshold"], embedder or import_string(settings.TUNELOOP_EMBEDDER)
             )
     dropped.update({"exact_duplicate": exact} if exact else {})
     dropped.update({"near_duplicate": near} if near else {})
