@@ -15,7 +15,7 @@ from annotation.core.errors import InvalidInput
 from annotation.core.permissions import can
 from training.models import ModelVersion
 
-from . import promotion, sets
+from . import campaign, promotion, sets
 from . import runs as run_actions
 from . import serializers as s
 from .access import EVALUATE_ACTION as EVALUATE
@@ -155,6 +155,24 @@ class EvalRunResumeView(APIView):
             run=_object_for(request, EvalRun, run_id, EVALUATE), actor=request.user
         )
         return Response(s.EvalRunSerializer(run).data)
+
+
+@extend_schema(tags=["evaluation"])
+class EvalRunCampaignView(APIView):
+    @extend_schema(summary="Start the blind comparison of a finished run's generations (409 if started).",
+                   request=None, responses={201: OpenApiTypes.OBJECT, **error_responses(403, 404)})  # fmt: skip
+    def post(self, request, run_id):
+        run = _object_for(request, EvalRun, run_id, EVALUATE)
+        return Response({"items": campaign.create_campaign(run=run, actor=request.user)}, status=201)
+
+
+@extend_schema(tags=["evaluation"])
+class EvalRunCampaignRefreshView(APIView):
+    @extend_schema(summary="Recompute the campaign's win rate from the judgments so far.",
+                   request=None, responses={200: OpenApiTypes.OBJECT, **error_responses(403, 404)})  # fmt: skip
+    def post(self, request, run_id):
+        run = _object_for(request, EvalRun, run_id, EVALUATE)
+        return Response({"human": campaign.refresh_human(run)})
 
 
 @extend_schema(tags=["evaluation"])

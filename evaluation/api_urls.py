@@ -16,6 +16,12 @@ urlpatterns = [
     path("eval-runs/<int:run_id>/", api.EvalRunDetailView.as_view(), name="api-eval-run"),
     path("eval-runs/<int:run_id>/cancel/", api.EvalRunCancelView.as_view(), name="api-eval-run-cancel"),
     path("eval-runs/<int:run_id>/resume/", api.EvalRunResumeView.as_view(), name="api-eval-run-resume"),
+    path("eval-runs/<int:run_id>/campaign/", api.EvalRunCampaignView.as_view(), name="api-eval-run-campaign"),
+    path(
+        "eval-runs/<int:run_id>/campaign/refresh/",
+        api.EvalRunCampaignRefreshView.as_view(),
+        name="api-eval-run-campaign-refresh",
+    ),
     path("models/<int:version_id>/eval-report/", api.EvalReportView.as_view(), name="api-eval-report"),
     path("projects/<int:project_id>/gates/", api.GatesView.as_view(), name="api-gates"),
     path("models/<int:version_id>/evaluation/promote/", api.PromoteView.as_view(), name="api-eval-promote"),

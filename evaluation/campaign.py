@@ -30,6 +30,8 @@ MODEL, OTHER = "evaluated", "compared"
 def create_campaign(*, run: EvalRun, actor, seed: int = 0) -> list[int]:
     """One comparison item per eval prompt where both models answered; returns the item ids."""
     require_evaluate(actor, run.project)
+    if (run.report or {}).get("campaign"):
+        raise Conflict("This run's blind comparison exists already; refresh its win rate instead.")
     results = (run.report or {}).get("results") or {}
     mine, theirs = results.get("model:generations"), results.get("base:generations")
     if not mine or not theirs:

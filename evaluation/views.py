@@ -14,8 +14,8 @@ from annotation.core.forms import add_service_errors
 from annotation.core.web import is_htmx, page, project_for
 from training.models import ACTIVE_STATES, ModelVersion, RunState
 
+from . import campaign, sets
 from . import runs as run_actions
-from . import sets
 from .access import EVALUATE_ACTION as EVALUATE
 from .access import VIEW_ACTION as VIEW
 from .forms import EvalRunForm, EvalSetForm
@@ -198,3 +198,24 @@ def run_resume(request, pk):
     return _run_action(
         request, pk, run_actions.resume_eval_run, "Queued again; finished suites are kept and skipped."
     )
+
+
+@login_required
+@require_POST
+def run_campaign(request, pk):
+    """Start the blind comparison of a finished run's generations: items in the usual Compare queue."""
+    return _run_action(
+        request, pk, campaign.create_campaign,
+        "Comparison items created: annotators judge them blind in Compare; refresh the win rate later.",
+    )  # fmt: skip
+
+
+def _refresh(*, run, actor):
+    campaign.refresh_human(run)
+
+
+@login_required
+@require_POST
+def run_campaign_refresh(request, pk):
+    """Recompute the campaign's win rate from the judgments so far (stored in the run's report)."""
+    return _run_action(request, pk, _refresh, "Win rate updated from the judgments so far.")

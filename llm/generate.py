@@ -76,9 +76,15 @@ def generate(
             for i, text in zip(
                 chunk, tokenizer.batch_decode(new_tokens, skip_special_tokens=True), strict=True
             ):
-                outputs[i] = text.strip()
+                outputs[i] = storable(text).strip()
             if on_batch is not None:
                 on_batch(min(start + batch_size, len(order)), len(order))
     finally:
         tokenizer.padding_side = saved_side
     return outputs
+
+
+def storable(text: str) -> str:
+    """Generated text as a database can keep it: NUL characters dropped (PostgreSQL refuses them in
+    text and JSON; a model that emits one means nothing by it), anything else untouched."""
+    return text.replace("\x00", "")

@@ -35,8 +35,11 @@ def world(project, users, queued):
     )
     run = EvalRun.objects.create(project=project, eval_set=eval_set, model_version=v)
     stopped = EvalRun.objects.create(project=project, eval_set=eval_set, model_version=v, state="cancelled")
+    generations = {"model:generations": ["Hello there."], "base:generations": ["Hi."]}
+    done = EvalRun.objects.create(project=project, eval_set=eval_set, model_version=v, state="completed",
+                                  report={"results": generations})  # fmt: skip
     Promotion.objects.create(project=project, model_version=v, action="promote", by=users["lead"])
-    return {"p": project.pk, "v": v.pk, "s": eval_set.pk, "r": run.pk, "c": stopped.pk}
+    return {"p": project.pk, "v": v.pk, "s": eval_set.pk, "r": run.pk, "c": stopped.pk, "g": done.pk}
 
 
 OK = (401, 404, 403)
@@ -50,6 +53,8 @@ MATRIX = [
     ("run", "get", "/api/eval-runs/{r}/", None, 200),
     ("run-cancel", "post", "/api/eval-runs/{r}/cancel/", {}, 200),
     ("run-resume", "post", "/api/eval-runs/{c}/resume/", {}, 200),
+    ("campaign", "post", "/api/eval-runs/{g}/campaign/", {}, 201),
+    ("campaign-refresh", "post", "/api/eval-runs/{g}/campaign/refresh/", {}, 200),
     ("report", "get", "/api/models/{v}/eval-report/", None, 200),
     ("gates", "get", "/api/projects/{p}/gates/", None, 200),
     ("gates-put", "put", "/api/projects/{p}/gates/", {"min_preference_accuracy": 0.5}, 200),
@@ -89,7 +94,7 @@ def test_matrix_covers_every_evaluation_route():
     routes = {str(p.pattern) for p in api_urls.urlpatterns}
     covered = {
         url.removeprefix("/api/").split("?")[0].replace("{p}", "<int:project_id>").replace("{s}", "<int:set_id>")
-        .replace("{v}", "<int:version_id>").replace("{r}", "<int:run_id>").replace("{c}", "<int:run_id>")
+        .replace("{v}", "<int:version_id>").replace("{r}", "<int:run_id>").replace("{c}", "<int:run_id>").replace("{g}", "<int:run_id>")
         for _, _, url, _, _ in MATRIX
     }  # fmt: skip
     assert routes == covered
@@ -137,3 +142,16 @@ def test_report_follows_the_schema_and_gates_validate(world, project, users):
     assert bad.status_code == 400 and "min_win_rate_low" in bad.json()["errors"]
     refused = client.post(f"/api/models/{world['v']}/evaluation/promote/", {}, format="json")
     assert refused.status_code == 400 and "override_reason" in refused.json()["errors"]
+
+
+def test_campaign_starts_once_and_its_win_rate_refreshes(world, users):
+    from annotation.models import Item
+
+    lead = client_for(users["lead"])
+    started = lead.post(f"/api/eval-runs/{world['g']}/campaign/", {}, format="json")
+    assert started.status_code == 201 and len(started.json()["items"]) == 1
+    assert Item.objects.get(pk=started.json()["items"][0]).responses.count() == 2
+    again = lead.post(f"/api/eval-runs/{world['g']}/campaign/", {}, format="json")
+    assert again.status_code == 409 and "exists already" in again.json()["detail"]
+    human = lead.post(f"/api/eval-runs/{world['g']}/campaign/refresh/", {}, format="json").json()["human"]
+    assert human["items"] == 1 and human["judgments"] == 0 and human["win_rate"] is None

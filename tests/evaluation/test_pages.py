@@ -137,6 +137,25 @@ def test_cancel_and_resume_buttons(client, project, users, queued, django_captur
     assert response.status_code == 409
 
 
+def test_the_run_page_starts_a_blind_comparison_then_refreshes_its_win_rate(client, project, users):
+    report = {"results": {"model:generations": ["Hello there."], "base:generations": ["Hi."]}}
+    run = EvalRun.objects.create(project=project, eval_set=_set(project), model_version=version(project),
+                                 state="completed", report=report)  # fmt: skip
+    client_as(client, users["annotator"])
+    assert client.post(f"/eval-runs/{run.pk}/campaign/").status_code == 403
+    client_as(client, users["lead"])
+    page = client.get(f"/eval-runs/{run.pk}/").content.decode()
+    assert "Start a blind human comparison" in page
+    response = client.post(f"/eval-runs/{run.pk}/campaign/", HTTP_HX_REQUEST="true").content.decode()
+    assert "1 item in Compare" in response and "Refresh the win rate" in response
+    run.refresh_from_db()
+    assert len(run.report["campaign"]["items"]) == 1
+    again = client.post(f"/eval-runs/{run.pk}/campaign/", HTTP_HX_REQUEST="true")
+    assert again.status_code == 409
+    refreshed = client.post(f"/eval-runs/{run.pk}/campaign/refresh/", HTTP_HX_REQUEST="true")
+    assert refreshed.status_code == 200 and "Win rate updated" in refreshed.content.decode()
+
+
 def test_gates_form_saves_and_validates(client, project, users):
     client_as(client, users["lead"])
     url = f"/projects/{project.pk}/evaluation/gates/"

@@ -233,3 +233,11 @@ def test_concurrent_first_use_converts_once_and_leaves_no_temp_dirs(tmp_path, mo
     assert results == [str(tmp_path / DEFAULT_MODEL)] * 3
     assert len(calls) == 1
     assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == [DEFAULT_MODEL]
+
+
+def test_generated_text_keeps_no_nul_character():
+    """PostgreSQL refuses NUL in text and JSON columns: a tiny random model can emit one (CI found it
+    in a stored margin score), so generation drops it before anything is stored."""
+    from llm.generate import storable
+
+    assert storable("a\x00b\x00") == "ab" and storable("plain ünïcode") == "plain ünïcode"
