@@ -6,13 +6,12 @@ field (annotation.core.api); an import 400 with line-numbered errors."""
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics
-from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.core.api import ProjectScoped, error_responses, validated
+from annotation.core.api import ProjectScoped, error_responses, object_for, validated
 from annotation.core.errors import InvalidInput
-from annotation.core.permissions import can
 from training.models import ModelVersion
 
 from . import campaign, promotion, sets
@@ -21,15 +20,6 @@ from . import serializers as s
 from .access import EVALUATE_ACTION as EVALUATE
 from .access import VIEW_ACTION as VIEW
 from .models import EvalRun, EvalSet
-
-
-def _object_for(request, model, pk, action=VIEW):
-    obj = model.objects.select_related("project").filter(pk=pk).first()
-    if obj is None or not can(request.user, "view_project", obj.project):
-        raise NotFound("Not found.")
-    if not can(request.user, action, obj.project):
-        raise PermissionDenied("Your role does not allow this.")
-    return obj
 
 
 def _in_project(model, project, pk, field):
@@ -89,7 +79,7 @@ class EvalSetLeakageView(APIView):
         responses={200: s.LeakageSerializer, **error_responses(400, 403, 404)},
     )
     def get(self, request, set_id):
-        eval_set = _object_for(request, EvalSet, set_id)
+        eval_set = object_for(request, EvalSet.objects, set_id, VIEW)
         raw = request.query_params.get("version", "")
         version = _in_project(ModelVersion, eval_set.project, int(raw) if raw.isdigit() else -1, "version")
         return Response(s.LeakageSerializer(sets.check_leakage(eval_set, version)).data)
@@ -132,7 +122,7 @@ class EvalRunDetailView(APIView):
         responses={200: s.EvalRunSerializer, **error_responses(403, 404)},
     )
     def get(self, request, run_id):
-        return Response(s.EvalRunSerializer(_object_for(request, EvalRun, run_id)).data)
+        return Response(s.EvalRunSerializer(object_for(request, EvalRun.objects, run_id, VIEW)).data)
 
 
 @extend_schema(tags=["evaluation"])
@@ -141,7 +131,7 @@ class EvalRunCancelView(APIView):
                    responses={200: s.EvalRunSerializer, **error_responses(403, 404)})  # fmt: skip
     def post(self, request, run_id):
         run = run_actions.cancel_eval_run(
-            run=_object_for(request, EvalRun, run_id, EVALUATE), actor=request.user
+            run=object_for(request, EvalRun.objects, run_id, EVALUATE), actor=request.user
         )
         return Response(s.EvalRunSerializer(run).data)
 
@@ -152,7 +142,7 @@ class EvalRunResumeView(APIView):
                    request=None, responses={200: s.EvalRunSerializer, **error_responses(403, 404)})  # fmt: skip
     def post(self, request, run_id):
         run = run_actions.resume_eval_run(
-            run=_object_for(request, EvalRun, run_id, EVALUATE), actor=request.user
+            run=object_for(request, EvalRun.objects, run_id, EVALUATE), actor=request.user
         )
         return Response(s.EvalRunSerializer(run).data)
 
@@ -162,7 +152,7 @@ class EvalRunCampaignView(APIView):
     @extend_schema(summary="Start the blind comparison of a finished run's generations (409 if started).",
                    request=None, responses={201: OpenApiTypes.OBJECT, **error_responses(403, 404)})  # fmt: skip
     def post(self, request, run_id):
-        run = _object_for(request, EvalRun, run_id, EVALUATE)
+        run = object_for(request, EvalRun.objects, run_id, EVALUATE)
         return Response({"items": campaign.create_campaign(run=run, actor=request.user)}, status=201)
 
 
@@ -171,7 +161,7 @@ class EvalRunCampaignRefreshView(APIView):
     @extend_schema(summary="Recompute the campaign's win rate from the judgments so far.",
                    request=None, responses={200: OpenApiTypes.OBJECT, **error_responses(403, 404)})  # fmt: skip
     def post(self, request, run_id):
-        run = _object_for(request, EvalRun, run_id, EVALUATE)
+        run = object_for(request, EvalRun.objects, run_id, EVALUATE)
         return Response({"human": campaign.refresh_human(run)})
 
 
@@ -182,7 +172,7 @@ class EvalReportView(APIView):
         responses={200: OpenApiTypes.OBJECT, **error_responses(403, 404)},
     )
     def get(self, request, version_id):
-        version = _object_for(request, ModelVersion, version_id)
+        version = object_for(request, ModelVersion.objects, version_id, VIEW)
         if not version.eval_report:
             raise NotFound("This version has no eval report yet.")
         return Response(version.eval_report)
@@ -217,7 +207,7 @@ class PromoteView(APIView):
         responses={201: s.PromotionSerializer, **error_responses(400, 403, 404)},
     )
     def post(self, request, version_id):
-        version = _object_for(request, ModelVersion, version_id, "train")
+        version = object_for(request, ModelVersion.objects, version_id, "train")
         data = validated(s.PromoteSerializer, request.data)
         done = promotion.promote(version=version, actor=request.user, override_reason=data["override_reason"])
         return Response(s.PromotionSerializer(done).data, status=201)
@@ -231,7 +221,7 @@ class RollbackView(APIView):
         responses={201: s.PromotionSerializer, **error_responses(400, 403, 404)},
     )
     def post(self, request, version_id):
-        version = _object_for(request, ModelVersion, version_id, "train")
+        version = object_for(request, ModelVersion.objects, version_id, "train")
         return Response(
             s.PromotionSerializer(promotion.rollback(version=version, actor=request.user)).data, status=201
         )

@@ -6,12 +6,12 @@ lead role 403 (annotation.core.web.project_for)."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from annotation.core.errors import RowErrors, ServiceError
 from annotation.core.forms import add_service_errors
-from annotation.core.web import is_htmx, page, project_for
+from annotation.core.web import is_htmx, object_for, page, project_for
 from training.models import ACTIVE_STATES, ModelVersion, RunState
 
 from . import campaign, sets
@@ -77,9 +77,7 @@ def index(request, pk):
 
 
 def _set_for(request, pk, action=VIEW) -> EvalSet:
-    eval_set = get_object_or_404(EvalSet.objects.select_related("project"), pk=pk)
-    project_for(request, eval_set.project_id, action)
-    return eval_set
+    return object_for(request, EvalSet.objects, pk, action)
 
 
 @login_required
@@ -138,11 +136,9 @@ def run_new(request, pk):
 
 
 def _run_for(request, pk, action=VIEW) -> EvalRun:
-    run = get_object_or_404(
-        EvalRun.objects.select_related("project", "eval_set", "model_version", "against"), pk=pk
+    return object_for(
+        request, EvalRun.objects.select_related("eval_set", "model_version", "against"), pk, action
     )
-    project_for(request, run.project_id, action)
-    return run
 
 
 def _run_context(run, **extra) -> dict:

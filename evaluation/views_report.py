@@ -7,14 +7,14 @@ Promotion goes through evaluation.promotion (gates, audited override); lead and 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import redirect
 from django.views.decorators.http import require_http_methods, require_POST
 
 from annotation.core import charts
 from annotation.core.errors import ServiceError
 from annotation.core.forms import add_service_errors
 from annotation.core.permissions import can
-from annotation.core.web import page, project_for
+from annotation.core.web import object_for, page, project_for
 from training.models import ModelVersion
 
 from . import lineage, promotion
@@ -121,9 +121,7 @@ def flags(report) -> list[dict]:
 
 
 def _version_for(request, pk, action=VIEW) -> ModelVersion:
-    version = get_object_or_404(ModelVersion.objects.select_related("project", "run", "snapshot"), pk=pk)
-    project_for(request, version.project_id, action)
-    return version
+    return object_for(request, ModelVersion.objects.select_related("run", "snapshot"), pk, action)
 
 
 @login_required

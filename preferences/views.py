@@ -8,11 +8,11 @@ come back inline with their status.
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from annotation.core.errors import ServiceError
-from annotation.core.web import is_htmx, page, project_for
+from annotation.core.web import is_htmx, object_for, page, project_for
 from annotation.kinds.task import build_task
 from annotation.queue.task_flow import TaskFlow
 
@@ -180,8 +180,8 @@ def recompute(request, pk):
 @login_required
 @require_POST
 def pair_update(request, pk):
-    pair = get_object_or_404(PreferencePair.objects.select_related("project"), pk=pk)
-    project = project_for(request, pair.project_id, "adjudicate")
+    pair = object_for(request, PreferencePair.objects, pk, "adjudicate")
+    project = pair.project
     form = PairUpdateForm(request.POST)
     errors = {}
     if form.is_valid():

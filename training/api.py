@@ -8,28 +8,18 @@ run config answer 400 with messages per field (annotation.core.api).
 from django.http import FileResponse, StreamingHttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics
-from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.core.api import ProjectScoped, error_responses, validated
+from annotation.core.api import ProjectScoped, error_responses, object_for, validated
 from annotation.core.errors import InvalidInput
-from annotation.core.permissions import can
 
 from . import registry, runs, selectors, snapshots
 from . import serializers as s
 from .access import TRAIN_ACTION as TRAIN
 from .access import VIEW_ACTION as VIEW
 from .models import DatasetSnapshot, ModelVersion, Split, TrainingRun
-
-
-def _object_for(request, model, pk, action=VIEW):
-    obj = model.objects.select_related("project").filter(pk=pk).first()
-    if obj is None or not can(request.user, "view_project", obj.project):
-        raise NotFound("Not found.")
-    if not can(request.user, action, obj.project):
-        raise PermissionDenied("Your role does not allow this.")
-    return obj
 
 
 @extend_schema(tags=["training"])
@@ -62,7 +52,9 @@ class SnapshotListView(ProjectScoped, generics.ListAPIView):
 class SnapshotDetailView(APIView):
     @extend_schema(summary="One snapshot with its quality report.", responses={200: s.SnapshotSerializer})
     def get(self, request, snapshot_id):
-        return Response(s.SnapshotSerializer(_object_for(request, DatasetSnapshot, snapshot_id)).data)
+        return Response(
+            s.SnapshotSerializer(object_for(request, DatasetSnapshot.objects, snapshot_id, VIEW)).data
+        )
 
 
 @extend_schema(tags=["training"])
@@ -71,7 +63,7 @@ class SnapshotRowsView(APIView):
         summary="The snapshot's rows as JSON lines (?split=train|validation).", responses={200: bytes}
     )
     def get(self, request, snapshot_id):
-        snapshot = _object_for(request, DatasetSnapshot, snapshot_id)
+        snapshot = object_for(request, DatasetSnapshot.objects, snapshot_id, VIEW)
         split = request.query_params.get("split") or None
         if split not in (None, *Split.values):
             raise NotFound("No such split.")
@@ -114,7 +106,7 @@ class RunListView(ProjectScoped, generics.ListAPIView):
 class RunDetailView(APIView):
     @extend_schema(summary="A run: progress and every metric series.", responses={200: s.RunDetailSerializer})
     def get(self, request, run_id):
-        return Response(s.RunDetailSerializer(_object_for(request, TrainingRun, run_id)).data)
+        return Response(s.RunDetailSerializer(object_for(request, TrainingRun.objects, run_id, VIEW)).data)
 
 
 @extend_schema(tags=["training"])
@@ -122,7 +114,7 @@ class RunCancelView(APIView):
     @extend_schema(summary="Cancel a queued or running run (409 otherwise).", request=None,
                    responses={200: s.RunSerializer, **error_responses(403, 404)})  # fmt: skip
     def post(self, request, run_id):
-        run = runs.cancel_run(run=_object_for(request, TrainingRun, run_id, TRAIN), actor=request.user)
+        run = runs.cancel_run(run=object_for(request, TrainingRun.objects, run_id, TRAIN), actor=request.user)
         return Response(s.RunSerializer(run).data)
 
 
@@ -131,7 +123,7 @@ class RunResumeView(APIView):
     @extend_schema(summary="Requeue an interrupted, failed or cancelled run from its last checkpoint.",
                    request=None, responses={200: s.RunSerializer, **error_responses(403, 404)})  # fmt: skip
     def post(self, request, run_id):
-        run = runs.resume_run(run=_object_for(request, TrainingRun, run_id, TRAIN), actor=request.user)
+        run = runs.resume_run(run=object_for(request, TrainingRun.objects, run_id, TRAIN), actor=request.user)
         return Response(s.RunSerializer(run).data)
 
 
@@ -156,7 +148,7 @@ class ModelVersionDownloadView(APIView):
         responses={200: bytes, **error_responses(403, 404)},
     )
     def get(self, request, version_id):
-        version = _object_for(request, ModelVersion, version_id)
+        version = object_for(request, ModelVersion.objects, version_id, VIEW)
         archive = registry.model_archive(version)
         if archive is None:
             raise NotFound("The adapter files are not on this server.")
@@ -171,5 +163,7 @@ class ModelVersionPromoteView(APIView):
         responses={200: s.ModelVersionSerializer, **error_responses(403, 404)},
     )
     def post(self, request, version_id):
-        version = registry.promote(_object_for(request, ModelVersion, version_id, TRAIN), by=request.user)
+        version = registry.promote(
+            object_for(request, ModelVersion.objects, version_id, TRAIN), by=request.user
+        )
         return Response(s.ModelVersionSerializer(version, context={"request": request}).data)

@@ -9,13 +9,13 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.core.api import ProjectScoped, error_responses, validated
+from annotation.core.api import ProjectScoped, error_responses, object_for, validated
 from annotation.core.errors import InvalidInput
 
 from . import exports, runs
 from . import serializers as s
 from .access import TRAIN_ACTION as TRAIN
-from .api import _object_for
+from .access import VIEW_ACTION as VIEW
 from .models import DatasetSnapshot, ExportJob
 
 
@@ -31,7 +31,7 @@ class SnapshotExportView(APIView):
         responses={201: s.ExportJobSerializer, **error_responses(400, 403, 404)},
     )
     def post(self, request, snapshot_id):
-        snapshot = _object_for(request, DatasetSnapshot, snapshot_id, TRAIN)
+        snapshot = object_for(request, DatasetSnapshot.objects, snapshot_id, TRAIN)
         data = validated(s.ExportCreateSerializer, request.data)
         job = runs.request_export(
             snapshot=snapshot, actor=request.user, layout=data["layout"], fmt=data["format"],
@@ -67,7 +67,7 @@ class ExportDetailView(APIView):
     @extend_schema(summary="An export job: state, progress, size.", responses={200: s.ExportJobSerializer,
                    **error_responses(403, 404)})  # fmt: skip
     def get(self, request, export_id):
-        return _job_response(_object_for(request, ExportJob, export_id))
+        return _job_response(object_for(request, ExportJob.objects, export_id, VIEW))
 
 
 @extend_schema(tags=["export"])
@@ -77,7 +77,7 @@ class ExportDownloadView(APIView):
         responses={200: bytes, **error_responses(403, 404)},
     )
     def get(self, request, export_id):
-        job = _object_for(request, ExportJob, export_id)
+        job = object_for(request, ExportJob.objects, export_id, VIEW)
         path = exports.job_file(job)
         if path is None:
             raise NotFound("This export has no file (yet).")
@@ -94,7 +94,7 @@ class ExportPushView(APIView):
         responses={200: s.ExportJobSerializer, **error_responses(400, 403, 404)},
     )
     def post(self, request, export_id):
-        job = _object_for(request, ExportJob, export_id, TRAIN)
+        job = object_for(request, ExportJob.objects, export_id, TRAIN)
         data = validated(s.ExportPushSerializer, request.data)
         job = runs.push_export(job=job, actor=request.user, repo_id=data["repo_id"], private=data["private"])
         return _job_response(job)
@@ -108,11 +108,11 @@ class SnapshotDiffView(APIView):
         responses={200: s.SnapshotDiffSerializer, **error_responses(400, 403, 404)},
     )
     def get(self, request, snapshot_id, other_id=None):
-        old = _object_for(request, DatasetSnapshot, snapshot_id)
+        old = object_for(request, DatasetSnapshot.objects, snapshot_id, VIEW)
         other_id = other_id or request.query_params.get("against")
         if not other_id or not str(other_id).isdigit():
             raise InvalidInput(errors={"against": ["Name the snapshot to compare with."]})
-        new = _object_for(request, DatasetSnapshot, other_id)
+        new = object_for(request, DatasetSnapshot.objects, other_id, VIEW)
         if new.project_id != old.project_id:
             raise NotFound("No such snapshot in this project.")
         return Response(exports.diff(old, new))

@@ -7,14 +7,14 @@ members without the lead role 403 (annotation.core.web.project_for).
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from annotation.core.errors import ServiceError
 from annotation.core.forms import add_service_errors
 from annotation.core.permissions import can
-from annotation.core.web import is_htmx, page, project_for
+from annotation.core.web import is_htmx, object_for, page, project_for
 
 from . import exports, registry, registry_links, selectors
 from . import runs as run_actions
@@ -67,9 +67,7 @@ def _snapshot_notice(snapshot) -> str:
 
 
 def _snapshot_for(request, pk) -> DatasetSnapshot:
-    snapshot = get_object_or_404(DatasetSnapshot.objects.select_related("project", "created_by"), pk=pk)
-    project_for(request, snapshot.project_id, VIEW)
-    return snapshot
+    return object_for(request, DatasetSnapshot.objects.select_related("created_by"), pk, VIEW)
 
 
 @login_required
@@ -175,9 +173,7 @@ def run_new(request, pk):
 
 
 def _run_for(request, pk, action=VIEW) -> TrainingRun:
-    run = get_object_or_404(TrainingRun.objects.select_related("project", "snapshot", "init_from"), pk=pk)
-    project_for(request, run.project_id, action)
-    return run
+    return object_for(request, TrainingRun.objects.select_related("snapshot", "init_from"), pk, action)
 
 
 def _run_context(run) -> dict:
@@ -283,8 +279,7 @@ def models(request, pk):
 @login_required
 @require_POST
 def model_promote(request, pk):
-    version = get_object_or_404(ModelVersion.objects.select_related("project"), pk=pk)
-    project_for(request, version.project_id, TRAIN)
+    version = object_for(request, ModelVersion.objects, pk, TRAIN)
     try:
         registry.promote(version, by=request.user)
     except ServiceError as exc:  # e.g. evaluation's gates: the message says where to promote instead
@@ -324,8 +319,7 @@ def _compare(versions) -> dict:
 
 @login_required
 def model_download(request, pk):
-    version = get_object_or_404(ModelVersion.objects.select_related("project"), pk=pk)
-    project_for(request, version.project_id, VIEW)
+    version = object_for(request, ModelVersion.objects, pk, VIEW)
     archive = registry.model_archive(version)
     if archive is None:
         raise Http404("The adapter files are not on this server.")

@@ -14,13 +14,13 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST
 
 from annotation.core.errors import ServiceError
-from annotation.core.web import is_htmx, page, project_for
+from annotation.core.web import is_htmx, object_for, page, project_for
 
 from . import exports, selectors
 from . import runs as actions
@@ -65,8 +65,7 @@ def _send_or_queue(request, snapshot, data, back_url):
 @login_required
 @require_POST
 def snapshot_export(request, pk):
-    snapshot = get_object_or_404(DatasetSnapshot.objects.select_related("project"), pk=pk)
-    project_for(request, snapshot.project_id, TRAIN)
+    snapshot = object_for(request, DatasetSnapshot.objects, pk, TRAIN)
     back = reverse("training:snapshot", args=[snapshot.pk])
     form = ExportForm(request.POST, layouts=exports.layouts_for(snapshot.kind))
     if not form.is_valid():
@@ -101,8 +100,7 @@ def pairs_export(request, pk):
 
 
 def _stream_args(request, pk):
-    snapshot = get_object_or_404(DatasetSnapshot.objects.select_related("project"), pk=pk)
-    project_for(request, snapshot.project_id, TRAIN)
+    snapshot = object_for(request, DatasetSnapshot.objects, pk, TRAIN)
     q = request.GET
     return snapshot, q.get("layout", ""), q.get("format", ""), q.get("provenance") in ("1", "on", "true")
 
@@ -181,9 +179,7 @@ def snapshot_zip(request, pk):
 
 
 def _job_for(request, pk, action=VIEW) -> ExportJob:
-    job = get_object_or_404(ExportJob.objects.select_related("project", "snapshot"), pk=pk)
-    project_for(request, job.project_id, action)
-    return job
+    return object_for(request, ExportJob.objects.select_related("snapshot"), pk, action)
 
 
 def _job_context(job) -> dict:
@@ -235,8 +231,8 @@ def export_push(request, pk):
 @login_required
 def snapshot_diff(request, pk):
     """What changed from snapshot `pk` to `?against=` (both of this project)."""
-    snapshot = get_object_or_404(DatasetSnapshot.objects.select_related("project"), pk=pk)
-    project = project_for(request, snapshot.project_id, VIEW)
+    snapshot = object_for(request, DatasetSnapshot.objects, pk, VIEW)
+    project = snapshot.project
     others = selectors.snapshots_for(project).exclude(pk=snapshot.pk)
     other, diff = None, None
     against = request.GET.get("against")

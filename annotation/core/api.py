@@ -116,6 +116,18 @@ class ProjectScoped:
         return cached
 
 
+def object_for(request, queryset, pk, action: str = "view_project", *, not_found: str = "Not found.",
+               forbidden: str = "Your role does not allow this."):  # fmt: skip
+    """A row of a project (anything with a `project`) for the API caller: 404 unless they may see its
+    project, 403 unless their role allows `action` there. Its project comes in the same query."""
+    obj = queryset.select_related("project").filter(pk=pk).first()
+    if obj is None or not can(request.user, "view_project", obj.project):
+        raise NotFound(not_found)
+    if not can(request.user, action, obj.project):
+        raise PermissionDenied(forbidden)
+    return obj
+
+
 def validated(serializer_class, data, **kwargs) -> dict:
     serializer = serializer_class(data=data, **kwargs)
     serializer.is_valid(raise_exception=True)

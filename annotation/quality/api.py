@@ -6,12 +6,11 @@ Thin views over annotation.adjudication / agreement_reports (writes) and selecto
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers
-from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.core.api import ProjectScoped, error_responses, reject_nul, validated
-from annotation.core.permissions import can
+from annotation.core.api import ProjectScoped, error_responses, object_for, reject_nul, validated
 from annotation.models import AdjudicationCategory, AdjudicationDecision, AgreementReport, Item
 from annotation.quality import adjudication
 from annotation.quality import selectors as quality_selectors
@@ -79,12 +78,8 @@ class ItemStateSerializer(serializers.ModelSerializer):
 
 
 def _item_for(request, item_id, action="adjudicate") -> Item:
-    item = Item.objects.select_related("project").filter(pk=item_id).first()
-    if item is None or not can(request.user, "view_project", item.project):
-        raise NotFound("No such item.")
-    if not can(request.user, action, item.project):
-        raise PermissionDenied("Your role does not allow you to adjudicate.")
-    return item
+    return object_for(request, Item.objects, item_id, action, not_found="No such item.",
+                      forbidden="Your role does not allow you to adjudicate.")  # fmt: skip
 
 
 @extend_schema(tags=["quality"])

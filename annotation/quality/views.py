@@ -10,13 +10,13 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from annotation.core import charts
 from annotation.core.errors import ServiceError
-from annotation.core.web import is_htmx, page, project_for
+from annotation.core.web import is_htmx, object_for, page, project_for
 from annotation.kinds import registry
 from annotation.models import AdjudicationCategory, AdjudicationDecision, Decision, Item
 from annotation.quality import adjudication
@@ -275,9 +275,8 @@ def disagreements(request, pk):
 
 
 def _item_for(request, item_id):
-    item = get_object_or_404(Item.objects.select_related("project"), pk=item_id)
-    project = project_for(request, item.project_id, "adjudicate")
-    return item, project
+    item = object_for(request, Item.objects, item_id, "adjudicate")
+    return item, item.project
 
 
 def _adjudication_context(item, *, values=None, errors=None, notice=""):
