@@ -7,7 +7,7 @@ Workflows live in `evaluation.sets`, `evaluation.runs`, `evaluation.worker` and 
 from django.conf import settings
 from django.db import models
 
-from training.models import RunState
+from training.models import Job, RunState
 
 
 class EvalSetSource(models.TextChoices):
@@ -58,7 +58,7 @@ class EvalExample(models.Model):
         return f"Example {self.position} of eval set {self.eval_set_id}"
 
 
-class EvalRun(models.Model):
+class EvalRun(Job):
     """One evaluation of a model version (against its base, or another version) on an eval set:
     a job on the `gpu` queue, claimed, heartbeated and interrupted like a training run."""
 
@@ -72,27 +72,12 @@ class EvalRun(models.Model):
     )
     config = models.JSONField(default=dict, blank=True)
     leakage = models.JSONField(default=dict, blank=True)  # the check made before the run was queued
-    state = models.CharField(max_length=16, choices=RunState.choices, default=RunState.QUEUED)
-    attempt = models.PositiveIntegerField(default=1)
     stage = models.CharField(max_length=64, blank=True)
     progress = models.FloatField(default=0.0)
     # Finished suites of the current report, so a resumed attempt skips them.
     report = models.JSONField(default=dict, blank=True)
-    log_tail = models.TextField(blank=True)
-    celery_task_id = models.CharField(max_length=255, blank=True)
-    worker_hostname = models.CharField(max_length=255, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    cancel_requested = models.BooleanField(default=False)
-    error = models.TextField(blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
-        ordering = ["-id"]
+    class Meta(Job.Meta):
         indexes = [
             models.Index(fields=["project", "-id"], name="evalrun_project_idx"),
             models.Index(fields=["state", "heartbeat_at"], name="evalrun_state_idx"),

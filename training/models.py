@@ -121,32 +121,19 @@ ACTIVE_STATES = (RunState.QUEUED, RunState.RUNNING)
 FINISHED_STATES = (RunState.COMPLETED, RunState.FAILED, RunState.CANCELLED, RunState.INTERRUPTED)
 
 
-class TrainingRun(models.Model):
-    """One SFT or DPO run of a snapshot, executed by a Celery task on the `gpu` queue."""
+class Job(models.Model):
+    """What every long job has (a training run, an export, an eval run): a state, an attempt number,
+    the worker's claim and heartbeat, a cancel flag, a log tail, the error, who asked and when. The
+    worker's `Jobs` (training.worker) claims, beats, stops and finishes any of them."""
 
-    project = models.ForeignKey("annotation.Project", on_delete=models.CASCADE, related_name="training_runs")
-    snapshot = models.ForeignKey(DatasetSnapshot, on_delete=models.PROTECT, related_name="runs")
-    method = models.CharField(max_length=8, choices=SnapshotKind.choices)
-    config = models.JSONField(default=dict)
-    init_from = models.ForeignKey(
-        "ModelVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
     state = models.CharField(max_length=16, choices=RunState.choices, default=RunState.QUEUED)
     # Bumped by every (re)queue: a task carrying an older attempt number is stale and does nothing.
     attempt = models.PositiveIntegerField(default=1)
-    step = models.PositiveIntegerField(default=0)
-    max_steps = models.PositiveIntegerField(default=0)
-    epoch = models.FloatField(default=0.0)
-    loss = models.FloatField(null=True, blank=True)
-    learning_rate = models.FloatField(null=True, blank=True)
-    eta_seconds = models.FloatField(null=True, blank=True)
-    tokens_per_second = models.FloatField(null=True, blank=True)
     log_tail = models.TextField(blank=True)
     celery_task_id = models.CharField(max_length=255, blank=True)
     worker_hostname = models.CharField(max_length=255, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     cancel_requested = models.BooleanField(default=False)
-    output_dir = models.CharField(max_length=1000, blank=True)
     error = models.TextField(blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -156,7 +143,34 @@ class TrainingRun(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        abstract = True
         ordering = ["-id"]
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in ACTIVE_STATES
+
+
+class TrainingRun(Job):
+    """One SFT or DPO run of a snapshot, executed by a Celery task on the `gpu` queue."""
+
+    project = models.ForeignKey("annotation.Project", on_delete=models.CASCADE, related_name="training_runs")
+    snapshot = models.ForeignKey(DatasetSnapshot, on_delete=models.PROTECT, related_name="runs")
+    method = models.CharField(max_length=8, choices=SnapshotKind.choices)
+    config = models.JSONField(default=dict)
+    init_from = models.ForeignKey(
+        "ModelVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    step = models.PositiveIntegerField(default=0)
+    max_steps = models.PositiveIntegerField(default=0)
+    epoch = models.FloatField(default=0.0)
+    loss = models.FloatField(null=True, blank=True)
+    learning_rate = models.FloatField(null=True, blank=True)
+    eta_seconds = models.FloatField(null=True, blank=True)
+    tokens_per_second = models.FloatField(null=True, blank=True)
+    output_dir = models.CharField(max_length=1000, blank=True)
+
+    class Meta(Job.Meta):
         indexes = [
             models.Index(fields=["project", "-id"], name="run_project_idx"),
             models.Index(fields=["state", "heartbeat_at"], name="run_state_idx"),
@@ -164,10 +178,6 @@ class TrainingRun(models.Model):
 
     def __str__(self):
         return f"Run #{self.pk} ({self.method}, {self.state})"
-
-    @property
-    def is_active(self) -> bool:
-        return self.state in ACTIVE_STATES
 
     @property
     def percent(self) -> int:
@@ -225,7 +235,7 @@ class ModelVersion(models.Model):
         return self.name
 
 
-class ExportJob(models.Model):
+class ExportJob(Job):
     """One export of a snapshot (layout x format, provenance columns or not) written by a task on the
     default queue into `file_path` (a zip of the export folder). Claimed, heartbeated and marked
     interrupted like a training run (`training.worker.Jobs`); a stale job is requeued with a higher
@@ -236,29 +246,14 @@ class ExportJob(models.Model):
     layout = models.CharField(max_length=64)
     format = models.CharField(max_length=16)
     provenance = models.BooleanField(default=False)
-    state = models.CharField(max_length=16, choices=RunState.choices, default=RunState.QUEUED)
-    attempt = models.PositiveIntegerField(default=1)
     rows_done = models.PositiveIntegerField(default=0)
     rows_total = models.PositiveIntegerField(default=0)
     file_path = models.CharField(max_length=1000, blank=True)
     file_size = models.PositiveBigIntegerField(default=0)
     folder = models.CharField(max_length=1000, blank=True)  # the unzipped export (Hub push reads it)
     hub_repo = models.CharField(max_length=200, blank=True)  # where it was pushed, when it was
-    error = models.TextField(blank=True)
-    log_tail = models.TextField(blank=True)
-    celery_task_id = models.CharField(max_length=255, blank=True)
-    worker_hostname = models.CharField(max_length=255, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    cancel_requested = models.BooleanField(default=False)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
-        ordering = ["-id"]
+    class Meta(Job.Meta):
         indexes = [
             models.Index(fields=["project", "-id"], name="export_project_idx"),
             models.Index(fields=["state", "heartbeat_at"], name="export_state_idx"),
@@ -266,10 +261,6 @@ class ExportJob(models.Model):
 
     def __str__(self):
         return f"Export #{self.pk} ({self.layout}, {self.format}, {self.state})"
-
-    @property
-    def is_active(self) -> bool:
-        return self.state in ACTIVE_STATES
 
     @property
     def percent(self) -> int:

@@ -3,8 +3,8 @@ finish or fail it, and mark the jobs of dead workers interrupted. `Jobs` holds t
 parameterised by the job model (TrainingRun here; evaluation runs reuse it); the rest executes one
 attempt of a training run through the pure pipeline.
 
-A job model has: state (RunState values), attempt, worker_hostname, celery_task_id, started_at,
-heartbeat_at, cancel_requested, finished_at, error, log_tail, project. Every (re)queue bumps
+A job model is a `training.models.Job` (state, attempt, worker_hostname, celery_task_id,
+started_at, heartbeat_at, cancel_requested, finished_at, error, log_tail) with a `project`. Every (re)queue bumps
 `attempt`; a task carrying another attempt number is stale and does nothing. Each write is one
 small transaction; cancellation is read at most every TUNELOOP_CANCEL_POLL_SECONDS.
 """
