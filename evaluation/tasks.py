@@ -5,23 +5,14 @@ restarts, and is resumed by the lead as a new attempt that skips the finished su
 
 from celery import shared_task
 from celery.signals import worker_ready
-from django.db import connection, transaction
+from django.db import transaction
 
 from . import worker
 
 
 @shared_task(bind=True, acks_late=False, name="evaluation.tasks.run_eval_task")
 def run_eval_task(self, run_id: int, attempt: int | None = None) -> str:
-    run = worker.EVALS.claim(
-        job_id=run_id, attempt=attempt, hostname=self.request.hostname or "", task_id=self.request.id or ""
-    )
-    try:
-        if run is None:
-            return "skipped"
-        return worker.execute(run)
-    finally:
-        if not connection.in_atomic_block:
-            connection.close()
+    return worker.EVALS.run(self, job_id=run_id, attempt=attempt, execute=worker.execute)
 
 
 def queue_eval_run(run) -> None:

@@ -14,7 +14,7 @@ import logging
 
 from celery import shared_task
 from celery.signals import worker_ready
-from django.db import connection, transaction
+from django.db import transaction
 
 from . import exports, snapshots, worker
 from .models import DatasetSnapshot, SnapshotState
@@ -24,18 +24,7 @@ log = logging.getLogger(__name__)
 
 @shared_task(bind=True, acks_late=False, name="training.tasks.run_training_task")
 def run_training_task(self, run_id: int, attempt: int | None = None) -> str:
-    run = worker.mark_running(
-        run_id=run_id, attempt=attempt, hostname=self.request.hostname or "", task_id=self.request.id or ""
-    )
-    try:
-        if run is None:
-            return "skipped"
-        return worker.execute(run)
-    finally:
-        # A GPU worker idles between long tasks: give the connection back (unless a caller's
-        # transaction, e.g. a test calling the task in-process, still holds it).
-        if not connection.in_atomic_block:
-            connection.close()
+    return worker.RUNS.run(self, job_id=run_id, attempt=attempt, execute=worker.execute)
 
 
 @shared_task(name="training.snapshots.build_snapshot_task")

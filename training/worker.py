@@ -91,6 +91,19 @@ class Jobs:
         )  # fmt: skip
         return job
 
+    def run(self, task, *, job_id: int, attempt: int | None, execute) -> str:
+        """The body of a long job's Celery task: claim the job for this attempt ("skipped" when it is
+        not this attempt's to run), `execute(job)`, then give the connection back (a GPU worker idles
+        between long tasks) unless a caller's transaction, e.g. a test calling the task in-process,
+        still holds it."""
+        hostname, task_id = task.request.hostname or "", task.request.id or ""
+        job = self.claim(job_id=job_id, attempt=attempt, hostname=hostname, task_id=task_id)
+        try:
+            return "skipped" if job is None else execute(job)
+        finally:
+            if not connection.in_atomic_block:
+                connection.close()
+
     def heartbeat(self, *, job_id: int, attempt: int) -> bool:
         """Refresh the heartbeat; True when the job should stop (cancel asked, or not this attempt)."""
         self.model.objects.filter(pk=job_id, state=RunState.RUNNING, attempt=attempt).update(
