@@ -19,7 +19,7 @@ from evaluation.models import EvalRun, EvalSet, EvalSettings, Promotion
 from evaluation.report import SCHEMA
 from tests.e2e.conftest import browser, login, page  # noqa: F401 - fixtures
 from tests.e2e.test_charts import shot
-from tests.evaluation.factories import version
+from tests.evaluation.factories import snapshot_with, version
 from training.models import RunState
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -135,6 +135,7 @@ def test_a_lead_evaluates_gates_and_promotes_in_the_browser(page, live_server, p
     assert "created with 4 prompts" in message(page)
     shot(page, "eval-set")
     assert page.locator("#examples tbody tr").count() == 4
+    assert "No model versions yet" in page.inner_text("#leakage-result")
     eval_set = EvalSet.objects.get()
     assert eval_set.name == "capitals" and eval_set.size == 4
 
@@ -160,9 +161,18 @@ def test_a_lead_evaluates_gates_and_promotes_in_the_browser(page, live_server, p
     (tmp_path / "v1").mkdir()
     (tmp_path / "v2").mkdir()  # adapter folders: the model card is written there
     v1 = version(project, name="v1", adapter_path=str(tmp_path / "v1"))
-    v2 = version(project, name="v2", adapter_path=str(tmp_path / "v2"))
+    trained_on = snapshot_with(project, [EXAMPLES[3]["prompt"], "Something else entirely"])
+    v2 = version(project, name="v2", adapter_path=str(tmp_path / "v2"), snapshot=trained_on)
     finished_run(project, eval_set, v1, good=True)
     run2 = finished_run(project, eval_set, v2, good=False)
+
+    # the set's leakage check against v2's training snapshot finds the one shared prompt
+    page.goto(f"{base}/eval-sets/{eval_set.pk}/")
+    page.select_option("#leak-version", str(v2.pk))
+    page.click("#leakage-form button[type=submit]")
+    page.wait_for_url(f"**/eval-sets/{eval_set.pk}/?version={v2.pk}")
+    assert "1 exact and 0 near-duplicate" in page.inner_text("#leakage-result")
+    assert page.locator("#leak-rows tbody tr").count() == 1
 
     # 4. the finished run links to its report: metrics, charts, escaped generations, the JSON download
     page.goto(f"{base}/eval-runs/{run2.pk}/")
