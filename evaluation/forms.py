@@ -68,9 +68,9 @@ class EvalRunForm(forms.Form):
 
 
 class JSONSchemaField(forms.CharField):
-    """A JSON Schema typed as text: parsed here (evaluation.metrics.schemas.parse: size, nesting, JSON),
-    checked as a schema by evaluation.promotion.set_gates. Shown indented; what the person typed is
-    kept on a page with errors."""
+    """A JSON Schema typed as text, read by evaluation.metrics.schemas.parse (JSON, size, nesting, and
+    the schema rules that evaluation.promotion.set_gates applies too). Shown indented; what the person
+    typed is kept on a page with errors."""
 
     widget = forms.Textarea(attrs={"rows": 8, "class": "mono", "spellcheck": "false"})
 
