@@ -7,6 +7,7 @@
   a rubric version that judgments already use: 409; anything else DRF knows: DRF's status, same shape.
 - `ProjectScoped`: a view mixin resolving `project_id` for the caller (404 unless visible, 403 unless
   their role allows the action).
+- `JSONParser` (settings.REST_FRAMEWORK): DRF's, with a 400 for a body nested deeper than MAX_JSON_DEPTH.
 - `validated(serializer_class, data)`: validated data or a 400; `error_responses(400, 403, ...)`: the
   schema's documented error responses; `ErrorSerializer`: the error body in the schema.
 """
@@ -14,7 +15,7 @@
 import json
 
 from drf_spectacular.utils import OpenApiResponse
-from rest_framework import exceptions, serializers
+from rest_framework import exceptions, parsers, serializers
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -126,6 +127,36 @@ def object_for(request, queryset, pk, action: str = "view_project", *, not_found
     if not can(request.user, action, obj.project):
         raise PermissionDenied(forbidden)
     return obj
+
+
+MAX_JSON_DEPTH = 100  # objects and arrays inside one another in a request body
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's JSON parser (settings.REST_FRAMEWORK), refusing with a 400 a body nested deeper than
+    MAX_JSON_DEPTH: Python's json (and anything walking the value later) would raise RecursionError
+    on one nested a few thousand levels deep, a 500 for bad input."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            data = super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            data = None
+        else:
+            if _depth_over(data, MAX_JSON_DEPTH) is False:
+                return data
+        raise exceptions.ParseError(f"JSON parse error - nested deeper than {MAX_JSON_DEPTH} levels.")
+
+
+def _depth_over(value, limit: int) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, dict | list):
+            if level > limit:
+                return True
+            stack.extend((child, level + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return False
 
 
 def validated(serializer_class, data, **kwargs) -> dict:
