@@ -75,7 +75,11 @@ def synthetic_rows(n: int, method: str) -> list[dict]:
             rows.append({"messages": prompt + chosen})
         else:
             rows.append(
-                {"prompt": prompt, "chosen": chosen, "rejected": [{"role": "assistant", "content": REJECTED[i % 4]}]}
+                {
+                    "prompt": prompt,
+                    "chosen": chosen,
+                    "rejected": [{"role": "assistant", "content": REJECTED[i % 4]}],
+                }
             )
     return rows
 
@@ -134,8 +138,10 @@ def trl_default_lr(method: str) -> float:
 
 def _gc_field(config_cls) -> str:
     # transformers 5.x renamed gradient_checkpointing to activation_checkpointing (the old name warns)
-    return "activation_checkpointing" if "activation_checkpointing" in config_cls.__dataclass_fields__ else (
-        "gradient_checkpointing"
+    return (
+        "activation_checkpointing"
+        if "activation_checkpointing" in config_cls.__dataclass_fields__
+        else ("gradient_checkpointing")
     )
 
 
@@ -181,7 +187,9 @@ def run_trl(args, rows, out: str, settings: dict) -> dict:
         # the columns the pipeline hands TRL (SFT: prompt/completion, the loss on the answer only)
         train_dataset=Dataset.from_list(trainer_rows(args.method, rows)),
         processing_class=tokenizer,
-        peft_config=LoraConfig(target_modules=settings.get("lora", "all-linear"), task_type="CAUSAL_LM", **LORA),
+        peft_config=LoraConfig(
+            target_modules=settings.get("lora", "all-linear"), task_type="CAUSAL_LM", **LORA
+        ),
     )
     output = trainer.train()
     return _stats(
@@ -321,7 +329,9 @@ def main() -> None:
         print(f"  done: {rung.name} ({results[-1]['wall']:.0f} s)", file=sys.stderr, flush=True)
     report(args, results)
     if args.json:
-        Path(args.json).write_text(json.dumps({"args": vars(args), "results": results}, indent=2, default=str))
+        Path(args.json).write_text(
+            json.dumps({"args": vars(args), "results": results}, indent=2, default=str)
+        )
 
 
 def report(args, results: list[dict]) -> None:
@@ -330,7 +340,9 @@ def report(args, results: list[dict]) -> None:
         f"model: {args.model}  method: {args.method}  rows: {args.rows}  steps: {args.steps}  "
         f"batch: {args.batch}  max_length: {args.max_length}  lr: {results[0]['settings']['learning_rate']}"
     )
-    print(f"{'rung':36} {'s/step':>7} {'tokens/s':>9} {'vs prev':>7} {'vs TRL':>7} {'peak MiB':>9} {'loss':>8}  settings")
+    print(
+        f"{'rung':36} {'s/step':>7} {'tokens/s':>9} {'vs prev':>7} {'vs TRL':>7} {'peak MiB':>9} {'loss':>8}  settings"
+    )
     base = prev = None
     for r in results:
         tps = r["tokens"] / r["train_runtime"]
