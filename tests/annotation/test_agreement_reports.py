@@ -21,7 +21,7 @@ from annotation.quality.agreement import (
     percent_agreement,
     preference_strength_alpha,
 )
-from annotation.quality.reliability import dawid_skene, reliability_weights
+from annotation.core.reliability import dawid_skene, reliability_weights
 from annotation.quality.reports import recompute_agreement
 from annotation.queue import services as queue_services
 from tests.chart_specs import chart_spec, chart_specs

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from annotation.quality.reliability import dawid_skene, majority_vote, reliability_weights
+from annotation.core.reliability import dawid_skene, majority_vote, reliability_weights
 
 ACCURACIES = np.array([0.95, 0.9, 0.8, 0.7, 0.55])
 K = 3
