@@ -1,9 +1,10 @@
-"""annotation.reliability: Dawid-Skene recovers planted annotator accuracies and beats majority vote."""
+"""annotation.core.reliability: Dawid-Skene recovers planted annotator accuracies and beats majority vote.
+The gaming properties of its weights (newcomers, constant answers, gold) are in test_consensus_gaming.py."""
 
 import numpy as np
 import pytest
 
-from annotation.core.reliability import dawid_skene, majority_vote, reliability_weights
+from annotation.core.reliability import dawid_skene, information_weights, majority_vote, reliability_weights
 
 ACCURACIES = np.array([0.95, 0.9, 0.8, 0.7, 0.55])
 K = 3
@@ -58,8 +59,13 @@ def test_reliability_weights_follow_accuracy():
     assert set(weights) == {0, 1, 2, 3}
     assert weights[0] > weights[1] > weights[2] > weights[3] >= 0.0
     assert weights[3] < 0.2  # a chance-level annotator carries (almost) no weight
-    acc = result.accuracy[1]
-    assert weights[1] == pytest.approx(np.log((K - 1) * acc / (1 - acc)))
+    # the weight is the information measure, clipped (it was log-odds of the accuracy before issue 12)
+    assert weights[1] == pytest.approx(information_weights(result.confusion, result.priors)[1])
+    # ... which for a symmetric annotator of accuracy a is log((K - 1) a / (1 - a)), whatever the priors
+    a = 0.8
+    conf = np.full((1, K, K), (1 - a) / (K - 1))
+    conf[0, range(K), range(K)] = a
+    assert information_weights(conf, np.array([0.6, 0.3, 0.1]))[0] == pytest.approx(np.log((K - 1) * a / (1 - a)))
     assert max(reliability_weights(result, max_weight=0.5).values()) == 0.5
 
 
