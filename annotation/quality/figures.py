@@ -6,8 +6,8 @@ from collections import Counter, defaultdict
 
 import numpy as np
 
-from annotation.quality.agreement import cohen_kappa, fleiss_kappa, krippendorff_alpha, percent_agreement
 from annotation.core.reliability import dawid_skene, reliability_weights
+from annotation.quality.agreement import cohen_kappa, fleiss_kappa, krippendorff_alpha, percent_agreement
 
 LEVELS = {"likert": "ordinal", "binary": "nominal", "labels": "nominal"}
 

@@ -92,9 +92,7 @@ def _fit_criterion(criterion, by_item, responses, gold, min_confidence, prior_st
         g = gold.get((c, criterion))
         if g is not None and set(g.responses) <= set(canonical[c]):
             gold_class[i] = index[_vote_class(g, canonical[c])]
-    fit = dawid_skene(
-        labels, len(classes), gold=gold_class, allowed=allowed, prior_strength=prior_strength
-    )
+    fit = dawid_skene(labels, len(classes), gold=gold_class, allowed=allowed, prior_strength=prior_strength)
     weights = {a: w for a, w in zip(annotators, reliability_weights(fit).values(), strict=True)}
     fit_params = {
         key: fit.params[key] for key in ("prior_strength", "min_item_judgments", "fitted_items", "gold_items")
@@ -103,9 +101,15 @@ def _fit_criterion(criterion, by_item, responses, gold, min_confidence, prior_st
     out = {}
     for i, c in enumerate(items):
         base = consensus_for_comparison(
-            by_item[c], rule="weighted", weights=weights, responses=canonical[c], min_confidence=min_confidence
+            by_item[c],
+            rule="weighted",
+            weights=weights,
+            responses=canonical[c],
+            min_confidence=min_confidence,
         )
-        out[(c, criterion)] = _decide(base, fit.posteriors[i], classes, canonical[c], min_confidence, fit_params)
+        out[(c, criterion)] = _decide(
+            base, fit.posteriors[i], classes, canonical[c], min_confidence, fit_params
+        )
     return out
 
 

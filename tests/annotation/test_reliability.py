@@ -65,7 +65,9 @@ def test_reliability_weights_follow_accuracy():
     a = 0.8
     conf = np.full((1, K, K), (1 - a) / (K - 1))
     conf[0, range(K), range(K)] = a
-    assert information_weights(conf, np.array([0.6, 0.3, 0.1]))[0] == pytest.approx(np.log((K - 1) * a / (1 - a)))
+    assert information_weights(conf, np.array([0.6, 0.3, 0.1]))[0] == pytest.approx(
+        np.log((K - 1) * a / (1 - a))
+    )
     assert max(reliability_weights(result, max_weight=0.5).values()) == 0.5
 
 
