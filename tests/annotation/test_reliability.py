@@ -4,7 +4,13 @@ The gaming properties of its weights (newcomers, constant answers, gold) are in 
 import numpy as np
 import pytest
 
-from annotation.core.reliability import dawid_skene, information_weights, majority_vote, reliability_weights
+from annotation.core.reliability import (
+    EVIDENCE_JUDGMENTS,
+    dawid_skene,
+    information_weights,
+    majority_vote,
+    reliability_weights,
+)
 
 ACCURACIES = np.array([0.95, 0.9, 0.8, 0.7, 0.55])
 K = 3
@@ -59,8 +65,11 @@ def test_reliability_weights_follow_accuracy():
     assert set(weights) == {0, 1, 2, 3}
     assert weights[0] > weights[1] > weights[2] > weights[3] >= 0.0
     assert weights[3] < 0.2  # a chance-level annotator carries (almost) no weight
-    # the weight is the information measure, clipped (it was log-odds of the accuracy before issue 12)
-    assert weights[1] == pytest.approx(information_weights(result.confusion, result.priors)[1])
+    # the weight is the information measure, discounted for little evidence (n / (n + 10)) and clipped;
+    # it was the log-odds of the accuracy before issue 12
+    n = result.n_fitted[1]
+    info = information_weights(result.confusion, result.priors)[1]
+    assert weights[1] == pytest.approx(info * n / (n + EVIDENCE_JUDGMENTS))
     # ... which for a symmetric annotator of accuracy a is log((K - 1) a / (1 - a)), whatever the priors
     a = 0.8
     conf = np.full((1, K, K), (1 - a) / (K - 1))
