@@ -6,6 +6,7 @@ The fit and weights are `annotation.core.reliability`; the rules are `preference
 """
 
 import functools
+import warnings
 
 import numpy as np
 import pytest
@@ -220,7 +221,9 @@ def crowdkit_accuracy(c) -> float:
 
     workers, tasks = np.nonzero(c.labels >= 0)
     df = pd.DataFrame({"worker": workers, "task": tasks, "label": c.labels[workers, tasks]})
-    labels = DawidSkene(n_iter=100).fit_predict(df).reindex(range(c.truth.size)).to_numpy()
+    with warnings.catch_warnings():  # crowd-kit 1.4.2 uses pandas keywords that pandas 3 deprecates
+        warnings.simplefilter("ignore")
+        labels = DawidSkene(n_iter=100).fit_predict(df).reindex(range(c.truth.size)).to_numpy()
     return float((labels == c.truth).mean())
 
 
