@@ -117,3 +117,21 @@ def test_max_iter_is_respected():
     _, labels = simulate(0, n_items=300)
     result = dawid_skene(labels, K, max_iter=2)
     assert result.n_iter == 2 and not result.converged
+
+
+def test_the_agreement_report_anchors_its_fit_on_gold_answers():
+    """Two experts and four adversaries: without gold the report believes the adversaries; a 5% share
+    of gold items turns the weights around (annotation.quality.figures passes them to the fit)."""
+    from annotation.quality.figures import annotator_section
+    from tests.crowds import simulate as simulate_crowd
+
+    c = simulate_crowd(0, priors=(0.5, 0.5), crowd=(("expert", 2), ("adversary", 4)), per_item=3, newcomers=0)
+    names = ("no", "yes")
+    cells = {(j, i): names[c.labels[j, i]] for j, i in zip(*np.nonzero(c.labels >= 0), strict=True)}
+    known = np.random.default_rng(0).choice(c.truth.size, 30, replace=False)
+    gold = {int(i): names[c.truth[i]] for i in known}
+    fooled = {r["user_id"]: r["weight"] for r in annotator_section(cells, {})}
+    anchored = {r["user_id"]: r["weight"] for r in annotator_section(cells, {}, gold)}
+    experts, adversaries = c.index("expert"), c.index("adversary")
+    assert max(fooled[j] for j in experts) == 0.0 < min(fooled[j] for j in adversaries)
+    assert min(anchored[j] for j in experts) > 1.0 and max(anchored[j] for j in adversaries) == 0.0
