@@ -106,7 +106,8 @@ def test_annotators_cannot_curate(users, cmp):
 
 
 def test_an_annotator_without_a_reliability_estimate_votes_with_the_median_weight(users):
-    """Dawid-Skene weights are log-odds (0..10): a newcomer at 1.0 would be all but ignored."""
+    """Dawid-Skene weights are log-likelihood ratios (0..10): an unseen annotator at 1.0 would be all but
+    ignored; one the report saw with few judgments has a (small) estimate of its own."""
     from preferences.models import PreferencePair
     from preferences.services import recompute_consensus
     from tests.preferences.factories import judge, make_cmp_project, make_comparisons
