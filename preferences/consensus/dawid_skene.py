@@ -11,9 +11,12 @@ Classes: a vote's class is the canonical position of the response it puts first 
 decides who wins (or tie / both bad); its posterior is `confidence` and `scores["dawid_skene"]`
 (response id, "tie" or "both_bad" -> probability). A posterior below `min_confidence` gives "none".
 Strength and the rest of an N-way order are not classes: `margin`, the order after the winner and the
-pairs that do not involve the winner come from the "weighted" rule with the fitted Dawid-Skene vote
-weights (`params["weights"]`); pairs of the winner against each other response are wins with the
-posterior as their confidence. Criteria are fitted separately (each is its own question).
+pairs that do not involve the winner (every pair, when there is none) come from the "weighted" rule
+with the fitted Dawid-Skene vote weights (`params["weights"]`); pairs of the winner against each other
+response are wins with the posterior as their confidence; with two responses the one pair is the
+comparison's outcome. Criteria are fitted separately (each is its own question). A comparison whose
+votes all come from annotators with no fitted judgment gets the class prior (low confidence: use
+`min_confidence` to leave it without consensus).
 """
 
 from __future__ import annotations
