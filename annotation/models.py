@@ -55,6 +55,10 @@ class Project(models.Model):
     count_external_judgments = models.BooleanField(
         default=False, help_text="Count imported (external) judgments in agreement figures."
     )
+    # Blind review: annotators never see which model wrote a response (pages and API); leads always do.
+    blind_review = models.BooleanField(
+        default=True, help_text="Hide model names from annotators (leads always see them)."
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
