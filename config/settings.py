@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc served from our static files: the docs work offline
     "annotation",
     "preferences",
     "training",
@@ -116,6 +117,10 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Tuneloop API",
     "DESCRIPTION": "Annotation, preferences, agreement, training and evaluation for LLM fine-tuning.",
     "VERSION": "0.1.0",
+    # /api/docs/ (Swagger UI) and /api/redoc/ load their scripts from drf-spectacular-sidecar, never a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "/" + STATIC_URL.lstrip("/") + "favicon.svg",
+    "REDOC_DIST": "SIDECAR",
     # One name per choice set, so the schema has no colliding enum names.
     "ENUM_NAME_OVERRIDES": {
         "ItemKindEnum": "annotation.models.ItemKind",
