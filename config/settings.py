@@ -104,6 +104,53 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = DATA_DIR / "staticfiles"
 MEDIA_ROOT = DATA_DIR / "media"
 
+# --- Single sign-on (optional): OpenID Connect through django-allauth, off unless configured ----------
+# TUNELOOP_OIDC_SERVER_URL is the provider's issuer URL (its /.well-known/openid-configuration is read
+# at login); with a client id it turns SSO on: allauth's apps and URLs (/accounts/), a button on the
+# login page. Run `manage.py migrate` after turning it on (allauth's tables).
+_oidc = {
+    "server_url": os.environ.get("TUNELOOP_OIDC_SERVER_URL", ""),
+    "client_id": os.environ.get("TUNELOOP_OIDC_CLIENT_ID", ""),
+    "secret": os.environ.get("TUNELOOP_OIDC_CLIENT_SECRET", ""),
+}
+TUNELOOP_OIDC_ENABLED = bool(_oidc["server_url"] and _oidc["client_id"])
+# The login button's words: "Log in with <name>".
+TUNELOOP_OIDC_NAME = os.environ.get("TUNELOOP_OIDC_NAME", "single sign-on")
+if TUNELOOP_OIDC_ENABLED:
+    INSTALLED_APPS += [
+        "allauth",
+        "allauth.account",
+        "allauth.socialaccount",
+        "allauth.socialaccount.providers.openid_connect",
+    ]
+    MIDDLEWARE.append("allauth.account.middleware.AccountMiddleware")
+    AUTHENTICATION_BACKENDS = [
+        "django.contrib.auth.backends.ModelBackend",
+        "allauth.account.auth_backends.AuthenticationBackend",
+    ]
+    SOCIALACCOUNT_PROVIDERS = {
+        "openid_connect": {
+            "OAUTH_PKCE_ENABLED": True,
+            "APPS": [
+                {
+                    "provider_id": "sso",
+                    "name": TUNELOOP_OIDC_NAME,
+                    "client_id": _oidc["client_id"],
+                    "secret": _oidc["secret"],
+                    "settings": {"server_url": _oidc["server_url"]},
+                }
+            ],
+        }
+    }
+    # A first SSO login makes the account (no project: a lead adds it on the Members page); allauth's own
+    # password sign-up stays closed.
+    ACCOUNT_ADAPTER = "annotation.people.sso.AccountAdapter"
+    SOCIALACCOUNT_ADAPTER = "annotation.people.sso.SocialAccountAdapter"
+    SOCIALACCOUNT_AUTO_SIGNUP = True
+    SOCIALACCOUNT_LOGIN_ON_GET = False  # the login page's button POSTs (CSRF); a GET asks to confirm
+    ACCOUNT_EMAIL_VERIFICATION = "none"
+    ACCOUNT_LOGOUT_REDIRECT_URL = "login"
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "annotation:project-list"
 LOGOUT_REDIRECT_URL = "login"

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.templatetags.static import static
@@ -9,7 +10,15 @@ from annotation.people import views as people_views
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("login/", auth_views.LoginView.as_view(template_name="registration/login.html"), name="login"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(
+            template_name="registration/login.html",
+            # The SSO button shows only when TUNELOOP_OIDC_* configure a provider.
+            extra_context={"sso_name": settings.TUNELOOP_OIDC_NAME} if settings.TUNELOOP_OIDC_ENABLED else {},
+        ),
+        name="login",
+    ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("account/password/", people_views.PasswordChangeView.as_view(), name="password_change"),
     path(
@@ -29,3 +38,6 @@ urlpatterns = [
     path("", include("training.urls")),
     path("", include("evaluation.urls")),
 ]
+
+if settings.TUNELOOP_OIDC_ENABLED:  # django-allauth's OpenID Connect login: /accounts/oidc/sso/login/
+    urlpatterns.insert(0, path("accounts/", include("allauth.urls")))
