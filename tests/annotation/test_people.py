@@ -246,3 +246,53 @@ def test_anyone_changes_their_password(client, users):
     assert ok.status_code == 302
     users["annotator"].refresh_from_db()
     assert users["annotator"].check_password("abcdefgh1")
+
+
+# --- API --------------------------------------------------------------------------------------
+
+
+def api_for(user):
+    api = APIClient()
+    api.force_authenticate(user)
+    return api
+
+
+def test_api_creates_accounts_lists_and_withdraws_invitations(project, users):
+    lead = api_for(users["lead"])
+    url = f"/api/projects/{project.pk}/accounts/"
+    res = lead.post(url, {"lines": "hana\nivan@example.org"}, format="json")
+    assert res.status_code == 201 and res["Cache-Control"] == "no-store"
+    accounts = res.json()["accounts"]
+    assert [a["username"] for a in accounts] == ["hana", "ivan@example.org"]
+    assert all(
+        a["invite_url"].startswith("http://testserver/invite/") and a["password"] == "" for a in accounts
+    )
+    token = accounts[0]["invite_url"].rsplit("/", 2)[-2]
+    assert services.usable_invitation(token).username == "hana"
+    listed = lead.get(f"/api/projects/{project.pk}/invitations/").json()
+    assert [i["username"] for i in listed] == ["ivan@example.org", "hana"]
+    withdrawn = lead.post(f"/api/projects/{project.pk}/invitations/{listed[1]['id']}/revoke/")
+    assert withdrawn.status_code == 200
+    assert [i["username"] for i in lead.get(f"/api/projects/{project.pk}/invitations/").json()] == [
+        "ivan@example.org"
+    ]
+
+    res = lead.post(url, {"lines": "jo", "mode": "password"}, format="json")
+    (jo,) = res.json()["accounts"]
+    assert (
+        res.status_code == 201
+        and jo["invite_url"] == ""
+        and authenticate(username="jo", password=jo["password"])
+    )
+
+    bad = lead.post(url, {"lines": "ok1\nhas space", "mode": "password"}, format="json")
+    assert (
+        bad.status_code == 400
+        and "line 2" in str(bad.json())
+        and not User.objects.filter(username="ok1").exists()
+    )
+    assert lead.post(url, {"lines": "x", "mode": "magic"}, format="json").status_code == 400
+    assert api_for(users["annotator"]).post(url, {"lines": "y"}, format="json").status_code == 403
+    assert api_for(users["annotator"]).get(f"/api/projects/{project.pk}/invitations/").status_code == 403
+    stranger = User.objects.create_user("stranger")
+    assert api_for(stranger).post(url, {"lines": "z"}, format="json").status_code == 404
