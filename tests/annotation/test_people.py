@@ -296,3 +296,16 @@ def test_api_creates_accounts_lists_and_withdraws_invitations(project, users):
     assert api_for(users["annotator"]).get(f"/api/projects/{project.pk}/invitations/").status_code == 403
     stranger = User.objects.create_user("stranger")
     assert api_for(stranger).post(url, {"lines": "z"}, format="json").status_code == 404
+
+
+def test_admin_shows_invitations_without_their_hash(client, project, users):
+    invite(project, users["lead"])
+    row = Invitation.objects.get()
+    users["admin"].is_staff = users["admin"].is_superuser = True
+    users["admin"].save()
+    client.force_login(users["admin"])
+    listing = client.get(reverse("admin:annotation_invitation_changelist"))
+    assert listing.status_code == 200 and "carol@example.org" in listing.content.decode()
+    detail = client.get(reverse("admin:annotation_invitation_change", args=[row.pk])).content.decode()
+    assert row.token_hash not in detail
+    assert client.get(reverse("admin:annotation_invitation_add")).status_code == 403
