@@ -4,6 +4,7 @@ from django.urls import path
 
 from annotation.active_learning import api as al_api
 from annotation.importing import api as import_api
+from annotation.people import api as people_api
 from annotation.projects import api as project_api
 from annotation.quality import api as quality_api
 from annotation.queue import api as queue_api
@@ -17,6 +18,17 @@ urlpatterns = [
         "projects/<int:project_id>/members/<int:user_id>/",
         project_api.MemberDetailView.as_view(),
         name="api-member",
+    ),
+    path("projects/<int:project_id>/accounts/", people_api.AccountsView.as_view(), name="api-accounts"),
+    path(
+        "projects/<int:project_id>/invitations/",
+        people_api.InvitationListView.as_view(),
+        name="api-invitations",
+    ),
+    path(
+        "projects/<int:project_id>/invitations/<int:invitation_id>/revoke/",
+        people_api.InvitationRevokeView.as_view(),
+        name="api-invitation-revoke",
     ),
     path(
         "projects/<int:project_id>/rubrics/", project_api.RubricVersionListView.as_view(), name="api-rubrics"

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.contrib.auth.signals import user_logged_in
 
 
 class AnnotationConfig(AppConfig):
@@ -11,8 +12,12 @@ class AnnotationConfig(AppConfig):
         from annotation.kinds import registry
         from annotation.kinds.sft import SFT
         from annotation.models import Role  # deferred: models load after the app configs
+        from annotation.people import (
+            sessions,
+        )  # deferred: it reads the models, which load after the app configs
 
         registry.register(SFT)
+        user_logged_in.connect(sessions.note_on_login, dispatch_uid="tuneloop.people.note_on_login")
         register_actions(
             {
                 # active learning (annotation.active_learning): production samples are the leads' business

@@ -474,3 +474,6 @@ from annotation.active_learning.models import (  # noqa: E402, F401
     SampleScore,
     SelectionBatch,
 )
+
+# People management's tables (invitations, forced password changes) live in their package too.
+from annotation.people.models import Invitation, PasswordChangeRequired  # noqa: E402, F401

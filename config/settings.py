@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc served from our static files: the docs work offline
     "annotation",
     "preferences",
     "training",
@@ -51,6 +52,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # A one-time password must be changed before anything else (annotation.people.sessions).
+    "annotation.people.sessions.ForcePasswordChange",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -86,7 +89,11 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-AUTH_PASSWORD_VALIDATORS = []
+# Checked where people choose a password (an invitation, the password change form), not on accounts
+# that code creates.
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}}
+]
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
@@ -96,6 +103,53 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = DATA_DIR / "staticfiles"
 MEDIA_ROOT = DATA_DIR / "media"
+
+# --- Single sign-on (optional): OpenID Connect through django-allauth, off unless configured ----------
+# TUNELOOP_OIDC_SERVER_URL is the provider's issuer URL (its /.well-known/openid-configuration is read
+# at login); with a client id it turns SSO on: allauth's apps and URLs (/accounts/), a button on the
+# login page. Run `manage.py migrate` after turning it on (allauth's tables).
+_oidc = {
+    "server_url": os.environ.get("TUNELOOP_OIDC_SERVER_URL", ""),
+    "client_id": os.environ.get("TUNELOOP_OIDC_CLIENT_ID", ""),
+    "secret": os.environ.get("TUNELOOP_OIDC_CLIENT_SECRET", ""),
+}
+TUNELOOP_OIDC_ENABLED = bool(_oidc["server_url"] and _oidc["client_id"])
+# The login button's words: "Log in with <name>".
+TUNELOOP_OIDC_NAME = os.environ.get("TUNELOOP_OIDC_NAME", "single sign-on")
+if TUNELOOP_OIDC_ENABLED:
+    INSTALLED_APPS += [
+        "allauth",
+        "allauth.account",
+        "allauth.socialaccount",
+        "allauth.socialaccount.providers.openid_connect",
+    ]
+    MIDDLEWARE.append("allauth.account.middleware.AccountMiddleware")
+    AUTHENTICATION_BACKENDS = [
+        "django.contrib.auth.backends.ModelBackend",
+        "allauth.account.auth_backends.AuthenticationBackend",
+    ]
+    SOCIALACCOUNT_PROVIDERS = {
+        "openid_connect": {
+            "OAUTH_PKCE_ENABLED": True,
+            "APPS": [
+                {
+                    "provider_id": "sso",
+                    "name": TUNELOOP_OIDC_NAME,
+                    "client_id": _oidc["client_id"],
+                    "secret": _oidc["secret"],
+                    "settings": {"server_url": _oidc["server_url"]},
+                }
+            ],
+        }
+    }
+    # A first SSO login makes the account (no project: a lead adds it on the Members page); allauth's own
+    # password sign-up stays closed.
+    ACCOUNT_ADAPTER = "annotation.people.sso.AccountAdapter"
+    SOCIALACCOUNT_ADAPTER = "annotation.people.sso.SocialAccountAdapter"
+    SOCIALACCOUNT_AUTO_SIGNUP = True
+    SOCIALACCOUNT_LOGIN_ON_GET = False  # the login page's button POSTs (CSRF); a GET asks to confirm
+    ACCOUNT_EMAIL_VERIFICATION = "none"
+    ACCOUNT_LOGOUT_REDIRECT_URL = "login"
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "annotation:project-list"
@@ -122,6 +176,10 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Tuneloop API",
     "DESCRIPTION": "Annotation, preferences, agreement, training and evaluation for LLM fine-tuning.",
     "VERSION": "0.1.0",
+    # /api/docs/ (Swagger UI) and /api/redoc/ load their scripts from drf-spectacular-sidecar, never a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "/" + STATIC_URL.lstrip("/") + "favicon.svg",
+    "REDOC_DIST": "SIDECAR",
     # One name per choice set, so the schema has no colliding enum names.
     "ENUM_NAME_OVERRIDES": {
         "ItemKindEnum": "annotation.models.ItemKind",
@@ -216,6 +274,8 @@ TUNELOOP_EXPORT_INLINE_ROWS = int(os.environ.get("TUNELOOP_EXPORT_INLINE_ROWS", 
 # A Hugging Face token with write access: when set, finished exports offer "push to the Hub". Read from
 # the environment only; never stored in the database, never shown.
 TUNELOOP_HF_TOKEN = os.environ.get("TUNELOOP_HF_TOKEN", "")
+# Days an invite link (a lead's invitation to join a project) stays valid; it works once.
+TUNELOOP_INVITE_DAYS = float(os.environ.get("TUNELOOP_INVITE_DAYS", "7"))
 
 # The one sentence embedder (snapshots' near-duplicate prompts, active learning's samples and items,
 # the eval leakage check): a dotted path to a callable list[str] -> (n, d) array. MiniLM, offline.

@@ -11,6 +11,7 @@ from annotation.core.api import ProjectScoped, error_responses, validated
 from annotation.core.permissions import visible_projects
 from annotation.models import AuditEvent, Item, Judgment, Membership, Project, RubricVersion
 from annotation.models import Response as ItemResponse
+from annotation.people import selectors as people_selectors
 from annotation.projects import selectors, serializers, services
 from annotation.queue import serializers as queue_serializers
 
@@ -23,7 +24,21 @@ from annotation.queue import serializers as queue_serializers
     summary="Exchange a username and password for an API token.",
 )
 class TokenView(ObtainAuthToken):
-    """POST username + password -> {"token": ...}. Send it as `Authorization: Token <token>`."""
+    """POST username + password -> {"token": ...}. Send it as `Authorization: Token <token>`. An account
+    still on its one-time password gets no token (403) until its owner chooses a password."""
+
+    def post(self, request, *args, **kwargs):
+        serializer = self.serializer_class(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        if people_selectors.must_change_password(serializer.validated_data["user"]):
+            return Response(
+                {
+                    "detail": "Change your one-time password first (on the web page).",
+                    "code": "password_change_required",
+                },
+                status=403,
+            )
+        return super().post(request, *args, **kwargs)
 
 
 def _projects_with_role(user):
