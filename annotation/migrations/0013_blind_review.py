@@ -4,15 +4,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('annotation', '0011_al_settings_priority_output'),
+        ("annotation", "0012_people_invitations"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='project',
-            name='blind_review',
-            field=models.BooleanField(default=True, help_text='Hide model names from annotators (leads always see them).'),
+            model_name="project",
+            name="blind_review",
+            field=models.BooleanField(
+                default=True, help_text="Hide model names from annotators (leads always see them)."
+            ),
         ),
     ]
