@@ -163,7 +163,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     # DRF's three, the JSON one refusing bodies nested too deeply to parse (a 400, not a 500)
     "DEFAULT_PARSER_CLASSES": [
-        "annotation.core.api.JSONParser",
+        "annotation.core.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],

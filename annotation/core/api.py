@@ -7,20 +7,23 @@
   a rubric version that judgments already use: 409; anything else DRF knows: DRF's status, same shape.
 - `ProjectScoped`: a view mixin resolving `project_id` for the caller (404 unless visible, 403 unless
   their role allows the action).
-- `JSONParser` (settings.REST_FRAMEWORK): DRF's, with a 400 for a body nested deeper than MAX_JSON_DEPTH.
+- `exception_handler` passes every error body through `safe_text` (lone surrogates replaced); the JSON
+  parser that refuses such bodies up front is `annotation.core.parsers.JSONParser`.
 - `validated(serializer_class, data)`: validated data or a 400; `error_responses(400, 403, ...)`: the
   schema's documented error responses; `ErrorSerializer`: the error body in the schema.
 """
 
 import json
+import re
 
 from drf_spectacular.utils import OpenApiResponse
-from rest_framework import exceptions, parsers, serializers
+from rest_framework import exceptions, serializers
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from annotation.core.errors import RowErrors, ServiceError
+from annotation.core.parsers import has_lone_surrogate
 from annotation.core.permissions import can, remember_role, with_caller_role
 from annotation.models import Project, RubricVersionLocked
 
@@ -57,10 +60,10 @@ def _flatten(detail) -> dict[str, list[str]]:
 
 def exception_handler(exc, context):
     if isinstance(exc, ServiceError):
-        return Response(exc.as_dict(), status=exc.status)
+        return Response(safe_text(exc.as_dict()), status=exc.status)
     if isinstance(exc, RowErrors):
         return Response(
-            {"detail": str(exc), "code": exc.code, "errors": [e.as_dict() for e in exc.errors]},
+            safe_text({"detail": str(exc), "code": exc.code, "errors": [e.as_dict() for e in exc.errors]}),
             status=400,
         )
     if isinstance(exc, RubricVersionLocked):
@@ -76,6 +79,7 @@ def exception_handler(exc, context):
         detail = exc.detail
         code = detail.code if hasattr(detail, "code") else exc.default_code
         response.data = {"detail": str(detail), "code": code}
+    response.data = safe_text(response.data)  # messages may quote the input back
     return response
 
 
@@ -129,34 +133,19 @@ def object_for(request, queryset, pk, action: str = "view_project", *, not_found
     return obj
 
 
-MAX_JSON_DEPTH = 100  # objects and arrays inside one another in a request body
+SURROGATE = re.compile("[\ud800-\udfff]")  # in a Python str every surrogate code point is a lone one
 
 
-class JSONParser(parsers.JSONParser):
-    """DRF's JSON parser (settings.REST_FRAMEWORK), refusing with a 400 a body nested deeper than
-    MAX_JSON_DEPTH: Python's json (and anything walking the value later) would raise RecursionError
-    on one nested a few thousand levels deep, a 500 for bad input."""
-
-    def parse(self, stream, media_type=None, parser_context=None):
-        try:
-            data = super().parse(stream, media_type, parser_context)
-        except RecursionError:
-            data = None
-        else:
-            if _depth_over(data, MAX_JSON_DEPTH) is False:
-                return data
-        raise exceptions.ParseError(f"JSON parse error - nested deeper than {MAX_JSON_DEPTH} levels.")
-
-
-def _depth_over(value, limit: int) -> bool:
-    stack = [(value, 1)]
-    while stack:
-        node, level = stack.pop()
-        if isinstance(node, dict | list):
-            if level > limit:
-                return True
-            stack.extend((child, level + 1) for child in (node.values() if isinstance(node, dict) else node))
-    return False
+def safe_text(value):
+    """`value` (error data: str / list / dict) with lone surrogates replaced by U+FFFD, so that an
+    error message quoting bad input can always be rendered as UTF-8."""
+    if isinstance(value, str):
+        return SURROGATE.sub("\ufffd", value) if has_lone_surrogate(value) else value
+    if isinstance(value, dict):
+        return {safe_text(k): safe_text(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [safe_text(v) for v in value]
+    return value
 
 
 def validated(serializer_class, data, **kwargs) -> dict:

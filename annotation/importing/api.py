@@ -2,11 +2,12 @@
 
 from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.core.api import ProjectScoped, error_responses, validated
+from annotation.core.parsers import JSONParser
 from annotation.importing import external, serializers, services
 from annotation.importing.parse import ImportFailed, ImportIssue, detect_format, parse_items
 
