@@ -22,8 +22,61 @@ def env_bool(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "dev-only-insecure-key-change-me-in-production")
-DEBUG = env_bool("DJANGO_DEBUG", True)
+# Demo mode (the embedded defaults: `make demo`, manage.py, the tests) may run with DEBUG and a generated
+# secret key. A server process (config/wsgi.py and config/asgi.py mark themselves with
+# DJANGO_SERVER_PROCESS=1) is in production mode unless TUNELOOP_DEMO=1: it refuses to start with DEBUG
+# on or without a random DJANGO_SECRET_KEY.
+_demo = env_bool("TUNELOOP_DEMO", os.environ.get("DJANGO_SERVER_PROCESS") != "1")
+DEBUG = env_bool("DJANGO_DEBUG", _demo)
+INSECURE_KEY_PREFIX = "django-insecure-"
+
+
+def _demo_secret_key() -> str:
+    """A random key kept in the data directory (mode 0600), never a key known from the source. Written
+    to a temporary file and linked into place, so concurrent first starts agree on one complete key."""
+    path = DATA_DIR / "secret_key"
+    if not path.exists():
+        import secrets  # deferred: only the demo needs it
+        import tempfile  # deferred: only the demo needs it
+
+        fd, tmp = tempfile.mkstemp(dir=DATA_DIR, prefix=".secret_key.")  # mode 0600
+        with os.fdopen(fd, "w") as f:
+            f.write(INSECURE_KEY_PREFIX + secrets.token_urlsafe(50))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another process won: use its key
+        finally:
+            os.unlink(tmp)
+    return path.read_text().strip()
+
+
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
+if not _demo:
+    from django.core.exceptions import ImproperlyConfigured  # deferred: only production checks
+
+    if DEBUG:
+        raise ImproperlyConfigured(
+            "DJANGO_DEBUG is on in production mode: set DJANGO_DEBUG=0 (or TUNELOOP_DEMO=1 for a demo)."
+        )
+    if len(SECRET_KEY) < 50 or SECRET_KEY.startswith(INSECURE_KEY_PREFIX) or len(set(SECRET_KEY)) < 5:
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY must be set to a random value of at least 50 characters in production mode "
+            "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(50))'), or TUNELOOP_DEMO=1 for a demo."
+        )
+if not SECRET_KEY:
+    SECRET_KEY = _demo_secret_key()
+
+# TLS terminated in front of the app (a proxy sending X-Forwarded-Proto): secure cookies, HSTS, redirect.
+if env_bool("TUNELOOP_HTTPS", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = int(os.environ.get("TUNELOOP_HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+SECURE_REDIRECT_EXEMPT = [r"^healthz/?$"]  # load balancers probe over plain HTTP
 ALLOWED_HOSTS = [
     h for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver").split(",") if h
 ]
