@@ -99,6 +99,11 @@ INSTALLED_APPS = [
     "evaluation",
 ]
 
+# Login lockout (annotation.people.lockout): Django's ModelBackend refusing a locked username.
+AUTHENTICATION_BACKENDS = ["annotation.people.lockout.LockoutBackend"]
+TUNELOOP_LOGIN_MAX_FAILURES = int(os.environ.get("TUNELOOP_LOGIN_MAX_FAILURES", "5"))
+TUNELOOP_LOGIN_LOCKOUT_SECONDS = int(os.environ.get("TUNELOOP_LOGIN_LOCKOUT_SECONDS", "900"))
+
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -178,7 +183,7 @@ if TUNELOOP_OIDC_ENABLED:
     ]
     MIDDLEWARE.append("allauth.account.middleware.AccountMiddleware")
     AUTHENTICATION_BACKENDS = [
-        "django.contrib.auth.backends.ModelBackend",
+        "annotation.people.lockout.LockoutBackend",
         "allauth.account.auth_backends.AuthenticationBackend",
     ]
     SOCIALACCOUNT_PROVIDERS = {
@@ -224,6 +229,8 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "annotation.core.api.exception_handler",
+    # Scoped throttles: the token endpoint (per client address, on top of the per-account lockout).
+    "DEFAULT_THROTTLE_RATES": {"auth": os.environ.get("TUNELOOP_AUTH_RATE", "30/min")},
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Tuneloop API",

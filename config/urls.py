@@ -12,8 +12,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path(
         "login/",
-        auth_views.LoginView.as_view(
-            template_name="registration/login.html",
+        people_views.LoginView.as_view(
             # The SSO button shows only when TUNELOOP_OIDC_* configure a provider.
             extra_context={"sso_name": settings.TUNELOOP_OIDC_NAME} if settings.TUNELOOP_OIDC_ENABLED else {},
         ),

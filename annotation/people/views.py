@@ -10,10 +10,10 @@ from django.views.decorators.http import require_http_methods
 
 from annotation.core.errors import ServiceError
 from annotation.core.forms import add_service_errors
-from annotation.people import services, sessions
+from annotation.people import lockout, services, sessions
 from annotation.people.forms import AcceptInvitationForm
 
-BACKEND = "django.contrib.auth.backends.ModelBackend"
+BACKEND = "annotation.people.lockout.LockoutBackend"  # our ModelBackend (settings.AUTHENTICATION_BACKENDS)
 
 
 @require_http_methods(["GET", "POST"])
@@ -60,3 +60,20 @@ class PasswordChangeView(auth_views.PasswordChangeView):
 
 class PasswordChangeDoneView(auth_views.PasswordChangeDoneView):
     template_name = "registration/password_change_done.html"
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login page, answering 429 with a clear message while the username is locked out
+    (annotation.people.lockout); nothing is checked against the password then."""
+
+    template_name = "registration/login.html"
+
+    def post(self, request, *args, **kwargs):
+        seconds = lockout.locked_for(request.POST.get("username"))
+        if not seconds:
+            return super().post(request, *args, **kwargs)
+        form = self.get_form_class()(request, initial={"username": request.POST.get("username", "")})
+        context = self.get_context_data(form=form, locked_message=lockout.lockout_message(seconds))
+        response = self.render_to_response(context, status=429)
+        response["Retry-After"] = str(seconds)
+        return response
