@@ -470,3 +470,6 @@ from annotation.active_learning.models import (  # noqa: E402, F401
     SampleScore,
     SelectionBatch,
 )
+
+# The import job lives beside the import code; imported here so Django registers it.
+from annotation.importing.models import ImportJob  # noqa: E402, F401
