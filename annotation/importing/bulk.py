@@ -14,9 +14,10 @@ file (a binary file object, read once, front to back), all or nothing, duplicate
 3. **Insert, in one transaction:** the items in one `INSERT ... SELECT` from the staging table (per
    content hash, the file's first row; hashes the project already holds are skipped), in file order,
    then their responses, then the audit entry. On PostgreSQL items and responses are one statement
-   (a data-modifying CTE; `ON CONFLICT DO NOTHING` lets a concurrent import of the same content win
-   without an error); on SQLite two statements, the responses joined to the items inserted after the
-   largest id seen at the start of the (IMMEDIATE, so single-writer) transaction.
+   (data-modifying CTEs over `picked`: the rows to insert with their ids drawn from the sequence in
+   file order), under a per-project advisory lock so two imports into one project take turns; on
+   SQLite two statements, the responses joined to the items inserted after the largest id seen at the
+   start of the (IMMEDIATE, so single-writer) transaction.
 
 The content hash is `parse.content_hash`, computed while streaming, the same as the in-memory path
 (`services.import_items`, kept for records built in memory: the demo, interchange imports). The stored
@@ -41,6 +42,7 @@ from annotation.queue.lifecycle import NEW_ITEM
 
 CHUNK_ROWS = 25_000  # rows per COPY / executemany chunk; progress is reported between chunks
 STAGING = "tl_import_rows"
+LOCK_NAMESPACE = 7_112_001  # pg_advisory_xact_lock(LOCK_NAMESPACE, project id): one import per project
 COLUMNS = ("line", "content_hash", "kind", "messages", "external_id", "metadata", "priority", "responses")
 
 Progress = Callable[[str, int, float], None]  # (stage, lines read, fraction of the file read)
@@ -203,37 +205,44 @@ class _PostgresStaging(_Staging):
     def insert(self, project: Project, source: str, now) -> int:
         names, values = _item_columns(project, source, now)
         item, response = Item._meta.db_table, Response._meta.db_table
+        # `picked`: per content hash the file's first line, less the hashes the project holds, with
+        # the item's id drawn in file order; items and responses are then inserted from it without
+        # joining on the hash. Narrow rows in the sort and the hash aggregate.
         sql = f"""
-            WITH firsts AS (
-                SELECT min(line) AS line FROM {STAGING} GROUP BY content_hash
-            ), fresh AS MATERIALIZED (
-                SELECT s.* FROM {STAGING} s JOIN firsts USING (line)
-                WHERE NOT EXISTS (
-                    SELECT 1 FROM {item} i WHERE i.project_id = %s AND i.content_hash = s.content_hash
-                )
-            ), created AS (
-                INSERT INTO {item} (kind, messages, external_id, content_hash, metadata, priority,
+            WITH picked AS MATERIALIZED (
+                SELECT nextval(pg_get_serial_sequence('{item}', 'id')) AS id, line FROM (
+                    SELECT s.line FROM {STAGING} s
+                    WHERE s.line IN (SELECT min(line) FROM {STAGING} GROUP BY content_hash)
+                      AND NOT EXISTS (
+                        SELECT 1 FROM {item} i WHERE i.project_id = %s AND i.content_hash = s.content_hash
+                      )
+                    ORDER BY s.line
+                ) ordered
+            ), items AS (
+                INSERT INTO {item} (id, kind, messages, external_id, content_hash, metadata, priority,
                                     {", ".join(names)})
-                SELECT kind, messages, external_id, content_hash, metadata, priority,
+                SELECT picked.id, kind, messages, external_id, content_hash, metadata, priority,
                        {", ".join(["%s"] * len(names))}
-                FROM fresh ORDER BY line
-                ON CONFLICT (project_id, content_hash) DO NOTHING
-                RETURNING id, content_hash
+                FROM picked JOIN {STAGING} s USING (line)
             ), answers AS (
                 INSERT INTO {response} (item_id, position, text, model_name, model_version,
                                         generation_params, author_id, shown, created_at)
-                SELECT created.id, r.n - 1, r.value->>'text', r.value->>'model', r.value->>'model_version',
+                SELECT picked.id, r.n - 1, r.value->>'text', r.value->>'model', r.value->>'model_version',
                        r.value->'generation_params', NULL, true, %s
-                FROM created JOIN fresh USING (content_hash)
-                CROSS JOIN LATERAL jsonb_array_elements(fresh.responses) WITH ORDINALITY AS r(value, n)
-                RETURNING 1
+                FROM picked JOIN {STAGING} s USING (line)
+                CROSS JOIN LATERAL jsonb_array_elements(s.responses) WITH ORDINALITY AS r(value, n)
             )
-            SELECT (SELECT count(*) FROM created), (SELECT count(*) FROM answers)
+            SELECT count(*) FROM picked
         """
         with connection.cursor() as cursor:
+            # Imports into one project take turns (another writer of the same content makes this
+            # import fail whole on the unique constraint, as before); the others run side by side.
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_NAMESPACE, project.pk])
+            cursor.execute("SET LOCAL jit = off")  # compiling this plan costs more than it saves
+            cursor.execute("SET LOCAL work_mem = '64MB'")  # the sort and hash of `picked` in memory
             cursor.execute(f"ANALYZE {STAGING}")  # temporary tables get no autovacuum statistics
             cursor.execute(sql, [project.pk, *values, values[names.index("created_at")]])
-            created, _ = cursor.fetchone()
+            (created,) = cursor.fetchone()
         return created
 
 

@@ -27,7 +27,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from annotation.core.errors import RowErrors
-from annotation.importing.rows import csv_rows, jsonl_rows
+from annotation.importing.rows import csv_rows, jsonl_rows, surrogate_error
 from annotation.importing.rows import loads as _loads
 from annotation.kinds import registry
 
@@ -96,28 +96,6 @@ class ImportFailed(RowErrors):
         super().__init__(f"Import failed, nothing was imported: {head}{more}", errors)
 
 
-def _unencodable(value) -> str | None:
-    """The first string in `value` that is not valid Unicode text (a lone surrogate, which JSON's
-    \\ud800 escapes allow and UTF-8 cannot store), shown escaped; None when all are fine."""
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            return value[max(0, exc.start - 10) : exc.end + 10].encode("unicode_escape").decode()
-        return None
-    if isinstance(value, dict):
-        for k, v in value.items():
-            found = _unencodable(k) or _unencodable(v)
-            if found:
-                return found
-    if isinstance(value, list | tuple):
-        for v in value:
-            found = _unencodable(v)
-            if found:
-                return found
-    return None
-
-
 def content_hash(kind: str, messages: list[dict], responses: list[dict]) -> str:
     """Exact-duplicate key: the conversation and the response texts, whitespace-trimmed."""
     canonical = {
@@ -125,7 +103,10 @@ def content_hash(kind: str, messages: list[dict], responses: list[dict]) -> str:
         "messages": [[m["role"], m["content"].strip()] for m in messages],
         "responses": [r["text"].strip() for r in responses],
     }
-    return hashlib.sha256(json.dumps(canonical, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    return hashlib.sha256(_HASH_JSON.encode(canonical).encode()).hexdigest()
+
+
+_HASH_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False)  # json.dumps(..., these options)
 
 
 def detect_format(filename: str, data: str) -> str:
@@ -188,9 +169,8 @@ def iter_items(
     errors = 0
     try:
         for line, row, error in rows:
-            bad = None if error else _unencodable(row)
-            if bad is not None:  # JSON "\\ud800" escapes (or text handed in through the API) can hold them
-                error = f"Contains an unpaired surrogate, not text: ...{bad}..."
+            if not error and fmt == "csv":  # (jsonl_rows checks its rows itself)
+                error = surrogate_error(row)
             if error:
                 issues = [ImportIssue(line, "line", error)]
             else:

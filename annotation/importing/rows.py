@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import math
+import re
 from collections.abc import Iterable, Iterator
 
 
@@ -38,6 +39,48 @@ def loads(text):
     return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
 
 
+# A lone surrogate reaches a value only from a \\uD800-\\uDFFF escape or from text that already holds
+# one (a str handed in through the API); a line with neither needs no walk through its values.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def unencodable(value) -> str | None:
+    """The first string in `value` that is not valid Unicode text (a lone surrogate, which JSON's
+    \\ud800 escapes allow and UTF-8 cannot store), shown escaped; None when all are fine."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            return value[max(0, exc.start - 10) : exc.end + 10].encode("unicode_escape").decode()
+        return None
+    if isinstance(value, dict):
+        for k, v in value.items():
+            found = unencodable(k) or unencodable(v)
+            if found:
+                return found
+    if isinstance(value, list | tuple):
+        for v in value:
+            found = unencodable(v)
+            if found:
+                return found
+    return None
+
+
+def surrogate_error(row) -> str | None:
+    bad = unencodable(row)
+    return None if bad is None else f"Contains an unpaired surrogate, not text: ...{bad}..."
+
+
+def _may_hold_surrogates(raw: str) -> bool:
+    if _SURROGATE_ESCAPE.search(raw):
+        return True
+    try:
+        raw.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def jsonl_rows(lines: Iterable[str] | str) -> Iterator[tuple[int, dict | None, str | None]]:
     if isinstance(lines, str):
         lines = io.StringIO(lines)
@@ -55,6 +98,11 @@ def jsonl_rows(lines: Iterable[str] | str) -> Iterator[tuple[int, dict | None, s
         if not isinstance(row, dict):
             yield number, None, "Each line must be a JSON object."
             continue
+        if _may_hold_surrogates(raw):
+            error = surrogate_error(row)
+            if error:
+                yield number, None, error
+                continue
         yield number, row, None
 
 
