@@ -25,6 +25,7 @@ rows are the same as that path's (tests/annotation/test_bulk_import.py). Memory 
 file's size: one row, one chunk's psycopg buffer or one executemany batch.
 """
 
+import io
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -77,12 +78,15 @@ def import_file(
     size: int | None = None,
     progress: Progress | None = None,
 ) -> ImportResult:
-    """Import the item file `stream` (binary) into `project`; raises ImportFailed (nothing written)
-    with every issue found, each naming the line and the field."""
+    """Import the item file `stream` into `project`; raises ImportFailed (nothing written) with every
+    issue found, each naming the line and the field. `stream`: a binary file (an upload, an open
+    file) or text (`io.StringIO`); `size` its length, for the progress fraction."""
     require(actor, "import_items", project)
     report = progress or (lambda stage, lines, fraction: None)
+    while not isinstance(stream, io.IOBase) and hasattr(stream, "file"):
+        stream = stream.file  # a Django UploadedFile, a NamedTemporaryFile: the file object inside
     read = _Read(stream, size)
-    lines = text_lines(stream)
+    lines = stream if isinstance(stream, io.TextIOBase) else text_lines(stream)
     staging = _Staging.for_connection()
     staging.create()
     try:
@@ -106,7 +110,8 @@ def import_file(
             )
         return result
     finally:
-        lines.detach()  # give the caller's stream back open
+        if lines is not stream:
+            lines.detach()  # give the caller's stream back open
         staging.drop()
 
 
