@@ -10,6 +10,7 @@ progress to the job's row between chunks (committed, so the page and the API see
 or the line-numbered issues, and removes the file. Smaller uploads stay synchronous.
 """
 
+import shutil
 import uuid
 from pathlib import Path
 
@@ -30,14 +31,14 @@ def needs_job(size: int | None) -> bool:
 
 
 def create(*, project: Project, actor, upload, fmt: str, mapping: dict, kind: str) -> ImportJob:
-    """Store `upload` (a Django UploadedFile) and create its queued job (`tasks.start_import` queues it)."""
+    """Store `upload` (a Django UploadedFile, any binary file) and create its queued job (`tasks.start_import` queues it)."""
     require(actor, "import_items", project)
     folder = Path(settings.DATA_DIR) / "imports"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{uuid.uuid4().hex}.{fmt}"
+    upload.seek(0)
     with open(path, "wb") as out:
-        for chunk in upload.chunks():
-            out.write(chunk)
+        shutil.copyfileobj(upload, out, 1 << 20)
     return ImportJob.objects.create(
         project=project, created_by=actor, filename=(upload.name or "")[:200], path=str(path),
         size=path.stat().st_size, fmt=fmt, kind=kind, mapping=mapping or {},
