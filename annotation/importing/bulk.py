@@ -125,7 +125,7 @@ def _stage(staging, found: Iterator, read: _Read, report: Progress) -> tuple[int
         with staging.writer() as write:
             count = 0
             for x in found:
-                read.line = x.line
+                read.line = max(read.line, x.line)
                 if isinstance(x, ImportIssue):
                     issues.append(x)
                     break
@@ -136,10 +136,12 @@ def _stage(staging, found: Iterator, read: _Read, report: Progress) -> tuple[int
                     break
         staged += count
         report("reading", read.line, read.fraction())
-    for x in found:  # after an issue: validate the rest, store nothing
-        read.line = x.line
-        if isinstance(x, ImportIssue):
-            issues.append(x)
+    if issues:
+        for x in found:  # after an issue: validate the rest, store nothing
+            read.line = max(read.line, x.line)
+            if isinstance(x, ImportIssue):
+                issues.append(x)
+        report("reading", read.line, read.fraction())
     return staged, issues
 
 

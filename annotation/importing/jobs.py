@@ -40,7 +40,7 @@ def create(*, project: Project, actor, upload, fmt: str, mapping: dict, kind: st
     with open(path, "wb") as out:
         shutil.copyfileobj(upload, out, 1 << 20)
     return ImportJob.objects.create(
-        project=project, created_by=actor, filename=(upload.name or "")[:200], path=str(path),
+        project=project, created_by=actor, filename=(getattr(upload, "name", "") or "")[:200], path=str(path),
         size=path.stat().st_size, fmt=fmt, kind=kind, mapping=mapping or {},
     )  # fmt: skip
 
