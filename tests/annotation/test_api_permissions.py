@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 from annotation.active_learning import ingest, records
 from annotation.importing import services as import_services
 from annotation.importing.parse import parse_items
-from annotation.models import AssignmentState, Judgment, Membership
+from annotation.models import AssignmentState, ImportJob, Judgment, Membership
 from annotation.projects import services as project_services
 from annotation.queue import services as queue_services
 from tests.conftest import GOOD_SCORES, make_items
@@ -46,7 +46,10 @@ def world(users, project, django_user_model):
     )
     assert sample.created == 1
     token, _ = ingest.create_token(project=project, actor=users["lead"], name="svc")
-    return {"project": project, "users": users, "newbie": newbie, "assignment": assignment, "token": token}
+    job = ImportJob.objects.create(project=project, created_by=users["lead"], path="gone.jsonl", fmt="jsonl",
+                                   kind="sft", state="done", created=1, duplicates=0)  # fmt: skip
+    return {"project": project, "users": users, "newbie": newbie, "assignment": assignment, "token": token,
+            "job": job}  # fmt: skip
 
 
 CSV = "prompt,response\nNew question?,New answer.\n"
@@ -97,6 +100,7 @@ MATRIX = [
         {"data": CSV, "format": "csv"},
         (401, 404, 403, 201, 201),
     ),
+    ("import-job", "get", "/api/projects/{p}/items/import/jobs/{j}/", None, (401, 404, 403, 200, 200)),
     (
         "import-external",
         "post",
@@ -189,6 +193,7 @@ def test_permission_matrix(world, name, method, url, body, role, expected):
         admin=users["admin"].pk,
         s=world["project"].production_samples.first().pk,
         t=world["token"].pk,
+        j=world["job"].pk,
     )
     response = getattr(client_for(user), method)(url, body, format="json")
     assert response.status_code == expected, (response.status_code, response.content[:300])
@@ -210,6 +215,7 @@ def test_matrix_covers_every_api_route():
         .replace("{admin}", "<int:user_id>")
         .replace("{s}", "<int:sample_id>")
         .replace("{t}", "<int:token_id>")
+        .replace("{j}", "<int:job_id>")
         for _, _, url, _, _ in MATRIX
     }
     assert routes == covered
