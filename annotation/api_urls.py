@@ -36,6 +36,11 @@ urlpatterns = [
     path("projects/<int:project_id>/items/", project_api.ItemListView.as_view(), name="api-items"),
     path("projects/<int:project_id>/items/import/", import_api.ImportView.as_view(), name="api-import"),
     path(
+        "projects/<int:project_id>/items/import/jobs/<int:job_id>/",
+        import_api.ImportJobView.as_view(),
+        name="api-import-job",
+    ),
+    path(
         "projects/<int:project_id>/import/external/",
         import_api.ExternalImportView.as_view(),
         name="api-import-external",

@@ -475,5 +475,8 @@ from annotation.active_learning.models import (  # noqa: E402, F401
     SelectionBatch,
 )
 
+# The import job lives beside the import code; imported here so Django registers it.
+from annotation.importing.models import ImportJob  # noqa: E402, F401
+
 # People management's tables (invitations, forced password changes) live in their package too.
 from annotation.people.models import Invitation, PasswordChangeRequired  # noqa: E402, F401

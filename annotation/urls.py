@@ -25,6 +25,7 @@ urlpatterns = [
     path("invite/<str:token>/", people_views.accept_invitation, name="invite"),
     path("projects/<int:pk>/rubric/", project_views.rubric, name="rubric"),
     path("projects/<int:pk>/import/", import_views.import_items, name="import"),
+    path("projects/<int:pk>/import/jobs/<int:job_pk>/", import_views.import_job, name="import-job"),
     path("projects/<int:pk>/import/external/", import_views.import_external, name="import-external"),
     path("projects/<int:pk>/audit/", project_views.audit, name="audit"),
     path("projects/<int:pk>/settings/", project_views.project_settings, name="settings"),

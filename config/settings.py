@@ -325,6 +325,9 @@ TUNELOOP_RUN_STALE_SECONDS = int(os.environ.get("TUNELOOP_RUN_STALE_SECONDS", "6
 TUNELOOP_CANCEL_POLL_SECONDS = float(os.environ.get("TUNELOOP_CANCEL_POLL_SECONDS", "2"))
 # Largest import upload (page and API), in bytes.
 TUNELOOP_MAX_IMPORT_BYTES = int(os.environ.get("TUNELOOP_MAX_IMPORT_BYTES", str(100 * 1024 * 1024)))
+# Item files larger than this (page and API uploads) are imported by a task with progress (an import job);
+# smaller ones in the request.
+TUNELOOP_IMPORT_TASK_BYTES = int(os.environ.get("TUNELOOP_IMPORT_TASK_BYTES", str(10 * 1024 * 1024)))
 # A Celery worker computes agreement reports (scripts/serve.sh, which starts one, sets it); off, or with
 # CELERY_TASK_ALWAYS_EAGER, the lead's "Recompute" computes in the request (annotation.quality.tasks.request_recompute).
 TUNELOOP_ASYNC_AGREEMENT = env_bool("TUNELOOP_ASYNC_AGREEMENT", False)

@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 from annotation.active_learning import ingest, records
 from annotation.importing import services as import_services
 from annotation.importing.parse import parse_items
-from annotation.models import AssignmentState, Invitation, Judgment, Membership
+from annotation.models import AssignmentState, ImportJob, Invitation, Judgment, Membership
 from annotation.people import services as people_services
 from annotation.projects import services as project_services
 from annotation.queue import services as queue_services
@@ -48,6 +48,16 @@ def world(users, project, django_user_model):
     assert sample.created == 1
     token, _ = ingest.create_token(project=project, actor=users["lead"], name="svc")
     people_services.create_accounts(project=project, actor=users["lead"], text="invited", mode="invite")
+    job = ImportJob.objects.create(
+        project=project,
+        created_by=users["lead"],
+        path="gone.jsonl",
+        fmt="jsonl",
+        kind="sft",
+        state="done",
+        created=1,
+        duplicates=0,
+    )
     return {
         "project": project,
         "users": users,
@@ -55,6 +65,7 @@ def world(users, project, django_user_model):
         "assignment": assignment,
         "token": token,
         "invitation": Invitation.objects.get(project=project),
+        "job": job,
     }
 
 
@@ -116,6 +127,7 @@ MATRIX = [
         {"data": CSV, "format": "csv"},
         (401, 404, 403, 201, 201),
     ),
+    ("import-job", "get", "/api/projects/{p}/items/import/jobs/{j}/", None, (401, 404, 403, 200, 200)),
     (
         "import-external",
         "post",
@@ -209,6 +221,7 @@ def test_permission_matrix(world, name, method, url, body, role, expected):
         s=world["project"].production_samples.first().pk,
         t=world["token"].pk,
         v=world["invitation"].pk,
+        j=world["job"].pk,
     )
     response = getattr(client_for(user), method)(url, body, format="json")
     assert response.status_code == expected, (response.status_code, response.content[:300])
@@ -231,6 +244,7 @@ def test_matrix_covers_every_api_route():
         .replace("{s}", "<int:sample_id>")
         .replace("{t}", "<int:token_id>")
         .replace("{v}", "<int:invitation_id>")
+        .replace("{j}", "<int:job_id>")
         for _, _, url, _, _ in MATRIX
     }
     assert routes == covered
