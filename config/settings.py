@@ -213,6 +213,10 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "annotation:project-list"
 LOGOUT_REDIRECT_URL = "login"
 
+# A request body that is not a file upload (JSON, forms): at most this many bytes (413 in the API's
+# error format above it). File uploads have their own limit, TUNELOOP_MAX_IMPORT_BYTES.
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("TUNELOOP_MAX_BODY_BYTES", str(5 * 1024 * 1024)))
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",

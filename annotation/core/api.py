@@ -16,6 +16,8 @@
 import json
 import re
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers
 from rest_framework.exceptions import NotFound, PermissionDenied
@@ -65,6 +67,15 @@ def exception_handler(exc, context):
         return Response(
             safe_text({"detail": str(exc), "code": exc.code, "errors": [e.as_dict() for e in exc.errors]}),
             status=400,
+        )
+    if isinstance(exc, RequestDataTooBig):  # Django's own answer would be an HTML "Bad Request (400)"
+        return Response(
+            {
+                "detail": f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} bytes. "
+                "Send large imports as a file upload (multipart/form-data).",
+                "code": "too_large",
+            },
+            status=413,
         )
     if isinstance(exc, RubricVersionLocked):
         return Response({"detail": str(exc), "code": "conflict"}, status=409)

@@ -200,6 +200,23 @@ def _get(row, mapping, name):
     return key, row.get(key)
 
 
+# One prompt, turn or response: at most this many characters (the API's MAX_TEXT is the same figure).
+MAX_TEXT_CHARS = 200_000
+
+
+def _check_text(text: str, where: str, err) -> None:
+    """Texts are stored as they are: refuse what no database column should hold."""
+    if len(text) > MAX_TEXT_CHARS:
+        err(where, f"At most {MAX_TEXT_CHARS:,} characters (this one has {len(text):,}).")
+    elif "\x00" in text:
+        err(where, "Contains a NUL character (\\u0000), which cannot be stored.")
+    else:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            err(where, "Not valid Unicode: a lone surrogate escape (\\ud800-\\udfff).")
+
+
 def _to_record(line, row, mapping, kind, fmt):
     issues = []
 
@@ -308,6 +325,10 @@ def _to_record(line, row, mapping, kind, fmt):
     conversation_reported = any(i.field in (mkey, mapping.get("prompt", "prompt")) for i in issues)
     if not conversation_reported and not any(m["role"] == "user" for m in messages):
         err(mkey, "The conversation needs at least one user turn.")
+    for i, m in enumerate(messages):
+        _check_text(m["content"], f"{mkey}[{i}].content" if raw_messages is not None else "prompt", err)
+    for i, r in enumerate(responses):
+        _check_text(r["text"], f"{rskey}[{i}].text" if many else rkey, err)
     for i, r in enumerate(responses):  # the columns' sizes (Response.model_name, .model_version)
         for name, limit in (("model", 500), ("model_version", 200)):
             if len(r[name]) > limit:
