@@ -158,6 +158,7 @@ def test_the_page_shows_the_builder_the_preview_and_the_json_section(lead, proje
     assert reverse("annotation:rubric-export", args=[project.pk, current.pk]) in html
     # the preview is the annotator's panel: the same partial the review page renders
     assert 'class="criterion' in html and 'name="score_helpfulness"' in html
+    assert "{#" not in html and "panel_criteria" not in html  # template comments stay comments
 
 
 def test_preview_renders_the_panel_and_saves_nothing(lead, project):
