@@ -164,3 +164,20 @@ def criteria_from_formset(formset) -> list[dict]:
                 form.add_error(field if field in form.fields else None, message)
             named.setdefault(f"{_name(index + 1, form)} {field}", []).extend(messages)
         raise RubricError(named) from exc
+
+
+def preview_criteria(formset) -> tuple[list[dict], dict[str, list[str]]]:
+    """What the preview shows: all the criteria when they are valid; otherwise the errors, and each
+    criterion that is valid on its own (so the panel does not vanish while one criterion is typed)."""
+    try:
+        return criteria_from_formset(formset), {}
+    except RubricError as exc:
+        shown = []
+        for form in _live_forms(formset):
+            if form.errors:  # its own errors, or attached by criteria_from_formset
+                continue
+            try:
+                shown.extend(validate_criteria([_raw(form)]))
+            except RubricError:
+                continue
+        return shown, exc.errors

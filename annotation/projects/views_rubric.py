@@ -20,16 +20,17 @@ from annotation.core.rubrics import RubricError, panel_criteria
 from annotation.core.web import is_htmx, page, project_for
 from annotation.projects import selectors, services
 from annotation.projects.forms import RubricVersionForm
-from annotation.projects.rubric_forms import VersionForm, criteria_from_formset, criterion_formset
+from annotation.projects.rubric_forms import (
+    VersionForm,
+    criteria_from_formset,
+    criterion_formset,
+    preview_criteria,
+)
 
 
 def _preview(formset, version_form, number):
     """The preview pane's context: the annotator's panel for what the builder holds, and its errors."""
-    try:
-        criteria = criteria_from_formset(formset)
-        errors = {}
-    except RubricError as exc:
-        criteria, errors = [], exc.errors
+    criteria, errors = preview_criteria(formset)
     instructions = version_form.cleaned_data.get("instructions", "") if version_form.is_valid() else ""
     return {
         "preview_errors": errors,
@@ -39,10 +40,12 @@ def _preview(formset, version_form, number):
 
 
 def _rubric_response(
-    request, project, *, json_form=None, formset=None, version_form=None, status=200, created=None
+    request, project, *, json_form=None, formset=None, version_form=None, status=200, created=None, start=None
 ):
+    """The rubric page; the builder starts from `start` (a version), by default the current one."""
     current = project.current_rubric_version()
     next_number = current.number + 1 if current else 1
+    start = start or current
     if json_form is None:
         initial = {"criteria": json.dumps(current.criteria, indent=2) if current else "[]"}
         if current:
@@ -50,15 +53,13 @@ def _rubric_response(
         json_form = RubricVersionForm(initial=initial)
     builder_errors = {}
     if formset is None:
-        formset = criterion_formset(current.criteria if current else [])
-        version_form = VersionForm(initial={"instructions": current.instructions if current else ""})
+        instructions = start.instructions if start else ""
+        formset = criterion_formset(start.criteria if start else [])
+        version_form = VersionForm(initial={"instructions": instructions})
         preview = {
             "preview_errors": {},
-            "preview_version": {
-                "number": next_number,
-                "instructions": current.instructions if current else "",
-            },
-            "preview_criteria": panel_criteria(current.criteria if current else []),
+            "preview_version": {"number": next_number, "instructions": instructions},
+            "preview_criteria": panel_criteria(start.criteria if start else []),
         }
     else:
         preview = _preview(formset, version_form, next_number)
@@ -73,6 +74,7 @@ def _rubric_response(
         "version_form": version_form,
         "builder_errors": builder_errors,
         "next_number": next_number,
+        "start": start if start and start != current else None,
         "created": created,
         **preview,
     }
@@ -92,7 +94,10 @@ def rubric(request, pk):
     """The rubric page; a POST here is the JSON path (criteria as a JSON list)."""
     project = project_for(request, pk, "edit_rubric")
     if request.method == "GET":
-        return _rubric_response(request, project)
+        start = None
+        if "from" in request.GET:  # fill the builder with an older version ("Start the builder from")
+            start = get_object_or_404(selectors.rubric_versions(project), pk=_int(request.GET["from"]) or 0)
+        return _rubric_response(request, project, start=start)
     form = RubricVersionForm(request.POST)
     if not form.is_valid():
         return _rubric_response(request, project, json_form=form, status=400)

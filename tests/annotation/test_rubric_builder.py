@@ -176,10 +176,10 @@ def test_preview_renders_the_panel_and_saves_nothing(lead, project):
     assert f"v{project.current_rubric_version().number + 1}" in html
     res = lead.post(url, builder_post(project, CRITERIA, **{"criteria-2-labels": "formal"}), **HX)
     assert res.status_code == 400
-    assert (
-        "Criterion 3 (&quot;tone&quot;) labels: A labels criterion needs at least two labels."
-        in res.content.decode()
-    )
+    html = res.content.decode()
+    assert "Criterion 3 (&quot;tone&quot;) labels: A labels criterion needs at least two labels." in html
+    # the criteria that are complete stay in the preview while one is being typed
+    assert 'data-key="helpfulness"' in html and 'data-key="safe"' in html and 'data-key="tone"' not in html
     assert RubricVersion.objects.count() == before
 
 
@@ -253,3 +253,21 @@ def test_export_downloads_what_the_json_path_accepts(lead, project):
     res = lead.post(reverse("annotation:rubric", args=[project.pk]), {"criteria": res.content.decode()}, **HX)
     assert res.status_code == 200 and project.current_rubric_version().criteria == exported
     assert lead.get(reverse("annotation:rubric-export", args=[project.pk, 999999])).status_code == 404
+
+
+def test_the_builder_can_start_from_an_older_version(lead, project, users):
+    v1 = project.current_rubric_version()
+    v2 = services.create_rubric_version(
+        project=project,
+        actor=users["lead"],
+        criteria=[{"key": "only_one", "type": "binary"}],
+        instructions="v2",
+    )
+    url = reverse("annotation:rubric", args=[project.pk])
+    html = lead.get(url).content.decode()
+    assert 'value="only_one"' in html and f"?from={v1.pk}" in html
+    html = lead.get(url, {"from": v1.pk}).content.decode()
+    assert f"The builder starts from v{v1.number}; saving makes v{v2.number + 1}." in html
+    assert 'value="helpfulness"' in html and 'value="only_one"' not in html
+    assert lead.get(url, {"from": "nope"}).status_code == 404
+    assert lead.get(url, {"from": 999999}).status_code == 404
