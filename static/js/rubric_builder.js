@@ -1,6 +1,7 @@
 /* The rubric builder (templates/annotation/_rubric.html): add, remove and move criteria without a
  * round trip, show the labels field only for "labels" criteria, keep the formset's ORDER inputs in
- * the order shown, and ask htmx for a fresh preview ("rubric-changed") after each change.
+ * the order shown, and ask htmx for a fresh preview ("rubric-changed") after each change. Enter in a
+ * one-line field does not save; Ctrl+Enter does.
  * Without this file the form still works: ORDER numbers and Delete boxes are shown instead. */
 (function () {
   "use strict";
@@ -111,6 +112,18 @@
   document.addEventListener("change", function (event) {
     var row = event.target.closest && event.target.closest("[data-criterion]");
     if (row && /-type$/.test(event.target.name || "")) syncType(row);
+  });
+
+  // Enter in a one-line field would save a version by accident: only Ctrl+Enter (or the button) saves.
+  document.addEventListener("keydown", function (event) {
+    var f = builder();
+    if (!f || event.key !== "Enter" || !f.contains(event.target)) return;
+    if (event.ctrlKey || event.metaKey) {
+      event.preventDefault();
+      f.requestSubmit();
+    } else if (event.target.tagName === "INPUT" && event.target.type !== "checkbox") {
+      event.preventDefault();
+    }
   });
 
   document.addEventListener("DOMContentLoaded", init);

@@ -271,3 +271,8 @@ def test_the_builder_can_start_from_an_older_version(lead, project, users):
     assert 'value="helpfulness"' in html and 'value="only_one"' not in html
     assert lead.get(url, {"from": "nope"}).status_code == 404
     assert lead.get(url, {"from": 999999}).status_code == 404
+
+
+def test_compare_with_a_single_version_says_there_is_nothing_to_compare(lead, project):
+    html = lead.get(reverse("annotation:rubric-compare", args=[project.pk])).content.decode()
+    assert "nothing to compare: the project has 1 rubric version." in html

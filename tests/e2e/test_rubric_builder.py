@@ -49,6 +49,7 @@ def test_lead_builds_a_rubric_with_the_form_and_compares_versions(page, live_ser
     press(page, page.locator("#add-criterion"))
     page.wait_for_function("document.activeElement && /criteria-3-label$/.test(document.activeElement.id)")
     page.keyboard.type("Clarity")
+    page.keyboard.press("Enter")  # does not save (checked below: still one version)
     page.fill("#id_criteria-3-key", "clarity")
     page.select_option("#id_criteria-3-type", "labels")
     assert page.locator("#id_criteria-3-labels").is_visible()
@@ -88,7 +89,7 @@ def test_lead_builds_a_rubric_with_the_form_and_compares_versions(page, live_ser
 
     # 4) save: version 2, in the order shown
     page.fill("#id_changelog", "Clarity replaces safety and tone.")
-    press(page, page.locator("#save-version"))
+    page.keyboard.press("Control+Enter")  # saves, like the "Save as version 2" button
     page.wait_for_selector(f".notice:has-text('Created version {v1.number + 1}')")
     v2 = project.current_rubric_version()
     assert v2.number == v1.number + 1 and v2.changelog == "Clarity replaces safety and tone."
