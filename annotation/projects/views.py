@@ -1,6 +1,5 @@
-"""The lead's project pages: project list, dashboard, members, rubric, audit, settings."""
+"""The lead's project pages: project list, dashboard, members, audit, settings (rubric: views_rubric)."""
 
-import json
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -21,7 +20,7 @@ from annotation.people import selectors as people_selectors
 from annotation.people import services as people_services
 from annotation.people.forms import AccountsForm
 from annotation.projects import selectors, services
-from annotation.projects.forms import MemberForm, ProjectSettingsForm, RemoveMemberForm, RubricVersionForm
+from annotation.projects.forms import MemberForm, ProjectSettingsForm, RemoveMemberForm
 
 AUDIT_PER_PAGE = 100
 
@@ -186,37 +185,6 @@ def invitation_revoke(request, pk, invitation_id):
         messages.success(request, notice)
         return redirect("annotation:members", pk=project.pk)
     return _members_response(request, project, notice=notice)
-
-
-def _rubric_response(request, project, form=None, status=200, created=None):
-    current = project.current_rubric_version()
-    if form is None:
-        initial = {"criteria": json.dumps(current.criteria, indent=2) if current else "[]"}
-        if current:
-            initial["instructions"] = current.instructions
-        form = RubricVersionForm(initial=initial)
-    context = {"versions": selectors.rubric_versions(project), "form": form, "created": created}
-    return page(request, project, "annotation/rubric.html", "annotation/_rubric.html", context, status)
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def rubric(request, pk):
-    project = project_for(request, pk, "edit_rubric")
-    if request.method == "GET":
-        return _rubric_response(request, project)
-    form = RubricVersionForm(request.POST)
-    if not form.is_valid():
-        return _rubric_response(request, project, form, status=400)
-    try:
-        version = services.create_rubric_version(project=project, actor=request.user, **form.cleaned_data)
-    except ServiceError as exc:
-        add_service_errors(form, exc.errors or {"__all__": [exc.message]})
-        return _rubric_response(request, project, form, status=exc.status)
-    if not is_htmx(request):
-        messages.success(request, f"Created version {version.number}.")
-        return redirect("annotation:rubric", pk=project.pk)
-    return _rubric_response(request, project, created=version)
 
 
 @login_required
