@@ -78,6 +78,12 @@ def parse_args():
         help="processes the realistic scenario's annotators are spread over (1 = all threads in this one)",
     )
     p.add_argument("--no-api", action="store_true", help="skip the HTTP figures")
+    p.add_argument(
+        "--embedded",
+        action="store_true",
+        help="the embedded default instead: a fresh SQLite file (DATABASE_URL ignored), the API only",
+    )
+    p.add_argument("--server", choices=["gunicorn", "runserver"], default="gunicorn")
     p.add_argument("--seed", type=int, default=7)
     return p.parse_args()
 
@@ -261,8 +267,65 @@ def saturation(rates):
 # --- main -----------------------------------------------------------------------------------
 
 
+def embedded(args):
+    """The embedded default (SQLite) through the API: one project, `--annotators` annotators."""
+    import tempfile
+
+    data_dir = tempfile.mkdtemp(prefix="tuneloop-bench-")
+    os.environ.pop("DATABASE_URL", None)
+    os.environ["TUNELOOP_DATA_DIR"] = data_dir
+    import shutil
+
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    call_command("migrate", verbosity=0)
+    levels = [int(x) for x in args.levels.split(",") if x]
+    server = None
+    print(f"Queue benchmark, embedded default: SQLite {connection.Database.sqlite_version} in {data_dir}")
+    print(f"  machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
+    try:
+        bench = Bench(f"bench-{uuid.uuid4().hex[:6]}")
+        users, tokens = bench.build(args.items, max(args.annotators, max(levels)), names=("ours",))
+        (project,) = bench.projects
+        connection.close()
+        server, base, label = start_server(args.gunicorn_workers, args.gunicorn_threads, args.server)
+        print(f"  api: {label}")
+        driver = OverHttp(base, project, users, tokens)
+        print(
+            f"\nRealistic load: {args.annotators} annotators, ~{args.pause:g} s per item, "
+            f"{args.duration:g} s, overlap 2, {args.items:,} items, annotators in {args.client_processes} "
+            "client process(es)"
+        )
+        print(f"  {'items':>6} {'next p50':>9} {'next p99':>9} {'submit p50':>11} {'submit p99':>11}")
+        r = realistic_processes(
+            driver, args.annotators, args.duration, args.pause, args.seed, args.client_processes
+        )
+        print(
+            f"  {r['items']:>6} {pct(r['next'], 50):>7.1f}ms {pct(r['next'], 99):>7.1f}ms"
+            f" {pct(r['submit'], 50):>9.1f}ms {pct(r['submit'], 99):>9.1f}ms"
+        )
+        print(f"\nCapacity: closed loop, no pauses, {args.level_seconds:g} s per level (items/s)")
+        print("  " + "".join(f"{'c=' + str(c):>9}" for c in levels) + "  saturates at")
+        rates = {c: closed_loop(driver, c, args.level_seconds) for c in levels}
+        sat = saturation(rates)
+        print("  " + "".join(f"{rates[c]:>9.1f}" for c in levels) + f"  c={sat} ({rates[sat]:.0f}/s)")
+        print(f"  load average at end: {os.getloadavg()[0]:.1f}")
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(30)
+        shutil.rmtree(data_dir, ignore_errors=True)
+        print("  cleaned up")
+
+
 def main():
     args = parse_args()
+    if args.embedded:
+        return embedded(args)
     url = require_postgres()
     created_db = ensure_database(url)
 
@@ -291,7 +354,7 @@ def main():
             "naive": InProcess(naive_project, users, naive_next),
         }
         if not args.no_api:
-            server, base, label = start_server(args.gunicorn_workers, args.gunicorn_threads)
+            server, base, label = start_server(args.gunicorn_workers, args.gunicorn_threads, args.server)
             print(f"  api: {label}")
             drivers["api"] = OverHttp(base, ours_project, users, tokens)
 

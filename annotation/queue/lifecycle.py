@@ -31,6 +31,7 @@ UPDATE; several items are always updated in ascending id order.
 
 from django.db.models import Case, F, Q, Value, When
 
+from annotation.core.statements import update_sql
 from annotation.models import Assignment, AssignmentState, Item, ItemState
 
 QUEUE_STATES = (ItemState.OPEN, ItemState.ASSIGNED, ItemState.COMPLETE)
@@ -53,9 +54,8 @@ def get_or_create_item(project, *, content_hash: str, defaults: dict) -> tuple[I
     return Item.objects.get_or_create(project=project, content_hash=content_hash, defaults=defaults)
 
 
-def take_slot(item: Item, project) -> None:
-    """A new lease on `item` (loaded by the queue's pick) holds one slot; the item is updated too."""
-    Item.objects.filter(pk=item.pk).update(
+def _take_slot_values(project) -> dict:
+    return dict(
         active_count=F("active_count") + 1,
         state=Case(
             When(is_gold=True, then=F("state")),
@@ -66,6 +66,11 @@ def take_slot(item: Item, project) -> None:
             default=F("state"),
         ),
     )
+
+
+def take_slot(item: Item, project) -> None:
+    """A new lease on `item` (loaded by the queue's pick) holds one slot; the item is updated too."""
+    Item.objects.filter(pk=item.pk).update(**_take_slot_values(project))
     item.active_count += 1
     if not item.is_gold and item.active_count >= project.overlap + item.extra_overlap:
         item.state = ItemState.ASSIGNED
@@ -90,9 +95,25 @@ def free_slots(item_id: int, count: int = 1) -> None:
     )
 
 
+def take_slot_sql(project, item_id) -> tuple[str, tuple]:
+    """take_slot as SQL for a larger statement (PostgreSQL: the queue's pick-and-lease); `item_id`
+    may be an expression naming an earlier CTE. The caller adds RETURNING."""
+    return update_sql(Item.objects.filter(pk=item_id), **_take_slot_values(project))
+
+
 def record_submission(item: Item, project) -> None:
     """One more slot of `item` is judged; only queue states move (a lead's decision stays)."""
-    Item.objects.filter(pk=item.pk).update(
+    Item.objects.filter(pk=item.pk).update(**_record_submission_values(project))
+
+
+def record_submission_sql(item: Item, project) -> tuple[str, tuple]:
+    """record_submission as SQL for a larger statement (PostgreSQL: submit's one write statement);
+    the caller adds RETURNING (the new state tells whether routing has anything to do)."""
+    return update_sql(Item.objects.filter(pk=item.pk), **_record_submission_values(project))
+
+
+def _record_submission_values(project) -> dict:
+    return dict(
         submitted_count=F("submitted_count") + 1,
         # SET sees the row before this update: submitted_count is the old count here.
         state=Case(
