@@ -7,12 +7,14 @@ class AnnotationConfig(AppConfig):
 
     def ready(self):
         # deferred: the SFT kind and the models load only after every app config (Django's app loading)
+        from annotation.core import auth
         from annotation.core.permissions import register_actions
         from annotation.kinds import registry
         from annotation.kinds.sft import SFT
         from annotation.models import Role  # deferred: models load after the app configs
 
         registry.register(SFT)
+        auth.connect()
         register_actions(
             {
                 # active learning (annotation.active_learning): production samples are the leads' business

@@ -9,6 +9,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -337,13 +338,17 @@ def start_server(workers, threads, server="gunicorn", env=None):
         label = f"gunicorn, {workers} gthread workers x {threads} threads"
     else:
         cmd = [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"]
-        label = "manage.py runserver (gunicorn not installed)"
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        label = "manage.py runserver" + ("" if server == "runserver" else " (gunicorn not installed)")
+    # The server's log goes to a file: a pipe nobody reads fills up (runserver logs every request)
+    # and would stall the server mid-run.
+    log = tempfile.TemporaryFile()
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
         if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {proc.stderr.read().decode()[-2000:]}")
+            log.seek(0)
+            raise RuntimeError(f"server exited: {log.read().decode()[-2000:]}")
         try:  # the login page: cheap (the schema takes seconds on a loaded machine)
             requests.get(f"{base}/login/", timeout=30)
             break
