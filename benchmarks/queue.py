@@ -55,6 +55,7 @@ from benchmarks.queue_setup import (
     ensure_database,
     naive_next,
     require_postgres,
+    server_cpu_seconds,
     start_server,
 )
 
@@ -300,13 +301,18 @@ def embedded(args):
             f"{args.duration:g} s, overlap 2, {args.items:,} items, annotators in {args.client_processes} "
             "client process(es)"
         )
-        print(f"  {'items':>6} {'next p50':>9} {'next p99':>9} {'submit p50':>11} {'submit p99':>11}")
+        print(
+            f"  {'items':>6} {'next p50':>9} {'next p99':>9} {'submit p50':>11} {'submit p99':>11}"
+            f" {'server CPU/cycle':>17}"
+        )
+        cpu = server_cpu_seconds(server)
         r = realistic_processes(
             driver, args.annotators, args.duration, args.pause, args.seed, args.client_processes
         )
+        cpu = (server_cpu_seconds(server) - cpu) * 1000 / max(1, r["items"])
         print(
             f"  {r['items']:>6} {pct(r['next'], 50):>7.1f}ms {pct(r['next'], 99):>7.1f}ms"
-            f" {pct(r['submit'], 50):>9.1f}ms {pct(r['submit'], 99):>9.1f}ms"
+            f" {pct(r['submit'], 50):>9.1f}ms {pct(r['submit'], 99):>9.1f}ms {cpu:>15.1f}ms"
         )
         print(f"\nCapacity: closed loop, no pauses, {args.level_seconds:g} s per level (items/s)")
         print("  " + "".join(f"{'c=' + str(c):>9}" for c in levels) + "  saturates at")
@@ -376,14 +382,18 @@ def main():
         )
         print(
             f"  {'strategy':<8} {'items':>6} {'next p50':>9} {'next p99':>9} {'submit p50':>11} {'submit p99':>11}"
+            f" {'server CPU/cycle':>17}"
         )
         for name, driver in drivers.items():
+            cpu = server_cpu_seconds(server) if name == "api" else None
             r = realistic_processes(
                 driver, args.annotators, args.duration, args.pause, args.seed, args.client_processes
             )
+            if cpu is not None:
+                cpu = f"{(server_cpu_seconds(server) - cpu) * 1000 / max(1, r['items']):>15.1f}ms"
             print(
                 f"  {name:<8} {r['items']:>6} {pct(r['next'], 50):>7.1f}ms {pct(r['next'], 99):>7.1f}ms"
-                f" {pct(r['submit'], 50):>9.1f}ms {pct(r['submit'], 99):>9.1f}ms"
+                f" {pct(r['submit'], 50):>9.1f}ms {pct(r['submit'], 99):>9.1f}ms {cpu or '':>17}"
             )
 
         print(f"\nCapacity: closed loop, no pauses, {args.level_seconds:g} s per level (items/s)")

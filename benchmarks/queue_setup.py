@@ -318,6 +318,22 @@ class OverHttp:
 # --- the HTTP server ------------------------------------------------------------------------
 
 
+def server_cpu_seconds(proc) -> float:
+    """CPU time (user + system) the server process and its workers have used so far: divided by the
+    cycles served, a figure that does not depend on what else the machine is running."""
+    import psutil  # an install dependency of accelerate
+
+    root = psutil.Process(proc.pid)
+    total = 0.0
+    for p in [root, *root.children(recursive=True)]:
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -4,6 +4,7 @@
                    LOCKED through item_queue_idx), lease it (a new assignment, or the caller's own
                    expired one again), take its slot (`lifecycle.take_slot_sql`) and bring back the
                    item and its shown responses for the task payload;
+  renew_lease      the caller's own live lease renewed (resume), with its item and shown responses;
   record_submit    a first submit's bookkeeping: the assignment SUBMITTED, the item's slot judged
                    (`lifecycle.record_submission_sql`), the audit event; returns the item's new state.
 
@@ -77,7 +78,36 @@ def pick_and_lease(*, candidates, project, user, now, leased_until, skip_locked:
     rows = list(Item.objects.raw(sql, params))
     if not rows:
         return None
-    (item,) = rows
+    return _assignment(rows[0], project, user, leased_until, "queue")
+
+
+def renew_lease(*, lease_id: int, project, user, now, leased_until) -> Assignment | None:
+    """Renew the caller's lease `lease_id` if it is still LEASED and unexpired at `now` (the UPDATE
+    waits for a concurrent expiry or submit and re-checks); None otherwise. One statement, which
+    brings the item and its shown responses for the task payload."""
+    renew_sql, renew_params = statements.update_sql(
+        Assignment.objects.filter(pk=lease_id, state=AssignmentState.LEASED, leased_until__gte=now),
+        leased_until=leased_until,
+        reason="resume",
+    )
+    sql = f"""
+        WITH renewed AS ({renew_sql} RETURNING "annotation_assignment"."item_id",
+            "annotation_assignment"."id", "annotation_assignment"."display_order",
+            "annotation_assignment"."created_at")
+        SELECT {", ".join(f'i."{c}"' for c in _ITEM_COLUMNS)},
+            renewed.id AS lease_id, renewed.display_order::text AS lease_order,
+            renewed.created_at AS lease_created,
+            {_shown("id", "i.id")} AS response_ids, {_shown("text", "i.id")} AS response_text_list
+        FROM renewed JOIN annotation_item i ON i.id = renewed.item_id
+    """
+    rows = list(Item.objects.raw(sql, renew_params))
+    if not rows:
+        return None
+    return _assignment(rows[0], project, user, leased_until, "resume")
+
+
+def _assignment(item, project, user, leased_until, reason) -> Assignment:
+    """The leased Assignment a statement above returned, with its item and (id, text) pairs."""
     assignment = Assignment(
         id=item.lease_id,
         project=project,
@@ -86,7 +116,7 @@ def pick_and_lease(*, candidates, project, user, now, leased_until, skip_locked:
         state=AssignmentState.LEASED,
         leased_until=leased_until,
         display_order=json.loads(item.lease_order),
-        reason="queue",
+        reason=reason,
         created_at=item.lease_created,
         submitted_at=None,
     )

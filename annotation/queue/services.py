@@ -124,20 +124,6 @@ def _serialise_user(user, own_lease) -> int | None:
     return own_lease.values_list("pk", flat=True).first()
 
 
-def _with_shown_responses(qs, item_ref: str = "pk"):
-    """PostgreSQL: the item's shown response ids and texts come with the row (the task payload and
-    a comparison's display slots need no query of their own)."""
-    if connection.vendor != "postgresql":
-        return qs
-    # deferred: PostgreSQL-only module
-    from django.contrib.postgres.expressions import ArraySubquery
-
-    shown = Response.objects.filter(item=OuterRef(item_ref), shown=True).order_by("position", "id")
-    return qs.annotate(
-        response_ids=ArraySubquery(shown.values("id")), response_text_list=ArraySubquery(shown.values("text"))
-    )
-
-
 def next_assignment(*, project: Project, user, kind: str = ItemKind.SFT, now=None) -> Assignment | None:
     """The caller's next item, leased to them; None when the queue has nothing for them.
 
@@ -148,8 +134,8 @@ def next_assignment(*, project: Project, user, kind: str = ItemKind.SFT, now=Non
       3. queue   - the open item with the highest priority, then the oldest, that the caller has not
                    had, found through the partial index item_queue_idx and locked with SKIP LOCKED.
 
-    Statements on PostgreSQL (the common case, `queue`): BEGIN, the user row locked with the own
-    lease's id, one pick-and-lease statement (`hot_sql.pick_and_lease`), COMMIT. Expired leases are
+    Statements on PostgreSQL: BEGIN, the user row locked with the own lease's id, then one statement:
+    `hot_sql.renew_lease` (resume) or `hot_sql.pick_and_lease` (queue), COMMIT. Expired leases are
     released first only when there are some: a project loaded with `expired_leases` (the API's
     NextView) says so without a probe.
     """
@@ -163,17 +149,22 @@ def next_assignment(*, project: Project, user, kind: str = ItemKind.SFT, now=Non
     with transaction.atomic():
         own_lease = _own_lease(user, project, kind, now)
         lease_id = _serialise_user(user, own_lease)
-        if lease_id is not None:
-            mine = own_lease.filter(pk=lease_id).select_related("item")
-            if skip_locked:
-                # Wait for a concurrent expiry of this lease; the row is re-checked after the wait.
-                mine = mine.select_for_update(of=("self",), no_key=True)
-            mine = _with_shown_responses(mine, "item_id").first()
+        if lease_id is not None and connection.vendor == "postgresql":
+            mine = hot_sql.renew_lease(
+                lease_id=lease_id,
+                project=project,
+                user=user,
+                now=now,
+                leased_until=now + _lease_delta(project),
+            )
+            if mine is not None:
+                return mine
+        elif lease_id is not None:  # SQLite: the write transaction is exclusive, nothing to wait for
+            mine = own_lease.filter(pk=lease_id).select_related("item").first()
             if mine is not None:
                 mine.leased_until = now + _lease_delta(project)
                 mine.reason = "resume"
                 mine.save(update_fields=["leased_until", "reason"])
-                _keep_response_texts(mine, mine)
                 return mine
 
         item = None
@@ -208,13 +199,6 @@ def _own_expired(user):
             "pk"
         )[:1]
     )
-
-
-def _keep_response_texts(assignment, row) -> None:
-    """Keep the (id, text) pairs that _with_shown_responses loaded on `row` (the task needs no query)."""
-    ids = getattr(row, "response_ids", None)
-    if ids is not None:
-        assignment.response_texts = list(zip(ids, row.response_text_list, strict=True))
 
 
 def _lease(project, user, item, now) -> Assignment:
