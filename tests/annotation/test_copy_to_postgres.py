@@ -53,7 +53,9 @@ def manage(env, *args):
 def scratch_pg():
     """An empty database on the test server, dropped afterwards; yields its URL."""
     cfg = dj_database_url.parse(os.environ["DATABASE_URL"])
-    admin = dict(host=cfg["HOST"] or "127.0.0.1", port=cfg["PORT"] or 5432, user=cfg["USER"], password=cfg["PASSWORD"])
+    admin = dict(
+        host=cfg["HOST"] or "127.0.0.1", port=cfg["PORT"] or 5432, user=cfg["USER"], password=cfg["PASSWORD"]
+    )
     name = f"tuneloop_copy_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(dbname="postgres", autocommit=True, **admin) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
@@ -78,7 +80,9 @@ def test_copy_to_postgres_copies_every_row(tmp_path, scratch_pg):
     source = sqlite3.connect(tmp_path / "tuneloop.sqlite3")
     tables = [
         t
-        for (t,) in source.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+        for (t,) in source.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        )
     ]
     with psycopg.connect(**pg) as target:
         counts = {
@@ -90,7 +94,9 @@ def test_copy_to_postgres_copies_every_row(tmp_path, scratch_pg):
         }
         assert {t: c for t, c in counts.items() if c[0] != c[1]} == {}
         assert counts["annotation_judgment"][0] == 3 and counts["annotation_item"][0] == 9
-        judged = "SELECT decision, scores::text FROM annotation_judgment WHERE decision = 'accept' ORDER BY id"
+        judged = (
+            "SELECT decision, scores::text FROM annotation_judgment WHERE decision = 'accept' ORDER BY id"
+        )
         assert [(d, s) for d, s in target.execute(judged)] == [
             ("accept", '{"safe": true, "helpfulness": 4}')
         ] * 2
