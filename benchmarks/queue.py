@@ -21,7 +21,15 @@ Strategies, all on the same database in the same run:
             POST /api/assignments/{id}/submit/ with token auth (additional figures: adds HTTP,
             DRF and the task payload).
 Everything it creates (projects, items, users, tokens) is deleted at the end; a database it created
-is dropped.
+is dropped. For the API it also prints the SQL statements of next and submit (transaction control not
+counted) and the server's CPU time per next + submit cycle (gunicorn's processes, user + system),
+figures that do not depend on what else the machine runs.
+
+    .venv/bin/python benchmarks/queue.py --embedded [--server gunicorn|runserver] --annotators 16 ...
+
+measures the embedded default instead: a fresh SQLite file in a temporary TUNELOOP_DATA_DIR
+(DATABASE_URL ignored), one project, the API only (realistic load and capacity), served by gunicorn
+(as `make demo` does) or by Django's runserver (as it did before).
 """
 
 # ruff: noqa: E402 - sys.path is fixed before the other imports
@@ -252,6 +260,36 @@ def single_call(drivers_projects, users, repeats=15):
     return out
 
 
+def api_statements(project, users, tokens):
+    """SQL statements of next and submit through the API (in this process, Django's test client:
+    the same request path as gunicorn's), transaction control (BEGIN, COMMIT) not counted: two
+    annotators take the same item (overlap 2); the first submit leaves it open, the second
+    completes it (and routing runs)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from rest_framework.test import APIClient
+
+    def count(ctx):
+        return sum(
+            not q["sql"].lstrip().upper().startswith(("BEGIN", "COMMIT")) for q in ctx.captured_queries
+        )
+
+    out = []
+    for user in users:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {tokens[user.pk]}")
+        with CaptureQueriesContext(connection) as nq:
+            task = client.get(f"/api/projects/{project.pk}/next/").json()
+        with CaptureQueriesContext(connection) as sq:
+            client.post(
+                f"/api/assignments/{task['assignment']}/submit/",
+                {"decision": "accept", "scores": SCORES},
+                format="json",
+            )
+        out.append((count(nq), count(sq)))
+    return out
+
+
 def pct(values, q):
     if not values:
         return float("nan")
@@ -365,6 +403,8 @@ def main():
             drivers["api"] = OverHttp(base, ours_project, users, tokens)
 
         print("\nSingle calls (load-independent): round trips and the pick query's server-side time")
+        # first: two annotators on the queue's first item (the calls below take the next one)
+        api_counts = api_statements(ours_project, users[-3:-1], tokens) if not args.no_api else None
         figures = single_call(
             {"ours": (ours_project, queue_services.next_assignment), "naive": (naive_project, naive_next)},
             users,
@@ -373,6 +413,12 @@ def main():
             print(
                 f"  {name:<8} next {f['next_queries']:>2} queries, submit {f['submit_queries']:>2} queries,"
                 f" pick query {f['pick_ms']:.3f} ms (median), uses item_queue_idx: {f['index']}"
+            )
+        if api_counts:
+            (n1, s1), (n2, s2) = api_counts
+            print(
+                f"  api      next {n1:>2} / {n2:>2} statements, submit {s1:>2} (item stays open) / {s2:>2}"
+                " (completes it: routing) statements, BEGIN/COMMIT not counted"
             )
 
         print(

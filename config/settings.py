@@ -104,6 +104,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = DATA_DIR / "staticfiles"
+STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise warns at startup when it is missing
 # WhiteNoise serves what collectstatic gathered in STATIC_ROOT and, without it, the apps' and
 # STATICFILES_DIRS' files directly (re-scanned per request under DEBUG, so edits show at once).
 WHITENOISE_USE_FINDERS = True

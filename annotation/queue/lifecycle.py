@@ -23,6 +23,9 @@ The rule they keep, for every item and its assignments (`check_item` tests it):
       active_count >= capacity, else OPEN. The other states (DISPUTED, APPROVED, DISCARDED) are
       decisions and stay until `add_slots` re-opens the item.
 
+take_slot and record_submission also come as SQL (`take_slot_sql`, `record_submission_sql`, compiled
+from the same expressions) for the queue's one-statement hot path on PostgreSQL (`queue.hot_sql`).
+
 Locking: the steps run inside the caller's transaction and write one row with one UPDATE (F()
 expressions, so concurrent steps on one item add up). The callers hold the locks, in this order:
 the user row (next), the item (SKIP LOCKED pick) or the assignment, then the item's row through the
