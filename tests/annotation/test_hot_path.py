@@ -198,3 +198,48 @@ def test_role_removed_or_lowered_counts_at_once(cached, project, users):
         format="json",
     )
     assert r.status_code == 403
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_revocation_in_another_process_reaches_this_one_through_the_shared_cache(settings, project, users):
+    """The production layout: several web processes sharing a Redis cache. A token revoked by another
+    process (here `manage.py shell`) is refused at once in this one, which had it cached."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    redis_url = os.environ["CELERY_BROKER_URL"].rsplit("/", 1)[0] + "/11"
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis_url}
+    }
+    settings.TUNELOOP_AUTH_CACHE_SECONDS = 300
+    from django.core.cache import cache
+
+    from annotation.core.auth import cache_key
+
+    client = client_for(users["annotator"])
+    assert client.get("/api/projects/").status_code == 200
+    key = Token.objects.get(user=users["annotator"]).key
+    assert cache.get(cache_key(key)) is not None
+
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        "CACHE_URL": redis_url,
+    }
+    code = f"from rest_framework.authtoken.models import Token; Token.objects.filter(key={key!r}).delete()"
+    done = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert cache.get(cache_key(key)) is None
+    assert client.get("/api/projects/").status_code == 401
