@@ -81,18 +81,19 @@ DATABASES = {
         conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")),
     )
 }
+# The embedded default serving a small team (README "How many annotators"): WAL lets readers go on
+# while one transaction writes, synchronous=NORMAL syncs at checkpoints rather than at every commit
+# (WAL keeps the file consistent; a power cut may lose the last commits), writers wait for each other
+# (busy timeout 30 s) instead of failing with "database is locked", and every write transaction takes
+# the write lock at BEGIN (IMMEDIATE: no deadlock upgrading a read), so write paths keep their
+# transactions short. Connections persist (DB_CONN_MAX_AGE) like PostgreSQL's.
+SQLITE_OPTIONS = {
+    "timeout": 30,
+    "transaction_mode": "IMMEDIATE",
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    # The embedded default serving a small team (README "How many annotators"): WAL lets readers go
-    # on while one transaction writes, synchronous=NORMAL syncs at checkpoints rather than at every
-    # commit (WAL keeps the file consistent; a power cut may lose the last commits), writers wait for
-    # each other (busy timeout 30 s) instead of failing with "database is locked", and every write
-    # transaction takes the write lock at BEGIN (IMMEDIATE: no deadlock upgrading a read), so write
-    # paths keep their transactions short. Connections persist (DB_CONN_MAX_AGE) like PostgreSQL's.
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        timeout=30,
-        transaction_mode="IMMEDIATE",
-        init_command="PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-    )
+    DATABASES["default"].setdefault("OPTIONS", {}).update(SQLITE_OPTIONS)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_PASSWORD_VALIDATORS = []
