@@ -2,6 +2,7 @@ from django.urls import path
 
 from annotation.active_learning import views as al_views
 from annotation.importing import views as import_views
+from annotation.people import views as people_views
 from annotation.projects import views as project_views
 from annotation.quality import views as quality_views
 from annotation.review import views as review_views
@@ -15,8 +16,16 @@ urlpatterns = [
     path("projects/<int:pk>/dashboard/", project_views.dashboard, name="dashboard"),
     path("projects/<int:pk>/members/", project_views.members, name="members"),
     path("projects/<int:pk>/members/remove/", project_views.member_remove, name="member-remove"),
+    path("projects/<int:pk>/members/accounts/", project_views.member_accounts, name="member-accounts"),
+    path(
+        "projects/<int:pk>/members/invitations/<int:invitation_id>/revoke/",
+        project_views.invitation_revoke,
+        name="invitation-revoke",
+    ),
+    path("invite/<str:token>/", people_views.accept_invitation, name="invite"),
     path("projects/<int:pk>/rubric/", project_views.rubric, name="rubric"),
     path("projects/<int:pk>/import/", import_views.import_items, name="import"),
+    path("projects/<int:pk>/import/jobs/<int:job_pk>/", import_views.import_job, name="import-job"),
     path("projects/<int:pk>/import/external/", import_views.import_external, name="import-external"),
     path("projects/<int:pk>/audit/", project_views.audit, name="audit"),
     path("projects/<int:pk>/settings/", project_views.project_settings, name="settings"),

@@ -347,7 +347,8 @@ def start_server(workers, threads, server="gunicorn", env=None):
 
     port = free_port()
     gunicorn = Path(sys.executable).with_name("gunicorn")
-    env = {**os.environ, "DJANGO_DEBUG": "0", "DB_CONN_MAX_AGE": "60", **(env or {})}
+    # a local benchmark server: demo mode allows the generated secret key (config/settings.py)
+    env = {**os.environ, "DJANGO_DEBUG": "0", "DB_CONN_MAX_AGE": "60", "TUNELOOP_DEMO": "1", **(env or {})}
     if server == "gunicorn" and gunicorn.exists():
         cmd = [str(gunicorn), "config.wsgi", "-b", f"127.0.0.1:{port}", "-k", "gthread"]
         cmd += ["-w", str(workers), "--threads", str(threads), "--log-level", "warning"]

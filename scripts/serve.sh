@@ -7,6 +7,8 @@ HOST=${HOST:-127.0.0.1}
 PORT=${PORT:-8000}
 DATA=${TUNELOOP_DATA_DIR:-var}
 mkdir -p "$DATA"
+# the embedded demo: DEBUG and a generated secret key are allowed (config/settings.py, TUNELOOP_DEMO)
+export TUNELOOP_DEMO=${TUNELOOP_DEMO:-1}
 .venv/bin/celery -A config worker -B -Q celery,gpu --concurrency 1 --loglevel INFO \
     --schedule "$DATA/celerybeat-schedule" >"$DATA/celery.log" 2>&1 &
 WORKER=$!

@@ -9,7 +9,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, generics
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -19,6 +19,7 @@ from annotation.active_learning.models import ProductionSample, ProjectIngestTok
 from annotation.active_learning.scores import project_settings
 from annotation.core.api import ProjectScoped, error_responses, validated
 from annotation.core.auth import CachedTokenAuthentication
+from annotation.core.parsers import JSONParser
 
 
 class IngestTokenAuthentication(BaseAuthentication):

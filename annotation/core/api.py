@@ -7,11 +7,14 @@
   a rubric version that judgments already use: 409; anything else DRF knows: DRF's status, same shape.
 - `ProjectScoped`: a view mixin resolving `project_id` for the caller (404 unless visible, 403 unless
   their role allows the action).
+- `exception_handler` passes every error body through `safe_text` (lone surrogates replaced); the JSON
+  parser that refuses such bodies up front is `annotation.core.parsers.JSONParser`.
 - `validated(serializer_class, data)`: validated data or a 400; `error_responses(400, 403, ...)`: the
   schema's documented error responses; `ErrorSerializer`: the error body in the schema.
 """
 
 import json
+import re
 
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers
@@ -20,6 +23,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from annotation.core.errors import RowErrors, ServiceError
+from annotation.core.parsers import has_lone_surrogate
 from annotation.core.permissions import can, remember_role, with_caller_role
 from annotation.models import Project, RubricVersionLocked
 
@@ -56,10 +60,10 @@ def _flatten(detail) -> dict[str, list[str]]:
 
 def exception_handler(exc, context):
     if isinstance(exc, ServiceError):
-        return Response(exc.as_dict(), status=exc.status)
+        return Response(safe_text(exc.as_dict()), status=exc.status)
     if isinstance(exc, RowErrors):
         return Response(
-            {"detail": str(exc), "code": exc.code, "errors": [e.as_dict() for e in exc.errors]},
+            safe_text({"detail": str(exc), "code": exc.code, "errors": [e.as_dict() for e in exc.errors]}),
             status=400,
         )
     if isinstance(exc, RubricVersionLocked):
@@ -75,6 +79,7 @@ def exception_handler(exc, context):
         detail = exc.detail
         code = detail.code if hasattr(detail, "code") else exc.default_code
         response.data = {"detail": str(detail), "code": code}
+    response.data = safe_text(response.data)  # messages may quote the input back
     return response
 
 
@@ -129,6 +134,21 @@ def object_for(request, queryset, pk, action: str = "view_project", *, not_found
     if not can(request.user, action, obj.project):
         raise PermissionDenied(forbidden)
     return obj
+
+
+SURROGATE = re.compile("[\ud800-\udfff]")  # in a Python str every surrogate code point is a lone one
+
+
+def safe_text(value):
+    """`value` (error data: str / list / dict) with lone surrogates replaced by U+FFFD, so that an
+    error message quoting bad input can always be rendered as UTF-8."""
+    if isinstance(value, str):
+        return SURROGATE.sub("\ufffd", value) if has_lone_surrogate(value) else value
+    if isinstance(value, dict):
+        return {safe_text(k): safe_text(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [safe_text(v) for v in value]
+    return value
 
 
 def validated(serializer_class, data, **kwargs) -> dict:

@@ -4,6 +4,8 @@ Every other module changes an item's state or counters through one of the named 
 tests/annotation/test_lifecycle.py, fails naming file:line when another module writes them):
 
   create_items       new items, OPEN with no slots held (import, comparisons sent to SFT review);
+                     the file import's one INSERT ... SELECT (annotation.importing.bulk) writes the
+                     same starting values, `NEW_ITEM`;
   take_slot          a lease holds one more slot; a full item becomes ASSIGNED;
   retake_slot        a late submit takes its expired slot back if nobody filled it;
   free_slots         leases that ended (expired, skipped) give their slots back; ASSIGNED -> OPEN;
@@ -40,6 +42,16 @@ from annotation.models import Assignment, AssignmentState, Item, ItemState
 QUEUE_STATES = (ItemState.OPEN, ItemState.ASSIGNED, ItemState.COMPLETE)
 _OPEN_STATES = (ItemState.OPEN, ItemState.ASSIGNED)
 _HOLDING = (AssignmentState.LEASED, AssignmentState.SUBMITTED)
+
+
+# What a new item starts with: OPEN, no slots held, not gold (create_items and the file import's SQL).
+NEW_ITEM = {
+    "state": ItemState.OPEN,
+    "active_count": 0,
+    "submitted_count": 0,
+    "extra_overlap": 0,
+    "is_gold": False,
+}
 
 
 # --- the steps --------------------------------------------------------------------------------
