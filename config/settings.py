@@ -106,6 +106,8 @@ TUNELOOP_LOGIN_LOCKOUT_SECONDS = int(os.environ.get("TUNELOOP_LOGIN_LOCKOUT_SECO
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files from the app server itself (gunicorn has no static view): `make demo`, one host.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -140,11 +142,19 @@ DATABASES = {
         conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")),
     )
 }
+# The embedded default serving a small team (README "How many annotators"): WAL lets readers go on
+# while one transaction writes, synchronous=NORMAL syncs at checkpoints rather than at every commit
+# (WAL keeps the file consistent; a power cut may lose the last commits), writers wait for each other
+# (busy timeout 30 s) instead of failing with "database is locked", and every write transaction takes
+# the write lock at BEGIN (IMMEDIATE: no deadlock upgrading a read), so write paths keep their
+# transactions short. Connections persist (DB_CONN_MAX_AGE) like PostgreSQL's.
+SQLITE_OPTIONS = {
+    "timeout": 30,
+    "transaction_mode": "IMMEDIATE",
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    # Writers wait for each other instead of failing with "database is locked".
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 30
-    DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {}).update(SQLITE_OPTIONS)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Checked where people choose a password (an invitation, the password change form), not on accounts
@@ -160,6 +170,11 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = DATA_DIR / "staticfiles"
+STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise warns at startup when it is missing
+# WhiteNoise serves what collectstatic gathered in STATIC_ROOT and, without it, the apps' and
+# STATICFILES_DIRS' files directly (re-scanned per request under DEBUG, so edits show at once).
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
 MEDIA_ROOT = DATA_DIR / "media"
 
 # --- Single sign-on (optional): OpenID Connect through django-allauth, off unless configured ----------
@@ -219,7 +234,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("TUNELOOP_MAX_BODY_BYTES", str(
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "annotation.core.auth.CachedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -274,6 +289,13 @@ CACHES = {
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tuneloop"}
     )
 }
+
+# API tokens -> users cached this many seconds (annotation.core.auth; revocation drops them at once).
+# Only with a cache every web process shares: a per-process cache would miss another process's revocation.
+_SHARED_CACHE = CACHES["default"]["BACKEND"].endswith("RedisCache")
+TUNELOOP_AUTH_CACHE_SECONDS = int(
+    os.environ.get("TUNELOOP_AUTH_CACHE_SECONDS", "300" if _SHARED_CACHE else "0")
+)
 
 CELERY_BROKER_URL = os.environ.get(
     "CELERY_BROKER_URL", f"sqla+sqlite:///{DATA_DIR / 'celery-broker.sqlite3'}"

@@ -113,14 +113,17 @@ class ProjectScoped:
         """drf-spectacular inspects views without a request user or project."""
         return getattr(self, "swagger_fake_view", False)
 
+    def project_queryset(self):
+        """The project query (with its newest rubric version and the caller's role, one statement);
+        a view adds what its own path needs (the queue's next: whether any lease ran out)."""
+        return Project.objects.select_related("latest_rubric_version")
+
     def project_for(self, action: str = "view_project") -> Project:
         cached = getattr(self, "_project", None)
         if cached is None:
             user = self.request.user
             cached = (
-                with_caller_role(Project.objects.select_related("latest_rubric_version"), user)
-                .filter(pk=self.kwargs["project_id"])
-                .first()
+                with_caller_role(self.project_queryset(), user).filter(pk=self.kwargs["project_id"]).first()
             )
             if cached is not None:
                 remember_role(user, cached, cached)
