@@ -14,10 +14,22 @@ export TUNELOOP_DEMO=${TUNELOOP_DEMO:-1}
 WORKER=$!
 # A worker is running: agreement reports are computed by it, not in the request.
 export TUNELOOP_ASYNC_AGREEMENT=${TUNELOOP_ASYNC_AGREEMENT:-1}
-trap 'kill $WORKER 2>/dev/null; wait $WORKER 2>/dev/null' EXIT INT TERM
-echo
-echo "Tuneloop is running at http://$HOST:$PORT/   (Celery worker log: $DATA/celery.log)"
-echo
 # gthread: each thread keeps its own persistent database connection (SQLite in WAL mode by default).
 .venv/bin/gunicorn config.wsgi -b "$HOST:$PORT" -k gthread -w "${WEB_WORKERS:-2}" \
-    --threads "${WEB_THREADS:-8}" --timeout 300 --graceful-timeout 10 --log-level warning
+    --threads "${WEB_THREADS:-8}" --timeout 300 --graceful-timeout 10 --log-level warning &
+WEB=$!
+trap 'kill $WEB $WORKER 2>/dev/null; wait $WEB $WORKER 2>/dev/null' EXIT INT TERM
+echo "Starting Tuneloop (web server and Celery worker)..."
+# Say where it is only once it answers.
+for _ in $(seq 1 120); do
+    if .venv/bin/python -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)" \
+        "http://$HOST:$PORT/login/" 2>/dev/null; then
+        echo
+        echo "Tuneloop is serving at http://$HOST:$PORT/   (Ctrl-C stops it; Celery worker log: $DATA/celery.log)"
+        echo
+        break
+    fi
+    kill -0 $WEB 2>/dev/null || { echo "the web server stopped; see the messages above" >&2; exit 1; }
+    sleep 0.5
+done
+wait $WEB

@@ -140,7 +140,7 @@ class Command(BaseCommand):
             f"Project {project.name!r} (id {project.pk}) {'created' if created_project else 'already there'}; "
             f"{result.created} new item(s), {total - result.created} already present."
         )
-        out.write("Run `make serve` (or scripts/serve.sh) and open http://127.0.0.1:8000/")
+        out.write("`make demo` serves it next; later, `make serve` (scripts/serve.sh) starts it again.")
         out.write("Demo accounts (username / password):")
         for username, (password, role) in demo_data.USERS.items():
             user = users[username]
