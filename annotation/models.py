@@ -203,6 +203,8 @@ class Item(models.Model):
                 condition=Q(state="open"),
             ),
             models.Index(fields=["project", "state"], name="item_state_idx"),
+            # what changed since a recompute (annotation.core.changes); lifecycle steps bump updated_at
+            models.Index(fields=["project", "updated_at"], name="item_changed_idx"),
         ]
 
     def __str__(self):
@@ -457,6 +459,31 @@ class AnnotatorReliability(models.Model):
 
     def __str__(self):
         return f"{self.annotator_id} in {self.project_id} ({self.kind}): {self.weight:.2f}"
+
+
+class Recompute(models.Model):
+    """A background recompute ("agreement", "consensus:<rule>"): progress, and where the next one starts."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="recomputes")
+    what = models.CharField(max_length=64)
+    params = models.JSONField(default=dict, blank=True)  # what else the result depends on
+    mode = models.CharField(max_length=16, blank=True)  # full | incremental
+    state = models.CharField(max_length=16, default="queued")  # queued | running | done | failed
+    done = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    result = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["project", "what", "-id"], name="recompute_idx")]
+
+    def __str__(self):
+        return f"Recompute #{self.pk} of {self.what} ({self.state})"
 
 
 # Active learning's tables live in their package; imported here so Django registers them.

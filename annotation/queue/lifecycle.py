@@ -9,7 +9,14 @@ tests/annotation/test_lifecycle.py, fails naming file:line when another module w
   free_slots         leases that ended (expired, skipped) give their slots back; ASSIGNED -> OPEN;
   record_submission  a slot's judgment is in; the item moves to COMPLETE / ASSIGNED / OPEN;
   add_slots          more annotators (routing, a lead, a rubric revision): back to OPEN;
-  resolve            routing's or a lead's decision: APPROVED (with the resolution), DISPUTED, DISCARDED.
+  resolve            routing's or a lead's decision: APPROVED (with the resolution), DISPUTED, DISCARDED;
+  touch              the item's judgments changed without a slot moving (a superseding judgment, an
+                     imported one).
+
+The steps that change what an item's judgments or decision say (record_submission, add_slots, resolve,
+touch) also set `Item.updated_at`: background recomputes redo only the items changed since their last
+run (annotation.core.changes); record_submission and touch bump the project's judgment version
+(annotation.core.versions) once the transaction commits.
 
 The rule they keep, for every item and its assignments (`check_item` tests it):
 
@@ -30,7 +37,9 @@ UPDATE; several items are always updated in ascending id order.
 """
 
 from django.db.models import Case, F, Q, Value, When
+from django.utils import timezone
 
+from annotation.core import versions
 from annotation.models import Assignment, AssignmentState, Item, ItemState
 
 QUEUE_STATES = (ItemState.OPEN, ItemState.ASSIGNED, ItemState.COMPLETE)
@@ -93,6 +102,7 @@ def free_slots(item_id: int, count: int = 1) -> None:
 def record_submission(item: Item, project) -> None:
     """One more slot of `item` is judged; only queue states move (a lead's decision stays)."""
     Item.objects.filter(pk=item.pk).update(
+        updated_at=timezone.now(),
         submitted_count=F("submitted_count") + 1,
         # SET sees the row before this update: submitted_count is the old count here.
         state=Case(
@@ -105,6 +115,14 @@ def record_submission(item: Item, project) -> None:
             default=Value(ItemState.OPEN),
         ),
     )
+    versions.bump(project.pk)
+
+
+def touch(item: Item | int, project_id: int) -> None:
+    """The item's judgments changed without a slot moving (a judgment superseded, one imported)."""
+    item_id = item if isinstance(item, int) else item.pk
+    Item.objects.filter(pk=item_id).update(updated_at=timezone.now())
+    versions.bump(project_id)
 
 
 def add_slots(item: Item | int, n: int) -> None:
@@ -113,7 +131,7 @@ def add_slots(item: Item | int, n: int) -> None:
     Given an Item, the instance is updated too; given an id, only the row."""
     item_id = item if isinstance(item, int) else item.pk
     Item.objects.filter(pk=item_id).update(
-        extra_overlap=F("extra_overlap") + n, state=ItemState.OPEN, resolution=None
+        extra_overlap=F("extra_overlap") + n, state=ItemState.OPEN, resolution=None, updated_at=timezone.now()
     )
     if isinstance(item, Item):
         item.extra_overlap += n
@@ -126,7 +144,7 @@ def resolve(item: Item, state: str, resolution: dict | None = None) -> None:
         raise ValueError(f"Not a decision state: {state!r}.")
     if state != ItemState.APPROVED:
         resolution = None
-    Item.objects.filter(pk=item.pk).update(state=state, resolution=resolution)
+    Item.objects.filter(pk=item.pk).update(state=state, resolution=resolution, updated_at=timezone.now())
     item.state, item.resolution = state, resolution
 
 

@@ -357,6 +357,8 @@ def submit_judgment(
             lifecycle.record_submission(item, project)
             if project.agreement_routing and not item.is_gold:
                 routing.route_if_complete(item_id=item.pk, project=project)
+        else:
+            lifecycle.touch(item, project.pk)
         audit.record(
             actor=user,
             project=project,
