@@ -167,6 +167,7 @@ def _insert_judgments(cur, project_id, version, first_id, annotators, k, *, offs
             "step": MODEL_STEP,
         },
     )
+    cur.execute("ANALYZE seed_votes")
     cur.execute(
         """
         WITH v AS (

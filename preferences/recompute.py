@@ -8,27 +8,37 @@ weights, which the caller folds into the run's parameters: other weights, other 
 what a recompute writes are `preferences.services.recompute_consensus`'s docstring.
 
 Queries do not grow with the items: the current judgments (one streamed query), the final answers
-(two), the shown responses (one), the existing pairs (one), then bulk upserts of consensus rows and
-pairs (`INSERT ... ON CONFLICT DO UPDATE`, 2,000 rows a statement) and chunked updates of stale pairs.
+(two), the shown responses (one), the existing pairs (one), then one bulk upsert each of consensus rows
+and pairs (annotation.core.bulk: rows whose values did not change are not rewritten, so their
+`computed_at` / `updated_at` say when they last changed) and chunked updates of stale pairs.
 """
 
 from collections import Counter
 from collections.abc import Callable
 
 from django.db import transaction
+from django.utils import timezone
 
-from annotation.core import audit, changes
+from annotation.core import audit, bulk, changes
 from annotation.models import Adjudication, Item, ItemKind, ItemState, Judgment, Project, Response
 
 from .consensus import Vote, consensus_for_comparison, ranking_to_pairs
-from .models import Consensus, PreferencePair
+from .models import Consensus, PairStatus, PreferencePair
 
 ADJUDICATION = "adjudication"  # the rule of pairs that follow a lead's final answer
 BATCH = 2000
-CONSENSUS_FIELDS = ["params", "outcome", "winner", "order", "confidence", "margin", "n_votes", "computed_at"]
-PAIR_FIELDS = [
-    "confidence", "margin", "n_votes", "rule", "rubric_version", "is_stale", "chosen_harmful_flags",
-    "chosen_harmful_majority", "chosen_text_override", "updated_at",
+CONSENSUS_COLUMNS = [
+    "item_id", "criterion", "rule", "params", "outcome", "winner_id", "order", "confidence", "margin",
+    "n_votes", "computed_at",
+]  # fmt: skip
+PAIR_COLUMNS = [
+    "project_id", "item_id", "criterion", "chosen_id", "rejected_id", "confidence", "margin", "n_votes", "rule",
+    "rubric_version_id", "status", "chosen_text_override", "is_stale", "chosen_harmful_flags",
+    "chosen_harmful_majority", "created_at", "updated_at",
+]  # fmt: skip
+PAIR_UPDATE = [
+    "confidence", "margin", "n_votes", "rule", "rubric_version_id", "chosen_text_override", "is_stale",
+    "chosen_harmful_flags", "chosen_harmful_majority",
 ]  # fmt: skip
 
 Progress = Callable[[int, int], None]
@@ -113,26 +123,28 @@ class _Plan:
         self.project, self.rule, self.params = project, rule, params
         self.votes, self.versions, self.improvements, self.harmful = votes, versions, improvements, harmful
         self.existing = existing  # (item, criterion, chosen, rejected) -> (pk, rule, override)
-        self.consensus: list[Consensus] = []
-        self.pairs: dict[tuple, PreferencePair] = {}
+        self.now = bulk.when(timezone.now())
+        self.consensus: list[tuple] = []  # CONSENSUS_COLUMNS
+        self.pairs: dict[tuple, tuple] = {}  # (item, criterion, chosen, rejected) -> PAIR_COLUMNS
         self.harmful_majority: set[tuple] = set()
         self.both_bad: list[int] = []
         self.stats = {"pairs": 0, "both_bad": 0, "ties": 0}
 
     def row(self, item_id, criterion, *, params, outcome, winner, order, confidence, margin, n_votes):
         self.consensus.append(
-            Consensus(
-                item_id=item_id,
-                criterion=criterion,
-                rule=self.rule,
-                params=params,
-                outcome=outcome,
-                winner_id=winner,
-                order=order,
-                confidence=confidence,
-                margin=margin,
-                n_votes=n_votes,
-            )  # fmt: skip
+            (
+                item_id,
+                criterion,
+                self.rule,
+                params,
+                outcome,
+                winner,
+                order,
+                confidence,
+                margin,
+                n_votes,
+                self.now,
+            )
         )
 
     def pair(self, item_id, criterion, chosen, rejected, confidence, margin, n_votes, *, rule=None,
@@ -145,15 +157,14 @@ class _Plan:
         old = self.existing.get(key)
         override = old[2] if old else ""
         pair = self.pairs.get(key)
-        if pair is not None and pair.chosen_text_override:
-            override = pair.chosen_text_override  # the gold text an earlier write here gave it
+        if pair is not None and pair[PAIR_COLUMNS.index("chosen_text_override")]:
+            override = pair[PAIR_COLUMNS.index("chosen_text_override")]  # gold text an earlier write gave it
         if gold_text and not override:
             override = gold_text  # edit_gold: the lead's text is the chosen answer (their own edit wins)
-        self.pairs[key] = PreferencePair(
-            project=self.project, item_id=item_id, criterion=criterion, chosen_id=chosen, rejected_id=rejected,
-            chosen_harmful_flags=flags, chosen_harmful_majority=majority, confidence=confidence,
-            margin=margin, n_votes=n_votes, rule=rule or self.rule, rubric_version_id=self.versions.get(item_id),
-            is_stale=False, chosen_text_override=override,
+        self.pairs[key] = (
+            self.project.pk, item_id, criterion, chosen, rejected, confidence, margin, n_votes,
+            rule or self.rule, self.versions.get(item_id), PairStatus.CANDIDATE, override, False, flags,
+            majority, self.now, self.now,
         )  # fmt: skip
         self.stats["pairs"] += 1
 
@@ -287,20 +298,14 @@ def recompute_consensus(
         else:
             plan.voted(item_id, criterion, result)
     report(done, total)
-    for chunk in _chunks(plan.consensus):
-        Consensus.objects.bulk_create(
-            chunk,
-            update_conflicts=True,
-            unique_fields=["item", "criterion", "rule"],
-            update_fields=CONSENSUS_FIELDS,
-        )
-    for chunk in _chunks(plan.pairs.values()):
-        PreferencePair.objects.bulk_create(
-            chunk,
-            update_conflicts=True,
-            unique_fields=["item", "criterion", "chosen", "rejected"],
-            update_fields=PAIR_FIELDS,
-        )
+    bulk.upsert(
+        Consensus, CONSENSUS_COLUMNS, plan.consensus, conflict=CONSENSUS_COLUMNS[:3], json=("params", "order"),
+        update=CONSENSUS_COLUMNS[3:], compare=CONSENSUS_COLUMNS[3:-1],
+    )  # fmt: skip
+    bulk.upsert(
+        PreferencePair, PAIR_COLUMNS, plan.pairs.values(), conflict=PAIR_COLUMNS[1:5],
+        update=PAIR_UPDATE + ["updated_at"], compare=PAIR_UPDATE,
+    )  # fmt: skip
     report(done + 1, total)
     for item in Item.objects.filter(pk__in=sorted(set(plan.both_bad))).order_by("id"):
         if route_both_bad is not None:

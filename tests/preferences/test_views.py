@@ -305,17 +305,21 @@ def test_leaderboard_page(client, users, judged):
     assert "Win rate vs model-b" in html
 
 
-def test_leaderboard_fit_is_reused_between_judgments_and_redone_after_one(users, cmp, monkeypatch):
+def test_leaderboard_fit_is_reused_between_judgments_and_redone_after_one(
+    users, cmp, monkeypatch, django_capture_on_commit_callbacks
+):
     from preferences import consensus, selectors
 
     fits = []
-    real = consensus.bt_with_bootstrap
-    monkeypatch.setattr(consensus, "bt_with_bootstrap", lambda *a, **k: fits.append(1) or real(*a, **k))
-    judge(cmp, users["annotator"], prefer="model-a")
+    real = consensus.bt_from_counts
+    monkeypatch.setattr(consensus, "bt_from_counts", lambda *a, **k: fits.append(1) or real(*a, **k))
+    with django_capture_on_commit_callbacks(execute=True):  # the judgment version moves on commit
+        judge(cmp, users["annotator"], prefer="model-a")
     first = selectors.leaderboard(cmp)
     assert selectors.leaderboard(cmp) == first and len(fits) == 1  # a page view reuses the fit
     assert selectors.leaderboard(cmp, baseline="model-b")["baseline"] == "model-b" and len(fits) == 2
-    judge(cmp, users["annotator2"], prefer="model-b")
+    with django_capture_on_commit_callbacks(execute=True):
+        judge(cmp, users["annotator2"], prefer="model-b")
     second = selectors.leaderboard(cmp)
     assert len(fits) == 3 and second["n_outcomes"] == first["n_outcomes"] + 1
 
