@@ -3,7 +3,7 @@ the quality tasks live in `annotation.quality.tasks` and are imported below so t
 
 from celery import shared_task
 
-from annotation.quality.tasks import compute_agreement, refresh_agreement_reports
+from annotation.quality.tasks import compute_agreement, refresh_agreement_reports, run_agreement_recompute
 from annotation.queue import services as queue_services
 
 
@@ -22,4 +22,9 @@ def release_expired_leases(batch: int = 500, max_batches: int = 40) -> int:
     return total
 
 
-__all__ = ["compute_agreement", "refresh_agreement_reports", "release_expired_leases"]
+__all__ = [
+    "compute_agreement",
+    "refresh_agreement_reports",
+    "release_expired_leases",
+    "run_agreement_recompute",
+]

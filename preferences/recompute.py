@@ -37,8 +37,8 @@ PAIR_COLUMNS = [
     "chosen_harmful_majority", "created_at", "updated_at",
 ]  # fmt: skip
 PAIR_UPDATE = [
-    "confidence", "margin", "n_votes", "rule", "rubric_version_id", "chosen_text_override", "is_stale",
-    "chosen_harmful_flags", "chosen_harmful_majority",
+    "confidence", "margin", "n_votes", "rule", "rubric_version_id", "is_stale", "chosen_harmful_flags",
+    "chosen_harmful_majority",
 ]  # fmt: skip
 
 Progress = Callable[[int, int], None]
@@ -122,11 +122,12 @@ class _Plan:
     def __init__(self, project, rule, params, votes, versions, improvements, harmful, existing):
         self.project, self.rule, self.params = project, rule, params
         self.votes, self.versions, self.improvements, self.harmful = votes, versions, improvements, harmful
-        self.existing = existing  # (item, criterion, chosen, rejected) -> (pk, rule, override)
+        self.existing = existing  # (item, criterion, chosen, rejected) -> (pk, rule)
         self.now = bulk.when(timezone.now())
         self.consensus: list[tuple] = []  # CONSENSUS_COLUMNS
         self.pairs: dict[tuple, tuple] = {}  # (item, criterion, chosen, rejected) -> PAIR_COLUMNS
         self.harmful_majority: set[tuple] = set()
+        self.gold: dict[tuple, str] = {}  # pair key -> the lead's gold text for its chosen response
         self.both_bad: list[int] = []
         self.stats = {"pairs": 0, "both_bad": 0, "ties": 0}
 
@@ -154,13 +155,12 @@ class _Plan:
         majority = 2 * flags > len(self.votes.get((item_id, ""), ()))  # of the comparison's judges
         if majority:
             self.harmful_majority.add(key)
-        old = self.existing.get(key)
-        override = old[2] if old else ""
-        pair = self.pairs.get(key)
-        if pair is not None and pair[PAIR_COLUMNS.index("chosen_text_override")]:
-            override = pair[PAIR_COLUMNS.index("chosen_text_override")]  # gold text an earlier write gave it
-        if gold_text and not override:
-            override = gold_text  # edit_gold: the lead's text is the chosen answer (their own edit wins)
+        # edit_gold: the lead's gold text is the chosen answer, unless a lead edited the pair (their
+        # edit wins). New pairs get it inserted; existing pairs only where no edit is stored, by an
+        # UPDATE in the write transaction (the upsert never touches chosen_text_override).
+        if gold_text and key not in self.gold:
+            self.gold[key] = gold_text
+        override = self.gold.get(key, "")
         self.pairs[key] = (
             self.project.pk, item_id, criterion, chosen, rejected, confidence, margin, n_votes,
             rule or self.rule, self.versions.get(item_id), PairStatus.CANDIDATE, override, False, flags,
@@ -240,7 +240,6 @@ def _chunks(seq, size=BATCH):
         yield seq[start : start + size]
 
 
-@transaction.atomic
 def recompute_consensus(
     *,
     project,
@@ -253,9 +252,10 @@ def recompute_consensus(
     route_both_bad: Callable | None = None,
 ) -> dict:
     """Rebuild consensus rows and candidate pairs (of the comparisons changed at or after `since`, or
-    all); stats. `route_both_bad(item=, actor=)` sends a "both bad" prompt to SFT review. One recompute
-    of a project at a time (the project's row is locked for the transaction)."""
-    Project.objects.select_for_update().filter(pk=project.pk).first()
+    all); stats. `route_both_bad(item=, actor=)` sends a "both bad" prompt to SFT review. Reads and
+    computes outside a transaction (the progress is visible meanwhile; a change made during the reads
+    is stamped after this run began, so the next run redoes it), then writes in one transaction with
+    the project's row locked: one writer per project at a time."""
     report = progress or (lambda done, total: None)
     items = None if since is None else changes.changed_items(project, since, kind=ItemKind.COMPARISON)
     votes, versions, improvements, harmful = votes_by_item(project, weights=weights, items=items)
@@ -272,9 +272,9 @@ def recompute_consensus(
         shown.setdefault(item_id, []).append(rid)
     pairs = _in(PreferencePair.objects.filter(project=project), items)
     existing = {
-        (i, c, ch, rj): (pk, r, override)
-        for pk, i, c, ch, rj, r, override in pairs.values_list(
-            "pk", "item_id", "criterion", "chosen_id", "rejected_id", "rule", "chosen_text_override"
+        (i, c, ch, rj): (pk, r)
+        for pk, i, c, ch, rj, r in pairs.values_list(
+            "pk", "item_id", "criterion", "chosen_id", "rejected_id", "rule"
         ).iterator(BATCH)
         if i in judged or i in finals or i in discarded  # as in a full run, whatever `items` is
     }
@@ -298,30 +298,40 @@ def recompute_consensus(
         else:
             plan.voted(item_id, criterion, result)
     report(done, total)
-    bulk.upsert(
-        Consensus, CONSENSUS_COLUMNS, plan.consensus, conflict=CONSENSUS_COLUMNS[:3], json=("params", "order"),
-        update=CONSENSUS_COLUMNS[3:], compare=CONSENSUS_COLUMNS[3:-1],
-    )  # fmt: skip
-    bulk.upsert(
-        PreferencePair, PAIR_COLUMNS, plan.pairs.values(), conflict=PAIR_COLUMNS[1:5],
-        update=PAIR_UPDATE + ["updated_at"], compare=PAIR_UPDATE,
-    )  # fmt: skip
-    report(done + 1, total)
-    for item in Item.objects.filter(pk__in=sorted(set(plan.both_bad))).order_by("id"):
-        if route_both_bad is not None:
-            route_both_bad(item=item, actor=actor)
-    for chunk in _chunks(sorted(discarded)):
-        Consensus.objects.filter(item_id__in=chunk).delete()
-    # Pairs no longer implied: those of this rule (or from an adjudication since sent back), and every
-    # other pair of a discarded or adjudicated item (those answers are final under any rule).
-    final_items = set(finals) | discarded
-    stale = [
-        pk
-        for key, (pk, pair_rule, _) in existing.items()
-        if key not in plan.pairs and (pair_rule in (rule, ADJUDICATION) or key[0] in final_items)
-    ]
-    for chunk in _chunks(stale):
-        PreferencePair.objects.filter(pk__in=chunk).update(is_stale=True)
+    with transaction.atomic():
+        Project.objects.select_for_update().filter(pk=project.pk).first()
+        bulk.upsert(
+            Consensus, CONSENSUS_COLUMNS, plan.consensus, conflict=CONSENSUS_COLUMNS[:3], json=("params", "order"),
+            update=CONSENSUS_COLUMNS[3:], compare=CONSENSUS_COLUMNS[3:-1],
+        )  # fmt: skip
+        bulk.upsert(
+            PreferencePair, PAIR_COLUMNS, plan.pairs.values(), conflict=PAIR_COLUMNS[1:5],
+            update=PAIR_UPDATE + ["updated_at"], compare=PAIR_UPDATE,
+        )  # fmt: skip
+        for (item_id, criterion, chosen, rejected), text in plan.gold.items():
+            PreferencePair.objects.filter(
+                item_id=item_id,
+                criterion=criterion,
+                chosen_id=chosen,
+                rejected_id=rejected,
+                chosen_text_override="",
+            ).update(chosen_text_override=text)
+        report(done + 1, total)
+        for item in Item.objects.filter(pk__in=sorted(set(plan.both_bad))).order_by("id"):
+            if route_both_bad is not None:
+                route_both_bad(item=item, actor=actor)
+        for chunk in _chunks(sorted(discarded)):
+            Consensus.objects.filter(item_id__in=chunk).delete()
+        # Pairs no longer implied: those of this rule (or from an adjudication since sent back), and every
+        # other pair of a discarded or adjudicated item (those answers are final under any rule).
+        final_items = set(finals) | discarded
+        stale = [
+            pk
+            for key, (pk, pair_rule) in existing.items()
+            if key not in plan.pairs and (pair_rule in (rule, ADJUDICATION) or key[0] in final_items)
+        ]
+        for chunk in _chunks(stale):
+            PreferencePair.objects.filter(pk__in=chunk).update(is_stale=True)
     report(total, total)
     stats = {
         "comparisons": len(item_ids),
@@ -331,6 +341,7 @@ def recompute_consensus(
         "harmful": len(plan.harmful_majority),
     }
     audit.record(
-        actor=actor, project=project, verb="consensus.recomputed", object_type="project", rule=rule, **stats
-    )
+        actor=actor, project=project, verb="consensus.recomputed", object_type="project", rule=rule,
+        mode="full" if since is None else "incremental", **stats,
+    )  # fmt: skip
     return stats

@@ -5,7 +5,7 @@ from django.core.cache import cache
 from django.db.models import Count, Q
 
 from annotation.core import versions
-from annotation.models import ItemKind, Judgment, Response
+from annotation.models import ItemKind, Judgment, Recompute, Response
 
 from . import consensus, tallies
 from .models import PreferencePair
@@ -42,6 +42,11 @@ def candidate_pairs(
     if hide_harmful:
         qs = qs.filter(chosen_harmful_flags=0)
     return qs.order_by("-confidence", "-margin", "id")
+
+
+def latest_consensus_recompute(project):
+    """The project's latest consensus recompute (any rule), for the pairs page's progress bar."""
+    return Recompute.objects.filter(project=project, what__startswith="consensus:").order_by("-id").first()
 
 
 def pair_counts(qs) -> dict:
