@@ -58,7 +58,7 @@ _PAIRS = """
     WHERE NOT a.both_bad AND a.model <> b.model
     GROUP BY a.model, b.model, CASE WHEN a.ord = b.ord THEN 1 ELSE 0 END
     UNION ALL
-    SELECT DISTINCT 'model', model, NULL, NULL, NULL FROM m
+    SELECT DISTINCT 'model', model, NULL, CAST(NULL AS integer), CAST(NULL AS bigint) FROM m
 """
 
 # (annotator, winner slot, slots shown, judgments, first judgment id) per group.
