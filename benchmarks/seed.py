@@ -207,7 +207,8 @@ def _insert_judgments(cur, project_id, version, first_id, annotators, k, *, offs
     )
     cur.execute(
         """
-        UPDATE annotation_item i SET submitted_count = i.submitted_count + c.n, active_count = i.active_count + c.n
+        UPDATE annotation_item i SET submitted_count = i.submitted_count + c.n, active_count = i.active_count + c.n,
+            updated_at = now()
         FROM (SELECT item_id, count(*) AS n FROM seed_votes GROUP BY item_id) c WHERE i.id = c.item_id
         """
     )

@@ -21,7 +21,7 @@ from annotation.importing import serializers as import_serializers
 from annotation.importing.api import ImportView
 from annotation.models import ItemKind
 
-from . import selectors, services
+from . import selectors, services, tasks
 from . import serializers as s
 from .models import PreferencePair
 
@@ -126,7 +126,7 @@ class ConsensusView(ProjectScoped, APIView):
     def post(self, request, project_id):
         project = self.project_for("adjudicate")
         data = validated(s.ConsensusRequestSerializer, request.data)
-        rec = services.request_consensus(project=project, actor=request.user, **data)
+        rec = tasks.request_consensus(project=project, actor=request.user, **data)
         if rec.state != "done":
             return Response({"detail": "Queued.", "recompute": rec.pk, "state": rec.state}, status=202)
         return Response(s.ConsensusResultSerializer(rec.result).data)

@@ -6,7 +6,7 @@ import json
 from django.db import transaction
 from django.utils import timezone
 
-from annotation.core import audit, recomputes
+from annotation.core import audit
 from annotation.core.errors import Forbidden, InvalidInput
 from annotation.core.permissions import can
 from annotation.importing.parse import content_hash
@@ -175,19 +175,3 @@ def consensus_body(rec, *, since, progress) -> dict:
         progress=progress,
     )
     return {**stats, "rule": params["rule"], "mode": "full" if since is None else "incremental"}
-
-
-def request_consensus(*, project, actor, rule: str = "majority", min_confidence: float = 0.0, full=False):
-    """A lead's "Recompute consensus": record it and queue it (annotation.core.recomputes); the
-    `Recompute` row (its result holds the stats once done)."""
-    from . import tasks  # cycle: the task calls this module's consensus_body
-
-    if not can(actor, "adjudicate", project):
-        raise Forbidden("Only leads recompute consensus.")
-    if rule not in RULES:
-        raise InvalidInput(errors={"rule": [f"Must be one of: {', '.join(RULES)}."]})
-    params = consensus_params(project, rule=rule, min_confidence=min_confidence)
-    return recomputes.request(
-        project=project, what=f"consensus:{rule}", params=params, actor=actor, task=tasks.recompute_consensus,
-        full=full,
-    )  # fmt: skip

@@ -17,7 +17,7 @@ from annotation.core.web import is_htmx, object_for, page, project_for
 from annotation.kinds.task import build_task
 from annotation.queue.task_flow import TaskFlow
 
-from . import charts, selectors, services
+from . import charts, selectors, services, tasks
 from .forms import (
     CRITERION_OVERALL,
     LeaderboardForm,
@@ -158,7 +158,7 @@ def recompute(request, pk):
     if not form.is_valid():
         return _pairs_response(request, project, status=400, recompute_form=form)
     try:
-        rec = services.request_consensus(
+        rec = tasks.request_consensus(
             project=project,
             actor=request.user,
             rule=form.cleaned_data["rule"],

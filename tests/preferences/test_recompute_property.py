@@ -18,7 +18,7 @@ from annotation.models import Assignment, Item, Judgment, Recompute
 from annotation.projects import services as project_services
 from annotation.quality import adjudication
 from annotation.queue import services as queue_services
-from preferences import services
+from preferences import tasks
 from preferences.models import Consensus, PreferencePair
 from tests.preferences.factories import CMP_CRITERIA, make_comparisons
 
@@ -115,7 +115,7 @@ def test_incremental_recompute_equals_the_full_one(cmp3, ops, settings):  # noqa
     with transaction.atomic():  # a savepoint per example: each starts from the same empty project
         created = make_comparisons(project, lead, N_ITEMS, prefix=f"P{len(ops)}")
         items = list(Item.objects.filter(pk__in=created.item_ids).order_by("id"))
-        services.request_consensus(project=project, actor=lead, rule=RULE)  # the first run is full
+        tasks.request_consensus(project=project, actor=lead, rule=RULE)  # the first run is full
         for op in ops:
             try:
                 with transaction.atomic():
@@ -123,12 +123,10 @@ def test_incremental_recompute_equals_the_full_one(cmp3, ops, settings):  # noqa
             except ServiceError:
                 pass  # refused (a decided or discarded item): nothing changed
             # after every step: the incremental run, then a full one, must leave the same rows
-            run = services.request_consensus(project=project, actor=lead, rule=RULE)
+            run = tasks.request_consensus(project=project, actor=lead, rule=RULE)
             assert run.mode == "incremental" and run.state == "done"
             incremental = snapshot(project)
-            assert (
-                services.request_consensus(project=project, actor=lead, rule=RULE, full=True).mode == "full"
-            )
+            assert tasks.request_consensus(project=project, actor=lead, rule=RULE, full=True).mode == "full"
             assert incremental == snapshot(project), f"after {op} in {ops}"
         assert Recompute.objects.filter(project=project, state="done").count() == 1 + 2 * len(ops)
         transaction.set_rollback(True)
