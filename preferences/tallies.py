@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from django.contrib.auth import get_user_model
-from django.db import connection
+from django.db import connection, transaction
 
 from annotation.models import ItemKind
 
@@ -24,41 +24,87 @@ _JUDGMENTS = """
     WHERE i.project_id = %(project)s AND i.kind = %(kind)s AND j.is_current
 """
 
-_MODEL = """CASE WHEN r.model_version <> ''
-    THEN COALESCE(NULLIF(r.model_name, ''), 'unknown') || '@' || r.model_version
-    ELSE COALESCE(NULLIF(r.model_name, ''), 'unknown') END"""
 
-# (judgment, rank of its group, response's model, both bad?) for every response a ranking names.
-_PLACED = {
+def _model(r: str) -> str:
+    """The leaderboard's model key of response alias `r`: "name@version", or "name" ("unknown" if blank)."""
+    name = f"COALESCE(NULLIF({r}.model_name, ''), 'unknown')"
+    return f"CASE WHEN {r}.model_version <> '' THEN {name} || '@' || {r}.model_version ELSE {name} END"
+
+
+# Judgments split in two: pairwise answers (two responses in the ranking: [[a], [b]] or a tie [[a, b]]),
+# read straight from the payload, and the other rankings, expanded into one row per ranked response.
+_SPLIT = {
     "postgresql": f"""
         WITH j AS ({_JUDGMENTS} AND j.payload ? 'ranking'),
-        placed AS (
-            SELECT j.jid, g.ord, (x.value)::bigint AS rid,
-                COALESCE(j.payload->>'outcome', '') = 'both_bad' AS both_bad
+        jj AS (
+            SELECT j.jid, j.payload, COALESCE(j.payload->>'outcome', '') = 'both_bad' AS both_bad,
+                COALESCE(jsonb_typeof(j.payload->'ranking') = 'array' AND (
+                    (jsonb_array_length(j.payload->'ranking') = 1
+                     AND jsonb_array_length(j.payload->'ranking'->0) = 2)
+                    OR (jsonb_array_length(j.payload->'ranking') = 2
+                        AND jsonb_array_length(j.payload->'ranking'->0) = 1
+                        AND jsonb_array_length(j.payload->'ranking'->1) = 1)), false) AS pairwise
             FROM j
-            CROSS JOIN LATERAL jsonb_array_elements(j.payload->'ranking') WITH ORDINALITY AS g(value, ord)
-            CROSS JOIN LATERAL jsonb_array_elements_text(g.value) AS x(value)
         ),
-        m AS (SELECT p.*, {_MODEL} AS model FROM placed p JOIN annotation_response r ON r.id = p.rid)
+        pw AS (
+            SELECT jid, both_bad, jsonb_array_length(payload->'ranking') = 1 AS tie,
+                (payload->'ranking'->0->>0)::bigint AS r1,
+                COALESCE(payload->'ranking'->1->>0, payload->'ranking'->0->>1)::bigint AS r2
+            FROM jj WHERE pairwise
+        ),
+        placed AS (
+            SELECT jj.jid, g.ord, (x.value)::bigint AS rid, jj.both_bad
+            FROM jj
+            CROSS JOIN LATERAL jsonb_array_elements(jj.payload->'ranking') WITH ORDINALITY AS g(value, ord)
+            CROSS JOIN LATERAL jsonb_array_elements_text(g.value) AS x(value)
+            WHERE NOT jj.pairwise
+        ),
     """,
     "sqlite": f"""
         WITH j AS ({_JUDGMENTS} AND json_type(j.payload, '$.ranking') IS NOT NULL),
-        placed AS (
-            SELECT j.jid, g.key AS ord, CAST(x.value AS INTEGER) AS rid,
-                COALESCE(json_extract(j.payload, '$.outcome'), '') = 'both_bad' AS both_bad
-            FROM j, json_each(j.payload, '$.ranking') AS g, json_each(g.value) AS x
+        jj AS (
+            SELECT j.jid, j.payload, COALESCE(json_extract(j.payload, '$.outcome'), '') = 'both_bad' AS both_bad,
+                COALESCE(json_type(j.payload, '$.ranking') = 'array' AND (
+                    (json_array_length(j.payload, '$.ranking') = 1
+                     AND json_array_length(j.payload, '$.ranking[0]') = 2)
+                    OR (json_array_length(j.payload, '$.ranking') = 2
+                        AND json_array_length(j.payload, '$.ranking[0]') = 1
+                        AND json_array_length(j.payload, '$.ranking[1]') = 1)), 0) AS pairwise
+            FROM j
         ),
-        m AS (SELECT p.*, {_MODEL} AS model FROM placed p JOIN annotation_response r ON r.id = p.rid)
+        pw AS (
+            SELECT jid, both_bad, json_array_length(payload, '$.ranking') = 1 AS tie,
+                CAST(json_extract(payload, '$.ranking[0][0]') AS INTEGER) AS r1,
+                CAST(COALESCE(json_extract(payload, '$.ranking[1][0]'), json_extract(payload, '$.ranking[0][1]'))
+                     AS INTEGER) AS r2
+            FROM jj WHERE pairwise
+        ),
+        placed AS (
+            SELECT jj.jid, g.key AS ord, CAST(x.value AS INTEGER) AS rid, jj.both_bad
+            FROM jj, json_each(jj.payload, '$.ranking') AS g, json_each(g.value) AS x
+            WHERE NOT jj.pairwise
+        ),
     """,
 }
 
-_PAIRS = """
+_PAIRS = f"""
+    pwm AS (
+        SELECT pw.*, {_model("r")} AS m1, {_model("q")} AS m2
+        FROM pw JOIN annotation_response r ON r.id = pw.r1 JOIN annotation_response q ON q.id = pw.r2
+    ),
+    m AS (SELECT p.*, {_model("r")} AS model FROM placed p JOIN annotation_response r ON r.id = p.rid)
+    SELECT 'pair', m1, m2, CASE WHEN tie THEN 1 ELSE 0 END, count(*)
+    FROM pwm WHERE NOT both_bad AND m1 <> m2
+    GROUP BY m1, m2, CASE WHEN tie THEN 1 ELSE 0 END
+    UNION ALL
     SELECT 'pair', a.model, b.model, CASE WHEN a.ord = b.ord THEN 1 ELSE 0 END, count(*)
     FROM m a JOIN m b ON a.jid = b.jid AND (a.ord < b.ord OR (a.ord = b.ord AND a.rid < b.rid))
     WHERE NOT a.both_bad AND a.model <> b.model
     GROUP BY a.model, b.model, CASE WHEN a.ord = b.ord THEN 1 ELSE 0 END
     UNION ALL
-    SELECT DISTINCT 'model', model, NULL, CAST(NULL AS integer), CAST(NULL AS bigint) FROM m
+    SELECT DISTINCT 'model', model, NULL, CAST(NULL AS integer), CAST(NULL AS bigint) FROM (
+        SELECT m1 AS model FROM pwm UNION SELECT m2 FROM pwm UNION SELECT model FROM m
+    ) names
 """
 
 # (annotator, winner slot, slots shown, judgments, first judgment id) per group.
@@ -113,10 +159,14 @@ class Tallies:
 
 def tallies(project) -> Tallies:
     """Count the project's comparison outcomes per model pair and winner slots per annotator in SQL."""
-    vendor = connection.vendor if connection.vendor in _PLACED else "sqlite"
+    vendor = connection.vendor if connection.vendor in _SPLIT else "sqlite"
     params = {"project": project.pk, "kind": ItemKind.COMPARISON}
-    with connection.cursor() as cur:
-        cur.execute(_PLACED[vendor] + _PAIRS, params)
+    with transaction.atomic(), connection.cursor() as cur:
+        if vendor == "postgresql":
+            # The planner guesses 100 rows per jsonb_array_elements call, so the estimated cost is huge
+            # and JIT compilation (seconds) would cost more than the query (milliseconds per 1k rows).
+            cur.execute("SET LOCAL jit = off")
+        cur.execute(_SPLIT[vendor] + _PAIRS, params)
         rows = cur.fetchall()
         cur.execute(_SLOTS[vendor], params)
         slots = cur.fetchall()
