@@ -16,6 +16,7 @@ body, so pages see it). The body's return value (JSON) is stored as the run's `r
 """
 
 import logging
+from datetime import timedelta
 from collections.abc import Callable
 
 from django.conf import settings
@@ -41,9 +42,14 @@ def latest(project, what: str) -> Recompute | None:
 
 def request(*, project, what: str, params: dict, actor, task, full: bool = False) -> Recompute:
     """Record a recompute and queue `task(recompute_id)` once this transaction commits (or run it now
-    when no worker is configured). A recompute of the same `what` already queued or running is
-    returned instead of a second one."""
-    active = Recompute.objects.filter(project=project, what=what, state__in=ACTIVE).order_by("-id").first()
+    when no worker is configured). A recompute of the same `what` queued or running, begun less than
+    TUNELOOP_RUN_STALE_SECONDS ago, is returned instead of a second one."""
+    recent = timezone.now() - timedelta(seconds=settings.TUNELOOP_RUN_STALE_SECONDS)  # older: its worker died
+    active = (
+        Recompute.objects.filter(project=project, what=what, state__in=ACTIVE, created_at__gte=recent)
+        .order_by("-id")
+        .first()
+    )
     if active is not None:
         return active
     rec = Recompute.objects.create(

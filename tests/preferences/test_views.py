@@ -286,6 +286,31 @@ def test_recompute_button_reports_counts(client, users, cmp):
     assert client.post(url, {"rule": "majority", "min_confidence": "2"}, **HX).status_code == 400
 
 
+def test_a_queued_recompute_returns_at_once_with_a_progress_bar_that_polls_until_done(
+    client, users, cmp, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    from annotation.models import Recompute
+    from preferences import tasks
+
+    for _ in range(2):
+        judge(cmp, users["annotator"], prefer="model-a")
+    settings.TUNELOOP_ASYNC_AGREEMENT = True  # a worker is configured: the request only queues
+    queued = []
+    monkeypatch.setattr(tasks.recompute_consensus, "delay", lambda *args: queued.append(args))
+    login(client, users, "lead")
+    with django_capture_on_commit_callbacks(execute=True):
+        html = client.post(reverse("preferences:recompute", args=[cmp.pk]), {"rule": "majority"}, **HX)
+    rec = Recompute.objects.get()
+    progress = reverse("annotation:recompute-progress", args=[rec.pk])
+    assert "in the background" in html.content.decode() and queued == [(rec.pk,)]
+    assert f'hx-get="{progress}"' in html.content.decode() and rec.state == "queued"
+    tasks.recompute_consensus(rec.pk)  # the worker's side
+    done = client.get(progress, **HX).content.decode()
+    assert 'id="recompute-state">done<' in done and "hx-get" not in done and 'value="100"' in done
+    client.force_login(users["annotator"])
+    assert client.get(progress, **HX).status_code == 403
+
+
 # --- leaderboard --------------------------------------------------------------------------------
 
 
