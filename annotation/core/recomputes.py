@@ -16,8 +16,8 @@ body, so pages see it). The body's return value (JSON) is stored as the run's `r
 """
 
 import logging
-from datetime import timedelta
 from collections.abc import Callable
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
