@@ -1,5 +1,4 @@
 """Projects, memberships, versioned rubrics, items, the assignment queue, judgments and the audit trail.
-
 Workflows live in the services of annotation's packages (queue, projects, importing, quality); this module holds tables and small invariants only.
 """
 
@@ -207,6 +206,8 @@ class Item(models.Model):
                 condition=Q(state="open"),
             ),
             models.Index(fields=["project", "state"], name="item_state_idx"),
+            # what changed since a recompute (annotation.core.changes); lifecycle steps bump updated_at
+            models.Index(fields=["project", "updated_at"], name="item_changed_idx"),
         ]
 
     def __str__(self):
@@ -463,20 +464,37 @@ class AnnotatorReliability(models.Model):
         return f"{self.annotator_id} in {self.project_id} ({self.kind}): {self.weight:.2f}"
 
 
-# Active learning's tables live in their package; imported here so Django registers them.
+class Recompute(models.Model):
+    """A background recompute ("agreement", "consensus:<rule>"): progress, and where the next one starts."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="recomputes")
+    what = models.CharField(max_length=64)
+    params = models.JSONField(default=dict, blank=True)  # what else the result depends on
+    mode = models.CharField(max_length=16, blank=True)  # full | incremental
+    state = models.CharField(max_length=16, default="queued")  # queued | running | done | failed
+    done = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    result = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["project", "what", "-id"], name="recompute_idx")]
+
+    def __str__(self):
+        return f"Recompute #{self.pk} of {self.what} ({self.state})"
+
+
+# Tables beside their feature, imported so that Django registers them (one place for all tables).
+# isort: off
 from annotation.active_learning.models import (  # noqa: E402, F401
-    ActiveLearningSettings,
-    CoverageReport,
-    ItemEmbedding,
-    ProductionSample,
-    ProjectIngestToken,
-    QualityModel,
-    SampleScore,
-    SelectionBatch,
-)
-
-# The import job lives beside the import code; imported here so Django registers it.
+    ActiveLearningSettings, CoverageReport, ItemEmbedding, ProductionSample, ProjectIngestToken,
+    QualityModel, SampleScore, SelectionBatch,
+)  # fmt: skip
 from annotation.importing.models import ImportJob  # noqa: E402, F401
-
-# People management's tables (invitations, forced password changes) live in their package too.
 from annotation.people.models import Invitation, PasswordChangeRequired  # noqa: E402, F401
+# isort: on

@@ -5,7 +5,7 @@ are imported below so that it registers them."""
 from celery import shared_task
 
 from annotation.importing.tasks import run_import_job
-from annotation.quality.tasks import compute_agreement, refresh_agreement_reports
+from annotation.quality.tasks import compute_agreement, refresh_agreement_reports, run_agreement_recompute
 from annotation.queue import services as queue_services
 
 
@@ -24,4 +24,10 @@ def release_expired_leases(batch: int = 500, max_batches: int = 40) -> int:
     return total
 
 
-__all__ = ["compute_agreement", "refresh_agreement_reports", "release_expired_leases", "run_import_job"]
+__all__ = [
+    "compute_agreement",
+    "refresh_agreement_reports",
+    "release_expired_leases",
+    "run_agreement_recompute",
+    "run_import_job",
+]

@@ -43,6 +43,7 @@ urlpatterns = [
 
 urlpatterns += [
     path("projects/<int:pk>/agreement/", quality_views.agreement, name="agreement"),
+    path("recomputes/<int:pk>/progress/", quality_views.recompute_progress, name="recompute-progress"),
     path("projects/<int:pk>/agreement/<str:table>.csv", quality_views.agreement_csv, name="agreement-csv"),
     path("projects/<int:pk>/disagreements/", quality_views.disagreements, name="disagreements"),
     path("projects/<int:pk>/rubric/requeue/", quality_views.requeue_outdated, name="rubric-requeue"),

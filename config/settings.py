@@ -279,14 +279,19 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Celery ---------------------------------------------------------------------------------
-# Cached derived figures (the leaderboard's fit). Per process by default; point CACHE_URL at Redis
-# (redis://host:6379/2) so that every web worker shares them.
+# Cached derived figures (the leaderboard's fit) and the per-project versions that invalidate them
+# (annotation.core.versions), shared by every web and worker process: a table in the database by
+# default (`manage.py createcachetable`, run by `make migrate`); CACHE_URL=redis://host:6379/2 uses Redis.
 CACHE_URL = os.environ.get("CACHE_URL", "")
 CACHES = {
     "default": (
         {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
         if CACHE_URL.startswith(("redis://", "rediss://"))
-        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tuneloop"}
+        else {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "tuneloop_cache",
+            "OPTIONS": {"MAX_ENTRIES": 20000},
+        }
     )
 }
 
@@ -357,6 +362,10 @@ TUNELOOP_IMPORT_TASK_BYTES = int(os.environ.get("TUNELOOP_IMPORT_TASK_BYTES", st
 # A Celery worker computes agreement reports (scripts/serve.sh, which starts one, sets it); off, or with
 # CELERY_TASK_ALWAYS_EAGER, the lead's "Recompute" computes in the request (annotation.quality.tasks.request_recompute).
 TUNELOOP_ASYNC_AGREEMENT = env_bool("TUNELOOP_ASYNC_AGREEMENT", False)
+# Incremental recomputes (agreement, consensus) redo the items changed since their previous run began,
+# minus this many seconds: a judgment whose transaction lasted longer than this could be missed until
+# the next full recompute (annotation.core.changes).
+TUNELOOP_RECOMPUTE_LAG_SECONDS = float(os.environ.get("TUNELOOP_RECOMPUTE_LAG_SECONDS", "300"))
 # Exports of snapshots with at most this many rows are written in the request and sent to the browser;
 # larger ones run as a task (progress bar, then a download link).
 TUNELOOP_EXPORT_INLINE_ROWS = int(os.environ.get("TUNELOOP_EXPORT_INLINE_ROWS", "5000"))

@@ -21,7 +21,7 @@ from annotation.importing import serializers as import_serializers
 from annotation.importing.api import ImportView
 from annotation.models import ItemKind
 
-from . import selectors, services
+from . import selectors, services, tasks
 from . import serializers as s
 from .models import PreferencePair
 
@@ -113,15 +113,23 @@ class PairDetailView(APIView):
 @extend_schema(tags=["preferences"])
 class ConsensusView(ProjectScoped, APIView):
     @extend_schema(
-        summary="Recompute consensus and candidate pairs from the raw judgments (lead or admin).",
+        summary="Recompute consensus and candidate pairs from the raw judgments (lead or admin): 200 with "
+        "the stats when computed in the request, 202 when a worker computes it (only the comparisons "
+        "changed since the last run with the same parameters unless `full`).",
         request=s.ConsensusRequestSerializer,
-        responses={200: s.ConsensusResultSerializer, **error_responses(400, 403, 404)},
+        responses={
+            200: s.ConsensusResultSerializer,
+            202: OpenApiResponse(description="Queued."),
+            **error_responses(400, 403, 404),
+        },
     )
     def post(self, request, project_id):
         project = self.project_for("adjudicate")
         data = validated(s.ConsensusRequestSerializer, request.data)
-        stats = services.recompute_consensus(project=project, actor=request.user, **data)
-        return Response(s.ConsensusResultSerializer(stats).data)
+        rec = tasks.request_consensus(project=project, actor=request.user, **data)
+        if rec.state != "done":
+            return Response({"detail": "Queued.", "recompute": rec.pk, "state": rec.state}, status=202)
+        return Response(s.ConsensusResultSerializer(rec.result).data)
 
 
 @extend_schema(tags=["preferences"])

@@ -58,6 +58,9 @@ class RecomputeForm(forms.Form):
         label="Min confidence",
         help_text="A comparison whose winner has a smaller share of the (weighted) votes counts as split.",
     )
+    full = forms.BooleanField(
+        required=False, help_text="Recompute every comparison, not only those changed since the last run."
+    )
 
 
 class PairFilterForm(forms.Form):

@@ -1,11 +1,13 @@
 """Read paths of the preferences app: candidate pairs, leaderboard, position bias."""
 
+import numpy as np
 from django.core.cache import cache
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Q
 
-from annotation.models import ItemKind, Judgment, Response
+from annotation.core import versions
+from annotation.models import ItemKind, Judgment, Recompute, Response
 
-from . import consensus
+from . import consensus, tallies
 from .models import PreferencePair
 
 
@@ -40,6 +42,11 @@ def candidate_pairs(
     if hide_harmful:
         qs = qs.filter(chosen_harmful_flags=0)
     return qs.order_by("-confidence", "-margin", "id")
+
+
+def latest_consensus_recompute(project):
+    """The project's latest consensus recompute (any rule), for the pairs page's progress bar."""
+    return Recompute.objects.filter(project=project, what__startswith="consensus:").order_by("-id").first()
 
 
 def pair_counts(qs) -> dict:
@@ -112,36 +119,44 @@ def _winner_slot(payload) -> int | None:
 def leaderboard(project, *, baseline: str = "", n_boot: int = 500, seed: int = 0) -> dict:
     """Models ranked by Bradley-Terry strength with bootstrap 95% intervals, and the win-rate matrix.
 
-    Cached: the fit is keyed by the project's comparison judgments (their count and newest id; a new
-    or superseding judgment changes both or the id), so page views between judgments reuse it and
-    the first view after one refits.
+    Computed from win counts SQL aggregates (`preferences.tallies`) and kept in the configured cache
+    (shared by every process) under the project's judgment version (`annotation.core.versions`), which
+    every judgment bumps once committed: page views between judgments reuse the fit, the first view
+    after one refits. Nothing is counted to decide.
     """
 
-    state = Judgment.objects.filter(item__project=project, item__kind=ItemKind.COMPARISON).aggregate(
-        n=Count("id"), last=Max("id")
-    )
+    version = versions.current(project.pk)
     stamp = project.created_at.timestamp() if project.created_at else 0  # ids alone may be reused
-    key = f"tuneloop:leaderboard:{project.pk}:{stamp}:{state['n']}:{state['last']}:{baseline}:{n_boot}:{seed}"
+    key = f"tuneloop:leaderboard:{project.pk}:{stamp}:{version}:{baseline}:{n_boot}:{seed}"
     board = cache.get(key)
     if board is None:
-        board = _leaderboard(project, baseline=baseline, n_boot=n_boot, seed=seed)
+        board = board_from_tallies(tallies.tallies(project), baseline=baseline, n_boot=n_boot, seed=seed)
         cache.set(key, board, timeout=24 * 3600)
     return board
 
 
-def _leaderboard(project, *, baseline: str, n_boot: int, seed: int) -> dict:
-    names, outcomes, positions = comparison_outcomes(project)
-    bias = consensus.position_bias(positions).as_dict() if positions else None
-    if len(names) < 2 or not outcomes:
-        return {
-            "models": [],
-            "matrix": [],
-            "names": names,
-            "n_outcomes": len(outcomes),
-            "position_bias": bias,
-        }
+def board_from_outcomes(names, outcomes, positions, *, baseline: str = "", n_boot: int = 500, seed: int = 0):
+    """The leaderboard from raw outcomes (`comparison_outcomes`): the reference `leaderboard` must equal."""
+    wins = np.zeros((len(names), len(names)), dtype=np.int64)
+    ties = np.zeros_like(wins)
+    for a, b, score in outcomes:
+        if score == 0.5:
+            ties[min(a, b), max(a, b)] += 1
+        else:
+            wins[(a, b) if score == 1.0 else (b, a)] += 1
+    t = tallies.Tallies(names, wins, ties, positions)
+    return board_from_tallies(t, baseline=baseline, n_boot=n_boot, seed=seed)
+
+
+def board_from_tallies(t, *, baseline: str, n_boot: int, seed: int) -> dict:
+    """Fit and tables from `preferences.tallies.Tallies` (win and tie counts, position records)."""
+    names = t.names
+    bias = consensus.position_bias(t.positions).as_dict() if t.positions else None
+    n_outcomes = t.n_outcomes
+    if len(names) < 2 or not n_outcomes:
+        return {"models": [], "matrix": [], "names": names, "n_outcomes": n_outcomes, "position_bias": bias}
     base = names.index(baseline) if baseline in names else None
-    fit = consensus.bt_with_bootstrap(outcomes, n_items=len(names), n_boot=n_boot, seed=seed, baseline=base)
+    fit = consensus.bt_from_counts(t.wins, t.ties, n_boot=n_boot, seed=seed, baseline=base)
     elo, elo_ci = fit.elo()
     rows = [
         {
@@ -156,13 +171,13 @@ def _leaderboard(project, *, baseline: str, n_boot: int, seed: int) -> dict:
         for i, name in enumerate(names)
     ]
     rows.sort(key=lambda r: -r["strength"])
-    matrix = consensus.win_rate_matrix(outcomes, len(names))
+    matrix = consensus.win_rate_from_counts(t.wins, t.ties)
     return {
         "models": rows,
         "names": names,
         "matrix": [[None if x != x else round(float(x), 3) for x in row] for row in matrix],
         "baseline": names[base] if base is not None else None,
-        "n_outcomes": len(outcomes),
+        "n_outcomes": n_outcomes,
         "params": fit.params,
         "position_bias": bias,
     }

@@ -112,6 +112,11 @@ class ConsensusRequestSerializer(serializers.Serializer):
         "most probable answer wins, its posterior probability is the confidence; gold answers are clamped).",
     )
     min_confidence = serializers.FloatField(required=False, default=0.0, min_value=0.0, max_value=1.0)
+    full = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Every comparison, not only those changed since the last run.",
+    )
 
 
 class ConsensusResultSerializer(serializers.Serializer):
@@ -123,6 +128,9 @@ class ConsensusResultSerializer(serializers.Serializer):
     discarded = serializers.IntegerField(help_text="Discarded comparisons: no consensus, their pairs stale.")
     harmful = serializers.IntegerField(
         help_text="Pairs whose chosen response a majority of the comparison's judges reported harmful."
+    )
+    mode = serializers.ChoiceField(
+        choices=["full", "incremental"], required=False, help_text="incremental: only changed comparisons."
     )
 
 

@@ -11,12 +11,13 @@ from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from annotation.core import recomputes
 from annotation.core.errors import ServiceError
 from annotation.core.web import is_htmx, object_for, page, project_for
 from annotation.kinds.task import build_task
 from annotation.queue.task_flow import TaskFlow
 
-from . import charts, selectors, services
+from . import charts, selectors, services, tasks
 from .forms import (
     CRITERION_OVERALL,
     LeaderboardForm,
@@ -136,7 +137,9 @@ def _pairs_response(request, project, *, status=200, notice="", recompute_form=N
         "recompute_form": recompute_form or RecomputeForm(),
         "notice": notice,
         "stats": stats,
+        "recompute": selectors.latest_consensus_recompute(project),
     }
+    context["percent"] = recomputes.percent(context["recompute"]) if context["recompute"] else 0
     return page(request, project, "preferences/pairs.html", "preferences/_pairs.html", context, status)
 
 
@@ -155,22 +158,30 @@ def recompute(request, pk):
     if not form.is_valid():
         return _pairs_response(request, project, status=400, recompute_form=form)
     try:
-        stats = services.recompute_consensus(
+        rec = tasks.request_consensus(
             project=project,
             actor=request.user,
             rule=form.cleaned_data["rule"],
             min_confidence=form.cleaned_data.get("min_confidence") or 0.0,
+            full=bool(form.cleaned_data.get("full")),
         )
     except ServiceError as exc:
         form.add_error(None, exc.message)
         return _pairs_response(request, project, status=exc.status, recompute_form=form)
-    notice = (
-        f"Consensus recomputed ({form.cleaned_data['rule']}): {stats['comparisons']} comparisons, "
-        f"{stats['pairs']} pairs, {stats['ties']} ties, {stats['both_bad']} sent to SFT review; "
-        f"{stats['adjudicated']} follow a lead's adjudication, {stats['discarded']} discarded."
-    )
-    if stats["harmful"]:
-        notice += f" {stats['harmful']} pair(s) have a chosen response most judges reported harmful."
+    stats = rec.result if rec.state == "done" else None
+    if stats is None:
+        notice = f"Recomputing consensus ({form.cleaned_data['rule']}) in the background; the bar shows how far it got."
+    else:
+        notice = (
+            f"Consensus recomputed ({form.cleaned_data['rule']}): "
+            f"{stats['comparisons']} comparisons, {stats['pairs']} pairs, {stats['ties']} ties, "
+            f"{stats['both_bad']} sent to SFT review; {stats['adjudicated']} follow a lead's adjudication, "
+            f"{stats['discarded']} discarded."
+        )
+        if stats["harmful"]:
+            notice += f" {stats['harmful']} pair(s) have a chosen response most judges reported harmful."
+        if stats.get("mode") == "incremental":
+            notice += " (Only the comparisons changed since the last run were recomputed.)"
     if not is_htmx(request):
         messages.success(request, notice)
         return redirect("preferences:pairs", pk=project.pk)

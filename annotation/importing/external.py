@@ -32,6 +32,7 @@ from annotation.importing.trl_preference import parse_trl_preference
 from annotation.kinds import registry
 from annotation.kinds.slots import slot_letter
 from annotation.models import Assignment, AssignmentState, Item, Judgment
+from annotation.queue import lifecycle
 
 FORMATS = {"label-studio": "Label Studio JSON export", "trl": "TRL preference dataset (JSONL or Parquet)"}
 
@@ -130,6 +131,7 @@ def _store(project, item, judgment, where: str) -> bool:
         payload=answer.get("payload") or {}, duration_seconds=judgment.duration_seconds,
         external=True, source=judgment.source[:200],
     )  # fmt: skip
+    lifecycle.touch(item, project.pk)
     return True
 
 

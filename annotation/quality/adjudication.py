@@ -8,6 +8,7 @@ APPROVED with `Item.resolution` = the adjudication's `final`, or DISCARDED; "sen
 
 from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, Q, Subquery
+from django.utils import timezone
 
 from annotation.core import audit
 from annotation.core.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -64,7 +65,7 @@ def set_gold(*, item: Item, actor, answer: dict | None, is_gold: bool = True) ->
     locked = _locked_item(item)
     _require_lead(actor, locked.project)
     gold = validate_answer(locked, answer) if is_gold else None
-    Item.objects.filter(pk=locked.pk).update(is_gold=is_gold, gold_answer=gold)
+    Item.objects.filter(pk=locked.pk).update(is_gold=is_gold, gold_answer=gold, updated_at=timezone.now())
     locked.is_gold, locked.gold_answer = is_gold, gold
     audit.record(
         actor=actor,

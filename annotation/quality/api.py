@@ -109,9 +109,11 @@ class AgreementRecomputeView(ProjectScoped, APIView):
     )
     def post(self, request, project_id):
         project = self.project_for("view_dashboard")
-        done = quality_tasks.request_recompute(project=project, actor=request.user)
+        done = quality_tasks.request_recompute(
+            project=project, actor=request.user, full=bool(request.data.get("full"))
+        )
         if done.outcome == "queued":
-            return Response({"detail": "Queued."}, status=202)
+            return Response({"detail": "Queued.", "recompute": done.recompute.pk}, status=202)
         return Response(AgreementReportSerializer(done.report).data, status=201)
 
 

@@ -27,24 +27,51 @@ Report layout (`AgreementReport.data`, JSON; nan is stored as null):
 from django.db import transaction
 from django.utils import timezone
 
-from annotation.core import audit
+from annotation.core import audit, changes
 from annotation.core.errors import Forbidden
 from annotation.core.permissions import can
 from annotation.models import AgreementReport, AnnotatorReliability
 from annotation.quality import facts, report
 
 
-def build_report(project) -> dict:
+def build_report(project, progress=None) -> dict:
     """Compute every figure of the report from the project's current judgments (no writes)."""
-    return report.compute(facts.gather(project), computed_at=timezone.now().isoformat())
+    report_progress = progress or (lambda done, total: None)
+    report_progress(0, 3)
+    gathered = facts.gather(project)
+    report_progress(1, 3)
+    return report.compute(gathered, computed_at=timezone.now().isoformat())
 
 
-@transaction.atomic
-def recompute_agreement(*, project, actor=None) -> AgreementReport:
-    """Compute and store the project's agreement report; refresh the annotators' Dawid-Skene weights."""
+def recompute_agreement(*, project, actor=None, progress=None) -> AgreementReport:
+    """Compute and store the project's agreement report; refresh the annotators' Dawid-Skene weights.
+    Reads and computes outside a transaction (`progress(done, total)` is visible meanwhile); stores
+    in one."""
     if actor is not None and not can(actor, "view_dashboard", project):
         raise Forbidden("Only leads compute agreement.")
-    data = build_report(project)
+    data = build_report(project, progress)
+    if progress is not None:
+        progress(2, 3)
+    with transaction.atomic():
+        stored = _store(project, actor, data)
+    if progress is not None:
+        progress(3, 3)
+    return stored
+
+
+def agreement_body(rec, *, since, progress) -> dict:
+    """A recorded agreement recompute's work (annotation.quality.tasks). The report's figures (alpha,
+    kappas, Dawid-Skene) are over every item, so each run computes them all; when no item changed
+    since the previous run (`since`), the previous report stands and nothing is recomputed."""
+    project = rec.project
+    latest = AgreementReport.objects.filter(project=project).order_by("-id").first()
+    if since is not None and latest is not None and not changes.changed_items(project, since).exists():
+        return {"report": latest.pk, "mode": "unchanged"}
+    stored = recompute_agreement(project=project, actor=rec.requested_by, progress=progress)
+    return {"report": stored.pk, "mode": "full", "judgments": stored.data.get("judgments")}
+
+
+def _store(project, actor, data) -> AgreementReport:
     report = AgreementReport.objects.create(project=project, computed_by=actor, data=data)
     AnnotatorReliability.objects.filter(project=project).delete()
     AnnotatorReliability.objects.bulk_create(

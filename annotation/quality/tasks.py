@@ -5,12 +5,13 @@ agreement report on a worker or computes it in the request. Registered through `
 from dataclasses import dataclass
 
 from celery import shared_task
-from django.conf import settings
 from django.contrib.auth import get_user_model
 
+from annotation.core import recomputes
 from annotation.core.errors import Forbidden
 from annotation.core.permissions import can
 from annotation.models import AgreementReport, Project
+from annotation.models import Recompute as RecomputeRun
 from annotation.quality import reports
 from annotation.quality import selectors as quality_selectors
 
@@ -38,29 +39,39 @@ def compute_agreement(project_id: int, actor_id: int | None = None) -> int | Non
     return reports.recompute_agreement(project=project, actor=actor).pk
 
 
+@shared_task(name="annotation.tasks.run_agreement_recompute")
+def run_agreement_recompute(recompute_id: int) -> int | None:
+    """Run a recorded agreement recompute (annotation.core.recomputes); the report id."""
+    rec = recomputes.run(recompute_id, reports.agreement_body)
+    return (rec.result or {}).get("report") if rec is not None else None
+
+
 @dataclass(frozen=True)
-class Recompute:
-    """What a lead's "Recompute" did: "queued" for the worker, or "recomputed" here (with the report)."""
+class RecomputeOutcome:
+    """What a lead's "Recompute" did: "queued" for the worker, or "recomputed" here (with the report);
+    `recompute` is the recorded run the page shows the progress of."""
 
     outcome: str
     report: AgreementReport | None = None
+    recompute: RecomputeRun | None = None
 
 
 def worker_computes_agreement() -> bool:
-    """The one rule: a Celery worker computes the report unless no worker is configured.
-
-    A worker is configured when TUNELOOP_ASYNC_AGREEMENT is on (scripts/serve.sh, which starts one,
-    turns it on; so do deployments that run one) and tasks are not run eagerly in the caller
-    (CELERY_TASK_ALWAYS_EAGER). Otherwise the report is computed in the request."""
-    return bool(settings.TUNELOOP_ASYNC_AGREEMENT) and not settings.CELERY_TASK_ALWAYS_EAGER
+    """The one rule (annotation.core.recomputes.worker_configured): a Celery worker computes the report
+    unless no worker is configured (TUNELOOP_ASYNC_AGREEMENT off, or CELERY_TASK_ALWAYS_EAGER on)."""
+    return recomputes.worker_configured()
 
 
-def request_recompute(*, project, actor) -> Recompute:
-    """A lead's "Recompute": queue `compute_agreement`, or compute the report now when no worker is
-    configured (`worker_computes_agreement`)."""
+def request_recompute(*, project, actor, full: bool = False) -> RecomputeOutcome:
+    """A lead's "Recompute": record it and queue `run_agreement_recompute`, or compute the report now
+    when no worker is configured (`worker_computes_agreement`)."""
     if not can(actor, "view_dashboard", project):
         raise Forbidden("Only leads compute agreement.")
-    if worker_computes_agreement():
-        compute_agreement.delay(project.pk, actor.pk)
-        return Recompute("queued")
-    return Recompute("recomputed", reports.recompute_agreement(project=project, actor=actor))
+    rec = recomputes.request(
+        project=project, what="agreement", params={"count_external": project.count_external_judgments},
+        actor=actor, task=run_agreement_recompute, full=full,
+    )  # fmt: skip
+    if rec.state in recomputes.ACTIVE:
+        return RecomputeOutcome("queued", recompute=rec)
+    report = AgreementReport.objects.filter(pk=(rec.result or {}).get("report")).first()
+    return RecomputeOutcome("recomputed", report, rec)

@@ -10,15 +10,15 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from annotation.core import charts
+from annotation.core import charts, recomputes
 from annotation.core.errors import ServiceError
 from annotation.core.web import is_htmx, object_for, page, project_for
 from annotation.kinds import registry
-from annotation.models import AdjudicationCategory, AdjudicationDecision, Decision, Item
+from annotation.models import AdjudicationCategory, AdjudicationDecision, Decision, Item, Recompute
 from annotation.quality import adjudication
 from annotation.quality import selectors as quality_selectors
 from annotation.quality import tasks as quality_tasks
@@ -197,9 +197,10 @@ def agreement(request, pk):
     project = project_for(request, pk, "view_dashboard")
     notice = ""
     if request.method == "POST":
-        done = quality_tasks.request_recompute(project=project, actor=request.user)
+        full = request.POST.get("full") == "on"
+        done = quality_tasks.request_recompute(project=project, actor=request.user, full=full)
         notice = (
-            "Recomputing in the background; reload in a moment."
+            "Recomputing in the background; the bar below shows how far it got."
             if done.outcome == "queued"
             else "Agreement recomputed."
         )
@@ -209,8 +210,20 @@ def agreement(request, pk):
     context = {
         **_dashboard_context(project, quality_selectors.latest_agreement_report(project)),
         "notice": notice,
+        **recompute_context(recomputes.latest(project, "agreement"), "Agreement report"),
     }
     return page(request, project, "annotation/agreement.html", "annotation/agreement_panel.html", context)
+
+
+def recompute_context(rec, label: str) -> dict:
+    return {"recompute": rec, "percent": recomputes.percent(rec) if rec else 0, "label": label}
+
+
+@login_required
+def recompute_progress(request, pk):
+    """The polled progress partial of a background recompute; it stops polling once the run ended."""
+    rec = object_for(request, Recompute.objects, pk, "view_dashboard")
+    return render(request, "annotation/_recompute_progress.html", recompute_context(rec, rec.what))
 
 
 CSV_TABLES = {

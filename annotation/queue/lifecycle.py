@@ -11,7 +11,14 @@ tests/annotation/test_lifecycle.py, fails naming file:line when another module w
   free_slots         leases that ended (expired, skipped) give their slots back; ASSIGNED -> OPEN;
   record_submission  a slot's judgment is in; the item moves to COMPLETE / ASSIGNED / OPEN;
   add_slots          more annotators (routing, a lead, a rubric revision): back to OPEN;
-  resolve            routing's or a lead's decision: APPROVED (with the resolution), DISPUTED, DISCARDED.
+  resolve            routing's or a lead's decision: APPROVED (with the resolution), DISPUTED, DISCARDED;
+  touch              the item's judgments changed without a slot moving (a superseding judgment, an
+                     imported one).
+
+The steps that change what an item's judgments or decision say (record_submission, add_slots, resolve,
+touch) also set `Item.updated_at`: background recomputes redo only the items changed since their last
+run (annotation.core.changes); record_submission and touch bump the project's judgment version
+(annotation.core.versions) once the transaction commits.
 
 The rule they keep, for every item and its assignments (`check_item` tests it):
 
@@ -35,7 +42,9 @@ UPDATE; several items are always updated in ascending id order.
 """
 
 from django.db.models import Case, F, Q, Value, When
+from django.utils import timezone
 
+from annotation.core import versions
 from annotation.core.statements import update_sql
 from annotation.models import Assignment, AssignmentState, Item, ItemState
 
@@ -119,16 +128,19 @@ def take_slot_sql(project, item_id) -> tuple[str, tuple]:
 def record_submission(item: Item, project) -> None:
     """One more slot of `item` is judged; only queue states move (a lead's decision stays)."""
     Item.objects.filter(pk=item.pk).update(**_record_submission_values(project))
+    versions.bump(project.pk)
 
 
 def record_submission_sql(item: Item, project) -> tuple[str, tuple]:
     """record_submission as SQL for a larger statement (PostgreSQL: submit's one write statement);
-    the caller adds RETURNING (the new state tells whether routing has anything to do)."""
+    the caller adds RETURNING (the new state tells whether routing has anything to do) and calls
+    `versions.bump(project.pk)` as record_submission does."""
     return update_sql(Item.objects.filter(pk=item.pk), **_record_submission_values(project))
 
 
 def _record_submission_values(project) -> dict:
     return dict(
+        updated_at=timezone.now(),
         submitted_count=F("submitted_count") + 1,
         # SET sees the row before this update: submitted_count is the old count here.
         state=Case(
@@ -143,13 +155,20 @@ def _record_submission_values(project) -> dict:
     )
 
 
+def touch(item: Item | int, project_id: int) -> None:
+    """The item's judgments changed without a slot moving (a judgment superseded, one imported)."""
+    item_id = item if isinstance(item, int) else item.pk
+    Item.objects.filter(pk=item_id).update(updated_at=timezone.now())
+    versions.bump(project_id)
+
+
 def add_slots(item: Item | int, n: int) -> None:
     """`n` more annotator slots; the item goes back to the queue (OPEN) and loses any resolution.
 
     Given an Item, the instance is updated too; given an id, only the row."""
     item_id = item if isinstance(item, int) else item.pk
     Item.objects.filter(pk=item_id).update(
-        extra_overlap=F("extra_overlap") + n, state=ItemState.OPEN, resolution=None
+        extra_overlap=F("extra_overlap") + n, state=ItemState.OPEN, resolution=None, updated_at=timezone.now()
     )
     if isinstance(item, Item):
         item.extra_overlap += n
@@ -162,7 +181,7 @@ def resolve(item: Item, state: str, resolution: dict | None = None) -> None:
         raise ValueError(f"Not a decision state: {state!r}.")
     if state != ItemState.APPROVED:
         resolution = None
-    Item.objects.filter(pk=item.pk).update(state=state, resolution=resolution)
+    Item.objects.filter(pk=item.pk).update(state=state, resolution=resolution, updated_at=timezone.now())
     item.state, item.resolution = state, resolution
 
 

@@ -11,7 +11,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Subquery
 from django.utils import timezone
 
-from annotation.core import audit
+from annotation.core import audit, versions
 from annotation.core.errors import Conflict, InvalidInput, NotFound
 from annotation.core.permissions import remember_role, require, with_caller_role
 from annotation.core.rubrics import RubricError, validate_scores
@@ -374,6 +374,7 @@ def submit_judgment(
             state = hot_sql.record_submit(
                 assignment=locked, item=item, project=project, submitted_at=now, audit_event=event
             )
+            versions.bump(project.pk)  # as lifecycle.record_submission does (record_submission_sql)
             if state == ItemState.COMPLETE and project.agreement_routing and not item.is_gold:
                 routing.route_if_complete(item_id=item.pk, project=project)
         else:
@@ -384,6 +385,8 @@ def submit_judgment(
                 lifecycle.record_submission(item, project)
                 if project.agreement_routing and not item.is_gold:
                     routing.route_if_complete(item_id=item.pk, project=project)
+            else:
+                lifecycle.touch(item, project.pk)  # a superseding judgment: recomputes redo this item
             event.save(force_insert=True)
         kind.after_submit(judgment)
         return judgment

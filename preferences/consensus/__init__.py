@@ -17,7 +17,8 @@ Contract: this package's public API is the names in `__all__` (plus the constant
 ELO_SCALE, OUTCOMES), imported from `preferences.consensus`, never from its modules:
   * `votes`      Vote, Pair, ranking_to_pairs (the inputs);
   * `rules`      consensus_for_comparison, consensus_by_comparison, RULES (per-comparison consensus);
-  * `strengths`  bradley_terry, bt_with_bootstrap, BTResult, comparison_counts, win_rate_matrix;
+  * `strengths`  bradley_terry, bt_with_bootstrap, bt_from_counts, BTResult, comparison_counts,
+                 win_rate_matrix, win_rate_from_counts;
   * `bias`       position_bias, PositionBias, SlotCounts;
   * `dawid_skene` dawid_skene_consensus (the "dawid_skene" rule: one fit over every comparison).
 Callers that must be patchable in tests (`preferences.selectors`) call through the package
@@ -33,7 +34,15 @@ from .rules import BT_ALPHA as BT_ALPHA
 from .rules import OUTCOMES as OUTCOMES
 from .rules import RULES, ConsensusResult, PairConsensus, consensus_by_comparison, consensus_for_comparison
 from .strengths import ELO_SCALE as ELO_SCALE
-from .strengths import BTResult, bradley_terry, bt_with_bootstrap, comparison_counts, win_rate_matrix
+from .strengths import (
+    BTResult,
+    bradley_terry,
+    bt_from_counts,
+    bt_with_bootstrap,
+    comparison_counts,
+    win_rate_from_counts,
+    win_rate_matrix,
+)
 from .votes import Pair, Vote, ranking_to_pairs
 
 __all__ = [
@@ -46,6 +55,7 @@ __all__ = [
     "SlotCounts",
     "Vote",
     "bradley_terry",
+    "bt_from_counts",
     "bt_with_bootstrap",
     "comparison_counts",
     "consensus_by_comparison",
@@ -53,5 +63,6 @@ __all__ = [
     "dawid_skene_consensus",
     "position_bias",
     "ranking_to_pairs",
+    "win_rate_from_counts",
     "win_rate_matrix",
 ]

@@ -64,21 +64,22 @@ def _binom_two_sided(k: int, n: int, p: float) -> float:
     return float(min(1.0, np.exp(logpmf[logpmf <= logpmf[k] + 1e-9]).sum()))
 
 
-def _slot_counts(rows: list[tuple[int | None, int]]) -> SlotCounts:
-    width = max((n for _, n in rows), default=2)
-    decided = [(s, n) for s, n in rows if s is not None]
+def _slot_counts(rows: list[tuple[int | None, int, int]]) -> SlotCounts:
+    """Rows (winner slot or None, slots shown, how many judgments) of one group."""
+    width = max((n for _, n, _ in rows), default=2)
+    decided = [(s, n, c) for s, n, c in rows if s is not None]
     counts = [0] * width
-    expected = [0.0] * width
-    for slot, n_slots in decided:
-        counts[slot] += 1
-        for s in range(n_slots):
-            expected[s] += 1.0 / n_slots
-    nd = len(decided)
+    shown: dict[int, int] = defaultdict(int)  # slots shown -> decided judgments
+    for slot, n_slots, count in decided:
+        counts[slot] += count
+        shown[n_slots] += count
+    nd = sum(shown.values())
+    expected = [sum(c / n for n, c in sorted(shown.items()) if s < n) for s in range(width)]
     shares = [c / nd if nd else 0.0 for c in counts]
     expected = [e / nd if nd else 0.0 for e in expected]
     top = max(range(width), key=lambda s: (shares[s] - expected[s], -s)) if nd else None
     p_value = _binom_two_sided(counts[top], nd, expected[top]) if top is not None else 1.0
-    return SlotCounts(len(rows), nd, counts, shares, expected, top, p_value)
+    return SlotCounts(sum(c for *_, c in rows), nd, counts, shares, expected, top, p_value)
 
 
 def position_bias(
@@ -91,21 +92,22 @@ def position_bias(
     """Share of wins by display slot, overall and per annotator.
 
     A record is a mapping with ``annotator``, ``winner_slot`` (None for tie / both bad) and optional
-    ``n_slots`` (default 2), or a tuple in that order. An annotator is flagged when they decided at
+    ``n_slots`` (default 2) and ``count`` (how many such judgments, default 1), or a tuple in that order. An annotator is flagged when they decided at
     least `min_judgments`, their most-picked slot exceeds its expected share by `min_excess`, and the
     binomial p-value is below `significance`.
     """
-    by_annotator: dict[Hashable, list[tuple[int | None, int]]] = defaultdict(list)
-    everything: list[tuple[int | None, int]] = []
+    by_annotator: dict[Hashable, list[tuple[int | None, int, int]]] = defaultdict(list)
+    everything: list[tuple[int | None, int, int]] = []
     for rec in records:
         if isinstance(rec, Mapping):
-            annotator, slot, n_slots = rec["annotator"], rec.get("winner_slot"), rec.get("n_slots", 2)
+            annotator, slot = rec["annotator"], rec.get("winner_slot")
+            n_slots, count = rec.get("n_slots", 2), rec.get("count", 1)
         else:
-            annotator, slot, n_slots = (tuple(rec) + (2,))[:3]
-        n_slots = int(n_slots)
+            annotator, slot, n_slots, count = (tuple(rec) + (2, 1)[len(rec) - 2 :])[:4]
+        n_slots, count = int(n_slots), int(count)
         if n_slots < 2 or (slot is not None and not 0 <= int(slot) < n_slots):
             raise ValueError(f"Bad record for {annotator!r}: winner_slot {slot!r} of {n_slots} slots.")
-        row = (None if slot is None else int(slot), n_slots)
+        row = (None if slot is None else int(slot), n_slots, count)
         by_annotator[annotator].append(row)
         everything.append(row)
     per = {a: _slot_counts(rows) for a, rows in by_annotator.items()}

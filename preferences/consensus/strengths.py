@@ -53,7 +53,13 @@ def comparison_counts(outcomes, n_items: int) -> np.ndarray:
 
 def win_rate_matrix(outcomes, n_items: int) -> np.ndarray:
     """R[i, j] = share of i-vs-j comparisons that i won (ties as half); NaN where never compared."""
-    w = comparison_counts(outcomes, n_items)
+    return win_rate_from_counts(*_outcome_cells(outcomes, n_items))
+
+
+def win_rate_from_counts(wins, ties) -> np.ndarray:
+    """`win_rate_matrix` from the outcome counts (as `bt_from_counts` takes them)."""
+    wins, ties = np.asarray(wins), np.asarray(ties)
+    w = wins + 0.5 * (ties + ties.T)
     n = w + w.T
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(n > 0, w / np.where(n > 0, n, 1.0), np.nan)
@@ -201,11 +207,35 @@ def bt_with_bootstrap(
     started from the full-data solution. Same seed, same result. With alpha=0, resamples without a
     finite estimate are left out and counted in `n_boot_failed`.
     """
+    wins, ties = _outcome_cells(outcomes, n_items)
+    return bt_from_counts(
+        wins, ties, n_boot=n_boot, seed=seed, baseline=baseline, ci=ci, alpha=alpha, max_iter=max_iter,
+        tol=tol, batch_cells=batch_cells,
+    )  # fmt: skip
+
+
+def bt_from_counts(
+    wins,
+    ties,
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+    baseline: int | None = None,
+    ci: float = 0.95,
+    alpha: float = 0.01,
+    max_iter: int = 100,
+    tol: float = 1e-8,
+    batch_cells: int = 4_000_000,
+) -> BTResult:
+    """`bt_with_bootstrap` from the outcome counts instead of the outcomes: integer matrices with
+    wins[i, j] = times i beat j and ties[i, j] (i < j) = ties of i and j (what SQL can aggregate).
+    The same counts give exactly the same result as the outcomes they count."""
+    wins, ties = np.asarray(wins, dtype=np.int64), np.asarray(ties, dtype=np.int64)
+    n_items = wins.shape[0]
     if baseline is not None and not 0 <= baseline < n_items:
         raise ValueError(f"baseline must be an item index in 0..{n_items - 1}.")
     if not 0 < ci < 1:
         raise ValueError("ci must be between 0 and 1.")
-    wins, ties = _outcome_cells(outcomes, n_items)
     w_full = wins + 0.5 * (ties + ties.T)
     theta, _, _ = _fit_counts(w_full, alpha, max_iter, tol)
     flat = np.concatenate([wins.ravel(), ties.ravel()])

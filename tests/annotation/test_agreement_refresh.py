@@ -46,7 +46,9 @@ def test_the_refresh_runs_on_beat(settings):
     assert schedule["task"] == tasks.refresh_agreement_reports.name and schedule["schedule"] > 0
 
 
-def test_the_recompute_button_queues_a_task_when_asked_to(client, project, users, settings):
+def test_the_recompute_button_queues_a_task_when_asked_to(
+    client, project, users, settings, django_capture_on_commit_callbacks
+):
     from config.celery import app
 
     judge_all(project, users, 2)
@@ -55,7 +57,8 @@ def test_the_recompute_button_queues_a_task_when_asked_to(client, project, users
     eager = app.conf.task_always_eager
     app.conf.task_always_eager = True  # the worker's side runs here
     try:
-        res = client.post(reverse("annotation:agreement", args=[project.pk]), HTTP_HX_REQUEST="true")
+        with django_capture_on_commit_callbacks(execute=True):  # queued once the request's row commits
+            res = client.post(reverse("annotation:agreement", args=[project.pk]), HTTP_HX_REQUEST="true")
     finally:
         app.conf.task_always_eager = eager
     assert res.status_code == 200 and "Recomputing in the background" in res.content.decode()

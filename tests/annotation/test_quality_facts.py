@@ -80,18 +80,23 @@ def test_gold_accuracy_is_the_reports_and_the_dashboard_reads_the_stored_one(cli
     [(False, False, "recomputed"), (True, True, "recomputed"), (True, False, "queued")],
 )
 def test_one_rule_decides_between_queueing_and_computing_now(
-    project, users, settings, monkeypatch, async_agreement, eager, outcome
+    project, users, settings, monkeypatch, async_agreement, eager, outcome, django_capture_on_commit_callbacks
 ):
     settings.TUNELOOP_ASYNC_AGREEMENT, settings.CELERY_TASK_ALWAYS_EAGER = async_agreement, eager
     queued = []
-    monkeypatch.setattr(tasks.compute_agreement, "delay", lambda *args: queued.append(args))
-    done = quality_tasks.request_recompute(project=project, actor=users["lead"])
+    monkeypatch.setattr(tasks.run_agreement_recompute, "delay", lambda *args: queued.append(args))
+    with django_capture_on_commit_callbacks(execute=True):  # the task is queued once the row is committed
+        done = quality_tasks.request_recompute(project=project, actor=users["lead"])
     assert done.outcome == outcome
     if outcome == "queued":
-        assert queued == [(project.pk, users["lead"].pk)] and done.report is None
+        assert queued == [(done.recompute.pk,)] and done.report is None
         assert not AgreementReport.objects.exists()
-        assert tasks.compute_agreement(*queued[0]) == AgreementReport.objects.get().pk  # the worker's side
+        assert (
+            tasks.run_agreement_recompute(*queued[0]) == AgreementReport.objects.get().pk
+        )  # the worker's side
         assert AgreementReport.objects.get().computed_by == users["lead"]
+        done.recompute.refresh_from_db()
+        assert done.recompute.state == "done" and done.recompute.total == done.recompute.done == 3
     else:
         assert queued == [] and done.report == AgreementReport.objects.get()
 
@@ -104,6 +109,9 @@ def test_the_api_says_queued_or_returns_the_report(project, users, settings, mon
     url = f"/api/projects/{project.pk}/agreement/recompute/"
     assert api.post(url).status_code == 201
     settings.TUNELOOP_ASYNC_AGREEMENT = True
-    monkeypatch.setattr(tasks.compute_agreement, "delay", lambda *args: None)
+    monkeypatch.setattr(tasks.run_agreement_recompute, "delay", lambda *args: None)
     res = api.post(url)
-    assert res.status_code == 202 and res.json() == {"detail": "Queued."}
+    assert res.status_code == 202 and res.json()["detail"] == "Queued."
+    from annotation.models import Recompute
+
+    assert Recompute.objects.get(pk=res.json()["recompute"]).state == "queued"

@@ -181,7 +181,7 @@ def judged(users, cmp):
     return cmp
 
 
-def test_consensus_endpoint_and_roles(api, judged):
+def test_consensus_endpoint_and_roles(api, judged, settings):
     url = f"/api/projects/{judged.pk}/consensus/"
     assert api["annotator"].post(url, {}, format="json").status_code == 403
     assert api["outsider"].post(url, {}, format="json").status_code == 404
@@ -192,8 +192,15 @@ def test_consensus_endpoint_and_roles(api, judged):
     assert response.status_code == 200
     assert response.json() == {
         "comparisons": 5, "pairs": 5, "ties": 0, "both_bad": 0, "adjudicated": 0, "discarded": 0,
-        "harmful": 0,
+        "harmful": 0, "mode": "full",
     }  # fmt: skip
+    again = api["lead"].post(url, {"rule": "majority"}, format="json").json()
+    assert again["mode"] == "incremental" and again["comparisons"] == 5  # changed within the lag: redone
+    settings.TUNELOOP_RECOMPUTE_LAG_SECONDS = 0
+    again = api["lead"].post(url, {"rule": "majority"}, format="json").json()
+    assert again["mode"] == "incremental" and again["comparisons"] == 0  # nothing changed since
+    full = api["lead"].post(url, {"rule": "majority", "full": True}, format="json").json()
+    assert full["mode"] == "full" and full["comparisons"] == 5
     assert PreferencePair.objects.filter(project=judged).count() == 5
 
 

@@ -286,6 +286,31 @@ def test_recompute_button_reports_counts(client, users, cmp):
     assert client.post(url, {"rule": "majority", "min_confidence": "2"}, **HX).status_code == 400
 
 
+def test_a_queued_recompute_returns_at_once_with_a_progress_bar_that_polls_until_done(
+    client, users, cmp, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    from annotation.models import Recompute
+    from preferences import tasks
+
+    for _ in range(2):
+        judge(cmp, users["annotator"], prefer="model-a")
+    settings.TUNELOOP_ASYNC_AGREEMENT = True  # a worker is configured: the request only queues
+    queued = []
+    monkeypatch.setattr(tasks.recompute_consensus, "delay", lambda *args: queued.append(args))
+    login(client, users, "lead")
+    with django_capture_on_commit_callbacks(execute=True):
+        html = client.post(reverse("preferences:recompute", args=[cmp.pk]), {"rule": "majority"}, **HX)
+    rec = Recompute.objects.get()
+    progress = reverse("annotation:recompute-progress", args=[rec.pk])
+    assert "in the background" in html.content.decode() and queued == [(rec.pk,)]
+    assert f'hx-get="{progress}"' in html.content.decode() and rec.state == "queued"
+    tasks.recompute_consensus(rec.pk)  # the worker's side
+    done = client.get(progress, **HX).content.decode()
+    assert 'id="recompute-state">done<' in done and "hx-get" not in done and 'value="100"' in done
+    client.force_login(users["annotator"])
+    assert client.get(progress, **HX).status_code == 403
+
+
 # --- leaderboard --------------------------------------------------------------------------------
 
 
@@ -305,17 +330,21 @@ def test_leaderboard_page(client, users, judged):
     assert "Win rate vs model-b" in html
 
 
-def test_leaderboard_fit_is_reused_between_judgments_and_redone_after_one(users, cmp, monkeypatch):
+def test_leaderboard_fit_is_reused_between_judgments_and_redone_after_one(
+    users, cmp, monkeypatch, django_capture_on_commit_callbacks
+):
     from preferences import consensus, selectors
 
     fits = []
-    real = consensus.bt_with_bootstrap
-    monkeypatch.setattr(consensus, "bt_with_bootstrap", lambda *a, **k: fits.append(1) or real(*a, **k))
-    judge(cmp, users["annotator"], prefer="model-a")
+    real = consensus.bt_from_counts
+    monkeypatch.setattr(consensus, "bt_from_counts", lambda *a, **k: fits.append(1) or real(*a, **k))
+    with django_capture_on_commit_callbacks(execute=True):  # the judgment version moves on commit
+        judge(cmp, users["annotator"], prefer="model-a")
     first = selectors.leaderboard(cmp)
     assert selectors.leaderboard(cmp) == first and len(fits) == 1  # a page view reuses the fit
     assert selectors.leaderboard(cmp, baseline="model-b")["baseline"] == "model-b" and len(fits) == 2
-    judge(cmp, users["annotator2"], prefer="model-b")
+    with django_capture_on_commit_callbacks(execute=True):
+        judge(cmp, users["annotator2"], prefer="model-b")
     second = selectors.leaderboard(cmp)
     assert len(fits) == 3 and second["n_outcomes"] == first["n_outcomes"] + 1
 

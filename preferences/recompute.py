@@ -1,0 +1,371 @@
+"""The consensus recompute: gather in a handful of queries, compute per item (pure rules), write in bulk.
+
+`recompute_consensus(project=..., rule=..., since=None)` rebuilds the Consensus rows and candidate
+PreferencePairs of every judged comparison; with `since` (annotation.core.changes) only of the
+comparisons changed since then, which gives the same rows as a full run because each comparison's
+consensus and pairs depend on its own judgments, responses and final answer only (and on the vote
+weights, which the caller folds into the run's parameters: other weights, other run). The rules of
+what a recompute writes are `preferences.services.recompute_consensus`'s docstring.
+
+Queries do not grow with the items: the current judgments (one streamed query), the final answers
+(two), the shown responses (one), the existing pairs (one), then one bulk upsert each of consensus rows
+and pairs (annotation.core.bulk: rows whose values did not change are not rewritten, so their
+`computed_at` / `updated_at` say when they last changed) and chunked updates of stale pairs.
+"""
+
+from collections import Counter
+from collections.abc import Callable
+
+from django.db import transaction
+from django.utils import timezone
+
+from annotation.core import audit, bulk, changes
+from annotation.models import Adjudication, Item, ItemKind, ItemState, Judgment, Project, Response
+
+from .consensus import Vote, consensus_for_comparison, dawid_skene_consensus, ranking_to_pairs
+from .models import Consensus, PairStatus, PreferencePair
+
+ADJUDICATION = "adjudication"  # the rule of pairs that follow a lead's final answer
+BATCH = 2000
+CONSENSUS_COLUMNS = [
+    "item_id", "criterion", "rule", "params", "outcome", "winner_id", "order", "confidence", "margin",
+    "n_votes", "computed_at",
+]  # fmt: skip
+PAIR_COLUMNS = [
+    "project_id", "item_id", "criterion", "chosen_id", "rejected_id", "confidence", "margin", "n_votes", "rule",
+    "rubric_version_id", "status", "chosen_text_override", "is_stale", "chosen_harmful_flags",
+    "chosen_harmful_majority", "created_at", "updated_at",
+]  # fmt: skip
+PAIR_UPDATE = [
+    "confidence", "margin", "n_votes", "rule", "rubric_version_id", "is_stale", "chosen_harmful_flags",
+    "chosen_harmful_majority",
+]  # fmt: skip
+
+Progress = Callable[[int, int], None]
+
+
+def _in(qs, items):
+    """Restrict a queryset to `items` (a subquery of item ids) when given."""
+    return qs if items is None else qs.filter(item_id__in=items)
+
+
+def votes_by_item(project, *, weights, items=None):
+    """Current comparison judgments (of `items`) -> {(item_id, criterion): [Vote]}, the latest rubric
+    version per item, the payloads with an improved response per item, and {item_id: {response_id:
+    annotators who reported it harmful}}."""
+
+    # An annotator without a reliability estimate (new, or too few judgments) votes with the median
+    # weight of those who have one: the Dawid-Skene weights are log-likelihood ratios (0..10), not around
+    # 1.0. One with few judgments has an estimate, held near 0 by the prior
+    # (annotation.core.reliability.PRIOR_STRENGTH) until the evidence outweighs it.
+    known = sorted(float(w) for w in (weights or {}).values())
+    default_weight = known[len(known) // 2] if known else 1.0
+    votes: dict[tuple[int, str], list] = {}
+    versions: dict[int, int | None] = {}
+    improvements: dict[int, list[dict]] = {}
+    harmful: dict[int, Counter] = {}
+    rows = _in(
+        Judgment.objects.filter(item__project=project, item__kind=ItemKind.COMPARISON, is_current=True), items
+    )
+    rows = rows.order_by("id").values_list("item_id", "annotator_id", "payload", "rubric_version_id")
+    for item_id, annotator_id, payload, version_id in rows.iterator(chunk_size=BATCH):
+        if not payload or "ranking" not in payload:
+            continue
+        versions[item_id] = version_id
+        weight = float((weights or {}).get(annotator_id, default_weight))
+        common = dict(comparison_id=item_id, annotator=annotator_id, weight=weight)
+        votes.setdefault((item_id, ""), []).append(Vote.from_payload(payload, **common))
+        for key in payload.get("criteria") or {}:
+            votes.setdefault((item_id, key), []).append(Vote.from_payload(payload, criterion=key, **common))
+        if payload.get("improved_response"):
+            improvements.setdefault(item_id, []).append(payload)
+        flagged = payload.get("harmful") or []
+        if flagged:  # one flag per annotator and response (the payload lists each response once)
+            harmful.setdefault(item_id, Counter()).update(set(flagged))
+    return votes, versions, improvements, harmful
+
+
+def gold_votes(project) -> list[Vote]:
+    """The known answers of the project's gold comparisons, as votes (the dawid_skene rule clamps them)."""
+    rows = Item.objects.filter(
+        project=project, kind=ItemKind.COMPARISON, is_gold=True, gold_answer__isnull=False
+    ).values_list("id", "gold_answer")
+    out = []
+    for item_id, answer in rows.iterator(chunk_size=2000):
+        try:
+            out.append(Vote.from_payload(answer, comparison_id=item_id, annotator="gold"))
+        except (KeyError, TypeError, ValueError):
+            continue  # not a comparison answer the rule can read: the item is fitted without it
+    return out
+
+
+def final_answers(project, *, items=None) -> tuple[dict[int, dict], set[int]]:
+    """The comparison items (of `items`) whose answer is final for datasets: {item_id: the lead's
+    adjudicated resolution (with its "decision" and "picked_strength")} and the discarded item ids."""
+
+    finals, discarded = {}, set()
+    rows = Item.objects.filter(
+        project=project, kind=ItemKind.COMPARISON, state__in=[ItemState.APPROVED, ItemState.DISCARDED]
+    )
+    if items is not None:
+        rows = rows.filter(id__in=items)
+    for item_id, state, resolution in rows.values_list("id", "state", "resolution").iterator(
+        chunk_size=BATCH
+    ):
+        if state == ItemState.DISCARDED:
+            discarded.add(item_id)
+        elif isinstance(resolution, dict) and resolution.get("source") == ADJUDICATION:
+            finals[item_id] = dict(resolution)
+    by_adjudication = {r.get("adjudication"): r for r in finals.values()}
+    for pk, decision, payload in Adjudication.objects.filter(pk__in=list(by_adjudication)).values_list(
+        "pk", "decision", "chosen_judgment__payload"
+    ):
+        by_adjudication[pk]["decision"] = decision
+        by_adjudication[pk]["picked_strength"] = int((payload or {}).get("strength") or 0)
+    return finals, discarded
+
+
+def final_order(final: dict, shown: list[int]) -> list[list[int]]:
+    """The lead's final ranking, restricted to the compared responses (groups best first)."""
+    allowed = set(shown)
+    groups = [[r for r in group if r in allowed] for group in final.get("ranking") or []]
+    return [g for g in groups if g]
+
+
+class _Plan:
+    """What one recompute writes, collected before any write: consensus rows, pairs, stale pair ids."""
+
+    def __init__(self, project, rule, params, votes, versions, improvements, harmful, existing):
+        self.project, self.rule, self.params = project, rule, params
+        self.votes, self.versions, self.improvements, self.harmful = votes, versions, improvements, harmful
+        self.existing = existing  # (item, criterion, chosen, rejected) -> (pk, rule)
+        self.now = bulk.when(timezone.now())
+        self.consensus: list[tuple] = []  # CONSENSUS_COLUMNS
+        self.pairs: dict[tuple, tuple] = {}  # (item, criterion, chosen, rejected) -> PAIR_COLUMNS
+        self.harmful_majority: set[tuple] = set()
+        self.gold: dict[tuple, str] = {}  # pair key -> the lead's gold text for its chosen response
+        self.both_bad: list[int] = []
+        self.stats = {"pairs": 0, "both_bad": 0, "ties": 0}
+
+    def row(self, item_id, criterion, *, params, outcome, winner, order, confidence, margin, n_votes):
+        self.consensus.append(
+            (
+                item_id,
+                criterion,
+                self.rule,
+                params,
+                outcome,
+                winner,
+                order,
+                confidence,
+                margin,
+                n_votes,
+                self.now,
+            )
+        )
+
+    def pair(self, item_id, criterion, chosen, rejected, confidence, margin, n_votes, *, rule=None,
+             gold_text=""):  # fmt: skip
+        key = (item_id, criterion, chosen, rejected)
+        flags = (self.harmful.get(item_id) or {}).get(chosen, 0)
+        majority = 2 * flags > len(self.votes.get((item_id, ""), ()))  # of the comparison's judges
+        if majority:
+            self.harmful_majority.add(key)
+        # edit_gold: the lead's gold text is the chosen answer, unless a lead edited the pair (their
+        # edit wins). New pairs get it inserted; existing pairs only where no edit is stored, by an
+        # UPDATE in the write transaction (the upsert never touches chosen_text_override).
+        if gold_text and key not in self.gold:
+            self.gold[key] = gold_text
+        override = self.gold.get(key, "")
+        self.pairs[key] = (
+            self.project.pk, item_id, criterion, chosen, rejected, confidence, margin, n_votes,
+            rule or self.rule, self.versions.get(item_id), PairStatus.CANDIDATE, override, False, flags,
+            majority, self.now, self.now,
+        )  # fmt: skip
+        self.stats["pairs"] += 1
+
+    def improvement_pairs(self, item_id, confidence, n_votes, *, rule=None, of=None):
+        """An annotator's improved text beats what their own ranking put below its base response."""
+        for payload in self.improvements.get(item_id, []):
+            ranked = [r for g in payload["ranking"] for r in g]
+            if of is not None and ranked[:1] != [of]:
+                continue  # a lead's final answer: only improvements of the final winner count
+            for loser in ranked[1:] if payload.get("outcome") != "tie" else ranked:
+                self.pair(
+                    item_id, "", payload["improved_response"], loser, confidence, 3.0, n_votes, rule=rule
+                )
+
+    def adjudicated(self, item_id, final, vote_result, shown):
+        """The item's overall consensus and pairs from the lead's final answer."""
+        order = final_order(final, shown)
+        outcome = final.get("outcome")
+        n_judges = len(self.votes.get((item_id, ""), []))
+        if outcome not in ("tie", "both_bad"):
+            outcome = "win" if order and len(order[0]) == 1 and len(order) > 1 else "tie"
+        winner = order[0][0] if outcome == "win" else None
+        # margin: the picked judgment's strength; a lead's own answer states none, so the top of the scale
+        picked = final.get("decision") == "pick"
+        margin = float(max(1, final.get("picked_strength") or 0)) if picked else 3.0
+        votes = None
+        if vote_result is not None:
+            votes = {"outcome": vote_result.outcome, "winner": vote_result.winner,
+                     "confidence": vote_result.confidence}  # fmt: skip
+        params = {**self.params, "source": ADJUDICATION, "adjudication": final.get("adjudication"),
+                  "decision": final.get("decision"), "votes": votes}  # fmt: skip
+        self.row(item_id, "", params=params, outcome=outcome, winner=winner, order=[r for g in order for r in g],
+                 confidence=1.0, margin=margin, n_votes=n_judges)  # fmt: skip
+        if outcome == "both_bad":
+            self.stats["both_bad"] += 1
+            self.both_bad.append(item_id)
+            return
+        if outcome == "tie":
+            self.stats["ties"] += 1
+        gold_text = (final.get("text") or "").strip()
+        for p in ranking_to_pairs(order) if len(order) > 1 else []:
+            if not p.tie:
+                text = gold_text if p.winner == winner else ""
+                self.pair(
+                    item_id, "", p.winner, p.loser, 1.0, margin, n_judges, rule=ADJUDICATION, gold_text=text
+                )
+        if winner is not None:
+            self.improvement_pairs(item_id, 1.0, n_judges, rule=ADJUDICATION, of=winner)
+
+    def voted(self, item_id, criterion, result):
+        """The consensus of the votes and the pairs it implies."""
+        self.row(item_id, criterion, params={**result.params, **self.params}, outcome=result.outcome,
+                 winner=result.winner, order=result.order, confidence=result.confidence,
+                 margin=result.margin, n_votes=result.n_votes)  # fmt: skip
+        if result.outcome == "both_bad" and not criterion:
+            self.stats["both_bad"] += 1
+            self.both_bad.append(item_id)
+            return
+        if result.outcome == "tie":
+            self.stats["ties"] += 1
+        for pc in result.pairs:
+            if pc.outcome != "win":
+                continue  # ties, "both bad" and split votes give no pair
+            loser = pc.b if pc.winner == pc.a else pc.a
+            self.pair(item_id, criterion, pc.winner, loser, pc.confidence, abs(pc.margin), pc.n_votes)
+        if not criterion and result.outcome == "win":
+            self.improvement_pairs(item_id, result.confidence, result.n_votes)
+
+
+def _chunks(seq, size=BATCH):
+    seq = list(seq)
+    for start in range(0, len(seq), size):
+        yield seq[start : start + size]
+
+
+def recompute_consensus(
+    *,
+    project,
+    actor=None,
+    rule: str,
+    weights: dict | None,
+    min_confidence: float = 0.0,
+    since=None,
+    progress: Progress | None = None,
+    route_both_bad: Callable | None = None,
+) -> dict:
+    """Rebuild consensus rows and candidate pairs (of the comparisons changed at or after `since`, or
+    all); stats. `route_both_bad(item=, actor=)` sends a "both bad" prompt to SFT review. Reads and
+    computes outside a transaction (the progress is visible meanwhile; a change made during the reads
+    is stamped after this run began, so the next run redoes it), then writes in one transaction with
+    the project's row locked: one writer per project at a time."""
+    report = progress or (lambda done, total: None)
+    if rule == "dawid_skene":
+        since = None  # one fit over every comparison: a run over the changed items alone would refit on those
+    items = None if since is None else changes.changed_items(project, since, kind=ItemKind.COMPARISON)
+    votes, versions, improvements, harmful = votes_by_item(project, weights=weights, items=items)
+    finals, discarded = final_answers(project, items=items)
+    judged = {item_id for item_id, _ in votes}
+    item_ids = sorted((judged | set(finals)) - discarded)
+    total = len(votes) + len(finals) + 2
+    report(0, total)
+    shown: dict[int, list[int]] = {}
+    rows = _in(
+        Response.objects.filter(item__project=project, item__kind=ItemKind.COMPARISON, shown=True), items
+    )
+    for item_id, rid in rows.order_by("item_id", "position").values_list("item_id", "id").iterator(BATCH):
+        shown.setdefault(item_id, []).append(rid)
+    pairs = _in(PreferencePair.objects.filter(project=project), items)
+    existing = {
+        (i, c, ch, rj): (pk, r)
+        for pk, i, c, ch, rj, r in pairs.values_list(
+            "pk", "item_id", "criterion", "chosen_id", "rejected_id", "rule"
+        ).iterator(BATCH)
+        if i in judged or i in finals or i in discarded  # as in a full run, whatever `items` is
+    }
+    params = {"min_confidence": min_confidence}
+    plan = _Plan(project, rule, params, votes, versions, improvements, harmful, existing)
+    by_ds = {}
+    if rule == "dawid_skene":
+        fitted = [v for (item_id, _), vs in votes.items() if item_id not in discarded for v in vs]
+        by_ds = dawid_skene_consensus(
+            fitted, responses=shown, gold=gold_votes(project), min_confidence=min_confidence
+        )
+    done = 0
+    for item_id in sorted(set(finals) - judged - discarded):
+        plan.adjudicated(item_id, finals[item_id], None, shown.get(item_id, []))
+        done += 1
+    for (item_id, criterion), item_votes in votes.items():
+        done += 1
+        if done % BATCH == 0:
+            report(done, total)
+        if item_id in discarded:
+            continue
+        result = by_ds.get((item_id, criterion)) or consensus_for_comparison(
+            item_votes, rule=rule, responses=shown.get(item_id), min_confidence=min_confidence
+        )
+        if not criterion and item_id in finals:
+            plan.adjudicated(item_id, finals[item_id], result, shown.get(item_id, []))
+        else:
+            plan.voted(item_id, criterion, result)
+    report(done, total)
+    with transaction.atomic():
+        Project.objects.select_for_update().filter(pk=project.pk).first()
+        bulk.upsert(
+            Consensus, CONSENSUS_COLUMNS, plan.consensus, conflict=CONSENSUS_COLUMNS[:3], json=("params", "order"),
+            update=CONSENSUS_COLUMNS[3:], compare=CONSENSUS_COLUMNS[3:-1],
+        )  # fmt: skip
+        bulk.upsert(
+            PreferencePair, PAIR_COLUMNS, plan.pairs.values(), conflict=PAIR_COLUMNS[1:5],
+            update=PAIR_UPDATE + ["updated_at"], compare=PAIR_UPDATE,
+        )  # fmt: skip
+        for (item_id, criterion, chosen, rejected), text in plan.gold.items():
+            PreferencePair.objects.filter(
+                item_id=item_id,
+                criterion=criterion,
+                chosen_id=chosen,
+                rejected_id=rejected,
+                chosen_text_override="",
+            ).update(chosen_text_override=text)
+        report(done + 1, total)
+        for item in Item.objects.filter(pk__in=sorted(set(plan.both_bad))).order_by("id"):
+            if route_both_bad is not None:
+                route_both_bad(item=item, actor=actor)
+        for chunk in _chunks(sorted(discarded)):
+            Consensus.objects.filter(item_id__in=chunk).delete()
+        # Pairs no longer implied: those of this rule (or from an adjudication since sent back), and every
+        # other pair of a discarded or adjudicated item (those answers are final under any rule).
+        final_items = set(finals) | discarded
+        stale = [
+            pk
+            for key, (pk, pair_rule) in existing.items()
+            if key not in plan.pairs and (pair_rule in (rule, ADJUDICATION) or key[0] in final_items)
+        ]
+        for chunk in _chunks(stale):
+            PreferencePair.objects.filter(pk__in=chunk).update(is_stale=True)
+    report(total, total)
+    stats = {
+        "comparisons": len(item_ids),
+        **plan.stats,
+        "adjudicated": len(finals),
+        "discarded": len(discarded & judged),
+        "harmful": len(plan.harmful_majority),
+    }
+    audit.record(
+        actor=actor, project=project, verb="consensus.recomputed", object_type="project", rule=rule,
+        mode="full" if since is None else "incremental", **stats,
+    )  # fmt: skip
+    return stats
