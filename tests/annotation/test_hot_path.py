@@ -28,6 +28,14 @@ def max_statements(n):
     assert len(sql) <= n, f"{len(sql)} statements, at most {n} allowed:\n" + "\n".join(s[:300] for s in sql)
 
 
+@pytest.fixture(autouse=True)
+def memory_cache(settings):
+    """The budget counts SQL. The token cache is for a shared cache that is not the database (Redis in
+    production: TUNELOOP_AUTH_CACHE_SECONDS defaults to 0 otherwise); a local memory cache stands in for
+    it here, since the embedded default (the database cache) would itself be SQL."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+
 def check_counters(project):
     problems = [
         p for item in Item.objects.filter(project=project) for p in lifecycle.check_item(item, project)
