@@ -1,8 +1,7 @@
-/* Comparison page: keyboard shortcuts, the N-way ranking (keys, drag and drop, a focused card moved
- * with the arrow keys, text field kept in sync), the Markdown / raw view (m) and the word
- * differences (w); Ctrl+Enter, Esc, ? and the timer come from shortcuts.js. Works on every htmx swap
- * of #task. Response text is only ever set with textContent; the Markdown and the differences are
- * rendered and escaped or sanitised on the server. */
+/* Comparison page: keyboard shortcuts and the N-way ranking (keys, drag and drop, a focused card
+ * moved with the arrow keys, text field kept in sync); m and w call compare_view.js (Markdown / raw,
+ * word differences); Ctrl+Enter, Esc, ? and the timer come from shortcuts.js. Works on every htmx
+ * swap of #task. Response text is only ever set with textContent here. */
 (function () {
   "use strict";
   var T = window.Tuneloop;
@@ -13,12 +12,7 @@
   var tiePending = false;
   var seq = [];          // N-way ranking: [{slot, tie}] best first; tie = tied with the previous entry
   var refocus = null;    // after a re-render: {slot, part} to give the focus back to
-  var diffRequest = 0;   // the newest differences request; older answers are dropped
-  var VIEW_KEY = "tuneloop.compare.view";
-  var DIFF_KEY = "tuneloop.compare.diff";
-
-  function remembered(key) { try { return window.localStorage.getItem(key); } catch (e) { return null; } }
-  function remember(key, value) { try { window.localStorage.setItem(key, value); } catch (e) { /* private mode */ } }
+  var view = T.compareView;  // compare_view.js: Markdown / raw, word differences
 
   function form() { return document.getElementById("compare-form"); }
   function mode() { var f = form(); return f ? f.dataset.mode : ""; }
@@ -167,101 +161,6 @@
     }
   }
 
-  // --- Markdown / raw and word differences ----------------------------------------------------
-  function applyView() {
-    var raw = remembered(VIEW_KEY) === "raw";
-    var box = document.getElementById("responses");
-    var toggle = document.getElementById("view-toggle");
-    if (box) box.dataset.view = raw ? "raw" : "markdown";
-    if (toggle) {
-      toggle.setAttribute("aria-pressed", raw ? "true" : "false");
-      toggle.firstChild.textContent = raw ? "Show Markdown " : "Show raw text ";
-    }
-  }
-
-  function toggleView() {
-    remember(VIEW_KEY, remembered(VIEW_KEY) === "raw" ? "markdown" : "raw");
-    applyView();
-  }
-
-  function loadDiff() {
-    var box = document.getElementById("diff-box");
-    var body = document.getElementById("diff-body");
-    if (!box || !body) return;
-    var left = document.getElementById("diff-left");
-    var right = document.getElementById("diff-right");
-    var query = "?left=" + encodeURIComponent(left ? left.value : "A") +
-                "&right=" + encodeURIComponent(right ? right.value : "B");
-    var mine = ++diffRequest;
-    body.dataset.state = "loading";
-    fetch(box.dataset.url + query, { credentials: "same-origin", headers: { "HX-Request": "true" } })
-      .then(function (r) { return r.text().then(function (html) { return { ok: r.ok, html: html }; }); })
-      .then(function (res) {
-        if (mine !== diffRequest || !document.body.contains(body)) return;
-        body.innerHTML = res.html;  // the server's partial: every response word is escaped there
-        body.dataset.state = res.ok ? "ready" : "error";
-      })
-      .catch(function () {
-        if (mine !== diffRequest) return;
-        body.textContent = "The differences could not be loaded.";
-        body.dataset.state = "error";
-      });
-  }
-
-  function applyDiff(load) {
-    var on = remembered(DIFF_KEY) === "on";
-    var box = document.getElementById("diff-box");
-    var toggle = document.getElementById("diff-toggle");
-    if (toggle) toggle.setAttribute("aria-pressed", on ? "true" : "false");
-    if (!box) return;
-    box.hidden = !on;
-    if (on && load) loadDiff();
-  }
-
-  function toggleDiff() {
-    remember(DIFF_KEY, remembered(DIFF_KEY) === "on" ? "off" : "on");
-    applyDiff(true);
-  }
-
-  function setSeq(next, fromText) {
-    seq = next;
-    if (seq.length) seq[0].tie = false;
-    if (!fromText) syncText();
-    renderRanking();
-  }
-
-  function removeAt(i) {
-    var removed = seq[i];
-    var next = seq.slice();
-    next.splice(i, 1);
-    if (removed && !removed.tie && next[i]) next[i] = { slot: next[i].slot, tie: false };
-    return next;
-  }
-
-  function appendSlot(slot) {
-    if (seq.some(function (e) { return e.slot === slot; })) return;
-    var next = seq.concat([{ slot: slot, tie: tiePending && seq.length > 0 }]);
-    tiePending = false;
-    setSeq(next);
-  }
-
-  function moveSlot(slot, beforeIndex) {
-    var i = seq.findIndex(function (e) { return e.slot === slot; });
-    var next = seq.slice();
-    var targetSlot = beforeIndex != null && seq[beforeIndex] ? seq[beforeIndex].slot : null;
-    if (i !== -1) next = removeAt(i);
-    if (targetSlot === slot) { setSeq(seq.slice()); return; }
-    var j = targetSlot ? next.findIndex(function (e) { return e.slot === targetSlot; }) : -1;
-    if (j === -1) next.push({ slot: slot, tie: false });
-    else next.splice(j, 0, { slot: slot, tie: next[j].tie });
-    setSeq(next);
-  }
-
-  function undo() {
-    if (tiePending) { tiePending = false; renderRanking(); return; }
-    if (seq.length) setSeq(seq.slice(0, -1));
-  }
-
   // --- pairwise and criteria --------------------------------------------------------------------
   function setChoice(value) {
     var radio = form().querySelector("input[name=choice][value=" + value + "]");
@@ -346,8 +245,7 @@
     if (!f) return;
     timer.restart(parseFloat(f.dataset.elapsed) || 0);
     criteria.first();
-    applyView();
-    applyDiff(true);
+    view.apply();
     if (mode() === "rank") {
       var zones = f.querySelector(".rank-zones");
       if (zones) zones.hidden = false;
@@ -398,9 +296,9 @@
     } else if (key === "j" || key === "k") {
       criteria.highlight(criteria.current + (key === "j" ? 1 : -1));
     } else if (key === "m") {
-      toggleView();
+      view.toggleView();
     } else if (key === "w") {
-      toggleDiff();
+      view.toggleDiff();
     } else if (key === "h") {
       setHarmPending(true);
     } else if (key === "i") {
@@ -428,15 +326,9 @@
       setSeq(next);
     }
   });
-  document.addEventListener("change", function (e) {
-    if (e.target.id === "diff-left" || e.target.id === "diff-right") loadDiff();
-  });
   document.addEventListener("click", function (e) {
-    var b = e.target.closest && e.target.closest("button");
-    if (!b || !form() || !form().contains(b)) return;
-    if (b.id === "view-toggle") toggleView();
-    else if (b.id === "diff-toggle") toggleDiff();
-    else if (b.dataset.rankAction) rankAction(b.dataset.rankAction, b.dataset.slot, true);
+    var b = e.target.closest && e.target.closest("button[data-rank-action]");
+    if (b && form() && form().contains(b)) rankAction(b.dataset.rankAction, b.dataset.slot, true);
   });
   criteria.follow();
 

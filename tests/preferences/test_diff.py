@@ -10,6 +10,10 @@ def ops(segments):
     return [(s.op, s.text) for s in segments]
 
 
+def words(text):
+    return [t.strip() for t in tokenize(text) if t.strip()]
+
+
 def rebuilt(segments):
     return "".join(s.text for s in segments)
 
@@ -99,4 +103,4 @@ def test_each_side_rebuilds_its_text_and_counts_match_the_marks(left, right):
     assert all(s.op in (EQUAL, DELETE) for s in d.left) and all(s.op in (EQUAL, INSERT) for s in d.right)
     assert d.removed == sum(len([t for t in tokenize(s.text) if t.strip()]) for s in d.left if s.op == DELETE)
     assert d.added == sum(len([t for t in tokenize(s.text) if t.strip()]) for s in d.right if s.op == INSERT)
-    assert d.identical == ([t.strip() for t in tokenize(left)] == [t.strip() for t in tokenize(right)])
+    assert d.identical == (words(left) == words(right))
