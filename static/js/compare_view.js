@@ -67,45 +67,6 @@
     applyDiff(true);
   }
 
-  function setSeq(next, fromText) {
-    seq = next;
-    if (seq.length) seq[0].tie = false;
-    if (!fromText) syncText();
-    renderRanking();
-  }
-
-  function removeAt(i) {
-    var removed = seq[i];
-    var next = seq.slice();
-    next.splice(i, 1);
-    if (removed && !removed.tie && next[i]) next[i] = { slot: next[i].slot, tie: false };
-    return next;
-  }
-
-  function appendSlot(slot) {
-    if (seq.some(function (e) { return e.slot === slot; })) return;
-    var next = seq.concat([{ slot: slot, tie: tiePending && seq.length > 0 }]);
-    tiePending = false;
-    setSeq(next);
-  }
-
-  function moveSlot(slot, beforeIndex) {
-    var i = seq.findIndex(function (e) { return e.slot === slot; });
-    var next = seq.slice();
-    var targetSlot = beforeIndex != null && seq[beforeIndex] ? seq[beforeIndex].slot : null;
-    if (i !== -1) next = removeAt(i);
-    if (targetSlot === slot) { setSeq(seq.slice()); return; }
-    var j = targetSlot ? next.findIndex(function (e) { return e.slot === targetSlot; }) : -1;
-    if (j === -1) next.push({ slot: slot, tie: false });
-    else next.splice(j, 0, { slot: slot, tie: next[j].tie });
-    setSeq(next);
-  }
-
-  function undo() {
-    if (tiePending) { tiePending = false; renderRanking(); return; }
-    if (seq.length) setSeq(seq.slice(0, -1));
-  }
-
   document.addEventListener("change", function (e) {
     if (e.target.id === "diff-left" || e.target.id === "diff-right") loadDiff();
   });
