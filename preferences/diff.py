@@ -2,8 +2,8 @@
 
 `word_diff(left, right)` splits both texts into words (a run of letters and digits, one punctuation
 mark, or one CJK ideograph or kana), each carrying the whitespace after it, and aligns the words
-with difflib; whitespace never counts as a difference. Each side's segments rebuild that side's
-text exactly: `"".join(s.text for s in diff.left) == left`. Ops: "equal", "delete" (only in the
+with difflib; whitespace never counts as a difference (a mark ends at its last word). Each side's
+segments rebuild that side's text exactly: `"".join(s.text for s in diff.left) == left`. Ops: "equal", "delete" (only in the
 left text), "insert" (only in the right text), and "skipped": past `max_tokens` words a text is not
 compared (`truncated` says so), which bounds the work; so does switching difflib's heuristic for
 popular words on when the part to align is large (`EXACT_BUDGET`).
@@ -49,6 +49,11 @@ def tokenize(text: str) -> list[str]:
 
 def _append(out: list[Segment], op: str, tokens) -> None:
     text = "".join(tokens)
+    word = text.rstrip()
+    if op in (DELETE, INSERT) and word and word != text:  # a mark ends at its last word
+        _append(out, op, [word])
+        _append(out, EQUAL, [text[len(word) :]])
+        return
     if not text:
         return
     if out and out[-1].op == op:

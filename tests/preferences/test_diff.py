@@ -36,8 +36,8 @@ def test_insertions_are_marked_on_the_right_only():
     assert ops(d.left) == [(EQUAL, "The cat sat.")]
     assert ops(d.right) == [
         (EQUAL, "The "),
-        (INSERT, "black "),
-        (EQUAL, "cat sat "),
+        (INSERT, "black"),
+        (EQUAL, " cat sat "),
         (INSERT, "down"),
         (EQUAL, "."),
     ]
