@@ -5,9 +5,13 @@ from django.core.cache import cache
 from django.db.models import Count, Q
 
 from annotation.core import versions
+from annotation.core.errors import InvalidInput
+from annotation.kinds.task import build_task
 from annotation.models import ItemKind, Judgment, Recompute, Response
 
 from . import consensus, tallies
+from .diff import MAX_TOKENS as MAX_DIFF_WORDS
+from .diff import word_diff
 from .models import PreferencePair
 
 
@@ -201,3 +205,20 @@ def pair_filter_choices(project) -> dict:
         "criteria": sorted({c for c in pairs.order_by().values_list("criterion", flat=True).distinct() if c}),
         "models": models,
     }
+
+
+def response_diff(assignment, *, left: str, right: str) -> dict:
+    """The word-level difference between two of the responses `assignment` shows, named by their
+    slot letters on the annotator's page (display order); InvalidInput for anything else."""
+    texts = {r["slot"]: r["text"] for r in build_task(assignment)["responses"]}
+    left, right = str(left or "").strip().upper(), str(right or "").strip().upper()
+    errors = {}
+    for field, slot in (("left", left), ("right", right)):
+        if slot not in texts:
+            errors[field] = [f"Choose one of the responses: {', '.join(texts)}."]
+    if not errors and left == right:
+        errors["right"] = ["Choose two different responses."]
+    if errors:
+        raise InvalidInput(errors=errors)
+    diff = word_diff(texts[left], texts[right], max_tokens=MAX_DIFF_WORDS)
+    return {"left": left, "right": right, "diff": diff, "max_words": MAX_DIFF_WORDS}

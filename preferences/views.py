@@ -110,7 +110,23 @@ class Comparison(TaskFlow):
         return context
 
 
-compare, compare_submit, compare_skip = Comparison().views()
+COMPARE = Comparison()
+compare, compare_submit, compare_skip = COMPARE.views()
+
+
+@login_required
+@require_GET
+def compare_diff(request, pk):
+    """The word-level difference between two responses of the caller's own comparison (`left`,
+    `right`: slot letters), as a partial the compare page shows on demand."""
+    try:
+        assignment = COMPARE.own(request, pk)
+        context = selectors.response_diff(
+            assignment, left=request.GET.get("left", "A"), right=request.GET.get("right", "B")
+        )
+    except ServiceError as exc:
+        return render(request, "preferences/_compare_diff.html", {"error": exc}, status=exc.status)
+    return render(request, "preferences/_compare_diff.html", context)
 
 
 # --- curated pairs ----------------------------------------------------------------------------

@@ -1,6 +1,7 @@
-/* Comparison page: keyboard shortcuts and the N-way ranking (keys, drag and drop, text field kept in
- * sync); Ctrl+Enter, Esc, ? and the timer come from shortcuts.js. Works on every htmx swap of
- * #task. Response text is only ever set with textContent, never parsed as HTML. */
+/* Comparison page: keyboard shortcuts and the N-way ranking (keys, drag and drop, a focused card
+ * moved with the arrow keys, text field kept in sync); m and w call compare_view.js (Markdown / raw,
+ * word differences); Ctrl+Enter, Esc, ? and the timer come from shortcuts.js. Works on every htmx
+ * swap of #task. Response text is only ever set with textContent here. */
 (function () {
   "use strict";
   var T = window.Tuneloop;
@@ -10,6 +11,8 @@
   var harmPending = false;
   var tiePending = false;
   var seq = [];          // N-way ranking: [{slot, tie}] best first; tie = tied with the previous entry
+  var refocus = null;    // after a re-render: {slot, part} to give the focus back to
+  var view = T.compareView;  // compare_view.js: Markdown / raw, word differences
 
   function form() { return document.getElementById("compare-form"); }
   function mode() { var f = form(); return f ? f.dataset.mode : ""; }
@@ -41,7 +44,19 @@
   function snippet(slot) {
     var el = document.getElementById("response-" + slot);
     var text = el ? el.textContent.replace(/\s+/g, " ").trim() : "";
-    return text.length > 90 ? text.slice(0, 90) + "…" : text;
+    return text.length > 160 ? text.slice(0, 160) + "…" : text;
+  }
+
+  function button(action, slot, text, label) {
+    var b = document.createElement("button");
+    b.type = "button";
+    b.className = "small";
+    b.dataset.rankAction = action;
+    b.dataset.slot = slot;
+    b.textContent = text;
+    b.setAttribute("aria-label", label);
+    b.title = label;
+    return b;
   }
 
   function card(slot, index, ranked) {
@@ -49,7 +64,8 @@
     li.className = "rank-card";
     li.draggable = true;
     li.dataset.slot = slot;
-    li.tabIndex = -1;
+    li.tabIndex = 0;
+    li.setAttribute("aria-label", "Response " + slot + (ranked ? ", place " + (index + 1) + " of " + seq.length : ", not ranked"));
     var letter = document.createElement("strong");
     letter.className = "rank-slot";
     letter.textContent = slot;
@@ -71,6 +87,16 @@
       li.appendChild(label);
       if (seq[index].tie) li.classList.add("tied");
     }
+    var moves = document.createElement("span");
+    moves.className = "rank-move";
+    if (ranked) {
+      moves.appendChild(button("up", slot, "↑", "Move " + slot + " up"));
+      moves.appendChild(button("down", slot, "↓", "Move " + slot + " down"));
+      moves.appendChild(button("remove", slot, "×", "Take " + slot + " out of the ranking"));
+    } else {
+      moves.appendChild(button("add", slot, "Rank", "Add " + slot + " to the ranking"));
+    }
+    li.appendChild(moves);
     if (ranked) li.dataset.index = String(index);
     return li;
   }
@@ -91,6 +117,48 @@
     var used = seq.map(function (e) { return e.slot; });
     slots().forEach(function (s) { if (used.indexOf(s) === -1) pool.appendChild(card(s, -1, false)); });
     if (tiePending) list.classList.add("tie-pending"); else list.classList.remove("tie-pending");
+    if (refocus) {
+      var target = document.querySelector(".rank-card[data-slot='" + refocus.slot + "']");
+      if (target && refocus.part) target = target.querySelector("[data-rank-action=" + refocus.part + "]") || target;
+      if (target) target.focus();
+      refocus = null;
+    }
+  }
+
+  function announce(text) {
+    var status = document.getElementById("rank-status");
+    if (status) status.textContent = text;
+  }
+
+  // A ranked card one place up or down: the slots swap, the ties stay with the places.
+  function shift(slot, step, part) {
+    var i = seq.findIndex(function (e) { return e.slot === slot; });
+    var j = i + step;
+    if (i === -1 || j < 0 || j >= seq.length) return;
+    var next = seq.map(function (e) { return { slot: e.slot, tie: e.tie }; });
+    next[i].slot = seq[j].slot;
+    next[j].slot = slot;
+    refocus = { slot: slot, part: part || "" };
+    setSeq(next);
+    announce(slot + " moved to place " + (j + 1) + " of " + seq.length);
+  }
+
+  function unrank(slot, part) {
+    var i = seq.findIndex(function (e) { return e.slot === slot; });
+    if (i === -1) return;
+    refocus = { slot: slot, part: part ? "add" : "" };
+    setSeq(removeAt(i));
+    announce(slot + " taken out of the ranking");
+  }
+
+  function rankAction(action, slot, fromButton) {
+    if (action === "up" || action === "down") shift(slot, action === "up" ? -1 : 1, fromButton ? action : "");
+    else if (action === "remove") unrank(slot, fromButton);
+    else if (action === "add") {
+      refocus = { slot: slot, part: fromButton ? "remove" : "" };
+      appendSlot(slot);
+      announce(slot + " ranked at place " + seq.length);
+    }
   }
 
   function setSeq(next, fromText) {
@@ -216,6 +284,7 @@
     if (!f) return;
     timer.restart(parseFloat(f.dataset.elapsed) || 0);
     criteria.first();
+    view.apply();
     if (mode() === "rank") {
       var zones = f.querySelector(".rank-zones");
       if (zones) zones.hidden = false;
@@ -231,7 +300,17 @@
     var raw = e.key;
     var slot = raw.length === 1 ? raw.toUpperCase() : "";
     var isSlot = slot && slots().indexOf(slot) !== -1;
-    if (harmPending) {
+    var focused = document.activeElement && document.activeElement.closest ?
+      document.activeElement.closest(".rank-card") : null;
+    var onCard = focused && document.activeElement === focused;
+    if (mode() === "rank" && focused && !harmPending && (raw === "ArrowUp" || raw === "ArrowDown")) {
+      if (!focused.closest("#rank-list")) return false;
+      shift(focused.dataset.slot, raw === "ArrowUp" ? -1 : 1, onCard ? "" : (raw === "ArrowUp" ? "up" : "down"));
+    } else if (mode() === "rank" && onCard && !harmPending && raw === "Delete") {
+      unrank(focused.dataset.slot, false);
+    } else if (mode() === "rank" && onCard && !harmPending && raw === "Enter" && focused.closest("#rank-pool")) {
+      rankAction("add", focused.dataset.slot, false);
+    } else if (harmPending) {
       if (isSlot) toggleHarmful(slot);
       setHarmPending(false);
     } else if (mode() === "rank" && isSlot && !e.shiftKey) {
@@ -255,6 +334,10 @@
       setStrength(key);
     } else if (key === "j" || key === "k") {
       criteria.highlight(criteria.current + (key === "j" ? 1 : -1));
+    } else if (key === "m") {
+      view.toggleView();
+    } else if (key === "w") {
+      view.toggleDiff();
     } else if (key === "h") {
       setHarmPending(true);
     } else if (key === "i") {
@@ -282,6 +365,10 @@
       setSeq(next);
     }
   });
+  document.addEventListener("click", function (e) {
+    var b = e.target.closest && e.target.closest("button[data-rank-action]");
+    if (b && form() && form().contains(b)) rankAction(b.dataset.rankAction, b.dataset.slot, true);
+  });
   criteria.follow();
 
   // HTML5 drag and drop: onto the upper / lower half of a ranked card = before / after it; onto the ranking = last; onto the pool = unrank.
@@ -295,12 +382,24 @@
   document.addEventListener("dragend", function (e) {
     var c = e.target.closest && e.target.closest(".rank-card");
     if (c) c.classList.remove("dragging");
+    clearDropMarks();
   });
+  function clearDropMarks() {
+    document.querySelectorAll(".rank-list.drop-over").forEach(function (z) { z.classList.remove("drop-over"); });
+  }
   document.addEventListener("dragover", function (e) {
-    if (e.target.closest && e.target.closest(".rank-list")) e.preventDefault();
+    var zone = e.target.closest && e.target.closest(".rank-list");
+    if (!zone) return;
+    e.preventDefault();
+    if (!zone.classList.contains("drop-over")) { clearDropMarks(); zone.classList.add("drop-over"); }
+  });
+  document.addEventListener("dragleave", function (e) {
+    var zone = e.target.closest && e.target.closest(".rank-list");
+    if (zone && !zone.contains(e.relatedTarget)) zone.classList.remove("drop-over");
   });
   document.addEventListener("drop", function (e) {
     var zone = e.target.closest && e.target.closest(".rank-list");
+    clearDropMarks();
     if (!zone) return;
     e.preventDefault();
     var slot = e.dataTransfer.getData("text/plain");
