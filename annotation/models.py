@@ -203,6 +203,12 @@ class Item(models.Model):
                 condition=Q(state="open"),
             ),
             models.Index(fields=["project", "state"], name="item_state_idx"),
+            # The leads' disagreement queue, in its order (annotation.quality.selectors.disagreements).
+            models.Index(
+                fields=["project", "-priority", "id"],
+                name="item_disputed_idx",
+                condition=Q(state="disputed", is_gold=False),
+            ),
         ]
 
     def __str__(self):
@@ -240,6 +246,8 @@ class Response(models.Model):
     class Meta:
         ordering = ["item_id", "position"]
         constraints = [models.UniqueConstraint(fields=["item", "position"], name="response_position_unique")]
+        # The model names the pairs page offers, by a loose index scan (preferences.selectors).
+        indexes = [models.Index(fields=["model_name"], name="response_model_idx")]
 
     def __str__(self):
         return f"Response {self.position} of item {self.item_id}"
@@ -361,7 +369,11 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["-id"]
-        indexes = [models.Index(fields=["project", "-id"], name="audit_project_idx")]
+        indexes = [
+            models.Index(fields=["project", "-id"], name="audit_project_idx"),
+            # The audit page's verb filter: its choices by a loose index scan (projects.selectors).
+            models.Index(fields=["project", "verb"], name="audit_verb_idx"),
+        ]
 
     def __str__(self):
         return f"{self.actor} {self.verb} {self.object_type}#{self.object_id}"

@@ -110,7 +110,9 @@ def seed(
                 project=project, actor=lead, criteria=criteria, changelog=f"revision {v + 1}"
             )
         people = User.objects.bulk_create([User(username=f"{tag}-a{i:03d}") for i in range(annotators)])
-        Membership.objects.bulk_create([Membership(user=u, project=project, role=Role.ANNOTATOR) for u in people])
+        Membership.objects.bulk_create(
+            [Membership(user=u, project=project, role=Role.ANNOTATOR) for u in people]
+        )
         n_judged = max(1, math.floor(judgments / (overlap * 1.01)))
         n_open = max(1, n_judged // 20)
         params = {
@@ -381,7 +383,7 @@ _STEPS = [
     ),
     (
         "leases, adjudications, audit",
-        f"""
+        """
         -- a lease in flight on a quarter of the open items (one slot held each)
         INSERT INTO annotation_assignment (project_id, item_id, annotator_id, state, leased_until,
             display_order, reason, created_at, submitted_at)

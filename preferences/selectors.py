@@ -1,12 +1,21 @@
 """Read paths of the preferences app: candidate pairs, leaderboard, position bias."""
 
 from django.core.cache import cache
+from django.db import connection
 from django.db.models import Count, Max, Q
 
+from annotation.core import keyset
 from annotation.models import ItemKind, Judgment, Response
 
 from . import consensus
 from .models import PreferencePair
+
+PAIR_ORDER = ["-confidence", "-margin", "id"]  # the pairs page's order (index pair_order_idx)
+
+
+def pair_cursor(pair) -> str:
+    """The pairs page's keyset cursor of `pair` (annotation.core.keyset)."""
+    return keyset.encode([pair.confidence, pair.margin, pair.pk])
 
 
 def candidate_pairs(
@@ -39,7 +48,7 @@ def candidate_pairs(
         qs = qs.filter(status=status)
     if hide_harmful:
         qs = qs.filter(chosen_harmful_flags=0)
-    return qs.order_by("-confidence", "-margin", "id")
+    return qs.order_by(*PAIR_ORDER)
 
 
 def pair_counts(qs) -> dict:
@@ -171,7 +180,42 @@ def _leaderboard(project, *, baseline: str, n_boot: int, seed: int) -> dict:
 def pair_filter_choices(project) -> dict:
     """Values the curated-pairs filters offer: rubric version numbers, criteria and model names."""
     pairs = PreferencePair.objects.filter(project=project)
-    models = sorted(
+    return {
+        "rubric_versions": sorted(
+            {n for n in pairs.order_by().values_list("rubric_version__number", flat=True).distinct() if n}
+        ),
+        "criteria": sorted({c for c in pairs.order_by().values_list("criterion", flat=True).distinct() if c}),
+        "models": pair_models(project),
+    }
+
+
+# Model names of a project's pairs without reading every pair: the distinct model names of all
+# responses by a loose scan of response_model_idx, each kept when one of the project's pairs has a
+# response of that model (an indexed probe that stops at the first).
+_MODELS_SQL = """
+WITH RECURSIVE names(name) AS (
+    (SELECT model_name FROM annotation_response WHERE model_name > '' ORDER BY model_name LIMIT 1)
+    UNION ALL
+    SELECT (SELECT r.model_name FROM annotation_response r WHERE r.model_name > names.name
+            ORDER BY r.model_name LIMIT 1)
+    FROM names WHERE names.name IS NOT NULL
+)
+SELECT name FROM names WHERE name IS NOT NULL AND (
+    EXISTS (SELECT 1 FROM annotation_response r JOIN preferences_preferencepair p ON p.chosen_id = r.id
+            WHERE r.model_name = names.name AND p.project_id = %s)
+    OR EXISTS (SELECT 1 FROM annotation_response r JOIN preferences_preferencepair p ON p.rejected_id = r.id
+            WHERE r.model_name = names.name AND p.project_id = %s))
+"""
+
+
+def pair_models(project) -> list[str]:
+    """The model names of the chosen and rejected responses of the project's pairs, sorted."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute(_MODELS_SQL, [project.pk, project.pk])
+            return sorted(row[0] for row in cur.fetchall())
+    pairs = PreferencePair.objects.filter(project=project)
+    return sorted(
         {
             name
             for field in ("chosen__model_name", "rejected__model_name")
@@ -179,10 +223,3 @@ def pair_filter_choices(project) -> dict:
             if name
         }
     )
-    return {
-        "rubric_versions": sorted(
-            {n for n in pairs.order_by().values_list("rubric_version__number", flat=True).distinct() if n}
-        ),
-        "criteria": sorted({c for c in pairs.order_by().values_list("criterion", flat=True).distinct() if c}),
-        "models": models,
-    }
