@@ -203,6 +203,8 @@ class Item(models.Model):
                 condition=Q(state="open"),
             ),
             models.Index(fields=["project", "state"], name="item_state_idx"),
+            # The lead's item list, newest first, read page by page (annotation.core.keyset).
+            models.Index(fields=["project", "-id"], name="item_list_idx"),
             # The leads' disagreement queue, in its order (annotation.quality.selectors.disagreements).
             models.Index(
                 fields=["project", "-priority", "id"],

@@ -1,7 +1,7 @@
 """The lead pages at scale: seed a project with `--judgments` judgments, then time every lead page.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench .venv/bin/python benchmarks/scale.py \
-        --judgments 1000000 [--reuse] [--repeat 5] [--per-row 300] [--skip-recompute]
+        --judgments 1000000 [--reuse] [--repeat 5] [--per-row 300] [--recompute all|agreement|none]
 
 PostgreSQL only. Seeds with benchmarks/scale_seed.py (INSERT ... SELECT; `--reuse` takes the newest
 project of the same name instead), and beside it the per-row approach (`--per-row` judgments through
@@ -21,7 +21,11 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+# Run as a script, this folder comes first on sys.path and benchmarks/queue.py would shadow the
+# standard library's queue module. Drop it; import the benchmarks as a package from the root.
+HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ["DJANGO_DEBUG"] = "0"  # DEBUG keeps every query in memory; measure production settings
@@ -64,6 +68,7 @@ def timed(fn, repeat=1):
     """(median seconds, statements of the first call, result of the last)."""
     times, statements, result = [], None, None
     for _ in range(repeat):
+        connection.queries_log.clear()  # a full log (9,000 entries) would hide the count
         with CaptureQueriesContext(connection) as ctx:
             started = time.perf_counter()
             result = fn()
@@ -73,8 +78,13 @@ def timed(fn, repeat=1):
     return statistics.median(times), statements, result
 
 
-def get_page(client, url):
+def get_page(client, url, *, cold=False):
+    """A GET of `url` (200 or the run stops); `cold`: Django's cache emptied first, so cached figures
+    (dashboard, pair filters, the rendered agreement report, the leaderboard fit) are recomputed."""
+
     def call():
+        if cold:
+            cache.clear()
         response = client.get(url)
         if response.status_code != 200:
             raise SystemExit(f"{url}: HTTP {response.status_code}")
@@ -87,7 +97,7 @@ def per_row_rate(project, n):
     """Judgments per second through the real per-row path: next_assignment + submit_judgment."""
     from django.contrib.auth import get_user_model
 
-    from annotation.models import Item, Membership, Role
+    from annotation.models import Membership, Role
     from annotation.projects import services as project_services
     from annotation.queue import services as queue_services
 
@@ -129,7 +139,6 @@ def per_row_rate(project, n):
             if done >= n:
                 break
     seconds = time.perf_counter() - started
-    Item.objects.filter(project=side).count()  # keep the side project; it is small
     return n / seconds
 
 
@@ -140,7 +149,11 @@ def main():
     parser.add_argument("--reuse", action="store_true", help="use the newest project of that name")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--per-row", type=int, default=300, help="judgments for the per-row rate (0 = skip)")
-    parser.add_argument("--skip-recompute", action="store_true")
+    parser.add_argument(
+        "--recompute",
+        default="all",
+        help="comma-separated words of the recomputes to time (see recompute_functions), or none",
+    )
     args = parser.parse_args()
     url = require_postgres()
     ensure_database(url)
@@ -169,10 +182,12 @@ def main():
                 f"{per_row:,.0f} judgments/s, extrapolated",
             )
         )
-    if not args.skip_recompute:
-        for label, fn in recompute_functions().items():
+    wanted = [w for w in args.recompute.split(",") if w and w != "none"]
+    for label, fn in recompute_functions().items():
+        if "all" in wanted or any(w in label for w in wanted):
             seconds, statements, _ = timed(lambda fn=fn: fn(project, lead))
             rows.append(("recompute", label, seconds, statements, ""))
+    cached = {"dashboard", "pairs", "agreement"}  # pages whose costly part page_cache keeps
     client = Client()
     client.force_login(lead)
     pk = project.pk
@@ -187,15 +202,18 @@ def main():
         ("disagreements", "", reverse("annotation:disagreements", args=[pk])),
     ]
     for what, how, page_url in pages:
+        if what in cached:
+            seconds, statements, _ = timed(get_page(client, page_url, cold=True), args.repeat)
+            rows.append((what, f"{how} cold (cache emptied)".strip(), seconds, statements, ""))
+            how = f"{how} warm".strip()
         seconds, statements, _ = timed(get_page(client, page_url), args.repeat)
         rows.append((what, how, seconds, statements, ""))
     rows += deep_pages(client, project, args.repeat)
-    cache.clear()
     board = reverse("preferences:leaderboard", args=[pk])
-    seconds, statements, _ = timed(get_page(client, board))
+    seconds, statements, _ = timed(get_page(client, board, cold=True))
     rows.append(("leaderboard", "cold (fit)", seconds, statements, ""))
     seconds, statements, _ = timed(get_page(client, board), args.repeat)
-    rows.append(("leaderboard", "cached", seconds, statements, ""))
+    rows.append(("leaderboard", "warm (fit cached)", seconds, statements, ""))
     rows += median_rows(project, args.repeat)
     print_table(seeded, rows)
 
@@ -242,11 +260,18 @@ def deep_cursor(what, project, depth):
 
 
 def median_rows(project, repeat):
-    """The dashboard's time per item: every duration into Python and sorted there, vs in SQL."""
+    """The dashboard's timing figures: two scans with the median in Python, vs one pass in SQL."""
+    from django.db.models import Avg, Count, Q
+
     from annotation.models import Judgment
     from annotation.projects import selectors as project_selectors
 
-    def in_python():
+    def in_python():  # the selectors before: a per-annotator aggregate, then every duration sorted here
+        list(
+            Judgment.objects.filter(item__project=project, is_current=True)
+            .values("annotator_id")
+            .annotate(avg=Avg("duration_seconds"), rushed=Count("id", filter=Q(rushed=True)))
+        )
         values = sorted(
             Judgment.objects.filter(
                 item__project=project, is_current=True, duration_seconds__isnull=False
@@ -256,9 +281,9 @@ def median_rows(project, repeat):
 
     out = []
     seconds, statements, _ = timed(in_python, repeat)
-    out.append(("time per item", "median in Python", seconds, statements, "the old selector"))
-    seconds, statements, _ = timed(lambda: project_selectors.time_per_item(project), repeat)
-    out.append(("time per item", "median in SQL", seconds, statements, "percentile_cont"))
+    out.append(("time per item", "2 scans, median in Python", seconds, statements, "the selectors before"))
+    seconds, statements, _ = timed(lambda: project_selectors.judgment_timing(project), repeat)
+    out.append(("time per item", "in SQL, one pass", seconds, statements, "percentile_cont + per annotator"))
     return out
 
 

@@ -1,14 +1,16 @@
 """Read paths of the preferences app: candidate pairs, leaderboard, position bias."""
 
+import hashlib
+
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Q
 
-from annotation.core import keyset
+from annotation.core import keyset, page_cache
 from annotation.models import ItemKind, Judgment, Response
 
 from . import consensus
-from .models import PreferencePair
+from .models import PairStatus, PreferencePair
 
 PAIR_ORDER = ["-confidence", "-margin", "id"]  # the pairs page's order (index pair_order_idx)
 
@@ -53,14 +55,23 @@ def candidate_pairs(
 
 def pair_counts(qs) -> dict:
     """{"total", one count per status, "harmful": chosen response reported harmful by anyone,
-    "harmful_majority": by a majority of the comparison's judges}."""
+    "harmful_majority": by a majority of the comparison's judges}: one pass over the pairs."""
 
-    by_status = dict(qs.order_by().values_list("status").annotate(n=Count("id")))
-    flagged = qs.order_by().aggregate(
+    return qs.order_by().aggregate(
+        total=Count("id"),
+        **{status: Count("id", filter=Q(status=status)) for status in PairStatus.values},
         harmful=Count("id", filter=Q(chosen_harmful_flags__gt=0)),
         harmful_majority=Count("id", filter=Q(chosen_harmful_majority=True)),
     )
-    return {"total": sum(by_status.values()), **by_status, **flagged}
+
+
+def cached_pair_counts(project, qs, filters: dict) -> dict:
+    """`pair_counts` of the pairs page's filtered list, through annotation.core.page_cache (at most a
+    minute old on a project large enough for the count to be costly)."""
+    digest = hashlib.sha256(repr(sorted(filters.items())).encode()).hexdigest()[:32]
+    key = f"{page_cache.project_key(project, 'pair-counts')}:{digest}"
+    counts, _ = page_cache.figures(key, page_cache.data_stamp(project), lambda: pair_counts(qs))
+    return counts
 
 
 def _model_key(response) -> str:
@@ -121,16 +132,13 @@ def _winner_slot(payload) -> int | None:
 def leaderboard(project, *, baseline: str = "", n_boot: int = 500, seed: int = 0) -> dict:
     """Models ranked by Bradley-Terry strength with bootstrap 95% intervals, and the win-rate matrix.
 
-    Cached: the fit is keyed by the project's comparison judgments (their count and newest id; a new
-    or superseding judgment changes both or the id), so page views between judgments reuse it and
-    the first view after one refits.
+    Cached: the fit is keyed by the project's newest audit event (`page_cache.data_stamp`: a new or
+    superseding judgment records one), so page views between judgments reuse it and the first view
+    after one refits; the key costs one index probe, not a count over the judgments.
     """
 
-    state = Judgment.objects.filter(item__project=project, item__kind=ItemKind.COMPARISON).aggregate(
-        n=Count("id"), last=Max("id")
-    )
-    stamp = project.created_at.timestamp() if project.created_at else 0  # ids alone may be reused
-    key = f"tuneloop:leaderboard:{project.pk}:{stamp}:{state['n']}:{state['last']}:{baseline}:{n_boot}:{seed}"
+    stamp = page_cache.data_stamp(project)
+    key = f"{page_cache.project_key(project, 'leaderboard')}:{stamp}:{baseline}:{n_boot}:{seed}"
     board = cache.get(key)
     if board is None:
         board = _leaderboard(project, baseline=baseline, n_boot=n_boot, seed=seed)
@@ -178,7 +186,17 @@ def _leaderboard(project, *, baseline: str, n_boot: int, seed: int) -> dict:
 
 
 def pair_filter_choices(project) -> dict:
-    """Values the curated-pairs filters offer: rubric version numbers, criteria and model names."""
+    """Values the curated-pairs filters offer: rubric version numbers, criteria and model names
+    (through annotation.core.page_cache: at most a minute old on a large project)."""
+    choices, _ = page_cache.figures(
+        page_cache.project_key(project, "pair-choices"),
+        page_cache.data_stamp(project),
+        lambda: _pair_filter_choices(project),
+    )
+    return choices
+
+
+def _pair_filter_choices(project) -> dict:
     pairs = PreferencePair.objects.filter(project=project)
     return {
         "rubric_versions": sorted(

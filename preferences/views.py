@@ -119,7 +119,7 @@ def _pairs_response(request, project, *, status=200, notice="", recompute_form=N
     form = PairFilterForm(request.GET or None)
     kwargs = form.selector_kwargs() if form.is_valid() else {}
     qs = selectors.candidate_pairs(project, **kwargs)
-    counts = selectors.pair_counts(qs)
+    counts = selectors.cached_pair_counts(project, qs, kwargs)
     page_obj = keyset.paginate(qs, selectors.PAIR_ORDER, request.GET, PAIRS_PER_PAGE)
     context = {
         "filter_form": form,

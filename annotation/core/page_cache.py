@@ -11,9 +11,23 @@ import time
 
 from django.core.cache import cache
 
+from annotation.models import AuditEvent
+
 CHEAP = 0.1  # seconds: figures faster than this are never served from the cache
 MAX_AGE = 60  # seconds a costly copy may lag behind the data
 TIMEOUT = 24 * 3600
+
+
+def data_stamp(project):
+    """A value that moves whenever the project's judgments, items, pairs or decisions do: its newest
+    audit event id (every write path records one; one probe of audit_project_idx)."""
+    return AuditEvent.objects.filter(project=project).order_by("-id").values_list("id", flat=True).first()
+
+
+def project_key(project, name: str) -> str:
+    """A cache key of one project's figures (with its creation time: ids alone may be reused)."""
+    created = project.created_at.timestamp() if project.created_at else 0
+    return f"tuneloop:{name}:{project.pk}:{created}"
 
 
 def figures(key: str, stamp, compute) -> tuple[object, float]:

@@ -9,6 +9,10 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AddIndex(
             model_name="item",
+            index=models.Index(fields=["project", "-id"], name="item_list_idx"),
+        ),
+        migrations.AddIndex(
+            model_name="item",
             index=models.Index(
                 condition=models.Q(("is_gold", False), ("state", "disputed")),
                 fields=["project", "-priority", "id"],

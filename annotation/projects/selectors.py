@@ -117,19 +117,14 @@ def _project_figures(project) -> dict:
     }
 
 
-def data_stamp(project):
-    """A value that changes whenever the project's judgments or items do: its newest audit event id
-    (every write path records one; one probe of audit_project_idx)."""
-    return AuditEvent.objects.filter(project=project).order_by("-id").values_list("id", flat=True).first()
-
-
 def dashboard(project, *, now=None) -> dict:
     """Progress, annotators and time per item (through annotation.core.page_cache: at most a minute
     old on a project large enough for them to be costly; `figures_at` says when), and the last
     day's throughput (always live: one indexed range)."""
-    created = project.created_at.timestamp() if project.created_at else 0  # ids alone may be reused
     figures, at = page_cache.figures(
-        f"tuneloop:dashboard:{project.pk}:{created}", data_stamp(project), lambda: _project_figures(project)
+        page_cache.project_key(project, "dashboard"),
+        page_cache.data_stamp(project),
+        lambda: _project_figures(project),
     )
     return {
         **figures,

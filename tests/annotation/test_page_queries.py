@@ -22,8 +22,8 @@ pytestmark = pytest.mark.django_db
 # Statements per page view, sessions and permission checks included (the most either database needs).
 BOUNDS = {
     "dashboard": 11,
-    "pairs": 11,
-    "pairs, next page": 11,
+    "pairs": 12,
+    "pairs, next page": 12,
     "items": 6,
     "items, next page": 6,
     "agreement": 6,
