@@ -24,6 +24,7 @@ assignments, submitted_count = submitted ones, states as the counters and decisi
 """
 
 import math
+import re
 import time
 from dataclasses import dataclass
 
@@ -51,19 +52,21 @@ class Seeded:
 
 
 def find(project_name: str):
-    """An already seeded project of that name (the newest), or None."""
+    """An already seeded project of that name (the newest), or None; with the figures of its seeding."""
     from annotation.models import Judgment, Membership, Project, Role
 
     project = Project.objects.filter(name=project_name).order_by("-id").first()
     if project is None:
         return None
     lead = Membership.objects.filter(project=project, role=Role.ADMIN).select_related("user").first()
+    recorded = re.match(r"scale seed: (\d+) judgments, (\d+) items in ([\d.]+) s", project.description)
+    if recorded:  # what seed() wrote when it built the project
+        judgments, items, seconds = int(recorded[1]), int(recorded[2]), float(recorded[3])
+    else:
+        judgments = Judgment.objects.filter(item__project=project).count()
+        items, seconds = project.items.count(), 0.0
     return Seeded(
-        project=project,
-        lead=lead.user if lead else None,
-        judgments=Judgment.objects.filter(item__project=project).count(),
-        items=project.items.count(),
-        seconds=0.0,
+        project=project, lead=lead.user if lead else None, judgments=judgments, items=items, seconds=seconds
     )
 
 
@@ -84,7 +87,7 @@ def seed(
     from django.contrib.auth import get_user_model
     from django.db import connection, transaction
 
-    from annotation.models import Membership, Role
+    from annotation.models import Membership, Project, Role
     from annotation.projects import services as project_services
 
     if connection.vendor != "postgresql":
@@ -135,26 +138,38 @@ def seed(
                 t = time.perf_counter()
                 cur.execute(sql, params)
                 say(f"  {label:<34} {time.perf_counter() - t:6.1f} s")
-            cur.execute("SELECT count(*) FROM annotation_judgment j JOIN seed_item i ON i.id = j.item_id")
+            cur.execute(f"SELECT count(*) + count(*) FILTER (WHERE {_SUPERSEDED}) FROM seed_vote", params)
             n_judgments = cur.fetchone()[0]
-            for table in ("seed_vote", "seed_item", "seed_ann"):
+            for table in ("seed_vote", "seed_state", "seed_item", "seed_ann"):
                 cur.execute(f"DROP TABLE {table}")
-    with connection.cursor() as cur:
+            t = time.perf_counter()
+    say(f"  {'commit':<34} {time.perf_counter() - t:6.1f} s")
+    with connection.cursor() as cur:  # autocommit: VACUUM sets the visibility maps (index-only scans)
         t = time.perf_counter()
-        cur.execute(
-            "ANALYZE annotation_item; ANALYZE annotation_response; ANALYZE annotation_assignment; "
-            "ANALYZE annotation_judgment; ANALYZE annotation_auditevent; ANALYZE annotation_adjudication; "
-            "ANALYZE preferences_consensus; ANALYZE preferences_preferencepair"
-        )
-        say(f"  {'ANALYZE':<34} {time.perf_counter() - t:6.1f} s")
-    return Seeded(
-        project=project,
-        lead=lead,
-        judgments=n_judgments,
-        items=params["n_items"],
-        seconds=time.perf_counter() - started,
-    )
+        for table in _TABLES:
+            cur.execute(f"VACUUM ANALYZE {table}")
+        say(f"  {'VACUUM ANALYZE':<34} {time.perf_counter() - t:6.1f} s")
+    seconds = time.perf_counter() - started
+    note = f"scale seed: {n_judgments} judgments, {params['n_items']} items in {seconds:.1f} s"
+    Project.objects.filter(pk=project.pk).update(description=note)
+    say(f"  {note}")
+    return Seeded(project=project, lead=lead, judgments=n_judgments, items=params["n_items"], seconds=seconds)
 
+
+_TABLES = (
+    "annotation_item",
+    "annotation_response",
+    "annotation_assignment",
+    "annotation_judgment",
+    "annotation_auditevent",
+    "annotation_adjudication",
+    "preferences_consensus",
+    "preferences_preferencepair",
+)
+
+
+# The votes whose first answer was superseded by a second (about `superseded` of them, spread evenly).
+_SUPERSEDED = "%(superseded)s > 0 AND ordinal %% greatest(1, (%(n_judged)s * %(overlap)s) / greatest(%(superseded)s, 1)) = 0"
 
 # u(row, purpose): a uniform number in [0, 1) from the seed, the row and the purpose.
 _U = "((hashint8extended({row}, %(seed)s + {salt}) >> 11) & 9007199254740991)::float8 / 9007199254740992"
@@ -302,8 +317,7 @@ _STEPS = [
                 'improved_text', '', 'harmful', '[]'::jsonb) END,
             20, false, NULL, false, false, '', at - interval '1 minute'
         FROM seed_vote
-        WHERE %(superseded)s > 0
-            AND ordinal %% greatest(1, (%(n_judged)s * %(overlap)s) / greatest(%(superseded)s, 1)) = 0
+        WHERE {_SUPERSEDED}
         ORDER BY assignment_id;
         INSERT INTO annotation_judgment (assignment_id, item_id, annotator_id, rubric_version_id, decision,
             edited_text, scores, flags, comment, payload, duration_seconds, rushed, supersedes_id,
@@ -337,48 +351,40 @@ _STEPS = [
         FROM seed_vote v
         LEFT JOIN annotation_judgment old ON old.assignment_id = v.assignment_id AND NOT old.is_current
         ORDER BY v.assignment_id;
-        """,
+        """.replace("{_SUPERSEDED}", _SUPERSEDED),
     ),
     (
         "item states",
-        """
-        ALTER TABLE seed_item ADD COLUMN agreed bool, ADD COLUMN adjudicated bool;
-        UPDATE seed_item i SET agreed = s.n = 1 FROM (
-            SELECT g, count(DISTINCT answer) AS n FROM seed_vote GROUP BY g) s WHERE s.g = i.g;
-        UPDATE seed_item SET adjudicated = judged AND NOT gold AND NOT agreed
-            AND ((hashint8extended(g, %(seed)s + 20) >> 11) & 9007199254740991)::float8
-                / 9007199254740992 < %(adj_share)s;
-        -- final answers: the unanimous answer, or the lead's (the truth) on adjudicated items
-        ALTER TABLE seed_item ADD COLUMN final jsonb;
-        UPDATE seed_item SET final = CASE
-            WHEN kind = 'sft' THEN jsonb_build_object('decision', truth, 'text',
-                CASE WHEN truth = 'edit' THEN 'A better answer to question ' || g || '.' ELSE '' END,
-                'scores', '{}'::jsonb)
-            WHEN truth = 'tie' THEN jsonb_build_object('outcome', 'tie', 'ranking',
-                jsonb_build_array(jsonb_build_array(least(r0, r1), greatest(r0, r1))), 'winner', NULL)
-            ELSE jsonb_build_object('outcome', 'win', 'ranking', jsonb_build_array(
-                jsonb_build_array(CASE truth WHEN '0' THEN r0 ELSE r1 END),
-                jsonb_build_array(CASE truth WHEN '0' THEN r1 ELSE r0 END)),
-                'winner', CASE truth WHEN '0' THEN r0 ELSE r1 END) END
-        WHERE judged;
-        UPDATE seed_item i SET final = jsonb_set(jsonb_set(final, '{decision}', to_jsonb(v.answer)), '{text}',
-                to_jsonb(CASE WHEN v.answer = 'edit' THEN 'A better answer to question ' || i.g || '.'
-                    ELSE '' END))
-            FROM seed_vote v WHERE v.g = i.g AND v.slot = 0 AND i.agreed AND i.kind = 'sft';
-        UPDATE seed_item i SET final = CASE WHEN v.answer = 'tie' THEN jsonb_build_object('outcome', 'tie',
-                'ranking', jsonb_build_array(jsonb_build_array(least(i.r0, i.r1), greatest(i.r0, i.r1))),
-                'winner', NULL)
-            ELSE jsonb_build_object('outcome', 'win', 'ranking', jsonb_build_array(
-                jsonb_build_array(CASE v.answer WHEN '0' THEN i.r0 ELSE i.r1 END),
-                jsonb_build_array(CASE v.answer WHEN '0' THEN i.r1 ELSE i.r0 END)),
-                'winner', CASE v.answer WHEN '0' THEN i.r0 ELSE i.r1 END) END
-            FROM seed_vote v WHERE v.g = i.g AND v.slot = 0 AND i.agreed AND i.kind = 'comparison';
+        f"""
+        -- per judged item: unanimous or not, adjudicated or not, and the final answer (the unanimous
+        -- answer, or the lead's: the true answer; a gold item's answer is the true one)
+        CREATE TEMP TABLE seed_state AS
+        WITH votes AS (
+            SELECT g, count(DISTINCT answer) AS n, min(answer) AS answer FROM seed_vote GROUP BY g
+        ), a AS (
+            SELECT i.g, i.id, i.kind, i.gold, i.r0, i.r1, i.version_id, i.at, v.n = 1 AS agreed,
+                CASE WHEN v.n = 1 AND NOT i.gold THEN v.answer ELSE i.truth END AS fa
+            FROM seed_item i JOIN votes v ON v.g = i.g
+        )
+        SELECT g, id, kind, gold, r0, r1, version_id, at, agreed,
+            NOT gold AND NOT agreed AND {u("g", 20)} < %(adj_share)s AS adjudicated,
+            CASE WHEN kind = 'sft' THEN jsonb_build_object('decision', fa, 'text',
+                    CASE WHEN fa = 'edit' THEN 'A better answer to question ' || g || '.' ELSE '' END,
+                    'scores', '{{}}'::jsonb)
+                WHEN fa = 'tie' THEN jsonb_build_object('outcome', 'tie', 'ranking',
+                    jsonb_build_array(jsonb_build_array(least(r0, r1), greatest(r0, r1))), 'winner', NULL)
+                ELSE jsonb_build_object('outcome', 'win', 'ranking', jsonb_build_array(
+                    jsonb_build_array(CASE fa WHEN '0' THEN r0 ELSE r1 END),
+                    jsonb_build_array(CASE fa WHEN '0' THEN r1 ELSE r0 END)),
+                    'winner', CASE fa WHEN '0' THEN r0 ELSE r1 END) END AS final
+        FROM a;
+        CREATE UNIQUE INDEX ON seed_state (id);
         UPDATE annotation_item it SET active_count = %(overlap)s, submitted_count = %(overlap)s,
             state = CASE WHEN s.gold THEN 'complete' WHEN s.agreed OR s.adjudicated THEN 'approved'
                 ELSE 'disputed' END,
             resolution = CASE WHEN s.gold THEN NULL WHEN s.agreed OR s.adjudicated THEN s.final END,
             gold_answer = CASE WHEN s.gold THEN s.final END
-        FROM seed_item s WHERE s.id = it.id AND s.judged;
+        FROM seed_state s WHERE s.id = it.id;
         """,
     ),
     (
@@ -399,7 +405,7 @@ _STEPS = [
         SELECT id, %(lead)s, 'override', NULL, final, 'Seeded: the answer the guidelines give.',
             (ARRAY['annotator_error', 'ambiguous_prompt', 'guideline_gap', 'other'])[1 + g %% 4],
             at + interval '2 hours'
-        FROM seed_item WHERE adjudicated ORDER BY g;
+        FROM seed_state WHERE adjudicated ORDER BY g;
         INSERT INTO annotation_auditevent (actor_id, project_id, verb, object_type, object_id, data, created_at)
         SELECT j.annotator_id, %(p)s,
             CASE WHEN j.supersedes_id IS NULL THEN 'judgment.submitted' ELSE 'judgment.superseded' END,
@@ -426,7 +432,7 @@ _STEPS = [
                 ELSE jsonb_build_array(i.r0, i.r1) END,
             CASE WHEN i.agreed THEN 1.0 ELSE 0.67 END, CASE WHEN i.agreed THEN 1.0 ELSE 0.33 END,
             %(overlap)s, now()
-        FROM seed_item i WHERE i.kind = 'comparison' AND i.judged AND NOT i.gold AND (i.agreed OR i.adjudicated)
+        FROM seed_state i WHERE i.kind = 'comparison' AND NOT i.gold AND (i.agreed OR i.adjudicated)
         ORDER BY i.g;
         INSERT INTO preferences_preferencepair (project_id, item_id, criterion, chosen_id, rejected_id,
             confidence, margin, n_votes, rule, rubric_version_id, status, chosen_text_override, decided_by_id,
@@ -439,8 +445,8 @@ _STEPS = [
             CASE WHEN i.g %% 10 = 0 OR i.g %% 37 = 0 THEN %(lead)s END,
             CASE WHEN i.g %% 10 = 0 OR i.g %% 37 = 0 THEN now() END,
             false, 0, false, now(), now()
-        FROM seed_item i
-        WHERE i.kind = 'comparison' AND i.judged AND NOT i.gold AND (i.agreed OR i.adjudicated)
+        FROM seed_state i
+        WHERE i.kind = 'comparison' AND NOT i.gold AND (i.agreed OR i.adjudicated)
             AND i.final->>'outcome' = 'win'
         ORDER BY i.g;
         """,
