@@ -42,7 +42,11 @@ def decode(text: str, n: int) -> list | None:
 
 
 def _beyond(order: list[str], values: list, *, forward: bool) -> Q:
-    """Rows after (forward) or before the row with `values` in `order`: an OR over prefixes."""
+    """Rows after (forward) or before the row with `values` in `order`: an OR over prefixes, under a
+    plain range on the first field (redundant, but it is what lets the index scan start at the
+    cursor instead of walking from the top of the list)."""
+    first = order[0].lstrip("-")
+    bound = "lte" if order[0].startswith("-") == forward else "gte"
     out = Q()
     for i, spec in enumerate(order):
         name = spec.lstrip("-")
@@ -52,7 +56,7 @@ def _beyond(order: list[str], values: list, *, forward: bool) -> Q:
         for prev, value in zip(order[:i], values[:i], strict=True):
             term &= Q(**{prev.lstrip("-"): value})
         out |= term
-    return out
+    return Q(**{f"{first}__{bound}": values[0]}) & out if len(order) > 1 else out
 
 
 def _reverse(order: list[str]) -> list[str]:
