@@ -300,6 +300,8 @@ def print_table(seeded, rows):
     print(f"  {'what':<14} {'how':<40} {'seconds':>9} {'statements':>10}  note")
     for what, how, seconds, statements, note in rows:
         stmts = "" if statements is None else str(statements)
+        if statements is not None and statements >= 9000:  # Django's query log keeps the last 9,000
+            stmts = "9000+"
         print(f"  {what:<14} {how:<40} {seconds:>9.3f} {stmts:>10}  {note}")
 
 
