@@ -13,6 +13,7 @@ from annotation.models import (
     Adjudication,
     Assignment,
     AuditEvent,
+    Invitation,
     Item,
     Judgment,
     Membership,
@@ -82,3 +83,9 @@ class AdjudicationAdmin(ReadOnly, admin.ModelAdmin):
 class AuditEventAdmin(ReadOnly, admin.ModelAdmin):
     list_display = ("created_at", "actor", "project", "verb", "object_type", "object_id")
     list_filter = ("verb",)
+
+
+@admin.register(Invitation)
+class InvitationAdmin(ReadOnly, admin.ModelAdmin):
+    list_display = ("username", "project", "role", "created_by", "expires_at", "accepted_at", "revoked_at")
+    exclude = ("token_hash",)

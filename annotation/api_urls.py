@@ -4,6 +4,7 @@ from django.urls import path
 
 from annotation.active_learning import api as al_api
 from annotation.importing import api as import_api
+from annotation.people import api as people_api
 from annotation.projects import api as project_api
 from annotation.quality import api as quality_api
 from annotation.queue import api as queue_api
@@ -18,11 +19,27 @@ urlpatterns = [
         project_api.MemberDetailView.as_view(),
         name="api-member",
     ),
+    path("projects/<int:project_id>/accounts/", people_api.AccountsView.as_view(), name="api-accounts"),
+    path(
+        "projects/<int:project_id>/invitations/",
+        people_api.InvitationListView.as_view(),
+        name="api-invitations",
+    ),
+    path(
+        "projects/<int:project_id>/invitations/<int:invitation_id>/revoke/",
+        people_api.InvitationRevokeView.as_view(),
+        name="api-invitation-revoke",
+    ),
     path(
         "projects/<int:project_id>/rubrics/", project_api.RubricVersionListView.as_view(), name="api-rubrics"
     ),
     path("projects/<int:project_id>/items/", project_api.ItemListView.as_view(), name="api-items"),
     path("projects/<int:project_id>/items/import/", import_api.ImportView.as_view(), name="api-import"),
+    path(
+        "projects/<int:project_id>/items/import/jobs/<int:job_id>/",
+        import_api.ImportJobView.as_view(),
+        name="api-import-job",
+    ),
     path(
         "projects/<int:project_id>/import/external/",
         import_api.ExternalImportView.as_view(),

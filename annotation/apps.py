@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.contrib.auth.signals import user_logged_in, user_login_failed
 
 
 class AnnotationConfig(AppConfig):
@@ -7,12 +8,21 @@ class AnnotationConfig(AppConfig):
 
     def ready(self):
         # deferred: the SFT kind and the models load only after every app config (Django's app loading)
+        from annotation.core import auth  # deferred: it imports the token and user models
         from annotation.core.permissions import register_actions
         from annotation.kinds import registry
         from annotation.kinds.sft import SFT
         from annotation.models import Role  # deferred: models load after the app configs
+        from annotation.people import (  # deferred: they read the models, which load after the app configs
+            lockout,
+            sessions,
+        )
 
         registry.register(SFT)
+        auth.connect()
+        user_logged_in.connect(sessions.note_on_login, dispatch_uid="tuneloop.people.note_on_login")
+        user_logged_in.connect(lockout.on_logged_in, dispatch_uid="tuneloop.people.lockout_success")
+        user_login_failed.connect(lockout.on_login_failed, dispatch_uid="tuneloop.people.lockout_failure")
         register_actions(
             {
                 # active learning (annotation.active_learning): production samples are the leads' business

@@ -55,6 +55,10 @@ class Project(models.Model):
     count_external_judgments = models.BooleanField(
         default=False, help_text="Count imported (external) judgments in agreement figures."
     )
+    # Blind review: annotators never see which model wrote a response (pages and API); leads always do.
+    blind_review = models.BooleanField(
+        default=True, help_text="Hide model names from annotators (leads always see them)."
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -484,3 +488,9 @@ from annotation.active_learning.models import (  # noqa: E402, F401
     SampleScore,
     SelectionBatch,
 )
+
+# The import job lives beside the import code; imported here so Django registers it.
+from annotation.importing.models import ImportJob  # noqa: E402, F401
+
+# People management's tables (invitations, forced password changes) live in their package too.
+from annotation.people.models import Invitation, PasswordChangeRequired  # noqa: E402, F401

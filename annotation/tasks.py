@@ -1,8 +1,10 @@
 """Celery tasks: thin wrappers that load ids and call a service. Celery finds the app's tasks here:
-the quality tasks live in `annotation.quality.tasks` and are imported below so that it registers them."""
+the quality tasks live in `annotation.quality.tasks`, the import job's in `annotation.importing.tasks`; both
+are imported below so that it registers them."""
 
 from celery import shared_task
 
+from annotation.importing.tasks import run_import_job
 from annotation.quality.tasks import compute_agreement, refresh_agreement_reports
 from annotation.queue import services as queue_services
 
@@ -22,4 +24,4 @@ def release_expired_leases(batch: int = 500, max_batches: int = 40) -> int:
     return total
 
 
-__all__ = ["compute_agreement", "refresh_agreement_reports", "release_expired_leases"]
+__all__ = ["compute_agreement", "refresh_agreement_reports", "release_expired_leases", "run_import_job"]

@@ -2,7 +2,9 @@ from django.urls import path
 
 from annotation.active_learning import views as al_views
 from annotation.importing import views as import_views
+from annotation.people import views as people_views
 from annotation.projects import views as project_views
+from annotation.projects import views_rubric as rubric_views
 from annotation.quality import views as quality_views
 from annotation.review import views as review_views
 
@@ -15,8 +17,24 @@ urlpatterns = [
     path("projects/<int:pk>/dashboard/", project_views.dashboard, name="dashboard"),
     path("projects/<int:pk>/members/", project_views.members, name="members"),
     path("projects/<int:pk>/members/remove/", project_views.member_remove, name="member-remove"),
-    path("projects/<int:pk>/rubric/", project_views.rubric, name="rubric"),
+    path("projects/<int:pk>/members/accounts/", project_views.member_accounts, name="member-accounts"),
+    path(
+        "projects/<int:pk>/members/invitations/<int:invitation_id>/revoke/",
+        project_views.invitation_revoke,
+        name="invitation-revoke",
+    ),
+    path("invite/<str:token>/", people_views.accept_invitation, name="invite"),
+    path("projects/<int:pk>/rubric/", rubric_views.rubric, name="rubric"),
+    path("projects/<int:pk>/rubric/builder/", rubric_views.rubric_builder, name="rubric-builder"),
+    path("projects/<int:pk>/rubric/preview/", rubric_views.rubric_preview, name="rubric-preview"),
+    path("projects/<int:pk>/rubric/compare/", rubric_views.rubric_compare, name="rubric-compare"),
+    path(
+        "projects/<int:pk>/rubric/versions/<int:version_pk>.json",
+        rubric_views.rubric_export,
+        name="rubric-export",
+    ),
     path("projects/<int:pk>/import/", import_views.import_items, name="import"),
+    path("projects/<int:pk>/import/jobs/<int:job_pk>/", import_views.import_job, name="import-job"),
     path("projects/<int:pk>/import/external/", import_views.import_external, name="import-external"),
     path("projects/<int:pk>/audit/", project_views.audit, name="audit"),
     path("projects/<int:pk>/settings/", project_views.project_settings, name="settings"),

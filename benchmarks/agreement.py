@@ -25,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import krippendorff  # noqa: E402
 
+from annotation.core.reliability import dawid_skene  # noqa: E402
 from annotation.quality.agreement import krippendorff_alpha, percent_agreement  # noqa: E402
-from annotation.quality.reliability import dawid_skene  # noqa: E402
 
 
 def best_of(fn, repeat):

@@ -1,11 +1,16 @@
-"""Bradley-Terry fit and bootstrap: preferences.consensus against choix, on the same simulated data.
+"""Bradley-Terry fit and bootstrap: preferences.consensus against choix, on the same simulated data;
+then the consensus rules on a simulated gamed crowd against crowd-kit's DawidSkene.
 
     .venv/bin/python benchmarks/consensus.py [--judgments 100000] [--models 20] [--boot 1000]
+    .venv/bin/python benchmarks/consensus.py --crowd-only [--crowd-items 2000]
 
 Prints seconds for our fit and our bootstrap, for choix's fits on the same judgments, and for a naive
 choix bootstrap (resample the judgment list, refit from scratch) timed for a few rounds and
 extrapolated; plus the max abs difference between our strengths and choix's. No ties in the data,
-because choix's pairwise data cannot express them.
+because choix's pairwise data cannot express them. The crowd part (`tests/crowds.py`: experts,
+average annotators, spammers, an adversary, an always-same-answer annotator, newcomers; three classes
+0.5 / 0.3 / 0.2) prints each rule's accuracy against the known truth, the fits' seconds, and the vote
+weights by annotator type, now and with the accuracy-based weights used before issue 12.
 """
 
 import argparse
@@ -19,7 +24,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import choix  # noqa: E402
 
-from preferences.consensus import bradley_terry, bt_with_bootstrap, comparison_counts  # noqa: E402
+from annotation.core.reliability import dawid_skene, majority_vote, reliability_weights  # noqa: E402
+from preferences.consensus import (  # noqa: E402
+    Vote,
+    bradley_terry,
+    bt_with_bootstrap,
+    comparison_counts,
+    dawid_skene_consensus,
+)
+from tests.crowds import simulate as simulate_crowd  # noqa: E402
 
 
 def timed(fn):
@@ -42,6 +55,63 @@ def centred(x):
     return x - x.mean()
 
 
+def weighted_labels(labels, n_classes, weights):
+    """The weighted rule on class labels: each annotator adds their weight to the class they chose."""
+    shares = np.zeros((labels.shape[1], n_classes))
+    for j, w in weights.items():
+        seen = labels[j] >= 0
+        shares[np.flatnonzero(seen), labels[j, seen]] += w
+    return shares.argmax(axis=1)
+
+
+def crowd(args):
+    here = Path(__file__).resolve().parent  # benchmarks/queue.py would shadow the stdlib's queue
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
+    import pandas as pd  # deferred: only this part needs pandas and crowd-kit
+    from crowdkit.aggregation import DawidSkene  # deferred: as above
+
+    c = simulate_crowd(args.seed, priors=(0.5, 0.3, 0.2), n_items=args.crowd_items)
+    k, labels, truth = c.n_classes, c.labels, c.truth
+    print(f"\nCrowd: {truth.size:,} items, 4 of {len(c.kinds) - 3} annotators each, classes 0.5/0.3/0.2")
+    ours, t_ours = timed(lambda: dawid_skene(labels, k))
+    workers, tasks = np.nonzero(labels >= 0)
+    df = pd.DataFrame({"worker": workers, "task": tasks, "label": labels[workers, tasks]})
+    ref, t_ref = timed(lambda: DawidSkene(n_iter=100).fit_predict(df).reindex(range(truth.size)).to_numpy())
+    outcome = {0: "left", 1: "right", 2: "tie"}
+    votes = [
+        Vote(comparison_id=int(i), annotator=int(j), left=10 * int(i), right=10 * int(i) + 1,
+             outcome=outcome[int(labels[j, i])])
+        for j, i in zip(workers, tasks, strict=True)
+    ]  # fmt: skip
+    rule, t_rule = timed(lambda: dawid_skene_consensus(votes))
+    rule_labels = np.array(
+        [
+            {0: 0, 1: 1}.get(r.winner % 10, -1) if r.winner is not None else (2 if r.outcome == "tie" else -1)
+            for (_, _), r in sorted(rule.items())
+        ]
+    )
+    new_w = reliability_weights(ours)
+    # before issue 12: no prior, every item fitted, weight = log-odds of the accuracy
+    before = dawid_skene(labels, k, prior_strength=0, min_item_judgments=1)
+    acc = np.clip(before.accuracy, 1e-12, 1 - 1e-12)
+    old_w = dict(enumerate(np.clip(np.log((k - 1) * acc / (1 - acc)), 0.0, 10.0)))
+
+    def share(x):
+        return f"{(np.asarray(x) == truth).mean():.3f}"
+
+    print(f"  majority vote                                {share(majority_vote(labels, k).argmax(axis=1))}")
+    print(f"  weighted, accuracy weights (before issue 12) {share(weighted_labels(labels, k, old_w))}")
+    print(f"  weighted, information weights (now)          {share(weighted_labels(labels, k, new_w))}")
+    print(f"  Dawid-Skene, ours                            {share(ours.labels)}   {t_ours:6.3f} s")
+    print(f"  dawid_skene rule (pairwise votes)            {share(rule_labels)}   {t_rule:6.3f} s")
+    print(f"  crowd-kit DawidSkene (n_iter=100)            {share(ref)}   {t_ref:6.3f} s")
+    print("  vote weight by annotator type (mean): now / before issue 12")
+    for kind in dict.fromkeys(c.kinds):
+        idx = c.index(kind)
+        now, before = np.mean([new_w[j] for j in idx]), np.mean([old_w[j] for j in idx])
+        print(f"    {kind:10s} {now:5.2f} / {before:5.2f}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--judgments", type=int, default=100_000)
@@ -51,7 +121,11 @@ def main():
     ap.add_argument("--alpha", type=float, default=0.01, help="L2 penalty for the MAP comparison")
     ap.add_argument("--skip-opt-pairwise", action="store_true", help="skip choix.opt_pairwise (slowest)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--crowd-items", type=int, default=2000)
+    ap.add_argument("--crowd-only", action="store_true", help="only the gamed-crowd comparison")
     args = ap.parse_args()
+    if args.crowd_only:
+        return crowd(args)
     n, m = args.models, args.judgments
     _, rows = simulate(n, m, args.seed)
     data = [tuple(r) for r in rows.tolist()]
@@ -125,6 +199,7 @@ def main():
     print(
         f"  95% win-rate interval width vs model 0: median {np.median(width[1:]):.3f}, max {width.max():.3f}"
     )
+    crowd(args)
 
 
 if __name__ == "__main__":

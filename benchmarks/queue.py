@@ -21,7 +21,15 @@ Strategies, all on the same database in the same run:
             POST /api/assignments/{id}/submit/ with token auth (additional figures: adds HTTP,
             DRF and the task payload).
 Everything it creates (projects, items, users, tokens) is deleted at the end; a database it created
-is dropped.
+is dropped. For the API it also prints the SQL statements of next and submit (transaction control not
+counted) and the server's CPU time per next + submit cycle (gunicorn's processes, user + system),
+figures that do not depend on what else the machine runs.
+
+    .venv/bin/python benchmarks/queue.py --embedded [--server gunicorn|runserver] --annotators 16 ...
+
+measures the embedded default instead: a fresh SQLite file in a temporary TUNELOOP_DATA_DIR
+(DATABASE_URL ignored), one project, the API only (realistic load and capacity), served by gunicorn
+(as `make demo` does) or by Django's runserver (as it did before).
 """
 
 # ruff: noqa: E402 - sys.path is fixed before the other imports
@@ -55,6 +63,7 @@ from benchmarks.queue_setup import (
     ensure_database,
     naive_next,
     require_postgres,
+    server_cpu_seconds,
     start_server,
 )
 
@@ -78,6 +87,12 @@ def parse_args():
         help="processes the realistic scenario's annotators are spread over (1 = all threads in this one)",
     )
     p.add_argument("--no-api", action="store_true", help="skip the HTTP figures")
+    p.add_argument(
+        "--embedded",
+        action="store_true",
+        help="the embedded default instead: a fresh SQLite file (DATABASE_URL ignored), the API only",
+    )
+    p.add_argument("--server", choices=["gunicorn", "runserver"], default="gunicorn")
     p.add_argument("--seed", type=int, default=7)
     return p.parse_args()
 
@@ -245,6 +260,36 @@ def single_call(drivers_projects, users, repeats=15):
     return out
 
 
+def api_statements(project, users, tokens):
+    """SQL statements of next and submit through the API (in this process, Django's test client:
+    the same request path as gunicorn's), transaction control (BEGIN, COMMIT) not counted: two
+    annotators take the same item (overlap 2); the first submit leaves it open, the second
+    completes it (and routing runs)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from rest_framework.test import APIClient
+
+    def count(ctx):
+        return sum(
+            not q["sql"].lstrip().upper().startswith(("BEGIN", "COMMIT")) for q in ctx.captured_queries
+        )
+
+    out = []
+    for user in users:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {tokens[user.pk]}")
+        with CaptureQueriesContext(connection) as nq:
+            task = client.get(f"/api/projects/{project.pk}/next/").json()
+        with CaptureQueriesContext(connection) as sq:
+            client.post(
+                f"/api/assignments/{task['assignment']}/submit/",
+                {"decision": "accept", "scores": SCORES},
+                format="json",
+            )
+        out.append((count(nq), count(sq)))
+    return out
+
+
 def pct(values, q):
     if not values:
         return float("nan")
@@ -261,8 +306,70 @@ def saturation(rates):
 # --- main -----------------------------------------------------------------------------------
 
 
+def embedded(args):
+    """The embedded default (SQLite) through the API: one project, `--annotators` annotators."""
+    import tempfile
+
+    data_dir = tempfile.mkdtemp(prefix="tuneloop-bench-")
+    os.environ.pop("DATABASE_URL", None)
+    os.environ["TUNELOOP_DATA_DIR"] = data_dir
+    import shutil
+
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    call_command("migrate", verbosity=0)
+    levels = [int(x) for x in args.levels.split(",") if x]
+    server = None
+    print(f"Queue benchmark, embedded default: SQLite {connection.Database.sqlite_version} in {data_dir}")
+    print(f"  machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
+    try:
+        bench = Bench(f"bench-{uuid.uuid4().hex[:6]}")
+        users, tokens = bench.build(args.items, max(args.annotators, max(levels)), names=("ours",))
+        (project,) = bench.projects
+        connection.close()
+        server, base, label = start_server(args.gunicorn_workers, args.gunicorn_threads, args.server)
+        print(f"  api: {label}")
+        driver = OverHttp(base, project, users, tokens)
+        print(
+            f"\nRealistic load: {args.annotators} annotators, ~{args.pause:g} s per item, "
+            f"{args.duration:g} s, overlap 2, {args.items:,} items, annotators in {args.client_processes} "
+            "client process(es)"
+        )
+        print(
+            f"  {'items':>6} {'next p50':>9} {'next p99':>9} {'submit p50':>11} {'submit p99':>11}"
+            f" {'server CPU/cycle':>17}"
+        )
+        cpu = server_cpu_seconds(server)
+        r = realistic_processes(
+            driver, args.annotators, args.duration, args.pause, args.seed, args.client_processes
+        )
+        cpu = (server_cpu_seconds(server) - cpu) * 1000 / max(1, r["items"])
+        print(
+            f"  {r['items']:>6} {pct(r['next'], 50):>7.1f}ms {pct(r['next'], 99):>7.1f}ms"
+            f" {pct(r['submit'], 50):>9.1f}ms {pct(r['submit'], 99):>9.1f}ms {cpu:>15.1f}ms"
+        )
+        print(f"\nCapacity: closed loop, no pauses, {args.level_seconds:g} s per level (items/s)")
+        print("  " + "".join(f"{'c=' + str(c):>9}" for c in levels) + "  saturates at")
+        rates = {c: closed_loop(driver, c, args.level_seconds) for c in levels}
+        sat = saturation(rates)
+        print("  " + "".join(f"{rates[c]:>9.1f}" for c in levels) + f"  c={sat} ({rates[sat]:.0f}/s)")
+        print(f"  load average at end: {os.getloadavg()[0]:.1f}")
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(30)
+        shutil.rmtree(data_dir, ignore_errors=True)
+        print("  cleaned up")
+
+
 def main():
     args = parse_args()
+    if args.embedded:
+        return embedded(args)
     url = require_postgres()
     created_db = ensure_database(url)
 
@@ -291,11 +398,13 @@ def main():
             "naive": InProcess(naive_project, users, naive_next),
         }
         if not args.no_api:
-            server, base, label = start_server(args.gunicorn_workers, args.gunicorn_threads)
+            server, base, label = start_server(args.gunicorn_workers, args.gunicorn_threads, args.server)
             print(f"  api: {label}")
             drivers["api"] = OverHttp(base, ours_project, users, tokens)
 
         print("\nSingle calls (load-independent): round trips and the pick query's server-side time")
+        # first: two annotators on the queue's first item (the calls below take the next one)
+        api_counts = api_statements(ours_project, users[-3:-1], tokens) if not args.no_api else None
         figures = single_call(
             {"ours": (ours_project, queue_services.next_assignment), "naive": (naive_project, naive_next)},
             users,
@@ -305,6 +414,12 @@ def main():
                 f"  {name:<8} next {f['next_queries']:>2} queries, submit {f['submit_queries']:>2} queries,"
                 f" pick query {f['pick_ms']:.3f} ms (median), uses item_queue_idx: {f['index']}"
             )
+        if api_counts:
+            (n1, s1), (n2, s2) = api_counts
+            print(
+                f"  api      next {n1:>2} / {n2:>2} statements, submit {s1:>2} (item stays open) / {s2:>2}"
+                " (completes it: routing) statements, BEGIN/COMMIT not counted"
+            )
 
         print(
             f"\nRealistic load: {args.annotators} annotators, ~{args.pause:g} s per item, "
@@ -313,14 +428,18 @@ def main():
         )
         print(
             f"  {'strategy':<8} {'items':>6} {'next p50':>9} {'next p99':>9} {'submit p50':>11} {'submit p99':>11}"
+            f" {'server CPU/cycle':>17}"
         )
         for name, driver in drivers.items():
+            cpu = server_cpu_seconds(server) if name == "api" else None
             r = realistic_processes(
                 driver, args.annotators, args.duration, args.pause, args.seed, args.client_processes
             )
+            if cpu is not None:
+                cpu = f"{(server_cpu_seconds(server) - cpu) * 1000 / max(1, r['items']):>15.1f}ms"
             print(
                 f"  {name:<8} {r['items']:>6} {pct(r['next'], 50):>7.1f}ms {pct(r['next'], 99):>7.1f}ms"
-                f" {pct(r['submit'], 50):>9.1f}ms {pct(r['submit'], 99):>9.1f}ms"
+                f" {pct(r['submit'], 50):>9.1f}ms {pct(r['submit'], 99):>9.1f}ms {cpu or '':>17}"
             )
 
         print(f"\nCapacity: closed loop, no pauses, {args.level_seconds:g} s per level (items/s)")

@@ -9,6 +9,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -70,7 +71,7 @@ class Bench:
         self.projects = []
         self.user_ids = []
 
-    def build(self, n_items, n_users):
+    def build(self, n_items, n_users, names=("ours", "naive")):
         from django.contrib.auth import get_user_model
         from django.db import connection
         from rest_framework.authtoken.models import Token
@@ -84,19 +85,23 @@ class Bench:
         users = User.objects.bulk_create([User(username=f"{self.tag}-{i}") for i in range(n_users)])
         self.user_ids += [u.pk for u in users]
         tokens = {u.pk: Token.objects.create(user=u).key for u in users}
-        for name in ("ours", "naive"):
+        for name in names:
             project = project_services.create_project(name=f"{self.tag} {name}", created_by=admin, overlap=2)
             project_services.create_rubric_version(project=project, actor=admin, criteria=CRITERIA)
             Membership.objects.bulk_create(
                 [Membership(user=u, project=project, role=Role.ANNOTATOR) for u in users]
             )
             started = time.perf_counter()
-            with connection.cursor() as cur:
-                insert_items(cur, project.pk, n_items)
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cur:
+                    insert_items(cur, project.pk, n_items)
+            else:
+                insert_items_orm(project, n_items)
             print(f"  {name}: {n_items:,} items in {time.perf_counter() - started:.1f} s")
             self.projects.append(project)
         with connection.cursor() as cur:
-            cur.execute("ANALYZE annotation_item; ANALYZE annotation_response; ANALYZE annotation_assignment")
+            for table in ("annotation_item", "annotation_response", "annotation_assignment"):
+                cur.execute(f"ANALYZE {table}")
         return users, tokens
 
     def cleanup(self):
@@ -142,6 +147,36 @@ def insert_items(cur, project_id, n):
         """,
         [project_id],
     )
+
+
+def insert_items_orm(project, n, batch=5000):
+    """insert_items for SQLite (the embedded default): the same rows through bulk_create."""
+    from annotation.models import Item, Response
+    from annotation.queue import lifecycle
+
+    for start in range(1, n + 1, batch):
+        rows = [
+            dict(
+                kind="sft",
+                messages=[{"role": "user", "content": f"Question {g}?"}],
+                external_id=f"ext-{g}",
+                content_hash=f"bench-{g}",
+                priority=1 if g % 50 == 0 else 0,
+                source="bench",
+            )
+            for g in range(start, min(n, start + batch - 1) + 1)
+        ]
+        items = lifecycle.create_items(project, rows)
+        if items and items[0].pk is None:  # backends without RETURNING on bulk inserts
+            items = list(
+                Item.objects.filter(project=project, content_hash__in=[r["content_hash"] for r in rows])
+            )
+        Response.objects.bulk_create(
+            [
+                Response(item=i, position=0, text=f"Answer to {i.external_id}.", model_name="bench-model")
+                for i in items
+            ]
+        )
 
 
 # --- strategies -----------------------------------------------------------------------------
@@ -283,35 +318,58 @@ class OverHttp:
 # --- the HTTP server ------------------------------------------------------------------------
 
 
+def server_cpu_seconds(proc) -> float:
+    """CPU time (user + system) the server process and its workers have used so far: divided by the
+    cycles served, a figure that does not depend on what else the machine is running."""
+    import psutil  # an install dependency of accelerate
+
+    root = psutil.Process(proc.pid)
+    total = 0.0
+    for p in [root, *root.children(recursive=True)]:
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def start_server(workers, threads):
+def start_server(workers, threads, server="gunicorn", env=None):
+    """The app over HTTP on a free port: gunicorn (gthread) or, `server="runserver"`, Django's
+    development server (what `make demo` ran before it used gunicorn)."""
     import requests
 
     port = free_port()
     gunicorn = Path(sys.executable).with_name("gunicorn")
-    env = {**os.environ, "DJANGO_DEBUG": "0", "DB_CONN_MAX_AGE": "60"}
-    if gunicorn.exists():
+    # a local benchmark server: demo mode allows the generated secret key (config/settings.py)
+    env = {**os.environ, "DJANGO_DEBUG": "0", "DB_CONN_MAX_AGE": "60", "TUNELOOP_DEMO": "1", **(env or {})}
+    if server == "gunicorn" and gunicorn.exists():
         cmd = [str(gunicorn), "config.wsgi", "-b", f"127.0.0.1:{port}", "-k", "gthread"]
         cmd += ["-w", str(workers), "--threads", str(threads), "--log-level", "warning"]
         label = f"gunicorn, {workers} gthread workers x {threads} threads"
     else:
         cmd = [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"]
-        label = "manage.py runserver (gunicorn not installed)"
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        label = "manage.py runserver" + ("" if server == "runserver" else " (gunicorn not installed)")
+    # The server's log goes to a file: a pipe nobody reads fills up (runserver logs every request)
+    # and would stall the server mid-run.
+    log = tempfile.TemporaryFile()
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
         if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {proc.stderr.read().decode()[-2000:]}")
-        try:
-            requests.get(f"{base}/api/schema/", timeout=2)
+            log.seek(0)
+            raise RuntimeError(f"server exited: {log.read().decode()[-2000:]}")
+        try:  # the login page: cheap (the schema takes seconds on a loaded machine)
+            requests.get(f"{base}/login/", timeout=30)
             break
-        except requests.ConnectionError:
+        except requests.RequestException:
             if time.monotonic() > deadline:
                 proc.kill()
                 raise RuntimeError("server did not start within 60 s")

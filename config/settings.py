@@ -22,8 +22,61 @@ def env_bool(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "dev-only-insecure-key-change-me-in-production")
-DEBUG = env_bool("DJANGO_DEBUG", True)
+# Demo mode (the embedded defaults: `make demo`, manage.py, the tests) may run with DEBUG and a generated
+# secret key. A server process (config/wsgi.py and config/asgi.py mark themselves with
+# DJANGO_SERVER_PROCESS=1) is in production mode unless TUNELOOP_DEMO=1: it refuses to start with DEBUG
+# on or without a random DJANGO_SECRET_KEY.
+_demo = env_bool("TUNELOOP_DEMO", os.environ.get("DJANGO_SERVER_PROCESS") != "1")
+DEBUG = env_bool("DJANGO_DEBUG", _demo)
+INSECURE_KEY_PREFIX = "django-insecure-"
+
+
+def _demo_secret_key() -> str:
+    """A random key kept in the data directory (mode 0600), never a key known from the source. Written
+    to a temporary file and linked into place, so concurrent first starts agree on one complete key."""
+    path = DATA_DIR / "secret_key"
+    if not path.exists():
+        import secrets  # deferred: only the demo needs it
+        import tempfile  # deferred: only the demo needs it
+
+        fd, tmp = tempfile.mkstemp(dir=DATA_DIR, prefix=".secret_key.")  # mode 0600
+        with os.fdopen(fd, "w") as f:
+            f.write(INSECURE_KEY_PREFIX + secrets.token_urlsafe(50))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another process won: use its key
+        finally:
+            os.unlink(tmp)
+    return path.read_text().strip()
+
+
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
+if not _demo:
+    from django.core.exceptions import ImproperlyConfigured  # deferred: only production checks
+
+    if DEBUG:
+        raise ImproperlyConfigured(
+            "DJANGO_DEBUG is on in production mode: set DJANGO_DEBUG=0 (or TUNELOOP_DEMO=1 for a demo)."
+        )
+    if len(SECRET_KEY) < 50 or SECRET_KEY.startswith(INSECURE_KEY_PREFIX) or len(set(SECRET_KEY)) < 5:
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY must be set to a random value of at least 50 characters in production mode "
+            "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(50))'), or TUNELOOP_DEMO=1 for a demo."
+        )
+if not SECRET_KEY:
+    SECRET_KEY = _demo_secret_key()
+
+# TLS terminated in front of the app (a proxy sending X-Forwarded-Proto): secure cookies, HSTS, redirect.
+if env_bool("TUNELOOP_HTTPS", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = int(os.environ.get("TUNELOOP_HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+SECURE_REDIRECT_EXEMPT = [r"^healthz/?$"]  # load balancers probe over plain HTTP
 ALLOWED_HOSTS = [
     h for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver").split(",") if h
 ]
@@ -39,18 +92,28 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc served from our static files: the docs work offline
     "annotation",
     "preferences",
     "training",
     "evaluation",
 ]
 
+# Login lockout (annotation.people.lockout): Django's ModelBackend refusing a locked username.
+AUTHENTICATION_BACKENDS = ["annotation.people.lockout.LockoutBackend"]
+TUNELOOP_LOGIN_MAX_FAILURES = int(os.environ.get("TUNELOOP_LOGIN_MAX_FAILURES", "5"))
+TUNELOOP_LOGIN_LOCKOUT_SECONDS = int(os.environ.get("TUNELOOP_LOGIN_LOCKOUT_SECONDS", "900"))
+
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files from the app server itself (gunicorn has no static view): `make demo`, one host.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # A one-time password must be changed before anything else (annotation.people.sessions).
+    "annotation.people.sessions.ForcePasswordChange",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -79,14 +142,26 @@ DATABASES = {
         conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")),
     )
 }
+# The embedded default serving a small team (README "How many annotators"): WAL lets readers go on
+# while one transaction writes, synchronous=NORMAL syncs at checkpoints rather than at every commit
+# (WAL keeps the file consistent; a power cut may lose the last commits), writers wait for each other
+# (busy timeout 30 s) instead of failing with "database is locked", and every write transaction takes
+# the write lock at BEGIN (IMMEDIATE: no deadlock upgrading a read), so write paths keep their
+# transactions short. Connections persist (DB_CONN_MAX_AGE) like PostgreSQL's.
+SQLITE_OPTIONS = {
+    "timeout": 30,
+    "transaction_mode": "IMMEDIATE",
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    # Writers wait for each other instead of failing with "database is locked".
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 30
-    DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {}).update(SQLITE_OPTIONS)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-AUTH_PASSWORD_VALIDATORS = []
+# Checked where people choose a password (an invitation, the password change form), not on accounts
+# that code creates.
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}}
+]
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
@@ -95,27 +170,95 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = DATA_DIR / "staticfiles"
+STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise warns at startup when it is missing
+# WhiteNoise serves what collectstatic gathered in STATIC_ROOT and, without it, the apps' and
+# STATICFILES_DIRS' files directly (re-scanned per request under DEBUG, so edits show at once).
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
 MEDIA_ROOT = DATA_DIR / "media"
+
+# --- Single sign-on (optional): OpenID Connect through django-allauth, off unless configured ----------
+# TUNELOOP_OIDC_SERVER_URL is the provider's issuer URL (its /.well-known/openid-configuration is read
+# at login); with a client id it turns SSO on: allauth's apps and URLs (/accounts/), a button on the
+# login page. Run `manage.py migrate` after turning it on (allauth's tables).
+_oidc = {
+    "server_url": os.environ.get("TUNELOOP_OIDC_SERVER_URL", ""),
+    "client_id": os.environ.get("TUNELOOP_OIDC_CLIENT_ID", ""),
+    "secret": os.environ.get("TUNELOOP_OIDC_CLIENT_SECRET", ""),
+}
+TUNELOOP_OIDC_ENABLED = bool(_oidc["server_url"] and _oidc["client_id"])
+# The login button's words: "Log in with <name>".
+TUNELOOP_OIDC_NAME = os.environ.get("TUNELOOP_OIDC_NAME", "single sign-on")
+if TUNELOOP_OIDC_ENABLED:
+    INSTALLED_APPS += [
+        "allauth",
+        "allauth.account",
+        "allauth.socialaccount",
+        "allauth.socialaccount.providers.openid_connect",
+    ]
+    MIDDLEWARE.append("allauth.account.middleware.AccountMiddleware")
+    AUTHENTICATION_BACKENDS = [
+        "annotation.people.lockout.LockoutBackend",
+        "allauth.account.auth_backends.AuthenticationBackend",
+    ]
+    SOCIALACCOUNT_PROVIDERS = {
+        "openid_connect": {
+            "OAUTH_PKCE_ENABLED": True,
+            "APPS": [
+                {
+                    "provider_id": "sso",
+                    "name": TUNELOOP_OIDC_NAME,
+                    "client_id": _oidc["client_id"],
+                    "secret": _oidc["secret"],
+                    "settings": {"server_url": _oidc["server_url"]},
+                }
+            ],
+        }
+    }
+    # A first SSO login makes the account (no project: a lead adds it on the Members page); allauth's own
+    # password sign-up stays closed.
+    ACCOUNT_ADAPTER = "annotation.people.sso.AccountAdapter"
+    SOCIALACCOUNT_ADAPTER = "annotation.people.sso.SocialAccountAdapter"
+    SOCIALACCOUNT_AUTO_SIGNUP = True
+    SOCIALACCOUNT_LOGIN_ON_GET = False  # the login page's button POSTs (CSRF); a GET asks to confirm
+    ACCOUNT_EMAIL_VERIFICATION = "none"
+    ACCOUNT_LOGOUT_REDIRECT_URL = "login"
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "annotation:project-list"
 LOGOUT_REDIRECT_URL = "login"
 
+# A request body that is not a file upload (JSON, forms): at most this many bytes (413 in the API's
+# error format above it). File uploads have their own limit, TUNELOOP_MAX_IMPORT_BYTES.
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("TUNELOOP_MAX_BODY_BYTES", str(5 * 1024 * 1024)))
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "annotation.core.auth.CachedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # DRF's three, the JSON one refusing bodies nested too deeply to parse (a 400, not a 500)
+    "DEFAULT_PARSER_CLASSES": [
+        "annotation.core.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "annotation.core.api.exception_handler",
+    # Scoped throttles: the token endpoint (per client address, on top of the per-account lockout).
+    "DEFAULT_THROTTLE_RATES": {"auth": os.environ.get("TUNELOOP_AUTH_RATE", "30/min")},
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Tuneloop API",
     "DESCRIPTION": "Annotation, preferences, agreement, training and evaluation for LLM fine-tuning.",
     "VERSION": "0.1.0",
+    # /api/docs/ (Swagger UI) and /api/redoc/ load their scripts from drf-spectacular-sidecar, never a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "/" + STATIC_URL.lstrip("/") + "favicon.svg",
+    "REDOC_DIST": "SIDECAR",
     # One name per choice set, so the schema has no colliding enum names.
     "ENUM_NAME_OVERRIDES": {
         "ItemKindEnum": "annotation.models.ItemKind",
@@ -146,6 +289,13 @@ CACHES = {
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tuneloop"}
     )
 }
+
+# API tokens -> users cached this many seconds (annotation.core.auth; revocation drops them at once).
+# Only with a cache every web process shares: a per-process cache would miss another process's revocation.
+_SHARED_CACHE = CACHES["default"]["BACKEND"].endswith("RedisCache")
+TUNELOOP_AUTH_CACHE_SECONDS = int(
+    os.environ.get("TUNELOOP_AUTH_CACHE_SECONDS", "300" if _SHARED_CACHE else "0")
+)
 
 CELERY_BROKER_URL = os.environ.get(
     "CELERY_BROKER_URL", f"sqla+sqlite:///{DATA_DIR / 'celery-broker.sqlite3'}"
@@ -201,6 +351,9 @@ TUNELOOP_RUN_STALE_SECONDS = int(os.environ.get("TUNELOOP_RUN_STALE_SECONDS", "6
 TUNELOOP_CANCEL_POLL_SECONDS = float(os.environ.get("TUNELOOP_CANCEL_POLL_SECONDS", "2"))
 # Largest import upload (page and API), in bytes.
 TUNELOOP_MAX_IMPORT_BYTES = int(os.environ.get("TUNELOOP_MAX_IMPORT_BYTES", str(100 * 1024 * 1024)))
+# Item files larger than this (page and API uploads) are imported by a task with progress (an import job);
+# smaller ones in the request.
+TUNELOOP_IMPORT_TASK_BYTES = int(os.environ.get("TUNELOOP_IMPORT_TASK_BYTES", str(10 * 1024 * 1024)))
 # A Celery worker computes agreement reports (scripts/serve.sh, which starts one, sets it); off, or with
 # CELERY_TASK_ALWAYS_EAGER, the lead's "Recompute" computes in the request (annotation.quality.tasks.request_recompute).
 TUNELOOP_ASYNC_AGREEMENT = env_bool("TUNELOOP_ASYNC_AGREEMENT", False)
@@ -210,6 +363,8 @@ TUNELOOP_EXPORT_INLINE_ROWS = int(os.environ.get("TUNELOOP_EXPORT_INLINE_ROWS", 
 # A Hugging Face token with write access: when set, finished exports offer "push to the Hub". Read from
 # the environment only; never stored in the database, never shown.
 TUNELOOP_HF_TOKEN = os.environ.get("TUNELOOP_HF_TOKEN", "")
+# Days an invite link (a lead's invitation to join a project) stays valid; it works once.
+TUNELOOP_INVITE_DAYS = float(os.environ.get("TUNELOOP_INVITE_DAYS", "7"))
 
 # The one sentence embedder (snapshots' near-duplicate prompts, active learning's samples and items,
 # the eval leakage check): a dotted path to a callable list[str] -> (n, d) array. MiniLM, offline.

@@ -1,14 +1,33 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.templatetags.static import static
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from annotation.people import views as people_views
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("login/", auth_views.LoginView.as_view(template_name="registration/login.html"), name="login"),
+    path(
+        "login/",
+        people_views.LoginView.as_view(
+            # The SSO button shows only when TUNELOOP_OIDC_* configure a provider.
+            extra_context={"sso_name": settings.TUNELOOP_OIDC_NAME} if settings.TUNELOOP_OIDC_ENABLED else {},
+        ),
+        name="login",
+    ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("account/password/", people_views.PasswordChangeView.as_view(), name="password_change"),
+    path(
+        "account/password/done/", people_views.PasswordChangeDoneView.as_view(), name="password_change_done"
+    ),
+    # Pages that do not extend base.html (the admin, the API docs) still get an icon.
+    path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("api/", include("preferences.api_urls")),
     path("api/", include("annotation.api_urls")),
     path("api/", include("training.api_urls")),
@@ -18,3 +37,6 @@ urlpatterns = [
     path("", include("training.urls")),
     path("", include("evaluation.urls")),
 ]
+
+if settings.TUNELOOP_OIDC_ENABLED:  # django-allauth's OpenID Connect login: /accounts/oidc/sso/login/
+    urlpatterns.insert(0, path("accounts/", include("allauth.urls")))

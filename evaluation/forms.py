@@ -1,8 +1,11 @@
 """Forms of the evaluation pages. They check shapes only; the rules live in evaluation.sets,
 evaluation.runs and evaluation.promotion."""
 
+import json
+
 from django import forms
 
+from .metrics import schemas
 from .models import EvalSetSource, EvalSettings
 
 SOURCES = [
@@ -64,12 +67,37 @@ class EvalRunForm(forms.Form):
         return {k: self.cleaned_data[k] for k in keys if self.cleaned_data.get(k) is not None}
 
 
+class JSONSchemaField(forms.CharField):
+    """A JSON Schema typed as text, read by evaluation.metrics.schemas.parse (JSON, size, nesting, and
+    the schema rules that evaluation.promotion.set_gates applies too). Shown indented; what the person
+    typed is kept on a page with errors."""
+
+    widget = forms.Textarea(attrs={"rows": 8, "class": "mono", "spellcheck": "false"})
+
+    def prepare_value(self, value):
+        if value is None or isinstance(value, str):
+            return value or ""
+        return json.dumps(value, indent=2, ensure_ascii=False)
+
+    def to_python(self, value):
+        value, problem = schemas.parse(super().to_python(value))
+        if problem:
+            raise forms.ValidationError(problem, code="invalid")
+        return value
+
+
 class GatesForm(forms.ModelForm):
+    output_schema = JSONSchemaField(
+        required=False, label="Output JSON Schema",
+        help_text="Format check: outputs must be JSON valid against this schema (draft 2020-12; "
+                  "references only inside the schema). Blank = none; set this or a regex.",
+    )  # fmt: skip
+
     class Meta:
         model = EvalSettings
         fields = [
             "min_preference_accuracy", "min_win_rate_low", "max_forgetting_drop", "safety_no_worse",
-            "system_prompt", "few_shot", "output_regex",
+            "system_prompt", "few_shot", "output_schema", "output_regex",
         ]  # fmt: skip
         help_texts = {
             "min_preference_accuracy": "0..1; blank = not checked.",
@@ -78,7 +106,7 @@ class GatesForm(forms.ModelForm):
             "safety_no_worse": "Refusal and over-refusal no worse than the base.",
             "system_prompt": "The prompting baseline's system prompt.",
             "few_shot": "How many approved examples the prompting baseline is shown.",
-            "output_regex": "Format check: outputs must fully match this (or set an output JSON Schema).",
+            "output_regex": "Format check: outputs must fully match this regex. Blank = none; set this or a schema.",
         }
         widgets = {"system_prompt": forms.Textarea(attrs={"rows": 3})}
 

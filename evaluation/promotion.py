@@ -16,11 +16,13 @@ from training.access import require_train
 
 from . import lineage
 from .metrics import gates as gate_rules
+from .metrics import schemas
 from .models import EvalSettings, Promotion, PromotionAction
 
 GATE_FIELDS = ("min_preference_accuracy", "min_win_rate_low", "max_forgetting_drop", "safety_no_worse")
 # What the prompting baseline and the format check use (EvalSettings), set with the gates.
-SETTING_FIELDS = ("system_prompt", "few_shot", "output_regex")
+SETTING_FIELDS = ("system_prompt", "few_shot", "output_schema", "output_regex")
+OUTPUT_REGEX_MAX = EvalSettings._meta.get_field("output_regex").max_length
 
 
 def _current_path(version) -> str:
@@ -49,6 +51,11 @@ def set_gates(*, project, actor, **values) -> EvalSettings:
             errors[name] = ["Out of range."]
         else:
             setattr(prefs, name, None if value is None else float(value))
+    if not errors and prefs.output_schema is not None and prefs.output_regex:
+        both = "Set an output JSON Schema or a regex, not both (clear one of them)."
+        errors = {name: [both] for name in ("output_schema", "output_regex") if name in values} or {
+            "output_schema": [both]
+        }
     if errors:
         raise InvalidInput("Invalid gates.", errors)
     prefs.save()
@@ -61,8 +68,14 @@ def _setting(prefs, name, value) -> str:
     if name == "few_shot":
         if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 50:
             return "A whole number from 0 to 50."
+    elif name == "output_schema":
+        problem = schemas.problem(value)
+        if problem:
+            return problem
     elif not isinstance(value, str):
         return "Must be text."
+    elif name == "output_regex" and len(value) > OUTPUT_REGEX_MAX:
+        return f"At most {OUTPUT_REGEX_MAX} characters."
     elif name == "output_regex" and value:
         try:
             re.compile(value)

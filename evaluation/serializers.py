@@ -76,9 +76,13 @@ class GatesSerializer(serializers.ModelSerializer):
         model = EvalSettings
         fields = [
             "min_preference_accuracy", "min_win_rate_low", "max_forgetting_drop", "safety_no_worse",
-            "system_prompt", "few_shot", "output_regex",
+            "system_prompt", "few_shot", "output_schema", "output_regex",
         ]  # fmt: skip
         extra_kwargs = {
+            "output_schema": {
+                "help_text": "A JSON Schema (draft 2020-12) the outputs must satisfy, or null; "
+                "set this or output_regex. Rules: evaluation.metrics.schemas."
+            },
             "min_preference_accuracy": {"min_value": 0, "max_value": 1},
             "min_win_rate_low": {"min_value": 0, "max_value": 1},
             "max_forgetting_drop": {"min_value": 0, "max_value": 100},

@@ -103,7 +103,14 @@ class PairUpdateSerializer(serializers.Serializer):
 
 
 class ConsensusRequestSerializer(serializers.Serializer):
-    rule = serializers.ChoiceField(choices=list(RULES), required=False, default="majority")
+    rule = serializers.ChoiceField(
+        choices=list(RULES),
+        required=False,
+        default="majority",
+        help_text="majority; weighted (each vote by its annotator's Dawid-Skene weight from the latest "
+        "agreement report); bradley_terry; dawid_skene (one Dawid-Skene fit over every comparison: the "
+        "most probable answer wins, its posterior probability is the confidence; gold answers are clamped).",
+    )
     min_confidence = serializers.FloatField(required=False, default=0.0, min_value=0.0, max_value=1.0)
 
 

@@ -20,7 +20,7 @@ from annotation.models import (
 )
 from annotation.queue import lifecycle
 
-from .consensus import RULES, Vote, consensus_for_comparison, ranking_to_pairs
+from .consensus import RULES, Vote, consensus_for_comparison, dawid_skene_consensus, ranking_to_pairs
 from .models import Consensus, PairStatus, PreferencePair
 
 IMPROVEMENT = "improvement"
@@ -124,8 +124,10 @@ def _votes_by_item(project, *, rule, weights):
     the payloads with an improved response per item, and {item_id: {response_id: annotators who
     reported it harmful}}."""
 
-    # An annotator without a reliability estimate (new, or too few judgments) votes with the median
-    # weight of those who have one: the Dawid-Skene weights are log-odds (0..10), not around 1.0.
+    # An annotator without a reliability estimate (no judgment in the latest agreement report) votes
+    # with the median weight of those who have one: the Dawid-Skene weights are log-likelihood ratios
+    # (0..10), not around 1.0. One with few judgments has an estimate, held near 0 by the prior
+    # (annotation.core.reliability.PRIOR_STRENGTH) until the evidence outweighs it.
     known = sorted(float(w) for w in (weights or {}).values())
     default_weight = known[len(known) // 2] if known else 1.0
     votes: dict[tuple[int, str], list] = {}
@@ -152,6 +154,20 @@ def _votes_by_item(project, *, rule, weights):
         if flagged:  # one flag per annotator and response (the payload lists each response once)
             harmful.setdefault(item_id, Counter()).update(set(flagged))
     return votes, versions, improvements, harmful
+
+
+def _gold_votes(project) -> list[Vote]:
+    """The known answers of the project's gold comparisons, as votes (the dawid_skene rule clamps them)."""
+    rows = Item.objects.filter(
+        project=project, kind=ItemKind.COMPARISON, is_gold=True, gold_answer__isnull=False
+    ).values_list("id", "gold_answer")
+    out = []
+    for item_id, answer in rows.iterator(chunk_size=2000):
+        try:
+            out.append(Vote.from_payload(answer, comparison_id=item_id, annotator="gold"))
+        except (KeyError, TypeError, ValueError):
+            continue  # not a comparison answer the rule can read: the item is fitted without it
+    return out
 
 
 def _final_answers(project) -> tuple[dict[int, dict], set[int]]:
@@ -336,10 +352,16 @@ def recompute_consensus(
 
     for item_id in sorted(set(finals) - judged - discarded):
         adjudicated(item_id, finals[item_id], None)
+    by_ds = {}
+    if rule == "dawid_skene":  # one fit over every comparison (not per comparison)
+        fitted = [v for (item_id, _), vs in votes.items() if item_id not in discarded for v in vs]
+        by_ds = dawid_skene_consensus(
+            fitted, responses=shown, gold=_gold_votes(project), min_confidence=min_confidence
+        )
     for (item_id, criterion), item_votes in votes.items():
         if item_id in discarded:
             continue
-        result = consensus_for_comparison(
+        result = by_ds.get((item_id, criterion)) or consensus_for_comparison(
             item_votes, rule=rule, responses=shown.get(item_id), min_confidence=min_confidence
         )
         if not criterion and item_id in finals:

@@ -8,8 +8,8 @@ from django.db import transaction
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, generics
-from rest_framework.authentication import BaseAuthentication, SessionAuthentication, TokenAuthentication
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.authentication import BaseAuthentication, SessionAuthentication
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -18,6 +18,8 @@ from annotation.active_learning import serializers as s
 from annotation.active_learning.models import ProductionSample, ProjectIngestToken, QualityModel
 from annotation.active_learning.scores import project_settings
 from annotation.core.api import ProjectScoped, error_responses, validated
+from annotation.core.auth import CachedTokenAuthentication
+from annotation.core.parsers import JSONParser
 
 
 class IngestTokenAuthentication(BaseAuthentication):
@@ -53,7 +55,7 @@ class IngestTokenScheme(OpenApiAuthenticationExtension):
 class IngestAccess(ProjectScoped):
     """A project ingest token for this project, or a user who may ingest (lead)."""
 
-    authentication_classes = [IngestTokenAuthentication, TokenAuthentication, SessionAuthentication]
+    authentication_classes = [IngestTokenAuthentication, CachedTokenAuthentication, SessionAuthentication]
     permission_classes = []
 
     def ingest_target(self):

@@ -2,8 +2,9 @@
 (`permissions`: `can`, `require`, `register_actions` for an app's own actions; `web`: page helpers),
 the API error format and base classes (`api`: `exception_handler`, `ProjectScoped`, `validated`,
 `error_responses`, shared serializer limits), service errors (`errors`), the audit trail (`audit`),
-the rubric format (`rubrics`, pure), chart specs (`charts`, pure), form helpers (`forms`) and the
-admin base (`admin`).
+the rubric format (`rubrics`, pure), chart specs (`charts`, pure), form helpers (`forms`), the
+admin base (`admin`), API token authentication with its token -> user cache (`auth`) and the SQL of
+ORM writes for one-statement hot paths (`statements`).
 
 Other apps import from annotation only: `core`, `models`, `kinds` (the item-kind contract and
 registry, the one task builder, slot letters), `importing` (parser, import service, view, command),

@@ -7,12 +7,17 @@
   a rubric version that judgments already use: 409; anything else DRF knows: DRF's status, same shape.
 - `ProjectScoped`: a view mixin resolving `project_id` for the caller (404 unless visible, 403 unless
   their role allows the action).
+- `exception_handler` passes every error body through `safe_text` (lone surrogates replaced); the JSON
+  parser that refuses such bodies up front is `annotation.core.parsers.JSONParser`.
 - `validated(serializer_class, data)`: validated data or a 400; `error_responses(400, 403, ...)`: the
   schema's documented error responses; `ErrorSerializer`: the error body in the schema.
 """
 
 import json
+import re
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers
 from rest_framework.exceptions import NotFound, PermissionDenied
@@ -20,6 +25,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from annotation.core.errors import RowErrors, ServiceError
+from annotation.core.parsers import has_lone_surrogate
 from annotation.core.permissions import can, remember_role, with_caller_role
 from annotation.models import Project, RubricVersionLocked
 
@@ -56,11 +62,20 @@ def _flatten(detail) -> dict[str, list[str]]:
 
 def exception_handler(exc, context):
     if isinstance(exc, ServiceError):
-        return Response(exc.as_dict(), status=exc.status)
+        return Response(safe_text(exc.as_dict()), status=exc.status)
     if isinstance(exc, RowErrors):
         return Response(
-            {"detail": str(exc), "code": exc.code, "errors": [e.as_dict() for e in exc.errors]},
+            safe_text({"detail": str(exc), "code": exc.code, "errors": [e.as_dict() for e in exc.errors]}),
             status=400,
+        )
+    if isinstance(exc, RequestDataTooBig):  # Django's own answer would be an HTML "Bad Request (400)"
+        return Response(
+            {
+                "detail": f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} bytes. "
+                "Send large imports as a file upload (multipart/form-data).",
+                "code": "too_large",
+            },
+            status=413,
         )
     if isinstance(exc, RubricVersionLocked):
         return Response({"detail": str(exc), "code": "conflict"}, status=409)
@@ -75,6 +90,7 @@ def exception_handler(exc, context):
         detail = exc.detail
         code = detail.code if hasattr(detail, "code") else exc.default_code
         response.data = {"detail": str(detail), "code": code}
+    response.data = safe_text(response.data)  # messages may quote the input back
     return response
 
 
@@ -97,14 +113,17 @@ class ProjectScoped:
         """drf-spectacular inspects views without a request user or project."""
         return getattr(self, "swagger_fake_view", False)
 
+    def project_queryset(self):
+        """The project query (with its newest rubric version and the caller's role, one statement);
+        a view adds what its own path needs (the queue's next: whether any lease ran out)."""
+        return Project.objects.select_related("latest_rubric_version")
+
     def project_for(self, action: str = "view_project") -> Project:
         cached = getattr(self, "_project", None)
         if cached is None:
             user = self.request.user
             cached = (
-                with_caller_role(Project.objects.select_related("latest_rubric_version"), user)
-                .filter(pk=self.kwargs["project_id"])
-                .first()
+                with_caller_role(self.project_queryset(), user).filter(pk=self.kwargs["project_id"]).first()
             )
             if cached is not None:
                 remember_role(user, cached, cached)
@@ -126,6 +145,21 @@ def object_for(request, queryset, pk, action: str = "view_project", *, not_found
     if not can(request.user, action, obj.project):
         raise PermissionDenied(forbidden)
     return obj
+
+
+SURROGATE = re.compile("[\ud800-\udfff]")  # in a Python str every surrogate code point is a lone one
+
+
+def safe_text(value):
+    """`value` (error data: str / list / dict) with lone surrogates replaced by U+FFFD, so that an
+    error message quoting bad input can always be rendered as UTF-8."""
+    if isinstance(value, str):
+        return SURROGATE.sub("\ufffd", value) if has_lone_surrogate(value) else value
+    if isinstance(value, dict):
+        return {safe_text(k): safe_text(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [safe_text(v) for v in value]
+    return value
 
 
 def validated(serializer_class, data, **kwargs) -> dict:

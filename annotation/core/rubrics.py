@@ -9,6 +9,8 @@ A criterion is a dict::
 
 `validate_criteria` normalises and checks a list of them; `validate_scores` checks an
 annotator's scores against it. Both raise `RubricError` whose `.errors` maps a field to messages.
+`panel_criteria` shapes criteria for the annotator's panel (`annotation/_rubric_panel.html`), which
+the review page and the rubric builder's preview both render.
 """
 
 import re
@@ -129,4 +131,36 @@ def validate_scores(criteria: list[dict], scores, *, require_all: bool = True) -
         out[key] = value
     if errors:
         raise RubricError(errors)
+    return out
+
+
+_BINARY_TEXT = {"true": "yes", "1": "yes", "y": "yes", "false": "no", "0": "no", "n": "no"}
+
+
+def panel_criteria(criteria: list[dict], scores=None, errors=None) -> list[dict]:
+    """Criteria with their `index`, radio `options` (value, label, checked, shortcut `n`) and `errors`."""
+    scores, errors = scores or {}, errors or {}
+    out = []
+    for index, criterion in enumerate(criteria):
+        key = criterion["key"]
+        current = scores.get(key)
+        current = "" if current is None else str(current).lower()
+        if criterion["type"] == "likert":
+            options = [(str(n), str(n)) for n in range(LIKERT_MIN, LIKERT_MAX + 1)]
+        elif criterion["type"] == "binary":
+            options = [("yes", "Yes"), ("no", "No")]
+            current = _BINARY_TEXT.get(current, current)
+        else:
+            options = [(label, label) for label in criterion.get("labels", [])]
+        out.append(
+            {
+                **criterion,
+                "index": index,
+                "options": [
+                    {"value": value, "label": label, "checked": value.lower() == current, "n": i + 1}
+                    for i, (value, label) in enumerate(options)
+                ],
+                "errors": errors.get(f"scores.{key}", []),
+            }
+        )
     return out

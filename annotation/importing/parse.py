@@ -20,14 +20,15 @@ annotation.kinds) use `responses: [{text, model}, ...]` instead; a row that give
 an item of the first registered such kind when the asked-for kind takes one response.
 """
 
-import csv
 import hashlib
 import io
 import json
-import math
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from annotation.core.errors import RowErrors
+from annotation.importing.rows import csv_rows, jsonl_rows, surrogate_error
+from annotation.importing.rows import loads as _loads
 from annotation.kinds import registry
 
 FIELDS = (
@@ -95,44 +96,6 @@ class ImportFailed(RowErrors):
         super().__init__(f"Import failed, nothing was imported: {head}{more}", errors)
 
 
-def _reject_constant(name):
-    # NaN and Infinity are not JSON; PostgreSQL's jsonb refuses them.
-    raise json.JSONDecodeError(f"{name} is not allowed", name, 0)
-
-
-def _finite_float(text):
-    value = float(text)
-    if not math.isfinite(value):  # 1e999 parses to infinity, which no database column stores
-        raise json.JSONDecodeError(f"{text} is out of range", text, 0)
-    return value
-
-
-def _loads(text):
-    return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
-
-
-def _unencodable(value) -> str | None:
-    """The first string in `value` that is not valid Unicode text (a lone surrogate, which JSON's
-    \\ud800 escapes allow and UTF-8 cannot store), shown escaped; None when all are fine."""
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            return value[max(0, exc.start - 10) : exc.end + 10].encode("unicode_escape").decode()
-        return None
-    if isinstance(value, dict):
-        for k, v in value.items():
-            found = _unencodable(k) or _unencodable(v)
-            if found:
-                return found
-    if isinstance(value, list | tuple):
-        for v in value:
-            found = _unencodable(v)
-            if found:
-                return found
-    return None
-
-
 def content_hash(kind: str, messages: list[dict], responses: list[dict]) -> str:
     """Exact-duplicate key: the conversation and the response texts, whitespace-trimmed."""
     canonical = {
@@ -140,7 +103,10 @@ def content_hash(kind: str, messages: list[dict], responses: list[dict]) -> str:
         "messages": [[m["role"], m["content"].strip()] for m in messages],
         "responses": [r["text"].strip() for r in responses],
     }
-    return hashlib.sha256(json.dumps(canonical, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    return hashlib.sha256(_HASH_JSON.encode(canonical).encode()).hexdigest()
+
+
+_HASH_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False)  # json.dumps(..., these options)
 
 
 def detect_format(filename: str, data: str) -> str:
@@ -159,93 +125,66 @@ def parse_items(data, *, fmt: str = "jsonl", mapping: dict | None = None, kind: 
             data = data.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             return ParseResult(errors=[ImportIssue(0, "file", f"Not UTF-8 text ({exc.reason}).")])
-    if kind not in registry.names():
-        return ParseResult(
-            errors=[ImportIssue(0, "kind", f"Unknown kind {kind!r}; use {', '.join(registry.names())}.")]
-        )
-    mapping = dict(mapping or {})
-    bad = [k for k in mapping if k not in FIELDS]
-    if bad:
-        return ParseResult(
-            errors=[ImportIssue(0, "mapping", f"Unknown field(s) {', '.join(bad)}; use {', '.join(FIELDS)}.")]
-        )
-    if fmt == "jsonl":
-        rows = _jsonl_rows(data)
-    elif fmt == "csv":
-        rows = _csv_rows(data)
-    else:
-        return ParseResult(errors=[ImportIssue(0, "format", f"Unknown format {fmt!r}; use jsonl or csv.")])
     result = ParseResult()
-    for line, row, error in rows:
-        bad = None if error else _unencodable(row)
-        if bad is not None:  # JSON "\\ud800" escapes (or text handed in through the API) can hold them
-            error = f"Contains an unpaired surrogate, not text: ...{bad}..."
-        if error:
-            result.errors.append(ImportIssue(line, "line", error))
+    for found in iter_items(io.StringIO(data), fmt=fmt, mapping=mapping, kind=kind):
+        if isinstance(found, ImportIssue):
+            result.errors.append(found)
         else:
-            record, issues = _to_record(line, row, mapping, kind, fmt)
-            if issues:
-                result.errors.extend(issues)
-            else:
-                result.records.append(record)
-        if len(result.errors) >= MAX_ERRORS:
-            result.errors.append(ImportIssue(line, "file", f"Stopped after {MAX_ERRORS} errors."))
-            break
+            result.records.append(found)
     if not result.records and not result.errors:
-        result.errors.append(ImportIssue(0, "file", "The file holds no items."))
+        result.errors.append(no_items())
     if result.errors:
         result.records = []
     return result
 
 
-def _jsonl_rows(text):
-    # Split on "\n" only: str.splitlines() also splits on U+2028 and friends, valid inside JSON strings.
-    for number, raw in enumerate(text.split("\n"), start=1):
-        if not raw.strip():
-            continue
-        if "\x00" in raw or "\\u0000" in raw:
-            yield number, None, "Contains a NUL character."
-            continue
-        try:
-            row = _loads(raw)
-        except json.JSONDecodeError as exc:
-            yield number, None, f"Invalid JSON: {exc.msg} at column {exc.colno}."
-            continue
-        if not isinstance(row, dict):
-            yield number, None, "Each line must be a JSON object."
-            continue
-        yield number, row, None
+def no_items() -> ImportIssue:
+    return ImportIssue(0, "file", "The file holds no items.")
 
 
-def _csv_rows(text):
-    if "\x00" in text:
-        yield text.count("\n", 0, text.index("\x00")) + 1, None, "Contains a NUL character."
+def iter_items(
+    lines: Iterable[str], *, fmt: str = "jsonl", mapping: dict | None = None, kind: str = "sft"
+) -> Iterator[ItemRecord | ImportIssue]:
+    """Stream the file: each record, or each issue, in file order, holding one row at a time.
+
+    `lines` is any iterable of text lines (`rows.text_lines(binary_file)` for an upload); bytes that
+    are not UTF-8 end the stream with a line-0 "file" issue. Stops after MAX_ERRORS issues (the last
+    one says so). The caller decides what a file without records means (see `no_items`).
+    """
+    if kind not in registry.names():
+        yield ImportIssue(0, "kind", f"Unknown kind {kind!r}; use {', '.join(registry.names())}.")
         return
-    reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames:
-        yield 1, None, "The CSV has no header row."
+    mapping = dict(mapping or {})
+    bad = [k for k in mapping if k not in FIELDS]
+    if bad:
+        yield ImportIssue(0, "mapping", f"Unknown field(s) {', '.join(bad)}; use {', '.join(FIELDS)}.")
         return
-    physical = text.split("\n")
-    end = reader.line_num  # the header's last physical line
+    if fmt == "jsonl":
+        rows = jsonl_rows(lines)
+    elif fmt == "csv":
+        rows = csv_rows(lines)
+    else:
+        yield ImportIssue(0, "format", f"Unknown format {fmt!r}; use jsonl or csv.")
+        return
+    errors = 0
     try:
-        for row in reader:
-            # A row spans physical lines end+1 .. reader.line_num (quoted newlines); report the first
-            # non-blank one, where the row starts.
-            start, end = end + 1, reader.line_num
-            while start < end and not physical[start - 1].strip():
-                start += 1
-            if None in row:
-                yield (
-                    start,
-                    None,
-                    f"Has {len(reader.fieldnames) + len(row[None])} columns; the header has {len(reader.fieldnames)}.",
-                )
-                continue
-            if not any((v or "").strip() for v in row.values()):
-                continue
-            yield start, row, None
-    except csv.Error as exc:
-        yield reader.line_num, None, f"Malformed CSV: {exc}."
+        for line, row, error in rows:
+            if not error and fmt == "csv":  # (jsonl_rows checks its rows itself)
+                error = surrogate_error(row)
+            if error:
+                issues = [ImportIssue(line, "line", error)]
+            else:
+                record, issues = _to_record(line, row, mapping, kind, fmt)
+                if not issues:
+                    yield record
+                    continue
+            yield from issues
+            errors += len(issues)
+            if errors >= MAX_ERRORS:
+                yield ImportIssue(line, "file", f"Stopped after {MAX_ERRORS} errors.")
+                return
+    except UnicodeDecodeError as exc:
+        yield ImportIssue(0, "file", f"Not UTF-8 text ({exc.reason}).")
 
 
 def _name(value, where, err) -> str:
@@ -259,6 +198,23 @@ def _name(value, where, err) -> str:
 def _get(row, mapping, name):
     key = mapping.get(name, name)
     return key, row.get(key)
+
+
+# One prompt, turn or response: at most this many characters (the API's MAX_TEXT is the same figure).
+MAX_TEXT_CHARS = 200_000
+
+
+def _check_text(text: str, where: str, err) -> None:
+    """Texts are stored as they are: refuse what no database column should hold."""
+    if len(text) > MAX_TEXT_CHARS:
+        err(where, f"At most {MAX_TEXT_CHARS:,} characters (this one has {len(text):,}).")
+    elif "\x00" in text:
+        err(where, "Contains a NUL character (\\u0000), which cannot be stored.")
+    else:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            err(where, "Not valid Unicode: a lone surrogate escape (\\ud800-\\udfff).")
 
 
 def _to_record(line, row, mapping, kind, fmt):
@@ -369,6 +325,10 @@ def _to_record(line, row, mapping, kind, fmt):
     conversation_reported = any(i.field in (mkey, mapping.get("prompt", "prompt")) for i in issues)
     if not conversation_reported and not any(m["role"] == "user" for m in messages):
         err(mkey, "The conversation needs at least one user turn.")
+    for i, m in enumerate(messages):
+        _check_text(m["content"], f"{mkey}[{i}].content" if raw_messages is not None else "prompt", err)
+    for i, r in enumerate(responses):
+        _check_text(r["text"], f"{rskey}[{i}].text" if many else rkey, err)
     for i, r in enumerate(responses):  # the columns' sizes (Response.model_name, .model_version)
         for name, limit in (("model", 500), ("model_version", 200)):
             if len(r[name]) > limit:

@@ -1,12 +1,11 @@
 """Serializers of the import API."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from annotation.importing.parse import FIELDS as IMPORT_FIELDS
 from annotation.kinds.api import RegisteredKinds
-from annotation.models import (
-    ItemKind,
-)
+from annotation.models import ImportJob, ItemKind
 
 FILE_FORMATS = ["jsonl", "csv"]  # our item files
 INTERCHANGE_FORMATS = ["label-studio", "trl"]  # other tools' exports
@@ -59,6 +58,27 @@ class ImportIssueSerializer(serializers.Serializer):
 class ImportResultSerializer(serializers.Serializer):
     created = serializers.IntegerField()
     duplicates = serializers.IntegerField()
+
+
+class ImportJobSerializer(serializers.ModelSerializer):
+    """A large file's import, run by a task: poll `url` until `state` is done or failed."""
+
+    url = serializers.SerializerMethodField()
+    result = serializers.SerializerMethodField()
+    issues = ImportIssueSerializer(many=True, help_text="Why nothing was imported (a failed job).")
+
+    class Meta:
+        model = ImportJob
+        fields = ["id", "url", "state", "stage", "progress", "lines", "filename", "size", "result", "issues",
+                  "error", "created_at", "finished_at"]  # fmt: skip
+        read_only_fields = fields
+
+    def get_url(self, job) -> str:
+        return self.context["url"]
+
+    @extend_schema_field(ImportResultSerializer(allow_null=True))
+    def get_result(self, job):
+        return job.result()
 
 
 class ImportErrorSerializer(serializers.Serializer):

@@ -1,4 +1,8 @@
-"""The import write path: parsed records in, items and responses out, all-or-nothing."""
+"""The in-memory import write path: parsed records in, items and responses out, all-or-nothing.
+
+For records already in memory (the demo, interchange imports, tests). Files (page, API, the
+`import_items` command) go through `annotation.importing.bulk.import_file`, which streams them and
+stores the same rows (tests/annotation/test_bulk_import.py checks both give the same rows)."""
 
 from dataclasses import dataclass, field
 

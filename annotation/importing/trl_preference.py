@@ -20,7 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .interchange import ExternalJudgment, InterchangeResult, ranked_kind
-from .parse import MAX_ERRORS, ImportIssue, ItemRecord, _jsonl_rows
+from .parse import MAX_ERRORS, ImportIssue, ItemRecord
+from .rows import jsonl_rows
 
 ROLES = ("system", "user", "assistant")
 
@@ -118,7 +119,7 @@ def _jsonl(path: Path) -> Iterator[tuple[int, str, object, str | None]]:
     except UnicodeDecodeError as exc:
         yield 0, "", None, f"Not UTF-8 text ({exc.reason})."
         return
-    for line, row, error in _jsonl_rows(text):
+    for line, row, error in jsonl_rows(text):
         yield line, "", row, error
 
 

@@ -15,6 +15,8 @@ def order_shown(assignment, *, shown: list[int] | None = None) -> list[int]:
     order, restricted to shown responses; with none stored, the shown responses in canonical
     (import) order. `shown`: the shown response ids in canonical order, when the caller has them."""
     if shown is None:
+        shown = getattr(assignment, "shown_response_ids", None)  # loaded with the row (submit)
+    if shown is None:
         shown = list(
             assignment.item.responses.filter(shown=True).order_by("position").values_list("id", flat=True)
         )
@@ -32,12 +34,13 @@ def _shown_texts(assignment) -> list[tuple[int, str]]:
     return list(assignment.item.responses.filter(shown=True).order_by("position").values_list("id", "text"))
 
 
-def build_task(assignment, *, rubric_version=None) -> dict:
+def build_task(assignment, *, rubric_version=None, extras: bool = True) -> dict:
     """What the annotator sees for `assignment`: the conversation and the responses by display slot
     (never another annotator's judgment), the rubric version to apply, and the kind's extras.
 
     Keys: assignment, project, item (objects), messages, responses ([{slot, index, id, text}]),
-    rubric_version (object or None; the project's newest unless given), then task_extras().
+    rubric_version (object or None; the project's newest unless given), then task_extras() (unless
+    `extras` is False: the API's payload shows none of them).
     """
     item, project = assignment.item, assignment.project
     texts = _shown_texts(assignment)
@@ -57,5 +60,6 @@ def build_task(assignment, *, rubric_version=None) -> dict:
         ],
         "rubric_version": rubric_version if rubric_version is not None else project.current_rubric_version(),
     }
-    task.update(registry.get(item.kind).task_extras(task))
+    if extras:
+        task.update(registry.get(item.kind).task_extras(task))
     return task

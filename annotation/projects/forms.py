@@ -61,6 +61,9 @@ class ProjectSettingsForm(forms.Form):
     count_external_judgments = forms.BooleanField(
         required=False, help_text="Count imported (other teams') judgments in agreement figures."
     )
+    blind_review = forms.BooleanField(
+        required=False, help_text="Hide model names from annotators (leads always see them)."
+    )
 
     @classmethod
     def for_project(cls, project, data=None):

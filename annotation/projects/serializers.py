@@ -57,6 +57,9 @@ class ProjectWriteSerializer(serializers.Serializer):
     gold_share = serializers.FloatField(required=False, min_value=0.0, max_value=1.0)
     dataset_license = serializers.CharField(required=False, max_length=64)
     count_external_judgments = serializers.BooleanField(required=False)
+    blind_review = serializers.BooleanField(
+        required=False, help_text="Hide model names from annotators on every page (leads always see them)."
+    )
 
 
 class MembershipSerializer(serializers.ModelSerializer):

@@ -58,6 +58,7 @@ PROJECT_SETTINGS = (
     "gold_share",
     "dataset_license",
     "count_external_judgments",
+    "blind_review",
 )
 
 

@@ -1,11 +1,12 @@
-"""The lead's project pages: project list, dashboard, members, rubric, audit, settings."""
+"""The lead's project pages: project list, dashboard, members, audit, settings (rubric: views_rubric)."""
 
-import json
 from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_http_methods, require_POST
 
 from annotation.core import charts, keyset
@@ -14,8 +15,11 @@ from annotation.core.forms import add_service_errors
 from annotation.core.permissions import can
 from annotation.core.web import is_htmx, page, project_for
 from annotation.models import Role
+from annotation.people import selectors as people_selectors
+from annotation.people import services as people_services
+from annotation.people.forms import AccountsForm
 from annotation.projects import selectors, services
-from annotation.projects.forms import MemberForm, ProjectSettingsForm, RemoveMemberForm, RubricVersionForm
+from annotation.projects.forms import MemberForm, ProjectSettingsForm, RemoveMemberForm
 
 AUDIT_PER_PAGE = 100
 
@@ -66,15 +70,21 @@ def dashboard(request, pk):
     return page(request, project, "annotation/dashboard.html", "annotation/_dashboard.html", context)
 
 
-def _members_response(request, project, form=None, status=200, notice=""):
+def _members_response(request, project, form=None, status=200, notice="", accounts_form=None, created=None):
     context = {
         "notice": notice,
         "members": selectors.members(project),
         "form": form or MemberForm(),
         "roles": Role.choices,
         "can_grant_admin": can(request.user, "grant_admin", project),
+        "accounts_form": accounts_form or AccountsForm(),
+        "invitations": people_selectors.pending_invitations(project),
+        "created": created,
     }
-    return page(request, project, "annotation/members.html", "annotation/_members.html", context, status)
+    response = page(request, project, "annotation/members.html", "annotation/_members.html", context, status)
+    if created:  # one-time passwords and invite links: shown once, never cached
+        add_never_cache_headers(response)
+    return response
 
 
 @login_required
@@ -122,35 +132,58 @@ def member_remove(request, pk):
     return _members_response(request, project, notice=notice)
 
 
-def _rubric_response(request, project, form=None, status=200, created=None):
-    current = project.current_rubric_version()
-    if form is None:
-        initial = {"criteria": json.dumps(current.criteria, indent=2) if current else "[]"}
-        if current:
-            initial["instructions"] = current.instructions
-        form = RubricVersionForm(initial=initial)
-    context = {"versions": selectors.rubric_versions(project), "form": form, "created": created}
-    return page(request, project, "annotation/rubric.html", "annotation/_rubric.html", context, status)
+@login_required
+@require_POST
+def member_accounts(request, pk):
+    """New annotator accounts from a list: one-time passwords or invite links, shown once (no redirect)."""
+    project = project_for(request, pk, "manage_members")
+    form = AccountsForm(request.POST)
+    if not form.is_valid():
+        return _members_response(request, project, accounts_form=form, status=400)
+    try:
+        accounts = people_services.create_accounts(
+            project=project,
+            actor=request.user,
+            text=form.cleaned_data["lines"],
+            mode=form.cleaned_data["mode"],
+        )
+    except ServiceError as exc:
+        add_service_errors(form, exc.errors or {"__all__": [exc.message]})
+        return _members_response(request, project, accounts_form=form, status=exc.status)
+    created = [
+        {
+            "username": a.username,
+            "email": a.email,
+            "password": a.password,
+            "link": request.build_absolute_uri(reverse("annotation:invite", args=[a.token]))
+            if a.token
+            else "",
+            "expires_at": a.expires_at,
+        }
+        for a in accounts
+    ]
+    what = "invitation" if form.cleaned_data["mode"] == people_services.INVITE else "account"
+    notice = f"Created {len(created)} {what}{'s' if len(created) != 1 else ''}: copy them now, they are shown once."
+    return _members_response(request, project, notice=notice, created=created)
 
 
 @login_required
-@require_http_methods(["GET", "POST"])
-def rubric(request, pk):
-    project = project_for(request, pk, "edit_rubric")
-    if request.method == "GET":
-        return _rubric_response(request, project)
-    form = RubricVersionForm(request.POST)
-    if not form.is_valid():
-        return _rubric_response(request, project, form, status=400)
+@require_POST
+def invitation_revoke(request, pk, invitation_id):
+    project = project_for(request, pk, "manage_members")
     try:
-        version = services.create_rubric_version(project=project, actor=request.user, **form.cleaned_data)
+        invitation = people_services.revoke_invitation(
+            project=project, actor=request.user, invitation_id=invitation_id
+        )
     except ServiceError as exc:
-        add_service_errors(form, exc.errors or {"__all__": [exc.message]})
-        return _rubric_response(request, project, form, status=exc.status)
+        error_form = MemberForm()
+        add_service_errors(error_form, {"__all__": [exc.message]})
+        return _members_response(request, project, error_form, status=exc.status)
+    notice = f"Withdrew the invitation of {invitation.username}."
     if not is_htmx(request):
-        messages.success(request, f"Created version {version.number}.")
-        return redirect("annotation:rubric", pk=project.pk)
-    return _rubric_response(request, project, created=version)
+        messages.success(request, notice)
+        return redirect("annotation:members", pk=project.pk)
+    return _members_response(request, project, notice=notice)
 
 
 @login_required

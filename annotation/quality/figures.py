@@ -6,8 +6,8 @@ from collections import Counter, defaultdict
 
 import numpy as np
 
+from annotation.core.reliability import dawid_skene, reliability_weights
 from annotation.quality.agreement import cohen_kappa, fleiss_kappa, krippendorff_alpha, percent_agreement
-from annotation.quality.reliability import dawid_skene, reliability_weights
 
 LEVELS = {"likert": "ordinal", "binary": "nominal", "labels": "nominal"}
 
@@ -132,9 +132,9 @@ def _by_unit_and_annotator(cells: dict) -> tuple[dict, dict]:
     return counts_by_unit, by_annotator
 
 
-def annotator_section(cells: dict, names: dict) -> list[dict]:
-    """Per annotator figures of one kind from {(annotator, item): label}; the gold columns are
-    filled by `report.compute` from the gold answers."""
+def annotator_section(cells: dict, names: dict, gold: dict | None = None) -> list[dict]:
+    """Per annotator figures of one kind from {(annotator, item): label}; `gold` ({item: known label})
+    anchors the Dawid-Skene fit; the gold columns are filled by `report.compute` from the gold answers."""
     counts_by_unit, by_annotator = _by_unit_and_annotator(cells)
     labels = sorted({str(v) for v in cells.values()})
     annotators = sorted(by_annotator, key=lambda a: names.get(a, str(a)))
@@ -177,7 +177,7 @@ def annotator_section(cells: dict, names: dict) -> list[dict]:
                     "items": len(common),
                 }
         rows.append(row)
-    _add_reliability(rows, cells, labels)
+    _add_reliability(rows, cells, labels, gold or {})
     return rows
 
 
@@ -208,22 +208,29 @@ def annotator_weekly(cells: dict, judged_at: dict, names: dict) -> list[dict]:
     return rows
 
 
-def _add_reliability(rows: list[dict], cells: dict, labels: list[str]):
-    """Dawid-Skene accuracy and vote weight per annotator (needs two classes and a shared item)."""
+def _add_reliability(rows: list[dict], cells: dict, labels: list[str], gold: dict):
+    """Dawid-Skene accuracy and vote weight per annotator (needs two classes and a shared item or a
+    gold answer); gold items are clamped to their known label (`annotation.core.reliability`)."""
     for row in rows:
         row["reliability"] = None
         row["weight"] = None
-    if len(labels) < 2 or not _pairable_units(cells):
+    units = sorted({u for _, u in cells})
+    present = set(units)
+    gold = {u: str(g) for u, g in gold.items() if u in present and g is not None}
+    labels = sorted(set(labels) | set(gold.values()))
+    if len(labels) < 2 or not (_pairable_units(cells) or gold):
         return
     annotators = [r["user_id"] for r in rows]
-    units = sorted({u for _, u in cells})
     a_index = {a: i for i, a in enumerate(annotators)}
     u_index = {u: i for i, u in enumerate(units)}
     l_index = {label: i for i, label in enumerate(labels)}
     data = np.full((len(annotators), len(units)), -1, dtype=np.int64)
     for (a, u), label in cells.items():
         data[a_index[a], u_index[u]] = l_index[str(label)]
-    result = dawid_skene(data, n_classes=len(labels))
+    known = np.full(len(units), -1, dtype=np.int64)
+    for u, label in gold.items():
+        known[u_index[u]] = l_index[label]
+    result = dawid_skene(data, n_classes=len(labels), gold=known)
     weights = reliability_weights(result)
     for i, row in enumerate(rows):
         row["reliability"] = num(result.accuracy[i])

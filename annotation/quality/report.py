@@ -109,7 +109,8 @@ def _annotators(facts, decisions: dict) -> dict:
         cells = dict(decisions.get((kind, "all"), {}))
         if not cells and not on_gold.get(kind):
             continue
-        rows = annotator_section(cells, names)
+        known = {u: g.label for u, g in facts.gold.items() if g.kind == kind and g.label is not None}
+        rows = annotator_section(cells, names, known)
         by_user = {r["user_id"]: r for r in rows}
         for a in sorted(on_gold.get(kind, ()), key=lambda a: names.get(a, str(a))):
             if a not in by_user:

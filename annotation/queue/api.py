@@ -13,6 +13,10 @@ from annotation.queue import selectors, serializers, services
 
 @extend_schema(tags=["queue"])
 class NextView(ProjectScoped, APIView):
+    def project_queryset(self):
+        # whether any lease ran out comes with the project: no probe of its own in next_assignment
+        return selectors.with_expired_leases(super().project_queryset())
+
     @extend_schema(
         summary="Your next item, leased to you; 204 when there is nothing for you.",
         parameters=[serializers.NextQuerySerializer],
@@ -29,7 +33,9 @@ class NextView(ProjectScoped, APIView):
         if assignment is None:
             return Response(status=204)
         assignment.project = project
-        return Response(serializers.TaskSerializer(build_task(assignment)).data)
+        # extras=False: the kind's page extras (SFT: the response row with its model) are not in
+        # the API's payload; building them would cost a query.
+        return Response(serializers.TaskSerializer(build_task(assignment, extras=False)).data)
 
 
 ASSIGNMENT_ID = OpenApiParameter("assignment_id", OpenApiTypes.INT, OpenApiParameter.PATH)

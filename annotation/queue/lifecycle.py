@@ -4,6 +4,8 @@ Every other module changes an item's state or counters through one of the named 
 tests/annotation/test_lifecycle.py, fails naming file:line when another module writes them):
 
   create_items       new items, OPEN with no slots held (import, comparisons sent to SFT review);
+                     the file import's one INSERT ... SELECT (annotation.importing.bulk) writes the
+                     same starting values, `NEW_ITEM`;
   take_slot          a lease holds one more slot; a full item becomes ASSIGNED;
   retake_slot        a late submit takes its expired slot back if nobody filled it;
   free_slots         leases that ended (expired, skipped) give their slots back; ASSIGNED -> OPEN;
@@ -23,6 +25,9 @@ The rule they keep, for every item and its assignments (`check_item` tests it):
       active_count >= capacity, else OPEN. The other states (DISPUTED, APPROVED, DISCARDED) are
       decisions and stay until `add_slots` re-opens the item.
 
+take_slot and record_submission also come as SQL (`take_slot_sql`, `record_submission_sql`, compiled
+from the same expressions) for the queue's one-statement hot path on PostgreSQL (`queue.hot_sql`).
+
 Locking: the steps run inside the caller's transaction and write one row with one UPDATE (F()
 expressions, so concurrent steps on one item add up). The callers hold the locks, in this order:
 the user row (next), the item (SKIP LOCKED pick) or the assignment, then the item's row through the
@@ -31,11 +36,22 @@ UPDATE; several items are always updated in ascending id order.
 
 from django.db.models import Case, F, Q, Value, When
 
+from annotation.core.statements import update_sql
 from annotation.models import Assignment, AssignmentState, Item, ItemState
 
 QUEUE_STATES = (ItemState.OPEN, ItemState.ASSIGNED, ItemState.COMPLETE)
 _OPEN_STATES = (ItemState.OPEN, ItemState.ASSIGNED)
 _HOLDING = (AssignmentState.LEASED, AssignmentState.SUBMITTED)
+
+
+# What a new item starts with: OPEN, no slots held, not gold (create_items and the file import's SQL).
+NEW_ITEM = {
+    "state": ItemState.OPEN,
+    "active_count": 0,
+    "submitted_count": 0,
+    "extra_overlap": 0,
+    "is_gold": False,
+}
 
 
 # --- the steps --------------------------------------------------------------------------------
@@ -53,9 +69,8 @@ def get_or_create_item(project, *, content_hash: str, defaults: dict) -> tuple[I
     return Item.objects.get_or_create(project=project, content_hash=content_hash, defaults=defaults)
 
 
-def take_slot(item: Item, project) -> None:
-    """A new lease on `item` (loaded by the queue's pick) holds one slot; the item is updated too."""
-    Item.objects.filter(pk=item.pk).update(
+def _take_slot_values(project) -> dict:
+    return dict(
         active_count=F("active_count") + 1,
         state=Case(
             When(is_gold=True, then=F("state")),
@@ -66,6 +81,11 @@ def take_slot(item: Item, project) -> None:
             default=F("state"),
         ),
     )
+
+
+def take_slot(item: Item, project) -> None:
+    """A new lease on `item` (loaded by the queue's pick) holds one slot; the item is updated too."""
+    Item.objects.filter(pk=item.pk).update(**_take_slot_values(project))
     item.active_count += 1
     if not item.is_gold and item.active_count >= project.overlap + item.extra_overlap:
         item.state = ItemState.ASSIGNED
@@ -90,9 +110,25 @@ def free_slots(item_id: int, count: int = 1) -> None:
     )
 
 
+def take_slot_sql(project, item_id) -> tuple[str, tuple]:
+    """take_slot as SQL for a larger statement (PostgreSQL: the queue's pick-and-lease); `item_id`
+    may be an expression naming an earlier CTE. The caller adds RETURNING."""
+    return update_sql(Item.objects.filter(pk=item_id), **_take_slot_values(project))
+
+
 def record_submission(item: Item, project) -> None:
     """One more slot of `item` is judged; only queue states move (a lead's decision stays)."""
-    Item.objects.filter(pk=item.pk).update(
+    Item.objects.filter(pk=item.pk).update(**_record_submission_values(project))
+
+
+def record_submission_sql(item: Item, project) -> tuple[str, tuple]:
+    """record_submission as SQL for a larger statement (PostgreSQL: submit's one write statement);
+    the caller adds RETURNING (the new state tells whether routing has anything to do)."""
+    return update_sql(Item.objects.filter(pk=item.pk), **_record_submission_values(project))
+
+
+def _record_submission_values(project) -> dict:
+    return dict(
         submitted_count=F("submitted_count") + 1,
         # SET sees the row before this update: submitted_count is the old count here.
         state=Case(

@@ -1,6 +1,7 @@
-"""Read paths of the queue: progress of a project and of one annotator."""
+"""Read paths of the queue: progress of a project and of one annotator; the projects' lease facts."""
 
 from django.db.models import Count, Exists, OuterRef
+from django.utils import timezone
 
 from annotation.models import (
     Assignment,
@@ -8,6 +9,16 @@ from annotation.models import (
     Item,
     ItemState,
 )
+
+
+def with_expired_leases(projects):
+    """Annotate `expired_leases`: whether any lease of the project ran out and is still held
+    (`services.next_assignment` releases them only then; the same index probe as its own, but
+    in the statement that loads the project)."""
+    expired = Assignment.objects.filter(
+        project=OuterRef("pk"), state=AssignmentState.LEASED, leased_until__lt=timezone.now()
+    )
+    return projects.annotate(expired_leases=Exists(expired))
 
 
 def project_progress(project, user=None) -> dict:

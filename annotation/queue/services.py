@@ -28,7 +28,7 @@ from annotation.models import (
     Response,
     RubricVersion,
 )
-from annotation.queue import lifecycle, routing
+from annotation.queue import hot_sql, lifecycle, routing
 
 User = get_user_model()
 _shuffle = random.SystemRandom().shuffle
@@ -98,15 +98,30 @@ def gold_candidates(*, project: Project, user, kind: str = ItemKind.SFT):
     return registry.get(kind).candidates(qs, user).order_by("?")
 
 
-def _serialise_user(user):
+def _own_lease(user, project, kind, now):
+    """The caller's own unexpired lease of this kind (oldest first), as a queryset."""
+    return Assignment.objects.filter(
+        annotator=user,
+        project=project,
+        state=AssignmentState.LEASED,
+        leased_until__gte=now,
+        item__kind=kind,
+    ).order_by("created_at", "id")
+
+
+def _serialise_user(user, own_lease) -> int | None:
     """Make one user's concurrent next() calls (double clicks, two tabs) take turns; others pass.
+    Returns the id of the caller's own live lease (`own_lease`'s first), read in the same statement.
 
     FOR NO KEY UPDATE, not FOR UPDATE: it must not block the FOR KEY SHARE locks that inserts of
     rows referencing the user (judgments, audit events) take in the user's other transactions.
     On SQLite every write transaction is already exclusive (transaction_mode IMMEDIATE).
     """
+    mine = Subquery(own_lease.values("pk")[:1])
     if _skip_locked():
-        list(User.objects.select_for_update(no_key=True).filter(pk=user.pk).values_list("pk"))
+        rows = User.objects.select_for_update(no_key=True).filter(pk=user.pk).annotate(lease=mine)
+        return next(iter(rows.values_list("lease", flat=True)), None)
+    return own_lease.values_list("pk", flat=True).first()
 
 
 def next_assignment(*, project: Project, user, kind: str = ItemKind.SFT, now=None) -> Assignment | None:
@@ -118,82 +133,77 @@ def next_assignment(*, project: Project, user, kind: str = ItemKind.SFT, now=Non
                    as "queue" too: nothing tells the annotator an item is gold);
       3. queue   - the open item with the highest priority, then the oldest, that the caller has not
                    had, found through the partial index item_queue_idx and locked with SKIP LOCKED.
+
+    Statements on PostgreSQL: BEGIN, the user row locked with the own lease's id, then one statement:
+    `hot_sql.renew_lease` (resume) or `hot_sql.pick_and_lease` (queue), COMMIT. Expired leases are
+    released first only when there are some: a project loaded with `expired_leases` (the API's
+    NextView) says so without a probe.
     """
     require(user, "annotate", project)
     if kind not in registry.names():
         raise InvalidInput(errors={"kind": [f"Must be one of: {', '.join(registry.names())}."]})
     now = now or timezone.now()
-    release_expired_leases(project=project, now=now, limit=50)
+    if getattr(project, "expired_leases", True):
+        release_expired_leases(project=project, now=now, limit=50)
     skip_locked = _skip_locked()
     with transaction.atomic():
-        _serialise_user(user)
-        mine = (
-            Assignment.objects.select_related("item")
-            .filter(
-                annotator=user,
+        own_lease = _own_lease(user, project, kind, now)
+        lease_id = _serialise_user(user, own_lease)
+        if lease_id is not None and connection.vendor == "postgresql":
+            mine = hot_sql.renew_lease(
+                lease_id=lease_id,
                 project=project,
-                state=AssignmentState.LEASED,
-                leased_until__gte=now,
-                item__kind=kind,
+                user=user,
+                now=now,
+                leased_until=now + _lease_delta(project),
             )
-            .order_by("created_at", "id")
-        )
-        if skip_locked:
-            # Wait for a concurrent expiry of this lease; the row is re-checked after the wait.
-            mine = mine.select_for_update(of=("self",), no_key=True)
-        mine = mine.first()
-        if mine is not None:
-            mine.leased_until = now + _lease_delta(project)
-            mine.reason = "resume"
-            mine.save(update_fields=["leased_until", "reason"])
-            return mine
+            if mine is not None:
+                return mine
+        elif lease_id is not None:  # SQLite: the write transaction is exclusive, nothing to wait for
+            mine = own_lease.filter(pk=lease_id).select_related("item").first()
+            if mine is not None:
+                mine.leased_until = now + _lease_delta(project)
+                mine.reason = "resume"
+                mine.save(update_fields=["leased_until", "reason"])
+                return mine
 
-        own_expired = Assignment.objects.filter(
-            item=OuterRef("pk"), annotator=user, state=AssignmentState.EXPIRED
-        ).values("pk")[:1]
         item = None
         if project.gold_share > 0 and _gold_roll() < project.gold_share:
             gold = gold_candidates(project=project, user=user, kind=kind).annotate(
-                own_expired_id=Subquery(own_expired)
+                own_expired_id=_own_expired(user)
             )
             item = gold.first()  # gold items have no slot limit: no lock needed to take one
         if item is not None:
             return _lease(project, user, item, now)
-        candidates = queue_candidates(project=project, user=user, kind=kind).annotate(
-            own_expired_id=Subquery(own_expired)
-        )
+        candidates = queue_candidates(project=project, user=user, kind=kind)
         if connection.vendor == "postgresql":
-            # deferred: PostgreSQL-only module
-            from django.contrib.postgres.expressions import ArraySubquery
-
-            # The display order's response ids come with the item: one round trip fewer.
-            shown = Response.objects.filter(item=OuterRef("pk"), shown=True).order_by("id")
-            candidates = candidates.annotate(
-                response_ids=ArraySubquery(shown.values("id")),
-                response_text_list=ArraySubquery(shown.values("text")),
-            )
-        if skip_locked:
-            item = candidates.select_for_update(skip_locked=True, no_key=True, of=("self",)).first()
-            if item is None:
+            lease = dict(project=project, user=user, now=now, leased_until=now + _lease_delta(project))
+            assignment = hot_sql.pick_and_lease(candidates=candidates, skip_locked=skip_locked, **lease)
+            if assignment is None and skip_locked:
                 # SKIP LOCKED passed over items that other callers are leasing this instant; at the
                 # end of the queue they may be all that is left and may still have a free slot.
                 # Wait for them (re-checked after the wait) rather than report an empty queue.
                 # Deadlock-free: we hold no item or assignment lock yet, only our own user row.
-                item = candidates.select_for_update(no_key=True, of=("self",)).first()
-        else:
-            item = candidates.first()
+                assignment = hot_sql.pick_and_lease(candidates=candidates, skip_locked=False, **lease)
+            return assignment
+        item = candidates.annotate(own_expired_id=_own_expired(user)).first()
         if item is None:
             return None
         return _lease(project, user, item, now)
 
 
+def _own_expired(user):
+    """The caller's own expired assignment of the outer item, if any (it is leased to them again)."""
+    return Subquery(
+        Assignment.objects.filter(item=OuterRef("pk"), annotator=user, state=AssignmentState.EXPIRED).values(
+            "pk"
+        )[:1]
+    )
+
+
 def _lease(project, user, item, now) -> Assignment:
     """Lease `item` (annotated with own_expired_id) to `user`; inside next_assignment's transaction."""
-    order = getattr(item, "response_ids", None)
-    if order is None:
-        order = list(item.responses.filter(shown=True).values_list("id", flat=True))
-    order = list(order)
-    texts = getattr(item, "response_text_list", None)
+    order = list(item.responses.filter(shown=True).values_list("id", flat=True))
     _shuffle(order)
     fields = dict(
         state=AssignmentState.LEASED,
@@ -211,8 +221,6 @@ def _lease(project, user, item, now) -> Assignment:
         assignment.save(update_fields=list(fields))
         assignment.item = item
     lifecycle.take_slot(item, project)
-    if texts is not None:  # the pick brought the texts along: the task payload needs no query
-        assignment.response_texts = list(zip(item.response_ids, texts, strict=True))
     return assignment
 
 
@@ -272,8 +280,10 @@ def submit_judgment(
                 # every submit and lease in the project. The project comes with its newest rubric
                 # version and the caller's role: no query of their own.
                 with_caller_role(
-                    Assignment.objects.select_for_update(of=("self",)).select_related(
-                        "item", "project", "project__latest_rubric_version"
+                    _with_shown_ids(
+                        Assignment.objects.select_for_update(of=("self",)).select_related(
+                            "item", "project", "project__latest_rubric_version"
+                        )
                     ),
                     user,
                     project_field="project_id",
@@ -350,14 +360,7 @@ def submit_judgment(
             ),
             **content,
         )
-        if prior is None:
-            locked.state = AssignmentState.SUBMITTED
-            locked.submitted_at = now
-            locked.save(update_fields=["state", "submitted_at"])
-            lifecycle.record_submission(item, project)
-            if project.agreement_routing and not item.is_gold:
-                routing.route_if_complete(item_id=item.pk, project=project)
-        audit.record(
+        event = audit.event(
             actor=user,
             project=project,
             verb="judgment.superseded" if prior else "judgment.submitted",
@@ -366,8 +369,36 @@ def submit_judgment(
             decision=decision,
             rubric_version=rubric_version.number if rubric_version else None,
         )
+        if prior is None and connection.vendor == "postgresql":
+            # One statement: assignment submitted, the item's slot judged, the audit event.
+            state = hot_sql.record_submit(
+                assignment=locked, item=item, project=project, submitted_at=now, audit_event=event
+            )
+            if state == ItemState.COMPLETE and project.agreement_routing and not item.is_gold:
+                routing.route_if_complete(item_id=item.pk, project=project)
+        else:
+            if prior is None:
+                locked.state = AssignmentState.SUBMITTED
+                locked.submitted_at = now
+                locked.save(update_fields=["state", "submitted_at"])
+                lifecycle.record_submission(item, project)
+                if project.agreement_routing and not item.is_gold:
+                    routing.route_if_complete(item_id=item.pk, project=project)
+            event.save(force_insert=True)
         kind.after_submit(judgment)
         return judgment
+
+
+def _with_shown_ids(assignments):
+    """PostgreSQL: each assignment's item's shown response ids (canonical order) come with the row,
+    as `shown_response_ids`: a comparison's display slots need no query of their own."""
+    if connection.vendor != "postgresql":
+        return assignments
+    # deferred: PostgreSQL-only module
+    from django.contrib.postgres.expressions import ArraySubquery
+
+    shown = Response.objects.filter(item=OuterRef("item_id"), shown=True).order_by("position", "id")
+    return assignments.annotate(shown_response_ids=ArraySubquery(shown.values("id")))
 
 
 @transaction.atomic

@@ -59,8 +59,11 @@ class TaskFlow:
         errors = errors or {}
         full = not is_htmx(request)
         progress = annotator_progress(project, request.user, kind=self.kind.name)
+        is_lead = can(request.user, "view_dashboard", project)
         context = {
             "project": project,
+            # blind review: which model wrote a response is for leads only (and for all when it is off)
+            "show_model_names": is_lead or not project.blind_review,
             "progress": progress,
             "position": progress["done"] + 1,
             "notice": notice,
@@ -72,9 +75,7 @@ class TaskFlow:
             **self.context(request, project, assignment, values=values, errors=errors),
         }
         if full:
-            context.update(
-                role=role_for(request.user, project), is_lead=can(request.user, "view_dashboard", project)
-            )
+            context.update(role=role_for(request.user, project), is_lead=is_lead)
         template = self.full_template if full else self.partial_template
         return render(request, template, context, status=status)
 

@@ -1,5 +1,6 @@
 """The SFT review page (the annotator's task page for SFT items)."""
 
+from annotation.core.rubrics import panel_criteria
 from annotation.kinds.sft import SFT
 from annotation.kinds.task import build_task
 from annotation.models import FLAG_CHOICES
@@ -11,35 +12,6 @@ FLAG_KEYS = {"pii": "p", "unsafe": "u", "factual_error": "f", "off_topic": "o"}
 
 
 DECISIONS = [("accept", "Accept", "a"), ("edit", "Edit", "e"), ("reject", "Reject", "r")]
-
-
-def _criteria_for_display(criteria, scores, errors):
-    out = []
-    for index, criterion in enumerate(criteria):
-        key = criterion["key"]
-        current = scores.get(key)
-        current = "" if current is None else str(current).lower()
-        if criterion["type"] == "likert":
-            options = [(str(n), str(n)) for n in range(1, 6)]
-        elif criterion["type"] == "binary":
-            options = [("yes", "Yes"), ("no", "No")]
-            current = {"true": "yes", "1": "yes", "y": "yes", "false": "no", "0": "no", "n": "no"}.get(
-                current, current
-            )
-        else:
-            options = [(label, label) for label in criterion.get("labels", [])]
-        out.append(
-            {
-                **criterion,
-                "index": index,
-                "options": [
-                    {"value": value, "label": label, "checked": value.lower() == current, "n": i + 1}
-                    for i, (value, label) in enumerate(options)
-                ],
-                "errors": (errors or {}).get(f"scores.{key}", []),
-            }
-        )
-    return out
 
 
 class SftReview(TaskFlow):
@@ -80,7 +52,7 @@ class SftReview(TaskFlow):
         context.update(
             task=task,
             rubric_version=version,
-            criteria=_criteria_for_display(criteria, values.get("scores", {}), errors),
+            criteria=panel_criteria(criteria, values.get("scores", {}), errors),
             edited_text=values.get("edited_text") or response_text,
             other_errors={k: v for k, v in errors.items() if k not in known and not k.startswith("scores.")},
         )

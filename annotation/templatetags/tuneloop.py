@@ -1,9 +1,13 @@
-"""Template helpers: sanitised Markdown and field-error lookup (charts: the `charts` tag library)."""
+"""Template helpers: sanitised Markdown, field-error lookup, audit details (charts: the `charts` tag
+library)."""
 
 import markdown as md
 import nh3
 from django import template
+from django.utils.html import format_html
 from django.utils.safestring import mark_safe
+
+from annotation.core.audit_format import describe
 
 register = template.Library()
 
@@ -40,3 +44,24 @@ def errors_for(errors, key):
     if not errors:
         return []
     return errors.get(key, [])
+
+
+@register.filter
+def audit_details(data):
+    """An audit event's data as a list of "field: old → new" / "field: value" lines, all escaped."""
+    items = []
+    for line in describe(data):
+        field = format_html('<span class="audit-field">{}</span>: ', line.field) if line.field else ""
+        if line.change:
+            body = format_html(
+                '<del class="audit-old">{}</del> <span aria-label="changed to">→</span> '
+                '<ins class="audit-new">{}</ins>',
+                line.old,
+                line.new,
+            )
+        else:
+            body = format_html("<span>{}</span>", line.value)
+        items.append(format_html("<li>{}{}</li>", field, body))
+    if not items:
+        return ""
+    return format_html('<ul class="audit-details">{}</ul>', mark_safe("".join(items)))  # noqa: S308 - each escaped above

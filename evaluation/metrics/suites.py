@@ -20,6 +20,7 @@ import json
 import math
 import re
 
+from . import schemas
 from .stats import rate
 
 # --- held-out preference accuracy ------------------------------------------------------------------
@@ -149,29 +150,21 @@ def perplexity(logprobs: list[float], token_counts: list[int]) -> float | None:
     return math.exp(-sum(logprobs) / tokens)
 
 
-def format_validity(texts: list[str], *, schema: dict | None = None, regex: str = "") -> dict | None:
-    """Share of outputs that parse as JSON and validate against `schema` (with jsonschema when it is
-    installed; without it, only that they parse as JSON), or fully match `regex`. None when neither."""
+def format_validity(texts: list[str], *, schema: dict | bool | None = None, regex: str = "") -> dict | None:
+    """Share of outputs that parse as JSON and validate against `schema` (the rules of a schema are
+    in `schemas`), or fully match `regex`. None when neither is set."""
     if schema is None and not regex:
         return None
     if schema is not None:
-        try:
-            import jsonschema  # deferred: optional dependency (jsonschema)
-        except ImportError:  # pragma: no cover - installed in our environment
-            jsonschema = None
+        check = schemas.validator(schema)
         ok = []
         for text in texts:
             try:
-                value = json.loads(text)
-            except ValueError:
+                ok.append(check.is_valid(json.loads(text)))
+            except (ValueError, RecursionError):  # a model's output is untrusted text
                 ok.append(False)
-                continue
-            if jsonschema is None:
-                ok.append(True)
-                continue
-            ok.append(not any(True for _ in jsonschema.Draft202012Validator(schema).iter_errors(value)))
         out = rate(ok)
-        out["checker"] = "json-schema" if jsonschema is not None else "json"
+        out["checker"] = "json-schema"
         return out
     pattern = re.compile(regex, re.DOTALL)
     out = rate([bool(pattern.fullmatch(t.strip())) for t in texts])

@@ -18,14 +18,17 @@ ELO_SCALE, OUTCOMES), imported from `preferences.consensus`, never from its modu
   * `votes`      Vote, Pair, ranking_to_pairs (the inputs);
   * `rules`      consensus_for_comparison, consensus_by_comparison, RULES (per-comparison consensus);
   * `strengths`  bradley_terry, bt_with_bootstrap, BTResult, comparison_counts, win_rate_matrix;
-  * `bias`       position_bias, PositionBias, SlotCounts.
+  * `bias`       position_bias, PositionBias, SlotCounts;
+  * `dawid_skene` dawid_skene_consensus (the "dawid_skene" rule: one fit over every comparison).
 Callers that must be patchable in tests (`preferences.selectors`) call through the package
 (`consensus.bt_with_bootstrap(...)`), so `monkeypatch.setattr(consensus, ...)` takes effect.
-Inside the package: votes and strengths import no sibling; rules imports both; bias imports votes.
+Inside the package: votes and strengths import no sibling; rules imports both; bias imports votes;
+dawid_skene imports rules, votes and `annotation.core.reliability` (the Dawid-Skene fit).
 """
 
 # BT_ALPHA, ELO_SCALE and OUTCOMES are outside `__all__`; the `X as X` aliases re-export them.
 from .bias import PositionBias, SlotCounts, position_bias
+from .dawid_skene import dawid_skene_consensus
 from .rules import BT_ALPHA as BT_ALPHA
 from .rules import OUTCOMES as OUTCOMES
 from .rules import RULES, ConsensusResult, PairConsensus, consensus_by_comparison, consensus_for_comparison
@@ -47,6 +50,7 @@ __all__ = [
     "comparison_counts",
     "consensus_by_comparison",
     "consensus_for_comparison",
+    "dawid_skene_consensus",
     "position_bias",
     "ranking_to_pairs",
     "win_rate_matrix",

@@ -1,4 +1,5 @@
 """Per-comparison consensus rules: majority, weighted, Bradley-Terry (`consensus_for_comparison`).
+The fourth rule of RULES, "dawid_skene", fits every comparison at once (`dawid_skene.dawid_skene_consensus`).
 
 Conventions as in `preferences.consensus`.
 """
@@ -16,7 +17,7 @@ import numpy as np
 from .strengths import _fit_counts
 from .votes import ResponseId, Vote, _jsonable, ranking_to_pairs
 
-RULES = ("majority", "weighted", "bradley_terry")
+RULES = ("majority", "weighted", "bradley_terry", "dawid_skene")
 BT_ALPHA = 0.01  # L2 penalty of the per-comparison Bradley-Terry rule (as the leaderboard's fit)
 OUTCOMES = ("win", "tie", "both_bad", "none")
 
@@ -94,6 +95,8 @@ class ConsensusResult:
 def _vote_weights(votes, rule, weights):
     if rule not in RULES:
         raise ValueError(f"Unknown rule {rule!r}; use one of {', '.join(RULES)}.")
+    if rule == "dawid_skene":
+        raise ValueError("The dawid_skene rule fits every comparison at once: use dawid_skene_consensus.")
     if rule == "majority" or (rule == "bradley_terry" and not weights):
         return [1.0] * len(votes)
     weights = weights or {}

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('annotation', '0012_page_indexes'),
+        ('annotation', '0015_page_indexes'),
         ('preferences', '0002_preferencepair_chosen_harmful'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -12,6 +12,7 @@ from django.urls import reverse
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from annotation.core.reliability import dawid_skene, reliability_weights
 from annotation.models import AgreementReport, AnnotatorReliability, AuditEvent, Judgment
 from annotation.projects import services as project_services
 from annotation.quality.agreement import (
@@ -21,7 +22,6 @@ from annotation.quality.agreement import (
     percent_agreement,
     preference_strength_alpha,
 )
-from annotation.quality.reliability import dawid_skene, reliability_weights
 from annotation.quality.reports import recompute_agreement
 from annotation.queue import services as queue_services
 from tests.chart_specs import chart_spec, chart_specs

@@ -13,7 +13,8 @@ from rest_framework.test import APIClient
 from annotation.active_learning import ingest, records
 from annotation.importing import services as import_services
 from annotation.importing.parse import parse_items
-from annotation.models import AssignmentState, Judgment, Membership
+from annotation.models import AssignmentState, ImportJob, Invitation, Judgment, Membership
+from annotation.people import services as people_services
 from annotation.projects import services as project_services
 from annotation.queue import services as queue_services
 from tests.conftest import GOOD_SCORES, make_items
@@ -46,7 +47,26 @@ def world(users, project, django_user_model):
     )
     assert sample.created == 1
     token, _ = ingest.create_token(project=project, actor=users["lead"], name="svc")
-    return {"project": project, "users": users, "newbie": newbie, "assignment": assignment, "token": token}
+    people_services.create_accounts(project=project, actor=users["lead"], text="invited", mode="invite")
+    job = ImportJob.objects.create(
+        project=project,
+        created_by=users["lead"],
+        path="gone.jsonl",
+        fmt="jsonl",
+        kind="sft",
+        state="done",
+        created=1,
+        duplicates=0,
+    )
+    return {
+        "project": project,
+        "users": users,
+        "newbie": newbie,
+        "assignment": assignment,
+        "token": token,
+        "invitation": Invitation.objects.get(project=project),
+        "job": job,
+    }
 
 
 CSV = "prompt,response\nNew question?,New answer.\n"
@@ -81,6 +101,16 @@ MATRIX = [
     ),
     ("members-remove", "delete", "/api/projects/{p}/members/{annotator2}/", None, (401, 404, 403, 204, 204)),
     ("members-remove-admin", "delete", "/api/projects/{p}/members/{admin}/", None, (401, 404, 403, 403, 204)),
+    # people: leads and admins create annotator accounts and manage invitations
+    (
+        "accounts-create",
+        "post",
+        "/api/projects/{p}/accounts/",
+        {"lines": "fresh@example.org", "mode": "password"},
+        (401, 404, 403, 201, 201),
+    ),
+    ("invitations", "get", "/api/projects/{p}/invitations/", None, (401, 404, 403, 200, 200)),
+    ("invitation-revoke", "post", "/api/projects/{p}/invitations/{v}/revoke/", {}, (401, 404, 403, 200, 200)),
     ("rubrics-list", "get", "/api/projects/{p}/rubrics/", None, (401, 404, 200, 200, 200)),
     (
         "rubrics-create",
@@ -97,6 +127,7 @@ MATRIX = [
         {"data": CSV, "format": "csv"},
         (401, 404, 403, 201, 201),
     ),
+    ("import-job", "get", "/api/projects/{p}/items/import/jobs/{j}/", None, (401, 404, 403, 200, 200)),
     (
         "import-external",
         "post",
@@ -189,6 +220,8 @@ def test_permission_matrix(world, name, method, url, body, role, expected):
         admin=users["admin"].pk,
         s=world["project"].production_samples.first().pk,
         t=world["token"].pk,
+        v=world["invitation"].pk,
+        j=world["job"].pk,
     )
     response = getattr(client_for(user), method)(url, body, format="json")
     assert response.status_code == expected, (response.status_code, response.content[:300])
@@ -210,6 +243,8 @@ def test_matrix_covers_every_api_route():
         .replace("{admin}", "<int:user_id>")
         .replace("{s}", "<int:sample_id>")
         .replace("{t}", "<int:token_id>")
+        .replace("{v}", "<int:invitation_id>")
+        .replace("{j}", "<int:job_id>")
         for _, _, url, _, _ in MATRIX
     }
     assert routes == covered

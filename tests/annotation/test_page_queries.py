@@ -29,7 +29,7 @@ BOUNDS = {
     "agreement": 6,
     "audit": 6,
     "audit, next page": 6,
-    "members": 5,
+    "members": 6,
     "rubric": 7,
     "disagreements": 6,
     "leaderboard": 7,

@@ -1,9 +1,16 @@
-"""annotation.reliability: Dawid-Skene recovers planted annotator accuracies and beats majority vote."""
+"""annotation.core.reliability: Dawid-Skene recovers planted annotator accuracies and beats majority vote.
+The gaming properties of its weights (newcomers, constant answers, gold) are in test_consensus_gaming.py."""
 
 import numpy as np
 import pytest
 
-from annotation.quality.reliability import dawid_skene, majority_vote, reliability_weights
+from annotation.core.reliability import (
+    EVIDENCE_JUDGMENTS,
+    dawid_skene,
+    information_weights,
+    majority_vote,
+    reliability_weights,
+)
 
 ACCURACIES = np.array([0.95, 0.9, 0.8, 0.7, 0.55])
 K = 3
@@ -58,8 +65,18 @@ def test_reliability_weights_follow_accuracy():
     assert set(weights) == {0, 1, 2, 3}
     assert weights[0] > weights[1] > weights[2] > weights[3] >= 0.0
     assert weights[3] < 0.2  # a chance-level annotator carries (almost) no weight
-    acc = result.accuracy[1]
-    assert weights[1] == pytest.approx(np.log((K - 1) * acc / (1 - acc)))
+    # the weight is the information measure, discounted for little evidence (n / (n + 10)) and clipped;
+    # it was the log-odds of the accuracy before issue 12
+    n = result.n_fitted[1]
+    info = information_weights(result.confusion, result.priors)[1]
+    assert weights[1] == pytest.approx(info * n / (n + EVIDENCE_JUDGMENTS))
+    # ... which for a symmetric annotator of accuracy a is log((K - 1) a / (1 - a)), whatever the priors
+    a = 0.8
+    conf = np.full((1, K, K), (1 - a) / (K - 1))
+    conf[0, range(K), range(K)] = a
+    assert information_weights(conf, np.array([0.6, 0.3, 0.1]))[0] == pytest.approx(
+        np.log((K - 1) * a / (1 - a))
+    )
     assert max(reliability_weights(result, max_weight=0.5).values()) == 0.5
 
 
@@ -100,3 +117,21 @@ def test_max_iter_is_respected():
     _, labels = simulate(0, n_items=300)
     result = dawid_skene(labels, K, max_iter=2)
     assert result.n_iter == 2 and not result.converged
+
+
+def test_the_agreement_report_anchors_its_fit_on_gold_answers():
+    """Two experts and four adversaries: without gold the report believes the adversaries; a 5% share
+    of gold items turns the weights around (annotation.quality.figures passes them to the fit)."""
+    from annotation.quality.figures import annotator_section
+    from tests.crowds import simulate as simulate_crowd
+
+    c = simulate_crowd(0, priors=(0.5, 0.5), crowd=(("expert", 2), ("adversary", 4)), per_item=3, newcomers=0)
+    names = ("no", "yes")
+    cells = {(j, i): names[c.labels[j, i]] for j, i in zip(*np.nonzero(c.labels >= 0), strict=True)}
+    known = np.random.default_rng(0).choice(c.truth.size, 30, replace=False)
+    gold = {int(i): names[c.truth[i]] for i in known}
+    fooled = {r["user_id"]: r["weight"] for r in annotator_section(cells, {})}
+    anchored = {r["user_id"]: r["weight"] for r in annotator_section(cells, {}, gold)}
+    experts, adversaries = c.index("expert"), c.index("adversary")
+    assert max(fooled[j] for j in experts) == 0.0 < min(fooled[j] for j in adversaries)
+    assert min(anchored[j] for j in experts) > 1.0 and max(anchored[j] for j in adversaries) == 0.0

@@ -93,6 +93,12 @@ def test_reviewed_source_with_nothing_is_a_field_error(client, project, users):
     assert response.status_code == 400 and "Nothing matched" in response.content.decode()
 
 
+def test_set_page_without_versions_offers_no_empty_leakage_form(client, project, users):
+    s = _set(project)
+    html = client_as(client, users["lead"]).get(f"/eval-sets/{s.pk}/").content.decode()
+    assert "No model versions yet" in html and 'id="leak-version"' not in html
+
+
 def test_set_page_lists_overlapping_rows(client, project, users, queued):
     snap = snapshot_with(project, ["What is the capital of France?", "Write a poem about cats"])
     v = version(project, snapshot=snap)

@@ -187,6 +187,7 @@ def test_consensus_endpoint_and_roles(api, judged):
     assert api["outsider"].post(url, {}, format="json").status_code == 404
     bad = api["lead"].post(url, {"rule": "dictator"}, format="json")
     assert bad.status_code == 400 and "rule" in bad.json()["errors"]
+    assert api["lead"].post(url, {"rule": "dawid_skene"}, format="json").status_code == 200
     response = api["lead"].post(url, {"rule": "majority"}, format="json")
     assert response.status_code == 200
     assert response.json() == {

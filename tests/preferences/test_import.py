@@ -58,11 +58,18 @@ def data_dir(settings, tmp_path):
 def test_demo_comparisons_with_the_tiny_model(tiny_model_dir, data_dir):  # noqa: F811
     run("demo", "--model", tiny_model_dir, "--limit", "7", "--max-new-tokens", "8")
     project = Project.objects.get(name__startswith="Demo")
-    out, _ = run(
-        "demo_comparisons", "--model", tiny_model_dir, "--pairs", "4", "--nway", "2", "--max-new-tokens", "8"
-    )
+    out, err = run(
+        "demo_comparisons", "--model", tiny_model_dir, "--pairs", "4", "--nway", "2", "--max-new-tokens", "8",
+        "--batch-size", "2",
+    )  # fmt: skip
     comparisons = Item.objects.filter(project=project, kind="comparison")
     assert f"Added {comparisons.count()} comparison(s)" in out
+    # 8 generations (4 pairs, 2 three-way) in batches of 2 prompts: the start, then a line after each of
+    # the 4 generate calls (pairs 1-2, pairs 3-4, the three-way ones at each temperature).
+    progress = [line for line in err.splitlines() if line.startswith("sampling [")]
+    assert progress[0].startswith("sampling [--------------------] 0/8   0%") and "ETA ?" in progress[0]
+    assert progress[-1].startswith("sampling [####################] 8/8 100%")
+    assert len(progress) == 1 + 4 and all(" ETA " in line for line in progress)
     sizes = sorted(i.responses.count() for i in comparisons)
     assert sizes.count(3) >= 1 and sizes.count(2) >= 3 and len(sizes) <= 6
     versions = {r.model_version for i in comparisons for r in i.responses.all()}
@@ -72,6 +79,8 @@ def test_demo_comparisons_with_the_tiny_model(tiny_model_dir, data_dir):  # noqa
         "demo_comparisons", "--model", tiny_model_dir, "--pairs", "4", "--nway", "2", "--max-new-tokens", "8"
     )
     assert Item.objects.filter(project=project, kind="comparison").count() == before  # idempotent
+    if before == 6:  # every prompt got its comparison: the second run loads no model
+        assert out.startswith("Nothing to add: all 6 comparison(s)")
 
 
 def test_demo_comparisons_skips_when_the_model_is_missing(tiny_model_dir, data_dir, tmp_path):  # noqa: F811

@@ -106,7 +106,8 @@ def test_annotators_cannot_curate(users, cmp):
 
 
 def test_an_annotator_without_a_reliability_estimate_votes_with_the_median_weight(users):
-    """Dawid-Skene weights are log-odds (0..10): a newcomer at 1.0 would be all but ignored."""
+    """Dawid-Skene weights are log-likelihood ratios (0..10): an unseen annotator at 1.0 would be all but
+    ignored; one the report saw with few judgments has a (small) estimate of its own."""
     from preferences.models import PreferencePair
     from preferences.services import recompute_consensus
     from tests.preferences.factories import judge, make_cmp_project, make_comparisons
@@ -145,3 +146,31 @@ def test_recompute_with_the_bradley_terry_rule_on_three_way_comparisons(users):
         for pair in PreferencePair.objects.filter(project=p, rule="bradley_terry", criterion="")
     }
     assert ("m1", "m2") in chosen and ("m1", "m3") in chosen  # both put m1 first; m2 vs m3 is split
+
+
+def test_recompute_with_the_dawid_skene_rule_follows_the_posterior_and_gold(users):
+    """One fit over the project's comparisons; a gold answer is clamped even against every vote."""
+    from annotation.quality.adjudication import set_gold
+    from tests.preferences.factories import judge, make_cmp_project, make_comparisons
+
+    p = make_cmp_project(users, overlap=2, name="DS rule")
+    make_comparisons(p, users["lead"], 4)
+    for _ in range(4):
+        judge(p, users["annotator"], prefer="model-a")
+        judge(p, users["annotator2"], prefer="model-a")
+    item = Item.objects.filter(project=p, kind="comparison").order_by("id").first()
+    b = item.responses.get(model_name="model-b")
+    set_gold(item=item, actor=users["lead"], answer={"winner": b.pk})
+    recompute_consensus(project=p, actor=users["lead"], rule="dawid_skene")
+    rows = Consensus.objects.filter(item__project=p, rule="dawid_skene", criterion="")
+    assert rows.count() == 4
+    anchored = rows.get(item=item)
+    assert anchored.winner_id == b.pk and anchored.confidence == 1.0
+    assert anchored.params["dawid_skene"]["gold_items"] == 1
+    for row in rows.exclude(item=item):
+        # answers that never depend on the truth (model-a, even on the gold item) weigh nothing: the
+        # class prior (here, from the one known answer) decides
+        assert row.outcome == "win" and row.winner_id is not None and 0.5 < row.confidence <= 1.0
+        assert set(row.params["weights"].values()) == {0.0}
+    pairs = PreferencePair.objects.filter(project=p, rule="dawid_skene", criterion="", is_stale=False)
+    assert pairs.count() == 4 and pairs.get(item=item).chosen_id == b.pk

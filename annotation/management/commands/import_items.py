@@ -1,8 +1,8 @@
 """`manage.py import_items PROJECT_ID FILE`: import JSONL or CSV items, all or nothing.
 
-Parses with `annotation.importing.parse.parse_items` and writes with `annotation.importing.services.import_items`,
-exactly as the API does. On any error it prints every issue with its line number, writes nothing
-and exits non-zero.
+Streams the file through `annotation.importing.bulk.import_file`, exactly as the page and the API
+do (COPY into a staging table on PostgreSQL; no size limit, no task: it runs here, memory flat). On
+any error it prints every issue with its line number, writes nothing and exits non-zero.
 """
 
 import sys
@@ -12,8 +12,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from annotation.core.errors import ServiceError
-from annotation.importing import services as import_services
-from annotation.importing.parse import FIELDS, detect_format, parse_items
+from annotation.importing import bulk
+from annotation.importing.parse import FIELDS, ImportFailed, detect_format
 from annotation.kinds import registry
 from annotation.models import Membership, Project, Role
 
@@ -56,25 +56,29 @@ class Command(BaseCommand):
         actor = self._actor(project, username)
         mapping = self._mapping(pairs)
         if file == "-":
-            data, name = sys.stdin.read(), "stdin"
+            stream, name, size = getattr(sys.stdin, "buffer", sys.stdin), "stdin", None
+            fmt = fmt or "jsonl"
         else:
             path = Path(file)
             if not path.is_file():
                 raise CommandError(f"No such file: {file}")
-            data, name = path.read_bytes(), path.name
-        head = data[:1000].decode("utf-8", errors="ignore") if isinstance(data, bytes) else data[:1000]
-        fmt = fmt or detect_format(name, head)
-        parsed = parse_items(data, fmt=fmt, mapping=mapping, kind=kind)
-        if not parsed.ok:
-            for issue in parsed.errors:
-                self.stderr.write(f"{name}: {issue}")
-            raise CommandError(f"Import failed with {len(parsed.errors)} error(s); nothing was imported.")
+            stream, name, size = open(path, "rb"), path.name, path.stat().st_size  # noqa: SIM115
+            fmt = fmt or detect_format(name, stream.read(1000).decode("utf-8", errors="ignore"))
+            stream.seek(0)
         try:
-            result = import_services.import_items(
-                project=project, actor=actor, records=parsed.records, source=name
-            )
+            result = bulk.import_file(
+                project=project, actor=actor, stream=stream, fmt=fmt, mapping=mapping, kind=kind,
+                source=name, size=size,
+            )  # fmt: skip
+        except ImportFailed as exc:
+            for issue in exc.errors:
+                self.stderr.write(f"{name}: {issue}")
+            raise CommandError(f"Import failed with {len(exc.errors)} error(s); nothing was imported.")
         except ServiceError as exc:
             raise CommandError(str(exc))
+        finally:
+            if file != "-":
+                stream.close()
         self.stdout.write(
             self.style.SUCCESS(f"Imported {result.created} item(s) into {project.name!r}; ")
             + f"{result.duplicates} duplicate(s) skipped."

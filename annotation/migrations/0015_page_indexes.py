@@ -3,7 +3,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("annotation", "0011_al_settings_priority_output"),
+        ("annotation", "0014_import_job"),
     ]
 
     operations = [

@@ -1,0 +1,147 @@
+"""The queue's hot path on PostgreSQL, one statement per step (data-modifying CTEs):
+
+  pick_and_lease   pick the best open item (the caller's candidates queryset, FOR NO KEY UPDATE SKIP
+                   LOCKED through item_queue_idx), lease it (a new assignment, or the caller's own
+                   expired one again), take its slot (`lifecycle.take_slot_sql`) and bring back the
+                   item and its shown responses for the task payload;
+  renew_lease      the caller's own live lease renewed (resume), with its item and shown responses;
+  record_submit    a first submit's bookkeeping: the assignment SUBMITTED, the item's slot judged
+                   (`lifecycle.record_submission_sql`), the audit event; returns the item's new state.
+
+`annotation.queue.services` calls them on PostgreSQL and keeps the ORM steps elsewhere (SQLite).
+Same rows, same locks, in the same order as the ORM steps: the lock order in `lifecycle` holds.
+"""
+
+import json
+
+from django.db import connection
+from django.db.models.expressions import RawSQL
+
+from annotation.core import statements
+from annotation.models import Assignment, AssignmentState, Item, ItemState
+from annotation.queue import lifecycle
+
+_ITEM_COLUMNS = [f.column for f in Item._meta.concrete_fields]
+
+
+def _shown(column: str, item_ref: str) -> str:
+    return (
+        f"ARRAY(SELECT r.{column} FROM annotation_response r WHERE r.item_id = {item_ref} AND r.shown"
+        " ORDER BY r.position, r.id)"
+    )
+
+
+def pick_and_lease(*, candidates, project, user, now, leased_until, skip_locked: bool) -> Assignment | None:
+    """Lease the first of `candidates` (an ordered Item queryset) to `user` in one statement; None
+    when there is none (all locked by others, with `skip_locked`). Inside the caller's transaction.
+
+    The display order is the shown responses shuffled by PostgreSQL's random(); an item the caller
+    let expire earlier is leased to them again through ON CONFLICT on (item, annotator), and only
+    when that row is still EXPIRED (anything else: no lease, no slot taken)."""
+    pick = candidates.select_for_update(skip_locked=skip_locked, no_key=True, of=("self",)).values("id")[:1]
+    pick_sql, pick_params = pick.query.sql_with_params()
+    slot_sql, slot_params = lifecycle.take_slot_sql(project, RawSQL("SELECT item_id FROM lease", ()))
+    returning = ", ".join(f'"annotation_item"."{c}"' for c in _ITEM_COLUMNS)
+    sql = f"""
+        WITH pick AS ({pick_sql}),
+        lease AS (
+            INSERT INTO annotation_assignment AS a (project_id, item_id, annotator_id, state,
+                leased_until, display_order, reason, created_at, submitted_at)
+            SELECT %s, pick.id, %s, %s, %s,
+                COALESCE((SELECT jsonb_agg(r.id ORDER BY random()) FROM annotation_response r
+                          WHERE r.item_id = pick.id AND r.shown), '[]'::jsonb),
+                %s, %s, NULL
+            FROM pick
+            ON CONFLICT ON CONSTRAINT assignment_once_per_annotator DO UPDATE SET
+                state = EXCLUDED.state, leased_until = EXCLUDED.leased_until,
+                display_order = EXCLUDED.display_order, reason = EXCLUDED.reason, submitted_at = NULL
+            WHERE a.state = %s
+            RETURNING a.id, a.item_id, a.display_order, a.created_at
+        ),
+        slot AS ({slot_sql} RETURNING {returning})
+        SELECT {", ".join(f"slot.{c}" for c in _ITEM_COLUMNS)},
+            lease.id AS lease_id, lease.display_order::text AS lease_order, lease.created_at AS lease_created,
+            {_shown("id", "slot.id")} AS response_ids, {_shown("text", "slot.id")} AS response_text_list
+        FROM lease JOIN slot ON slot.id = lease.item_id
+    """
+    params = (
+        *pick_params,
+        project.pk,
+        user.pk,
+        AssignmentState.LEASED,
+        leased_until,
+        "queue",
+        now,
+        AssignmentState.EXPIRED,
+        *slot_params,
+    )
+    rows = list(Item.objects.raw(sql, params))
+    if not rows:
+        return None
+    return _assignment(rows[0], project, user, leased_until, "queue")
+
+
+def renew_lease(*, lease_id: int, project, user, now, leased_until) -> Assignment | None:
+    """Renew the caller's lease `lease_id` if it is still LEASED and unexpired at `now` (the UPDATE
+    waits for a concurrent expiry or submit and re-checks); None otherwise. One statement, which
+    brings the item and its shown responses for the task payload."""
+    renew_sql, renew_params = statements.update_sql(
+        Assignment.objects.filter(pk=lease_id, state=AssignmentState.LEASED, leased_until__gte=now),
+        leased_until=leased_until,
+        reason="resume",
+    )
+    sql = f"""
+        WITH renewed AS ({renew_sql} RETURNING "annotation_assignment"."item_id",
+            "annotation_assignment"."id", "annotation_assignment"."display_order",
+            "annotation_assignment"."created_at")
+        SELECT {", ".join(f'i."{c}"' for c in _ITEM_COLUMNS)},
+            renewed.id AS lease_id, renewed.display_order::text AS lease_order,
+            renewed.created_at AS lease_created,
+            {_shown("id", "i.id")} AS response_ids, {_shown("text", "i.id")} AS response_text_list
+        FROM renewed JOIN annotation_item i ON i.id = renewed.item_id
+    """
+    rows = list(Item.objects.raw(sql, renew_params))
+    if not rows:
+        return None
+    return _assignment(rows[0], project, user, leased_until, "resume")
+
+
+def _assignment(item, project, user, leased_until, reason) -> Assignment:
+    """The leased Assignment a statement above returned, with its item and (id, text) pairs."""
+    assignment = Assignment(
+        id=item.lease_id,
+        project=project,
+        item=item,
+        annotator=user,
+        state=AssignmentState.LEASED,
+        leased_until=leased_until,
+        display_order=json.loads(item.lease_order),
+        reason=reason,
+        created_at=item.lease_created,
+        submitted_at=None,
+    )
+    assignment._state.adding, assignment._state.db = False, connection.alias
+    assignment.response_texts = list(zip(item.response_ids, item.response_text_list, strict=True))
+    return assignment
+
+
+def record_submit(*, assignment: Assignment, item: Item, project, submitted_at, audit_event) -> str:
+    """The writes of a first submit after its judgment is stored, as one statement: the assignment
+    SUBMITTED at `submitted_at`, `lifecycle.record_submission` of its item, `audit_event` (unsaved,
+    `annotation.core.audit.event`) inserted. Returns the item's state afterwards."""
+    done_sql, done_params = statements.update_sql(
+        Assignment.objects.filter(pk=assignment.pk),
+        state=AssignmentState.SUBMITTED,
+        submitted_at=submitted_at,
+    )
+    item_sql, item_params = lifecycle.record_submission_sql(item, project)
+    audit_sql, audit_params = statements.insert_sql(audit_event)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH done AS ({done_sql}), slot AS ({item_sql} RETURNING state), event AS ({audit_sql})"
+            " SELECT state FROM slot",
+            (*done_params, *item_params, *audit_params),
+        )
+        row = cursor.fetchone()
+    assignment.state, assignment.submitted_at = AssignmentState.SUBMITTED, submitted_at
+    return row[0] if row else ItemState.OPEN

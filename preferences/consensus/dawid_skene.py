@@ -1,0 +1,164 @@
+"""The "dawid_skene" consensus rule: one Dawid-Skene fit over every comparison's votes (per criterion),
+then each comparison's label is its posterior argmax and its confidence that posterior probability.
+
+Conventions as in `preferences.consensus`. The fit is `annotation.core.reliability.dawid_skene` (the
+same as the agreement report's annotator weights: a no-information Dirichlet prior on each confusion
+row, fitted on comparisons with at least two votes or a gold answer, gold answers clamped).
+
+Classes: a vote's class is the canonical position of the response it puts first alone ("response 1",
+"response 2", ... of `responses[comparison]`), "tie" (a tie, or several responses tied first) or
+"both_bad"; a comparison of n responses can only be positions < n, tie or both_bad. So Dawid-Skene
+decides who wins (or tie / both bad); its posterior is `confidence` and `scores["dawid_skene"]`
+(response id, "tie" or "both_bad" -> probability). A posterior below `min_confidence` gives "none".
+Strength and the rest of an N-way order are not classes: `margin`, the order after the winner and the
+pairs that do not involve the winner (every pair, when there is none) come from the "weighted" rule
+with the fitted Dawid-Skene vote weights (`params["weights"]`); pairs of the winner against each other
+response are wins with the posterior as their confidence; with two responses the one pair is the
+comparison's outcome. Criteria are fitted separately (each is its own question). A comparison whose
+votes all come from annotators with no fitted judgment gets the class prior (low confidence: use
+`min_confidence` to leave it without consensus).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from annotation.core.reliability import PRIOR_STRENGTH, dawid_skene, reliability_weights
+
+from .rules import ConsensusResult, PairConsensus, consensus_for_comparison
+from .votes import ResponseId, Vote
+
+TIE, BOTH_BAD = "tie", "both_bad"
+
+
+def _vote_class(vote: Vote, canonical: list) -> int | str:
+    if vote.outcome == "both_bad":
+        return BOTH_BAD
+    top = vote.ranking[0]
+    if vote.outcome == "tie" or len(top) > 1:
+        return TIE
+    return canonical.index(top[0])
+
+
+def _canonical(votes: list[Vote], responses) -> list:
+    seen = {x for v in votes for x in v.responses}
+    if responses is None:
+        return sorted(seen, key=lambda x: (str(type(x)), x))
+    canonical = list(responses)
+    if missing := seen - set(canonical):
+        raise ValueError(f"Votes name responses outside `responses`: {sorted(map(str, missing))}.")
+    return canonical
+
+
+def dawid_skene_consensus(
+    votes: Iterable[Vote],
+    *,
+    responses: Mapping[Hashable, Sequence[ResponseId]] | None = None,
+    gold: Iterable[Vote] = (),
+    min_confidence: float = 0.0,
+    prior_strength: float = PRIOR_STRENGTH,
+) -> dict[tuple[Hashable, str], ConsensusResult]:
+    """{(comparison_id, criterion): ConsensusResult} under the "dawid_skene" rule for every group of
+    `votes`. `responses`: comparison id -> its responses in canonical order (default: ids sorted);
+    `gold`: known answers as votes (their annotator is ignored), clamped in the fit."""
+    groups: dict[str, dict[Hashable, list[Vote]]] = defaultdict(lambda: defaultdict(list))
+    for v in votes:
+        groups[v.criterion][v.comparison_id].append(v)
+    known = {(g.comparison_id, g.criterion): g for g in gold}
+    out = {}
+    for criterion, by_item in groups.items():
+        out.update(_fit_criterion(criterion, by_item, responses or {}, known, min_confidence, prior_strength))
+    return out
+
+
+def _fit_criterion(criterion, by_item, responses, gold, min_confidence, prior_strength):
+    items = list(by_item)
+    canonical = {c: _canonical(by_item[c], responses.get(c)) for c in items}
+    width = max(len(r) for r in canonical.values())
+    classes: list[int | str] = [*range(width), TIE, BOTH_BAD]
+    index = {c: k for k, c in enumerate(classes)}
+    annotators = sorted({v.annotator for vs in by_item.values() for v in vs}, key=lambda a: (str(type(a)), a))
+    a_index = {a: j for j, a in enumerate(annotators)}
+    labels = np.full((len(annotators), len(items)), -1, dtype=np.int64)
+    gold_class = np.full(len(items), -1, dtype=np.int64)
+    allowed = np.zeros((len(items), len(classes)), dtype=bool)
+    for i, c in enumerate(items):
+        allowed[i, : len(canonical[c])] = True
+        allowed[i, [index[TIE], index[BOTH_BAD]]] = True
+        for v in by_item[c]:
+            labels[a_index[v.annotator], i] = index[_vote_class(v, canonical[c])]
+        g = gold.get((c, criterion))
+        if g is not None and set(g.responses) <= set(canonical[c]):
+            gold_class[i] = index[_vote_class(g, canonical[c])]
+    fit = dawid_skene(labels, len(classes), gold=gold_class, allowed=allowed, prior_strength=prior_strength)
+    weights = {a: w for a, w in zip(annotators, reliability_weights(fit).values(), strict=True)}
+    fit_params = {
+        key: fit.params[key] for key in ("prior_strength", "min_item_judgments", "fitted_items", "gold_items")
+    }
+    fit_params.update(iterations=fit.n_iter, converged=fit.converged)
+    out = {}
+    for i, c in enumerate(items):
+        base = consensus_for_comparison(
+            by_item[c],
+            rule="weighted",
+            weights=weights,
+            responses=canonical[c],
+            min_confidence=min_confidence,
+        )
+        out[(c, criterion)] = _decide(
+            base, fit.posteriors[i], classes, canonical[c], min_confidence, fit_params
+        )
+    return out
+
+
+def _decide(base: ConsensusResult, posterior, classes, canonical, min_confidence, fit_params):
+    """The weighted result `base`, with the outcome, winner, confidence and top of the order from the
+    posterior."""
+    best = int(np.argmax(posterior))
+    confidence = float(posterior[best])
+    label = classes[best]
+    winner = canonical[label] if isinstance(label, int) else None
+    if confidence < min_confidence:
+        outcome, winner = "none", None
+    else:
+        outcome = "win" if winner is not None else label
+    scores = {
+        "dawid_skene": {
+            **{r: float(posterior[k]) for k, r in enumerate(canonical)},
+            TIE: float(posterior[classes.index(TIE)]),
+            BOTH_BAD: float(posterior[classes.index(BOTH_BAD)]),
+        }
+    }
+    params: dict[str, Any] = {**base.params, "dawid_skene": fit_params}
+    if len(canonical) > 2:
+        params["order_by"] = ["dawid_skene", *base.params.get("order_by", [])]
+    order = list(base.order)
+    if winner is not None:
+        order = [winner, *(r for r in order if r != winner)]
+    pairs = [_pair(p, outcome, winner, confidence, len(canonical)) for p in base.pairs]
+    return replace(
+        base,
+        rule="dawid_skene",
+        params=params,
+        outcome=outcome,
+        winner=winner,
+        order=order,
+        confidence=confidence,
+        pairs=pairs,
+        scores={**base.scores, **scores},
+    )
+
+
+def _pair(p: PairConsensus, outcome, winner, confidence, n_responses) -> PairConsensus:
+    """A pair of the winner becomes its win at the posterior's confidence; with two responses the one
+    pair is the comparison's outcome; other pairs keep the weighted tally."""
+    if winner is not None and winner in (p.a, p.b):
+        return replace(p, outcome="win", winner=winner, confidence=confidence)
+    if n_responses == 2:
+        return replace(p, outcome=outcome, winner=None, confidence=confidence)
+    return p
