@@ -44,19 +44,19 @@ PRODUCTION_TEMPERATURE = 0.8
 class Options:
     model: str
     quick: bool = False
-    samples: int = 200  # production samples (prompts) in the pool
-    pairs: int = 140  # comparisons selected for review (training and held-out topics together)
-    steps: int = 48  # DPO steps
+    samples: int = 120  # production samples (prompts) in the pool
+    pairs: int = 80  # comparisons selected for review (training and held-out topics together)
+    steps: int = 30  # DPO steps
     seed: int = 0
     project: str = ""
     learning_rate: float = 2e-4
     beta: float = 0.1
     batch_size: int = 4
-    max_new_tokens: int = 64  # production samples and fresh answers
-    eval_max_new_tokens: int = 96
-    forgetting_limit: int = 150
-    safety_limit: int = 36
-    gen_batch_size: int = 16
+    max_new_tokens: int = 48  # production samples and fresh answers
+    eval_max_new_tokens: int = 48
+    forgetting_limit: int = 80
+    safety_limit: int = 36  # the whole suite: its first 18 prompts expect refusals, the rest not
+    gen_batch_size: int = 24
 
 
 @dataclass
