@@ -1,11 +1,11 @@
 """Simulated reviewers for demos and benchmarks: a project with a team of annotator accounts, and a
-loop that has each of them work through the comparison queue like a person at the compare page
+loop that has each of them work through the queue of two-response items like a person at the compare page
 (`services.next_assignment`, the order shown to them, `services.submit_judgment`), answering by a
 rubric function with a small chance of answering the other way (people disagree a little).
 
     project, lead = create_project(name="Loop", lead=user, overlap=3, criteria=[...])
     team = make_team(project, lead, flips=(0.08, 0.08, 0.15), prefix="loop-7")
-    judged = judge_comparisons(project, team, prefer=rubric, seed=0)
+    judged = judge_pairs(project, team, prefer=rubric, seed=0)
 
 `prefer(messages, texts)` returns (index of the better text or None for a tie, strength 1-3).
 Every write goes through annotation's own services, so the queue, the lifecycle, routing and the
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 
+from annotation.kinds import registry
 from annotation.kinds.slots import slot_letter
 from annotation.kinds.task import order_shown
 from annotation.models import Project, Role
@@ -60,19 +61,18 @@ def make_team(project: Project, lead, *, flips: tuple[float, ...], prefix: str) 
     return team
 
 
-def judge_comparisons(project: Project, team: list[Reviewer], *, prefer: Prefer, seed: int = 0,
+def judge_pairs(project: Project, team: list[Reviewer], *, prefer: Prefer, seed: int = 0,
                       limit: int | None = None) -> dict:  # fmt: skip
-    """Each reviewer in turn takes their next two-response comparison and answers it by `prefer`,
+    """Each reviewer in turn takes their next two-response item and answers it by `prefer`,
     flipping a win to the other response with their probability, until nobody has anything left (or
     `limit` judgments). Returns counts: {"judgments", "flipped", "ties", "by_reviewer"}."""
+    kind = registry.listing_responses()  # the many-responses kind (registered by preferences)
     rng = random.Random(seed)
     counts = {"judgments": 0, "flipped": 0, "ties": 0, "by_reviewer": {r.name: 0 for r in team}}
     active = list(team)
     while active and (limit is None or counts["judgments"] < limit):
         for reviewer in list(active):
-            assignment = queue_services.next_assignment(
-                project=project, user=reviewer.user, kind="comparison"
-            )
+            assignment = queue_services.next_assignment(project=project, user=reviewer.user, kind=kind)
             if assignment is None:
                 active.remove(reviewer)
                 continue

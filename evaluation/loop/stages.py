@@ -200,7 +200,7 @@ class Loop:
         return f"batch #{batch.pk} ({batch.strategy}): {batch.n_selected} selected, {made} comparisons"
 
     def review(self):
-        counts = reviewers.judge_comparisons(
+        counts = reviewers.judge_pairs(
             self.s.project, self.s.team, prefer=rubric.prefer, seed=self.o.seed
         )
         self.s.counts["judgments"] = counts["judgments"]
@@ -316,7 +316,7 @@ class Loop:
     def blind_comparison(self):
         run = self.s.eval_run
         items = campaign.create_campaign(run=run, actor=self.s.lead, seed=self.o.seed)
-        counts = reviewers.judge_comparisons(
+        counts = reviewers.judge_pairs(
             self.s.project, self.s.team, prefer=rubric.prefer, seed=self.o.seed + 1
         )
         human = campaign.refresh_human(run) or {}
