@@ -200,9 +200,7 @@ class Loop:
         return f"batch #{batch.pk} ({batch.strategy}): {batch.n_selected} selected, {made} comparisons"
 
     def review(self):
-        counts = reviewers.judge_pairs(
-            self.s.project, self.s.team, prefer=rubric.prefer, seed=self.o.seed
-        )
+        counts = reviewers.judge_pairs(self.s.project, self.s.team, prefer=rubric.prefer, seed=self.o.seed)
         self.s.counts["judgments"] = counts["judgments"]
         self.s.counts["flipped"] = counts["flipped"]
         return (
