@@ -132,7 +132,10 @@ class Loop:
         User = get_user_model()
         stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
         name = self.o.project or f"Loop demo {stamp}"
-        lead, _ = User.objects.get_or_create(username="loop-lead")
+        lead, created = User.objects.get_or_create(username="loop-lead")
+        if created:  # an account for the record (audit trail, promotions), never for logging in
+            lead.set_unusable_password()
+            lead.save(update_fields=["password"])
         project = reviewers.create_project(
             name=name, lead=lead, criteria=rubric.RUBRIC_CRITERIA, instructions=rubric.RUBRIC_INSTRUCTIONS,
             base_model=self.o.model, overlap=len(FLIPS), agreement_routing=False,
