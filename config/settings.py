@@ -116,6 +116,8 @@ MIDDLEWARE = [
     "annotation.people.sessions.ForcePasswordChange",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Only our own scripts and styles, no framing (annotation.core.csp; README "Security headers and health").
+    "annotation.core.csp.ContentSecurityPolicy",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -330,6 +332,8 @@ TUNELOOP_AGREEMENT_REFRESH_SECONDS = float(os.environ.get("TUNELOOP_AGREEMENT_RE
 # How often beat embeds new production samples, retrains due quality models and recomputes priorities.
 TUNELOOP_AL_REFRESH_SECONDS = float(os.environ.get("TUNELOOP_AL_REFRESH_SECONDS", "300"))
 CELERY_BEAT_SCHEDULE = {
+    # /healthz's "worker": the age of the newest heartbeat (this task's, or a running job's).
+    "worker-heartbeat": {"task": "annotation.tasks.worker_heartbeat", "schedule": 60.0},
     "release-expired-leases": {"task": "annotation.tasks.release_expired_leases", "schedule": 60.0},
     # Agreement reports of projects with new judgments or adjudications since their last report.
     "refresh-agreement-reports": {

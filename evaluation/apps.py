@@ -14,7 +14,13 @@ class EvaluationConfig(AppConfig):
         # deferred: the registry hooks read models, which Django loads only after every AppConfig
         from training import registry_links
 
+        from annotation.core.health import register_heartbeats
+
         from . import lineage, promotion
+        from .worker import EVALS
+
+        # /healthz's worker age counts a running eval's heartbeat
+        register_heartbeats(EVALS.newest_heartbeat)
 
         # the registry page links each version to its report; a registered version gets its model card
         for hooks, hook in ((registry_links.LINKS, lineage.registry_links),
