@@ -26,7 +26,13 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        request_id = getattr(record, "request_id", None) or REQUEST_ID.get()
+        # the record's own, else the request being served, else the one Django's request logger names
+        # (it logs a response's status after the middleware chain has returned)
+        request_id = (
+            getattr(record, "request_id", None)
+            or REQUEST_ID.get()
+            or getattr(getattr(record, "request", None), "request_id", None)
+        )
         if request_id:
             entry["request_id"] = request_id
         if record.exc_info:
