@@ -12,9 +12,8 @@ class EvaluationConfig(AppConfig):
         register_actions({"view_evaluation": "lead", "evaluate": "lead"})
 
         # deferred: the registry hooks read models, which Django loads only after every AppConfig
-        from training import registry_links
-
         from annotation.core.health import register_heartbeats
+        from training import registry_links
 
         from . import lineage, promotion
         from .worker import EVALS
