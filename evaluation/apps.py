@@ -12,14 +12,9 @@ class EvaluationConfig(AppConfig):
         register_actions({"view_evaluation": "lead", "evaluate": "lead"})
 
         # deferred: the registry hooks read models, which Django loads only after every AppConfig
-        from annotation.core.health import register_heartbeats
         from training import registry_links
 
         from . import lineage, promotion
-        from .worker import EVALS
-
-        # /healthz's worker age counts a running eval's heartbeat
-        register_heartbeats(EVALS.newest_heartbeat)
 
         # the registry page links each version to its report; a registered version gets its model card
         for hooks, hook in ((registry_links.LINKS, lineage.registry_links),
@@ -27,3 +22,11 @@ class EvaluationConfig(AppConfig):
                             (registry_links.GUARDS, promotion.registry_guard)):  # fmt: skip
             if hook not in hooks:
                 hooks.append(hook)
+
+        # deferred: the eval job registry reads models, which Django loads only after every AppConfig
+        from annotation.core.health import register_heartbeats
+
+        from .worker import EVALS  # deferred: as above
+
+        # /healthz's worker age counts a running eval's heartbeat
+        register_heartbeats(EVALS.newest_heartbeat)

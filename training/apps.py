@@ -14,8 +14,8 @@ class TrainingConfig(AppConfig):
         # deferred: the job registries read models, which Django loads only after every AppConfig
         from annotation.core.health import register_heartbeats
 
-        from .exports import EXPORTS
-        from .worker import RUNS
+        from .exports import EXPORTS  # deferred: as above
+        from .worker import RUNS  # deferred: as above
 
         # /healthz's worker age counts a running training or export job's heartbeat
         register_heartbeats(RUNS.newest_heartbeat)
