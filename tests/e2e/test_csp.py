@@ -86,11 +86,11 @@ def test_main_pages_work_under_the_policy(page, live_server, users, planted, dpo
     # compare: the ranking of three responses (its height from --slots, set by compare.js)
     visit(page, f"{base}/projects/{prefs.pk}/compare/", violations)
     page.wait_for_selector(".response-card")
-    if page.locator(".rank-zones").count():
-        page.wait_for_function(
-            "() => { const z = document.querySelector('.rank-zones');"
-            " return !z.hidden && getComputedStyle(z).getPropertyValue('--slots').trim() === '3'; }"
-        )
+    assert page.locator(".response-card").count() == 3  # the triple: the annotators took the pairs
+    page.wait_for_function(
+        "() => { const z = document.querySelector('.rank-zones');"
+        " return !z.hidden && getComputedStyle(z).getPropertyValue('--slots').trim() === '3'; }"
+    )
 
     visit(page, f"{base}/projects/{project.pk}/dashboard/", violations)
     wait_drawn(page, "chart-throughput", 24)
