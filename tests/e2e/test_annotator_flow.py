@@ -56,7 +56,7 @@ def test_review_three_items_with_the_keyboard_only(page, live_server, users, sma
         page.keyboard.press(key)
     page.keyboard.type("looks right")  # typed into the comment box: no shortcut fires
     page.keyboard.press("Control+Enter")
-    page.wait_for_function("document.querySelector('#progress').innerText === 'Item 2 of 3'")
+    page.wait_for_function("() => document.querySelector('#progress').innerText === 'Item 2 of 3'")
     assert page.locator(".notice").inner_text().startswith("Saved item")
 
     # 2) edit: e focuses the gold-answer box holding the response; fix it; Esc; score; submit
@@ -70,7 +70,7 @@ def test_review_three_items_with_the_keyboard_only(page, live_server, users, sma
     for key in ["5", "y"]:
         page.keyboard.press(key)
     page.keyboard.press("Control+Enter")
-    page.wait_for_function("document.querySelector('#progress').innerText === 'Item 3 of 3'")
+    page.wait_for_function("() => document.querySelector('#progress').innerText === 'Item 3 of 3'")
 
     # 3) reject without scores first: the error comes back inline, nothing saved; then fix and submit
     page.keyboard.press("r")

@@ -37,7 +37,7 @@ def heading(page):
 
 
 def wait_heading(page, text):
-    page.wait_for_function(f"document.querySelector('#progress').innerText === {text!r}")
+    page.wait_for_function(f"() => document.querySelector('#progress').innerText === {text!r}")
 
 
 def test_three_comparisons_with_the_keyboard_only(page, live_server, users, cmp_project):
@@ -147,7 +147,7 @@ def test_rank_by_drag_and_drop_and_tie_toggle(page, live_server, users):
     assert ranked.locator(".rank-card").evaluate_all("els => els.map(e => e.dataset.slot).join('')") == "ABC"
     page.locator("#ranking").fill("C>B=A")
     page.keyboard.press("Control+Enter")
-    page.wait_for_function("document.querySelector('#progress').innerText === 'No comparisons left'")
+    page.wait_for_function("() => document.querySelector('#progress').innerText === 'No comparisons left'")
     assignment = Assignment.objects.get(annotator=users["annotator"], project=p)
     order = assignment.display_order
     payload = Judgment.objects.get(assignment=assignment).payload

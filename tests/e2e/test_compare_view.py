@@ -48,7 +48,7 @@ def project_with(users, name, *comparisons):
 
 
 def wait_heading(page, text):
-    page.wait_for_function(f"document.querySelector('#progress').innerText === {text!r}")
+    page.wait_for_function(f"() => document.querySelector('#progress').innerText === {text!r}")
 
 
 def assert_no_script_ran(page, dialogs):
