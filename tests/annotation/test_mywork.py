@@ -178,6 +178,20 @@ def test_gold_accuracy_appears_when_the_lead_turns_it_on(client, users, worked):
 
 
 @pytest.mark.django_db
+def test_a_final_answer_from_the_callers_judgment_alone_is_not_agreement(client, users, project):
+    """Routing can approve an item from the caller's judgment alone (overlap 1 or a lone judge): that
+    says nothing about agreement. A lead's adjudication always counts."""
+    make_items(project, users["lead"], 2)
+    judge_all(project, users["annotator"], lambda item: "accept", lambda item: 12.0)
+    alone, adjudicated = Item.objects.filter(project=project).order_by("id")
+    lifecycle.resolve(alone, ItemState.APPROVED, {"decision": "accept", "text": "", "scores": {}})
+    final = {"source": "adjudication", "adjudication": 1, "decision": "reject", "text": "", "scores": {}}
+    lifecycle.resolve(adjudicated, ItemState.APPROVED, final)
+    html = my_page(client, users["annotator"], project).content.decode()
+    assert '<span class="stat-num" id="my-agreement">0%</span>' in html and "(0 of 1)" in html
+
+
+@pytest.mark.django_db
 def test_my_work_for_outsiders_is_404_and_anonymous_must_log_in(client, users, worked):
     assert my_page(client, users["outsider"], worked).status_code == 404
     client.logout()
