@@ -39,7 +39,9 @@ def test_rushed_note_and_my_work_page(page, live_server, users, timed_project):
     page.wait_for_function("document.querySelector('#progress').innerText === '1 done · 2 left'")
     shot(page, "rushed-note")
     note = page.locator("#rushed-note").inner_text()
-    assert note.startswith("That one took ") and note.endswith("the project asks for at least 600 s per item.")
+    assert note.startswith("That one took ") and note.endswith(
+        "the project asks for at least 600 s per item."
+    )
 
     page.get_by_role("link", name="My work").click()
     page.wait_for_selector("h1:text('My work')")
