@@ -6,7 +6,8 @@
   from the first to the last shown (a day without work is 0);
 - `median_seconds`: the median time per judgment (judgments without a time left out);
 - `agreement`: the share of judged items with a final answer (not gold) whose final label equals the
-  caller's label, with its counts;
+  caller's label, with its counts (the facts leave out a final answer made from the caller's
+  judgment alone);
 - `gold`: the share of gold items answered as the gold answer says, only when `show_gold` (the
   project's `show_gold_feedback`); None otherwise, so nothing about gold leaks;
 - `rushed`: judgments faster than the project's minimum, and the latest few of them.
