@@ -36,9 +36,8 @@ class Project(models.Model):
     max_extra_annotators = models.PositiveSmallIntegerField(
         default=0, help_text="Extra annotators a disagreeing item may get before a lead decides (0 = off)."
     )
-    # Denormalised pointer to the newest rubric version, written only by
-    # services.create_rubric_version: hot paths (next, submit) load it with select_related("latest_
-    # rubric_version") instead of a query of their own. Read it through current_rubric_version().
+    # The newest rubric version, written only by services.create_rubric_version: hot paths (next, submit)
+    # load it with select_related instead of a query of their own. Read it via current_rubric_version().
     latest_rubric_version = models.ForeignKey(
         "RubricVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
     )
@@ -49,8 +48,7 @@ class Project(models.Model):
     dataset_license = models.CharField(
         max_length=64, default="other", help_text="License of exported datasets (SPDX id, e.g. cc-by-4.0)."
     )
-    # Judgments imported from other teams (Label Studio, a Hub dataset) count in agreement figures only
-    # when a lead turns this on.
+    # Other teams' imported judgments (Label Studio, a Hub dataset) count in agreement only when turned on.
     count_external_judgments = models.BooleanField(
         default=False, help_text="Count imported (external) judgments in agreement figures."
     )
@@ -58,6 +56,7 @@ class Project(models.Model):
     blind_review = models.BooleanField(
         default=True, help_text="Hide model names from annotators (leads always see them)."
     )
+    show_gold_feedback = models.BooleanField(default=False, help_text="Annotators see their gold accuracy.")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )

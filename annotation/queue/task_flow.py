@@ -22,6 +22,12 @@ from annotation.queue import services
 from annotation.queue.selectors import annotator_progress
 
 
+def rushed_note(duration_seconds: float | None, minimum: int) -> str:
+    """The gentle note the next task shows after a rushed submit."""
+    took = f"{round(duration_seconds or 0, 1):g} s"
+    return f"That one took {took}; the project asks for at least {minimum} s per item."
+
+
 def seconds(value) -> float:
     """A non-negative number of seconds from a form value; 0 when it is not one."""
     try:
@@ -54,7 +60,9 @@ class TaskFlow:
 
     # --- shared -----------------------------------------------------------------------------
 
-    def render(self, request, project, assignment, *, values=None, errors=None, notice="", status=200):
+    def render(
+        self, request, project, assignment, *, values=None, errors=None, notice="", note="", status=200
+    ):
         values = values or {}
         errors = errors or {}
         full = not is_htmx(request)
@@ -65,8 +73,9 @@ class TaskFlow:
             # blind review: which model wrote a response is for leads only (and for all when it is off)
             "show_model_names": is_lead or not project.blind_review,
             "progress": progress,
-            "position": progress["done"] + 1,
+            "left": progress["total"] - progress["done"],  # the counter: "3 done · 48 left"
             "notice": notice,
+            "rushed_note": note,
             "guidelines": project.guidelines,
             "errors": errors,
             "values": values,
@@ -115,7 +124,8 @@ class TaskFlow:
         except ServiceError as exc:  # shown inline with what was typed; nothing is lost
             errors = exc.errors or {"__all__": [exc.message]}
             return self.render(request, project, assignment, values=values, errors=errors, status=exc.status)
-        return self.after(request, project, self.saved_notice(judgment), messages.success)
+        note = rushed_note(judgment.duration_seconds, project.min_seconds_per_item) if judgment.rushed else ""
+        return self.after(request, project, self.saved_notice(judgment), messages.success, note=note)
 
     def skip_view(self, request, pk):
         try:
@@ -128,16 +138,19 @@ class TaskFlow:
         notice = f"Skipped {self.kind.noun} #{assignment.item_id}."
         return self.after(request, assignment.project, notice, messages.info)
 
-    def after(self, request, project, notice, level):
-        """After a submit or skip: the next task (htmx), or back to the page with a message."""
+    def after(self, request, project, notice, level, *, note=""):
+        """After a submit or skip: the next task (htmx), or back to the page with a message; `note`
+        (a rushed submit's gentle note) goes with it."""
         if not is_htmx(request):
             level(request, notice)
+            if note:
+                messages.info(request, note, extra_tags="rushed-note")
             return redirect(self.page_url, pk=project.pk)
         try:
             assignment = self.next(request, project)
         except ServiceError as exc:
             return self.message(request, exc)
-        return self.render(request, project, assignment, notice=notice)
+        return self.render(request, project, assignment, notice=notice, note=note)
 
     def views(self):
         """(page, submit, skip) view functions for urls.py."""
