@@ -36,7 +36,7 @@ def test_rushed_note_and_my_work_page(page, live_server, users, timed_project):
     for key in ["a", "4"]:
         page.keyboard.press(key)
     page.keyboard.press("Control+Enter")  # well under the project's 600 s
-    page.wait_for_function("document.querySelector('#progress').innerText === '1 done · 2 left'")
+    page.wait_for_function("() => document.querySelector('#progress').innerText === '1 done · 2 left'")
     shot(page, "rushed-note")
     note = page.locator("#rushed-note").inner_text()
     assert note.startswith("That one took ") and note.endswith(
