@@ -142,6 +142,7 @@ def seed(tmp: Path) -> dict:
 def site(django_db_setup, django_db_blocker, tmp_path_factory):
     """The seeded ids and a live server of the module's own; the database is flushed at the end."""
     from django.core.management import call_command
+    from django.db import connections
     from pytest_django.live_server_helper import LiveServer
 
     with django_db_blocker.unblock():
@@ -154,6 +155,7 @@ def site(django_db_setup, django_db_blocker, tmp_path_factory):
             server._live_server_modified_settings.disable()
             server.stop()
             call_command("flush", interactive=False, verbosity=0)
+            connections.close_all()  # this context's connection too, or dropping the test database fails
 
 
 @pytest.fixture(scope="module")
