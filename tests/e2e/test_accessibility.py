@@ -7,6 +7,7 @@ The module flushes the database when it is done, as a transactional test would.
 """
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ BLOCKING = {"serious", "critical"}
 # (role, name, path with {placeholders} filled from the seeded ids)
 PAGES = [
     (None, "login", "/login/"),
+    (None, "invitation", "/invite/{invite}/"),
     ("annotator1", "project list", "/"),
     ("annotator1", "review", "/projects/{project}/review/"),
     ("annotator1", "compare", "/projects/{project}/compare/"),
@@ -44,6 +46,8 @@ PAGES = [
     ("lead", "coverage", "/projects/{project}/coverage/"),
     ("lead", "snapshots", "/projects/{project}/snapshots/"),
     ("lead", "snapshot", "/snapshots/{snapshot}/"),
+    ("lead", "snapshot diff", "/snapshots/{snapshot}/diff/?against={snapshot2}"),
+    ("lead", "export", "/exports/{export}/"),
     ("lead", "runs", "/projects/{project}/runs/"),
     ("lead", "new run", "/projects/{project}/runs/new/"),
     ("lead", "run", "/runs/{run}/"),
@@ -54,7 +58,9 @@ PAGES = [
     ("lead", "eval set", "/eval-sets/{eval_set}/"),
     ("lead", "eval run", "/eval-runs/{eval_run}/"),
     ("lead", "eval report", "/models/{version}/report/"),
+    ("lead", "not found", "/projects/999999/dashboard/"),
 ]
+STATUS = {"not found": 404}  # the rest answer 200
 
 AXE_RUN = """async () => {
   const result = await axe.run(document, {resultTypes: ['violations']});
@@ -70,8 +76,11 @@ def seed(tmp: Path) -> dict:
     production samples, a snapshot, a finished training run with metrics, its model version, an eval
     set and a finished eval run with its report. Returns the ids the pages need."""
     from django.contrib.auth import get_user_model
+    from django.utils import timezone
 
     from annotation.active_learning.models import ProductionSample
+    from annotation.models import Invitation
+    from annotation.people import tokens
     from annotation.projects import services as project_services
     from annotation.quality import tasks as quality_tasks
     from annotation.queue import services as queue_services
@@ -82,7 +91,7 @@ def seed(tmp: Path) -> dict:
     from tests.evaluation.test_browser_eval import EXAMPLES, finished_run
     from tests.preferences.factories import judge as judge_comparison
     from tests.preferences.factories import make_comparisons
-    from training.models import RunMetric, RunState, TrainingRun
+    from training.models import ExportJob, RunMetric, RunState, TrainingRun
 
     make = get_user_model().objects.create_user
     admin, lead, ann1, ann2 = (make(n, password="pw") for n in ("admin1", "lead", "annotator1", "annotator2"))
@@ -116,7 +125,17 @@ def seed(tmp: Path) -> dict:
             prompt=f"Production question {i}?", output=f"Production answer {i}.", content_hash=str(i) * 64,
         )  # fmt: skip
 
+    token, token_hash = tokens.new_token()
+    Invitation.objects.create(
+        project=project, role="annotator", username="newcomer", token_hash=token_hash, created_by=lead,
+        expires_at=timezone.now() + timedelta(days=7),
+    )  # fmt: skip
     snapshot = snapshot_with(project, ["Question 0?", "Question 1?"])
+    snapshot2 = snapshot_with(project, ["Question 1?", "Question 2?"])
+    export = ExportJob.objects.create(
+        project=project, snapshot=snapshot, layout="trl-messages", format="jsonl", state=RunState.COMPLETED,
+        rows_done=2, rows_total=2, created_by=lead,
+    )  # fmt: skip
     run = TrainingRun.objects.create(
         project=project, snapshot=snapshot, method="sft", state=RunState.COMPLETED, step=4, max_steps=4,
         epoch=1.0, loss=1.25, created_by=lead,
@@ -133,7 +152,7 @@ def seed(tmp: Path) -> dict:
     )
     eval_run = finished_run(project, eval_set, model_version, good=True)
     return {
-        "project": project.pk, "disputed": disputed, "sample": sample.pk, "snapshot": snapshot.pk, "run": run.pk,
+        "project": project.pk, "disputed": disputed, "invite": token, "snapshot2": snapshot2.pk, "export": export.pk, "sample": sample.pk, "snapshot": snapshot.pk, "run": run.pk,
         "version": model_version.pk, "eval_set": eval_set.pk, "eval_run": eval_run.pk,
     }  # fmt: skip
 
@@ -185,7 +204,7 @@ def test_page_has_no_serious_accessibility_violation(site, pages, role, name, pa
     base, ids = site
     page = pages[role]
     response = page.goto(base + path.format(**ids))
-    assert response.status == 200, f"{name}: HTTP {response.status} at {page.url}"
+    assert response.status == STATUS.get(name, 200), f"{name}: HTTP {response.status} at {page.url}"
     page.wait_for_load_state("load")
     page.add_script_tag(path=str(AXE))
     violations = page.evaluate(AXE_RUN)
@@ -194,3 +213,33 @@ def test_page_has_no_serious_accessibility_violation(site, pages, role, name, pa
         f"  [{v['impact']}] {v['id']}: {v['help']} ({v['helpUrl']})\n    at {v['targets']}\n    {v['summary']}"
         for v in blocking
     )
+
+
+FOCUS_RING = """() => {
+  const el = document.activeElement, style = getComputedStyle(el);
+  const ring = style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) >= 2;
+  return {tag: el.tagName, text: (el.innerText || el.value || el.name || '').slice(0, 40),
+          ring: ring || style.boxShadow !== 'none'};
+}"""
+
+
+@pytest.mark.parametrize(
+    ("role", "path"),
+    [("lead", "/projects/{project}/settings/"), ("annotator1", "/projects/{project}/review/")],
+)
+def test_keyboard_focus_is_always_visible(site, pages, role, path):
+    """Tab through the first controls of a page: every focused element draws a focus ring."""
+    base, ids = site
+    page = pages[role]
+    page.goto(base + path.format(**ids))
+    page.locator("body").focus()
+    seen = []
+    for _ in range(25):
+        page.keyboard.press("Tab")
+        focused = page.evaluate(FOCUS_RING)
+        if focused["tag"] == "BODY":
+            break
+        seen.append(focused)
+    assert len(seen) >= 10, seen
+    invisible = [f for f in seen if not f["ring"]]
+    assert not invisible, f"focused without a visible ring: {invisible}"
