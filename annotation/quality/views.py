@@ -97,7 +97,8 @@ def drift_tables(annotator_weekly: dict) -> list[dict]:
                 {
                     "agree": by_week[w]["agree"],
                     "items": by_week[w]["items"],
-                    "shade": round(100 * by_week[w]["agree"]),
+                    # alpha in hundredths, at most .40: the dark text on it stays readable (WCAG AA)
+                    "shade": round(40 * by_week[w]["agree"]),
                 }
                 if w in by_week
                 else None
