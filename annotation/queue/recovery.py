@@ -2,8 +2,8 @@
 
 - undo_skip: while the skip is within the lease time, the skipped assignment is leased to the caller
   again if the item still has a free slot (lifecycle.reclaim_slot); otherwise a clear Conflict.
-- reopen: the item the caller just submitted, with its current judgment, while the lease time lasts
-  and no decision was made on it; the next submit supersedes (services.submit_judgment).
+- reopen: the item the caller just submitted, with its current judgment, while the lease time lasts;
+  the next submit supersedes (services.submit_judgment), as a resubmit always has.
 - preview: the item next_assignment would pick for the caller, read without a lock, a lease or a slot.
 """
 
@@ -61,8 +61,8 @@ def reopen(*, assignment: Assignment, user, now=None) -> tuple[Assignment, Judgm
         judgment = mine.judgments.filter(is_current=True).first()
     if judgment is None:
         raise Conflict("There is no submitted answer of yours on this item to go back to.")
-    if mine.leased_until < now or mine.item.state not in lifecycle.QUEUE_STATES:
-        raise Conflict("Too late to go back: this item is no longer yours to change.")
+    if mine.leased_until < now:
+        raise Conflict("Too late to go back: the lease time on this item is over.")
     return mine, judgment
 
 
