@@ -127,3 +127,16 @@ def test_the_page_refuses_an_undo_with_nothing_to_undo(client, project, items, u
     client.force_login(users["annotator"])
     r = client.post(f"/projects/{project.pk}/review/", {"action": "undo_skip"})
     assert r.status_code == 400 and b"Nothing to undo" in r.content
+
+
+def test_the_dashboard_counts_skips_by_reason(client, project, items, users):
+    for person, reason in ((users["annotator"], "broken"), (users["annotator2"], "broken")):
+        a = queue_services.next_assignment(project=project, user=person)
+        queue_services.skip_assignment(assignment=a, user=person, reason=reason)
+    a = queue_services.next_assignment(project=project, user=users["annotator"])
+    queue_services.skip_assignment(assignment=a, user=users["annotator"], reason="unclear")
+    client.force_login(users["lead"])
+    page = client.get(f"/projects/{project.pk}/dashboard/")
+    rows = page.context["skip_reasons"]
+    assert [(r["label"], r["count"]) for r in rows] == [("Unclear", 1), ("Broken item", 2)]
+    assert b"Why items were skipped" in page.content
