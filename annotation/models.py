@@ -278,7 +278,7 @@ class Assignment(models.Model):
     reason = models.CharField(max_length=64, blank=True, help_text="Which queue strategy chose this item.")
     created_at = models.DateTimeField(auto_now_add=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
-    skip_reason = models.CharField(max_length=16, choices=SkipReason.choices, blank=True, default="")
+    skip_reason = models.CharField(max_length=16, choices=SkipReason.choices, blank=True, db_default="")
 
     class Meta:
         constraints = [
