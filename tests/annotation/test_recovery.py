@@ -39,7 +39,7 @@ def test_the_api_skip_takes_a_reason(project, items, users, api):
     client = api["annotator"]
     task = client.get(f"/api/projects/{project.pk}/next/").json()
     r = client.post(f"/api/assignments/{task['assignment']}/skip/", {"reason": "unclear"}, format="json")
-    assert r.status_code == 200
+    assert r.status_code == 200 and r.json()["skip_reason"] == "unclear"
     assert Assignment.objects.get(pk=task["assignment"]).skip_reason == SkipReason.UNCLEAR
 
 
