@@ -36,8 +36,8 @@ class Project(models.Model):
     max_extra_annotators = models.PositiveSmallIntegerField(
         default=0, help_text="Extra annotators a disagreeing item may get before a lead decides (0 = off)."
     )
-    # The newest rubric version, written only by services.create_rubric_version: hot paths (next, submit)
-    # load it with select_related instead of a query of their own. Read it via current_rubric_version().
+    # The newest rubric version, written only by services.create_rubric_version: hot paths load it with
+    # select_related (no query of their own). Read it through current_rubric_version().
     latest_rubric_version = models.ForeignKey(
         "RubricVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
     )
@@ -48,12 +48,11 @@ class Project(models.Model):
     dataset_license = models.CharField(
         max_length=64, default="other", help_text="License of exported datasets (SPDX id, e.g. cc-by-4.0)."
     )
-    # Other teams' imported judgments (Label Studio, a Hub dataset) count in agreement only when turned on.
+    # Judgments imported from other teams count in agreement figures only when a lead turns this on.
     count_external_judgments = models.BooleanField(
         default=False, help_text="Count imported (external) judgments in agreement figures."
     )
-    # Blind review: annotators never see which model wrote a response (pages and API); leads always do.
-    blind_review = models.BooleanField(
+    blind_review = models.BooleanField(  # model names are hidden from annotators (pages and API)
         default=True, help_text="Hide model names from annotators (leads always see them)."
     )
     show_gold_feedback = models.BooleanField(default=False, help_text="Annotators see their gold accuracy.")
@@ -268,6 +267,13 @@ class AssignmentState(models.TextChoices):
     EXTERNAL = "external", "External (imported)"
 
 
+class SkipReason(models.TextChoices):  # asked with one key when an annotator skips
+    UNCLEAR = "unclear", "Unclear"
+    NEEDS_EXPERTISE = "needs_expertise", "Needs expertise"
+    BROKEN = "broken", "Broken item"
+    OTHER = "other", "Other"
+
+
 class Assignment(models.Model):
     """An item handed to one annotator. One row per (item, annotator): nobody gets an item twice."""
 
@@ -283,6 +289,7 @@ class Assignment(models.Model):
     reason = models.CharField(max_length=64, blank=True, help_text="Which queue strategy chose this item.")
     created_at = models.DateTimeField(auto_now_add=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
+    skip_reason = models.CharField(max_length=16, choices=SkipReason.choices, blank=True, db_default="")
 
     class Meta:
         constraints = [
@@ -304,12 +311,8 @@ class Decision(models.TextChoices):
     REJECT = "reject", "Reject"
 
 
-FLAG_CHOICES = {
-    "pii": "Contains PII",
-    "unsafe": "Unsafe",
-    "factual_error": "Factual error",
-    "off_topic": "Off-topic",
-}
+FLAG_CHOICES = {"pii": "Contains PII", "unsafe": "Unsafe", "factual_error": "Factual error"}
+FLAG_CHOICES["off_topic"] = "Off-topic"
 
 
 class Judgment(models.Model):
@@ -338,9 +341,8 @@ class Judgment(models.Model):
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="superseded_by"
     )
     is_current = models.BooleanField(default=True)
-    # Imported from another team or tool (Label Studio, a Hub dataset): `source` says where from; the
-    # annotator is a placeholder user standing for the imported pseudonym. Agreement figures leave these
-    # out unless the project's count_external_judgments is on.
+    # Imported from another team or tool: `source` says where from; the annotator is a placeholder for the
+    # imported pseudonym. Agreement figures leave these out unless count_external_judgments is on.
     external = models.BooleanField(default=False, db_default=False)
     source = models.CharField(max_length=200, blank=True, db_default="", default="")
     created_at = models.DateTimeField(auto_now_add=True)

@@ -17,6 +17,7 @@ from annotation.models import (
     Membership,
     Role,
     RubricVersion,
+    SkipReason,
 )
 from annotation.queue.selectors import project_progress
 
@@ -130,7 +131,23 @@ def dashboard(project, *, now=None) -> dict:
         **figures,
         "figures_at": datetime.fromtimestamp(at, tz=UTC),
         "throughput": throughput_per_hour(project, now=now),
+        "skip_reasons": skip_reasons(project),
     }
+
+
+def skip_reasons(project) -> list[dict]:
+    """Skipped assignments by the reason the annotator gave (SkipReason's order; "" = not given)."""
+    counts = dict(
+        Assignment.objects.filter(project=project, state=AssignmentState.SKIPPED)
+        .values_list("skip_reason")
+        .annotate(n=Count("id"))
+    )
+    named = [(value, label) for value, label in SkipReason.choices] + [("", "Not given")]
+    return [
+        {"reason": value, "label": label, "count": counts[value]}
+        for value, label in named
+        if counts.get(value)
+    ]
 
 
 def judgments_visible_to(user, project):

@@ -109,7 +109,9 @@ def test_help_toggles_and_skip_by_keyboard(page, live_server, users, small_proje
     assert help_box.is_visible() and "Ctrl" in help_box.inner_text()
     page.keyboard.press("?")
     assert help_box.is_hidden()
-    page.keyboard.press("s")
+    page.keyboard.press("s")  # asks why: 1-4
+    page.wait_for_selector("#skip-reasons", state="visible")
+    page.keyboard.press("1")
     page.wait_for_selector("text=Skipped item")
     assert progress(page) == "0 done · 2 left"  # the skipped item leaves the annotator's total
     assert not Judgment.objects.exists()
