@@ -75,6 +75,8 @@ def test_main_pages_work_under_the_policy(page, live_server, users, planted, dpo
 
     # review: an htmx submit swaps in the next task
     visit(page, f"{base}/projects/{project.pk}/review/", violations)
+    page.click("#annotate-myself")  # a lead's first view is a preview (no lease): annotate instead
+    page.wait_for_selector("#task-form:not([inert])")
     first = page.locator("#progress").inner_text()
     page.locator("body").focus()
     for key in ["a", "4", "y"]:
@@ -85,6 +87,8 @@ def test_main_pages_work_under_the_policy(page, live_server, users, planted, dpo
 
     # compare: the ranking of three responses (its height from --slots, set by compare.js)
     visit(page, f"{base}/projects/{prefs.pk}/compare/", violations)
+    page.click("#annotate-myself")
+    page.wait_for_selector("#compare-form:not([inert])")
     page.wait_for_selector(".response-card")
     assert page.locator(".response-card").count() == 3  # the triple: the annotators took the pairs
     page.wait_for_function(

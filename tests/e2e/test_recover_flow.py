@@ -27,7 +27,7 @@ def proj(users):
 
 
 def wait_heading(page, text):
-    page.wait_for_function(f"document.querySelector('#progress').innerText === {text!r}")
+    page.wait_for_function(f"() => document.querySelector('#progress').innerText === {text!r}")
 
 
 def item_shown(page) -> int:
@@ -37,7 +37,7 @@ def item_shown(page) -> int:
 def test_skip_asks_for_a_reason_with_one_key_and_can_be_undone(page, live_server, users, proj):
     login(page, live_server, "annotator1")
     page.goto(f"{live_server.url}/projects/{proj.pk}/review/")
-    wait_heading(page, "Item 1 of 2")
+    wait_heading(page, "0 done · 2 left")
     first = item_shown(page)
     page.locator("body").focus()
     page.keyboard.press("s")
@@ -67,14 +67,14 @@ def test_skip_asks_for_a_reason_with_one_key_and_can_be_undone(page, live_server
 def test_back_reopens_the_item_just_submitted_and_a_resubmit_supersedes(page, live_server, users, proj):
     login(page, live_server, "annotator1")
     page.goto(f"{live_server.url}/projects/{proj.pk}/review/")
-    wait_heading(page, "Item 1 of 2")
+    wait_heading(page, "0 done · 2 left")
     first = item_shown(page)
     page.locator("body").focus()
     for key in ["r", "4", "c"]:
         page.keyboard.press(key)
     page.keyboard.type("too vague")
     page.keyboard.press("Control+Enter")
-    wait_heading(page, "Item 2 of 2")
+    wait_heading(page, "1 done · 1 left")
     assert item_shown(page) != first
     page.evaluate("window.samePage = true")
     page.keyboard.press("z")
