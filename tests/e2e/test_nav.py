@@ -63,9 +63,9 @@ def test_groups_open_without_javascript(browser, live_server, project, users):
     context.close()
 
 
-def test_annotators_see_their_two_pages_only(page, live_server, project, users):
+def test_annotators_see_their_own_pages_only(page, live_server, project, users):
     login(page, live_server, "annotator1")
     page.goto(f"{live_server.url}/projects/{project.pk}/review/")
     nav = page.get_by_role("navigation", name="Project")
-    assert nav.get_by_role("link").all_inner_texts() == ["Review", "Compare"]
+    assert nav.get_by_role("link").all_inner_texts() == ["Review", "Compare", "My work"]
     assert nav.locator("summary").count() == 0
