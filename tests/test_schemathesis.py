@@ -40,7 +40,9 @@ def operations():
 @pytest.fixture
 def tokens(users, project, items):
     make_items(project, users["lead"], 3, start=10)
-    return {role: Token.objects.get_or_create(user=users[role])[0].key for role in ("admin", "lead", "annotator")}
+    return {
+        role: Token.objects.get_or_create(user=users[role])[0].key for role in ("admin", "lead", "annotator")
+    }
 
 
 def check(operation, key, project_id):
@@ -68,6 +70,9 @@ def test_api_conforms_to_its_schema(tokens, project):
         for role, key in tokens.items():
             try:
                 check(operation, key, project.pk)
-            except (Exception, BaseExceptionGroup) as exc:  # collect every operation's failure, then report them all
+            except (
+                Exception,
+                BaseExceptionGroup,
+            ) as exc:  # collect every operation's failure, then report them all
                 failures.append(f"{role} {operation.method.upper()} {operation.path}: {exc}"[:2500])
     assert not failures, "\n\n".join(failures)

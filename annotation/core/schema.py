@@ -15,16 +15,27 @@ ERROR_CODES = {
     "413": "The request body is too large.",
     "429": "Too many requests (throttled, or the account is locked out); see `Retry-After`.",
 }
+# `errors`: messages per field (bad input), or line-numbered issues (input refused row by row).
+ERRORS_SCHEMA = {
+    "oneOf": [
+        {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+        {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "line": {"type": "integer"},
+                    "field": {"type": "string"},
+                    "message": {"type": "string"},
+                },
+                "required": ["line", "field", "message"],
+            },
+        },
+    ]
+}
 ERROR_SCHEMA = {
     "type": "object",
-    "properties": {
-        "detail": {"type": "string"},
-        "code": {"type": "string"},
-        "errors": {
-            "type": "object",
-            "additionalProperties": {"type": "array", "items": {"type": "string"}},
-        },
-    },
+    "properties": {"detail": {"type": "string"}, "code": {"type": "string"}, "errors": ERRORS_SCHEMA},
     "required": ["detail", "code"],
 }
 METHODS = {"get", "put", "post", "patch", "delete"}
