@@ -64,6 +64,7 @@ def check(operation, key, project_id):
     run()
 
 
+@pytest.mark.timeout(1200)  # a hard limit (pytest-timeout); it takes 2-4 minutes on 2 busy cores
 def test_api_conforms_to_its_schema(tokens, project):
     failures = []
     for operation in operations():
