@@ -208,6 +208,14 @@ class Item(models.Model):
             models.Index(fields=["project", "state"], name="item_state_idx"),
             # what changed since a recompute (annotation.core.changes); lifecycle steps bump updated_at
             models.Index(fields=["project", "updated_at"], name="item_changed_idx"),
+            # The lead's item list, newest first, read page by page (annotation.core.keyset).
+            models.Index(fields=["project", "-id"], name="item_list_idx"),
+            # The leads' disagreement queue, in its order (annotation.quality.selectors.disagreements).
+            models.Index(
+                fields=["project", "-priority", "id"],
+                name="item_disputed_idx",
+                condition=Q(state="disputed", is_gold=False),
+            ),
         ]
 
     def __str__(self):
@@ -245,6 +253,8 @@ class Response(models.Model):
     class Meta:
         ordering = ["item_id", "position"]
         constraints = [models.UniqueConstraint(fields=["item", "position"], name="response_position_unique")]
+        # The model names the pairs page offers, by a loose index scan (preferences.selectors).
+        indexes = [models.Index(fields=["model_name"], name="response_model_idx")]
 
     def __str__(self):
         return f"Response {self.position} of item {self.item_id}"
@@ -366,7 +376,11 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["-id"]
-        indexes = [models.Index(fields=["project", "-id"], name="audit_project_idx")]
+        indexes = [
+            models.Index(fields=["project", "-id"], name="audit_project_idx"),
+            # The audit page's verb filter: its choices by a loose index scan (projects.selectors).
+            models.Index(fields=["project", "verb"], name="audit_verb_idx"),
+        ]
 
     def __str__(self):
         return f"{self.actor} {self.verb} {self.object_type}#{self.object_id}"
@@ -464,37 +478,13 @@ class AnnotatorReliability(models.Model):
         return f"{self.annotator_id} in {self.project_id} ({self.kind}): {self.weight:.2f}"
 
 
-class Recompute(models.Model):
-    """A background recompute ("agreement", "consensus:<rule>"): progress, and where the next one starts."""
-
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="recomputes")
-    what = models.CharField(max_length=64)
-    params = models.JSONField(default=dict, blank=True)  # what else the result depends on
-    mode = models.CharField(max_length=16, blank=True)  # full | incremental
-    state = models.CharField(max_length=16, default="queued")  # queued | running | done | failed
-    done = models.PositiveIntegerField(default=0)
-    total = models.PositiveIntegerField(default=0)
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
-    result = models.JSONField(default=dict, blank=True)
-    error = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-id"]
-        indexes = [models.Index(fields=["project", "what", "-id"], name="recompute_idx")]
-
-    def __str__(self):
-        return f"Recompute #{self.pk} of {self.what} ({self.state})"
-
-
 # Tables beside their feature, imported so that Django registers them (one place for all tables).
 # isort: off
 from annotation.active_learning.models import (  # noqa: E402, F401
     ActiveLearningSettings, CoverageReport, ItemEmbedding, ProductionSample, ProjectIngestToken,
     QualityModel, SampleScore, SelectionBatch,
 )  # fmt: skip
+from annotation.core.models import Recompute  # noqa: E402, F401
 from annotation.importing.models import ImportJob  # noqa: E402, F401
 from annotation.people.models import ApiToken, Invitation, PasswordChangeRequired  # noqa: E402, F401
 # isort: on

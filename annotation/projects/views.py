@@ -4,13 +4,12 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_http_methods, require_POST
 
-from annotation.core import charts
+from annotation.core import charts, keyset
 from annotation.core.errors import ServiceError
 from annotation.core.forms import add_service_errors
 from annotation.core.permissions import can
@@ -191,8 +190,8 @@ def invitation_revoke(request, pk, invitation_id):
 def audit(request, pk):
     project = project_for(request, pk, "view_audit")
     verb = request.GET.get("verb", "")[:64]
-    page_obj = Paginator(selectors.audit_events(project, limit=None, verb=verb), AUDIT_PER_PAGE).get_page(
-        request.GET.get("page")
+    page_obj = keyset.paginate(
+        selectors.audit_events(project, limit=None, verb=verb), ["-id"], request.GET, AUDIT_PER_PAGE
     )
     context = {
         "events": page_obj.object_list,
