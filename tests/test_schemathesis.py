@@ -11,12 +11,12 @@ samples with the embedder, pushing to the Hub) are left out: their input checks 
 import pytest
 import schemathesis
 from django.core import signals
+from django.core.handlers.wsgi import WSGIHandler
 from django.db import close_old_connections, transaction
 from hypothesis import HealthCheck, given, settings
 from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error, response_schema_conformance, status_code_conformance
 
-from config.wsgi import application
 from tests.conftest import make_items
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
@@ -34,7 +34,9 @@ CHECKS = [not_a_server_error, status_code_conformance, response_schema_conforman
 
 
 def operations():
-    schema = schemathesis.openapi.from_wsgi("/api/schema/", application)
+    # Django's WSGI handler, not config.wsgi: that marks the process a server (DJANGO_SERVER_PROCESS),
+    # which later tests' subprocesses would inherit as production mode
+    schema = schemathesis.openapi.from_wsgi("/api/schema/", WSGIHandler())
     ops = [result.ok() for result in schema.get_all_operations()]
     return [op for op in ops if (op.method.upper(), op.path) not in MODEL_WORK]
 
