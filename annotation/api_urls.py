@@ -5,12 +5,15 @@ from django.urls import path
 from annotation.active_learning import api as al_api
 from annotation.importing import api as import_api
 from annotation.people import api as people_api
+from annotation.people import token_api
 from annotation.projects import api as project_api
 from annotation.quality import api as quality_api
 from annotation.queue import api as queue_api
 
 urlpatterns = [
-    path("auth/token/", project_api.TokenView.as_view(), name="api-token"),
+    path("auth/token/", token_api.TokenView.as_view(), name="api-token"),
+    path("auth/tokens/", token_api.TokenListView.as_view(), name="api-tokens"),
+    path("auth/tokens/<int:token_id>/", token_api.TokenDetailView.as_view(), name="api-token-detail"),
     path("projects/", project_api.ProjectListView.as_view(), name="api-projects"),
     path("projects/<int:project_id>/", project_api.ProjectDetailView.as_view(), name="api-project"),
     path("projects/<int:project_id>/members/", project_api.MemberListView.as_view(), name="api-members"),

@@ -487,5 +487,5 @@ from annotation.active_learning.models import (  # noqa: E402, F401
 )  # fmt: skip
 from annotation.core.models import Recompute  # noqa: E402, F401
 from annotation.importing.models import ImportJob  # noqa: E402, F401
-from annotation.people.models import Invitation, PasswordChangeRequired  # noqa: E402, F401
+from annotation.people.models import ApiToken, Invitation, PasswordChangeRequired  # noqa: E402, F401
 # isort: on

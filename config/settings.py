@@ -263,6 +263,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "/" + STATIC_URL.lstrip("/") + "favicon.svg",
     "REDOC_DIST": "SIDECAR",
+    # Every operation documents the error bodies (400/401/403/404/409/413/429) of annotation.core.api.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "annotation.core.schema.add_error_responses",
+    ],
     # One name per choice set, so the schema has no colliding enum names.
     "ENUM_NAME_OVERRIDES": {
         "ItemKindEnum": "annotation.models.ItemKind",

@@ -150,7 +150,10 @@ def leaderboard(project, *, baseline: str = "", n_boot: int = 500, seed: int = 0
 
     version = versions.current(project.pk)
     stamp = project.created_at.timestamp() if project.created_at else 0  # ids alone may be reused
-    key = f"tuneloop:leaderboard:{project.pk}:{stamp}:{version}:{baseline}:{n_boot}:{seed}"
+    # the baseline is the caller's text (up to 500 characters): its digest keeps the key short and plain
+    # (the database cache's keys are at most 255 characters; memcached's take no spaces)
+    named = hashlib.sha256(baseline.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    key = f"tuneloop:leaderboard:{project.pk}:{stamp}:{version}:{named}:{n_boot}:{seed}"
     board = cache.get(key)
     if board is None:
         board = board_from_tallies(tallies.tallies(project), baseline=baseline, n_boot=n_boot, seed=seed)

@@ -18,7 +18,7 @@ import re
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.utils import OpenApiResponse, extend_schema_field
 from rest_framework import exceptions, serializers
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
@@ -27,15 +27,21 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from annotation.core.errors import RowErrors, ServiceError
 from annotation.core.parsers import has_lone_surrogate
 from annotation.core.permissions import can, remember_role, with_caller_role
+from annotation.core.schema import ERRORS_SCHEMA
 from annotation.models import Project, RubricVersionLocked
 
 
+@extend_schema_field(ERRORS_SCHEMA)
+class ErrorsField(serializers.JSONField):
+    """`errors`: {"field": ["message", ...]} for bad input, [{line, field, message}] for refused rows."""
+
+
 class ErrorSerializer(serializers.Serializer):
-    """Every 4xx body: a message, a code and, for bad input, messages per field."""
+    """Every 4xx body: a message, a code and, for bad input, messages per field or per line."""
 
     detail = serializers.CharField()
     code = serializers.CharField()
-    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)
+    errors = ErrorsField(required=False)
 
 
 def _flatten(detail) -> dict[str, list[str]]:

@@ -9,31 +9,56 @@ expires. The cache must be one that every web process shares (Redis: `CACHE_URL`
 cache would keep a revoked token valid in the other processes, so the setting defaults to 0 without
 a shared cache. Roles are not cached: the hot paths read the caller's role in the statement that
 loads the project or the assignment (`permissions.with_caller_role`), so a role change counts at once.
+
+Two kinds of key: DRF's one-per-user `Token` (40 hex characters) and our own `ApiToken`s
+(`tlk_...`, many per user, named, optionally expiring, stored as SHA-256; created and revoked through
+`annotation.people.api_tokens`). The key's form picks the table, so either costs one statement
+uncached. An expired `ApiToken` is refused (401) even from the cache: the entry carries its expiry.
+Its `last_used_at` is written at most once a minute, and only when its identity is (re)loaded.
 """
 
 import hashlib
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db import connection
 from django.db.models.signals import post_delete, post_save
+from django.utils import timezone
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
+from rest_framework.exceptions import AuthenticationFailed
+
+from annotation.models import ApiToken
 
 # The user fields a request reads; the rest (password hash, dates) stay out of the cache and load
 # on access like any deferred field.
 FIELDS = ("id", "username", "first_name", "last_name", "email", "is_active", "is_staff", "is_superuser")
 
 
+API_TOKEN_PREFIX = "tlk_"  # our ApiToken keys; DRF's keys are hex
+LAST_USED_EVERY = timedelta(minutes=1)
+
+
+def digest(token_key: str) -> str:
+    return hashlib.sha256(token_key.encode()).hexdigest()
+
+
 def cache_key(token_key: str) -> str:
-    return "tuneloop:auth:" + hashlib.sha256(token_key.encode()).hexdigest()
+    return key_for_digest(digest(token_key))
+
+
+def key_for_digest(hexdigest: str) -> str:
+    return "tuneloop:auth:" + hexdigest
 
 
 class CachedTokenAuthentication(TokenAuthentication):
     """DRF's TokenAuthentication (`Authorization: Token <key>`), the token's user cached."""
 
     def authenticate_credentials(self, key):
+        if key.startswith(API_TOKEN_PREFIX):
+            return api_token_credentials(key)
         seconds = settings.TUNELOOP_AUTH_CACHE_SECONDS
         if seconds <= 0:
             return super().authenticate_credentials(key)
@@ -43,6 +68,32 @@ class CachedTokenAuthentication(TokenAuthentication):
             cache.set(cache_key(key), {f: getattr(user, f) for f in FIELDS}, seconds)
             return user, token
         return _user_from(cached), Token(key=key, user_id=cached["id"])
+
+
+def api_token_credentials(key: str):
+    """(user, ApiToken) for an `ApiToken` key: 401 unless it exists, has not expired and its user is active."""
+    seconds = settings.TUNELOOP_AUTH_CACHE_SECONDS
+    hexdigest = digest(key)
+    now = timezone.now()
+    cached = cache.get(key_for_digest(hexdigest)) if seconds > 0 else None
+    if cached is not None:
+        if cached["expires"] is not None and now.timestamp() >= cached["expires"]:
+            raise AuthenticationFailed("Token expired.")
+        return _user_from(cached), ApiToken(pk=cached["token"], user_id=cached["id"], key_hash=hexdigest)
+    token = ApiToken.objects.select_related("user").filter(key_hash=hexdigest).first()
+    if token is None:
+        raise AuthenticationFailed("Invalid token.")
+    if token.expires_at is not None and now >= token.expires_at:
+        raise AuthenticationFailed("Token expired.")
+    if not token.user.is_active:
+        raise AuthenticationFailed("User inactive or deleted.")
+    if token.last_used_at is None or now - token.last_used_at > LAST_USED_EVERY:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    if seconds > 0:
+        expires = token.expires_at.timestamp() if token.expires_at else None
+        entry = {**{f: getattr(token.user, f) for f in FIELDS}, "token": token.pk, "expires": expires}
+        cache.set(key_for_digest(hexdigest), entry, seconds)
+    return token.user, token
 
 
 def _user_from(fields: dict):
@@ -56,15 +107,22 @@ def forget_token(sender, instance, **kwargs):
     cache.delete(cache_key(instance.key))
 
 
+def forget_api_token(sender, instance, **kwargs):
+    cache.delete(key_for_digest(instance.key_hash))
+
+
 def forget_user(sender, instance, **kwargs):
     keys = Token.objects.filter(user_id=instance.pk).values_list("key", flat=True)
-    cache.delete_many([cache_key(k) for k in keys])
+    hashes = ApiToken.objects.filter(user_id=instance.pk).values_list("key_hash", flat=True)
+    cache.delete_many([cache_key(k) for k in keys] + [key_for_digest(h) for h in hashes])
 
 
 def connect() -> None:
     """Drop cached identities when tokens or users change (AnnotationConfig.ready)."""
     post_save.connect(forget_token, sender=Token, dispatch_uid="tuneloop-auth-token-saved")
     post_delete.connect(forget_token, sender=Token, dispatch_uid="tuneloop-auth-token-deleted")
+    post_save.connect(forget_api_token, sender=ApiToken, dispatch_uid="tuneloop-auth-api-token-saved")
+    post_delete.connect(forget_api_token, sender=ApiToken, dispatch_uid="tuneloop-auth-api-token-deleted")
     user_model = get_user_model()
     post_save.connect(forget_user, sender=user_model, dispatch_uid="tuneloop-auth-user-saved")
     # A deleted user's tokens go with it (cascade: each sends post_delete); this covers the rest.

@@ -3,6 +3,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from annotation.core.api import ErrorsField
 from annotation.importing.parse import FIELDS as IMPORT_FIELDS
 from annotation.kinds.api import RegisteredKinds
 from annotation.models import ImportJob, ItemKind
@@ -82,9 +83,11 @@ class ImportJobSerializer(serializers.ModelSerializer):
 
 
 class ImportErrorSerializer(serializers.Serializer):
+    """Nothing was imported: line-numbered issues, or (a request without a file or data) field messages."""
+
     detail = serializers.CharField()
     code = serializers.CharField()
-    errors = ImportIssueSerializer(many=True)
+    errors = ErrorsField()
 
 
 class ExternalImportRequestSerializer(serializers.Serializer):

@@ -2,12 +2,45 @@
 
 The answer is the judgment's `decision` (and `edited_text` for an edit); rubric scores are required.
 A final answer is {"decision", "text" (an edit's gold text, else ""), "scores"?}.
+The judgment's `payload` may hold only the keys of `PAYLOAD` (else a 400 naming `payload.<key>`):
+`issues`, up to 16 short problem tags ("hallucination", "tone"), and `reason`, a short note on why.
 """
 
 from annotation.core.errors import InvalidInput
 from annotation.core.rubrics import RubricError, validate_scores
 from annotation.kinds.base import Kind
 from annotation.models import Decision
+
+MAX_ISSUES, MAX_ISSUE, MAX_REASON = 16, 64, 2000
+PAYLOAD = ("issues", "reason")
+
+
+def validate_sft_payload(payload) -> dict:
+    """An SFT judgment's payload: known keys only, each of its type and within its size cap."""
+    if not isinstance(payload, dict):
+        raise InvalidInput(errors={"payload": ["Must be an object."]})
+    errors = {}
+    for key in payload:
+        if key not in PAYLOAD:
+            errors[f"payload.{key}"] = [f"Unknown field; an SFT payload may hold: {', '.join(PAYLOAD)}."]
+    issues = payload.get("issues", [])
+    if not isinstance(issues, list) or len(issues) > MAX_ISSUES:
+        errors["payload.issues"] = [f"Must be a list of at most {MAX_ISSUES} strings."]
+    elif not all(isinstance(i, str) and 0 < len(i.strip()) <= MAX_ISSUE for i in issues):
+        errors["payload.issues"] = [
+            f"Each issue must be a non-empty string of at most {MAX_ISSUE} characters."
+        ]
+    reason = payload.get("reason", "")
+    if not isinstance(reason, str) or len(reason) > MAX_REASON:
+        errors["payload.reason"] = [f"Must be a string of at most {MAX_REASON} characters."]
+    if errors:
+        raise InvalidInput(errors=errors)
+    out = {}
+    if issues:
+        out["issues"] = [i.strip() for i in issues]
+    if reason.strip():
+        out["reason"] = reason.strip()
+    return out
 
 
 def validate_sft_answer(*, decision, edited_text, original_text) -> tuple[str, str]:
@@ -48,7 +81,8 @@ class SftKind(Kind):
         decision, edited_text = validate_sft_answer(
             decision=answer.get("decision"), edited_text=answer.get("edited_text"), original_text=original
         )
-        return {**answer, "decision": decision, "edited_text": edited_text}
+        payload = validate_sft_payload(answer.get("payload") or {})
+        return {**answer, "decision": decision, "edited_text": edited_text, "payload": payload}
 
     def label_of(self, judgment, context):
         return judgment.decision or None

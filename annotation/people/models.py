@@ -46,3 +46,23 @@ class PasswordChangeRequired(models.Model):
 
     def __str__(self):
         return f"{self.user_id} must change their password"
+
+
+class ApiToken(models.Model):
+    """A person's API token (`Authorization: Token tlk_...`): named, optionally expiring, revoked by
+    deleting it. Only the key's SHA-256 is stored; the key is shown once, when created
+    (annotation.people.api_tokens). DRF's one-per-user `Token` keeps working beside it."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=12, help_text="The key's first characters, to tell tokens apart.")
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self):
+        return f"API token {self.prefix}… of user {self.user_id}"

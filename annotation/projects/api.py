@@ -3,56 +3,15 @@
 from django.db.models import OuterRef, Prefetch, Subquery
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics
-from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from annotation.core.api import ProjectScoped, error_responses, validated
 from annotation.core.permissions import visible_projects
 from annotation.models import AuditEvent, Item, Judgment, Membership, Project, RubricVersion
 from annotation.models import Response as ItemResponse
-from annotation.people import lockout
-from annotation.people import selectors as people_selectors
 from annotation.projects import selectors, serializers, services
 from annotation.queue import serializers as queue_serializers
-
-
-@extend_schema(
-    tags=["auth"],
-    auth=[],
-    request=serializers.TokenRequestSerializer,
-    responses={200: serializers.TokenSerializer, **error_responses(400)},
-    summary="Exchange a username and password for an API token.",
-)
-class TokenView(ObtainAuthToken):
-    """POST username + password -> {"token": ...}. Send it as `Authorization: Token <token>`. An account
-    still on its one-time password gets no token (403) until its owner chooses a password."""
-
-    throttle_scope = "auth"  # settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], per client address
-    throttle_classes = [ScopedRateThrottle]
-
-    def post(self, request, *args, **kwargs):
-        username = request.data.get("username") if hasattr(request.data, "get") else None
-        seconds = lockout.locked_for(username if isinstance(username, str) else None)
-        if seconds:
-            return Response(
-                {"detail": lockout.lockout_message(seconds), "code": "locked_out"},
-                status=429,
-                headers={"Retry-After": str(seconds)},
-            )
-        serializer = self.serializer_class(data=request.data, context={"request": request})
-        serializer.is_valid(raise_exception=True)
-        lockout.record_success(serializer.validated_data["user"].get_username())  # no login signal here
-        if people_selectors.must_change_password(serializer.validated_data["user"]):
-            return Response(
-                {
-                    "detail": "Change your one-time password first (on the web page).",
-                    "code": "password_change_required",
-                },
-                status=403,
-            )
-        return super().post(request, *args, **kwargs)
 
 
 def _projects_with_role(user):

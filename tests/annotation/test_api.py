@@ -8,10 +8,10 @@ import json
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from annotation.models import AuditEvent, Item, ItemState, Judgment, Membership, Role, RubricVersion
+from annotation.core.auth import digest
+from annotation.models import ApiToken, AuditEvent, Item, ItemState, Judgment, Membership, Role, RubricVersion
 from tests.annotation.factories import client_for
 from tests.conftest import CRITERIA, GOOD_SCORES, make_items
 
@@ -46,7 +46,8 @@ def test_token_flow(users):
     ok = anon.post("/api/auth/token/", {"username": "lead", "password": "pw"}, format="json")
     assert ok.status_code == 200
     token = ok.json()["token"]
-    assert token == Token.objects.get(user=users["lead"]).key
+    assert ApiToken.objects.get(user=users["lead"], pk=ok.json()["id"]).key_hash == digest(token)
+    assert ok.json()["expires_at"] is None  # no expiry asked for: valid until revoked
     anon.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     assert anon.get("/api/projects/").status_code == 200
 

@@ -120,3 +120,18 @@ def test_postgres_sql_counts_equal_the_raw_fit(mixed):
     assert selectors.board_from_tallies(tallies.tallies(mixed), baseline="", n_boot=50, seed=3) == _reference(
         mixed, n_boot=50, seed=3
     )
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_a_long_baseline_is_cached_under_a_short_key(mixed):
+    """Found by Schemathesis: a 500-character `baseline` made a cache key over the database cache's 255
+    characters (a 500 on PostgreSQL). The key holds the baseline's digest instead."""
+    baseline = "m\u00e9" * 250
+    board = selectors.leaderboard(mixed, baseline=baseline, n_boot=10)
+    assert selectors.leaderboard(mixed, baseline=baseline, n_boot=10) == board
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT max(length(cache_key)) FROM tuneloop_cache WHERE cache_key LIKE %s", ["%leaderboard%"]
+        )
+        assert cur.fetchone()[0] < 255
