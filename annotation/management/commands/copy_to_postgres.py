@@ -5,7 +5,8 @@ Migrates the target, replaces the content types and permissions its migrate crea
 database's own (same ids), copies every row with Django's dumpdata / loaddata (ids kept, sequences
 reset), then counts the rows of every table on both sides and fails unless they are equal. Stop the server and
 the worker first so nothing writes meanwhile; afterwards set DATABASE_URL to the target. The Celery
-broker's SQLite file is not copied (queued tasks are transient; point CELERY_BROKER_URL at Redis).
+broker's SQLite file is not copied (queued tasks are transient; point CELERY_BROKER_URL at Redis), nor
+the database cache's table (derived figures, recomputed on demand).
 """
 
 import tempfile
