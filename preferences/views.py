@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from annotation.core import recomputes
 from annotation.core.errors import ServiceError
-from annotation.core.web import is_htmx, object_for, page, project_for
+from annotation.core.web import is_htmx, object_for, page, project_for, query_page, query_text
 from annotation.kinds.task import build_task
 from annotation.queue.task_flow import TaskFlow
 
@@ -122,7 +122,7 @@ def compare_diff(request, pk):
     try:
         assignment = COMPARE.own(request, pk)
         context = selectors.response_diff(
-            assignment, left=request.GET.get("left", "A"), right=request.GET.get("right", "B")
+            assignment, left=query_text(request, "left", "A"), right=query_text(request, "right", "B")
         )
     except ServiceError as exc:
         return render(request, "preferences/_compare_diff.html", {"error": exc}, status=exc.status)
@@ -138,7 +138,7 @@ def _pairs_response(request, project, *, status=200, notice="", recompute_form=N
     qs = selectors.candidate_pairs(project, **kwargs)
     counts = selectors.pair_counts(qs)
     paginator = Paginator(qs, PAIRS_PER_PAGE)
-    page_obj = paginator.get_page(request.GET.get("page"))
+    page_obj = paginator.get_page(query_page(request))
     query = request.GET.copy()
     query.pop("page", None)
     context = {

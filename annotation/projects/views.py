@@ -14,7 +14,7 @@ from annotation.core import charts
 from annotation.core.errors import ServiceError
 from annotation.core.forms import add_service_errors
 from annotation.core.permissions import can
-from annotation.core.web import is_htmx, page, project_for
+from annotation.core.web import is_htmx, page, project_for, query_page, query_text
 from annotation.models import Role
 from annotation.people import selectors as people_selectors
 from annotation.people import services as people_services
@@ -190,9 +190,9 @@ def invitation_revoke(request, pk, invitation_id):
 @login_required
 def audit(request, pk):
     project = project_for(request, pk, "view_audit")
-    verb = request.GET.get("verb", "")[:64]
+    verb = query_text(request, "verb", max_length=64)
     page_obj = Paginator(selectors.audit_events(project, limit=None, verb=verb), AUDIT_PER_PAGE).get_page(
-        request.GET.get("page")
+        query_page(request)
     )
     context = {
         "events": page_obj.object_list,

@@ -16,9 +16,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from annotation.core import charts, recomputes
 from annotation.core.errors import ServiceError
-from annotation.core.web import is_htmx, object_for, page, project_for
+from annotation.core.web import is_htmx, object_for, page, project_for, query_choice, query_page
 from annotation.kinds import registry
-from annotation.models import AdjudicationCategory, AdjudicationDecision, Decision, Item, Recompute
+from annotation.models import AdjudicationCategory, AdjudicationDecision, Decision, Item, ItemState, Recompute
 from annotation.quality import adjudication
 from annotation.quality import selectors as quality_selectors
 from annotation.quality import tasks as quality_tasks
@@ -402,7 +402,11 @@ ITEMS_PER_PAGE = 50
 def items(request, pk):
     """Lead's item list (filter by state, kind, gold) with a form to mark each item gold."""
     project = project_for(request, pk, "adjudicate")
-    filters = {k: request.GET.get(k, "") for k in ("state", "kind", "gold")}
+    filters = {
+        "state": query_choice(request, "state", ItemState.values),
+        "kind": query_choice(request, "kind", [kind for kind, _ in registry.choices()]),
+        "gold": query_choice(request, "gold", ("yes", "no")),
+    }
     qs = Item.objects.filter(project=project).prefetch_related("responses").order_by("-id")
     if filters["state"]:
         qs = qs.filter(state=filters["state"])
@@ -410,7 +414,7 @@ def items(request, pk):
         qs = qs.filter(kind=filters["kind"])
     if filters["gold"] in ("yes", "no"):
         qs = qs.filter(is_gold=filters["gold"] == "yes")
-    page_obj = Paginator(qs, ITEMS_PER_PAGE).get_page(request.GET.get("page"))
+    page_obj = Paginator(qs, ITEMS_PER_PAGE).get_page(query_page(request))
     for item in page_obj.object_list:
         item.gold_template = registry.get(item.kind).gold_template  # the kind's gold answer form
     query = request.GET.copy()
