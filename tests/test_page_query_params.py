@@ -89,3 +89,15 @@ def test_page_filters_answer_400_for_values_outside_their_choices(client, world)
     assert response.status_code == 400
     assert "&#x27;verb&#x27; parameter" in response.content.decode()
     assert client.get(f"{audit}?verb=items.imported").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "query", ["q=%00", "feedback=sideways", "entropy_min=nan", f"model_version={'m' * 5000}"]
+)
+def test_samples_api_answers_400_with_the_error_format(client, world, query):  # noqa: F811
+    """The explorer's filters are shared with GET /api/projects/{id}/samples/: same checks, JSON errors."""
+    client.force_login(world["users"]["lead"])
+    response = client.get(f"/api/projects/{world['project'].pk}/samples/?{query}")
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid"
+    assert query.split("=")[0] in response.json()["detail"]

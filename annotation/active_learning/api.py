@@ -130,6 +130,7 @@ class SampleListView(ProjectScoped, generics.ListAPIView):
         if self.schema_only:
             return ProductionSample.objects.none()
         project = self.project_for("view_production")
+        selectors.check_filters(self.request)
         qs, _ = selectors.filtered_samples(project, self.request.query_params)
         order = "-priority" if self.request.query_params.get("order") == "priority" else "id"
         return qs.order_by(order, "id")

@@ -14,7 +14,7 @@ from annotation.active_learning.scores import project_settings
 from annotation.active_learning.scoring import SIGNALS
 from annotation.active_learning.selection import STRATEGIES
 from annotation.core.errors import ServiceError
-from annotation.core.web import page, project_for, query_choice, query_float, query_page, query_text
+from annotation.core.web import page, project_for, query_choice, query_page
 
 TEMPLATES = "annotation/active_learning/"
 
@@ -22,21 +22,10 @@ TEMPLATES = "annotation/active_learning/"
 COLOURS = ("selection", "cluster", "priority", "quality", "entropy")  # the map's colourings
 
 
-def _check_explorer_query(request) -> None:
-    """The explorer's filters, each checked against what it takes (a bad one is a 400)."""
-    query_text(request, "model_version")
-    query_text(request, "q")
-    query_choice(request, "feedback", ("up", "down", "retried", "edited", "none"))
-    query_choice(request, "selected", ("yes", "no"))
-    for name in selectors.RANGE_FIELDS:
-        query_float(request, f"{name}_min")
-        query_float(request, f"{name}_max")
-
-
 @login_required
 def explorer(request, pk):
     project = project_for(request, pk, "view_production")
-    _check_explorer_query(request)
+    selectors.check_filters(request)
     qs, filters = selectors.filtered_samples(project, request.GET)
     colour = query_choice(request, "colour", COLOURS, "selection")
     page_obj = Paginator(qs.order_by("-priority", "id"), 50).get_page(query_page(request))
