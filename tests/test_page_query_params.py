@@ -101,3 +101,29 @@ def test_samples_api_answers_400_with_the_error_format(client, world, query):  #
     assert response.status_code == 400
     assert response.json()["code"] == "invalid"
     assert query.split("=")[0] in response.json()["detail"]
+
+
+@pytest.mark.parametrize("value", ["%C2%B2", "9" * 5000, "-1", "abc", "%00"])
+def test_api_ids_in_the_query_answer_400_or_404(client, world, value):  # noqa: F811
+    """`?version=` of the leakage check, `?against=` of the snapshot diff: "²" passes str.isdigit()
+    and int("9" * 5000) raises; both were 500s."""
+    client.force_login(world["users"]["lead"])
+    leakage = client.get(f"/api/eval-sets/{world['eval_set'].pk}/leakage/?version={value}")
+    diff = client.get(f"/api/snapshots/{world['snapshot'].pk}/diff/?against={value}")
+    for response in (leakage, diff):
+        assert response.status_code in (400, 404)
+        assert response.json()["detail"]
+
+
+def test_pages_read_query_parameters_only_through_the_helpers():
+    """A page or endpoint that reads one query parameter does it through annotation.core.web's
+    helpers (forms and serializers validate the rest)."""
+    from tests.test_house import ROOT, python_files
+
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in python_files("annotation", "preferences", "training", "evaluation")
+        if path.name != "web.py"
+        and any(raw in path.read_text() for raw in ("GET.get(", "GET[", "query_params.get("))
+    ]
+    assert offenders == []
