@@ -36,9 +36,8 @@ class Project(models.Model):
     max_extra_annotators = models.PositiveSmallIntegerField(
         default=0, help_text="Extra annotators a disagreeing item may get before a lead decides (0 = off)."
     )
-    # Denormalised pointer to the newest rubric version, written only by
-    # services.create_rubric_version: hot paths (next, submit) load it with select_related("latest_
-    # rubric_version") instead of a query of their own. Read it through current_rubric_version().
+    # The newest rubric version, written only by services.create_rubric_version: hot paths load it with
+    # select_related (no query of their own). Read it through current_rubric_version().
     latest_rubric_version = models.ForeignKey(
         "RubricVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
     )
@@ -49,15 +48,14 @@ class Project(models.Model):
     dataset_license = models.CharField(
         max_length=64, default="other", help_text="License of exported datasets (SPDX id, e.g. cc-by-4.0)."
     )
-    # Judgments imported from other teams (Label Studio, a Hub dataset) count in agreement figures only
-    # when a lead turns this on.
+    # Judgments imported from other teams count in agreement figures only when a lead turns this on.
     count_external_judgments = models.BooleanField(
         default=False, help_text="Count imported (external) judgments in agreement figures."
     )
-    # Blind review: annotators never see which model wrote a response (pages and API); leads always do.
-    blind_review = models.BooleanField(
+    blind_review = models.BooleanField(  # model names are hidden from annotators (pages and API)
         default=True, help_text="Hide model names from annotators (leads always see them)."
     )
+    show_gold_feedback = models.BooleanField(default=False, help_text="Annotators see their gold accuracy.")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -208,6 +206,14 @@ class Item(models.Model):
             models.Index(fields=["project", "state"], name="item_state_idx"),
             # what changed since a recompute (annotation.core.changes); lifecycle steps bump updated_at
             models.Index(fields=["project", "updated_at"], name="item_changed_idx"),
+            # The lead's item list, newest first, read page by page (annotation.core.keyset).
+            models.Index(fields=["project", "-id"], name="item_list_idx"),
+            # The leads' disagreement queue, in its order (annotation.quality.selectors.disagreements).
+            models.Index(
+                fields=["project", "-priority", "id"],
+                name="item_disputed_idx",
+                condition=Q(state="disputed", is_gold=False),
+            ),
         ]
 
     def __str__(self):
@@ -245,6 +251,8 @@ class Response(models.Model):
     class Meta:
         ordering = ["item_id", "position"]
         constraints = [models.UniqueConstraint(fields=["item", "position"], name="response_position_unique")]
+        # The model names the pairs page offers, by a loose index scan (preferences.selectors).
+        indexes = [models.Index(fields=["model_name"], name="response_model_idx")]
 
     def __str__(self):
         return f"Response {self.position} of item {self.item_id}"
@@ -257,6 +265,13 @@ class AssignmentState(models.TextChoices):
     EXPIRED = "expired", "Expired"
     # An imported judgment's placeholder: holds no slot, never leased (annotation.importing.external).
     EXTERNAL = "external", "External (imported)"
+
+
+class SkipReason(models.TextChoices):  # asked with one key when an annotator skips
+    UNCLEAR = "unclear", "Unclear"
+    NEEDS_EXPERTISE = "needs_expertise", "Needs expertise"
+    BROKEN = "broken", "Broken item"
+    OTHER = "other", "Other"
 
 
 class Assignment(models.Model):
@@ -274,6 +289,7 @@ class Assignment(models.Model):
     reason = models.CharField(max_length=64, blank=True, help_text="Which queue strategy chose this item.")
     created_at = models.DateTimeField(auto_now_add=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
+    skip_reason = models.CharField(max_length=16, choices=SkipReason.choices, blank=True, db_default="")
 
     class Meta:
         constraints = [
@@ -295,12 +311,8 @@ class Decision(models.TextChoices):
     REJECT = "reject", "Reject"
 
 
-FLAG_CHOICES = {
-    "pii": "Contains PII",
-    "unsafe": "Unsafe",
-    "factual_error": "Factual error",
-    "off_topic": "Off-topic",
-}
+FLAG_CHOICES = {"pii": "Contains PII", "unsafe": "Unsafe", "factual_error": "Factual error"}
+FLAG_CHOICES["off_topic"] = "Off-topic"
 
 
 class Judgment(models.Model):
@@ -329,9 +341,8 @@ class Judgment(models.Model):
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="superseded_by"
     )
     is_current = models.BooleanField(default=True)
-    # Imported from another team or tool (Label Studio, a Hub dataset): `source` says where from; the
-    # annotator is a placeholder user standing for the imported pseudonym. Agreement figures leave these
-    # out unless the project's count_external_judgments is on.
+    # Imported from another team or tool: `source` says where from; the annotator is a placeholder for the
+    # imported pseudonym. Agreement figures leave these out unless count_external_judgments is on.
     external = models.BooleanField(default=False, db_default=False)
     source = models.CharField(max_length=200, blank=True, db_default="", default="")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -366,7 +377,11 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["-id"]
-        indexes = [models.Index(fields=["project", "-id"], name="audit_project_idx")]
+        indexes = [
+            models.Index(fields=["project", "-id"], name="audit_project_idx"),
+            # The audit page's verb filter: its choices by a loose index scan (projects.selectors).
+            models.Index(fields=["project", "verb"], name="audit_verb_idx"),
+        ]
 
     def __str__(self):
         return f"{self.actor} {self.verb} {self.object_type}#{self.object_id}"
@@ -464,37 +479,13 @@ class AnnotatorReliability(models.Model):
         return f"{self.annotator_id} in {self.project_id} ({self.kind}): {self.weight:.2f}"
 
 
-class Recompute(models.Model):
-    """A background recompute ("agreement", "consensus:<rule>"): progress, and where the next one starts."""
-
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="recomputes")
-    what = models.CharField(max_length=64)
-    params = models.JSONField(default=dict, blank=True)  # what else the result depends on
-    mode = models.CharField(max_length=16, blank=True)  # full | incremental
-    state = models.CharField(max_length=16, default="queued")  # queued | running | done | failed
-    done = models.PositiveIntegerField(default=0)
-    total = models.PositiveIntegerField(default=0)
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
-    result = models.JSONField(default=dict, blank=True)
-    error = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-id"]
-        indexes = [models.Index(fields=["project", "what", "-id"], name="recompute_idx")]
-
-    def __str__(self):
-        return f"Recompute #{self.pk} of {self.what} ({self.state})"
-
-
 # Tables beside their feature, imported so that Django registers them (one place for all tables).
 # isort: off
 from annotation.active_learning.models import (  # noqa: E402, F401
     ActiveLearningSettings, CoverageReport, ItemEmbedding, ProductionSample, ProjectIngestToken,
     QualityModel, SampleScore, SelectionBatch,
 )  # fmt: skip
+from annotation.core.models import Recompute  # noqa: E402, F401
 from annotation.importing.models import ImportJob  # noqa: E402, F401
 from annotation.people.models import Invitation, PasswordChangeRequired  # noqa: E402, F401
 # isort: on

@@ -4,6 +4,7 @@ are imported below so that it registers them."""
 
 from celery import shared_task
 
+from annotation.core import health
 from annotation.importing.tasks import run_import_job
 from annotation.quality.tasks import compute_agreement, refresh_agreement_reports, run_agreement_recompute
 from annotation.queue import services as queue_services
@@ -24,10 +25,17 @@ def release_expired_leases(batch: int = 500, max_batches: int = 40) -> int:
     return total
 
 
+@shared_task(name="annotation.tasks.worker_heartbeat")
+def worker_heartbeat() -> None:
+    """Beat runs this each minute on the default queue: /healthz reports how long ago a worker ran it."""
+    health.beat()
+
+
 __all__ = [
     "compute_agreement",
     "refresh_agreement_reports",
     "release_expired_leases",
+    "worker_heartbeat",
     "run_agreement_recompute",
     "run_import_job",
 ]

@@ -6,6 +6,7 @@ from annotation.people import views as people_views
 from annotation.projects import views as project_views
 from annotation.projects import views_rubric as rubric_views
 from annotation.quality import views as quality_views
+from annotation.quality import views_mywork
 from annotation.review import views as review_views
 
 app_name = "annotation"
@@ -14,6 +15,7 @@ urlpatterns = [
     path("projects/<int:pk>/review/", review_views.review, name="review"),
     path("assignments/<int:pk>/submit/", review_views.submit, name="submit"),
     path("assignments/<int:pk>/skip/", review_views.skip, name="skip"),
+    path("projects/<int:pk>/me/", views_mywork.my_work, name="my-work"),
     path("projects/<int:pk>/dashboard/", project_views.dashboard, name="dashboard"),
     path("projects/<int:pk>/members/", project_views.members, name="members"),
     path("projects/<int:pk>/members/remove/", project_views.member_remove, name="member-remove"),

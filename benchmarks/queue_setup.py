@@ -213,7 +213,7 @@ def naive_next(*, project, user):
                 item=item,
                 annotator=user,
                 project=project,
-                leased_until=now + queue_services._lease_delta(project),
+                leased_until=now + queue_services.lease_delta(project),
                 display_order=order,
                 reason="naive",
             )

@@ -105,6 +105,8 @@ TUNELOOP_LOGIN_MAX_FAILURES = int(os.environ.get("TUNELOOP_LOGIN_MAX_FAILURES", 
 TUNELOOP_LOGIN_LOCKOUT_SECONDS = int(os.environ.get("TUNELOOP_LOGIN_LOCKOUT_SECONDS", "900"))
 
 MIDDLEWARE = [
+    # Each request's id (client's X-Request-ID or a new one) in the JSON logs and the response.
+    "annotation.core.logs.RequestId",
     "django.middleware.security.SecurityMiddleware",
     # Static files from the app server itself (gunicorn has no static view): `make demo`, one host.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -116,6 +118,8 @@ MIDDLEWARE = [
     "annotation.people.sessions.ForcePasswordChange",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Only our own scripts and styles, no framing (annotation.core.csp; README "Security headers and health").
+    "annotation.core.csp.ContentSecurityPolicy",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -330,6 +334,8 @@ TUNELOOP_AGREEMENT_REFRESH_SECONDS = float(os.environ.get("TUNELOOP_AGREEMENT_RE
 # How often beat embeds new production samples, retrains due quality models and recomputes priorities.
 TUNELOOP_AL_REFRESH_SECONDS = float(os.environ.get("TUNELOOP_AL_REFRESH_SECONDS", "300"))
 CELERY_BEAT_SCHEDULE = {
+    # /healthz's "worker": the age of the newest heartbeat (this task's, or a running job's).
+    "worker-heartbeat": {"task": "annotation.tasks.worker_heartbeat", "schedule": 60.0},
     "release-expired-leases": {"task": "annotation.tasks.release_expired_leases", "schedule": 60.0},
     # Agreement reports of projects with new judgments or adjudications since their last report.
     "refresh-agreement-reports": {
@@ -397,9 +403,20 @@ TUNELOOP_EVAL_LEAKAGE_COSINE = float(os.environ.get("TUNELOOP_EVAL_LEAKAGE_COSIN
 # Forgetting suite: a drop of more than this many points against the base is flagged.
 TUNELOOP_EVAL_FORGETTING_TOLERANCE = float(os.environ.get("TUNELOOP_EVAL_FORGETTING_TOLERANCE", "2.0"))
 
+# Log lines: "text" (Python's default, for a terminal; the demo's default) or "json" (one object a line:
+# time, level, logger, message, request_id, exception; annotation.core.logs) for a log collector.
+TUNELOOP_LOG_FORMAT = os.environ.get("TUNELOOP_LOG_FORMAT", "text").strip().lower()
+if TUNELOOP_LOG_FORMAT not in {"text", "json"}:
+    from django.core.exceptions import ImproperlyConfigured  # deferred: only a bad value needs it
+
+    raise ImproperlyConfigured(f"TUNELOOP_LOG_FORMAT must be 'text' or 'json', not {TUNELOOP_LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "text": {"format": "%(levelname)s %(name)s %(message)s"},
+        "json": {"()": "annotation.core.logs.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": TUNELOOP_LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
 }

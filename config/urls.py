@@ -2,14 +2,17 @@ from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.templatetags.static import static
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
+from annotation.core.health import healthz
 from annotation.people import views as people_views
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # Liveness for load balancers: no login, plain HTTP allowed (SECURE_REDIRECT_EXEMPT), with or without "/".
+    re_path(r"^healthz/?$", healthz, name="healthz"),
     path(
         "login/",
         people_views.LoginView.as_view(
@@ -26,7 +29,7 @@ urlpatterns = [
     # Pages that do not extend base.html (the admin, the API docs) still get an icon.
     path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("api/", include("preferences.api_urls")),
     path("api/", include("annotation.api_urls")),

@@ -22,3 +22,11 @@ class EvaluationConfig(AppConfig):
                             (registry_links.GUARDS, promotion.registry_guard)):  # fmt: skip
             if hook not in hooks:
                 hooks.append(hook)
+
+        # deferred: the eval job registry reads models, which Django loads only after every AppConfig
+        from annotation.core.health import register_heartbeats
+
+        from .worker import EVALS  # deferred: as above
+
+        # /healthz's worker age counts a running eval's heartbeat
+        register_heartbeats(EVALS.newest_heartbeat)

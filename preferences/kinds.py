@@ -13,7 +13,7 @@ from annotation.kinds.base import Kind
 from annotation.kinds.task import order_shown
 from annotation.models import Response
 
-from .payload import PayloadError, normalise
+from .payload import PayloadError, normalise, to_display
 from .services import keep_improved_text
 
 TIE, BOTH_BAD = "tie", "both_bad"
@@ -89,6 +89,11 @@ class ComparisonKind(Kind):
         except PayloadError as exc:
             raise InvalidInput(errors=exc.errors)
         return {**answer, "payload": payload}
+
+    def answer_values(self, judgment):
+        """The stored payload back in the slots this annotator saw."""
+        values = super().answer_values(judgment)
+        return {**values, "payload": to_display(judgment.payload, order_shown(judgment.assignment))}
 
     def after_submit(self, judgment):
         """Keep an annotator's improved text as a new response (never shown in the comparison)."""

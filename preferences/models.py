@@ -7,6 +7,7 @@ forever. Everything here is recomputable from them.
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 
 
 class Consensus(models.Model):
@@ -81,7 +82,15 @@ class PreferencePair(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["item", "criterion", "chosen", "rejected"], name="pair_unique"),
         ]
-        indexes = [models.Index(fields=["project", "status", "-confidence"], name="pair_filter_idx")]
+        indexes = [
+            models.Index(fields=["project", "status", "-confidence"], name="pair_filter_idx"),
+            # The pairs page's order, read page by page from a keyset cursor (selectors.PAIR_ORDER).
+            models.Index(
+                fields=["project", "-confidence", "-margin", "id"],
+                name="pair_order_idx",
+                condition=Q(is_stale=False),
+            ),
+        ]
 
     def __str__(self):
         return f"Pair {self.chosen_id} > {self.rejected_id} on item {self.item_id}"

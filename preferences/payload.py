@@ -185,3 +185,29 @@ def normalise(raw: dict, display_order: list[int], *, criteria_keys=()) -> dict:
     if errors:
         raise PayloadError(errors)
     return out
+
+
+def to_display(stored: dict, display_order: list[int]) -> dict:
+    """A stored payload back in this annotator's display slots: the form's answer, so that a judgment
+    can be shown again to change (the inverse of `normalise` for what the form asks)."""
+    letter = {rid: slot_letter(i) for i, rid in enumerate(display_order)}
+
+    def ranking(groups) -> str:
+        return ">".join("=".join(sorted(letter[r] for r in g if r in letter)) for g in groups or [])
+
+    def answer(part: dict) -> str:
+        if len(display_order) != 2:
+            return ranking(part.get("ranking"))
+        if part.get("outcome") in ("tie", "both_bad"):
+            return part["outcome"]
+        return letter.get(part.get("winner"), "") or ranking(part.get("ranking"))
+
+    out: dict = {"choice": answer(stored)} if len(display_order) == 2 else {}
+    if len(display_order) == 2 and stored.get("strength"):
+        out["strength"] = str(stored["strength"])
+    if len(display_order) != 2:
+        out["ranking"] = answer(stored)
+    out["criteria"] = {key: answer(part) for key, part in (stored.get("criteria") or {}).items()}
+    out["improved_text"] = stored.get("improved_text") or ""
+    out["harmful"] = [letter[r] for r in stored.get("harmful") or [] if r in letter]
+    return out

@@ -1,10 +1,13 @@
 """Read paths of the preferences app: candidate pairs, leaderboard, position bias."""
 
+import hashlib
+
 import numpy as np
 from django.core.cache import cache
+from django.db import connection
 from django.db.models import Count, Q
 
-from annotation.core import versions
+from annotation.core import keyset, page_cache, versions
 from annotation.core.errors import InvalidInput
 from annotation.kinds.task import build_task
 from annotation.models import ItemKind, Judgment, Recompute, Response
@@ -12,7 +15,14 @@ from annotation.models import ItemKind, Judgment, Recompute, Response
 from . import consensus, tallies
 from .diff import MAX_TOKENS as MAX_DIFF_WORDS
 from .diff import word_diff
-from .models import PreferencePair
+from .models import PairStatus, PreferencePair
+
+PAIR_ORDER = ["-confidence", "-margin", "id"]  # the pairs page's order (index pair_order_idx)
+
+
+def pair_cursor(pair) -> str:
+    """The pairs page's keyset cursor of `pair` (annotation.core.keyset)."""
+    return keyset.encode([pair.confidence, pair.margin, pair.pk])
 
 
 def candidate_pairs(
@@ -45,7 +55,7 @@ def candidate_pairs(
         qs = qs.filter(status=status)
     if hide_harmful:
         qs = qs.filter(chosen_harmful_flags=0)
-    return qs.order_by("-confidence", "-margin", "id")
+    return qs.order_by(*PAIR_ORDER)
 
 
 def latest_consensus_recompute(project):
@@ -55,14 +65,23 @@ def latest_consensus_recompute(project):
 
 def pair_counts(qs) -> dict:
     """{"total", one count per status, "harmful": chosen response reported harmful by anyone,
-    "harmful_majority": by a majority of the comparison's judges}."""
+    "harmful_majority": by a majority of the comparison's judges}: one pass over the pairs."""
 
-    by_status = dict(qs.order_by().values_list("status").annotate(n=Count("id")))
-    flagged = qs.order_by().aggregate(
+    return qs.order_by().aggregate(
+        total=Count("id"),
+        **{status: Count("id", filter=Q(status=status)) for status in PairStatus.values},
         harmful=Count("id", filter=Q(chosen_harmful_flags__gt=0)),
         harmful_majority=Count("id", filter=Q(chosen_harmful_majority=True)),
     )
-    return {"total": sum(by_status.values()), **by_status, **flagged}
+
+
+def cached_pair_counts(project, qs, filters: dict) -> dict:
+    """`pair_counts` of the pairs page's filtered list, through annotation.core.page_cache (at most a
+    minute old on a project large enough for the count to be costly)."""
+    digest = hashlib.sha256(repr(sorted(filters.items())).encode()).hexdigest()[:32]
+    key = f"{page_cache.project_key(project, 'pair-counts')}:{digest}"
+    counts, _ = page_cache.figures(key, page_cache.data_stamp(project), lambda: pair_counts(qs))
+    return counts
 
 
 def _model_key(response) -> str:
@@ -188,9 +207,54 @@ def board_from_tallies(t, *, baseline: str, n_boot: int, seed: int) -> dict:
 
 
 def pair_filter_choices(project) -> dict:
-    """Values the curated-pairs filters offer: rubric version numbers, criteria and model names."""
+    """Values the curated-pairs filters offer: rubric version numbers, criteria and model names
+    (through annotation.core.page_cache: at most a minute old on a large project)."""
+    choices, _ = page_cache.figures(
+        page_cache.project_key(project, "pair-choices"),
+        page_cache.data_stamp(project),
+        lambda: _pair_filter_choices(project),
+    )
+    return choices
+
+
+def _pair_filter_choices(project) -> dict:
     pairs = PreferencePair.objects.filter(project=project)
-    models = sorted(
+    return {
+        "rubric_versions": sorted(
+            {n for n in pairs.order_by().values_list("rubric_version__number", flat=True).distinct() if n}
+        ),
+        "criteria": sorted({c for c in pairs.order_by().values_list("criterion", flat=True).distinct() if c}),
+        "models": pair_models(project),
+    }
+
+
+# Model names of a project's pairs without reading every pair: the distinct model names of all
+# responses by a loose scan of response_model_idx, each kept when one of the project's pairs has a
+# response of that model (an indexed probe that stops at the first).
+_MODELS_SQL = """
+WITH RECURSIVE names(name) AS (
+    (SELECT model_name FROM annotation_response WHERE model_name > '' ORDER BY model_name LIMIT 1)
+    UNION ALL
+    SELECT (SELECT r.model_name FROM annotation_response r WHERE r.model_name > names.name
+            ORDER BY r.model_name LIMIT 1)
+    FROM names WHERE names.name IS NOT NULL
+)
+SELECT name FROM names WHERE name IS NOT NULL AND (
+    EXISTS (SELECT 1 FROM annotation_response r JOIN preferences_preferencepair p ON p.chosen_id = r.id
+            WHERE r.model_name = names.name AND p.project_id = %s)
+    OR EXISTS (SELECT 1 FROM annotation_response r JOIN preferences_preferencepair p ON p.rejected_id = r.id
+            WHERE r.model_name = names.name AND p.project_id = %s))
+"""
+
+
+def pair_models(project) -> list[str]:
+    """The model names of the chosen and rejected responses of the project's pairs, sorted."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute(_MODELS_SQL, [project.pk, project.pk])
+            return sorted(row[0] for row in cur.fetchall())
+    pairs = PreferencePair.objects.filter(project=project)
+    return sorted(
         {
             name
             for field in ("chosen__model_name", "rejected__model_name")
@@ -198,13 +262,6 @@ def pair_filter_choices(project) -> dict:
             if name
         }
     )
-    return {
-        "rubric_versions": sorted(
-            {n for n in pairs.order_by().values_list("rubric_version__number", flat=True).distinct() if n}
-        ),
-        "criteria": sorted({c for c in pairs.order_by().values_list("criterion", flat=True).distinct() if c}),
-        "models": models,
-    }
 
 
 def response_diff(assignment, *, left: str, right: str) -> dict:

@@ -7,13 +7,12 @@ come back inline with their status.
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from annotation.core import recomputes
+from annotation.core import keyset, recomputes
 from annotation.core.errors import ServiceError
-from annotation.core.web import is_htmx, object_for, page, project_for, query_page, query_text
+from annotation.core.web import is_htmx, object_for, page, project_for, query_text
 from annotation.kinds.task import build_task
 from annotation.queue.task_flow import TaskFlow
 
@@ -136,14 +135,11 @@ def _pairs_response(request, project, *, status=200, notice="", recompute_form=N
     form = PairFilterForm(request.GET or None)
     kwargs = form.selector_kwargs() if form.is_valid() else {}
     qs = selectors.candidate_pairs(project, **kwargs)
-    counts = selectors.pair_counts(qs)
-    paginator = Paginator(qs, PAIRS_PER_PAGE)
-    page_obj = paginator.get_page(query_page(request))
-    query = request.GET.copy()
-    query.pop("page", None)
+    counts = selectors.cached_pair_counts(project, qs, kwargs)
+    page_obj = keyset.paginate(qs, selectors.PAIR_ORDER, request.GET, PAIRS_PER_PAGE)
     context = {
         "filter_form": form,
-        "filter_query": query.urlencode(),
+        "filter_query": keyset.filter_query(request.GET),
         "choices": selectors.pair_filter_choices(project),
         "criterion_overall": CRITERION_OVERALL,
         "counts": counts,

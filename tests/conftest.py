@@ -60,10 +60,12 @@ def _fast_password_hashing():
 def _empty_cache(request):
     """Each test with a database starts with an empty cache (the leaderboard caches its fit; the default
     cache is a table in the database, so tests without one have no cache either)."""
-    if not (
-        {"db", "transactional_db"} & set(request.fixturenames) or request.node.get_closest_marker("django_db")
-    ):
+    names = set(request.fixturenames)
+    marker = request.node.get_closest_marker("django_db")
+    if not ({"db", "transactional_db"} & names or marker):
         return
+    if marker is None:  # autouse fixtures run before `db`: open the database for the clear below first
+        request.getfixturevalue("transactional_db" if "transactional_db" in names else "db")
     from django.core.cache import cache
 
     cache.clear()

@@ -1,7 +1,8 @@
 """Garbage in every page's query parameters: a NUL, a UTF-8-encoded surrogate, huge text, a huge number,
 negative, non-numeric and non-finite values. No page answers 500 (the test client raises on one); a
-parameter read through annotation.core.web's query helpers answers 400 naming it, and one a Django
-form reads is ignored (the form is invalid, the page shows everything)."""
+parameter read through annotation.core.web's query helpers answers 400 naming it; one a Django form
+reads is ignored (the form is invalid, the page shows everything), as are keyset paging's `page`,
+`after` and `before` (annotation.core.keyset: a link that is not one of ours shows the first page)."""
 
 import pytest
 from django.urls import reverse
@@ -23,10 +24,11 @@ GARBAGE = {
     "nan": "nan",
 }
 
-# page -> (who asks, the world's row for `pk`, parameters read by the query helpers, parameters a form reads)
+# page -> (who asks, the world's row for `pk`, parameters read by the query helpers, parameters ignored when bad)
+PAGING = ["page", "after", "before"]
 PAGES = {
-    "annotation:items": ("lead", "project", ["state", "kind", "gold", "page"], []),
-    "annotation:audit": ("lead", "project", ["verb", "page"], []),
+    "annotation:items": ("lead", "project", ["state", "kind", "gold"], PAGING),
+    "annotation:audit": ("lead", "project", ["verb"], PAGING),
     "annotation:rubric": ("lead", "project", ["from"], []),
     "annotation:rubric-compare": ("lead", "project", ["a", "b"], []),
     "annotation:production": (
@@ -38,8 +40,8 @@ PAGES = {
     "preferences:pairs": (
         "lead",
         "project",
-        ["page"],
-        ["min_confidence", "rubric_version", "criterion", "model", "status"],
+        [],
+        ["min_confidence", "rubric_version", "criterion", "model", "status", *PAGING],
     ),
     "preferences:leaderboard": ("lead", "project", [], ["baseline"]),
     "preferences:compare-diff": ("annotator", "comparison_assignment", ["left", "right"], []),
@@ -59,11 +61,11 @@ PAGES = {
 
 @pytest.mark.parametrize("name", sorted(PAGES))
 def test_garbage_query_parameters_never_500(client, world, name):  # noqa: F811
-    who, row, checked, form_fields = PAGES[name]
+    who, row, checked, ignored = PAGES[name]
     client.force_login(world["users"][who])
     url = url_for(name, world, {"pk": row})
     assert client.get(url).status_code in (200, 400)  # the page itself, without parameters
-    for param in checked + form_fields:
+    for param in checked + ignored:
         for label, value in GARBAGE.items():
             response = client.get(f"{url}?{param}={value}")
             # 404: an id that names no row of the project (the rubric's `from`, the diff's `against`)
@@ -82,8 +84,7 @@ def test_page_filters_answer_400_for_values_outside_their_choices(client, world)
     assert client.get(f"{items}?state=%00").status_code == 400
     assert client.get(f"{items}?kind=nonsense").status_code == 400
     assert client.get(f"{items}?state=complete&kind=sft&gold=no").status_code == 200
-    assert client.get(f"{items}?page=-1").status_code == 400
-    assert client.get(f"{items}?page=999").status_code == 200  # past the end: the last page
+    assert client.get(f"{items}?page=-1").status_code == 200  # keyset paging: not ours, the first page
     audit = reverse("annotation:audit", args=[project])
     response = client.get(f"{audit}?verb=item%00.imported")
     assert response.status_code == 400

@@ -61,6 +61,8 @@ WALK = {
     "annotation:invite": ("get", "anyone", 404, {}),  # a token that was never issued
     # annotation pages
     "annotation:project-list": ("get", "user", 200, {}),
+    "annotation:my-work": ("get", "member", 200, P),
+    "healthz": ("get", "anyone", 200, {}),  # the load balancer's probe: no session, no project
     "annotation:review": ("get", "member", 200, P),
     "annotation:submit": ("post", "own", 400, {"pk": "assignment"}),
     "annotation:skip": ("post", "own", 302, {"pk": "assignment"}),

@@ -10,3 +10,13 @@ class TrainingConfig(AppConfig):
 
         # snapshots, runs and the model registry are the leads' work
         register_actions({"view_training": "lead", "train": "lead"})
+
+        # deferred: the job registries read models, which Django loads only after every AppConfig
+        from annotation.core.health import register_heartbeats
+
+        from .exports import EXPORTS  # deferred: as above
+        from .worker import RUNS  # deferred: as above
+
+        # /healthz's worker age counts a running training or export job's heartbeat
+        register_heartbeats(RUNS.newest_heartbeat)
+        register_heartbeats(EXPORTS.newest_heartbeat)

@@ -18,6 +18,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from annotation.core import audit
@@ -103,6 +104,10 @@ class Jobs:
         finally:
             if not connection.in_atomic_block:
                 connection.close()
+
+    def newest_heartbeat(self):
+        """The newest heartbeat of any job of this kind, or None (/healthz's worker age)."""
+        return self.model.objects.aggregate(newest=Max("heartbeat_at"))["newest"]
 
     def heartbeat(self, *, job_id: int, attempt: int) -> bool:
         """Refresh the heartbeat; True when the job should stop (cancel asked, or not this attempt)."""

@@ -4,7 +4,8 @@ the API error format and base classes (`api`: `exception_handler`, `ProjectScope
 `error_responses`, shared serializer limits), service errors (`errors`), the audit trail (`audit`),
 the rubric format (`rubrics`, pure), chart specs (`charts`, pure), form helpers (`forms`), the
 admin base (`admin`), API token authentication with its token -> user cache (`auth`) and the SQL of
-ORM writes for one-statement hot paths (`statements`).
+ORM writes for one-statement hot paths (`statements`); the Content-Security-Policy middleware (`csp`),
+`/healthz` (`health`) and JSON log lines with request ids (`logs`).
 
 Other apps import from annotation only: `core`, `models`, `kinds` (the item-kind contract and
 registry, the one task builder, slot letters), `importing` (parser, import service, view, command),

@@ -52,6 +52,11 @@ class Kind:
     def after_submit(self, judgment) -> None:
         """Runs inside the submit transaction once the judgment is stored."""
 
+    def answer_values(self, judgment) -> dict:
+        """A stored judgment as the task form's values (the page's "back" shows them to change)."""
+        fields = ("decision", "edited_text", "scores", "flags", "comment", "payload", "rubric_version_id")
+        return {name: getattr(judgment, name) for name in fields}
+
     # --- what counts as agreement ------------------------------------------------------------
 
     def context(self, item):

@@ -12,7 +12,7 @@ from annotation.people import selectors
 
 SESSION_KEY = "tuneloop_must_change_password"
 # Paths a user with a one-time password may still open (besides the password change form itself).
-OPEN_PREFIXES = ("/logout/", "/static/", "/favicon.ico", "/invite/")
+OPEN_PREFIXES = ("/logout/", "/static/", "/favicon.ico", "/invite/", "/healthz")
 
 
 def note_on_login(sender, request, user, **kwargs):

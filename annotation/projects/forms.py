@@ -64,6 +64,9 @@ class ProjectSettingsForm(forms.Form):
     blind_review = forms.BooleanField(
         required=False, help_text="Hide model names from annotators (leads always see them)."
     )
+    show_gold_feedback = forms.BooleanField(
+        required=False, help_text="Show annotators their accuracy on gold items (My work page)."
+    )
 
     @classmethod
     def for_project(cls, project, data=None):

@@ -60,6 +60,9 @@ class ProjectWriteSerializer(serializers.Serializer):
     blind_review = serializers.BooleanField(
         required=False, help_text="Hide model names from annotators on every page (leads always see them)."
     )
+    show_gold_feedback = serializers.BooleanField(
+        required=False, help_text="Show annotators their own accuracy on gold items (My work page)."
+    )
 
 
 class MembershipSerializer(serializers.ModelSerializer):

@@ -59,6 +59,7 @@ PROJECT_SETTINGS = (
     "dataset_license",
     "count_external_judgments",
     "blind_review",
+    "show_gold_feedback",
 )
 
 

@@ -4,17 +4,16 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_http_methods, require_POST
 
-from annotation.core import charts
+from annotation.core import charts, keyset
 from annotation.core.errors import ServiceError
 from annotation.core.forms import add_service_errors
 from annotation.core.permissions import can
-from annotation.core.web import is_htmx, page, project_for, query_page, query_text
+from annotation.core.web import is_htmx, page, project_for, query_text
 from annotation.models import Role
 from annotation.people import selectors as people_selectors
 from annotation.people import services as people_services
@@ -191,8 +190,8 @@ def invitation_revoke(request, pk, invitation_id):
 def audit(request, pk):
     project = project_for(request, pk, "view_audit")
     verb = query_text(request, "verb", max_length=64)
-    page_obj = Paginator(selectors.audit_events(project, limit=None, verb=verb), AUDIT_PER_PAGE).get_page(
-        query_page(request)
+    page_obj = keyset.paginate(
+        selectors.audit_events(project, limit=None, verb=verb), ["-id"], request.GET, AUDIT_PER_PAGE
     )
     context = {
         "events": page_obj.object_list,

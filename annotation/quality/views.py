@@ -8,15 +8,16 @@ import csv
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods, require_POST
 
-from annotation.core import charts, recomputes
+from annotation.core import charts, keyset, page_cache, recomputes
 from annotation.core.errors import ServiceError
-from annotation.core.web import is_htmx, object_for, page, project_for, query_choice, query_page
+from annotation.core.web import is_htmx, object_for, page, project_for, query_choice
 from annotation.kinds import registry
 from annotation.models import AdjudicationCategory, AdjudicationDecision, Decision, Item, ItemState, Recompute
 from annotation.quality import adjudication
@@ -96,7 +97,8 @@ def drift_tables(annotator_weekly: dict) -> list[dict]:
                 {
                     "agree": by_week[w]["agree"],
                     "items": by_week[w]["items"],
-                    "shade": round(100 * by_week[w]["agree"]),
+                    # alpha in hundredths, at most .40: the dark text on it stays readable (WCAG AA)
+                    "shade": round(40 * by_week[w]["agree"]),
                 }
                 if w in by_week
                 else None
@@ -105,6 +107,10 @@ def drift_tables(annotator_weekly: dict) -> list[dict]:
             body.append({"username": name, "cells": cells, "falling": falling})
         tables.append({"kind": kind, "weeks": weeks, "rows": body})
     return tables
+
+
+def _figure(value) -> str:
+    return "–" if value is None else str(value)
 
 
 def _dashboard_context(project, report):
@@ -124,10 +130,12 @@ def _dashboard_context(project, report):
     names = {str(r["user_id"]): r["username"] for rows in data.get("annotators", {}).values() for r in rows}
     for kind, rows in data.get("annotators", {}).items():
         for row in rows:
-            row["pairwise_named"] = [
-                {"name": names.get(str(other), f"#{other}"), **p}
+            # One string per row (escaped by the template): a loop of ~annotators² template nodes
+            # made this page seconds long at 100 annotators.
+            row["pairwise_text"] = "; ".join(
+                f"{names.get(str(other), f'#{other}')}: {_figure(p.get('kappa'))} ({p.get('items')})"
                 for other, p in (row.get("pairwise") or {}).items()
-            ]
+            )
             conf = row.get("confusion")
             if conf:
                 row["confusion_rows"] = [
@@ -207,9 +215,11 @@ def agreement(request, pk):
         if not is_htmx(request):
             messages.success(request, notice)
             return redirect("annotation:agreement", pk=project.pk)
+    report = quality_selectors.latest_agreement_report(project, with_data=False)
     context = {
-        **_dashboard_context(project, quality_selectors.latest_agreement_report(project)),
+        "report": report,
         "notice": notice,
+        "report_html": _report_html(project, report),
         **recompute_context(recomputes.latest(project, "agreement"), "Agreement report"),
     }
     return page(request, project, "annotation/agreement.html", "annotation/agreement_panel.html", context)
@@ -224,6 +234,23 @@ def recompute_progress(request, pk):
     """The polled progress partial of a background recompute; it stops polling once the run ended."""
     rec = object_for(request, Recompute.objects, pk, "view_dashboard")
     return render(request, "annotation/_recompute_progress.html", recompute_context(rec, rec.what))
+
+
+def _report_html(project, report) -> str:
+    """The stored report's figures as markup, rendered once per report: a page view then reads one
+    row and no report data (~1 MB of JSON and ~1 MB of markup at 100 annotators)."""
+    if report is None:
+        return ""
+    key = f"tuneloop:agreement-report:{project.pk}:{report.pk}:{report.computed_at.timestamp()}"
+    return mark_safe(  # noqa: S308 - markup rendered by our own template (autoescaped)
+        page_cache.rendered(
+            key,
+            lambda: render_to_string(
+                "annotation/_agreement_report.html",
+                {**_dashboard_context(project, report), "project": project},
+            ),
+        )
+    )
 
 
 CSV_TABLES = {
@@ -407,22 +434,20 @@ def items(request, pk):
         "kind": query_choice(request, "kind", [kind for kind, _ in registry.choices()]),
         "gold": query_choice(request, "gold", ("yes", "no")),
     }
-    qs = Item.objects.filter(project=project).prefetch_related("responses").order_by("-id")
+    qs = Item.objects.filter(project=project).prefetch_related("responses")
     if filters["state"]:
         qs = qs.filter(state=filters["state"])
     if filters["kind"]:
         qs = qs.filter(kind=filters["kind"])
     if filters["gold"] in ("yes", "no"):
         qs = qs.filter(is_gold=filters["gold"] == "yes")
-    page_obj = Paginator(qs, ITEMS_PER_PAGE).get_page(query_page(request))
+    page_obj = keyset.paginate(qs, ["-id"], request.GET, ITEMS_PER_PAGE)
     for item in page_obj.object_list:
         item.gold_template = registry.get(item.kind).gold_template  # the kind's gold answer form
-    query = request.GET.copy()
-    query.pop("page", None)
     context = {
         "items": page_obj.object_list,
         "page_obj": page_obj,
-        "filter_query": query.urlencode(),
+        "filter_query": keyset.filter_query(request.GET),
         "filters": filters,
         "states": Item._meta.get_field("state").choices,
         "kinds": registry.choices(),

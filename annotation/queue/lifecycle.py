@@ -8,6 +8,7 @@ tests/annotation/test_lifecycle.py, fails naming file:line when another module w
                      same starting values, `NEW_ITEM`;
   take_slot          a lease holds one more slot; a full item becomes ASSIGNED;
   retake_slot        a late submit takes its expired slot back if nobody filled it;
+  reclaim_slot       an undone skip leases its slot again if nobody filled it (as take_slot);
   free_slots         leases that ended (expired, skipped) give their slots back; ASSIGNED -> OPEN;
   record_submission  a slot's judgment is in; the item moves to COMPLETE / ASSIGNED / OPEN;
   add_slots          more annotators (routing, a lead, a rubric revision): back to OPEN;
@@ -108,6 +109,18 @@ def retake_slot(item: Item, project) -> bool:
             pk=item.pk,
             state__in=_OPEN_STATES,
         ).update(active_count=F("active_count") + 1)
+    )
+
+
+def reclaim_slot(item: Item, project) -> bool:
+    """An undone skip holds a slot again if the item is still open and has one free; False if not.
+    Like take_slot, a full item becomes ASSIGNED."""
+    return bool(
+        Item.objects.filter(
+            Q(is_gold=True) | Q(active_count__lt=F("extra_overlap") + project.overlap),
+            pk=item.pk,
+            state__in=_OPEN_STATES,
+        ).update(**_take_slot_values(project))
     )
 
 

@@ -77,7 +77,13 @@ class SubmitSerializer(serializers.Serializer):
 
 
 class SkipSerializer(serializers.Serializer):
-    reason = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
+    reason = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=500,
+        default="",
+        help_text="unclear | needs_expertise | broken | other (free text is stored as other)",
+    )
 
 
 class AssignmentSerializer(serializers.Serializer):
@@ -86,6 +92,7 @@ class AssignmentSerializer(serializers.Serializer):
     state = serializers.CharField()
     leased_until = serializers.DateTimeField()
     submitted_at = serializers.DateTimeField(allow_null=True)
+    skip_reason = serializers.CharField(help_text="unclear | needs_expertise | broken | other, or blank")
 
 
 class MineSerializer(serializers.Serializer):

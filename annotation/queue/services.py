@@ -27,6 +27,7 @@ from annotation.models import (
     Project,
     Response,
     RubricVersion,
+    SkipReason,
 )
 from annotation.queue import hot_sql, lifecycle, routing
 
@@ -37,7 +38,7 @@ _shuffle = random.SystemRandom().shuffle
 _gold_roll = random.SystemRandom().random  # tests replace it to decide whether a gold item is served
 
 
-def _lease_delta(project):
+def lease_delta(project):
     return timedelta(minutes=project.lease_minutes or 30)
 
 
@@ -155,14 +156,14 @@ def next_assignment(*, project: Project, user, kind: str = ItemKind.SFT, now=Non
                 project=project,
                 user=user,
                 now=now,
-                leased_until=now + _lease_delta(project),
+                leased_until=now + lease_delta(project),
             )
             if mine is not None:
                 return mine
         elif lease_id is not None:  # SQLite: the write transaction is exclusive, nothing to wait for
             mine = own_lease.filter(pk=lease_id).select_related("item").first()
             if mine is not None:
-                mine.leased_until = now + _lease_delta(project)
+                mine.leased_until = now + lease_delta(project)
                 mine.reason = "resume"
                 mine.save(update_fields=["leased_until", "reason"])
                 return mine
@@ -177,7 +178,7 @@ def next_assignment(*, project: Project, user, kind: str = ItemKind.SFT, now=Non
             return _lease(project, user, item, now)
         candidates = queue_candidates(project=project, user=user, kind=kind)
         if connection.vendor == "postgresql":
-            lease = dict(project=project, user=user, now=now, leased_until=now + _lease_delta(project))
+            lease = dict(project=project, user=user, now=now, leased_until=now + lease_delta(project))
             assignment = hot_sql.pick_and_lease(candidates=candidates, skip_locked=skip_locked, **lease)
             if assignment is None and skip_locked:
                 # SKIP LOCKED passed over items that other callers are leasing this instant; at the
@@ -207,7 +208,7 @@ def _lease(project, user, item, now) -> Assignment:
     _shuffle(order)
     fields = dict(
         state=AssignmentState.LEASED,
-        leased_until=now + _lease_delta(project),
+        leased_until=now + lease_delta(project),
         display_order=order,
         reason="queue",
         submitted_at=None,
@@ -404,9 +405,20 @@ def _with_shown_ids(assignments):
     return assignments.annotate(shown_response_ids=ArraySubquery(shown.values("id")))
 
 
+def skip_reason_of(reason) -> str:
+    """A skip's `reason` as one of SkipReason's values: a value (or its label) as given, free text
+    is "other", nothing is "" (the free text itself goes into the audit event)."""
+    text = str(reason or "").strip()
+    for value, label in SkipReason.choices:
+        if text.lower() in (value, label.lower()):
+            return value
+    return SkipReason.OTHER if text else ""
+
+
 @transaction.atomic
 def skip_assignment(*, assignment: Assignment, user, reason: str = "") -> Assignment:
-    """Give the item back; the caller will not be offered it again."""
+    """Give the item back; the caller will not be offered it again (unless they undo the skip).
+    `reason`: one of SkipReason's values, stored on the assignment, or free text (stored as "other")."""
     try:
         locked = (
             Assignment.objects.select_for_update(of=("self",))
@@ -422,7 +434,8 @@ def skip_assignment(*, assignment: Assignment, user, reason: str = "") -> Assign
         return locked
     held_slot = locked.state == AssignmentState.LEASED
     locked.state = AssignmentState.SKIPPED
-    locked.save(update_fields=["state"])
+    locked.skip_reason = skip_reason_of(reason)
+    locked.save(update_fields=["state", "skip_reason"])
     if held_slot:
         lifecycle.free_slots(locked.item_id)
     audit.record(

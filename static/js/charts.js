@@ -256,6 +256,9 @@
     const canvas = figure.querySelector("canvas");
     if (!script || !canvas || typeof Chart === "undefined") return null;
     const text = script.textContent;
+    const box = figure.querySelector(".chart-box");
+    // the spec's height, set here: the CSP allows no inline style attribute in the template
+    if (box && box.dataset.height) box.style.height = `${box.dataset.height}px`;
     const existing = Chart.getChart(canvas);
     if (existing && figure.$tuneloopText === text) return existing;
     const spec = JSON.parse(text);

@@ -287,7 +287,11 @@
     view.apply();
     if (mode() === "rank") {
       var zones = f.querySelector(".rank-zones");
-      if (zones) zones.hidden = false;
+      if (zones) {
+        zones.hidden = false;
+        // the ranking's height for every card (CSS reads --slots; set here, no inline style under the CSP)
+        zones.style.setProperty("--slots", zones.dataset.slots || "2");
+      }
       var input = document.getElementById("ranking");
       seq = parseRanking(input ? input.value : "");
       renderRanking();

@@ -23,8 +23,8 @@
       if (n) n.textContent = String(i + 1);
       var up = row.querySelector("[data-move=up]"), down = row.querySelector("[data-move=down]");
       var remove = row.querySelector("[data-remove]");
-      if (up) { up.disabled = i === 0; up.setAttribute("aria-label", "Move criterion " + (i + 1) + " up"); }
-      if (down) { down.disabled = i === live.length - 1; down.setAttribute("aria-label", "Move criterion " + (i + 1) + " down"); }
+      if (up) { up.disabled = i === 0; up.setAttribute("aria-label", "Move up criterion " + (i + 1)); }
+      if (down) { down.disabled = i === live.length - 1; down.setAttribute("aria-label", "Move down criterion " + (i + 1)); }
       if (remove) remove.setAttribute("aria-label", "Remove criterion " + (i + 1));
     });
   }

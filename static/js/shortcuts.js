@@ -1,7 +1,9 @@
 /* Shared by the keyboard-driven pages (SFT review, comparison, adjudication): the "am I typing"
  * test, the time-on-task timer, the rubric-criterion cursor, and the page wiring every one of them
  * uses: Ctrl+Enter submits, Esc leaves a text box and closes the help, ? toggles the help, and no
- * other shortcut fires while typing in a text box. init() runs on load and after each htmx swap. */
+ * other shortcut fires while typing in a text box. init() runs on load and after each htmx swap.
+ * Task pages also share the skip picker (s, then 1-4 for the reason; Esc cancels) and z, which undoes
+ * the last skip or goes back to the item just submitted. A lead's preview (an inert form) takes no keys. */
 (function () {
   "use strict";
   var TEXT_INPUTS = ["text", "search", "email", "number", "password", "url", "tel", "date", "time"];
@@ -77,6 +79,26 @@
     });
   };
 
+  /* The skip picker (#skip-reasons): open, close or toggle (open undefined); returns whether open. */
+  function skipPicker(open) {
+    var box = document.getElementById("skip-reasons");
+    if (!box) return false;
+    box.hidden = open === undefined ? !box.hidden : !open;
+    var button = document.getElementById("skip-button");
+    if (button) button.setAttribute("aria-expanded", String(!box.hidden));
+    if (!box.hidden) {
+      var first = box.querySelector("button");
+      if (first) first.focus({ preventScroll: true });
+    }
+    return !box.hidden;
+  }
+
+  function click(selector) {
+    var el = document.querySelector(selector);
+    if (el) el.click();
+    return !!el;
+  }
+
   /* Wire a keyboard page. opts: formId; helpId; init(); onKey(e, key, form) -> true when handled
    * (key is lower-cased when a single character); onEscape(); beforeSubmit() (runs before any
    * submit of the form, mouse or keyboard, before htmx reads it). */
@@ -84,6 +106,7 @@
     function form() { return document.getElementById(opts.formId); }
     document.addEventListener("keydown", function (e) {
       var f = form();
+      if (f && f.inert) f = null;  // a lead's preview: read-only
       if ((e.ctrlKey || e.metaKey) && e.key === "Enter") {
         if (f) { e.preventDefault(); submitForm(f); }
         return;
@@ -92,16 +115,25 @@
         if (isTyping(document.activeElement)) document.activeElement.blur();
         if (opts.onEscape) opts.onEscape();
         toggleHelp(opts.helpId, false);
+        skipPicker(false);
         return;
       }
       if (isTyping(e.target) || e.ctrlKey || e.metaKey || e.altKey) return;
       if (e.key === "?") { e.preventDefault(); toggleHelp(opts.helpId); return; }
-      if (!f) return;
       var key = e.key.length === 1 ? e.key.toLowerCase() : e.key;
+      if (key === "z" && click("#undo-button")) { e.preventDefault(); return; }
+      if (!f) return;
+      var picker = document.getElementById("skip-reasons");
+      if (picker && !picker.hidden && /^[0-9]$/.test(key)) {
+        e.preventDefault();
+        click("#skip-reasons [data-skip-key='" + key + "']");
+        return;
+      }
       if (opts.onKey(e, key, f)) e.preventDefault();
     });
     document.addEventListener("click", function (e) {
       if (e.target.closest && e.target.closest("[data-action=help]")) toggleHelp(opts.helpId);
+      if (e.target.closest && e.target.closest("[data-action=skip]")) skipPicker();
     });
     if (opts.beforeSubmit) {
       // Capture phase: runs before htmx serialises the form.

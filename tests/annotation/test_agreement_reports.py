@@ -456,4 +456,4 @@ def test_drift_table_flags_an_annotator_whose_agreement_falls():
     (table,) = drift_tables({"sft": rows})
     assert table["weeks"] == ["2025-W01", "2025-W02"]
     assert {r["username"]: r["falling"] for r in table["rows"]} == {"slipping": True, "steady": False}
-    assert table["rows"][0]["cells"][1] == {"agree": 0.6, "items": 12, "shade": 60}
+    assert table["rows"][0]["cells"][1] == {"agree": 0.6, "items": 12, "shade": 24}

@@ -1,6 +1,7 @@
 """The lead's item list and the gold form on it."""
 
 import json
+import re
 
 import pytest
 from django.urls import reverse
@@ -90,13 +91,23 @@ def test_items_are_paged_and_the_filters_survive_paging_and_gold_marking(client,
     url = reverse("annotation:items", args=[project.pk])
     first = c.get(url, {"kind": "sft"}).content.decode()
     assert first.count('<tr id="item-') == ITEMS_PER_PAGE
-    assert f"Page 1 of 2 · {ITEMS_PER_PAGE + 3} in all" in first
-    assert 'href="?kind=sft&amp;page=2"' in first
-    second = c.get(url, {"kind": "sft", "page": 2}).content.decode()
+    after = re.search(r'href="\?kind=sft&amp;after=([\w-]+)" rel="next"', first).group(1)
+    second = c.get(url, {"kind": "sft", "after": after}).content.decode()
     oldest = project.items.order_by("id").first()
     assert second.count('<tr id="item-') == 3 and f'id="item-{oldest.pk}"' in second
+    assert 'rel="next"' not in second and 'rel="prev"' in second
+    # Previous from the second page is the first page again
+    before = re.search(r'href="\?kind=sft&amp;before=([\w-]+)" rel="prev"', second).group(1)
+    again = c.get(url, {"kind": "sft", "before": before}).content.decode()
+    assert re.findall(r'<tr id="(item-\d+)"', again) == re.findall(r'<tr id="(item-\d+)"', first)
+    # an old ?page= link still shows that page; a cursor that does not decode starts from the top
+    assert c.get(url, {"kind": "sft", "page": 2}).content.decode().count('<tr id="item-') == 3
+    assert (
+        c.get(url, {"kind": "sft", "after": "not-a-cursor"}).content.decode().count('<tr id="item-')
+        == ITEMS_PER_PAGE
+    )
     # marking gold from page 2 comes back to page 2 with the same filter
     res = c.post(
-        reverse("annotation:item-gold", args=[oldest.pk]) + "?kind=sft&page=2", {"decision": "accept"}
+        reverse("annotation:item-gold", args=[oldest.pk]) + f"?kind=sft&after={after}", {"decision": "accept"}
     )
-    assert res.status_code == 302 and res.url.endswith("?kind=sft&page=2")
+    assert res.status_code == 302 and res.url.endswith(f"?kind=sft&after={after}")

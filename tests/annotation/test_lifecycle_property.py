@@ -1,7 +1,7 @@
 """Property: whatever annotators and leads do, in any order, every item's state and slot counters
 agree with its assignments (the rule in annotation.queue.lifecycle, checked by check_item after
-every step). Hypothesis drives random sequences of take / submit / skip / expire / add slots /
-resolve over a few annotators and items, with routing on and one extra annotator allowed."""
+every step). Hypothesis drives random sequences of take / submit / skip / undo a skip / expire /
+add slots / resolve over a few annotators and items, with routing on and one extra annotator allowed."""
 
 from datetime import timedelta
 
@@ -15,7 +15,7 @@ from annotation.core.errors import Conflict
 from annotation.models import Assignment, Item
 from annotation.projects import services as project_services
 from annotation.quality import adjudication
-from annotation.queue import lifecycle
+from annotation.queue import lifecycle, recovery
 from annotation.queue import services as queue_services
 from tests.conftest import CRITERIA, GOOD_SCORES, make_items
 
@@ -30,6 +30,7 @@ operations = st.lists(
         st.tuples(st.just("take"), annotator),
         st.tuples(st.just("submit"), annotator, nth, st.sampled_from(["accept", "reject"])),
         st.tuples(st.just("skip"), annotator, nth),
+        st.tuples(st.just("undo_skip"), annotator, nth),
         st.tuples(st.just("expire")),
         st.tuples(st.just("add_slots"), item, st.integers(1, 2)),
         st.tuples(st.just("resolve"), item, st.sampled_from(["override", "discard", "more"])),
@@ -67,6 +68,8 @@ def _step(op, *, project, people, lead, items, clock):
         )
     elif name == "skip" and (a := _mine(people[op[1]], op[2])) is not None:
         queue_services.skip_assignment(assignment=a, user=people[op[1]])
+    elif name == "undo_skip" and (a := _mine(people[op[1]], op[2])) is not None:
+        recovery.undo_skip(assignment=a, user=people[op[1]], now=clock)
     elif name == "expire":
         queue_services.release_expired_leases(project=project, now=clock)
     elif name == "add_slots":

@@ -43,7 +43,7 @@ def test_review_page_renders_task_with_guidelines_rubric_and_progress(
     assert res.status_code == 200
     html = res.content.decode()
     assert "Question 0?" in html and "Answer 0." in html
-    assert "Item 1 of 5" in html
+    assert "0 done · 5 left" in html
     assert "<em>kind</em>" in html  # guidelines rendered as Markdown
     assert 'name="score_helpfulness"' in html and 'name="score_safe"' in html and 'name="score_tone"' in html
     assert "How much does it help the user?" in html
@@ -69,7 +69,7 @@ def test_submit_accept_swaps_in_next_task(annotator_client, project, items, user
     assert res.status_code == 200
     html = res.content.decode()
     assert "<html" not in html  # a partial, not a page
-    assert "Saved item" in html and "Question 1?" in html and "Item 2 of 5" in html
+    assert "Saved item" in html and "Question 1?" in html and "1 done · 4 left" in html
     j = Judgment.objects.get(assignment=a)
     assert j.decision == "accept" and j.scores == {"helpfulness": 4, "safe": True}
     assert j.flags == ["pii", "off_topic"] and j.comment == "fine" and j.duration_seconds == 12.5
@@ -356,8 +356,8 @@ def test_without_htmx_errors_render_the_full_page_and_skip_redirects(annotator_c
     assert "Skipped item" in res.content.decode() and "Question 1?" in res.content.decode()
 
 
-def test_n_of_m_counts_items_someone_else_judged_first(client, users, project, items):
-    """Another annotator's submit on an item the caller holds must not drop it from the caller's m."""
+def test_counter_counts_items_someone_else_judged_first(client, users, project, items):
+    """Another annotator's submit on an item the caller holds must not drop it from the caller's "left"."""
     import re
 
     from annotation.queue import services as queue_services
@@ -373,7 +373,7 @@ def test_n_of_m_counts_items_someone_else_judged_first(client, users, project, i
         seen.append(re.search(r'id="progress"[^>]*>([^<]*)<', html).group(1))
         a = queue_services.next_assignment(project=project, user=a1)
         queue_services.submit_judgment(assignment=a, user=a1, decision="accept", scores=GOOD_SCORES)
-    assert seen == [f"Item {n} of {len(items)}" for n in range(1, len(items) + 1)]
+    assert seen == [f"{n} done · {len(items) - n} left" for n in range(len(items))]
 
 
 def test_audit_page_is_paged_and_filtered_by_kind(lead_client, project, users):
@@ -384,10 +384,10 @@ def test_audit_page_is_paged_and_filtered_by_kind(lead_client, project, users):
         audit.record(actor=users["lead"], project=project, verb="item.priority_changed", obj=project, n=i)
     url = reverse("annotation:audit", args=[project.pk])
     first = lead_client.get(url).content.decode()
-    assert first.count("<tr><td>") == AUDIT_PER_PAGE and 'href="?page=2"' in first
+    assert first.count("<tr><td>") == AUDIT_PER_PAGE and 'href="?after=' in first
     only_items = lead_client.get(url, {"verb": "item"}).content.decode()
     assert "rubric.version_created" not in only_items and "item.priority_changed" in only_items
-    assert 'href="?verb=item&amp;page=2"' in only_items
+    assert 'href="?verb=item&amp;after=' in only_items
     rubric = lead_client.get(url, {"verb": "rubric"}).content.decode()
     assert "rubric.version_created" in rubric and "item.priority_changed" not in rubric
     assert '<option value="rubric" selected>' in rubric

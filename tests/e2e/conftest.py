@@ -59,10 +59,10 @@ def login(page, live_server, username, password="pw"):
     page.goto(f"{live_server.url}/login/")
     # Autofocus is applied on a later rendering step than "load": on a busy machine keys typed
     # straight after goto() went nowhere and the login failed (a CI flake). Wait for the focus.
-    page.wait_for_function("document.activeElement && document.activeElement.id === 'id_username'")
+    page.wait_for_function("() => document.activeElement && document.activeElement.id === 'id_username'")
     page.keyboard.type(username)
     page.keyboard.press("Tab")
-    page.wait_for_function("document.activeElement && document.activeElement.id === 'id_password'")
+    page.wait_for_function("() => document.activeElement && document.activeElement.id === 'id_password'")
     page.keyboard.type(password)
     page.keyboard.press("Enter")
     try:

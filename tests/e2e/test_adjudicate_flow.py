@@ -20,7 +20,7 @@ def test_lead_adjudicates_two_items_with_the_keyboard(page, live_server, users, 
     login(page, live_server, "lead")
     page.goto(f"{live_server.url}/items/{first.pk}/adjudicate/")
     assert heading(page) == f"Adjudicate item #{first.pk}"
-    page.wait_for_function("document.activeElement && document.activeElement.id === 'adj-heading'")
+    page.wait_for_function("() => document.activeElement && document.activeElement.id === 'adj-heading'")
 
     # ? shows the shortcuts, ? again hides them
     page.keyboard.press("?")
@@ -39,14 +39,14 @@ def test_lead_adjudicates_two_items_with_the_keyboard(page, live_server, users, 
     page.keyboard.press("Escape")
     page.keyboard.press("Control+Enter")
     page.wait_for_function(
-        f"document.querySelector('#adj-heading').innerText === 'Adjudicate item #{second.pk}'"
+        f"() => document.querySelector('#adj-heading').innerText === 'Adjudicate item #{second.pk}'"
     )
 
     # 2) d discards; without a reason the browser refuses to send the form and puts the cursor in
     # the reason box (the server refuses it too: test_adjudication); type it there and submit
     page.keyboard.press("d")
     page.keyboard.press("Control+Enter")
-    page.wait_for_function("document.activeElement && document.activeElement.id === 'reason'")
+    page.wait_for_function("() => document.activeElement && document.activeElement.id === 'reason'")
     assert Item.objects.get(pk=second.pk).state == ItemState.DISPUTED
     assert page.locator("input[name=decision][value=discard]").is_checked()
     page.keyboard.type("Spam prompt.")

@@ -44,7 +44,7 @@ def test_review_three_items_with_the_keyboard_only(page, live_server, users, sma
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     login(page, live_server, "annotator1")
     page.goto(f"{live_server.url}/projects/{small_project.pk}/review/")
-    assert progress(page) == "Item 1 of 3"
+    assert progress(page) == "0 done · 3 left"
     # the time on task reaches a second (a state of the page's timer, not a sleep)
     page.wait_for_function("() => parseFloat(document.getElementById('duration_seconds').value) >= 1.0")
     page.screenshot(path="/tmp/review.png", full_page=True)
@@ -56,7 +56,7 @@ def test_review_three_items_with_the_keyboard_only(page, live_server, users, sma
         page.keyboard.press(key)
     page.keyboard.type("looks right")  # typed into the comment box: no shortcut fires
     page.keyboard.press("Control+Enter")
-    page.wait_for_function("document.querySelector('#progress').innerText === 'Item 2 of 3'")
+    page.wait_for_function("() => document.querySelector('#progress').innerText === '1 done · 2 left'")
     assert page.locator(".notice").inner_text().startswith("Saved item")
 
     # 2) edit: e focuses the gold-answer box holding the response; fix it; Esc; score; submit
@@ -70,13 +70,13 @@ def test_review_three_items_with_the_keyboard_only(page, live_server, users, sma
     for key in ["5", "y"]:
         page.keyboard.press(key)
     page.keyboard.press("Control+Enter")
-    page.wait_for_function("document.querySelector('#progress').innerText === 'Item 3 of 3'")
+    page.wait_for_function("() => document.querySelector('#progress').innerText === '2 done · 1 left'")
 
     # 3) reject without scores first: the error comes back inline, nothing saved; then fix and submit
     page.keyboard.press("r")
     page.keyboard.press("Control+Enter")
     page.wait_for_selector(".error-summary")
-    assert progress(page) == "Item 3 of 3"
+    assert progress(page) == "2 done · 1 left"
     assert "This criterion is required." in page.locator(".criterion.has-error").first.inner_text()
     assert page.locator("input[name=decision][value=reject]").is_checked()  # kept
     for key in ["1", "n", "f"]:
@@ -109,7 +109,9 @@ def test_help_toggles_and_skip_by_keyboard(page, live_server, users, small_proje
     assert help_box.is_visible() and "Ctrl" in help_box.inner_text()
     page.keyboard.press("?")
     assert help_box.is_hidden()
-    page.keyboard.press("s")
+    page.keyboard.press("s")  # asks why: 1-4
+    page.wait_for_selector("#skip-reasons", state="visible")
+    page.keyboard.press("1")
     page.wait_for_selector("text=Skipped item")
-    assert progress(page) == "Item 1 of 2"  # the skipped item leaves the annotator's total
+    assert progress(page) == "0 done · 2 left"  # the skipped item leaves the annotator's total
     assert not Judgment.objects.exists()

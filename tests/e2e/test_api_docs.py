@@ -30,7 +30,7 @@ def offline(page, live_server):
 def test_swagger_ui_renders_operations_offline(page, live_server, offline):
     page.goto(f"{live_server.url}/api/docs/")
     # Rendered by the Swagger UI bundle from the schema: one block per operation.
-    page.wait_for_function("document.querySelectorAll('#swagger-ui .opblock').length > 50")
+    page.wait_for_function("() => document.querySelectorAll('#swagger-ui .opblock').length > 50")
     paths = page.locator("#swagger-ui .opblock-summary-path").all_inner_texts()
     assert "/api/auth/token/" in [p.strip() for p in paths], paths[:20]
     assert page.locator("#swagger-ui .info .title").inner_text().startswith("Tuneloop API")
@@ -39,7 +39,7 @@ def test_swagger_ui_renders_operations_offline(page, live_server, offline):
 
 def test_redoc_renders_operations_offline(page, live_server, offline):
     page.goto(f"{live_server.url}/api/redoc/")
-    page.wait_for_function("document.querySelectorAll('[data-section-id^=\"operation/\"]').length > 50")
+    page.wait_for_function("() => document.querySelectorAll('[data-section-id^=\"operation/\"]').length > 50")
     assert "Tuneloop API" in page.locator("h1").first.inner_text()
     # ReDoc's "API docs by Redocly" footer asks its CDN for a logo and drops the image when that fails:
     # the one outside request, decorative, and nothing depends on it.

@@ -48,7 +48,7 @@ def project_with(users, name, *comparisons):
 
 
 def wait_heading(page, text):
-    page.wait_for_function(f"document.querySelector('#progress').innerText === {text!r}")
+    page.wait_for_function(f"() => document.querySelector('#progress').innerText === {text!r}")
 
 
 def assert_no_script_ran(page, dialogs):
@@ -64,7 +64,7 @@ def test_markdown_raw_and_word_differences(page, live_server, users):
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     login(page, live_server, "annotator1")
     page.goto(f"{live_server.url}/projects/{p.pk}/compare/")
-    wait_heading(page, "Comparison 1 of 2")
+    wait_heading(page, "0 done · 2 left")
     assignment = Assignment.objects.get(annotator=users["annotator"], project=p, state="leased")
     texts = [Response.objects.get(pk=rid).text for rid in assignment.display_order]
     left_slot = "AB"[texts.index(LEFT)]
@@ -114,7 +114,7 @@ def test_markdown_raw_and_word_differences(page, live_server, users):
     page.keyboard.press("a")
     page.keyboard.press("1")
     page.keyboard.press("Control+Enter")
-    wait_heading(page, "Comparison 2 of 2")
+    wait_heading(page, "1 done · 1 left")
     assert page.locator("#responses").get_attribute("data-view") == "raw"
     page.keyboard.press("w")
     page.wait_for_selector("#diff-body[data-state=ready]")
@@ -126,7 +126,7 @@ def test_n_way_ranking_zone_fits_and_moves_by_keyboard(page, live_server, users)
     p = project_with(users, "Ranking project", ["First answer.", "Second answer.", "Third answer."])
     login(page, live_server, "annotator1")
     page.goto(f"{live_server.url}/projects/{p.pk}/compare/")
-    wait_heading(page, "Comparison 1 of 1")
+    wait_heading(page, "0 done · 1 left")
     ranked, pool = page.locator("#rank-list"), page.locator("#rank-pool")
 
     # The empty ranking is labelled, spans the responses' width and has room for all three cards.

@@ -25,7 +25,7 @@ def test_lead_navigates_the_groups_with_the_keyboard(page, live_server, project,
     page.keyboard.press("Enter")
     nav.get_by_role("link", name="Snapshots").wait_for(state="visible")
     page.keyboard.press("Escape")  # closes and gives the focus back to the group's summary
-    page.wait_for_function("!document.querySelector('details.nav-group[open]')")
+    page.wait_for_function("() => !document.querySelector('details.nav-group[open]')")
     assert page.evaluate("document.activeElement.textContent") == "Training"
 
     page.keyboard.press("Tab")  # on to Settings
@@ -42,7 +42,7 @@ def test_lead_navigates_the_groups_with_the_keyboard(page, live_server, project,
     # One group open at a time.
     nav.locator("summary", has_text="Data").click()
     nav.locator("summary", has_text="Quality").click()
-    page.wait_for_function("document.querySelectorAll('details.nav-group[open]').length === 1")
+    page.wait_for_function("() => document.querySelectorAll('details.nav-group[open]').length === 1")
     assert nav.locator("details[open] summary").inner_text() == "Quality"
 
 

@@ -47,7 +47,9 @@ def test_lead_builds_a_rubric_with_the_form_and_compares_versions(page, live_ser
 
     # 1) a new criterion: name, type, Markdown instructions; the preview renders it
     press(page, page.locator("#add-criterion"))
-    page.wait_for_function("document.activeElement && /criteria-3-label$/.test(document.activeElement.id)")
+    page.wait_for_function(
+        "() => document.activeElement && /criteria-3-label$/.test(document.activeElement.id)"
+    )
     page.keyboard.type("Clarity")
     page.keyboard.press("Enter")  # does not save (checked below: still one version)
     page.fill("#id_criteria-3-key", "clarity")
@@ -68,7 +70,9 @@ def test_lead_builds_a_rubric_with_the_form_and_compares_versions(page, live_ser
 
     # 2) a second one: a blank key comes from the name; Likert shows five options
     press(page, page.locator("#add-criterion"))
-    page.wait_for_function("document.activeElement && /criteria-4-label$/.test(document.activeElement.id)")
+    page.wait_for_function(
+        "() => document.activeElement && /criteria-4-label$/.test(document.activeElement.id)"
+    )
     page.keyboard.type("Helpfulness")
     assert not page.locator("#id_criteria-4-labels").is_visible()  # only for labels criteria
     page.fill("#id_criteria-4-instructions", "Does it *really* help?")

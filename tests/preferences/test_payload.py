@@ -2,7 +2,7 @@
 
 import pytest
 
-from preferences.payload import PayloadError, normalise, parse_ranking
+from preferences.payload import PayloadError, normalise, parse_ranking, to_display
 
 
 def test_left_maps_to_the_response_shown_on_the_left():
@@ -65,3 +65,18 @@ def test_per_criterion_preferences_map_too():
     )
     assert out["criteria"]["helpfulness"]["winner"] == 9
     assert out["criteria"]["tone"]["outcome"] == "tie"
+
+
+@pytest.mark.parametrize(
+    "raw, order",
+    [
+        ({"choice": "B", "strength": "2", "harmful": ["A"], "improved_text": "Better."}, [7, 3]),
+        ({"choice": "tie", "criteria": {"helpfulness": "A"}}, [7, 3]),
+        ({"choice": "both_bad"}, [3, 7]),
+        ({"ranking": "C>A=B", "criteria": {"helpfulness": "B>A>C"}}, [9, 7, 3]),
+    ],
+)
+def test_to_display_gives_back_the_answer_in_the_annotators_slots(raw, order):
+    stored = normalise(raw, order, criteria_keys=("helpfulness",))
+    again = to_display(stored, order)
+    assert normalise(again, order, criteria_keys=("helpfulness",)) == stored

@@ -52,7 +52,7 @@ def test_compare_page_shows_responses_in_display_order_without_model_names(clien
     assert re.search(r'id="response-B"[^>]*>\s*' + re.escape(texts[1]), html)
     assert "model-a" not in html and "model-b" not in html  # blind
     assert 'name="choice"' in html and 'name="strength"' in html
-    assert "Comparison 1 of 3" in html
+    assert "0 done · 3 left" in html
 
 
 def test_compare_page_escapes_response_text_and_keeps_whitespace(client, users):
@@ -94,7 +94,7 @@ def test_submit_maps_slot_a_to_the_response_shown_first(client, users, cmp):
     )
     assert response.status_code == 200
     html = response.content.decode()
-    assert "Saved comparison" in html and "Comparison 2 of 3" in html
+    assert "Saved comparison" in html and "1 done · 2 left" in html
     judgment = Judgment.objects.get(assignment=assignment)
     shown_a, shown_b = assignment.display_order
     assert judgment.payload["winner"] == shown_a

@@ -1,0 +1,126 @@
+"""Keyset pagination for long lists (items, audit trail, curated pairs): `?after=` / `?before=` name
+the last (first) row shown, and the next page is read through the index that orders the list: no
+OFFSET and no COUNT over the whole list, so page 10,000 costs what page 1 costs.
+
+`paginate(qs, order, request.GET, per_page)` gives a `Page` that `_keyset_pagination.html` draws.
+`order` is the list's ordering ending in a unique field (e.g. ["-confidence", "-margin", "id"]). A
+cursor is the url-safe base64 of that row's values as JSON; one that does not decode (edited, or from
+an older ordering) starts from the top. An old `?page=N` link still works, by offset.
+"""
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass, field
+
+from django.db.models import Q
+
+MAX_OFFSET_PAGE = 10_000  # `?page=` beyond this starts from the top rather than scanning further
+
+
+def encode(values) -> str:
+    return (
+        base64.urlsafe_b64encode(json.dumps(list(values), separators=(",", ":")).encode())
+        .decode()
+        .rstrip("=")
+    )
+
+
+def decode(text: str, n: int) -> list | None:
+    """The values of a cursor of `n` fields, or None when it is not one."""
+    if not text or len(text) > 512:
+        return None
+    try:
+        values = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(values, list) or len(values) != n:
+        return None
+    if not all(isinstance(v, (int, float, str)) and not isinstance(v, bool) for v in values):
+        return None
+    return values
+
+
+def _beyond(order: list[str], values: list, *, forward: bool) -> Q:
+    """Rows after (forward) or before the row with `values` in `order`: an OR over prefixes, under a
+    plain range on the first field (redundant, but it is what lets the index scan start at the
+    cursor instead of walking from the top of the list)."""
+    first = order[0].lstrip("-")
+    bound = "lte" if order[0].startswith("-") == forward else "gte"
+    out = Q()
+    for i, spec in enumerate(order):
+        name = spec.lstrip("-")
+        descending = spec.startswith("-")
+        lookup = "lt" if descending == forward else "gt"
+        term = Q(**{f"{name}__{lookup}": values[i]})
+        for prev, value in zip(order[:i], values[:i], strict=True):
+            term &= Q(**{prev.lstrip("-"): value})
+        out |= term
+    return Q(**{f"{first}__{bound}": values[0]}) & out if len(order) > 1 else out
+
+
+def _reverse(order: list[str]) -> list[str]:
+    return [spec[1:] if spec.startswith("-") else f"-{spec}" for spec in order]
+
+
+@dataclass
+class Page:
+    object_list: list
+    order: list[str]
+    has_next: bool = False
+    has_previous: bool = False
+    number: int | None = None  # set for an old `?page=N` link
+    rows: list = field(default_factory=list)
+
+    def cursor(self, row) -> str:
+        return encode(getattr(row, spec.lstrip("-")) for spec in self.order)
+
+    @property
+    def next_cursor(self) -> str:
+        return self.cursor(self.object_list[-1]) if self.has_next and self.object_list else ""
+
+    @property
+    def previous_cursor(self) -> str:
+        return self.cursor(self.object_list[0]) if self.has_previous and self.object_list else ""
+
+    @property
+    def has_other_pages(self) -> bool:
+        return self.has_next or self.has_previous
+
+
+def _page_number(raw) -> int:
+    try:
+        number = int(raw)
+    except (TypeError, ValueError):
+        return 1
+    return number if 1 <= number <= MAX_OFFSET_PAGE else 1
+
+
+def paginate(qs, order: list[str], params, per_page: int) -> Page:
+    """One page of `qs` in `order`, from the request's `after`, `before` or (old links) `page`."""
+    qs = qs.order_by(*order)
+    after = decode(params.get("after", ""), len(order))
+    before = decode(params.get("before", ""), len(order)) if after is None else None
+    if after is not None:
+        rows = list(qs.filter(_beyond(order, after, forward=True))[: per_page + 1])
+        return Page(rows[:per_page], order, has_next=len(rows) > per_page, has_previous=True)
+    if before is not None:
+        rows = list(
+            qs.filter(_beyond(order, before, forward=False)).order_by(*_reverse(order))[: per_page + 1]
+        )
+        more = len(rows) > per_page
+        return Page(rows[:per_page][::-1], order, has_next=True, has_previous=more)
+    number = _page_number(params.get("page"))
+    start = (number - 1) * per_page
+    rows = list(qs[start : start + per_page + 1])
+    page = Page(rows[:per_page], order, has_next=len(rows) > per_page, has_previous=number > 1)
+    page.number = number if number > 1 else None
+    return page
+
+
+def filter_query(params) -> str:
+    """The request's query string without the paging parameters (the links add their own)."""
+    query = params.copy()
+    for key in ("page", "after", "before"):
+        query.pop(key, None)
+    return query.urlencode()

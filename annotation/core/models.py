@@ -1,0 +1,30 @@
+"""Core's one table: a recorded background recompute (`annotation.core.recomputes`). Re-exported by
+`annotation.models` like the other feature tables."""
+
+from django.conf import settings
+from django.db import models
+
+
+class Recompute(models.Model):
+    """A background recompute ("agreement", "consensus:<rule>"): progress, and where the next one starts."""
+
+    project = models.ForeignKey("annotation.Project", on_delete=models.CASCADE, related_name="recomputes")
+    what = models.CharField(max_length=64)
+    params = models.JSONField(default=dict, blank=True)  # what else the result depends on
+    mode = models.CharField(max_length=16, blank=True)  # full | incremental
+    state = models.CharField(max_length=16, default="queued")  # queued | running | done | failed
+    done = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    result = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["project", "what", "-id"], name="recompute_idx")]
+
+    def __str__(self):
+        return f"Recompute #{self.pk} of {self.what} ({self.state})"

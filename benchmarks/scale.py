@@ -1,0 +1,309 @@
+"""The lead pages at scale: seed a project with `--judgments` judgments, then time every lead page.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench .venv/bin/python benchmarks/scale.py \
+        --judgments 1000000 [--reuse] [--repeat 5] [--per-row 300] [--recompute all|agreement|none]
+
+PostgreSQL only. Seeds with benchmarks/scale_seed.py (INSERT ... SELECT; `--reuse` takes the newest
+project of the same name instead), and beside it the per-row approach (`--per-row` judgments through
+the queue's next + submit services, the rate extrapolated). Then, for each page, the server time
+(median of `--repeat` requests through Django's test client, in-process: view, ORM, template) and
+the SQL statements of one request; where the page has a straightforward alternative it is timed in
+the same run (`?page=` offsets vs `?after=` keyset links, the median in Python vs `percentile_cont`).
+Recomputes (agreement report, consensus) run through `recompute_functions()`, the one place that
+names them. Prints one table. The seeded project is left in place (`--reuse` next time).
+"""
+
+# ruff: noqa: E402 - sys.path is fixed before the other imports
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+# Run as a script, this folder comes first on sys.path and benchmarks/queue.py would shadow the
+# standard library's queue module. Drop it; import the benchmarks as a package from the root.
+HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+os.environ["DJANGO_DEBUG"] = "0"  # DEBUG keeps every query in memory; measure production settings
+
+import django
+
+django.setup()
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from benchmarks import scale_seed
+from benchmarks.queue_setup import ensure_database, require_postgres
+
+
+def recompute_functions():
+    """The project's recompute entry points, by name -> f(project, lead): the one adapter to change
+    when their signatures move (another part of the code owns them)."""
+    from annotation.quality import tasks as quality_tasks
+    from preferences import services as pref_services
+
+    out = {}
+    agreement = getattr(quality_tasks, "compute_agreement", None)
+    if agreement is not None:
+        run = getattr(agreement, "run", agreement)  # a Celery task: call its body in-process
+        out["agreement report (compute_agreement)"] = lambda project, lead: run(project.pk, lead.pk)
+    consensus = getattr(pref_services, "recompute_consensus", None)
+    if consensus is not None:
+        out["consensus + pairs (recompute_consensus)"] = lambda project, lead: consensus(
+            project=project, actor=lead, rule="majority"
+        )
+    return out
+
+
+def timed(fn, repeat=1):
+    """(median seconds, statements of the first call, result of the last)."""
+    times, statements, result = [], None, None
+    for _ in range(repeat):
+        connection.queries_log.clear()  # a full log (9,000 entries) would hide the count
+        with CaptureQueriesContext(connection) as ctx:
+            started = time.perf_counter()
+            result = fn()
+            times.append(time.perf_counter() - started)
+        if statements is None:
+            statements = len(ctx.captured_queries)
+    return statistics.median(times), statements, result
+
+
+def get_page(client, url, *, cold=False):
+    """A GET of `url` (200 or the run stops); `cold`: Django's cache emptied first, so cached figures
+    (dashboard, pair filters, the rendered agreement report, the leaderboard fit) are recomputed."""
+
+    def call():
+        if cold:
+            cache.clear()
+        response = client.get(url)
+        if response.status_code != 200:
+            raise SystemExit(f"{url}: HTTP {response.status_code}")
+        return response
+
+    return call
+
+
+def per_row_rate(project, n):
+    """Judgments per second through the real per-row path: next_assignment + submit_judgment."""
+    from django.contrib.auth import get_user_model
+
+    from annotation.models import Membership, Role
+    from annotation.projects import services as project_services
+    from annotation.queue import services as queue_services
+
+    if n <= 0:
+        return None
+    User = get_user_model()
+    tag = f"perrow-{int(time.time() * 1000)}"
+    side = project_services.create_project(name=f"{tag} per-row", created_by=project.created_by, overlap=3)
+    project_services.create_rubric_version(
+        project=side, actor=project.created_by, criteria=scale_seed.SFT_CRITERIA
+    )
+    users = User.objects.bulk_create([User(username=f"{tag}-{i}") for i in range(10)])
+    Membership.objects.bulk_create([Membership(user=u, project=side, role=Role.ANNOTATOR) for u in users])
+    with connection.cursor() as cur:
+        cur.execute(
+            """INSERT INTO annotation_item (project_id, kind, messages, external_id, content_hash, metadata,
+                priority, state, active_count, submitted_count, extra_overlap, is_gold, source, created_at,
+                updated_at)
+            SELECT %s, 'sft', '[{"role": "user", "content": "q"}]'::jsonb, '', md5(%s || g), '{}'::jsonb, 0,
+                'open', 0, 0, 0, false, 'scale', now(), now() FROM generate_series(1, %s) g""",
+            [side.pk, tag, n],
+        )
+        cur.execute(
+            """INSERT INTO annotation_response (item_id, position, text, model_name, model_version,
+                generation_params, shown, created_at)
+            SELECT id, 0, 'a', 'm', '', '{}'::jsonb, true, now() FROM annotation_item WHERE project_id = %s""",
+            [side.pk],
+        )
+    done, started = 0, time.perf_counter()
+    while done < n:
+        for user in users:
+            assignment = queue_services.next_assignment(project=side, user=user)
+            if assignment is None:
+                continue
+            queue_services.submit_judgment(
+                assignment=assignment, user=user, decision="accept", scores={"helpfulness": 4, "safe": True}
+            )
+            done += 1
+            if done >= n:
+                break
+    seconds = time.perf_counter() - started
+    return n / seconds
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--judgments", type=int, default=100_000)
+    parser.add_argument("--name", default="")
+    parser.add_argument("--reuse", action="store_true", help="use the newest project of that name")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--per-row", type=int, default=300, help="judgments for the per-row rate (0 = skip)")
+    parser.add_argument(
+        "--recompute",
+        default="all",
+        help="comma-separated words of the recomputes to time (see recompute_functions), or none",
+    )
+    args = parser.parse_args()
+    url = require_postgres()
+    ensure_database(url)
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    name = args.name or f"scale {args.judgments}"
+    seeded = scale_seed.find(name) if args.reuse else None
+    if seeded is None:
+        print(f"Seeding '{name}' with about {args.judgments:,} judgments ...")
+        seeded = scale_seed.seed(name, judgments=args.judgments)
+    print(seeded)
+    project, lead = seeded.project, seeded.lead
+    rows = []  # (what, how, seconds, statements, note)
+    if seeded.seconds:
+        rate = seeded.judgments / seeded.seconds
+        rows.append(("seed", "INSERT ... SELECT", seeded.seconds, None, f"{rate:,.0f} judgments/s"))
+    per_row = per_row_rate(project, args.per_row)
+    if per_row:
+        rows.append(
+            (
+                "seed",
+                "per row (next + submit)",
+                seeded.judgments / per_row,
+                None,
+                f"{per_row:,.0f} judgments/s, extrapolated",
+            )
+        )
+    wanted = [w for w in args.recompute.split(",") if w and w != "none"]
+    for label, fn in recompute_functions().items():
+        if "all" in wanted or any(w in label for w in wanted):
+            seconds, statements, _ = timed(lambda fn=fn: fn(project, lead))
+            rows.append(("recompute", label, seconds, statements, ""))
+    cached = {"dashboard", "pairs", "agreement"}  # pages whose costly part page_cache keeps
+    client = Client()
+    client.force_login(lead)
+    pk = project.pk
+    pages = [
+        ("dashboard", "", reverse("annotation:dashboard", args=[pk])),
+        ("pairs", "first page", reverse("preferences:pairs", args=[pk])),
+        ("items", "first page", reverse("annotation:items", args=[pk])),
+        ("agreement", "stored report", reverse("annotation:agreement", args=[pk])),
+        ("audit", "first page", reverse("annotation:audit", args=[pk])),
+        ("members", "", reverse("annotation:members", args=[pk])),
+        ("rubric", "", reverse("annotation:rubric", args=[pk])),
+        ("disagreements", "", reverse("annotation:disagreements", args=[pk])),
+    ]
+    for what, how, page_url in pages:
+        if what in cached:
+            seconds, statements, _ = timed(get_page(client, page_url, cold=True), args.repeat)
+            rows.append((what, f"{how} cold (cache emptied)".strip(), seconds, statements, ""))
+            how = f"{how} warm".strip()
+        seconds, statements, _ = timed(get_page(client, page_url), args.repeat)
+        rows.append((what, how, seconds, statements, ""))
+    rows += deep_pages(client, project, args.repeat)
+    board = reverse("preferences:leaderboard", args=[pk])
+    seconds, statements, _ = timed(get_page(client, board, cold=True))
+    rows.append(("leaderboard", "cold (fit)", seconds, statements, ""))
+    seconds, statements, _ = timed(get_page(client, board), args.repeat)
+    rows.append(("leaderboard", "warm (fit cached)", seconds, statements, ""))
+    rows += median_rows(project, args.repeat)
+    print_table(seeded, rows)
+
+
+def deep_pages(client, project, repeat):
+    """A page half way down the items, audit and pairs lists: by offset (`?page=`) and by keyset."""
+    from annotation.models import AuditEvent, Item
+    from preferences import selectors as pref_selectors
+
+    out = []
+    n_items = Item.objects.filter(project=project).count()
+    n_events = AuditEvent.objects.filter(project=project).count()
+    lists = [
+        ("items", "annotation:items", n_items, 50),
+        ("audit", "annotation:audit", n_events, 100),
+        ("pairs", "preferences:pairs", pref_selectors.candidate_pairs(project).count(), 50),
+    ]
+    for what, name, total, per_page in lists:
+        base = reverse(name, args=[project.pk])
+        page_no = max(1, total // per_page // 2)
+        seconds, statements, _ = timed(get_page(client, f"{base}?page={page_no}"), repeat)
+        out.append((what, f"page {page_no:,} by ?page=", seconds, statements, "offset"))
+        cursor = deep_cursor(what, project, page_no * per_page)
+        if cursor:
+            seconds, statements, _ = timed(get_page(client, f"{base}?after={cursor}"), repeat)
+            out.append((what, "same depth by ?after=", seconds, statements, "keyset"))
+    return out
+
+
+def deep_cursor(what, project, depth):
+    """The keyset cursor of the row at `depth` in the page's order (None when the page has none)."""
+    from annotation.core import keyset
+    from annotation.models import AuditEvent, Item
+    from preferences import selectors as pref_selectors
+
+    if what == "items":
+        row = Item.objects.filter(project=project).order_by("-id")[depth : depth + 1].first()
+        return keyset.encode([row.pk]) if row else None
+    if what == "audit":
+        row = AuditEvent.objects.filter(project=project).order_by("-id")[depth : depth + 1].first()
+        return keyset.encode([row.pk]) if row else None
+    row = pref_selectors.candidate_pairs(project)[depth : depth + 1].first()
+    return pref_selectors.pair_cursor(row) if row else None
+
+
+def median_rows(project, repeat):
+    """The dashboard's timing figures: two scans with the median in Python, vs one pass in SQL."""
+    from django.db.models import Avg, Count, Q
+
+    from annotation.models import Judgment
+    from annotation.projects import selectors as project_selectors
+
+    def in_python():  # the selectors before: a per-annotator aggregate, then every duration sorted here
+        list(
+            Judgment.objects.filter(item__project=project, is_current=True)
+            .values("annotator_id")
+            .annotate(avg=Avg("duration_seconds"), rushed=Count("id", filter=Q(rushed=True)))
+        )
+        values = sorted(
+            Judgment.objects.filter(
+                item__project=project, is_current=True, duration_seconds__isnull=False
+            ).values_list("duration_seconds", flat=True)
+        )
+        return values[len(values) // 2] if values else None
+
+    out = []
+    seconds, statements, _ = timed(in_python, repeat)
+    out.append(("time per item", "2 scans, median in Python", seconds, statements, "the selectors before"))
+    seconds, statements, _ = timed(lambda: project_selectors.judgment_timing(project), repeat)
+    out.append(("time per item", "in SQL, one pass", seconds, statements, "percentile_cont + per annotator"))
+    return out
+
+
+def print_table(seeded, rows):
+    db = settings.DATABASES["default"]
+    with connection.cursor() as cur:
+        cur.execute("SHOW server_version")
+        version = cur.fetchone()[0]
+    print()
+    print(
+        f"{seeded.judgments:,} judgments, {seeded.items:,} items; PostgreSQL {version} "
+        f"({db['NAME']}), {os.cpu_count()} CPUs; server time = median of the requests, in-process"
+    )
+    print(f"  {'what':<14} {'how':<40} {'seconds':>9} {'statements':>10}  note")
+    for what, how, seconds, statements, note in rows:
+        stmts = "" if statements is None else str(statements)
+        if statements is not None and statements >= 9000:  # Django's query log keeps the last 9,000
+            stmts = "9000+"
+        print(f"  {what:<14} {how:<40} {seconds:>9.3f} {stmts:>10}  {note}")
+
+
+if __name__ == "__main__":
+    main()
