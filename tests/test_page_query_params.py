@@ -7,6 +7,7 @@ reads is ignored (the form is invalid, the page shows everything), as are keyset
 import pytest
 from django.urls import reverse
 
+from annotation.core import keyset
 from tests.test_permission_walk import url_for, world  # noqa: F401  (the walk's fixture world)
 
 pytestmark = pytest.mark.django_db
@@ -128,3 +129,15 @@ def test_pages_read_query_parameters_only_through_the_helpers():
         and any(raw in path.read_text() for raw in ("GET.get(", "GET[", "query_params.get("))
     ]
     assert offenders == []
+
+
+@pytest.mark.parametrize("values", [["abc"], ["\x00"], [2**70], [None], [[1]]])
+@pytest.mark.parametrize("page", ["annotation:items", "annotation:audit"])
+@pytest.mark.parametrize("direction", ["after", "before"])
+def test_a_forged_cursor_shows_the_first_page(client, world, page, direction, values):  # noqa: F811
+    """A cursor that decodes but holds text, a NUL or an overflowing number where an id goes reached
+    the database (a 500); it is now one that is not ours: the first page."""
+    client.force_login(world["users"]["lead"])
+    url = reverse(page, args=[world["project"].pk])
+    response = client.get(f"{url}?{direction}={keyset.encode(values)}")
+    assert response.status_code == 200
