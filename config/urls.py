@@ -43,3 +43,5 @@ urlpatterns = [
 
 if settings.TUNELOOP_OIDC_ENABLED:  # django-allauth's OpenID Connect login: /accounts/oidc/sso/login/
     urlpatterns.insert(0, path("accounts/", include("allauth.urls")))
+
+handler400 = "annotation.core.web.bad_request"  # a bad query parameter's 400 says which one

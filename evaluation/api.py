@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from annotation.core.api import ProjectScoped, error_responses, object_for, validated
 from annotation.core.errors import InvalidInput
+from annotation.core.web import query_int
 from training.models import ModelVersion
 
 from . import campaign, promotion, sets
@@ -80,8 +81,8 @@ class EvalSetLeakageView(APIView):
     )
     def get(self, request, set_id):
         eval_set = object_for(request, EvalSet.objects, set_id, VIEW)
-        raw = request.query_params.get("version", "")
-        version = _in_project(ModelVersion, eval_set.project, int(raw) if raw.isdigit() else -1, "version")
+        version_id = query_int(request, "version", -1)
+        version = _in_project(ModelVersion, eval_set.project, version_id, "version")
         return Response(s.LeakageSerializer(sets.check_leakage(eval_set, version)).data)
 
 

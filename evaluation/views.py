@@ -11,7 +11,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from annotation.core.errors import RowErrors, ServiceError
 from annotation.core.forms import add_service_errors
-from annotation.core.web import is_htmx, object_for, page, project_for
+from annotation.core.web import is_htmx, object_for, page, project_for, query_int
 from training.models import ACTIVE_STATES, ModelVersion, RunState
 
 from . import campaign, sets
@@ -85,7 +85,7 @@ def eval_set_detail(request, pk):
     """The set's examples, and the leakage check against a chosen version's training snapshot."""
     eval_set = _set_for(request, pk)
     versions = versions_for(eval_set.project)
-    chosen = versions.filter(pk=request.GET.get("version") or 0).first()
+    chosen = versions.filter(pk=query_int(request, "version", 0)).first()
     context = {
         "eval_set": eval_set,
         "examples": eval_set.examples.all()[:200],
@@ -127,7 +127,7 @@ def run_new(request, pk):
         else:
             status = 400
     else:
-        initial = {"version": request.GET.get("version"), "eval_set": request.GET.get("eval_set")}
+        initial = {name: query_int(request, name) for name in ("version", "eval_set")}
         form = EvalRunForm(
             initial={k: v for k, v in initial.items() if v}, versions=versions, eval_sets=eval_sets
         )

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from annotation.core import keyset, recomputes
 from annotation.core.errors import ServiceError
-from annotation.core.web import is_htmx, object_for, page, project_for
+from annotation.core.web import is_htmx, object_for, page, project_for, query_text
 from annotation.kinds.task import build_task
 from annotation.queue.task_flow import TaskFlow
 
@@ -121,7 +121,7 @@ def compare_diff(request, pk):
     try:
         assignment = COMPARE.own(request, pk)
         context = selectors.response_diff(
-            assignment, left=request.GET.get("left", "A"), right=request.GET.get("right", "B")
+            assignment, left=query_text(request, "left", "A"), right=query_text(request, "right", "B")
         )
     except ServiceError as exc:
         return render(request, "preferences/_compare_diff.html", {"error": exc}, status=exc.status)

@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from annotation.core.api import ProjectScoped, error_responses, object_for, validated
 from annotation.core.errors import InvalidInput
+from annotation.core.web import query_choice
 
 from . import registry, runs, selectors, snapshots
 from . import serializers as s
@@ -64,9 +65,7 @@ class SnapshotRowsView(APIView):
     )
     def get(self, request, snapshot_id):
         snapshot = object_for(request, DatasetSnapshot.objects, snapshot_id, VIEW)
-        split = request.query_params.get("split") or None
-        if split not in (None, *Split.values):
-            raise NotFound("No such split.")
+        split = query_choice(request, "split", Split.values, None)
         response = StreamingHttpResponse(
             snapshots.snapshot_jsonl(snapshot, split), content_type="application/x-ndjson"
         )

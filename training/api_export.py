@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from annotation.core.api import ProjectScoped, error_responses, object_for, validated
 from annotation.core.errors import InvalidInput
+from annotation.core.web import query_int
 
 from . import exports, runs
 from . import serializers as s
@@ -109,8 +110,8 @@ class SnapshotDiffView(APIView):
     )
     def get(self, request, snapshot_id, other_id=None):
         old = object_for(request, DatasetSnapshot.objects, snapshot_id, VIEW)
-        other_id = other_id or request.query_params.get("against")
-        if not other_id or not str(other_id).isdigit():
+        other_id = other_id or query_int(request, "against")
+        if not other_id:
             raise InvalidInput(errors={"against": ["Name the snapshot to compare with."]})
         new = object_for(request, DatasetSnapshot.objects, other_id, VIEW)
         if new.project_id != old.project_id:

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from annotation.core.errors import ServiceError
 from annotation.core.forms import add_service_errors
 from annotation.core.permissions import can
-from annotation.core.web import is_htmx, object_for, page, project_for
+from annotation.core.web import is_htmx, object_for, page, project_for, query_choice, query_int
 
 from . import exports, registry, registry_links, selectors
 from . import runs as run_actions
@@ -32,7 +32,9 @@ from .models import DatasetSnapshot, ModelVersion, SnapshotKind, Split, Training
 def snapshots(request, pk):
     project = project_for(request, pk, VIEW)
     status = 200
-    form = SnapshotForm(initial={"kind": request.GET.get("kind", SnapshotKind.SFT)})
+    form = SnapshotForm(
+        initial={"kind": query_choice(request, "kind", SnapshotKind.values, SnapshotKind.SFT)}
+    )
     if request.method == "POST":
         project_for(request, pk, TRAIN)
         form = SnapshotForm(request.POST)
@@ -99,9 +101,7 @@ def snapshot_progress(request, pk):
 @login_required
 def snapshot_download(request, pk):
     snapshot = _snapshot_for(request, pk)
-    split = request.GET.get("split") or None
-    if split not in (None, *Split.values):
-        raise Http404("No such split.")
+    split = query_choice(request, "split", Split.values, None)
     response = StreamingHttpResponse(
         snapshot_build.snapshot_jsonl(snapshot, split), content_type="application/x-ndjson"
     )
@@ -154,7 +154,7 @@ def run_new(request, pk):
         else:
             status = 400
     else:
-        snapshot = selectors.snapshots_for(project).filter(pk=request.GET.get("snapshot") or 0).first()
+        snapshot = selectors.snapshots_for(project).filter(pk=query_int(request, "snapshot", 0)).first()
         snapshot = snapshot or selectors.snapshots_for(project).first()
         method = snapshot.kind if snapshot else SnapshotKind.SFT
         initial = {k: v for k, v in run_actions.default_run_config(project, method).items() if v is not None}
@@ -163,7 +163,7 @@ def run_new(request, pk):
         if method == SnapshotKind.DPO and latest_sft is not None:
             initial["init_model_version"] = latest_sft.pk
         form = _run_form(project, initial=initial)
-    chosen = selectors.snapshots_for(project).filter(pk=request.GET.get("snapshot") or 0).first()
+    chosen = selectors.snapshots_for(project).filter(pk=query_int(request, "snapshot", 0)).first()
     context = {
         "form": form,
         "has_snapshots": bool(form.fields["snapshot"].choices),

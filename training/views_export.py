@@ -20,7 +20,7 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST
 
 from annotation.core.errors import ServiceError
-from annotation.core.web import is_htmx, object_for, page, project_for
+from annotation.core.web import is_htmx, object_for, page, project_for, query_int, query_text
 
 from . import exports, selectors
 from . import runs as actions
@@ -101,8 +101,8 @@ def pairs_export(request, pk):
 
 def _stream_args(request, pk):
     snapshot = object_for(request, DatasetSnapshot.objects, pk, TRAIN)
-    q = request.GET
-    return snapshot, q.get("layout", ""), q.get("format", ""), q.get("provenance") in ("1", "on", "true")
+    layout, fmt = query_text(request, "layout"), query_text(request, "format")
+    return snapshot, layout, fmt, query_text(request, "provenance") in ("1", "on", "true")
 
 
 def _bad(exc: ServiceError) -> HttpResponse:
@@ -134,7 +134,7 @@ def snapshot_files(request, pk):
 def snapshot_file(request, pk):
     """One split of a small JSONL / CSV export, streamed as it is encoded."""
     snapshot, layout, fmt, provenance = _stream_args(request, pk)
-    split = request.GET.get("split", "train")
+    split = query_text(request, "split", "train")
     try:
         exports.check_stream(snapshot, layout, fmt, split)
     except ServiceError as exc:
@@ -235,9 +235,9 @@ def snapshot_diff(request, pk):
     project = snapshot.project
     others = selectors.snapshots_for(project).exclude(pk=snapshot.pk)
     other, diff = None, None
-    against = request.GET.get("against")
-    if against:
-        other = others.filter(pk=against if str(against).isdigit() else 0).first()
+    against = query_int(request, "against")
+    if against is not None:
+        other = others.filter(pk=against).first()
         if other is None:
             raise Http404("No such snapshot in this project.")
         diff = exports.diff(snapshot, other)

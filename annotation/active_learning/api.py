@@ -20,6 +20,7 @@ from annotation.active_learning.scores import project_settings
 from annotation.core.api import ProjectScoped, error_responses, validated
 from annotation.core.auth import CachedTokenAuthentication
 from annotation.core.parsers import JSONParser
+from annotation.core.web import query_choice
 
 
 class IngestTokenAuthentication(BaseAuthentication):
@@ -130,8 +131,9 @@ class SampleListView(ProjectScoped, generics.ListAPIView):
         if self.schema_only:
             return ProductionSample.objects.none()
         project = self.project_for("view_production")
+        selectors.check_filters(self.request)
         qs, _ = selectors.filtered_samples(project, self.request.query_params)
-        order = "-priority" if self.request.query_params.get("order") == "priority" else "id"
+        order = "-priority" if query_choice(self.request, "order", ("priority", "id")) == "priority" else "id"
         return qs.order_by(order, "id")
 
 

@@ -14,6 +14,7 @@ from django.db.models import Q
 from annotation.active_learning import selection
 from annotation.active_learning.models import CoverageReport, ItemEmbedding, ProductionSample, SelectionBatch
 from annotation.core import charts
+from annotation.core.web import query_choice, query_float, query_text
 from annotation.kinds import registry
 from annotation.models import Item, ItemState, Judgment
 
@@ -27,6 +28,18 @@ def _float(value):
         return float(value)
     except (TypeError, ValueError):
         return None
+
+
+def check_filters(request) -> None:
+    """The explorer's filters (page and API), each checked against what it takes: a bad one is a
+    400 (annotation.core.web's BadQuery) before filtered_samples reads them."""
+    query_text(request, "model_version")
+    query_text(request, "q")
+    query_choice(request, "feedback", ("up", "down", "retried", "edited", "none"))
+    query_choice(request, "selected", ("yes", "no"))
+    for name in RANGE_FIELDS:
+        query_float(request, f"{name}_min")
+        query_float(request, f"{name}_max")
 
 
 def filtered_samples(project, params) -> tuple:

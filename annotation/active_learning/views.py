@@ -14,17 +14,21 @@ from annotation.active_learning.scores import project_settings
 from annotation.active_learning.scoring import SIGNALS
 from annotation.active_learning.selection import STRATEGIES
 from annotation.core.errors import ServiceError
-from annotation.core.web import page, project_for
+from annotation.core.web import page, project_for, query_choice, query_page
 
 TEMPLATES = "annotation/active_learning/"
+
+
+COLOURS = ("selection", "cluster", "priority", "quality", "entropy")  # the map's colourings
 
 
 @login_required
 def explorer(request, pk):
     project = project_for(request, pk, "view_production")
+    selectors.check_filters(request)
     qs, filters = selectors.filtered_samples(project, request.GET)
-    colour = request.GET.get("colour", "selection")
-    page_obj = Paginator(qs.order_by("-priority", "id"), 50).get_page(request.GET.get("page"))
+    colour = query_choice(request, "colour", COLOURS, "selection")
+    page_obj = Paginator(qs.order_by("-priority", "id"), 50).get_page(query_page(request))
     query = request.GET.copy()
     query.pop("page", None)
     context = {

@@ -28,6 +28,7 @@ from annotation.core.errors import RowErrors, ServiceError
 from annotation.core.parsers import has_lone_surrogate
 from annotation.core.permissions import can, remember_role, with_caller_role
 from annotation.core.schema import ERRORS_SCHEMA
+from annotation.core.web import BadQuery
 from annotation.models import Project, RubricVersionLocked
 
 
@@ -83,6 +84,8 @@ def exception_handler(exc, context):
             },
             status=413,
         )
+    if isinstance(exc, BadQuery):  # a query parameter outside what the endpoint takes
+        return Response({"detail": str(exc), "code": "invalid"}, status=400)
     if isinstance(exc, RubricVersionLocked):
         return Response({"detail": str(exc), "code": "conflict"}, status=409)
     response = drf_exception_handler(exc, context)

@@ -13,6 +13,7 @@ import binascii
 import json
 from dataclasses import dataclass, field
 
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db.models import Q
 
 MAX_OFFSET_PAGE = 10_000  # `?page=` beyond this starts from the top rather than scanning further
@@ -96,11 +97,31 @@ def _page_number(raw) -> int:
     return number if 1 <= number <= MAX_OFFSET_PAGE else 1
 
 
+def _typed(qs, order: list[str], values: list | None) -> list | None:
+    """The cursor's values as the order fields' types, or None when one is not (a cursor edited to
+    put text where an id goes, or a NUL, would otherwise reach the database: a 500)."""
+    if values is None:
+        return None
+    out = []
+    for spec, value in zip(order, values, strict=True):
+        if isinstance(value, str) and "\x00" in value:
+            return None
+        if isinstance(value, int) and abs(value) >= 2**63:
+            return None
+        try:
+            out.append(qs.model._meta.get_field(spec.lstrip("-")).to_python(value))
+        except FieldDoesNotExist:  # an annotation: compared as given
+            out.append(value)
+        except ValidationError:
+            return None
+    return out
+
+
 def paginate(qs, order: list[str], params, per_page: int) -> Page:
     """One page of `qs` in `order`, from the request's `after`, `before` or (old links) `page`."""
     qs = qs.order_by(*order)
-    after = decode(params.get("after", ""), len(order))
-    before = decode(params.get("before", ""), len(order)) if after is None else None
+    after = _typed(qs, order, decode(params.get("after", ""), len(order)))
+    before = _typed(qs, order, decode(params.get("before", ""), len(order))) if after is None else None
     if after is not None:
         rows = list(qs.filter(_beyond(order, after, forward=True))[: per_page + 1])
         return Page(rows[:per_page], order, has_next=len(rows) > per_page, has_previous=True)

@@ -1,7 +1,11 @@
 """Helpers every htmx page shares: htmx detection, the project lookup with its 404/403 rule (for a
-project, or for any row of a project), and rendering a whole page or only its partial."""
+project, or for any row of a project), rendering a whole page or only its partial, and reading a
+query parameter safely (`query_text`, `query_choice`, `query_int`, `query_float`, `query_page`: a value
+outside what the page takes is a 400 that names the parameter, never a 500 from the database)."""
 
-from django.core.exceptions import PermissionDenied
+import math
+
+from django.core.exceptions import BadRequest, PermissionDenied
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 
@@ -44,3 +48,75 @@ def page(request, project, template, partial, context, status=200):
         **context,
     }
     return render(request, partial if is_htmx(request) else template, context, status=status)
+
+
+# --- query parameters ---------------------------------------------------------------------------
+
+QUERY_TEXT_MAX = 200  # the longest free text a page filter takes
+QUERY_INT_MAX = 2**31 - 1  # fits every integer column (PostgreSQL's `integer` included)
+
+
+class BadQuery(BadRequest):
+    """A query parameter the page does not take: Django answers 400 (`bad_request` shows the message)."""
+
+
+def query_text(request, name, default="", *, max_length=QUERY_TEXT_MAX) -> str:
+    """GET parameter `name` (absent -> `default`); a NUL, a lone surrogate or more than `max_length`
+    characters is a 400. An empty value is returned as given (an empty filter means "any")."""
+    value = request.GET.get(name)
+    if value is None:
+        return default
+    if len(value) > max_length:
+        raise BadQuery(f"The {name!r} parameter is longer than {max_length} characters.")
+    if "\x00" in value or any("\ud800" <= c <= "\udfff" for c in value):
+        raise BadQuery(f"The {name!r} parameter contains a character that is not allowed.")
+    return value
+
+
+def query_choice(request, name, choices, default=""):
+    """GET parameter `name`, one of `choices` (values; absent or empty -> `default`), else 400."""
+    value = query_text(request, name, "")
+    if value == "":
+        return default
+    allowed = [str(c) for c in choices]
+    if value not in allowed:
+        shown = ", ".join(allowed[:12]) + (", ..." if len(allowed) > 12 else "")
+        raise BadQuery(f"The {name!r} parameter must be one of: {shown}.")
+    return value
+
+
+def query_int(request, name, default=None, *, minimum=1, maximum=QUERY_INT_MAX):
+    """GET parameter `name` as a whole number in [minimum, maximum] (absent or empty -> `default`)."""
+    value = query_text(request, name, "", max_length=24)
+    if value == "":
+        return default
+    digits = value[1:] if value.startswith("-") else value
+    if not (digits.isascii() and digits.isdigit()) or not minimum <= int(value) <= maximum:
+        raise BadQuery(f"The {name!r} parameter must be a whole number from {minimum} to {maximum}.")
+    return int(value)
+
+
+def query_float(request, name, default=None):
+    """GET parameter `name` as a finite number (absent or empty -> `default`), else 400."""
+    value = query_text(request, name, "", max_length=40)
+    if value == "":
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number):
+        raise BadQuery(f"The {name!r} parameter must be a number.")
+    return number
+
+
+def query_page(request, name="page") -> int:
+    """A page number for `Paginator.get_page` (1 when absent; past the last page shows the last)."""
+    return query_int(request, name, 1)
+
+
+def bad_request(request, exception, template_name="400.html"):
+    """config.urls' handler400: our own `BadQuery` says what was wrong; anything else (Django's
+    SuspiciousOperation) stays unexplained."""
+    message = str(exception) if isinstance(exception, BadQuery) else ""
+    return render(request, template_name, {"message": message}, status=400)

@@ -13,7 +13,7 @@ from annotation.core import charts, keyset
 from annotation.core.errors import ServiceError
 from annotation.core.forms import add_service_errors
 from annotation.core.permissions import can
-from annotation.core.web import is_htmx, page, project_for
+from annotation.core.web import is_htmx, page, project_for, query_text
 from annotation.models import Role
 from annotation.people import selectors as people_selectors
 from annotation.people import services as people_services
@@ -189,7 +189,7 @@ def invitation_revoke(request, pk, invitation_id):
 @login_required
 def audit(request, pk):
     project = project_for(request, pk, "view_audit")
-    verb = request.GET.get("verb", "")[:64]
+    verb = query_text(request, "verb", max_length=64)
     page_obj = keyset.paginate(
         selectors.audit_events(project, limit=None, verb=verb), ["-id"], request.GET, AUDIT_PER_PAGE
     )

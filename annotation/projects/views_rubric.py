@@ -17,7 +17,7 @@ from annotation.core.errors import ServiceError
 from annotation.core.forms import add_service_errors
 from annotation.core.rubric_diff import diff_criteria, diff_summary
 from annotation.core.rubrics import RubricError, panel_criteria
-from annotation.core.web import is_htmx, page, project_for
+from annotation.core.web import is_htmx, page, project_for, query_int
 from annotation.projects import selectors, services
 from annotation.projects.forms import RubricVersionForm
 from annotation.projects.rubric_forms import (
@@ -96,7 +96,7 @@ def rubric(request, pk):
     if request.method == "GET":
         start = None
         if "from" in request.GET:  # fill the builder with an older version ("Start the builder from")
-            start = get_object_or_404(selectors.rubric_versions(project), pk=_int(request.GET["from"]) or 0)
+            start = get_object_or_404(selectors.rubric_versions(project), pk=query_int(request, "from", 0))
         return _rubric_response(request, project, start=start)
     form = RubricVersionForm(request.POST)
     if not form.is_valid():
@@ -152,9 +152,10 @@ def rubric_compare(request, pk):
     project = project_for(request, pk, "edit_rubric")
     versions = list(selectors.rubric_versions(project))
     by_pk = {v.pk: v for v in versions}
-    old = by_pk.get(_int(request.GET.get("a"))) or (versions[1] if len(versions) > 1 else None)
-    new = by_pk.get(_int(request.GET.get("b"))) or (versions[0] if versions else None)
-    bad = [name for name in ("a", "b") if request.GET.get(name) and _int(request.GET.get(name)) not in by_pk]
+    chosen = {name: query_int(request, name) for name in ("a", "b")}
+    old = by_pk.get(chosen["a"]) or (versions[1] if len(versions) > 1 else None)
+    new = by_pk.get(chosen["b"]) or (versions[0] if versions else None)
+    bad = [name for name, pk in chosen.items() if pk is not None and pk not in by_pk]
     rows = diff_criteria(old.criteria, new.criteria) if old and new else []
     context = {
         "versions": versions,
@@ -167,13 +168,6 @@ def rubric_compare(request, pk):
     }
     template, partial = "annotation/rubric_compare.html", "annotation/_rubric_compare.html"
     return page(request, project, template, partial, context, status=404 if bad else 200)
-
-
-def _int(value):
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 @login_required

@@ -17,9 +17,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from annotation.core import charts, keyset, page_cache, recomputes
 from annotation.core.errors import ServiceError
-from annotation.core.web import is_htmx, object_for, page, project_for
+from annotation.core.web import is_htmx, object_for, page, project_for, query_choice
 from annotation.kinds import registry
-from annotation.models import AdjudicationCategory, AdjudicationDecision, Decision, Item, Recompute
+from annotation.models import AdjudicationCategory, AdjudicationDecision, Decision, Item, ItemState, Recompute
 from annotation.quality import adjudication
 from annotation.quality import selectors as quality_selectors
 from annotation.quality import tasks as quality_tasks
@@ -429,7 +429,11 @@ ITEMS_PER_PAGE = 50
 def items(request, pk):
     """Lead's item list (filter by state, kind, gold) with a form to mark each item gold."""
     project = project_for(request, pk, "adjudicate")
-    filters = {k: request.GET.get(k, "") for k in ("state", "kind", "gold")}
+    filters = {
+        "state": query_choice(request, "state", ItemState.values),
+        "kind": query_choice(request, "kind", [kind for kind, _ in registry.choices()]),
+        "gold": query_choice(request, "gold", ("yes", "no")),
+    }
     qs = Item.objects.filter(project=project).prefetch_related("responses")
     if filters["state"]:
         qs = qs.filter(state=filters["state"])

@@ -269,7 +269,7 @@ def test_the_builder_can_start_from_an_older_version(lead, project, users):
     html = lead.get(url, {"from": v1.pk}).content.decode()
     assert f"The builder starts from v{v1.number}; saving makes v{v2.number + 1}." in html
     assert 'value="helpfulness"' in html and 'value="only_one"' not in html
-    assert lead.get(url, {"from": "nope"}).status_code == 404
+    assert lead.get(url, {"from": "nope"}).status_code == 400  # not an id at all: a bad parameter
     assert lead.get(url, {"from": 999999}).status_code == 404
 
 
