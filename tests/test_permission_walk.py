@@ -151,6 +151,8 @@ WALK = {
     "evaluation:rollback": ("post", "lead", 302, {"pk": "model"}),
     # API: annotation
     "api-token": ("post", "anyone", 400, {}),
+    "api-tokens": ("get", "user", 200, {}),  # one's own API tokens
+    "api-token-detail": ("delete", "user", 404, {}),  # an id that is no one's API token: 404 for all
     "api-projects": ("get", "user", 200, {}),
     "api-project": ("get", "member", 200, {}),
     "api-members": ("get", "lead", 200, {}),
