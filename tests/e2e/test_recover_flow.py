@@ -30,6 +30,13 @@ def wait_heading(page, text):
     page.wait_for_function(f"() => document.querySelector('#progress').innerText === {text!r}")
 
 
+def wait_for_htmx_form(page):
+    """The way-back form is in the page and htmx has processed it (its hx-post wired): a key pressed
+    before that would submit the form as a plain POST, a full page load."""
+    page.wait_for_selector("#undo-button")
+    page.wait_for_function("() => Boolean(document.querySelector('#recover-form')['htmx-internal-data'])")
+
+
 def item_shown(page) -> int:
     return int(page.locator("#task-form").get_attribute("data-assignment"))
 
@@ -52,7 +59,7 @@ def test_skip_asks_for_a_reason_with_one_key_and_can_be_undone(page, live_server
     skipped = Assignment.objects.get(pk=first)
     assert skipped.state == AssignmentState.SKIPPED and skipped.skip_reason == SkipReason.BROKEN
     assert item_shown(page) != first
-    page.wait_for_selector("#undo-button")
+    wait_for_htmx_form(page)
     page.evaluate("window.samePage = true")
     page.keyboard.press("z")
     page.wait_for_selector("text=Skip undone")
@@ -76,6 +83,7 @@ def test_back_reopens_the_item_just_submitted_and_a_resubmit_supersedes(page, li
     page.keyboard.press("Control+Enter")
     wait_heading(page, "1 done · 1 left")
     assert item_shown(page) != first
+    wait_for_htmx_form(page)
     page.evaluate("window.samePage = true")
     page.keyboard.press("z")
     page.wait_for_selector("text=Back to item")
