@@ -1,7 +1,6 @@
 """People's API: a lead's new annotator accounts (one-time passwords or invite links, returned once),
 pending invitations, withdrawing one. The same services as the Members page."""
 
-from django.urls import reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -53,18 +52,7 @@ class AccountsView(ProjectScoped, APIView):
         accounts = services.create_accounts(
             project=project, actor=request.user, text=data["lines"], mode=data["mode"]
         )
-        rows = [
-            {
-                "username": a.username,
-                "email": a.email,
-                "password": a.password,
-                "invite_url": request.build_absolute_uri(reverse("annotation:invite", args=[a.token]))
-                if a.token
-                else "",
-                "expires_at": a.expires_at,
-            }
-            for a in accounts
-        ]
+        rows = selectors.shown_once(request, accounts)
         response = Response(AccountsSerializer({"accounts": rows}).data, status=201)
         response["Cache-Control"] = "no-store"
         return response

@@ -5,7 +5,6 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -150,18 +149,7 @@ def member_accounts(request, pk):
     except ServiceError as exc:
         add_service_errors(form, exc.errors or {"__all__": [exc.message]})
         return _members_response(request, project, accounts_form=form, status=exc.status)
-    created = [
-        {
-            "username": a.username,
-            "email": a.email,
-            "password": a.password,
-            "link": request.build_absolute_uri(reverse("annotation:invite", args=[a.token]))
-            if a.token
-            else "",
-            "expires_at": a.expires_at,
-        }
-        for a in accounts
-    ]
+    created = people_selectors.shown_once(request, accounts)
     what = "invitation" if form.cleaned_data["mode"] == people_services.INVITE else "account"
     notice = f"Created {len(created)} {what}{'s' if len(created) != 1 else ''}: copy them now, they are shown once."
     return _members_response(request, project, notice=notice, created=created)
