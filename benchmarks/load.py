@@ -44,9 +44,6 @@ import time
 import uuid
 from collections import Counter, defaultdict
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-os.environ["DJANGO_DEBUG"] = "0"
-
 from benchmarks.queue_setup import (
     SCORES,
     Bench,
@@ -294,6 +291,8 @@ def verify(project_ids, acked, judgments, skipped) -> list[str]:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ["DJANGO_DEBUG"] = "0"  # DEBUG keeps every query in memory; measure production settings
     url = require_postgres()
     created_db = ensure_database(url)
 
