@@ -120,6 +120,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Only our own scripts and styles, no framing (annotation.core.csp; README "Security headers and health").
     "annotation.core.csp.ContentSecurityPolicy",
+    # A page that needs the worker stack on a web-only host: 503 naming it (annotation.core.worker_stack).
+    "annotation.core.worker_stack.WorkerStackPages",
 ]
 
 ROOT_URLCONF = "config.urls"
