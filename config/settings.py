@@ -367,6 +367,9 @@ TUNELOOP_MODEL_CACHE = os.environ.get("TUNELOOP_MODEL_CACHE", str(DATA_DIR / "mo
 TUNELOOP_DEFAULT_LEASE_MINUTES = int(os.environ.get("TUNELOOP_LEASE_MINUTES", "30"))
 TUNELOOP_RUN_STALE_SECONDS = int(os.environ.get("TUNELOOP_RUN_STALE_SECONDS", "600"))
 TUNELOOP_CANCEL_POLL_SECONDS = float(os.environ.get("TUNELOOP_CANCEL_POLL_SECONDS", "2"))
+# GPUs a GPU worker trains on: above 1, a run is launched through `accelerate launch`, one process per
+# GPU (training.pipeline.launch); 1 trains in the worker's own process (CPU or one GPU).
+TUNELOOP_GPUS = int(os.environ.get("TUNELOOP_GPUS", "1"))
 # Largest import upload (page and API), in bytes.
 TUNELOOP_MAX_IMPORT_BYTES = int(os.environ.get("TUNELOOP_MAX_IMPORT_BYTES", str(100 * 1024 * 1024)))
 # Item files larger than this (page and API uploads) are imported by a task with progress (an import job);
