@@ -14,6 +14,7 @@ from tests.training.factories import sft_project_data, word_embedder
 from training import runs, snapshots, tasks
 from training.models import RunMetric, RunState
 from training.pipeline import launch
+from training.pipeline.run import rank_device
 
 FAKE = """
 import json, sys, time
@@ -145,3 +146,11 @@ def test_the_real_launcher_runs_the_pipeline(tmp_path, tiny_model_dir):
     assert (Path(result["adapter_dir"]) / "adapter_config.json").exists()
     assert [e["step"] for e in events if e["kind"] == "log"][:2] == [1, 2]
     assert json.loads((tmp_path / "work" / "run.json").read_text())["max_steps"] == 2
+
+
+def test_each_launched_process_loads_its_model_onto_its_own_gpu(monkeypatch):
+
+    monkeypatch.delenv("LOCAL_RANK", raising=False)
+    assert rank_device("cuda") == "cuda" and rank_device("cpu") == "cpu"
+    monkeypatch.setenv("LOCAL_RANK", "2")
+    assert rank_device("cuda") == "cuda:2" and rank_device("cpu") == "cpu"
