@@ -160,7 +160,13 @@ def unpack(archive: Path, into: Path) -> Unpacked:
 def verify(hashes: dict[str, tuple[int, str]], manifest: dict) -> None:
     """Every entry of the manifest (the database and each file) matches what was extracted, and nothing
     was extracted that the manifest does not list."""
-    listed = [manifest["database"], *manifest.get("files", [])]
+    try:
+        listed = [manifest["database"], *manifest.get("files", [])]
+        listed = [
+            {"path": str(e["path"]), "size": int(e["size"]), "sha256": str(e["sha256"])} for e in listed
+        ]
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise ArchiveError(f"The archive's manifest is incomplete ({type(e).__name__}: {e}).") from e
     problems = []
     for entry in listed:
         got = hashes.get(entry["path"])

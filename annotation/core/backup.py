@@ -246,8 +246,11 @@ def _restore_sqlite(using: str, dump: Path) -> None:
 def backup(out: Path, *, using: str = "default", data_dir: Path | None = None) -> Outcome:
     """Write a backup archive of the database `using` and the artifact folders under `data_dir`."""
     data_dir = Path(data_dir or settings.DATA_DIR)
-    out = Path(out)
+    out = Path(out).absolute()
     engine = _engine(using)
+    inside = [f for f in ARTIFACT_FOLDERS if out.is_relative_to((data_dir / f).absolute())]
+    if inside:
+        raise BackupError(f"Write the backup outside the folders it archives ({data_dir / inside[0]}).")
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=".backup-") as scratch:
         name = PG_DUMP_NAME if engine == "postgresql" else SQLITE_NAME

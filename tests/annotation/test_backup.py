@@ -189,7 +189,7 @@ def test_damaged_archives_are_refused_and_nothing_changes(made, data_dir, tmp_pa
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_backup_from_a_newer_release_is_refused(made, data_dir, tmp_path):
+def test_a_newer_release_another_engine_or_a_bare_manifest_is_refused(made, data_dir, tmp_path):
     before_rows, before_files = rows(), hashes(data_dir)
     newer = tmp_path / "newer.tar.gz"
 
@@ -218,6 +218,15 @@ def test_a_backup_from_a_newer_release_is_refused(made, data_dir, tmp_path):
     _rewrite(made, other, other_engine)
     with pytest.raises(backup.BackupError, match=f"holds a {engine} database"):
         backup.restore(other, data_dir=data_dir)
+
+    def no_database(name, data):
+        if name != archive.MANIFEST:
+            return data
+        return json.dumps({k: v for k, v in json.loads(data).items() if k != "database"}).encode()
+
+    _rewrite(made, other, no_database)
+    with pytest.raises(archive.ArchiveError, match="manifest is incomplete"):
+        backup.restore(other, data_dir=data_dir)
     _unchanged(data_dir, before_rows, before_files)
 
 
@@ -233,6 +242,9 @@ def test_the_commands(seeded, data_dir, tmp_path, settings, capsys):
     assert rows() == before and "Restored" in capsys.readouterr().out
     with pytest.raises(CommandError, match="No backup archive"):
         call_command("restore", str(tmp_path / "missing.tar.gz"), interactive=False)
+    with pytest.raises(CommandError, match="outside the folders it archives"):
+        call_command("backup", out=str(data_dir / "exports" / "self.tar.gz"))
+    assert not (data_dir / "exports" / "self.tar.gz").exists()
 
 
 # --- PostgreSQL --------------------------------------------------------------------------------------
