@@ -52,6 +52,23 @@ ANSWERED = [  # approved by both annotators, then frozen in a real snapshot
     ("Is there a dark mode?", "Yes: Settings, then Appearance, then Dark."),
 ]
 
+WAITING = [  # next in the annotators' queues (priority 5: before the seed's items)
+    (
+        "How do I change the e-mail address on my invoices?",
+        "Go to **Billing → Details** and edit *Invoice e-mail*. Invoices already sent keep the old address.",
+    ),
+    ("Can two people share one seat?", "No. Each seat is for one person; add a seat under Team → Seats."),
+]
+COMPARED = [
+    (
+        "Write a one-line status update: the database migration finished early.",
+        [
+            "The database migration finished ahead of schedule; no action needed.",
+            "FYI!!! migration = done (early lol)",
+        ],
+    ),
+]
+
 
 def polish(ids: dict) -> None:
     """Make the accessibility seed read like a real project in the guide: a real snapshot of approved
@@ -75,7 +92,23 @@ def polish(ids: dict) -> None:
         json.dumps({"prompt": p, "response": r, "model": "support-bot-v3", "priority": 10})
         for p, r in ANSWERED
     )
+    lines += "\n" + "\n".join(
+        json.dumps({"prompt": p, "response": r, "model": "support-bot-v3", "priority": 5}) for p, r in WAITING
+    )
     parsed = parse_items(lines, fmt="jsonl")
+    import_services.import_items(project=project, actor=users["lead"], records=parsed.records, source="docs")
+    compared = "\n".join(
+        json.dumps(
+            {
+                "prompt": p,
+                "priority": 5,
+                "responses": [{"text": t, "model": f"model-{m}"} for m, t in zip("ab", r, strict=True)],
+            }
+        )
+        for p, r in COMPARED
+    )
+    parsed = parse_items(compared, kind="comparison")
+    assert parsed.ok, parsed.errors
     import_services.import_items(project=project, actor=users["lead"], records=parsed.records, source="docs")
     for who in ("annotator1", "annotator2"):
         for _ in ANSWERED:  # the highest priority first: these items, not the seed's
@@ -193,6 +226,7 @@ def test_annotator_screens(site, pages):
     for key in ("a", "4", "y"):
         page.keyboard.press(key)
     page.wait_for_function("() => document.querySelector('input[name=decision]:checked')?.value === 'accept'")
+    assert "invoices" in text(page, "#task")
     snap(page, "annotator-review")
 
     page.keyboard.press("s")
@@ -209,7 +243,7 @@ def test_annotator_screens(site, pages):
 
     page = go(pages, site, "annotator1", "/projects/{project}/compare/")
     page.wait_for_selector("#compare-form")
-    assert "Response A" in text(page, "#responses") and "Response B" in text(page, "#responses")
+    assert "migration finished ahead of schedule" in text(page, "#responses")
     snap(page, "annotator-compare")
 
     page = go(pages, site, "annotator1", "/projects/{project}/me/")
