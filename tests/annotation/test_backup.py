@@ -312,3 +312,68 @@ def test_postgres_tools_missing_or_too_old_fail_clearly(seeded, data_dir, tmp_pa
     with pytest.raises(backup.BackupError, match="pg_dump is not on PATH"):
         backup.backup(tmp_path / "x.tar.gz", data_dir=data_dir)
     assert not (tmp_path / "x.tar.gz").exists()
+
+
+# --- the commands on the embedded default, end to end -------------------------------------------------
+
+SEED = """
+from django.contrib.auth import get_user_model
+from annotation.projects import services as ps
+from annotation.queue import services as qs
+from tests.conftest import CRITERIA, GOOD_SCORES, make_items
+U = get_user_model()
+admin = U.objects.create_user("admin1", password="pw")
+ann = U.objects.create_user("ann", password="pw")
+p = ps.create_project(name="Back me up", created_by=admin, overlap=1)
+ps.set_membership(project=p, actor=admin, user=ann, role="annotator")
+ps.create_rubric_version(project=p, actor=admin, criteria=CRITERIA)
+make_items(p, admin, 5)
+for _ in range(3):
+    a = qs.next_assignment(project=p, user=ann)
+    qs.submit_judgment(assignment=a, user=ann, decision="accept", scores=GOOD_SCORES)
+"""
+COUNT = "from annotation.models import Item, Judgment; print(Item.objects.count(), Judgment.objects.count())"
+
+
+@pytest.mark.slow
+def test_backup_and_restore_commands_on_a_sqlite_file(tmp_path):
+    """`manage.py backup` of the embedded SQLite file and data dir; the file and the adapters lost;
+    `manage.py restore` on a fresh start brings both back."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    data = tmp_path / "var"
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CELERY_BROKER_URL"}}
+    env.update(TUNELOOP_DATA_DIR=str(data), DJANGO_DEBUG="0")
+
+    def manage(*args):
+        done = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        return done.stdout
+
+    manage("migrate", "--noinput", "-v0")
+    manage("shell", "-c", SEED)
+    adapter = data / "runs" / "1" / "adapter"
+    adapter.mkdir(parents=True)
+    (adapter / "adapter_model.safetensors").write_bytes(b"\x00weights" * 1000)
+    assert manage("shell", "-v0", "-c", COUNT).split() == ["5", "3"]
+
+    out = tmp_path / "nightly.tar.gz"
+    manage("backup", "--out", str(out))
+    shutil.rmtree(data / "runs")
+    for name in ("tuneloop.sqlite3", "tuneloop.sqlite3-wal", "tuneloop.sqlite3-shm"):
+        (data / name).unlink(missing_ok=True)
+
+    said = manage("restore", str(out), "--noinput")
+    assert "Restored" in said and '"files": 1' in said
+    assert manage("shell", "-v0", "-c", COUNT).split() == ["5", "3"]
+    assert (adapter / "adapter_model.safetensors").read_bytes() == b"\x00weights" * 1000

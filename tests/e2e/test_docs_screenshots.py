@@ -6,6 +6,10 @@ eval report) with a fixed viewport and a fixed clock (django.utils.timezone.now,
 app writes or shows comes from), so the images change when the UI does, not with the day they were taken.
 Each test also checks that the screen shows what the guide says it shows. Run this module alone to
 refresh the images (`make docs-screenshots`); tests/test_docs.py checks the guide's references.
+
+The images are written to docs/img on the embedded SQLite database only: on PostgreSQL the ids (sequences
+survive a flush) and the display order (the hot path shuffles in SQL) depend on what ran before, so there
+the same screens are walked and checked, and the shots go to a temporary folder.
 """
 
 import hashlib
@@ -23,7 +27,8 @@ from tests.e2e.test_accessibility import seed
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db]
 
-IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
+DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
+OUT = {"img": DOCS_IMG}  # where snap() writes: set by the `pages` fixture
 VIEWPORT = {"width": 1280, "height": 800}
 MAX_HEIGHT = 760
 CLOCK = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
@@ -166,7 +171,16 @@ def site(django_db_setup, django_db_blocker, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def pages(browser, site, django_db_blocker):  # noqa: F811 - the fixture's name
+def img(tmp_path_factory):
+    from django.db import connection
+
+    return DOCS_IMG if connection.vendor == "sqlite" else tmp_path_factory.mktemp("docs-img")
+
+
+@pytest.fixture(scope="module")
+def pages(browser, site, img, django_db_blocker):  # noqa: F811 - the fixture's name
+    OUT["img"] = img
+
     class Server:
         url = site[0]
 
@@ -183,7 +197,7 @@ def pages(browser, site, django_db_blocker):  # noqa: F811 - the fixture's name
 
 
 def snap(page, name: str, selector: str = "main") -> Path:
-    """The region `selector` (at most MAX_HEIGHT tall) as docs/img/<name>.png, once charts are drawn."""
+    """The region `selector` (at most MAX_HEIGHT tall) as <img>/<name>.png, once charts are drawn."""
     page.wait_for_load_state("load")
     page.wait_for_function(CHARTS_DRAWN)
     page.evaluate("() => document.fonts.ready.then(() => true)")
@@ -194,8 +208,9 @@ def snap(page, name: str, selector: str = "main") -> Path:
         "width": min(box["width"], VIEWPORT["width"]),
         "height": min(box["height"], MAX_HEIGHT),
     }
-    IMG.mkdir(parents=True, exist_ok=True)
-    path = IMG / f"{name}.png"
+    folder = OUT["img"]
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
     page.screenshot(path=str(path), clip=clip, full_page=True, animations="disabled", caret="hide")
     return path
 
