@@ -301,6 +301,11 @@ def test_postgres_round_trip_into_a_second_empty_database(seeded, data_dir, tmp_
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_postgres_tools_missing_or_too_old_fail_clearly(seeded, data_dir, tmp_path, monkeypatch):
+    made = tmp_path / "real.tar.gz"
+    backup.backup(made, data_dir=data_dir)  # with the real tools
+    (data_dir / "exports" / "3" / "later.zip").write_bytes(b"made after the backup")
+    before_rows, before_files = rows(), hashes(data_dir)
+
     old = tmp_path / "bin"
     old.mkdir()
     (old / "pg_dump").write_text("#!/bin/sh\necho 'pg_dump (PostgreSQL) 9.6.24'\n")
@@ -312,6 +317,19 @@ def test_postgres_tools_missing_or_too_old_fail_clearly(seeded, data_dir, tmp_pa
     with pytest.raises(backup.BackupError, match="pg_dump is not on PATH"):
         backup.backup(tmp_path / "x.tar.gz", data_dir=data_dir)
     assert not (tmp_path / "x.tar.gz").exists()
+
+    # restore: pg_restore older than the pg_dump that made the archive; the swapped files are put back
+    (old / "pg_restore").write_text("#!/bin/sh\necho 'pg_restore (PostgreSQL) 9.6.24'\n")
+    (old / "psql").write_text("#!/bin/sh\nexit 0\n")
+    for tool in ("pg_restore", "psql"):
+        (old / tool).chmod(0o755)
+    with pytest.raises(backup.BackupError, match=r"pg_restore 9 cannot read it"):
+        backup.restore(made, data_dir=data_dir)
+    _unchanged(data_dir, before_rows, before_files)
+    (old / "psql").unlink()
+    with pytest.raises(backup.BackupError, match="psql is not on PATH"):
+        backup.restore(made, data_dir=data_dir)
+    _unchanged(data_dir, before_rows, before_files)
 
 
 # --- the commands on the embedded default, end to end -------------------------------------------------
