@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install install-dev demo serve test test-fast lint format migrate bench clean
+.PHONY: install install-dev demo serve test test-fast lint format migrate bench clean docs-screenshots
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -53,6 +53,10 @@ test: lint
 # replaying migrations (make test runs every migration, one process)
 test-fast: install-dev
 	$(VENV)/bin/pytest -m "not postgres and not redis and not browser and not slow" -q -n 2 --dist worksteal --nomigrations
+
+# the user guide's screenshots (docs/img/), taken in Debian's chromium over a seeded project
+docs-screenshots: install-dev
+	$(VENV)/bin/pytest tests/e2e/test_docs_screenshots.py -q
 
 bench: install-dev
 	$(PY) benchmarks/queue.py
