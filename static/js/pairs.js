@@ -107,6 +107,9 @@
     moveTo(here, false);  // a click anywhere in a row puts the cursor there
   });
 
+  // htmx settles a swapped row's attributes (class included) to the server's after the swap: the
+  // cursor and selection classes go back on once it has.
+  document.addEventListener("htmx:afterSettle", init);
   window.Tuneloop.page({
     formId: "pairs-bulk", helpId: "pairs-help", init: init, onKey: onKey, onEscape: clearSelection, ctrlEnter: false,
   });
