@@ -11,6 +11,7 @@ from annotation.models import AuditEvent
 from annotation.projects import services as project_services
 from preferences import curation
 from preferences.models import PairStatus, PreferencePair
+from tests.annotation.test_page_queries import BOUNDS
 from tests.training.factories import make_pairs
 
 pytestmark = pytest.mark.django_db
@@ -181,3 +182,24 @@ def test_a_rows_update_swaps_the_counts_out_of_band(client, project, users):
     assert 'id="pair-counts" aria-live="polite" hx-swap-oob="true"' in html
     assert "1 pair: 1 candidate, 0 approved, 0 excluded." in html  # the filtered list's counts
     assert "?status=candidate" in html  # the row's forms keep the page's filters
+
+
+def test_the_bulk_page_action_reads_the_same_statements_for_2_or_40_pairs(
+    client, project, users, django_assert_max_num_queries, settings
+):
+    """The pairs page's own bound (tests/annotation/test_page_queries.py) plus the bulk action's five:
+    savepoint, the locking read, one UPDATE, one audit INSERT, release (the cache in memory, as there)."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    few = candidates(project, users, 2, prefix="Few")
+    many = candidates(project, users, 40, prefix="Many")
+    client.force_login(users["lead"])
+    counts = []
+    for rows in (few, many):
+        with django_assert_max_num_queries(BOUNDS["pairs"] + 5) as ctx:
+            response = client.post(
+                bulk_url(project), {"action": "approve", "ids": [r.pk for r in rows]}, **HX
+            )
+        assert response.status_code == 200
+        counts.append(len(ctx.captured_queries))
+    assert counts[0] == counts[1]
+    assert statuses(many) == [PairStatus.APPROVED] * 40
