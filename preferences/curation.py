@@ -1,7 +1,8 @@
 """Bulk curation of preference pairs: a lead approves or excludes many pairs in one action.
 
 The same rules as one pair's update (`services.set_pair_status`): leads (and admins) only, the
-decision and its author stamped on each pair, one audit event. A bulk action adds three of its own:
+decision and its author stamped on each pair, one audit event (`pairs.bulk_curated`: the count, the
+ids changed and, by their status before, what an undo needs). A bulk action adds three rules:
 - only the project's pairs are touched; ids of another project (or of no pair) are ignored and
   counted, never changed;
 - a bulk approval never takes a pair whose chosen response most of its judges reported harmful
@@ -109,6 +110,7 @@ def _apply(
         .select_for_update(of=("self",))
         .values_list("pk", "status", "chosen_harmful_majority")
     )
+    previous: dict[str, list[int]] = {}  # the changed pairs by their status before: undo needs it
     for pk, old, harmful in rows:
         if old == status:
             result.unchanged.append(pk)
@@ -116,6 +118,7 @@ def _apply(
             result.skipped_harmful.append(pk)
         else:
             result.changed.append(pk)
+            previous.setdefault(old, []).append(pk)
     found = {pk for pk, _, _ in rows}
     result.ignored = [pk for pk in wanted if pk not in found]
     if result.changed:
@@ -135,6 +138,7 @@ def _apply(
         new_status=status,
         count=len(result.changed),
         ids=result.changed,
+        previous=previous,
         skipped_harmful=result.skipped_harmful,
         ignored=result.ignored,
         **audit_data,

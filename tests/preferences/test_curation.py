@@ -63,6 +63,13 @@ def test_exclude_by_ids_and_already_decided_pairs_stay_as_they_were(project, use
     assert first.decided_by == users["admin"] and first.decided_at == decided_at  # not touched again
     assert "1 already excluded" in result.sentence()
     assert [e.data["count"] for e in bulk_events(project)] == [1, 2]
+    curation.curate_pairs(
+        project=project, actor=users["lead"], action="approve", ids=[r.pk for r in rows[:2]]
+    )
+    PreferencePair.objects.filter(pk=rows[2].pk).update(status=CANDIDATE)
+    curation.curate_pairs(project=project, actor=users["lead"], action="approve", ids=[r.pk for r in rows])
+    assert bulk_events(project)[-1].data["previous"] == {"candidate": [rows[2].pk]}
+    assert bulk_events(project)[-2].data["previous"] == {"excluded": [rows[0].pk, rows[1].pk]}
 
 
 def test_ids_of_another_project_are_ignored(project, users):
