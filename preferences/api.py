@@ -21,7 +21,7 @@ from annotation.importing import serializers as import_serializers
 from annotation.importing.api import ImportView
 from annotation.models import ItemKind
 
-from . import selectors, services, tasks
+from . import curation, selectors, services, tasks
 from . import serializers as s
 from .models import PreferencePair
 
@@ -111,6 +111,30 @@ class PairDetailView(APIView):
 
 
 @extend_schema(tags=["preferences"])
+class PairBulkView(ProjectScoped, APIView):
+    @extend_schema(
+        summary="Approve or exclude many pairs at once (lead or admin): `ids`, or every candidate "
+        "matching `filters` with confidence >= `min_confidence` (approve only). One audit event; a "
+        "bulk approval leaves out pairs most judges reported harmful.",
+        request=s.PairBulkSerializer,
+        responses={200: s.PairBulkResultSerializer, **error_responses(400, 403, 404)},
+    )
+    def post(self, request, project_id):
+        project = self.project_for("adjudicate")
+        data = validated(s.PairBulkSerializer, request.data)
+        if "min_confidence" in data:
+            filters = s.pair_selector_kwargs(data.get("filters") or {})
+            result = curation.approve_confident(
+                project=project, actor=request.user, min_confidence=data["min_confidence"], filters=filters
+            )
+        else:
+            result = curation.curate_pairs(
+                project=project, actor=request.user, action=data["action"], ids=data["ids"]
+            )
+        return Response(s.PairBulkResultSerializer(result.as_dict()).data)
+
+
+@extend_schema(tags=["preferences"])
 class ConsensusView(ProjectScoped, APIView):
     @extend_schema(
         summary="Recompute consensus and candidate pairs from the raw judgments (lead or admin): 200 with "
@@ -158,4 +182,11 @@ def _finite(value):
     return value
 
 
-__all__ = ["ComparisonImportView", "PairListView", "PairDetailView", "ConsensusView", "LeaderboardView"]
+__all__ = [
+    "ComparisonImportView",
+    "PairListView",
+    "PairBulkView",
+    "PairDetailView",
+    "ConsensusView",
+    "LeaderboardView",
+]

@@ -11,6 +11,7 @@ urlpatterns = [
         name="api-comparison-import",
     ),
     path("projects/<int:project_id>/pairs/", api.PairListView.as_view(), name="api-pairs"),
+    path("projects/<int:project_id>/pairs/bulk/", api.PairBulkView.as_view(), name="api-pairs-bulk"),
     path("pairs/<int:pair_id>/", api.PairDetailView.as_view(), name="api-pair"),
     path("projects/<int:project_id>/consensus/", api.ConsensusView.as_view(), name="api-consensus"),
     path("projects/<int:project_id>/leaderboard/", api.LeaderboardView.as_view(), name="api-leaderboard"),

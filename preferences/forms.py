@@ -103,5 +103,34 @@ class PairUpdateForm(forms.Form):
         return {"status": data["status"], "chosen_text": chosen if "chosen_text" in self.data else None}
 
 
+class PairIdsField(forms.Field):
+    """Checked pair ids (`ids`, repeated): whole numbers; the service says which are the project's."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value):
+        values = [str(v).strip() for v in value or [] if str(v).strip()]
+        if not all(v.isdigit() for v in values):
+            raise forms.ValidationError("Pair ids are whole numbers.")
+        return [int(v) for v in values]
+
+
+class PairBulkForm(forms.Form):
+    """The pairs page's bulk actions: `action` on the checked `ids`, or, with `min_confidence`, an
+    approval of every candidate matching the page's filters with at least that confidence."""
+
+    action = forms.ChoiceField(choices=[("approve", "Approve"), ("exclude", "Exclude")])
+    ids = PairIdsField(required=False)
+    min_confidence = forms.FloatField(required=False, min_value=0.0, max_value=1.0)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("min_confidence") is None and not data.get("ids") and not self.errors:
+            raise forms.ValidationError("Select at least one pair.")
+        if data.get("min_confidence") is not None and data.get("action") == "exclude":
+            raise forms.ValidationError("The confidence threshold only approves.")
+        return data
+
+
 class LeaderboardForm(forms.Form):
     baseline = forms.CharField(required=False, max_length=500)

@@ -75,11 +75,14 @@ def pair_counts(qs) -> dict:
     )
 
 
-def cached_pair_counts(project, qs, filters: dict) -> dict:
+def cached_pair_counts(project, qs, filters: dict, *, fresh: bool = False) -> dict:
     """`pair_counts` of the pairs page's filtered list, through annotation.core.page_cache (at most a
-    minute old on a project large enough for the count to be costly)."""
+    minute old on a project large enough for the count to be costly). `fresh`: counted now (after
+    the lead's own change, which the page must show), and cached for the next view."""
     digest = hashlib.sha256(repr(sorted(filters.items())).encode()).hexdigest()[:32]
     key = f"{page_cache.project_key(project, 'pair-counts')}:{digest}"
+    if fresh:
+        cache.delete(key)
     counts, _ = page_cache.figures(key, page_cache.data_stamp(project), lambda: pair_counts(qs))
     return counts
 

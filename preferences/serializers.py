@@ -5,8 +5,9 @@ The rules (who may curate, what a valid status is) live in `preferences.services
 
 from rest_framework import serializers
 
-from annotation.core.api import MAX_TEXT
+from annotation.core.api import MAX_ID, MAX_TEXT
 
+from . import curation
 from .consensus import RULES
 from .forms import CRITERION_OVERALL
 from .models import PairStatus, PreferencePair
@@ -32,17 +33,21 @@ class PairQuerySerializer(serializers.Serializer):
     )
 
     def selector_kwargs(self) -> dict:
-        data = self.validated_data
-        criterion = data.get("criterion")
-        return {
-            "min_confidence": data.get("min_confidence"),
-            "rubric_version": data.get("rubric_version"),
-            "criterion": None if criterion is None else ("" if criterion == CRITERION_OVERALL else criterion),
-            "model": data.get("model", ""),
-            "status": data.get("status", ""),
-            "include_stale": data.get("include_stale", False),
-            "hide_harmful": data.get("hide_harmful", False),
-        }
+        return pair_selector_kwargs(self.validated_data)
+
+
+def pair_selector_kwargs(data: dict) -> dict:
+    """selectors.candidate_pairs keyword arguments from PairQuerySerializer's validated data."""
+    criterion = data.get("criterion")
+    return {
+        "min_confidence": data.get("min_confidence"),
+        "rubric_version": data.get("rubric_version"),
+        "criterion": None if criterion is None else ("" if criterion == CRITERION_OVERALL else criterion),
+        "model": data.get("model", ""),
+        "status": data.get("status", ""),
+        "include_stale": data.get("include_stale", False),
+        "hide_harmful": data.get("hide_harmful", False),
+    }
 
 
 class PairSideSerializer(serializers.Serializer):
@@ -100,6 +105,49 @@ class PairUpdateSerializer(serializers.Serializer):
         max_length=MAX_TEXT,
         help_text="Replace the chosen text; blank (or the original text) removes an earlier edit.",
     )
+
+
+class PairBulkSerializer(serializers.Serializer):
+    """`POST /api/projects/{id}/pairs/bulk/`: `action` on the pairs `ids`, or (threshold variant,
+    approve only) on every candidate matching `filters` with confidence >= `min_confidence`."""
+
+    action = serializers.ChoiceField(choices=list(curation.ACTIONS))
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
+        required=False,
+        allow_empty=False,
+        max_length=curation.MAX_IDS,
+        help_text=f"Pair ids of the project (at most {curation.MAX_IDS}); other projects' ids are ignored.",
+    )
+    min_confidence = serializers.FloatField(
+        required=False, min_value=0.0, max_value=1.0, help_text="Threshold variant: instead of `ids`."
+    )
+    filters = PairQuerySerializer(
+        required=False,
+        help_text="Threshold variant: the pairs list's filters (default: none, stale left out).",
+    )
+
+    def validate(self, data):
+        if ("ids" in data) == ("min_confidence" in data):
+            raise serializers.ValidationError("Give either `ids` or `min_confidence`.")
+        if "filters" in data and "ids" in data:
+            raise serializers.ValidationError({"filters": ["Only with `min_confidence`."]})
+        if "min_confidence" in data and data["action"] != "approve":
+            raise serializers.ValidationError({"action": ["The threshold variant only approves."]})
+        return data
+
+
+class PairBulkResultSerializer(serializers.Serializer):
+    action = serializers.CharField()
+    status = serializers.CharField()
+    changed = serializers.IntegerField(help_text="How many pairs changed.")
+    ids = serializers.ListField(child=serializers.IntegerField(), help_text="The pairs that changed.")
+    ignored = serializers.ListField(child=serializers.IntegerField(), help_text="Not pairs of the project.")
+    skipped_harmful = serializers.ListField(
+        child=serializers.IntegerField(),
+        help_text="Left as they were: most judges reported the chosen response harmful (approve one by one).",
+    )
+    unchanged = serializers.ListField(child=serializers.IntegerField(), help_text="Already in that status.")
 
 
 class ConsensusRequestSerializer(serializers.Serializer):

@@ -10,6 +10,7 @@ urlpatterns = [
     path("assignments/<int:pk>/compare/diff/", views.compare_diff, name="compare-diff"),
     path("projects/<int:pk>/pairs/", views.pairs, name="pairs"),
     path("projects/<int:pk>/pairs/recompute/", views.recompute, name="recompute"),
+    path("projects/<int:pk>/pairs/bulk/", views.pairs_bulk, name="pairs-bulk"),
     path("pairs/<int:pk>/", views.pair_update, name="pair-update"),
     path("projects/<int:pk>/leaderboard/", views.leaderboard, name="leaderboard"),
 ]

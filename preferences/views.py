@@ -8,6 +8,7 @@ come back inline with their status.
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from annotation.core import keyset, recomputes
@@ -16,10 +17,11 @@ from annotation.core.web import is_htmx, object_for, page, project_for, query_te
 from annotation.kinds.task import build_task
 from annotation.queue.task_flow import TaskFlow
 
-from . import charts, selectors, services, tasks
+from . import charts, curation, selectors, services, tasks
 from .forms import (
     CRITERION_OVERALL,
     LeaderboardForm,
+    PairBulkForm,
     PairFilterForm,
     PairUpdateForm,
     RecomputeForm,
@@ -131,15 +133,25 @@ def compare_diff(request, pk):
 # --- curated pairs ----------------------------------------------------------------------------
 
 
-def _pairs_response(request, project, *, status=200, notice="", recompute_form=None, stats=None):
+def _pair_filters(request) -> tuple[PairFilterForm, dict]:
+    """The pairs page's filter form (from the query string, on GET and POST alike) and the
+    candidate_pairs keyword arguments it gives (none when invalid)."""
     form = PairFilterForm(request.GET or None)
-    kwargs = form.selector_kwargs() if form.is_valid() else {}
+    return form, (form.selector_kwargs() if form.is_valid() else {})
+
+
+def _pairs_response(
+    request, project, *, status=200, notice="", recompute_form=None, stats=None, bulk_errors=(), fresh=False
+):
+    form, kwargs = _pair_filters(request)
     qs = selectors.candidate_pairs(project, **kwargs)
-    counts = selectors.cached_pair_counts(project, qs, kwargs)
+    counts = selectors.cached_pair_counts(project, qs, kwargs, fresh=fresh)
     page_obj = keyset.paginate(qs, selectors.PAIR_ORDER, request.GET, PAIRS_PER_PAGE)
     context = {
         "filter_form": form,
         "filter_query": keyset.filter_query(request.GET),
+        "page_query": request.GET.urlencode(),
+        "bulk_errors": bulk_errors,
         "choices": selectors.pair_filter_choices(project),
         "criterion_overall": CRITERION_OVERALL,
         "counts": counts,
@@ -214,15 +226,71 @@ def pair_update(request, pk):
             errors = exc.errors or {"__all__": [exc.message]}
     else:
         errors = form.errors
-    pair = selectors.candidate_pairs(project, include_stale=True).get(pk=pair.pk)
     if not is_htmx(request):
         if errors:
             messages.error(request, "; ".join(m for msgs in errors.values() for m in msgs))
         else:
             messages.success(request, f"Pair #{pair.pk}: {pair.get_status_display().lower()}.")
-        return redirect("preferences:pairs", pk=project.pk)
-    context = {"pair": pair, "statuses": PairStatus.choices, "row_errors": errors, "saved": not errors}
+        return redirect(_pairs_url(request, project))
+    pair = selectors.candidate_pairs(project, include_stale=True).get(pk=pair.pk)
+    _, kwargs = _pair_filters(request)  # the page's filters ride on the row forms' query string
+    counts = selectors.cached_pair_counts(
+        project, selectors.candidate_pairs(project, **kwargs), kwargs, fresh=not errors
+    )
+    context = {
+        "pair": pair,
+        "statuses": PairStatus.choices,
+        "row_errors": errors,
+        "saved": not errors,
+        "filter_query": keyset.filter_query(request.GET),
+        "counts": counts,
+        "oob_counts": True,  # the page's "N candidate, M approved" line, swapped out of band
+    }
     return render(request, "preferences/_pair_row.html", context, status=400 if errors else 200)
+
+
+def _pairs_url(request, project) -> str:
+    """The pairs page with the query string the request came with (filters and page)."""
+    url = reverse("preferences:pairs", args=[project.pk])
+    return f"{url}?{request.GET.urlencode()}" if request.GET else url
+
+
+@login_required
+@require_POST
+def pairs_bulk(request, pk):
+    """Approve or exclude the checked pairs, or approve every candidate matching the page's filters
+    (the query string) with confidence >= `min_confidence`; the page (or its panel) comes back."""
+    project = project_for(request, pk, "adjudicate")
+    form = PairBulkForm(request.POST)
+    errors, notice = [], ""
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            if data["min_confidence"] is not None:
+                result = curation.approve_confident(
+                    project=project,
+                    actor=request.user,
+                    min_confidence=data["min_confidence"],
+                    filters=_pair_filters(request)[1],
+                )
+            else:
+                result = curation.curate_pairs(
+                    project=project, actor=request.user, action=data["action"], ids=data["ids"]
+                )
+            notice = result.sentence()
+        except ServiceError as exc:
+            errors = [m for msgs in (exc.errors or {"": [exc.message]}).values() for m in msgs]
+    else:
+        errors = [m for msgs in form.errors.values() for m in msgs]
+    if not is_htmx(request):
+        for m in errors:
+            messages.error(request, m)
+        if notice:
+            messages.success(request, notice)
+        return redirect(_pairs_url(request, project))
+    return _pairs_response(
+        request, project, status=400 if errors else 200, notice=notice, bulk_errors=errors, fresh=True
+    )
 
 
 # --- leaderboard ------------------------------------------------------------------------------

@@ -106,6 +106,7 @@ WALK = {
     "preferences:pairs": ("get", "lead", 200, P),
     "preferences:recompute": ("post", "lead", 400, P),
     "preferences:pair-update": ("post", "lead", 302, {"pk": "pair"}),
+    "preferences:pairs-bulk": ("post", "lead", 302, P),
     "preferences:leaderboard": ("get", "lead", 200, P),
     # training pages
     "training:snapshots": ("get", "lead", 200, P),
@@ -193,6 +194,7 @@ WALK = {
     "api-comparison-import": ("post", "lead", 400, {}),
     "api-pairs": ("get", "lead", 200, {}),
     "api-pair": ("get", "lead", 200, {}),
+    "api-pairs-bulk": ("post", "lead", 400, {}),
     "api-consensus": ("post", "lead", 200, {}),
     "api-leaderboard": ("get", "lead", 200, {}),
     # API: training

@@ -1,4 +1,4 @@
-/* Shared by the keyboard-driven pages (SFT review, comparison, adjudication): the "am I typing"
+/* Shared by the keyboard-driven pages (SFT review, comparison, adjudication, curated pairs): the "am I typing"
  * test, the time-on-task timer, the rubric-criterion cursor, and the page wiring every one of them
  * uses: Ctrl+Enter submits, Esc leaves a text box and closes the help, ? toggles the help, and no
  * other shortcut fires while typing in a text box. init() runs on load and after each htmx swap.
@@ -101,14 +101,15 @@
 
   /* Wire a keyboard page. opts: formId; helpId; init(); onKey(e, key, form) -> true when handled
    * (key is lower-cased when a single character); onEscape(); beforeSubmit() (runs before any
-   * submit of the form, mouse or keyboard, before htmx reads it). */
+   * submit of the form, mouse or keyboard, before htmx reads it); ctrlEnter: false when the form
+   * has no single submit for Ctrl+Enter to press (the curated pairs page). */
   function page(opts) {
     function form() { return document.getElementById(opts.formId); }
     document.addEventListener("keydown", function (e) {
       var f = form();
       if (f && f.inert) f = null;  // a lead's preview: read-only
       if ((e.ctrlKey || e.metaKey) && e.key === "Enter") {
-        if (f) { e.preventDefault(); submitForm(f); }
+        if (f && opts.ctrlEnter !== false) { e.preventDefault(); submitForm(f); }
         return;
       }
       if (e.key === "Escape") {
