@@ -84,7 +84,7 @@ def test_prompts_are_escaped(client, project, users):
 
 
 def test_items_are_paged_and_the_filters_survive_paging_and_gold_marking(client, project, users):
-    from annotation.quality.views import ITEMS_PER_PAGE
+    from annotation.quality.views_items import ITEMS_PER_PAGE
 
     make_items(project, users["lead"], ITEMS_PER_PAGE + 3)
     c = client_for(client, users["lead"])
