@@ -93,8 +93,11 @@ class HasTag(Func):
         metadata, tag = self.source_expressions
         sql, params = compiler.compile(metadata)
         tag_sql, tag_params = compiler.compile(tag)
-        out = f"EXISTS (SELECT 1 FROM json_each({sql}, '$.tags') AS t WHERE t.value = {tag_sql})"
-        return out, (*params, *tag_params)
+        out = (
+            f"(json_type({sql}, '$.tags') = 'array' AND EXISTS "
+            f"(SELECT 1 FROM json_each({sql}, '$.tags') AS t WHERE t.type = 'text' AND t.value = {tag_sql}))"
+        )
+        return out, (*params, *params, *tag_params)
 
 
 def _needle(text: str) -> str:
