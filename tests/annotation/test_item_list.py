@@ -176,3 +176,30 @@ def test_responses_of_a_page_come_in_one_query(project, world, django_assert_num
         item_list.attach_responses(items)
         texts = {i.pk: [r.text for r in i.responses.all()] for i in items}
     assert texts[world["hi"].pk] == ["Hello there", "Bonjour, ça va?"]
+
+
+def test_the_items_api_takes_the_same_filters(project, world, api):
+    url = f"/api/projects/{project.pk}/items/"
+
+    def ids(**params):
+        r = api["lead"].get(url, params)
+        assert r.status_code == 200, r.json()
+        return {name for name, item in world.items() if item.pk in {x["id"] for x in r.json()["results"]}}
+
+    assert ids(q="bonjour") == {"hi"}
+    assert ids(q="KNEAD", tag="baking", disputed="yes") == {"bread"}
+    assert ids(gold="yes") == {"proof"} and ids(disputed="no", active_learning="no") == {"proof", "plain"}
+    assert ids(active_learning="yes") == {"hi"} and ids(q="e", kind="sft", gold="no") == {
+        "bread",
+        "quote",
+        "plain",
+    }
+    paged = api["lead"].get(url, {"page_size": 2}).json()
+    assert len(paged["results"]) == 2 and paged["count"] == 5 and "page_size=2" in paged["next"]
+    for bad in ({"disputed": "maybe"}, {"gold": "true"}, {"q": "a\x00b"}, {"tag": "x" * 201},
+                {"page_size": 0}, {"page_size": 500}, {"active_learning": "1"}):  # fmt: skip
+        r = api["lead"].get(url, bad)
+        assert r.status_code == 400 and next(iter(bad)) in r.json()["errors"], (bad, r.json())
+    schema = api["lead"].get("/api/schema/?format=json").json()
+    listed = {p["name"] for p in schema["paths"]["/api/projects/{project_id}/items/"]["get"]["parameters"]}
+    assert {"q", "state", "kind", "gold", "disputed", "tag", "active_learning", "page_size"} <= listed
