@@ -36,7 +36,7 @@ from annotation.models import Adjudication, ItemState, ProductionSample, Respons
 
 PAGE_SIZES = (25, 50, 100, 200)  # the page sizes offered; any other value is a 400
 DEFAULT_PAGE_SIZE = 50
-COUNT_CAP = 10_000  # the result count reads at most this many rows ("more than 10,000")
+COUNT_CAP = 1_000  # the result count reads at most this many rows ("More than 1000 items match.")
 YES_NO = ("yes", "no")
 
 
@@ -165,9 +165,10 @@ def attach_responses(items: list) -> None:
     prefetch_related_objects(items, Prefetch("responses", queryset=responses))
 
 
-def capped_count(parts: list, cap: int = COUNT_CAP) -> tuple[int, bool]:
-    """(how many rows the disjoint querysets `parts` hold, up to `cap`; whether there are more): a
-    statement per part, each reading at most cap + 1 rows."""
+def capped_count(parts: list, cap: int | None = None) -> tuple[int, bool]:
+    """(how many rows the disjoint querysets `parts` hold, up to `cap` (COUNT_CAP); whether there are
+    more): a statement per part, each reading at most cap + 1 rows."""
+    cap = COUNT_CAP if cap is None else cap
     n = 0
     for qs in parts:
         n += qs.order_by().values("pk")[: cap + 1 - n].count() if n <= cap else 0

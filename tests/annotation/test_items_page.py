@@ -9,6 +9,7 @@ from django.urls import reverse
 from annotation.importing import services as import_services
 from annotation.importing.parse import parse_items
 from annotation.models import AuditEvent, Item
+from annotation.quality import item_list
 from tests.annotation.test_item_list import world  # noqa: F401  (five items, each filter's case)
 from tests.conftest import make_items
 
@@ -174,3 +175,11 @@ def test_the_filter_form_swaps_only_the_results_for_htmx(client, project, users,
     assert 'id="item-filters"' not in html and rows(html) == [str(world["hi"].pk)]
     full = c.get(url).content.decode()
     assert 'hx-target="#item-results"' in full and 'method="get"' in full  # works without JS too
+
+
+def test_the_count_says_more_than_its_cap(client, project, users, world, monkeypatch):  # noqa: F811
+    monkeypatch.setattr(item_list, "COUNT_CAP", 3)
+    c = client_for(client, users["lead"])
+    url = reverse("annotation:items", args=[project.pk])
+    assert "More than 3 items match." in c.get(url).content.decode()
+    assert "2 items match." in c.get(url, {"disputed": "yes"}).content.decode()
