@@ -6,7 +6,7 @@ from annotation.people import views as people_views
 from annotation.projects import views as project_views
 from annotation.projects import views_rubric as rubric_views
 from annotation.quality import views as quality_views
-from annotation.quality import views_mywork
+from annotation.quality import views_items, views_mywork
 from annotation.review import views as review_views
 
 app_name = "annotation"
@@ -50,7 +50,7 @@ urlpatterns += [
     path("projects/<int:pk>/disagreements/", quality_views.disagreements, name="disagreements"),
     path("projects/<int:pk>/rubric/requeue/", quality_views.requeue_outdated, name="rubric-requeue"),
     path("items/<int:pk>/adjudicate/", quality_views.adjudicate, name="adjudicate"),
-    path("projects/<int:pk>/items/", quality_views.items, name="items"),
+    path("projects/<int:pk>/items/", views_items.items, name="items"),
     path("items/<int:pk>/gold/", quality_views.item_gold, name="item-gold"),
 ]
 

@@ -195,6 +195,7 @@ def main():
         ("dashboard", "", reverse("annotation:dashboard", args=[pk])),
         ("pairs", "first page", reverse("preferences:pairs", args=[pk])),
         ("items", "first page", reverse("annotation:items", args=[pk])),
+        *search_pages(pk),
         ("agreement", "stored report", reverse("annotation:agreement", args=[pk])),
         ("audit", "first page", reverse("annotation:audit", args=[pk])),
         ("members", "", reverse("annotation:members", args=[pk])),
@@ -216,6 +217,19 @@ def main():
     rows.append(("leaderboard", "warm (fit cached)", seconds, statements, ""))
     rows += median_rows(project, args.repeat)
     print_table(seeded, rows)
+
+
+def search_pages(pk):
+    """The Items page searched (annotation.quality.item_list; the seed's prompts read "Scale question
+    <g>: explain topic <g % 997> briefly.", its responses "Answer <pos> to question <g>, from <model>.")."""
+    url = reverse("annotation:items", args=[pk])
+    return [
+        ("items", "search: one prompt", f"{url}?q=question+4242%3A"),
+        ("items", "search: every prompt", f"{url}?q=explain+topic"),
+        ("items", "search: a model in the responses", f"{url}?q=from+gamma-70b"),
+        ("items", "search: nothing", f"{url}?q=no+such+words"),
+        ("items", "search + filters, 200 a page", f"{url}?q=topic+5&kind=sft&gold=no&disputed=no&size=200"),
+    ]
 
 
 def deep_pages(client, project, repeat):

@@ -28,7 +28,12 @@ GARBAGE = {
 # page -> (who asks, the world's row for `pk`, parameters read by the query helpers, parameters ignored when bad)
 PAGING = ["page", "after", "before"]
 PAGES = {
-    "annotation:items": ("lead", "project", ["state", "kind", "gold"], PAGING),
+    "annotation:items": (
+        "lead",
+        "project",
+        ["q", "state", "kind", "gold", "disputed", "tag", "active_learning", "size"],
+        PAGING,
+    ),
     "annotation:audit": ("lead", "project", ["verb"], PAGING),
     "annotation:rubric": ("lead", "project", ["from"], []),
     "annotation:rubric-compare": ("lead", "project", ["a", "b"], []),
@@ -86,6 +91,13 @@ def test_page_filters_answer_400_for_values_outside_their_choices(client, world)
     assert client.get(f"{items}?kind=nonsense").status_code == 400
     assert client.get(f"{items}?state=complete&kind=sft&gold=no").status_code == 200
     assert client.get(f"{items}?page=-1").status_code == 200  # keyset paging: not ours, the first page
+    for bad in ("state=nonsense", "disputed=maybe", "active_learning=1", "gold=true", "size=30", "size=0",
+                "size=1000", "q=a%00b", "tag=%00", f"q={'x' * 201}"):  # fmt: skip
+        response = client.get(f"{items}?{bad}")
+        assert response.status_code == 400, bad
+        assert f"&#x27;{bad.split('=')[0]}&#x27; parameter" in response.content.decode(), bad
+    ok = "q=%3Cb%3E&state=open&kind=sft&gold=no&disputed=no&tag=t&active_learning=no&size=200"
+    assert client.get(f"{items}?{ok}").status_code == 200
     audit = reverse("annotation:audit", args=[project])
     response = client.get(f"{audit}?verb=item%00.imported")
     assert response.status_code == 400

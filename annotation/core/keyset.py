@@ -2,7 +2,8 @@
 the last (first) row shown, and the next page is read through the index that orders the list: no
 OFFSET and no COUNT over the whole list, so page 10,000 costs what page 1 costs.
 
-`paginate(qs, order, request.GET, per_page)` gives a `Page` that `_keyset_pagination.html` draws.
+`paginate(qs, order, request.GET, per_page)` gives a `Page` that `_keyset_pagination.html` draws;
+`paginate_union` does the same over several disjoint querysets, each read with its own statement.
 `order` is the list's ordering ending in a unique field (e.g. ["-confidence", "-margin", "id"]). A
 cursor is the url-safe base64 of that row's values as JSON; one that does not decode (edited, or from
 an older ordering) starts from the top. An old `?page=N` link still works, by offset.
@@ -10,6 +11,7 @@ an older ordering) starts from the top. An old `?page=N` link still works, by of
 
 import base64
 import binascii
+import functools
 import json
 from dataclasses import dataclass, field
 
@@ -119,21 +121,54 @@ def _typed(qs, order: list[str], values: list | None) -> list | None:
 
 def paginate(qs, order: list[str], params, per_page: int) -> Page:
     """One page of `qs` in `order`, from the request's `after`, `before` or (old links) `page`."""
-    qs = qs.order_by(*order)
-    after = _typed(qs, order, decode(params.get("after", ""), len(order)))
-    before = _typed(qs, order, decode(params.get("before", ""), len(order))) if after is None else None
+    return paginate_union([qs], order, params, per_page)
+
+
+def _merged(lists: list[list], order: list[str], *, forward: bool) -> list:
+    """Rows of several lists, each already in `order` (or its reverse), merged in that order."""
+    if len(lists) == 1:
+        return lists[0]
+
+    def compare(a, b):
+        for spec in order:
+            name = spec.lstrip("-")
+            x, y = getattr(a, name), getattr(b, name)
+            if x != y:
+                smaller = -1 if x < y else 1
+                return -smaller if spec.startswith("-") == forward else smaller
+        return 0
+
+    return sorted((row for rows in lists for row in rows), key=functools.cmp_to_key(compare))
+
+
+def paginate_union(querysets, order: list[str], params, per_page: int) -> Page:
+    """`paginate` over the union of querysets whose rows are disjoint (one model): each is read with
+    its own statement and plan (a rare search term through an index, a common one by walking the
+    list's index until the page is full), then the rows are merged in `order`."""
+    querysets = [qs.order_by(*order) for qs in querysets]
+    first = querysets[0]
+    after = _typed(first, order, decode(params.get("after", ""), len(order)))
+    before = _typed(first, order, decode(params.get("before", ""), len(order))) if after is None else None
     if after is not None:
-        rows = list(qs.filter(_beyond(order, after, forward=True))[: per_page + 1])
+        parts = [list(qs.filter(_beyond(order, after, forward=True))[: per_page + 1]) for qs in querysets]
+        rows = _merged(parts, order, forward=True)[: per_page + 1]
         return Page(rows[:per_page], order, has_next=len(rows) > per_page, has_previous=True)
     if before is not None:
-        rows = list(
-            qs.filter(_beyond(order, before, forward=False)).order_by(*_reverse(order))[: per_page + 1]
-        )
+        back = _reverse(order)
+        parts = [
+            list(qs.filter(_beyond(order, before, forward=False)).order_by(*back)[: per_page + 1])
+            for qs in querysets
+        ]
+        rows = _merged(parts, order, forward=False)[: per_page + 1]
         more = len(rows) > per_page
         return Page(rows[:per_page][::-1], order, has_next=True, has_previous=more)
     number = _page_number(params.get("page"))
     start = (number - 1) * per_page
-    rows = list(qs[start : start + per_page + 1])
+    if len(querysets) == 1:
+        rows = list(first[start : start + per_page + 1])
+    else:
+        parts = [list(qs[: start + per_page + 1]) for qs in querysets]
+        rows = _merged(parts, order, forward=True)[start : start + per_page + 1]
     page = Page(rows[:per_page], order, has_next=len(rows) > per_page, has_previous=number > 1)
     page.number = number if number > 1 else None
     return page

@@ -3,6 +3,7 @@
 from django.db.models import OuterRef, Prefetch, Subquery
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics
+from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -11,6 +12,7 @@ from annotation.core.permissions import visible_projects
 from annotation.models import AuditEvent, Item, Judgment, Membership, Project, RubricVersion
 from annotation.models import Response as ItemResponse
 from annotation.projects import selectors, serializers, services
+from annotation.quality import item_list
 from annotation.queue import serializers as queue_serializers
 
 
@@ -141,23 +143,33 @@ class RubricVersionListView(ProjectScoped, generics.ListAPIView):
         return Response(serializers.RubricVersionSerializer(version).data, status=201)
 
 
+class ItemPagination(PageNumberPagination):
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
 @extend_schema(tags=["items"])
 class ItemListView(ProjectScoped, generics.ListAPIView):
+    """The Items page's list: the same filters (annotation.quality.item_list), oldest first."""
+
     serializer_class = serializers.ItemSerializer
+    pagination_class = ItemPagination
 
     def get_queryset(self):
         if self.schema_only:
             return Item.objects.none()
         project = self.project_for("view_items")
         query = validated(serializers.ItemListQuerySerializer, self.request.query_params)
+        paging = ("page", "page_size")  # read by the paginator
+        filters = item_list.ItemFilters(**{k: v for k, v in query.items() if v and k not in paging})
         return (
-            Item.objects.filter(project=project, **query)
+            item_list.filter_items(Item.objects.filter(project=project), filters)
             .prefetch_related(Prefetch("responses", queryset=ItemResponse.objects.order_by("position")))
             .order_by("id")
         )
 
     @extend_schema(
-        summary="Items with their state and responses (lead or admin).",
+        summary="Items with their state and responses, searched and filtered as on the Items page (lead or admin).",
         parameters=[serializers.ItemListQuerySerializer],
         responses={200: serializers.ItemSerializer, **error_responses(400, 403, 404)},
     )

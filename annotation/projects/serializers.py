@@ -141,9 +141,40 @@ class ItemSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+YES_NO = (("yes", "yes"), ("no", "no"))
+
+
 class ItemListQuerySerializer(RegisteredKinds, serializers.Serializer):
+    """The Items page's filters (annotation.quality.item_list.ItemFilters), by the same names."""
+
+    q = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=200,
+        trim_whitespace=True,
+        help_text="Search the conversation and the responses' text (case-insensitive).",
+    )
     state = serializers.ChoiceField(choices=ItemState.choices, required=False)
     kind = serializers.ChoiceField(choices=ItemKind.choices, required=False)
+    gold = serializers.ChoiceField(choices=YES_NO, required=False, help_text="Gold items only, or none.")
+    disputed = serializers.ChoiceField(
+        choices=YES_NO,
+        required=False,
+        help_text="In the leads' disagreement queue now or adjudicated by a lead (yes), or neither (no).",
+    )
+    tag = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=200,
+        help_text='Items whose metadata "tags" list holds this string.',
+    )
+    active_learning = serializers.ChoiceField(
+        choices=YES_NO, required=False, help_text="Items an active-learning selection batch created (or not)."
+    )
+    page_size = serializers.IntegerField(
+        required=False, min_value=1, max_value=200, help_text="Items per page (default 50, at most 200)."
+    )
+    page = serializers.IntegerField(required=False, min_value=1, help_text="Page number.")
 
 
 class AnnotatorStatSerializer(serializers.Serializer):

@@ -15,11 +15,11 @@ from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods, require_POST
 
-from annotation.core import charts, keyset, page_cache, recomputes
+from annotation.core import charts, page_cache, recomputes
 from annotation.core.errors import ServiceError
-from annotation.core.web import is_htmx, object_for, page, project_for, query_choice
+from annotation.core.web import is_htmx, object_for, page, project_for
 from annotation.kinds import registry
-from annotation.models import AdjudicationCategory, AdjudicationDecision, Decision, Item, ItemState, Recompute
+from annotation.models import AdjudicationCategory, AdjudicationDecision, Decision, Item, Recompute
 from annotation.quality import adjudication
 from annotation.quality import selectors as quality_selectors
 from annotation.quality import tasks as quality_tasks
@@ -420,40 +420,6 @@ def requeue_outdated(request, pk):
 
 
 # --- items and gold -------------------------------------------------------------------------
-
-
-ITEMS_PER_PAGE = 50
-
-
-@login_required
-def items(request, pk):
-    """Lead's item list (filter by state, kind, gold) with a form to mark each item gold."""
-    project = project_for(request, pk, "adjudicate")
-    filters = {
-        "state": query_choice(request, "state", ItemState.values),
-        "kind": query_choice(request, "kind", [kind for kind, _ in registry.choices()]),
-        "gold": query_choice(request, "gold", ("yes", "no")),
-    }
-    qs = Item.objects.filter(project=project).prefetch_related("responses")
-    if filters["state"]:
-        qs = qs.filter(state=filters["state"])
-    if filters["kind"]:
-        qs = qs.filter(kind=filters["kind"])
-    if filters["gold"] in ("yes", "no"):
-        qs = qs.filter(is_gold=filters["gold"] == "yes")
-    page_obj = keyset.paginate(qs, ["-id"], request.GET, ITEMS_PER_PAGE)
-    for item in page_obj.object_list:
-        item.gold_template = registry.get(item.kind).gold_template  # the kind's gold answer form
-    context = {
-        "items": page_obj.object_list,
-        "page_obj": page_obj,
-        "filter_query": keyset.filter_query(request.GET),
-        "filters": filters,
-        "states": Item._meta.get_field("state").choices,
-        "kinds": registry.choices(),
-        "sft_decisions": Decision.choices,
-    }
-    return page(request, project, "annotation/items.html", "annotation/items.html", context)
 
 
 @login_required

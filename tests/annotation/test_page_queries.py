@@ -35,8 +35,13 @@ BOUNDS = {
     "dashboard": 12,  # with the skip reasons
     "pairs": 13,  # with the latest consensus recompute's progress
     "pairs, next page": 13,
-    "items": 6,
-    "items, next page": 6,
+    "items": 7,  # with the capped result count
+    "items, next page": 7,
+    # a search with filters on (annotation.quality.item_list): PostgreSQL reads prompt matches and
+    # response matches in two statements each (the count and the page), SQLite in one
+    "items, searched": 9,
+    "items, searched, next page": 9,
+    "items, every filter": 9,
     "agreement": 7,  # with the latest agreement recompute's progress
     "audit": 6,
     "audit, next page": 6,
@@ -67,7 +72,7 @@ def next_link(client, url):
     html = client.get(url).content.decode()
     found = re.search(r'href="\?([^"]*after=[^"]+)" rel="next"', html)
     assert found, f"{url} has no next page"
-    return f"{url}?{found.group(1).replace('&amp;', '&')}"
+    return f"{url.split('?')[0]}?{found.group(1).replace('&amp;', '&')}"
 
 
 def statements(client, project, django_assert_max_num_queries):
@@ -85,7 +90,11 @@ def statements(client, project, django_assert_max_num_queries):
         "disagreements": reverse("annotation:disagreements", args=[pk]),
         "leaderboard": reverse("preferences:leaderboard", args=[pk]),
     }
-    for name in ("pairs", "items", "audit"):
+    urls["items, searched"] = f"{urls['items']}?q=ANSWER&kind=sft&gold=no&active_learning=no"
+    urls["items, every filter"] = (
+        f"{urls['items']}?q=question&state=approved&kind=sft&gold=no&disputed=yes&tag=t&active_learning=no"
+    )
+    for name in ("pairs", "items", "audit", "items, searched"):
         urls[f"{name}, next page"] = next_link(client, urls[name])
     counts = {}
     for name, url in urls.items():
@@ -99,12 +108,12 @@ def statements(client, project, django_assert_max_num_queries):
 
 def check_pages_do_not_grow(client, project, users, django_assert_max_num_queries, monkeypatch):
     import annotation.projects.views
-    import annotation.quality.views
+    import annotation.quality.views_items
     import preferences.views
 
     # Pages of 3, so that the small project has a second page of every list too.
     monkeypatch.setattr(annotation.projects.views, "AUDIT_PER_PAGE", 3)
-    monkeypatch.setattr(annotation.quality.views, "ITEMS_PER_PAGE", 3)
+    monkeypatch.setattr(annotation.quality.views_items, "ITEMS_PER_PAGE", 3)
     monkeypatch.setattr(preferences.views, "PAIRS_PER_PAGE", 3)
     Project.objects.filter(pk=project.pk).update(agreement_routing=True)  # disagreements get disputed
     project.refresh_from_db()
