@@ -2,10 +2,10 @@
 judgments, on a project seeded by benchmarks/scale_seed.py (`--name`, default "scale 1000000";
 seeded first when missing). The new judgments are resubmits: `--new` current judgments on non-gold
 items superseded by a copy with another answer (raw SQL, items stamped as the lifecycle does), and
-rolled back at the end... no: kept (the project is a benchmark's). Prints seconds, statements, peak RSS.
+kept (the project is the benchmark's). Prints seconds, statements and the process's peak RSS.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench .venv/bin/python benchmarks/agreement_incremental.py \
-        [--name "scale 1000000"] [--judgments 1000000] [--new 1000] [--reference]
+        [--name "scale 1000000"] [--judgments 1000000] [--new 1000] [--skip-full] [--reference]
 """
 
 # ruff: noqa: E402 - sys.path is fixed before the other imports
@@ -73,6 +73,9 @@ def main():
     parser.add_argument("--name", default="scale 1000000")
     parser.add_argument("--judgments", type=int, default=1_000_000)
     parser.add_argument("--new", type=int, default=1000)
+    parser.add_argument(
+        "--skip-full", action="store_true", help="keep the stored sums (a full run made them)"
+    )
     parser.add_argument("--reference", action="store_true", help="also time the direct computation")
     args = parser.parse_args()
     ensure_database(require_postgres())
@@ -84,7 +87,8 @@ def main():
     project = seeded.project
     with open("/proc/loadavg") as f:
         print(f"load average at the start: {f.read().split()[:3]}")
-    timed("full rebuild (states + sums + report)", lambda: reports.recompute_agreement(project=project))
+    if not args.skip_full:
+        timed("full rebuild (states + sums + report)", lambda: reports.recompute_agreement(project=project))
     since = timezone.now()
     timed("incremental, nothing changed", lambda: reports.recompute_agreement(project=project, since=since))
     since = timezone.now()

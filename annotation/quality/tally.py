@@ -39,12 +39,17 @@ from annotation.quality.rank_agreement import tau_against_consensus
 TAU_UNIT = 10**12  # tau sums are kept as integers: exact under subtraction
 
 
-def enc(value) -> str:
-    return json.dumps(value, sort_keys=True)
+_SCALARS = (str, int, float, type(None))
 
 
-def dec(text: str):
-    return json.loads(text)
+def enc(value):
+    """An answer as a key part: JSON scalars as they are (they survive the key's JSON), anything else
+    as its JSON text."""
+    return value if type(value) in _SCALARS else json.dumps(value, sort_keys=True)
+
+
+def dec(value):
+    return value
 
 
 def key_text(key: tuple) -> str:
@@ -64,7 +69,10 @@ def _scope(out: Counter, scope: tuple, values: dict):
     out[(scope, "N", m)] += 1
     if m < 2:
         return
-    counts = Counter(enc(v) for v in values.values())
+    counts = {}
+    for v in values.values():
+        v = enc(v)
+        counts[v] = counts.get(v, 0) + 1
     for c, nc in counts.items():
         out[(scope, "D", m, c)] += nc
         for k, nk in counts.items():
@@ -73,14 +81,22 @@ def _scope(out: Counter, scope: tuple, values: dict):
 
 def _consensus_of_others(labels: dict) -> dict:
     """annotator -> strict majority of the other annotators' labels (as figures._consensus_of_others)."""
-    counts = Counter(enc(v) for v in labels.values())
+    counts = {}
+    for v in labels.values():
+        v = enc(v)
+        counts[v] = counts.get(v, 0) + 1
     out = {}
     for a, label in labels.items():
-        others = counts.copy()
-        others[enc(label)] -= 1
-        ranked = [(lab, n) for lab, n in others.most_common() if n > 0]
-        if ranked and (len(ranked) == 1 or ranked[0][1] > ranked[1][1]):
-            out[a] = ranked[0][0]
+        mine = enc(label)
+        best, best_n, second_n = None, 0, 0
+        for lab, n in counts.items():
+            n -= lab == mine
+            if n > best_n:
+                best, best_n, second_n = lab, n, best_n
+            elif n > second_n:
+                second_n = n
+        if best_n > second_n:
+            out[a] = best
     return out
 
 

@@ -45,7 +45,7 @@ def _coincidences(stats: dict):
     pairable = {m: s for m, s in stats.items() if m >= 2 and s[0]}
     items = sum(s[0] for s in pairable.values())
     values = sum(m * s[0] for m, s in pairable.items())
-    codes = sorted({c for s in pairable.values() for c in s[1]})
+    codes = sorted({c for s in pairable.values() for c in s[1]}, key=repr)
     index = {c: i for i, c in enumerate(codes)}
     o = np.zeros((len(codes), len(codes)))
     for m, (_, diag, prods) in sorted(pairable.items()):
@@ -106,20 +106,20 @@ def scope_figures(stats: dict, level: str = "nominal", fleiss: bool = False, dom
 
 
 def kappa(counts: dict) -> float | None:
-    """Cohen's kappa from {(a's answer, b's answer): n} (as agreement.cohen_kappa, unweighted)."""
+    """Cohen's kappa from {(a's answer, b's answer): n} (agreement.cohen_kappa, unweighted: 1 minus
+    the disagreeing share over its chance expectation), in plain Python: the tables are tiny."""
     if not counts:
         return None
-    codes = sorted({x for pair in counts for x in pair})
-    index = {c: i for i, c in enumerate(codes)}
-    confusion = np.zeros((len(codes), len(codes)))
+    rows, cols, total, agree = defaultdict(int), defaultdict(int), 0, 0
     for (x, y), n in counts.items():
-        confusion[index[x], index[y]] += n
-    expected = np.outer(confusion.sum(axis=1), confusion.sum(axis=0)) / confusion.sum()
-    w = 1.0 - np.eye(len(codes))
-    denominator = float((w * expected).sum())
-    if denominator == 0.0:
+        rows[x] += n
+        cols[y] += n
+        total += n
+        agree += n if x == y else 0
+    expected = total - sum(r * cols.get(x, 0) for x, r in rows.items()) / total
+    if expected == 0.0:
         return None
-    return num(1.0 - (w * confusion).sum() / denominator)
+    return num(1.0 - (total - agree) / expected)
 
 
 def _label_str(code: str) -> str:
