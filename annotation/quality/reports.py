@@ -1,12 +1,15 @@
 """Agreement figures of a project, stored as an `AgreementReport` (recomputed by the Celery task, never
-per page view). `annotation.quality.facts` gathers what the report needs in a few queries;
-`annotation.quality.report` computes it (pure); `recompute_agreement` stores it; `annotation.quality.tasks.request_recompute`
-decides whether a lead's "Recompute" queues the task or runs it in the request.
+per page view). `build` brings the project's agreement sums up to date (annotation.quality.tally_store:
+only the items changed since the previous run, or all of them) and computes the report from them
+(annotation.quality.tally_report); `reference_report` is the direct computation over every judgment
+(annotation.quality.facts + report), the tests' reference; `recompute_agreement` stores it;
+`annotation.quality.tasks.request_recompute` decides whether a lead's "Recompute" queues the task or
+runs it in the request.
 
 Report layout (`AgreementReport.data`, JSON; nan is stored as null):
   decisions:  per kind (each kind's label of a judgment: SFT decisions; see annotation.kinds)
               and rubric version ("all" too): nominal alpha, Fleiss' kappa (items with the modal number
-              of judgments), percent agreement, items, judgments;
+              of judgments, the larger number on a tie), percent agreement, items, judgments;
   strength:   per rubric version: ordinal alpha on the kinds' signed strengths (preference_strength_alpha);
   criteria:   per kind, version and criterion: alpha (ordinal for likert, nominal otherwise), percent,
               over rubric scores; also over the per-criterion labels a kind finds in the payload
