@@ -25,6 +25,24 @@ class AgreementItemState(models.Model):
         return f"Agreement state of item {self.item_id}"
 
 
+class AgreementVote(models.Model):
+    """One annotator's current answer on a non-gold item (str of the kind's label), as the last
+    recompute saw it: what the Dawid-Skene fit reads, without expanding every state's JSON."""
+
+    project = models.ForeignKey("annotation.Project", on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=16)
+    item_id = models.BigIntegerField()
+    annotator_id = models.BigIntegerField()
+    label = models.TextField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["item_id", "annotator_id"], name="one_vote_per_cell")]
+        indexes = [models.Index(fields=["project", "kind"], name="agreement_vote_idx")]
+
+    def __str__(self):
+        return f"{self.annotator_id} on {self.item_id}: {self.label}"
+
+
 class AgreementTally(models.Model):
     project = models.ForeignKey("annotation.Project", on_delete=models.CASCADE, related_name="+")
     key = models.TextField()  # a JSON list (annotation.quality.tally)

@@ -197,6 +197,14 @@ def contributions(state: dict) -> Counter:
     return out
 
 
+def votes(state: dict) -> dict:
+    """{annotator: str(label)} of a non-gold item's current answers (a later judgment wins): the
+    Dawid-Skene fit's input."""
+    if state.get("g"):
+        return {}
+    return {cell[0]: str(cell[2]) for cell in state.get("j") or [] if cell[2] is not None}
+
+
 def add(sums: dict, part: Counter, sign: int = 1) -> None:
     """sums += sign * part, in place; keys that reach zero are dropped."""
     for key, value in part.items():

@@ -21,9 +21,17 @@ from django.db import connection, transaction
 from annotation.core import bulk, changes
 from annotation.core.reliability import SparseLabels, dawid_skene, reliability_weights
 from annotation.kinds import registry
-from annotation.models import AgreementItemState, AgreementTally, Item, Judgment, Project, RubricVersion
+from annotation.models import (
+    AgreementItemState,
+    AgreementTally,
+    AgreementVote,
+    Item,
+    Judgment,
+    Project,
+    RubricVersion,
+)
 from annotation.quality.figures import iso_week, score_value
-from annotation.quality.tally import add, contributions, key_of, key_text
+from annotation.quality.tally import add, contributions, key_of, key_text, votes
 
 BATCH = 5000
 OK = ("ok",)
@@ -104,10 +112,20 @@ def _items(project):
     return Item.objects.filter(project=project).only("id", "kind", "is_gold", "gold_answer", "project_id")
 
 
-def _write_states(project, states: dict, gone=()):
+def _write_states(project, states: dict, gone=(), *, fresh=False):
+    """Store the items' states and votes (`fresh`: none stored yet); forget the `gone` items'."""
     rows = ((project.pk, pk, state["k"], state) for pk, state in states.items())
     bulk.upsert(AgreementItemState, ["project_id", "item_id", "kind", "data"], rows,
                 conflict=["item_id"], update=["project_id", "kind", "data"], json=["data"])  # fmt: skip
+    if not fresh:
+        AgreementVote.objects.filter(item_id__in=[*states, *gone]).delete()
+    rows = (
+        (project.pk, state["k"], pk, a, label)
+        for pk, state in states.items()
+        for a, label in votes(state).items()
+    )
+    bulk.upsert(AgreementVote, ["project_id", "kind", "item_id", "annotator_id", "label"], rows,
+                conflict=["item_id", "annotator_id"], update=["label"])  # fmt: skip
     if gone:
         AgreementItemState.objects.filter(project=project, item_id__in=list(gone)).delete()
 
@@ -159,13 +177,14 @@ def full(project, progress=None) -> dict:
         _lock(project)
         AgreementTally.objects.filter(project=project).delete()
         AgreementItemState.objects.filter(project=project).delete()
+        AgreementVote.objects.filter(project=project).delete()
     sums, done = {}, 0
     total = Item.objects.filter(project=project).count()
     for items, states in _batches(project):
         for state in states.values():
             add(sums, contributions(state))
         with transaction.atomic():  # bulk.upsert's temporary table lives for one transaction
-            _write_states(project, states)
+            _write_states(project, states, fresh=True)
         done += len(items)
         if progress is not None:
             progress(done, total)
@@ -218,25 +237,16 @@ def names(sums: dict) -> dict:
 
 def reliability_fit(project):
     """f(kind, annotators, labels) -> {annotator: (accuracy, weight)}: Dawid-Skene on the kind's
-    current decisions (non-gold items), from the stored states, read in one query per kind."""
+    current decisions (non-gold items), from the stored votes, read in one query per kind."""
 
     def fit(kind, annotators, labels):
+        fetched = AgreementVote.objects.filter(project=project, kind=kind).values_list(
+            "annotator_id", "item_id", "label"
+        )
+        sql, params = fetched.query.sql_with_params()
         with connection.cursor() as cur:
-            cur.execute(
-                """SELECT s.item_id, (c.cell ->> 0)::bigint, c.cell ->> 2 FROM annotation_agreementitemstate s
-                CROSS JOIN LATERAL jsonb_array_elements(s.data -> 'j') WITH ORDINALITY AS c(cell, n)
-                WHERE s.project_id = %s AND s.kind = %s AND NOT (s.data ->> 'g')::boolean
-                    AND c.cell -> 2 <> 'null'::jsonb ORDER BY s.item_id, c.n"""
-                if connection.vendor == "postgresql"
-                else """SELECT s.item_id, json_extract(c.value, '$[0]'), json_extract(c.value, '$[2]')
-                FROM annotation_agreementitemstate s, json_each(json_extract(s.data, '$.j')) c
-                WHERE s.project_id = %s AND s.kind = %s AND NOT json_extract(s.data, '$.g')
-                    AND json_extract(c.value, '$[2]') IS NOT NULL ORDER BY s.item_id, CAST(c.key AS INTEGER)""",
-                [project.pk, kind],
-            )
-            fetched = cur.fetchall()
-        cells = {(a, u): label for u, a, label in fetched}  # a later judgment on the item wins
-        del fetched
+            cur.execute(sql, params)
+            cells = {(a, u): label for a, u, label in cur.fetchall()}
         a_index = {a: i for i, a in enumerate(annotators)}
         l_index = {label: i for i, label in enumerate(labels)}
         n = len(cells)
