@@ -11,12 +11,13 @@ Dawid-Skene per kind from the stored states (the one figure that is not a sum).
 
 import json
 from collections import Counter, defaultdict
-from datetime import datetime
+from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import numpy as np
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
+from django.utils import timezone
 
 from annotation.core import bulk, changes
 from annotation.core.reliability import SparseLabels, dawid_skene, reliability_weights
@@ -35,6 +36,7 @@ from annotation.quality.tally import add, contributions, key_of, key_text, votes
 
 BATCH = 5000
 OK = ("ok",)
+STARTED = ("started",)  # when the run that last brought the sums up to date started (µs since the epoch)
 _FIELDS = ("id", "item_id", "annotator_id", "rubric_version_id", "decision", "edited_text", "scores",
            "payload", "created_at")  # fmt: skip
 
@@ -171,8 +173,26 @@ def fresh_sums(project) -> dict:
     return sums
 
 
+def _now_us() -> int:
+    return int(timezone.now().timestamp() * 1_000_000)
+
+
+def last_started(project):
+    """When the run behind the stored sums started, less the lag (annotation.core.changes): the
+    `since` of the next incremental run; None when the sums are incomplete or missing."""
+    found = dict(
+        AgreementTally.objects.filter(project=project, key__in=[key_text(OK), key_text(STARTED)]).values_list(
+            "key", "value"
+        )
+    )
+    if found.get(key_text(OK)) != 1 or key_text(STARTED) not in found:
+        return None
+    return changes.since(datetime.fromtimestamp(found[key_text(STARTED)] / 1_000_000, tz=UTC))
+
+
 def full(project, progress=None) -> dict:
     """Rebuild every item's state and the sums from scratch; the sums."""
+    started = _now_us()
     with transaction.atomic():
         _lock(project)
         AgreementTally.objects.filter(project=project).delete()
@@ -188,7 +208,7 @@ def full(project, progress=None) -> dict:
         done += len(items)
         if progress is not None:
             progress(done, total)
-    sums[OK] = 1
+    sums[OK], sums[STARTED] = 1, started
     with transaction.atomic():
         _lock(project)
         _write_sums(project, sums)
@@ -199,6 +219,7 @@ def incremental(project, since) -> dict | None:
     """Redo the items changed at or after `since`; the sums (None: the stored ones are incomplete)."""
     with transaction.atomic():
         _lock(project)
+        started = _now_us()
         sums = stored_sums(project)
         if sums.get(OK) != 1:
             return None
@@ -216,6 +237,8 @@ def incremental(project, since) -> dict | None:
                 delta.update(contributions(new[pk]))
         touched = [k for k, v in delta.items() if v]
         add(sums, Counter({k: delta[k] for k in touched}))
+        sums[STARTED] = started
+        touched.append(STARTED)
         _write_sums(project, sums, touched)
         _write_states(project, new, gone=[pk for pk in old if pk not in new])
     return sums

@@ -107,11 +107,15 @@ def _without_tied_fleiss(data):
     return {k: v for k, v in data.items() if k != "computed_at"}
 
 
+def _sums(project):
+    """The stored sums without the run's start time (a full rebuild's would differ by the clock)."""
+    return {k: v for k, v in tally_store.stored_sums(project).items() if k != tally_store.STARTED}
+
+
 def _check(project, since):
     data, mode = reports.build(project, since=since)
     assert mode == ("full" if since is None else "incremental")
-    stored = tally_store.stored_sums(project)
-    assert stored == tally_store.fresh_sums(project)  # exactly: integers
+    assert _sums(project) == tally_store.fresh_sums(project)  # exactly: integers
     _close(_without_tied_fleiss(data), _without_tied_fleiss(reports.reference_report(project)))
 
 
@@ -179,4 +183,23 @@ def test_an_interrupted_full_rebuild_is_redone_not_continued(crowd):
     reports.build(project)
     AgreementTally.objects.filter(project=project, key='["ok"]').delete()  # as a crashed rebuild leaves it
     data, mode = reports.build(project, since=timezone.now())
-    assert mode == "full" and tally_store.stored_sums(project) == tally_store.fresh_sums(project)
+    assert mode == "full" and _sums(project) == tally_store.fresh_sums(project)
+    assert tally_store.last_started(project) is not None
+
+
+def test_the_periodic_refresh_redoes_only_the_changed_items(crowd, monkeypatch):
+    from annotation.quality import tasks as quality_tasks
+
+    project, people, lead = crowd
+    _judge_all(project, people, 3, lead, 0)
+    quality_tasks.refresh_agreement_reports()
+    assert tally_store.last_started(project) is not None
+    modes = []
+    real = tally_store.refresh
+    monkeypatch.setattr(
+        tally_store, "refresh", lambda *a, **k: modes.append(real(*a, **k)[1]) or real(*a, **k)
+    )
+    _judge_all(project, people, 2, lead, 100)
+    quality_tasks.refresh_agreement_reports()
+    assert modes[0] == "incremental"
+    assert _sums(project) == tally_store.fresh_sums(project)
