@@ -36,6 +36,7 @@ from annotation.quality.tally import add, contributions, key_of, key_text, votes
 
 BATCH = 5000
 OK = ("ok",)
+EXTERNAL = ("external",)  # 1: the sums count external judgments (Project.count_external_judgments)
 STARTED = ("started",)  # when the run that last brought the sums up to date started (µs since the epoch)
 _FIELDS = ("id", "item_id", "annotator_id", "rubric_version_id", "decision", "edited_text", "scores",
            "payload", "created_at")  # fmt: skip
@@ -170,6 +171,7 @@ def fresh_sums(project) -> dict:
         for state in states.values():
             add(sums, contributions(state))
     sums[OK] = 1
+    sums[EXTERNAL] = int(project.count_external_judgments)
     return sums
 
 
@@ -209,6 +211,7 @@ def full(project, progress=None) -> dict:
         if progress is not None:
             progress(done, total)
     sums[OK], sums[STARTED] = 1, started
+    sums[EXTERNAL] = int(project.count_external_judgments)
     with transaction.atomic():
         _lock(project)
         _write_sums(project, sums)
@@ -221,8 +224,8 @@ def incremental(project, since) -> dict | None:
         _lock(project)
         started = _now_us()
         sums = stored_sums(project)
-        if sums.get(OK) != 1:
-            return None
+        if sums.get(OK) != 1 or sums.get(EXTERNAL, 0) != int(project.count_external_judgments):
+            return None  # incomplete, or counted under the other setting: rebuild
         items = list(_items(project).filter(id__in=changes.changed_items(project, since)))
         ids = [i.pk for i in items]
         old = dict(

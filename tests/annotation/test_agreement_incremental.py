@@ -203,3 +203,13 @@ def test_the_periodic_refresh_redoes_only_the_changed_items(crowd, monkeypatch):
     quality_tasks.refresh_agreement_reports()
     assert modes[0] == "incremental"
     assert _sums(project) == tally_store.fresh_sums(project)
+
+
+def test_counting_external_judgments_or_not_rebuilds_the_sums(crowd):
+    project, people, lead = crowd
+    _judge_all(project, people, 3, lead, 0)
+    reports.build(project)
+    project.count_external_judgments = not project.count_external_judgments
+    project.save(update_fields=["count_external_judgments"])
+    data, mode = reports.build(project, since=timezone.now())
+    assert mode == "full" and _sums(project) == tally_store.fresh_sums(project)
