@@ -6,7 +6,9 @@ them (what the item contributed); `AgreementTally` keeps the project's integer s
 (coincidences per scope and judgment count, contingency counts per annotator pair, ...). An
 incremental recompute subtracts a changed item's old contribution, adds its new one and rewrites its
 state; the report's figures are computed from the sums alone. The row with key `["ok"]` marks a
-complete set: a full rebuild removes it first and writes it last.
+complete set: a full rebuild removes it first and writes it last; `["started"]` and `["external"]`
+say when the last run started and under which counting of external judgments. `AgreementVote` keeps
+the non-gold items' current answers in a narrow table for the Dawid-Skene fit.
 """
 
 from django.db import models
