@@ -114,7 +114,32 @@ class DawidSkeneResult:
         return out
 
 
+@dataclass(frozen=True)
+class SparseLabels:
+    """Annotators x items labels given as their judgments: parallel arrays (annotator, item, class),
+    ordered by annotator then item (the order of the dense matrix's non-missing cells), and the shape."""
+
+    annotators: np.ndarray
+    items: np.ndarray
+    classes: np.ndarray
+    n_annotators: int
+    n_items: int
+
+
 def _observed(labels, n_classes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
+    if isinstance(labels, SparseLabels):  # the same arrays as the dense matrix would give
+        if n_classes < 2:
+            raise ValueError("n_classes must be at least 2")
+        if not len(labels.classes):
+            raise ValueError("labels has no judgments (everything is missing)")
+        given = np.asarray(labels.classes, dtype=np.intp)
+        return (
+            np.asarray(labels.annotators),
+            np.asarray(labels.items),
+            given,
+            labels.n_annotators,
+            labels.n_items,
+        )
     arr = np.asarray(labels)
     if arr.ndim != 2:
         raise ValueError("labels must be a 2-D annotators x items array")
@@ -182,7 +207,8 @@ def dawid_skene(
     prior_strength: float = PRIOR_STRENGTH,
     min_item_judgments: int = MIN_ITEM_JUDGMENTS,
 ) -> DawidSkeneResult:
-    """Fit Dawid-Skene by EM on annotators x items integer labels (class 0..n_classes-1, -1 = missing).
+    """Fit Dawid-Skene by EM on annotators x items integer labels (class 0..n_classes-1, -1 = missing),
+    or on the same judgments as `SparseLabels` (no dense matrix: a million judgments stay small).
 
     `gold`: optional class per item (-1: none); those items' posteriors are clamped to it. `allowed`:
     optional items x K booleans, the classes an item can have (e.g. "response 3" only where there are

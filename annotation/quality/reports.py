@@ -1,12 +1,15 @@
 """Agreement figures of a project, stored as an `AgreementReport` (recomputed by the Celery task, never
-per page view). `annotation.quality.facts` gathers what the report needs in a few queries;
-`annotation.quality.report` computes it (pure); `recompute_agreement` stores it; `annotation.quality.tasks.request_recompute`
-decides whether a lead's "Recompute" queues the task or runs it in the request.
+per page view). `build` brings the project's agreement sums up to date (annotation.quality.tally_store:
+only the items changed since the previous run, or all of them) and computes the report from them
+(annotation.quality.tally_report); `reference_report` is the direct computation over every judgment
+(annotation.quality.facts + report), the tests' reference; `recompute_agreement` stores it;
+`annotation.quality.tasks.request_recompute` decides whether a lead's "Recompute" queues the task or
+runs it in the request.
 
 Report layout (`AgreementReport.data`, JSON; nan is stored as null):
   decisions:  per kind (each kind's label of a judgment: SFT decisions; see annotation.kinds)
               and rubric version ("all" too): nominal alpha, Fleiss' kappa (items with the modal number
-              of judgments), percent agreement, items, judgments;
+              of judgments, the larger number on a tie), percent agreement, items, judgments;
   strength:   per rubric version: ordinal alpha on the kinds' signed strengths (preference_strength_alpha);
   criteria:   per kind, version and criterion: alpha (ordinal for likert, nominal otherwise), percent,
               over rubric scores; also over the per-criterion labels a kind finds in the payload
@@ -30,45 +33,63 @@ from django.utils import timezone
 from annotation.core import audit, changes
 from annotation.core.errors import Forbidden
 from annotation.core.permissions import can
+from annotation.kinds import registry
 from annotation.models import AgreementReport, AnnotatorReliability
-from annotation.quality import facts, report
+from annotation.quality import facts, report, tally_report, tally_store
 
 
-def build_report(project, progress=None) -> dict:
-    """Compute every figure of the report from the project's current judgments (no writes)."""
-    report_progress = progress or (lambda done, total: None)
-    report_progress(0, 3)
-    gathered = facts.gather(project)
-    report_progress(1, 3)
-    return report.compute(gathered, computed_at=timezone.now().isoformat())
+def reference_report(project) -> dict:
+    """The report computed the direct way: every current judgment gathered into Python
+    (annotation.quality.facts) and every figure computed over them (annotation.quality.report). No
+    writes. The tests hold the stored sums' report (`build_report`) to it."""
+    return report.compute(facts.gather(project), computed_at=timezone.now().isoformat())
 
 
-def recompute_agreement(*, project, actor=None, progress=None) -> AgreementReport:
+def build_report(project, progress=None, *, since=None) -> dict:
+    """The report from the stored sums, brought up to date first (`build`)."""
+    return build(project, progress, since=since)[0]
+
+
+def build(project, progress=None, *, since=None) -> tuple[dict, str]:
+    """(the report, "full" | "incremental"): the project's sums brought up to date (redoing only the
+    items changed at or after `since`; all of them when None: annotation.quality.tally_store), then
+    every figure from the sums (annotation.quality.tally_report) and Dawid-Skene from the states."""
+    sums, mode = tally_store.refresh(project, since=since, progress=progress)
+    data = tally_report.compute(
+        sums,
+        names=tally_store.names(sums),
+        kinds=tuple(registry.names()),
+        criterion_types={k.name: k.criterion_label_type for k in registry.all()},
+        reliability=tally_store.reliability_fit(project),
+        computed_at=timezone.now().isoformat(),
+    )
+    return data, mode
+
+
+def recompute_agreement(*, project, actor=None, progress=None, since=None) -> AgreementReport:
     """Compute and store the project's agreement report; refresh the annotators' Dawid-Skene weights.
-    Reads and computes outside a transaction (`progress(done, total)` is visible meanwhile); stores
-    in one."""
+    `since`: redo only the items changed since then (None: every item). `progress(done, total)` is
+    visible meanwhile (a full rebuild writes the items' states batch by batch); the report is stored
+    in one transaction."""
     if actor is not None and not can(actor, "view_dashboard", project):
         raise Forbidden("Only leads compute agreement.")
-    data = build_report(project, progress)
-    if progress is not None:
-        progress(2, 3)
+    data, mode = build(project, progress, since=since)
     with transaction.atomic():
         stored = _store(project, actor, data)
-    if progress is not None:
-        progress(3, 3)
+    stored.mode = mode
     return stored
 
 
 def agreement_body(rec, *, since, progress) -> dict:
-    """A recorded agreement recompute's work (annotation.quality.tasks). The report's figures (alpha,
-    kappas, Dawid-Skene) are over every item, so each run computes them all; when no item changed
-    since the previous run (`since`), the previous report stands and nothing is recomputed."""
+    """A recorded agreement recompute's work (annotation.quality.tasks): incremental when there was a
+    previous run (`since`: only the items changed since it are redone, annotation.quality.tally),
+    full otherwise. When no item changed, the previous report stands."""
     project = rec.project
     latest = AgreementReport.objects.filter(project=project).order_by("-id").first()
     if since is not None and latest is not None and not changes.changed_items(project, since).exists():
         return {"report": latest.pk, "mode": "unchanged"}
-    stored = recompute_agreement(project=project, actor=rec.requested_by, progress=progress)
-    return {"report": stored.pk, "mode": "full", "judgments": stored.data.get("judgments")}
+    stored = recompute_agreement(project=project, actor=rec.requested_by, progress=progress, since=since)
+    return {"report": stored.pk, "mode": stored.mode, "judgments": stored.data.get("judgments")}
 
 
 def _store(project, actor, data) -> AgreementReport:

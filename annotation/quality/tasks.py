@@ -12,7 +12,7 @@ from annotation.core.errors import Forbidden
 from annotation.core.permissions import can
 from annotation.models import AgreementReport, Project
 from annotation.models import Recompute as RecomputeRun
-from annotation.quality import reports
+from annotation.quality import reports, tally_store
 from annotation.quality import selectors as quality_selectors
 
 
@@ -22,8 +22,8 @@ def refresh_agreement_reports() -> list[int]:
     its latest report (beat runs this every TUNELOOP_AGREEMENT_REFRESH_SECONDS); their ids. The
     dashboard reads the stored report: no page view computes over the judgments."""
     done = []
-    for project in quality_selectors.projects_with_stale_agreement():
-        reports.recompute_agreement(project=project)
+    for project in quality_selectors.projects_with_stale_agreement():  # only the changed items redone
+        reports.recompute_agreement(project=project, since=tally_store.last_started(project))
         done.append(project.pk)
     return done
 

@@ -1,0 +1,57 @@
+"""The agreement recompute's running sums (`annotation.quality.tally`): re-exported by
+`annotation.models` like the other feature tables.
+
+`AgreementItemState` keeps each judged item's labelled current judgments as the last recompute saw
+them (what the item contributed); `AgreementTally` keeps the project's integer sums over the items
+(coincidences per scope and judgment count, contingency counts per annotator pair, ...). An
+incremental recompute subtracts a changed item's old contribution, adds its new one and rewrites its
+state; the report's figures are computed from the sums alone. The row with key `["ok"]` marks a
+complete set: a full rebuild removes it first and writes it last; `["started"]` and `["external"]`
+say when the last run started and under which counting of external judgments. `AgreementVote` keeps
+the non-gold items' current answers in a narrow table for the Dawid-Skene fit.
+"""
+
+from django.db import models
+
+
+class AgreementItemState(models.Model):
+    project = models.ForeignKey("annotation.Project", on_delete=models.CASCADE, related_name="+")
+    item_id = models.BigIntegerField(unique=True)  # no foreign key: a deleted item's sums stay known
+    kind = models.CharField(max_length=16)
+    data = models.JSONField(default=dict)  # annotation.quality.tally.item_state's layout
+
+    class Meta:
+        indexes = [models.Index(fields=["project", "kind"], name="agreement_state_idx")]
+
+    def __str__(self):
+        return f"Agreement state of item {self.item_id}"
+
+
+class AgreementVote(models.Model):
+    """One annotator's current answer on a non-gold item (str of the kind's label), as the last
+    recompute saw it: what the Dawid-Skene fit reads, without expanding every state's JSON."""
+
+    project = models.ForeignKey("annotation.Project", on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=16)
+    item_id = models.BigIntegerField()
+    annotator_id = models.BigIntegerField()
+    label = models.TextField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["item_id", "annotator_id"], name="one_vote_per_cell")]
+        indexes = [models.Index(fields=["project", "kind"], name="agreement_vote_idx")]
+
+    def __str__(self):
+        return f"{self.annotator_id} on {self.item_id}: {self.label}"
+
+
+class AgreementTally(models.Model):
+    project = models.ForeignKey("annotation.Project", on_delete=models.CASCADE, related_name="+")
+    key = models.TextField()  # a JSON list (annotation.quality.tally)
+    value = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "key"], name="one_tally_per_key")]
+
+    def __str__(self):
+        return f"{self.key} = {self.value}"

@@ -1,0 +1,291 @@
+"""The agreement sums in the database: build items' states, keep `AgreementTally` up to date.
+
+`refresh(project, since=..., progress=...)` brings the project's sums up to date and returns them with
+the mode it used: "incremental" subtracts the stored contribution of every item changed since `since`
+(annotation.core.changes) and adds its new one, in one transaction; "full" rebuilds every item's state
+in batches of `BATCH` items (a few queries each, memory flat) and writes the sums at the end. A full
+rebuild runs when asked (`since=None`) and whenever the stored sums are not known complete (the
+`["ok"]` row: a full rebuild deletes it first and writes it last). `reliability_fit(project)` fits
+Dawid-Skene per kind from the stored states (the one figure that is not a sum).
+"""
+
+import json
+from collections import Counter, defaultdict
+from datetime import UTC, datetime
+from types import SimpleNamespace
+
+import numpy as np
+from django.contrib.auth import get_user_model
+from django.db import connection, transaction
+from django.utils import timezone
+
+from annotation.core import bulk, changes
+from annotation.core.reliability import SparseLabels, dawid_skene, reliability_weights
+from annotation.kinds import registry
+from annotation.models import (
+    AgreementItemState,
+    AgreementTally,
+    AgreementVote,
+    Item,
+    Judgment,
+    Project,
+    RubricVersion,
+)
+from annotation.quality.figures import iso_week, score_value
+from annotation.quality.tally import add, contributions, key_of, key_text, votes
+
+BATCH = 5000
+OK = ("ok",)
+EXTERNAL = ("external",)  # 1: the sums count external judgments (Project.count_external_judgments)
+STARTED = ("started",)  # when the run that last brought the sums up to date started (µs since the epoch)
+_FIELDS = ("id", "item_id", "annotator_id", "rubric_version_id", "decision", "edited_text", "scores",
+           "payload", "created_at")  # fmt: skip
+
+
+def _versions(project) -> dict:
+    """rubric version id -> (number, {criterion key: type})."""
+    return {
+        pk: (number, {c["key"]: c["type"] for c in criteria or []})
+        for pk, number, criteria in RubricVersion.objects.filter(rubric__project=project).values_list(
+            "id", "number", "criteria"
+        )
+    }
+
+
+def _judgments(project, item_ids):
+    """item id -> its current judgments (id order) as plain objects with the fields the kinds' hooks
+    read; one query, without model instances (a million of them cost minutes)."""
+    if not item_ids:
+        return {}
+    rows = Judgment.objects.filter(item_id__in=item_ids, is_current=True)
+    if not project.count_external_judgments:  # other teams' work is not our annotators' agreement
+        rows = rows.filter(external=False)
+    sql, params = rows.order_by("id").values_list(*_FIELDS).query.sql_with_params()
+    by_item = defaultdict(list)
+    loads = json.loads
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        for values in cur.fetchall():
+            j = SimpleNamespace(**dict(zip(_FIELDS, values, strict=True)))
+            if isinstance(j.scores, str):  # drivers that hand JSON over as text (SQLite, Django's loader)
+                j.scores, j.payload = loads(j.scores), loads(j.payload)
+            if isinstance(j.created_at, str):
+                j.created_at = datetime.fromisoformat(j.created_at)
+            by_item[j.item_id].append(j)
+    return by_item
+
+
+def _state(item, kind, context, judgments, versions) -> dict:
+    cells = []
+    for j in judgments:
+        number, types = versions.get(j.rubric_version_id, (0, {}))
+        scores = j.scores or {}
+        cells.append([
+            j.annotator_id, number, kind.label_of(j, context), kind.strength(j, context),
+            kind.ranking(j, context) or None, kind.criterion_labels(j, context),
+            [[key, types[key], score_value(types[key], v)] for key, v in scores.items()
+             if key in types and v is not None],
+            iso_week(j.created_at), scores if item.is_gold else {},
+        ])  # fmt: skip
+    state = {"k": item.kind, "g": item.is_gold, "j": cells}
+    if item.is_gold and item.gold_answer is not None:
+        state["ga"] = [kind.gold_label(item.gold_answer, context)]
+        state["gs"] = item.gold_answer.get("scores") or {}
+    return state
+
+
+def item_states(project, items, versions) -> dict:
+    """item id -> state (annotation.quality.tally) for these Item rows; items without a current
+    judgment get none. Queries: one per kind that reads a context, one for the judgments."""
+    by_kind = defaultdict(list)
+    for item in items:
+        by_kind[item.kind].append(item)
+    context = {}
+    for name, members in by_kind.items():
+        context.update(registry.get(name).contexts(members))
+    judgments = _judgments(project, [i.pk for i in items])
+    return {
+        item.pk: _state(item, registry.get(item.kind), context[item.pk], judgments[item.pk], versions)
+        for item in items
+        if judgments.get(item.pk)
+    }
+
+
+def _items(project):
+    return Item.objects.filter(project=project).only("id", "kind", "is_gold", "gold_answer", "project_id")
+
+
+def _write_states(project, states: dict, gone=(), *, fresh=False):
+    """Store the items' states and votes (`fresh`: none stored yet); forget the `gone` items'."""
+    rows = ((project.pk, pk, state["k"], state) for pk, state in states.items())
+    bulk.upsert(AgreementItemState, ["project_id", "item_id", "kind", "data"], rows,
+                conflict=["item_id"], update=["project_id", "kind", "data"], json=["data"])  # fmt: skip
+    if not fresh:
+        AgreementVote.objects.filter(item_id__in=[*states, *gone]).delete()
+    rows = (
+        (project.pk, state["k"], pk, a, label)
+        for pk, state in states.items()
+        for a, label in votes(state).items()
+    )
+    bulk.upsert(AgreementVote, ["project_id", "kind", "item_id", "annotator_id", "label"], rows,
+                conflict=["item_id", "annotator_id"], update=["label"])  # fmt: skip
+    if gone:
+        AgreementItemState.objects.filter(project=project, item_id__in=list(gone)).delete()
+
+
+def _write_sums(project, sums: dict, keys=None):
+    """Store `sums` (only `keys` of them, when given: the others are unchanged)."""
+    keys = list(sums) if keys is None else list(keys)
+    rows = ((project.pk, key_text(k), sums[k]) for k in keys if k in sums)
+    bulk.upsert(AgreementTally, ["project_id", "key", "value"], rows, conflict=["project_id", "key"],
+                update=["value"])  # fmt: skip
+    dropped = [key_text(k) for k in keys if k not in sums]
+    for start in range(0, len(dropped), BATCH):
+        AgreementTally.objects.filter(project=project, key__in=dropped[start : start + BATCH]).delete()
+
+
+def stored_sums(project) -> dict:
+    return {
+        key_of(k): v for k, v in AgreementTally.objects.filter(project=project).values_list("key", "value")
+    }
+
+
+def _lock(project):
+    Project.objects.select_for_update(no_key=True).filter(pk=project.pk).first()
+
+
+def _batches(project):
+    versions, last = _versions(project), 0
+    while True:
+        items = list(_items(project).filter(id__gt=last).order_by("id")[:BATCH])
+        if not items:
+            return
+        yield items, item_states(project, items, versions)
+        last = items[-1].pk
+
+
+def fresh_sums(project) -> dict:
+    """The sums a full rebuild would store, computed without writing anything (tests compare)."""
+    sums = {}
+    for _batch, states in _batches(project):
+        for state in states.values():
+            add(sums, contributions(state))
+    sums[OK] = 1
+    sums[EXTERNAL] = int(project.count_external_judgments)
+    return sums
+
+
+def _now_us() -> int:
+    return int(timezone.now().timestamp() * 1_000_000)
+
+
+def last_started(project):
+    """When the run behind the stored sums started, less the lag (annotation.core.changes): the
+    `since` of the next incremental run; None when the sums are incomplete or missing."""
+    found = dict(
+        AgreementTally.objects.filter(project=project, key__in=[key_text(OK), key_text(STARTED)]).values_list(
+            "key", "value"
+        )
+    )
+    if found.get(key_text(OK)) != 1 or key_text(STARTED) not in found:
+        return None
+    return changes.since(datetime.fromtimestamp(found[key_text(STARTED)] / 1_000_000, tz=UTC))
+
+
+def full(project, progress=None) -> dict:
+    """Rebuild every item's state and the sums from scratch; the sums."""
+    started = _now_us()
+    with transaction.atomic():
+        _lock(project)
+        AgreementTally.objects.filter(project=project).delete()
+        AgreementItemState.objects.filter(project=project).delete()
+        AgreementVote.objects.filter(project=project).delete()
+    sums, done = {}, 0
+    total = Item.objects.filter(project=project).count()
+    for items, states in _batches(project):
+        for state in states.values():
+            add(sums, contributions(state))
+        with transaction.atomic():  # bulk.upsert's temporary table lives for one transaction
+            _write_states(project, states, fresh=True)
+        done += len(items)
+        if progress is not None:
+            progress(done, total)
+    sums[OK], sums[STARTED] = 1, started
+    sums[EXTERNAL] = int(project.count_external_judgments)
+    with transaction.atomic():
+        _lock(project)
+        _write_sums(project, sums)
+    return sums
+
+
+def incremental(project, since) -> dict | None:
+    """Redo the items changed at or after `since`; the sums (None: the stored ones are incomplete)."""
+    with transaction.atomic():
+        _lock(project)
+        started = _now_us()
+        sums = stored_sums(project)
+        if sums.get(OK) != 1 or sums.get(EXTERNAL, 0) != int(project.count_external_judgments):
+            return None  # incomplete, or counted under the other setting: rebuild
+        items = list(_items(project).filter(id__in=changes.changed_items(project, since)))
+        ids = [i.pk for i in items]
+        old = dict(
+            AgreementItemState.objects.filter(project=project, item_id__in=ids).values_list("item_id", "data")
+        )
+        new = item_states(project, items, _versions(project))
+        delta = Counter()
+        for pk in ids:
+            if pk in old:
+                delta.subtract(contributions(old[pk]))
+            if pk in new:
+                delta.update(contributions(new[pk]))
+        touched = [k for k, v in delta.items() if v]
+        add(sums, Counter({k: delta[k] for k in touched}))
+        sums[STARTED] = started
+        touched.append(STARTED)
+        _write_sums(project, sums, touched)
+        _write_states(project, new, gone=[pk for pk in old if pk not in new])
+    return sums
+
+
+def refresh(project, *, since=None, progress=None) -> tuple[dict, str]:
+    """(the project's sums, "full" | "incremental")."""
+    if since is not None:
+        sums = incremental(project, since)
+        if sums is not None:
+            return sums, "incremental"
+    return full(project, progress), "full"
+
+
+def names(sums: dict) -> dict:
+    ids = {k[2] for k in sums if k[0] in ("AJ", "OG")} | {k[1] for k in sums if k[0] in ("G", "RT")}
+    return dict(get_user_model().objects.filter(id__in=ids).values_list("id", "username"))
+
+
+def reliability_fit(project):
+    """f(kind, annotators, labels) -> {annotator: (accuracy, weight)}: Dawid-Skene on the kind's
+    current decisions (non-gold items), from the stored votes, read in one query per kind."""
+
+    def fit(kind, annotators, labels):
+        fetched = AgreementVote.objects.filter(project=project, kind=kind).values_list(
+            "annotator_id", "item_id", "label"
+        )
+        sql, params = fetched.query.sql_with_params()
+        with connection.cursor() as cur:
+            cur.execute(sql, params)
+            cells = {(a, u): label for a, u, label in cur.fetchall()}
+        a_index = {a: i for i, a in enumerate(annotators)}
+        l_index = {label: i for i, label in enumerate(labels)}
+        n = len(cells)
+        who = np.fromiter((a_index[a] for a, _ in cells), dtype=np.intp, count=n)
+        item = np.fromiter((u for _, u in cells), dtype=np.int64, count=n)
+        given = np.fromiter((l_index[str(v)] for v in cells.values()), dtype=np.intp, count=n)
+        units, unit = np.unique(item, return_inverse=True)
+        order = np.lexsort((unit, who))
+        rows = np.stack([who[order], unit.reshape(-1)[order], given[order]], axis=1)
+        data = SparseLabels(rows[:, 0], rows[:, 1], rows[:, 2], len(annotators), len(units))
+        del cells
+        result = dawid_skene(data, n_classes=len(labels), gold=np.full(len(units), -1, dtype=np.int64))
+        weights = reliability_weights(result)
+        return {a: (float(result.accuracy[i]), float(weights[i])) for a, i in a_index.items()}
+
+    return fit
