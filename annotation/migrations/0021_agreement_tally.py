@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('annotation', '0019_api_tokens'),
+        ('annotation', '0020_item_search_trigram_indexes'),
     ]
 
     operations = [
