@@ -58,7 +58,7 @@ def _send_or_queue(request, snapshot, data, back_url):
     except ServiceError as exc:
         messages.error(request, f"Could not export: {exc.message}")
         return _redirect(request, back_url)
-    messages.success(request, f"Export #{job.pk} queued: {snapshot.total_count} rows.")
+    # no "queued" banner: the export page shows the job's state and progress, live
     return _redirect(request, reverse("training:export", args=[job.pk]))
 
 
