@@ -7,6 +7,9 @@
  * - plain forms: from submit until the next page replaces this one; a page restored from the
  *   back-forward cache comes back idle. The button is disabled just after the submit event, once
  *   the browser has read the form (a disabled submitter would leave its name out of it).
+ * - a form that may answer with a file (data-busy="download": the page stays) sends a
+ *   download_token; the server's response sets the tl_download cookie to it
+ *   (annotation.core.web.mark_download), and the form is idle again once the cookie appears.
  * - a busy form takes no second submit (a double click, Enter again).
  * A form or button with data-busy="off" opts out (the annotators' keyboard task forms: the hot
  * path, one request at a time through hx-sync). */
@@ -17,6 +20,28 @@
 
   function optedOut(el) {
     return !!(el && el.closest && el.closest("[data-busy=off]"));
+  }
+  function downloadToken(form) {
+    var input = form.querySelector("input[name=download_token]");
+    if (!input) {
+      input = document.createElement("input");
+      input.type = "hidden";
+      input.name = "download_token";
+      form.appendChild(input);
+    }
+    input.value = Math.random().toString(36).slice(2, 14);
+    return input.value;
+  }
+  function watchDownload(form, token) {
+    var cookie = "tl_download=" + token;
+    var timer = setInterval(function () {
+      if (!form.isConnected) { clearInterval(timer); return; }
+      if (document.cookie.split("; ").indexOf(cookie) >= 0) {
+        clearInterval(timer);
+        document.cookie = "tl_download=; Max-Age=0; Path=/; SameSite=Lax";
+        stop(form);
+      }
+    }, 250);
   }
   function isButton(el) {
     return el && (el.tagName === "BUTTON" || (el.tagName === "INPUT" && /^(submit|image|button)$/i.test(el.type)));
@@ -86,7 +111,11 @@
     if (e.defaultPrevented || optedOut(form) || optedOut(e.submitter)) return;
     if ((e.submitter && e.submitter.getAttribute("formtarget")) || (form.target && form.target !== "_self")) return;
     var submitter = e.submitter || null;
-    setTimeout(function () { start(form, submitter); }, 0);
+    var token = form.getAttribute("data-busy") === "download" ? downloadToken(form) : null;
+    setTimeout(function () {
+      start(form, submitter);
+      if (token) watchDownload(form, token);
+    }, 0);
   });
   window.addEventListener("pageshow", function (e) { if (e.persisted) stop(null); });
 
