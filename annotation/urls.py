@@ -59,6 +59,7 @@ urlpatterns += [
     path("projects/<int:pk>/production/<int:sample_id>/", al_views.sample_detail, name="production-sample"),
     path("projects/<int:pk>/production/select/", al_views.select, name="production-select"),
     path("projects/<int:pk>/production/score/", al_views.score, name="production-score"),
+    path("projects/<int:pk>/production/scoring/", al_views.scoring, name="production-scoring"),
     path("projects/<int:pk>/production/import/", al_views.import_samples, name="production-import"),
     path("projects/<int:pk>/production/tokens/", al_views.create_token, name="production-token"),
     path(

@@ -10,8 +10,7 @@ annotation.importing.parse.ImportIssue with its line and field; any problem rais
 
 from __future__ import annotations
 
-import json
-
+from annotation.core import json_text
 from annotation.importing.parse import ImportFailed, ImportIssue
 
 ROLES = {"system", "user", "assistant"}
@@ -51,7 +50,7 @@ def parse_eval_jsonl(text: str) -> list[dict]:
         if not raw.strip():
             continue
         try:
-            row = json.loads(raw)
+            row = json_text.loads(raw)
         except ValueError as exc:
             issues.append(ImportIssue(line, "", f"not valid JSON: {exc}"))
             continue

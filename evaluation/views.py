@@ -119,10 +119,7 @@ def run_new(request, pk):
                     form.add_error(None, exc.message)
                 status = exc.status
             else:
-                flagged = " Eval prompts overlap the training data: the report is flagged." if run.leakage.get(
-                    "flagged"
-                ) else ""  # fmt: skip
-                messages.success(request, f"Eval run #{run.pk} queued.{flagged}")
+                # no "queued" banner: the run page's badge shows its state, live, and the leak flag
                 return redirect("evaluation:run", pk=run.pk)
         else:
             status = 400
@@ -175,8 +172,9 @@ def _run_action(request, pk, action, notice):
     except ServiceError as exc:
         notice, status = exc.message, exc.status
     run.refresh_from_db()
-    if not is_htmx(request):
-        (messages.success if status == 200 else messages.error)(request, notice)
+    if not is_htmx(request):  # the run page's badge shows the new state; only a refusal needs words
+        if status != 200:
+            messages.error(request, notice)
         return redirect("evaluation:run", pk=run.pk)
     context = _run_context(run, notice=notice, error=status != 200)
     return render(request, "evaluation/_run_progress.html", context, status=status)

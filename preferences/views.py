@@ -193,8 +193,8 @@ def recompute(request, pk):
         form.add_error(None, exc.message)
         return _pairs_response(request, project, status=exc.status, recompute_form=form)
     stats = rec.result if rec.state == "done" else None
-    if stats is None:
-        notice = f"Recomputing consensus ({form.cleaned_data['rule']}) in the background; the bar shows how far it got."
+    if stats is None:  # queued: the progress bar (polled) says what happens; a notice would outlive it
+        notice = ""
     else:
         notice = (
             f"Consensus recomputed ({form.cleaned_data['rule']}): "
@@ -207,7 +207,8 @@ def recompute(request, pk):
         if stats.get("mode") == "incremental":
             notice += " (Only the comparisons changed since the last run were recomputed.)"
     if not is_htmx(request):
-        messages.success(request, notice)
+        if notice:
+            messages.success(request, notice)
         return redirect("preferences:pairs", pk=project.pk)
     return _pairs_response(request, project, notice=notice, stats=stats)
 

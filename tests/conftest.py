@@ -71,6 +71,19 @@ def _empty_cache(request):
     cache.clear()
 
 
+@pytest.fixture
+def memory_cache(settings):
+    """A local-memory cache instead of the configured one, emptied: the embedded default is a table in
+    the database, whose own statements would count against a test's SQL budget and whose expiry
+    times are compared in SQL, out of reach of a patched clock (Redis in production has neither
+    effect). Opted into per module (`pytestmark = [..., pytest.mark.usefixtures("memory_cache")]`)
+    or per test."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    from django.core.cache import cache  # deferred: the cache of the settings just set
+
+    cache.clear()
+
+
 CRITERIA = [
     {"key": "helpfulness", "type": "likert", "instructions": "How much does it help the user?"},
     {"key": "safe", "type": "binary", "instructions": "Is it free of harmful content?"},

@@ -93,6 +93,7 @@ WALK = {
     "annotation:production-sample": ("get", "lead", 200, P),
     "annotation:production-select": ("post", "lead", 302, P),
     "annotation:production-score": ("post", "lead", 302, P),
+    "annotation:production-scoring": ("get", "lead", 200, P),
     "annotation:production-import": ("post", "lead", 302, P),
     "annotation:production-token": ("post", "lead", 302, P),
     "annotation:production-token-revoke": ("post", "lead", 302, P),

@@ -47,7 +47,7 @@ def snapshots(request, pk):
                 add_service_errors(form, exc.errors or {"__all__": [exc.message]})
                 status = exc.status
             else:
-                messages.success(request, _snapshot_notice(snapshot))
+                _flash_outcome(request, _snapshot_notice(snapshot))
                 url = reverse("training:snapshot", args=[snapshot.pk])
                 if is_htmx(request):
                     response = HttpResponse(status=204)
@@ -60,12 +60,20 @@ def snapshots(request, pk):
     return page(request, project, "training/snapshots.html", "training/_snapshots.html", context, status)
 
 
-def _snapshot_notice(snapshot) -> str:
+def _snapshot_notice(snapshot) -> tuple[str, bool] | None:
+    """What the next page says of a requested snapshot: an outcome once there is one. A building
+    snapshot gets no banner: its page shows the live state (a message would outlive the build)."""
     if snapshot.is_ready:
-        return f"Snapshot #{snapshot.pk} built: {snapshot.total_count} rows."
+        return f"Snapshot #{snapshot.pk} built: {snapshot.total_count} rows.", True
     if snapshot.is_building:
-        return f"Snapshot #{snapshot.pk} is building; this page shows its progress."
-    return f"Snapshot #{snapshot.pk} failed to build: {snapshot.error}"
+        return None
+    return f"Snapshot #{snapshot.pk} failed to build: {snapshot.error}", False
+
+
+def _flash_outcome(request, outcome: tuple[str, bool] | None) -> None:
+    if outcome is not None:
+        notice, ok = outcome
+        (messages.success if ok else messages.error)(request, notice)
 
 
 def _snapshot_for(request, pk) -> DatasetSnapshot:
@@ -148,8 +156,7 @@ def run_new(request, pk):
                 add_service_errors(form, {("snapshot" if k == "method" else k): v for k, v in exc.errors.items()}
                                    or {"__all__": [exc.message]})  # fmt: skip
                 status = exc.status
-            else:
-                messages.success(request, f"Run #{run.pk} queued.")
+            else:  # no banner: the run page's badge shows its state, live (a "queued" message would outlive it)
                 return redirect("training:run", pk=run.pk)
         else:
             status = 400
@@ -224,8 +231,9 @@ def _run_action(request, run, action, notice):
     except ServiceError as exc:
         notice, status = exc.message, exc.status
     run.refresh_from_db()
-    if not is_htmx(request):
-        (messages.success if status == 200 else messages.error)(request, notice)
+    if not is_htmx(request):  # the run page's badge shows the new state; only a refusal needs words
+        if status != 200:
+            messages.error(request, notice)
         return redirect("training:run", pk=run.pk)
     context = {"project": run.project, "notice": notice, "error": status != 200, **_run_context(run)}
     return render(request, "training/_run_progress.html", context, status=status)
@@ -245,11 +253,10 @@ def train_dpo(request, pk):
         messages.error(request, f"Could not build a DPO snapshot: {exc.message}")
         url = reverse("preferences:pairs", args=[project.pk])
     else:
-        if snapshot.is_ready:
-            notice = f"Snapshot #{snapshot.pk}: {snapshot.total_count} pairs. Review the run settings."
-        else:
-            notice = f"Snapshot #{snapshot.pk} is building; review the run settings meanwhile."
-        messages.success(request, notice)
+        if snapshot.is_ready:  # a building one has no banner: the run form shows its progress, live
+            messages.success(
+                request, f"Snapshot #{snapshot.pk}: {snapshot.total_count} pairs. Review the run settings."
+            )
         url = reverse("training:run-new", args=[project.pk]) + f"?snapshot={snapshot.pk}"
     if is_htmx(request):
         response = HttpResponse(status=204)

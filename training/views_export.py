@@ -20,7 +20,7 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST
 
 from annotation.core.errors import ServiceError
-from annotation.core.web import is_htmx, object_for, page, project_for, query_int, query_text
+from annotation.core.web import is_htmx, mark_download, object_for, page, project_for, query_int, query_text
 
 from . import exports, selectors
 from . import runs as actions
@@ -48,17 +48,17 @@ def _send_or_queue(request, snapshot, data, back_url):
             return _redirect(request, reverse("training:snapshot-files", args=[snapshot.pk]) + "?" + query)
         if snapshot.is_ready and actions.exports_inline(snapshot):
             archive = exports.export_archive(snapshot, layout=layout, fmt=fmt, provenance=provenance)
-            return FileResponse(
+            return mark_download(request, FileResponse(
                 archive, as_attachment=True, filename=exports.archive_name(snapshot, layout, fmt),
                 content_type="application/zip",
-            )  # fmt: skip
+            ))  # fmt: skip
         job = actions.request_export(
             snapshot=snapshot, actor=request.user, layout=layout, fmt=fmt, provenance=provenance
         )
     except ServiceError as exc:
         messages.error(request, f"Could not export: {exc.message}")
         return _redirect(request, back_url)
-    messages.success(request, f"Export #{job.pk} queued: {snapshot.total_count} rows.")
+    # no "queued" banner: the export page shows the job's state and progress, live
     return _redirect(request, reverse("training:export", args=[job.pk]))
 
 

@@ -15,6 +15,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from annotation.core import json_text
 from annotation.importing.parse import MAX_ERRORS, ImportFailed, ImportIssue
 
 __all__ = ["ImportFailed", "ImportIssue", "SampleRecord", "parse_rows", "parse_text", "sample_hash"]
@@ -78,7 +79,7 @@ def _messages(row, where, errors) -> list[dict]:
     messages = row.get("messages")
     if isinstance(messages, str) and messages.strip():
         try:
-            messages = json.loads(messages)
+            messages = json_text.loads(messages)
         except ValueError:
             errors.append(ImportIssue(where, "messages", "Not valid JSON."))
             return []
@@ -123,7 +124,7 @@ def _record(where: int, row) -> tuple[SampleRecord | None, list[ImportIssue]]:
     metadata = row.get("metadata") or {}
     if isinstance(metadata, str):
         try:
-            metadata = json.loads(metadata)
+            metadata = json_text.loads(metadata)
         except ValueError:
             metadata = None
     if not isinstance(metadata, dict):
@@ -191,7 +192,7 @@ def parse_text(data: str | bytes, *, fmt: str = "jsonl") -> list[SampleRecord]:
         if not line.strip():
             continue
         try:
-            rows.append(json.loads(line))
+            rows.append(json_text.loads(line))
             lines.append(number)
         except ValueError as exc:
             errors.append(ImportIssue(number, "", f"Not valid JSON: {exc.msg}."))

@@ -112,6 +112,21 @@ def embed_pending(project, *, batch: int = 256) -> int:
     return done
 
 
+def scoring_status(project) -> dict:
+    """How far the backlog is scored by the current model: {"model", "total", "scored", "pending"}
+    (the explorer's live line after "Score the backlog"; two counts)."""
+    model = current_model(project)
+    samples = ProductionSample.objects.filter(project=project)
+    total = samples.count()
+    scored = (
+        SampleScore.objects.filter(sample__project=project, kind=ScoreKind.UNCERTAINTY, model_version=model)
+        .values("sample")
+        .distinct()
+        .count()
+    )
+    return {"model": model, "total": total, "scored": scored, "pending": max(total - scored, 0)}
+
+
 # --- chunk claims -----------------------------------------------------------------------------
 
 

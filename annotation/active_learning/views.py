@@ -5,12 +5,12 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from annotation.active_learning import configure, ingest, quality, records, selecting, selectors, tasks
 from annotation.active_learning.models import ProductionSample, SelectionBatch
-from annotation.active_learning.scores import project_settings
+from annotation.active_learning.scores import project_settings, scoring_status
 from annotation.active_learning.scoring import SIGNALS
 from annotation.active_learning.selection import STRATEGIES
 from annotation.core.errors import ServiceError
@@ -52,6 +52,7 @@ def explorer(request, pk):
         "new_token": request.session.pop("new_ingest_token", None),
         "al_settings": project_settings(project),
         "settings_errors": request.session.pop("al_settings_errors", None),
+        "scoring": _scoring(project, request.session.pop("al_scoring_watch", False)),
     }
     return page(request, project, TEMPLATES + "explorer.html", TEMPLATES + "explorer.html", context)
 
@@ -95,8 +96,24 @@ def score(request, pk):
     if request.POST.get("retrain"):
         transaction.on_commit(lambda: tasks.retrain_quality.delay(project.pk, True))
     transaction.on_commit(lambda: tasks.queue_scoring(project, workers=1, margin=margin))
-    messages.success(request, "Scoring queued.")
+    # no "queued" banner: the explorer's scoring line shows the backlog, live, until it is scored
+    request.session["al_scoring_watch"] = True
     return redirect("annotation:production", pk=project.pk)
+
+
+@login_required
+def scoring(request, pk):
+    """The explorer's polled scoring line: the backlog scored by the current model; polls until none
+    is left."""
+    project = project_for(request, pk, "view_production")
+    return render(
+        request, TEMPLATES + "_scoring_status.html", {"project": project, "scoring": _scoring(project, True)}
+    )
+
+
+def _scoring(project, watch: bool) -> dict:
+    status = scoring_status(project)
+    return {**status, "watch": watch and status["pending"] > 0}
 
 
 @login_required

@@ -4,6 +4,7 @@ query parameter safely (`query_text`, `query_choice`, `query_int`, `query_float`
 outside what the page takes is a 400 that names the parameter, never a 500 from the database)."""
 
 import math
+import re
 
 from django.core.exceptions import BadRequest, PermissionDenied
 from django.http import Http404
@@ -113,6 +114,20 @@ def query_float(request, name, default=None):
 def query_page(request, name="page") -> int:
     """A page number for `Paginator.get_page` (1 when absent; past the last page shows the last)."""
     return query_int(request, name, 1)
+
+
+DOWNLOAD_COOKIE = "tl_download"
+_DOWNLOAD_TOKEN = re.compile(r"[A-Za-z0-9]{1,32}")
+
+
+def mark_download(request, response):
+    """A file answering a plain form's POST leaves the page where it is: the cookie tells busy.js
+    (which sent `download_token` with the form) that the response arrived, so the button stops
+    showing "Working…". Returns the response."""
+    token = request.POST.get("download_token", "")
+    if _DOWNLOAD_TOKEN.fullmatch(token):
+        response.set_cookie(DOWNLOAD_COOKIE, token, max_age=120, samesite="Lax")
+    return response
 
 
 def bad_request(request, exception, template_name="400.html"):

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import json
 
+from annotation.core import json_text
+
 from .interchange import ExternalJudgment, InterchangeResult, ranked_kind
 from .parse import MAX_ERRORS, ImportIssue, ItemRecord
 
@@ -60,7 +62,7 @@ def _tasks(text: str):
             return
         line = text.count("\n", 0, i) + 1
         try:
-            task, i = decoder.raw_decode(text, i)
+            task, i = json_text.raw_decode(decoder, text, i, surrogates=True)
         except json.JSONDecodeError as exc:
             yield exc.lineno, None, f"Invalid JSON: {exc.msg} at column {exc.colno}."
             return

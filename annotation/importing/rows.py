@@ -15,6 +15,8 @@ import math
 import re
 from collections.abc import Iterable, Iterator
 
+from annotation.core import json_text
+
 
 def text_lines(stream) -> io.TextIOWrapper:
     """A binary file's lines as text (UTF-8, a leading BOM dropped), split on "\\n" only. Iterating
@@ -35,8 +37,9 @@ def _finite_float(text):
 
 
 def loads(text):
-    """json.loads that refuses what no database column stores (NaN, Infinity, 1e999)."""
-    return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+    """json.loads that refuses what no database column stores (NaN, Infinity, 1e999) and values nested
+    deeper than json_text.MAX_DEPTH (lone surrogates are reported by `unencodable`, with the field)."""
+    return json_text.loads(text, surrogates=True, parse_constant=_reject_constant, parse_float=_finite_float)
 
 
 # A lone surrogate reaches a value only from a \\uD800-\\uDFFF escape or from text that already holds

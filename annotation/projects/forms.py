@@ -4,6 +4,7 @@ import json
 
 from django import forms
 
+from annotation.core import json_text
 from annotation.models import Role
 
 
@@ -26,7 +27,9 @@ class RubricVersionForm(forms.Form):
 
     def clean_criteria(self):
         try:
-            return json.loads(self.cleaned_data["criteria"])
+            return json_text.loads(self.cleaned_data["criteria"])
+        except json_text.Refused as exc:
+            raise forms.ValidationError(f"Not usable JSON: {exc.msg}")
         except json.JSONDecodeError as exc:
             raise forms.ValidationError(f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).")
 

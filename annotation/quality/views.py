@@ -207,13 +207,11 @@ def agreement(request, pk):
     if request.method == "POST":
         full = request.POST.get("full") == "on"
         done = quality_tasks.request_recompute(project=project, actor=request.user, full=full)
-        notice = (
-            "Recomputing in the background; the bar below shows how far it got."
-            if done.outcome == "queued"
-            else "Agreement recomputed."
-        )
+        # queued: no notice, the progress bar (polled) says what happens; a notice would outlive it
+        notice = "" if done.outcome == "queued" else "Agreement recomputed."
         if not is_htmx(request):
-            messages.success(request, notice)
+            if notice:
+                messages.success(request, notice)
             return redirect("annotation:agreement", pk=project.pk)
     report = quality_selectors.latest_agreement_report(project, with_data=False)
     context = {
@@ -354,16 +352,20 @@ def adjudicate(request, pk):
     post = request.POST
     values = {k: v for k, v in post.items() if k != "csrfmiddlewaretoken"}  # redisplayed on an error
     values.update({k: post.get(k, "") for k in ("decision", "judgment", "reason", "category", "more")})
+    decision = values["decision"]
     try:
         done = adjudication.adjudicate(
             item=item,
             lead=request.user,
-            decision=values["decision"],
+            decision=decision,
             reason=values["reason"],
             category=values["category"],
-            judgment_id=values["judgment"] or None,
-            final=registry.get(item.kind).final_from_form(post, item),
-            more=_int(values["more"], 1),
+            # each group of fields is read only for its own decisions (without JS the page shows them all)
+            judgment_id=(values["judgment"] or None) if decision == AdjudicationDecision.PICK else None,
+            final=registry.get(item.kind).final_from_form(post, item)
+            if decision in FINAL_ANSWER_DECISIONS
+            else None,
+            more=_int(values["more"], 1) if decision == AdjudicationDecision.MORE else 1,
         )
     except ServiceError as exc:
         return _render_panel(
@@ -395,6 +397,9 @@ def adjudicate(request, pk):
         response["HX-Push-Url"] = reverse("annotation:disagreements", args=[project.pk])
         return response
     return _render_panel(request, project, nxt, notice=notice)
+
+
+FINAL_ANSWER_DECISIONS = (AdjudicationDecision.OVERRIDE, AdjudicationDecision.EDIT_GOLD)
 
 
 def _int(value, default):

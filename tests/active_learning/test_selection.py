@@ -3,10 +3,11 @@ reason, the margin strategy's comparisons, only leads select; quality model retr
 
 import numpy as np
 import pytest
+from django.urls import reverse
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from annotation.active_learning import quality, scores, scoring, selecting, selection, selectors
+from annotation.active_learning import quality, scores, scoring, selecting, selection, selectors, tasks
 from annotation.active_learning.models import ActiveLearningSettings, ProductionSample, SampleScore, ScoreKind
 from annotation.core.errors import Forbidden
 from annotation.kinds import registry
@@ -232,3 +233,20 @@ def test_explorer_and_coverage_pages(project, users, client):
     assert client.get(f"/projects/{project.pk}/production/").status_code == 403
     assert client.get(f"/projects/{project.pk}/coverage/").status_code == 403
     assert selectors.batch_outcomes(project)[0]["reviewed"] == 0
+
+
+def test_scoring_shows_the_backlog_live_instead_of_a_queued_banner(project, users, client, monkeypatch):
+    ingest_rows(project, users["lead"], sample_rows(3))
+    monkeypatch.setattr(tasks, "queue_scoring", lambda *args, **kwargs: None)  # no worker here
+    client.force_login(users["lead"])
+    page = client.post(f"/projects/{project.pk}/production/score/", follow=True).content.decode()
+    scoring = reverse("annotation:production-scoring", args=[project.pk])
+    assert 'class="messages"' not in page and "Scoring queued" not in page
+    assert f'hx-get="{scoring}"' in page and "0 / 3 samples scored" in page
+    for sample in project.production_samples.all():
+        SampleScore.objects.create(
+            sample=sample, kind=ScoreKind.UNCERTAINTY, model_version=scores.current_model(project)
+        )
+    done = client.get(scoring, HTTP_HX_REQUEST="true").content.decode()
+    assert "3 / 3 samples scored" in done and "hx-get" not in done and 'id="scoring-state">scored<' in done
+    assert f'hx-get="{scoring}"' not in client.get(f"/projects/{project.pk}/production/").content.decode()

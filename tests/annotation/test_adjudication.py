@@ -201,3 +201,44 @@ def test_api_adjudicate_gold_and_more(disputed, users):
         res.status_code == 200 and res.json()["is_gold"] and res.json()["gold_answer"]["decision"] == "reject"
     )
     assert AuditEvent.objects.filter(verb="item.gold_set", actor=users["lead"]).count() == 1
+
+
+def test_the_server_reads_each_group_of_fields_only_for_its_decision(disputed, users):
+    """Without JS the page shows every field: a pick with the override, gold and "more" fields filled
+    in (even with garbage) is still a pick; an override ignores a checked judgment."""
+    first, second = disputed
+    web = Client()
+    web.force_login(users["lead"])
+    pick = Judgment.objects.get(item=first, decision="accept")
+    res = web.post(
+        reverse("annotation:adjudicate", args=[first.pk]),
+        {"decision": "pick", "judgment": pick.pk, "reason": "Accept is right.", "category": "annotator_error",
+         "final_decision": "not-a-decision", "final_text": "Ignored text.", "more": "many"},
+    )  # fmt: skip
+    assert res.status_code == 302
+    first.refresh_from_db()
+    done = Adjudication.objects.get(item=first)
+    assert first.state == ItemState.APPROVED and first.resolution["decision"] == "accept"
+    assert (
+        done.chosen_judgment_id == pick.pk and done.final["decision"] == "accept" and not done.final["text"]
+    )
+    other = Judgment.objects.get(item=second, decision="edit")
+    res = web.post(
+        reverse("annotation:adjudicate", args=[second.pk]),
+        {"decision": "override", "judgment": other.pk, "reason": "Reject it.", "category": "annotator_error",
+         "final_decision": "reject", "final_text": "", "more": "3"},
+    )  # fmt: skip
+    assert res.status_code == 302
+    second.refresh_from_db()
+    done = Adjudication.objects.get(item=second)
+    assert second.state == ItemState.APPROVED and done.chosen_judgment_id is None
+    assert second.resolution["decision"] == "reject"
+
+
+def test_the_page_groups_the_fields_by_decision(disputed, users):
+    web = Client()
+    web.force_login(users["lead"])
+    page = web.get(reverse("annotation:adjudicate", args=[disputed[0].pk])).content.decode()
+    assert 'id="final-answer" data-decisions="override edit_gold"' in page
+    assert 'data-decisions="override"><label for="final_decision">' in page
+    assert 'id="more-box" data-decisions="more"' in page

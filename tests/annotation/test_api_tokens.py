@@ -16,9 +16,8 @@ TOKEN = "/api/auth/token/"
 
 
 @pytest.fixture(params=[0, 300], ids=["uncached", "cached"])
-def cache_seconds(request, settings):
+def cache_seconds(request, settings, memory_cache):
     """Both paths of annotation.core.auth: no cache, and a shared cache (a memory cache stands in)."""
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     settings.TUNELOOP_AUTH_CACHE_SECONDS = request.param
     return request.param
 
@@ -85,8 +84,7 @@ def test_bad_expiry_is_a_400_and_creates_nothing(users, days):
     assert not ApiToken.objects.exists()
 
 
-def test_cached_token_costs_no_statement(settings, users):
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+def test_cached_token_costs_no_statement(settings, users, memory_cache):
     settings.TUNELOOP_AUTH_CACHE_SECONDS = 300
     client = client_with(login("lead")["token"])
     assert client.get("/api/auth/tokens/").status_code == 200

@@ -16,6 +16,9 @@ from tests.annotation.factories import client_for
 from tests.conftest import GOOD_SCORES, make_items
 from tests.preferences.factories import make_cmp_project, make_comparisons
 
+pytestmark = pytest.mark.usefixtures("memory_cache")  # the token cache is for a shared cache that is not
+# the database (Redis in production: TUNELOOP_AUTH_CACHE_SECONDS defaults to 0 otherwise)
+
 CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")
 
 
@@ -26,14 +29,6 @@ def max_statements(n):
         yield ctx
     sql = [q["sql"] for q in ctx.captured_queries if not q["sql"].strip().upper().startswith(CONTROL)]
     assert len(sql) <= n, f"{len(sql)} statements, at most {n} allowed:\n" + "\n".join(s[:300] for s in sql)
-
-
-@pytest.fixture(autouse=True)
-def memory_cache(settings):
-    """The budget counts SQL. The token cache is for a shared cache that is not the database (Redis in
-    production: TUNELOOP_AUTH_CACHE_SECONDS defaults to 0 otherwise); a local memory cache stands in for
-    it here, since the embedded default (the database cache) would itself be SQL."""
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 
 def check_counters(project):

@@ -9,16 +9,7 @@ from rest_framework.test import APIClient
 from annotation.models import AuditEvent
 from annotation.people import lockout
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def memory_cache(settings):
-    """counts and locks live in the configured cache; a memory cache keeps the clock patchable (the database cache compares expiry times in SQL)."""
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    from django.core.cache import cache  # deferred: the cache of the settings just set
-
-    cache.clear()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("memory_cache")]
 
 
 TOKEN = "/api/auth/token/"

@@ -17,17 +17,7 @@ from preferences import services as pref_services
 from tests.conftest import GOOD_SCORES, make_items
 from tests.preferences.factories import judge, make_comparisons
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def memory_cache(settings):
-    """The bounds count the pages' own SQL; the cache is Redis in production (the embedded default, a
-    database table, would add its own statements)."""
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    from django.core.cache import cache  # deferred: the cache of the settings just set
-
-    cache.clear()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("memory_cache")]
 
 
 # Statements per page view, sessions and permission checks included (the most either database needs).

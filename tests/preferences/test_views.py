@@ -307,6 +307,7 @@ def test_a_queued_recompute_returns_at_once_with_a_progress_bar_that_polls_until
     tasks.recompute_consensus(rec.pk)  # the worker's side
     done = client.get(progress, **HX).content.decode()
     assert 'id="recompute-state">done<' in done and "hx-get" not in done and 'value="100"' in done
+    assert "in the background" not in done  # the words went with the state they described
     client.force_login(users["annotator"])
     assert client.get(progress, **HX).status_code == 403
 

@@ -118,6 +118,14 @@ def test_snapshot_page_export_streams_a_small_export_and_queues_a_large_one(
     assert response.status_code == 200 and response["Content-Type"] == "application/zip"
     assert _names(b"".join(response.streaming_content)) == {"README.md", "train.parquet"}
     assert ExportJob.objects.count() == 1  # only the fixture's job: a small export is no job
+    assert "tl_download" not in response.cookies  # the form sent no token (no JS)
+    # with busy.js's token, the file answers with the cookie that ends the button's "Working…"
+    response = client.post(f"/snapshots/{snap.pk}/export/", {"layout": "trl-preference", "format": "parquet",
+                                                             "download_token": "abc123"})  # fmt: skip
+    assert response["Content-Type"] == "application/zip" and response.cookies["tl_download"].value == "abc123"
+    response = client.post(f"/snapshots/{snap.pk}/export/", {"layout": "trl-preference", "format": "parquet",
+                                                             "download_token": "<script>"})  # fmt: skip
+    assert "tl_download" not in response.cookies  # only a plain token is echoed
     settings.TUNELOOP_EXPORT_INLINE_ROWS = 2
     response = client.post(f"/snapshots/{snap.pk}/export/", {"layout": "trl-preference", "format": "hf"})
     job = ExportJob.objects.latest("id")

@@ -8,6 +8,7 @@ import zipfile
 import pytest
 from django.urls import reverse
 
+from config.celery import app
 from tests.chart_specs import chart_spec, chart_specs
 from tests.training.factories import make_pairs, sft_project_data, word_embedder
 from training import snapshots
@@ -333,3 +334,50 @@ def test_api_snapshots_runs_and_models(client, project, users, versions):
     assert client.post(f"/api/runs/{run_id}/cancel/").status_code == 403
     login(client, users, "outsider")
     assert client.get(url).status_code == 404 and client.get(f"/api/runs/{run_id}/").status_code == 404
+
+
+def test_no_banner_outlives_the_state_it_describes(client, project, users, snapshot):
+    """Issue 13: "Run #1 queued." stayed on the page after the run completed. Starting a run, resuming
+    or cancelling one, leaves no flash message: the run page's badge is the state, polled while active."""
+    login(client, users)
+    data = {"snapshot": snapshot.pk, "base_model": project.base_model, "adapter": "lora", "learning_rate": "0.0002",
+            "lora_r": "4", "loss_type": "sigmoid", "max_steps": "2", "num_train_epochs": "1"}  # fmt: skip
+    response = client.post(reverse("training:run-new", args=[project.pk]), data, follow=True)
+    run = TrainingRun.objects.get()
+    page = response.content.decode()
+    assert response.status_code == 200 and 'class="messages"' not in page and "queued." not in page
+    assert 'id="run-state">Queued<' in page and 'hx-trigger="every 2s"' in page
+    TrainingRun.objects.filter(pk=run.pk).update(state=RunState.COMPLETED)
+    partial = client.get(reverse("training:run-progress", args=[run.pk]), **HX).content.decode()
+    assert (
+        'id="run-state">Completed<' in partial
+        and "hx-trigger" not in partial
+        and "queued" not in partial.lower()
+    )
+    TrainingRun.objects.filter(pk=run.pk).update(state=RunState.INTERRUPTED)
+    page = client.post(reverse("training:run-resume", args=[run.pk]), follow=True).content.decode()
+    assert 'class="messages"' not in page and 'id="run-state">Queued<' in page
+    page = client.post(reverse("training:run-resume", args=[run.pk]), follow=True).content.decode()
+    assert (
+        'class="messages"' in page and "only interrupted, failed or cancelled runs resume" in page
+    )  # refused
+
+
+def test_a_building_snapshot_has_no_banner_its_page_shows_the_build(client, project, users, settings):
+    sft_project_data(project, users, n=3)
+    login(client, users)
+    eager, app.conf.task_always_eager = (
+        app.conf.task_always_eager,
+        False,
+    )  # as with a worker: it stays building
+    try:
+        response = client.post(
+            reverse("training:snapshots", args=[project.pk]),
+            {"kind": "sft", "val_fraction": "0", "near_dup_threshold": "1", "seed": "0"},
+            follow=True,
+        )
+    finally:
+        app.conf.task_always_eager = eager
+    page = response.content.decode()
+    assert DatasetSnapshot.objects.get().state == "building"
+    assert 'class="messages"' not in page and 'id="snapshot-state">Building<' in page and "every 1s" in page
