@@ -1,0 +1,112 @@
+"""The leaderboard's win counts maintained incrementally: stored sums up to a judgment id, plus a delta.
+
+`tallies(project)` equals `preferences.tallies.tallies(project)` (the SQL aggregate over the current
+judgments, the reference) at every moment, at the cost of the judgments newer than the stored
+watermark instead of all of them:
+
+- Judgments are append-only and only a superseding judgment unsets `is_current`, so the sums over the
+  current judgments equal the sums over *events*: each judgment counts +1 and the judgment it
+  supersedes -1 (`tallies._EVENTS`). The sums of the events with ids up to some id never change once
+  every judgment up to that id has committed; `TallyState` keeps them (`through`, `data`).
+- A read is the stored sums plus the events with ids above `through`, counted live (an index range on
+  the judgment id): exact whatever was committed meanwhile.
+- A read that found newer events folds them in first, up to a *settled* id: the highest judgment id at
+  a moment when no transaction could still commit a lower one. On PostgreSQL ids come from a sequence
+  and commit out of order (a long import holds low ids while submits commit higher ones), so the
+  settled id is read under `LOCK TABLE annotation_judgment IN SHARE MODE`, which waits for every
+  in-flight writer and is held for one `SELECT max(id)`; it gives up after FOLD_LOCK_TIMEOUT (the
+  read is still exact, the fold waits for the next read). SQLite runs one writer at a time, so the
+  highest visible id is settled. The write-back is conditional on the watermark read (two processes
+  folding at once: the second write is dropped), so the stored sums are never counted twice.
+
+Anything that deletes judgments or rewrites a payload or a response's model name outside this
+append-only rule must call `reset(project)` (the next read refolds from zero).
+"""
+
+from django.db import OperationalError, connection, transaction
+
+from annotation.models import Judgment
+
+from . import tallies as sql
+from .models import TallyState
+
+FOLD_LOCK_TIMEOUT = "200ms"
+END = 2**62  # above every judgment id
+
+
+def _decode(data: dict) -> dict:
+    return {
+        "pairs": {(a, b, int(t)): n for a, b, t, n in data.get("pairs", [])},
+        "models": dict(data.get("models", {})),
+        "slots": {(a, s, int(k)): n for a, s, k, n in data.get("slots", [])},
+    }
+
+
+def _encode(c: dict) -> dict:
+    return {
+        "pairs": [[a, b, t, n] for (a, b, t), n in sorted(c["pairs"].items())],
+        "models": dict(sorted(c["models"].items())),
+        "slots": [[a, s, k, n] for (a, s, k), n in sorted(c["slots"].items(), key=lambda kv: str(kv[0]))],
+    }
+
+
+def settled_id() -> int | None:
+    """The highest judgment id below which every judgment has committed (or never will); None when the
+    lock was not granted within FOLD_LOCK_TIMEOUT (PostgreSQL)."""
+    if connection.vendor != "postgresql":
+        return Judgment.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    try:
+        with transaction.atomic(), connection.cursor() as cur:
+            cur.execute(f"SET LOCAL lock_timeout = '{FOLD_LOCK_TIMEOUT}'")
+            cur.execute("LOCK TABLE annotation_judgment IN SHARE MODE")
+            cur.execute("SELECT COALESCE(max(id), 0) FROM annotation_judgment")
+            return cur.fetchone()[0]
+    except OperationalError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) == "55P03":  # lock_not_available: writers in flight
+            return None
+        raise
+
+
+def fold(project) -> tuple[int, dict]:
+    """Fold the project's settled events above the stored watermark into the stored sums; the
+    watermark and sums after it. Inside a caller's transaction on PostgreSQL the share lock would last
+    until that transaction ends: `counts` defers the fold to its commit there."""
+    state = TallyState.objects.filter(project=project).values_list("through", "data").first()
+    if state is None:
+        TallyState.objects.bulk_create(
+            [TallyState(project=project, through=0, data={})], ignore_conflicts=True
+        )
+        state = (0, {})
+    through, data = state
+    stored = _decode(data)
+    settled = settled_id()
+    if settled is not None and settled > through:
+        stored = sql.merge(stored, sql.events(project, through, settled))
+        # conditional on the watermark read: a concurrent fold's write wins, nothing is counted twice
+        TallyState.objects.filter(project=project, through=through).update(
+            through=settled, data=_encode(stored)
+        )
+        through = settled
+    return through, stored
+
+
+def counts(project) -> dict:
+    """The signed sums over every judgment event of the project: the stored ones (folded first) plus
+    the events above the watermark, counted live."""
+    if connection.vendor == "postgresql" and connection.in_atomic_block:
+        transaction.on_commit(lambda: fold(project))
+        state = TallyState.objects.filter(project=project).values_list("through", "data").first()
+        through, stored = (state[0], _decode(state[1])) if state else (0, _decode({}))
+    else:
+        through, stored = fold(project)
+    return sql.merge(stored, sql.events(project, through, END))
+
+
+def tallies(project) -> sql.Tallies:
+    """`preferences.tallies.tallies(project)`, from the maintained sums."""
+    return sql.from_counts(counts(project))
+
+
+def reset(project) -> None:
+    """Forget the stored sums (after a change outside the append-only rule): the next read refolds."""
+    TallyState.objects.filter(project=project).delete()
