@@ -154,6 +154,7 @@ def main():
         default="all",
         help="comma-separated words of the recomputes to time (see recompute_functions), or none",
     )
+    parser.add_argument("--leaderboard-only", action="store_true", help="time the leaderboard rows only")
     args = parser.parse_args()
     url = require_postgres()
     ensure_database(url)
@@ -201,6 +202,8 @@ def main():
         ("rubric", "", reverse("annotation:rubric", args=[pk])),
         ("disagreements", "", reverse("annotation:disagreements", args=[pk])),
     ]
+    if args.leaderboard_only:
+        pages = []
     for what, how, page_url in pages:
         if what in cached:
             seconds, statements, _ = timed(get_page(client, page_url, cold=True), args.repeat)
@@ -208,14 +211,63 @@ def main():
             how = f"{how} warm".strip()
         seconds, statements, _ = timed(get_page(client, page_url), args.repeat)
         rows.append((what, how, seconds, statements, ""))
-    rows += deep_pages(client, project, args.repeat)
-    board = reverse("preferences:leaderboard", args=[pk])
-    seconds, statements, _ = timed(get_page(client, board, cold=True))
-    rows.append(("leaderboard", "cold (fit)", seconds, statements, ""))
-    seconds, statements, _ = timed(get_page(client, board), args.repeat)
-    rows.append(("leaderboard", "warm (fit cached)", seconds, statements, ""))
-    rows += median_rows(project, args.repeat)
+    if not args.leaderboard_only:
+        rows += deep_pages(client, project, args.repeat)
+    rows += leaderboard_rows(client, project, args.repeat)
+    if not args.leaderboard_only:
+        rows += median_rows(project, args.repeat)
     print_table(seeded, rows)
+
+
+def leaderboard_rows(client, project, repeat):
+    """The leaderboard page cold and warm: the previous approach (the SQL aggregate over every current
+    judgment, then the fit), the first fold of the maintained tallies, and cold pages with 0, 1,000
+    and 10,000 judgments since the last fold (the stored sums set back to that point, untimed)."""
+    from annotation.models import Judgment
+    from preferences import selectors as pref_selectors
+    from preferences import tallies, tally_state
+    from preferences.models import TallyState
+
+    out = []
+    board = reverse("preferences:leaderboard", args=[project.pk])
+    seconds, statements, _ = timed(
+        lambda: pref_selectors.board_from_tallies(tallies.tallies(project), baseline="", n_boot=500, seed=0),
+        repeat,
+    )
+    out.append(("leaderboard", "cold, previous: SQL aggregate + fit", seconds, statements, "every judgment"))
+    tally_state.reset(project)
+    seconds, statements, _ = timed(lambda: tally_state.fold(project))
+    out.append(("leaderboard", "first fold from zero (once)", seconds, statements, "TallyState written"))
+    ids = Judgment.objects.filter(item__project=project).order_by("-id").values_list("id", flat=True)
+    for behind in (0, 1_000, 10_000):
+        if behind:
+            through = ids[behind]
+            data = tally_state._encode(tallies.events(project, 0, through))
+        times, statements = [], None
+        for _ in range(repeat):
+            if behind:  # the sums as a fold `behind` judgments ago left them
+                TallyState.objects.filter(project=project).update(through=through, data=data)
+            cache.clear()
+            connection.queries_log.clear()
+            with CaptureQueriesContext(connection) as ctx:
+                started = time.perf_counter()
+                if client.get(board).status_code != 200:
+                    raise SystemExit(f"{board}: not 200")
+                times.append(time.perf_counter() - started)
+            statements = statements if statements is not None else len(ctx.captured_queries)
+        note = "folds them in" if behind >= tally_state.FOLD_AFTER else "stored sums + live delta"
+        out.append(
+            (
+                "leaderboard",
+                f"cold, {behind:,} judgments since fold",
+                statistics.median(times),
+                statements,
+                note,
+            )
+        )
+    seconds, statements, _ = timed(get_page(client, board), repeat)
+    out.append(("leaderboard", "warm (fit cached)", seconds, statements, ""))
+    return out
 
 
 def deep_pages(client, project, repeat):

@@ -10,18 +10,22 @@ watermark instead of all of them:
   every judgment up to that id has committed; `TallyState` keeps them (`through`, `data`).
 - A read is the stored sums plus the events with ids above `through`, counted live (an index range on
   the judgment id): exact whatever was committed meanwhile.
-- A read that found newer events folds them in first, up to a *settled* id: the highest judgment id at
+- A read that finds the newest judgment id FOLD_AFTER or more above the watermark (ids are global,
+  so other projects' judgments count too: a fold is at worst more frequent) folds first, up to a *settled* id: the highest judgment id at
   a moment when no transaction could still commit a lower one. On PostgreSQL ids come from a sequence
   and commit out of order (a long import holds low ids while submits commit higher ones), so the
   settled id is read under `LOCK TABLE annotation_judgment IN SHARE MODE`, which waits for every
   in-flight writer and is held for one `SELECT max(id)`; it gives up after FOLD_LOCK_TIMEOUT (the
-  read is still exact, the fold waits for the next read). SQLite runs one writer at a time, so the
+  read is still exact, the fold waits for the next read). A VACUUM of the table (autovacuum
+  included) holds a conflicting lock, so folds are skipped while one runs. SQLite runs one writer at a time, so the
   highest visible id is settled. The write-back is conditional on the watermark read (two processes
   folding at once: the second write is dropped), so the stored sums are never counted twice.
 
 Anything that deletes judgments or rewrites a payload or a response's model name outside this
 append-only rule must call `reset(project)` (the next read refolds from zero).
 """
+
+import json
 
 from django.db import OperationalError, connection, transaction
 
@@ -30,7 +34,8 @@ from annotation.models import Judgment
 from . import tallies as sql
 from .models import TallyState
 
-FOLD_LOCK_TIMEOUT = "200ms"
+FOLD_LOCK_TIMEOUT = "50ms"  # submits queue behind a waiting LOCK: keep their stall short
+FOLD_AFTER = 1000  # judgment ids above the watermark before a read folds (counting 1,000 live costs ms)
 END = 2**62  # above every judgment id
 
 
@@ -67,38 +72,56 @@ def settled_id() -> int | None:
         raise
 
 
-def fold(project) -> tuple[int, dict]:
-    """Fold the project's settled events above the stored watermark into the stored sums; the
-    watermark and sums after it. Inside a caller's transaction on PostgreSQL the share lock would last
-    until that transaction ends: `counts` defers the fold to its commit there."""
-    state = TallyState.objects.filter(project=project).values_list("through", "data").first()
-    if state is None:
-        TallyState.objects.bulk_create(
-            [TallyState(project=project, through=0, data={})], ignore_conflicts=True
-        )
-        state = (0, {})
-    through, data = state
-    stored = _decode(data)
-    settled = settled_id()
+# The stored sums (NULLs when none yet) and the newest judgment id, in one statement.
+_STATE = """
+    SELECT s.through, s.data, (SELECT max(id) FROM annotation_judgment)
+    FROM (SELECT 1 AS one) x LEFT JOIN preferences_tallystate s ON s.project_id = %s
+"""
+
+
+def _state(project) -> tuple[bool, int, dict, int]:
+    """(stored row exists, watermark, stored sums, newest judgment id)."""
+    with connection.cursor() as cur:
+        cur.execute(_STATE, [project.pk])
+        through, data, newest = cur.fetchone()
+    if isinstance(data, str):
+        data = json.loads(data)
+    return through is not None, through or 0, _decode(data or {}), newest or 0
+
+
+def fold(project, *, at_least: int = 1, state=None) -> tuple[int, dict]:
+    """Fold the project's settled events above the stored watermark into the stored sums, when the
+    newest judgment id is at least `at_least` above it; the watermark and sums after. Inside a
+    caller's transaction on PostgreSQL the share lock would last until that transaction ends: `counts`
+    defers the fold to its commit there."""
+    exists, through, stored, newest = state or _state(project)
+    if newest - through < at_least:
+        return through, stored
+    settled = newest if connection.vendor != "postgresql" else settled_id()
     if settled is not None and settled > through:
         stored = sql.merge(stored, sql.events(project, through, settled))
-        # conditional on the watermark read: a concurrent fold's write wins, nothing is counted twice
-        TallyState.objects.filter(project=project, through=through).update(
-            through=settled, data=_encode(stored)
-        )
+        if exists:  # conditional on the watermark read: a concurrent fold's write wins, nothing counts twice
+            TallyState.objects.filter(project=project, through=through).update(
+                through=settled, data=_encode(stored)
+            )
+        else:
+            TallyState.objects.bulk_create(
+                [TallyState(project=project, through=settled, data=_encode(stored))], ignore_conflicts=True
+            )
         through = settled
     return through, stored
 
 
 def counts(project) -> dict:
-    """The signed sums over every judgment event of the project: the stored ones (folded first) plus
-    the events above the watermark, counted live."""
+    """The signed sums over every judgment event of the project: the stored ones (folded first when
+    FOLD_AFTER ids have piled up) plus the events above the watermark, counted live."""
+    state = _state(project)
     if connection.vendor == "postgresql" and connection.in_atomic_block:
-        transaction.on_commit(lambda: fold(project))
-        state = TallyState.objects.filter(project=project).values_list("through", "data").first()
-        through, stored = (state[0], _decode(state[1])) if state else (0, _decode({}))
+        if state[3] - state[1] >= FOLD_AFTER:
+            transaction.on_commit(lambda: fold(project, at_least=FOLD_AFTER))
+        through, stored = state[1], state[2]
     else:
-        through, stored = fold(project)
+        through, stored = fold(project, at_least=FOLD_AFTER, state=state)
     return sql.merge(stored, sql.events(project, through, END))
 
 
