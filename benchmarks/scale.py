@@ -1,7 +1,8 @@
 """The lead pages at scale: seed a project with `--judgments` judgments, then time every lead page.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench .venv/bin/python benchmarks/scale.py \
-        --judgments 1000000 [--reuse] [--repeat 5] [--per-row 300] [--recompute all|agreement|none]
+        --judgments 1000000 [--reuse] [--repeat 5] [--per-row 300] [--recompute all|agreement|none] \
+        [--leaderboard-only]
 
 PostgreSQL only. Seeds with benchmarks/scale_seed.py (INSERT ... SELECT; `--reuse` takes the newest
 project of the same name instead), and beside it the per-row approach (`--per-row` judgments through
@@ -9,6 +10,8 @@ the queue's next + submit services, the rate extrapolated). Then, for each page,
 (median of `--repeat` requests through Django's test client, in-process: view, ORM, template) and
 the SQL statements of one request; where the page has a straightforward alternative it is timed in
 the same run (`?page=` offsets vs `?after=` keyset links, the median in Python vs `percentile_cont`).
+The leaderboard: the previous full aggregate + fit, the first fold of the maintained counts, the page
+cold with 0 / 1,000 / 10,000 judgments since the last fold, and warm (`leaderboard_rows`).
 Recomputes (agreement report, consensus) run through `recompute_functions()`, the one place that
 names them. Prints one table. The seeded project is left in place (`--reuse` next time).
 """
