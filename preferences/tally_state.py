@@ -39,7 +39,8 @@ FOLD_AFTER = 1000  # judgment ids above the watermark before a read folds (count
 END = 2**62  # above every judgment id
 
 
-def _decode(data: dict) -> dict:
+def decode(data: dict) -> dict:
+    """A stored `data` as `tallies.count` sums (JSON has no tuple keys)."""
     return {
         "pairs": {(a, b, int(t)): n for a, b, t, n in data.get("pairs", [])},
         "models": dict(data.get("models", {})),
@@ -47,7 +48,8 @@ def _decode(data: dict) -> dict:
     }
 
 
-def _encode(c: dict) -> dict:
+def encode(c: dict) -> dict:
+    """`tallies.count` sums as JSON for `TallyState.data`."""
     return {
         "pairs": [[a, b, t, n] for (a, b, t), n in sorted(c["pairs"].items())],
         "models": dict(sorted(c["models"].items())),
@@ -86,7 +88,7 @@ def _state(project) -> tuple[bool, int, dict, int]:
         through, data, newest = cur.fetchone()
     if isinstance(data, str):
         data = json.loads(data)
-    return through is not None, through or 0, _decode(data or {}), newest or 0
+    return through is not None, through or 0, decode(data or {}), newest or 0
 
 
 def fold(project, *, at_least: int = 1, state=None) -> tuple[int, dict]:
@@ -102,11 +104,11 @@ def fold(project, *, at_least: int = 1, state=None) -> tuple[int, dict]:
         stored = sql.merge(stored, sql.events(project, through, settled))
         if exists:  # conditional on the watermark read: a concurrent fold's write wins, nothing counts twice
             TallyState.objects.filter(project=project, through=through).update(
-                through=settled, data=_encode(stored)
+                through=settled, data=encode(stored)
             )
         else:
             TallyState.objects.bulk_create(
-                [TallyState(project=project, through=settled, data=_encode(stored))], ignore_conflicts=True
+                [TallyState(project=project, through=settled, data=encode(stored))], ignore_conflicts=True
             )
         through = settled
     return through, stored

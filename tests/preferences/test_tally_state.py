@@ -6,7 +6,9 @@ skips, adjudications and folds; on SQLite and PostgreSQL."""
 import random
 
 import numpy as np
+import psycopg
 import pytest
+from django.conf import settings
 from django.db import connection
 
 from annotation.models import Item
@@ -152,9 +154,6 @@ def test_postgres_a_writer_in_flight_stops_the_fold_not_the_read(users, django_u
     """Another connection holds the judgment table for writing (as an uncommitted submit does): the fold
     cannot tell which ids are settled, gives up after the lock timeout and leaves the watermark; the
     read is still the full aggregate."""
-    import psycopg
-    from django.conf import settings
-
     monkeypatch.setattr(tally_state, "FOLD_AFTER", 1)
     p = _random_history(users, django_user_model, 21, check=_check)
     late = django_user_model.objects.create_user("late")
