@@ -1,7 +1,8 @@
 """The lead pages at scale: seed a project with `--judgments` judgments, then time every lead page.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench .venv/bin/python benchmarks/scale.py \
-        --judgments 1000000 [--reuse] [--repeat 5] [--per-row 300] [--recompute all|agreement|none]
+        --judgments 1000000 [--reuse] [--repeat 5] [--per-row 300] [--recompute all|agreement|none] \
+        [--leaderboard-only]
 
 PostgreSQL only. Seeds with benchmarks/scale_seed.py (INSERT ... SELECT; `--reuse` takes the newest
 project of the same name instead), and beside it the per-row approach (`--per-row` judgments through
@@ -9,6 +10,8 @@ the queue's next + submit services, the rate extrapolated). Then, for each page,
 (median of `--repeat` requests through Django's test client, in-process: view, ORM, template) and
 the SQL statements of one request; where the page has a straightforward alternative it is timed in
 the same run (`?page=` offsets vs `?after=` keyset links, the median in Python vs `percentile_cont`).
+The leaderboard: the previous full aggregate + fit, the first fold of the maintained counts, the page
+cold with 0 / 1,000 / 10,000 judgments since the last fold, and warm (`leaderboard_rows`).
 Recomputes (agreement report, consensus) run through `recompute_functions()`, the one place that
 names them. Prints one table. The seeded project is left in place (`--reuse` next time).
 """
@@ -154,6 +157,7 @@ def main():
         default="all",
         help="comma-separated words of the recomputes to time (see recompute_functions), or none",
     )
+    parser.add_argument("--leaderboard-only", action="store_true", help="time the leaderboard rows only")
     args = parser.parse_args()
     url = require_postgres()
     ensure_database(url)
@@ -202,6 +206,8 @@ def main():
         ("rubric", "", reverse("annotation:rubric", args=[pk])),
         ("disagreements", "", reverse("annotation:disagreements", args=[pk])),
     ]
+    if args.leaderboard_only:
+        pages = []
     for what, how, page_url in pages:
         if what in cached:
             seconds, statements, _ = timed(get_page(client, page_url, cold=True), args.repeat)
@@ -209,13 +215,11 @@ def main():
             how = f"{how} warm".strip()
         seconds, statements, _ = timed(get_page(client, page_url), args.repeat)
         rows.append((what, how, seconds, statements, ""))
-    rows += deep_pages(client, project, args.repeat)
-    board = reverse("preferences:leaderboard", args=[pk])
-    seconds, statements, _ = timed(get_page(client, board, cold=True))
-    rows.append(("leaderboard", "cold (fit)", seconds, statements, ""))
-    seconds, statements, _ = timed(get_page(client, board), args.repeat)
-    rows.append(("leaderboard", "warm (fit cached)", seconds, statements, ""))
-    rows += median_rows(project, args.repeat)
+    if not args.leaderboard_only:
+        rows += deep_pages(client, project, args.repeat)
+    rows += leaderboard_rows(client, project, args.repeat)
+    if not args.leaderboard_only:
+        rows += median_rows(project, args.repeat)
     print_table(seeded, rows)
 
 
@@ -230,6 +234,57 @@ def search_pages(pk):
         ("items", "search: nothing", f"{url}?q=no+such+words"),
         ("items", "search + filters, 200 a page", f"{url}?q=topic+5&kind=sft&gold=no&disputed=no&size=200"),
     ]
+
+
+def leaderboard_rows(client, project, repeat):
+    """The leaderboard page cold and warm: the previous approach (the SQL aggregate over every current
+    judgment, then the fit), the first fold of the maintained tallies, and cold pages with 0, 1,000
+    and 10,000 judgments since the last fold (the stored sums set back to that point, untimed)."""
+    from annotation.models import Judgment
+    from preferences import selectors as pref_selectors
+    from preferences import tallies, tally_state
+    from preferences.models import TallyState
+
+    out = []
+    board = reverse("preferences:leaderboard", args=[project.pk])
+    seconds, statements, _ = timed(
+        lambda: pref_selectors.board_from_tallies(tallies.tallies(project), baseline="", n_boot=500, seed=0),
+        repeat,
+    )
+    out.append(("leaderboard", "cold, previous: SQL aggregate + fit", seconds, statements, "every judgment"))
+    tally_state.reset(project)
+    seconds, statements, _ = timed(lambda: tally_state.fold(project))
+    out.append(("leaderboard", "first fold from zero (once)", seconds, statements, "TallyState written"))
+    ids = Judgment.objects.filter(item__project=project).order_by("-id").values_list("id", flat=True)
+    for behind in (0, 1_000, 10_000):
+        if behind:
+            through = ids[behind]
+            data = tally_state.encode(tallies.events(project, 0, through))
+        times, statements = [], None
+        for _ in range(repeat):
+            if behind:  # the sums as a fold `behind` judgments ago left them
+                TallyState.objects.filter(project=project).update(through=through, data=data)
+            cache.clear()
+            connection.queries_log.clear()
+            with CaptureQueriesContext(connection) as ctx:
+                started = time.perf_counter()
+                if client.get(board).status_code != 200:
+                    raise SystemExit(f"{board}: not 200")
+                times.append(time.perf_counter() - started)
+            statements = statements if statements is not None else len(ctx.captured_queries)
+        note = "folds them in" if behind >= tally_state.FOLD_AFTER else "stored sums + live delta"
+        out.append(
+            (
+                "leaderboard",
+                f"cold, {behind:,} judgments since fold",
+                statistics.median(times),
+                statements,
+                note,
+            )
+        )
+    seconds, statements, _ = timed(get_page(client, board), repeat)
+    out.append(("leaderboard", "warm (fit cached)", seconds, statements, ""))
+    return out
 
 
 def deep_pages(client, project, repeat):

@@ -12,7 +12,7 @@ from annotation.core.errors import InvalidInput
 from annotation.kinds.task import build_task
 from annotation.models import ItemKind, Judgment, Recompute, Response
 
-from . import consensus, tallies
+from . import consensus, tallies, tally_state
 from .diff import MAX_TOKENS as MAX_DIFF_WORDS
 from .diff import word_diff
 from .models import PairStatus, PreferencePair
@@ -159,7 +159,7 @@ def leaderboard(project, *, baseline: str = "", n_boot: int = 500, seed: int = 0
     key = f"tuneloop:leaderboard:{project.pk}:{stamp}:{version}:{named}:{n_boot}:{seed}"
     board = cache.get(key)
     if board is None:
-        board = board_from_tallies(tallies.tallies(project), baseline=baseline, n_boot=n_boot, seed=seed)
+        board = board_from_tallies(tally_state.tallies(project), baseline=baseline, n_boot=n_boot, seed=seed)
         cache.set(key, board, timeout=24 * 3600)
     return board
 
@@ -180,7 +180,8 @@ def board_from_outcomes(names, outcomes, positions, *, baseline: str = "", n_boo
 def board_from_tallies(t, *, baseline: str, n_boot: int, seed: int) -> dict:
     """Fit and tables from `preferences.tallies.Tallies` (win and tie counts, position records)."""
     names = t.names
-    bias = consensus.position_bias(t.positions).as_dict() if t.positions else None
+    positions = sorted(t.positions, key=tallies.position_order)  # one order, however they were counted
+    bias = consensus.position_bias(positions).as_dict() if positions else None
     n_outcomes = t.n_outcomes
     if len(names) < 2 or not n_outcomes:
         return {"models": [], "matrix": [], "names": names, "n_outcomes": n_outcomes, "position_bias": bias}

@@ -38,7 +38,9 @@ BOUNDS = {
     "members": 6,
     "rubric": 7,
     "disagreements": 6,
-    "leaderboard": 10,  # the win counts in SQL (preferences.tallies; PostgreSQL: JIT off first), cold cache
+    # cold cache: the stored win counts and the newest judgment id (preferences.tally_state), the counts
+    # above the stored id in SQL (preferences.tallies; PostgreSQL: JIT off first), the annotators' names
+    "leaderboard": 11,
 }
 
 
