@@ -355,6 +355,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "annotation.active_learning.tasks.refresh",
         "schedule": TUNELOOP_AL_REFRESH_SECONDS,
     },
+    # API idempotency keys older than TUNELOOP_IDEMPOTENCY_HOURS are deleted.
+    "purge-idempotency-keys": {"task": "annotation.tasks.purge_idempotency_keys", "schedule": 3600.0},
     # Export jobs whose worker died are requeued with a higher attempt and start over.
     "recover-stale-exports": {"task": "training.maintenance.recover_stale_exports", "schedule": 120.0},
 }
@@ -383,6 +385,9 @@ TUNELOOP_EXPORT_INLINE_ROWS = int(os.environ.get("TUNELOOP_EXPORT_INLINE_ROWS", 
 # A Hugging Face token with write access: when set, finished exports offer "push to the Hub". Read from
 # the environment only; never stored in the database, never shown.
 TUNELOOP_HF_TOKEN = os.environ.get("TUNELOOP_HF_TOKEN", "")
+# Hours an API client's Idempotency-Key is remembered (annotation.core.idempotency): a retry within this
+# time returns the first response; beat deletes older keys hourly.
+TUNELOOP_IDEMPOTENCY_HOURS = float(os.environ.get("TUNELOOP_IDEMPOTENCY_HOURS", "24"))
 # Days an invite link (a lead's invitation to join a project) stays valid; it works once.
 TUNELOOP_INVITE_DAYS = float(os.environ.get("TUNELOOP_INVITE_DAYS", "7"))
 
