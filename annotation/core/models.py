@@ -1,5 +1,6 @@
 """Core's tables: a recorded background recompute (`annotation.core.recomputes`) and an API client's
-idempotency key (`annotation.core.idempotency`). Re-exported by
+idempotency key (`annotation.core.idempotency`), the outbox of unpublished task messages
+(`annotation.core.broker`). Re-exported by
 `annotation.models` like the other feature tables."""
 
 from django.conf import settings
@@ -48,3 +49,22 @@ class IdempotencyKey(models.Model):
 
     def __str__(self):
         return f"Idempotency key {self.key!r} of user {self.user_id}"
+
+
+class PendingTask(models.Model):
+    """The outbox (`annotation.core.broker`): a task message that could not be published (the broker
+    was down), kept until a sweep publishes it."""
+
+    name = models.CharField(max_length=200)  # the registered task name
+    args = models.JSONField(default=list)
+    kwargs = models.JSONField(default=dict)
+    task_id = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"Pending {self.name}{tuple(self.args)}"
