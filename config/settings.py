@@ -144,6 +144,9 @@ DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", f"sqlite:///{DATA_DIR / 'tuneloop.sqlite3'}"),
         conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")),
+        # A persistent connection is checked before a request's first query: one the database dropped
+        # (a restart, a failover, pg_terminate_backend) is replaced instead of failing the request.
+        conn_health_checks=True,
     )
 }
 # The embedded default serving a small team (README "How many annotators"): WAL lets readers go on

@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from annotation.core import broker
 from annotation.core.errors import RowErrors, ServiceError
 from annotation.core.forms import add_service_errors
 from annotation.core.web import is_htmx, object_for, page, project_for, query_int
@@ -122,7 +123,7 @@ def run_new(request, pk):
                 flagged = " Eval prompts overlap the training data: the report is flagged." if run.leakage.get(
                     "flagged"
                 ) else ""  # fmt: skip
-                messages.success(request, f"Eval run #{run.pk} queued.{flagged}")
+                broker.queued(request, f"Eval run #{run.pk} queued.{flagged}", f"Eval run #{run.pk}")
                 return redirect("evaluation:run", pk=run.pk)
         else:
             status = 400

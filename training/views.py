@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
+from annotation.core import broker
 from annotation.core.errors import ServiceError
 from annotation.core.forms import add_service_errors
 from annotation.core.permissions import can
@@ -22,7 +23,7 @@ from . import snapshots as snapshot_build
 from .access import TRAIN_ACTION as TRAIN
 from .access import VIEW_ACTION as VIEW
 from .forms import RunForm, SnapshotForm
-from .models import DatasetSnapshot, ModelVersion, SnapshotKind, Split, TrainingRun
+from .models import DatasetSnapshot, ModelVersion, RunState, SnapshotKind, Split, TrainingRun
 
 # --- snapshots ---------------------------------------------------------------------------------
 
@@ -47,7 +48,9 @@ def snapshots(request, pk):
                 add_service_errors(form, exc.errors or {"__all__": [exc.message]})
                 status = exc.status
             else:
-                messages.success(request, _snapshot_notice(snapshot))
+                broker.queued(
+                    request, _snapshot_notice(snapshot), f"Snapshot #{snapshot.pk}", snapshot.is_building
+                )
                 url = reverse("training:snapshot", args=[snapshot.pk])
                 if is_htmx(request):
                     response = HttpResponse(status=204)
@@ -149,7 +152,7 @@ def run_new(request, pk):
                                    or {"__all__": [exc.message]})  # fmt: skip
                 status = exc.status
             else:
-                messages.success(request, f"Run #{run.pk} queued.")
+                broker.queued(request, f"Run #{run.pk} queued.", f"Run #{run.pk}")
                 return redirect("training:run", pk=run.pk)
         else:
             status = 400
@@ -224,6 +227,8 @@ def _run_action(request, run, action, notice):
     except ServiceError as exc:
         notice, status = exc.message, exc.status
     run.refresh_from_db()
+    if status == 200 and run.state == RunState.QUEUED and not broker.available():
+        notice = broker.queued_notice(f"Run #{run.pk}")
     if not is_htmx(request):
         (messages.success if status == 200 else messages.error)(request, notice)
         return redirect("training:run", pk=run.pk)

@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST
 
+from annotation.core import broker
 from annotation.core.errors import ServiceError
 from annotation.core.web import is_htmx, object_for, page, project_for, query_int, query_text
 
@@ -58,7 +59,7 @@ def _send_or_queue(request, snapshot, data, back_url):
     except ServiceError as exc:
         messages.error(request, f"Could not export: {exc.message}")
         return _redirect(request, back_url)
-    messages.success(request, f"Export #{job.pk} queued: {snapshot.total_count} rows.")
+    broker.queued(request, f"Export #{job.pk} queued: {snapshot.total_count} rows.", f"Export #{job.pk}")
     return _redirect(request, reverse("training:export", args=[job.pk]))
 
 

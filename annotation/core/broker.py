@@ -20,6 +20,7 @@ import time
 
 from celery import current_app
 from celery.signals import worker_ready
+from django.contrib import messages
 from django.db import connection, transaction
 
 from annotation.core import health
@@ -29,6 +30,23 @@ log = logging.getLogger(__name__)
 PROBE_SECONDS = 15.0
 PROBE_TIMEOUT_SECONDS = 1.0
 _state = {"checked": 0.0, "up": True}
+
+
+UNAVAILABLE = "Training is unavailable right now: the task queue (Redis) does not answer."
+
+
+def queued_notice(what: str) -> str:
+    """The message after asking for work: `what` is kept and starts when the broker is back."""
+    return f"{UNAVAILABLE} {what} is kept queued and starts when it is back."
+
+
+def queued(request, notice: str, what: str, waiting: bool = True) -> None:
+    """The page message after asking for work a worker does: `notice`, or, when the broker does not
+    answer (and the work is `waiting` for a worker), that `what` is kept queued until it is back."""
+    if waiting and not available():
+        messages.warning(request, queued_notice(what))
+    else:
+        messages.success(request, notice)
 
 
 def _mark(up: bool) -> None:
