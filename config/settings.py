@@ -350,6 +350,12 @@ TUNELOOP_BROKER_VISIBILITY_TIMEOUT = int(os.environ.get("TUNELOOP_BROKER_VISIBIL
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_connect_timeout": 2.0,
     "visibility_timeout": TUNELOOP_BROKER_VISIBILITY_TIMEOUT,
+    # a short visibility timeout (the fault tests') is swept for at every poll, not every 100 s
+    **(
+        {"unacked_restore_interval": 1, "unacked_restore_throttle": 1}
+        if TUNELOOP_BROKER_VISIBILITY_TIMEOUT < 60
+        else {}
+    ),
 }
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ACKS_LATE = True
