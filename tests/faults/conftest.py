@@ -35,7 +35,7 @@ def wait_for(predicate, timeout: float, what: str, log: Path | None = None):
         time.sleep(0.1)
 
 
-def test_database_url() -> str:
+def database_url() -> str:
     s = connection.settings_dict
     auth = s["USER"] + (f":{s['PASSWORD']}" if s["PASSWORD"] else "")
     return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
@@ -129,7 +129,7 @@ class Worker:
     def __init__(self, redis: RedisServer, tmp_path: Path, name: str, **env):
         self.node, self.log = f"{name}@localhost", tmp_path / f"{name}.log"
         env = {
-            **os.environ, "DATABASE_URL": test_database_url(), "DJANGO_SETTINGS_MODULE": "config.settings",
+            **os.environ, "DATABASE_URL": database_url(), "DJANGO_SETTINGS_MODULE": "config.settings",
             "CELERY_BROKER_URL": redis.url(0), "CELERY_RESULT_BACKEND": redis.url(1),
             "TUNELOOP_DATA_DIR": str(tmp_path / "data"), "TUNELOOP_EMBEDDER": "tests.training.factories.word_embedder",
             "CELERY_TASK_ALWAYS_EAGER": "0", **env,
@@ -173,3 +173,64 @@ def workers(tmp_path):
     yield start
     for worker in started:
         worker.stop()
+
+
+class Gunicorn:
+    """scripts/serve.sh's web server (gthread workers, each thread with its own persistent database
+    connection) on the test database and a free port."""
+
+    def __init__(self, tmp_path: Path, *, workers: int = 2, threads: int = 4):
+        self.port, self.log = free_port(), tmp_path / "gunicorn.log"
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {
+            **os.environ, "DATABASE_URL": database_url(), "DJANGO_SETTINGS_MODULE": "config.settings",
+            "TUNELOOP_DEMO": "1", "TUNELOOP_DATA_DIR": str(tmp_path / "data"), "DB_CONN_MAX_AGE": "60",
+        }  # fmt: skip
+        with open(self.log, "a") as out:
+            self.proc = subprocess.Popen(
+                [str(BIN / "gunicorn"), "config.wsgi", "-b", f"127.0.0.1:{self.port}", "-k", "gthread",
+                 "-w", str(workers), "--threads", str(threads), "--timeout", "30", "--graceful-timeout", "5",
+                 "--log-level", "warning"],
+                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        self.expected = workers
+
+    def workers(self) -> list[int]:
+        """The master's live worker processes."""
+        try:
+            children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
+        except FileNotFoundError:
+            return []
+        return [int(pid) for pid in children]
+
+    def wait_ready(self, timeout: float = 60):
+        import requests  # deferred: only the gunicorn tests talk HTTP
+
+        def answering():
+            assert self.proc.poll() is None, self.log.read_text()
+            try:
+                return requests.get(f"{self.url}/healthz", timeout=5).status_code == 200
+            except requests.RequestException:
+                return False
+
+        wait_for(answering, timeout, "gunicorn to answer", self.log)
+        wait_for(lambda: len(self.workers()) == self.expected, timeout, "gunicorn's workers", self.log)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+
+@pytest.fixture
+def gunicorn(tmp_path):
+    server = Gunicorn(tmp_path)
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()

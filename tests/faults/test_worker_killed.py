@@ -40,7 +40,9 @@ def test_a_build_whose_worker_is_killed_runs_again_elsewhere_once(
     doomed.kill()  # SIGKILL mid-task: the message was taken, never acknowledged
     task_id = re.search(r"build_snapshot_task\[([0-9a-f-]+)\] received", doomed.log.read_text()).group(1)
     half = DatasetSnapshot.objects.get(pk=snapshot.pk)
-    assert half.state == SnapshotState.BUILDING and half.stage == "embedding prompts" and not half.rows.exists()
+    assert (
+        half.state == SnapshotState.BUILDING and half.stage == "embedding prompts" and not half.rows.exists()
+    )
 
     rescuer = workers(redis, "rescuer", **SHORT)
     built = wait_for(
