@@ -346,14 +346,14 @@ CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = 2.0
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"retry_policy": _FAIL_FAST}
 # Seconds a message taken by a worker may stay unacknowledged before Redis hands it to another worker
 # (acks_late tasks whose worker died are redelivered after this; kombu's default is an hour).
-TUNELOOP_BROKER_VISIBILITY_TIMEOUT = int(os.environ.get("TUNELOOP_BROKER_VISIBILITY_TIMEOUT", "3600"))
+_VISIBILITY_TIMEOUT = int(os.environ.get("TUNELOOP_BROKER_VISIBILITY_TIMEOUT", "3600"))
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_connect_timeout": 2.0,
-    "visibility_timeout": TUNELOOP_BROKER_VISIBILITY_TIMEOUT,
+    "visibility_timeout": _VISIBILITY_TIMEOUT,
     # a short visibility timeout (the fault tests') is swept for at every poll, not every 100 s
     **(
         {"unacked_restore_interval": 1, "unacked_restore_throttle": 1}
-        if TUNELOOP_BROKER_VISIBILITY_TIMEOUT < 60
+        if _VISIBILITY_TIMEOUT < 60
         else {}
     ),
 }
