@@ -153,3 +153,31 @@ def test_two_concurrent_requests_with_one_key_make_one_judgment(project, items, 
     assert answers[0].json()["id"] == answers[1].json()["id"]
     assert Judgment.objects.filter(assignment_id=assignment).count() == 1
     assert IdempotencyKey.objects.filter(key="same").count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_different_requests_with_one_key_make_one_effect(project, items, users):
+    """Without the key the second would supersede the first: under one key one wins, the other is a 422."""
+    client = client_for(users["annotator"])
+    assignment = _leased(client, project)
+    barrier, answers = threading.Barrier(2), []
+
+    def send(body):
+        try:
+            mine = client_for(users["annotator"])
+            barrier.wait(10)
+            answers.append(_submit(mine, assignment, body, key="contested"))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send, args=(body,)) for body in (ACCEPT, EDIT)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(r.status_code for r in answers) == [201, 422]
+    winner = next(r for r in answers if r.status_code == 201).json()
+    assert list(Judgment.objects.filter(assignment_id=assignment).values_list("id", flat=True)) == [
+        winner["id"]
+    ]
