@@ -70,7 +70,7 @@ def _publish(task, args, kwargs, task_id: str) -> None:
 def send(task, args=(), kwargs=None, *, task_id: str = "") -> bool:
     """Publish `task(*args, **kwargs)`; True when the broker took it, False when it went to the outbox."""
     args, kwargs = list(args), dict(kwargs or {})
-    if task.app.conf.task_always_eager:  # runs here and now: its errors are the task's, not the broker's
+    if current_app.conf.task_always_eager:  # runs here and now: its errors are the task's, not the broker's
         _publish(task, args, kwargs, task_id)
         return True
     try:

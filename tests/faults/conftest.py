@@ -226,9 +226,11 @@ class Gunicorn:
                 self.proc.wait(10)
 
 
-@pytest.fixture
-def gunicorn(tmp_path):
-    server = Gunicorn(tmp_path)
+@pytest.fixture(scope="module")
+def gunicorn(django_db_setup, django_db_blocker, tmp_path_factory):
+    """One server for a module's tests (they commit their rows: transaction=True)."""
+    with django_db_blocker.unblock():
+        server = Gunicorn(tmp_path_factory.mktemp("gunicorn"))
     try:
         server.wait_ready()
         yield server
