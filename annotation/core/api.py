@@ -24,6 +24,7 @@ from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from annotation.core import worker_stack
 from annotation.core.errors import RowErrors, ServiceError
 from annotation.core.parsers import has_lone_surrogate
 from annotation.core.permissions import can, remember_role, with_caller_role
@@ -68,6 +69,7 @@ def _flatten(detail) -> dict[str, list[str]]:
 
 
 def exception_handler(exc, context):
+    exc = worker_stack.missing(exc) or exc  # a model needed in the request on a web-only host: 503
     if isinstance(exc, ServiceError):
         return Response(safe_text(exc.as_dict()), status=exc.status)
     if isinstance(exc, RowErrors):

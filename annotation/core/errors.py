@@ -46,3 +46,11 @@ class RowErrors(ValueError):
     def __init__(self, message: str, errors: list):
         self.errors = errors
         super().__init__(message)
+
+
+class WorkerStackMissing(ServiceError):
+    """Something a request asked for needs the worker stack (torch, transformers, ...), which this web
+    host was installed without (`pip install .`, not `.[worker]`): 503, naming the extra."""
+
+    status = 503
+    code = "worker_stack_missing"

@@ -62,3 +62,50 @@ class RequestId:
             REQUEST_ID.reset(token)
         response["X-Request-ID"] = request_id
         return response
+
+
+# gunicorn's access-log atoms (its `Logger.atoms`) written as named fields.
+_ACCESS_ATOMS = {
+    "remote": "h",
+    "method": "m",
+    "path": "U",
+    "query": "q",
+    "status": "s",
+    "bytes": "B",
+    "duration_ms": "D",
+    "user_agent": "a",
+    "request_id": "{x-request-id}o",
+}
+
+
+class AccessJsonFormatter(JsonFormatter):
+    """gunicorn's access log as JSON lines (config/gunicorn.conf.py, TUNELOOP_LOG_FORMAT=json): the
+    request's method, path, status, bytes, duration and the response's X-Request-ID as fields; any
+    other record as JsonFormatter writes it."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        atoms = record.args
+        if not hasattr(atoms, "keys") or "s" not in atoms:
+            return super().format(record)
+        entry = {
+            "time": datetime.fromtimestamp(record.created, tz=UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+        }
+        for field, atom in _ACCESS_ATOMS.items():
+            try:
+                value = atoms[atom]
+            except KeyError:
+                continue
+            if value in (None, "-", ""):
+                continue
+            if field in ("status", "bytes", "duration_ms"):
+                try:
+                    value = int(value)
+                except (TypeError, ValueError):
+                    continue
+                if field == "duration_ms":
+                    value = round(value / 1000, 3)  # gunicorn's D is in microseconds
+            entry[field] = value
+        entry["message"] = f"{entry.get('method', '-')} {entry.get('path', '-')} {entry.get('status', '-')}"
+        return json.dumps(entry, ensure_ascii=False, default=str)

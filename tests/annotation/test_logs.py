@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from annotation.core.logs import JsonFormatter
+from config.celery import json_log_lines
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -78,3 +79,23 @@ def test_the_setting_chooses_the_format_and_refuses_others(tmp_path):
     assert run("text").stderr.strip() == "WARNING x hello"
     bad = run("xml")
     assert bad.returncode != 0 and "TUNELOOP_LOG_FORMAT must be 'text' or 'json'" in bad.stderr
+
+
+@pytest.mark.parametrize("fmt", ["json", "text"])
+def test_celery_workers_write_json_lines_when_asked(settings, fmt):
+
+    settings.TUNELOOP_LOG_FORMAT = fmt
+    stream = io.StringIO()
+    logger = logging.getLogger("tuneloop.test.worker")
+    handler = logging.StreamHandler(stream)
+    logger.addHandler(handler)
+    try:
+        json_log_lines(logger=logger)  # what Celery's after_setup_logger signal calls
+        logger.warning("task %s done", 7)
+    finally:
+        logger.removeHandler(handler)
+    line = stream.getvalue().strip()
+    if fmt == "json":
+        assert json.loads(line)["message"] == "task 7 done"
+    else:
+        assert line == "task 7 done"

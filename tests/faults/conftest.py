@@ -176,8 +176,9 @@ def workers(tmp_path):
 
 
 class Gunicorn:
-    """scripts/serve.sh's web server (gthread workers, each thread with its own persistent database
-    connection) on the test database and a free port."""
+    """The web server as scripts/serve.sh starts it (`gunicorn -c config/gunicorn.conf.py`: gthread
+    workers, each thread with its own persistent database connection) on the test database and a free
+    port; fewer threads than the demo's 8, and max_requests off so only the test replaces workers."""
 
     def __init__(self, tmp_path: Path, *, workers: int = 2, threads: int = 4):
         self.port, self.log = free_port(), tmp_path / "gunicorn.log"
@@ -185,12 +186,13 @@ class Gunicorn:
         env = {
             **os.environ, "DATABASE_URL": database_url(), "DJANGO_SETTINGS_MODULE": "config.settings",
             "TUNELOOP_DEMO": "1", "TUNELOOP_DATA_DIR": str(tmp_path / "data"), "DB_CONN_MAX_AGE": "60",
+            "WEB_BIND": f"127.0.0.1:{self.port}", "WEB_WORKERS": str(workers), "WEB_THREADS": str(threads),
+            "WEB_TIMEOUT": "30", "WEB_GRACEFUL_TIMEOUT": "5", "WEB_MAX_REQUESTS": "0", "WEB_ACCESS_LOG": "0",
+            "WEB_LOG_LEVEL": "warning",
         }  # fmt: skip
         with open(self.log, "a") as out:
             self.proc = subprocess.Popen(
-                [str(BIN / "gunicorn"), "config.wsgi", "-b", f"127.0.0.1:{self.port}", "-k", "gthread",
-                 "-w", str(workers), "--threads", str(threads), "--timeout", "30", "--graceful-timeout", "5",
-                 "--log-level", "warning"],
+                [str(BIN / "gunicorn"), "-c", "config/gunicorn.conf.py"],
                 cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
             )  # fmt: skip
         self.expected = workers

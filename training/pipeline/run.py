@@ -107,6 +107,14 @@ def estimate_training_bytes(cfg: TrainConfig, *, n_params: int, hidden: int, lay
     return int(total)
 
 
+def rank_device(device: str) -> str:
+    """Under a multi-GPU `accelerate launch` each process loads its model onto its own GPU
+    (LOCAL_RANK), not every copy onto the first one."""
+    if device == "cuda" and "LOCAL_RANK" in os.environ:
+        return f"cuda:{int(os.environ['LOCAL_RANK'])}"
+    return device
+
+
 def plan_device(cfg: TrainConfig, model_config=None, n_params: int | None = None) -> DevicePlan:
     """CUDA: bf16 when supported (else fp16), SFT packing, Liger kernels when installed, gradient
     checkpointing only when the estimate exceeds 70% of GPU memory. CPU: fp32, no checkpointing,
@@ -209,7 +217,9 @@ def load(cfg: TrainConfig, plan: DevicePlan, *, model_cache: str | os.PathLike |
         )
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=plan.gradient_checkpointing)
     else:
-        model, tokenizer = load_model(cfg.base_model, device=plan.device, dtype=dtype, cache_dir=model_cache)
+        model, tokenizer = load_model(
+            cfg.base_model, device=rank_device(plan.device), dtype=dtype, cache_dir=model_cache
+        )
     if not getattr(tokenizer, "chat_template", None):
         tokenizer.chat_template = (
             CHATML_TEMPLATE  # conversational rows need one; ChatML is the common default
@@ -224,7 +234,9 @@ def load(cfg: TrainConfig, plan: DevicePlan, *, model_cache: str | os.PathLike |
     elif cfg.adapter in ("lora", "qlora"):
         peft_config = _peft_config(cfg)
     elif cfg.method == "dpo":
-        ref_model, _ = load_model(cfg.base_model, device=plan.device, dtype=dtype, cache_dir=model_cache)
+        ref_model, _ = load_model(
+            cfg.base_model, device=rank_device(plan.device), dtype=dtype, cache_dir=model_cache
+        )
     return model, tokenizer, peft_config, ref_model
 
 
