@@ -86,7 +86,7 @@ def claim(*, user_id: int, key: str, fingerprint: str, status: int, body, now=No
         f"WHERE {table}.{q('created_at')} < %s RETURNING {q('id')}"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, (*params, _cutoff(now)))
+        cursor.execute(sql, (*params, connection.ops.adapt_datetimefield_value(_cutoff(now))))
         return cursor.fetchone() is not None
 
 

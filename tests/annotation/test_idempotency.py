@@ -119,6 +119,19 @@ def test_keys_expire_and_beat_purges_them(settings, project, items, users):
     assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["old"]
 
 
+@pytest.mark.django_db
+def test_a_key_within_its_hours_is_replayed_not_replaced(settings, project, items, users):
+    """The expiry is compared as the database stores times (SQLite: text), also within one day."""
+    settings.TUNELOOP_IDEMPOTENCY_HOURS = 1
+    client = client_for(users["annotator"])
+    assignment = _leased(client, project)
+    assert _submit(client, assignment, ACCEPT, key="recent").status_code == 201
+    IdempotencyKey.objects.update(created_at=timezone.now() - timedelta(minutes=30))
+    r = _submit(client, assignment, EDIT, key="recent")
+    assert r.status_code == 422
+    assert Judgment.objects.get(assignment_id=assignment).decision == "accept"
+
+
 def test_the_schema_documents_the_header():
     from drf_spectacular.generators import SchemaGenerator  # deferred: builds every view's schema
 
