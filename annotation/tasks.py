@@ -4,7 +4,7 @@ are imported below so that it registers them."""
 
 from celery import shared_task
 
-from annotation.core import health
+from annotation.core import broker, health, idempotency
 from annotation.importing.tasks import run_import_job
 from annotation.quality.tasks import compute_agreement, refresh_agreement_reports, run_agreement_recompute
 from annotation.queue import services as queue_services
@@ -31,8 +31,22 @@ def worker_heartbeat() -> None:
     health.beat()
 
 
+@shared_task(name="annotation.tasks.flush_outbox")
+def flush_outbox() -> int:
+    """Beat runs this each minute: task messages kept while the broker was down are published."""
+    return broker.flush()
+
+
+@shared_task(name="annotation.tasks.purge_idempotency_keys")
+def purge_idempotency_keys() -> int:
+    """Beat runs this hourly: API idempotency keys past TUNELOOP_IDEMPOTENCY_HOURS are deleted."""
+    return idempotency.purge_expired()
+
+
 __all__ = [
     "compute_agreement",
+    "flush_outbox",
+    "purge_idempotency_keys",
     "refresh_agreement_reports",
     "release_expired_leases",
     "worker_heartbeat",

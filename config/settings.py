@@ -146,6 +146,9 @@ DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", f"sqlite:///{DATA_DIR / 'tuneloop.sqlite3'}"),
         conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")),
+        # A persistent connection is checked before a request's first query: one the database dropped
+        # (a restart, a failover, pg_terminate_backend) is replaced instead of failing the request.
+        conn_health_checks=True,
     )
 }
 # The embedded default serving a small team (README "How many annotators"): WAL lets readers go on
@@ -334,6 +337,24 @@ CELERY_TASK_ROUTES = {
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A broker that is down fails a publish within about two seconds instead of hanging the request (kombu
+# retries a publish 3 times and Celery's Redis result store 20 times, a second apart, by default): the
+# caller keeps its row queued and annotation.core.broker's sweep publishes it again later. Workers keep
+# retrying their own connection forever (broker_connection_max_retries), so they come back with Redis.
+_FAIL_FAST = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
+CELERY_BROKER_CONNECTION_TIMEOUT = 2.0
+CELERY_TASK_PUBLISH_RETRY_POLICY = _FAIL_FAST
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = 2.0
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"retry_policy": _FAIL_FAST}
+# Seconds a message taken by a worker may stay unacknowledged before Redis hands it to another worker
+# (acks_late tasks whose worker died are redelivered after this; kombu's default is an hour).
+_VISIBILITY_TIMEOUT = int(os.environ.get("TUNELOOP_BROKER_VISIBILITY_TIMEOUT", "3600"))
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": 2.0,
+    "visibility_timeout": _VISIBILITY_TIMEOUT,
+    # a short visibility timeout (the fault tests') is swept for at every poll, not every 100 s
+    **({"unacked_restore_interval": 1, "unacked_restore_throttle": 1} if _VISIBILITY_TIMEOUT < 60 else {}),
+}
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ACKS_LATE = True
 # How often beat recomputes the agreement report of projects with new judgments or adjudications.
@@ -357,6 +378,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "annotation.active_learning.tasks.refresh",
         "schedule": TUNELOOP_AL_REFRESH_SECONDS,
     },
+    # Task messages kept in the outbox while the broker was down (annotation.core.broker) are published.
+    "flush-outbox": {"task": "annotation.tasks.flush_outbox", "schedule": 60.0},
+    # API idempotency keys older than TUNELOOP_IDEMPOTENCY_HOURS are deleted.
+    "purge-idempotency-keys": {"task": "annotation.tasks.purge_idempotency_keys", "schedule": 3600.0},
     # Export jobs whose worker died are requeued with a higher attempt and start over.
     "recover-stale-exports": {"task": "training.maintenance.recover_stale_exports", "schedule": 120.0},
 }
@@ -388,6 +413,9 @@ TUNELOOP_EXPORT_INLINE_ROWS = int(os.environ.get("TUNELOOP_EXPORT_INLINE_ROWS", 
 # A Hugging Face token with write access: when set, finished exports offer "push to the Hub". Read from
 # the environment only; never stored in the database, never shown.
 TUNELOOP_HF_TOKEN = os.environ.get("TUNELOOP_HF_TOKEN", "")
+# Hours an API client's Idempotency-Key is remembered (annotation.core.idempotency): a retry within this
+# time returns the first response; beat deletes older keys hourly.
+TUNELOOP_IDEMPOTENCY_HOURS = float(os.environ.get("TUNELOOP_IDEMPOTENCY_HOURS", "24"))
 # Days an invite link (a lead's invitation to join a project) stays valid; it works once.
 TUNELOOP_INVITE_DAYS = float(os.environ.get("TUNELOOP_INVITE_DAYS", "7"))
 

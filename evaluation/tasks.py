@@ -5,7 +5,8 @@ restarts, and is resumed by the lead as a new attempt that skips the finished su
 
 from celery import shared_task
 from celery.signals import worker_ready
-from django.db import transaction
+
+from annotation.core import broker
 
 from . import worker
 
@@ -17,8 +18,7 @@ def run_eval_task(self, run_id: int, attempt: int | None = None) -> str:
 
 def queue_eval_run(run) -> None:
     """Run the current attempt after commit, on a worker; here and now when tasks run eagerly."""
-    run_id, attempt, task_id = run.pk, run.attempt, run.celery_task_id
-    transaction.on_commit(lambda: run_eval_task.apply_async(args=[run_id, attempt], task_id=task_id))
+    broker.send_on_commit(run_eval_task, [run.pk, run.attempt], task_id=run.celery_task_id)
 
 
 @shared_task(name="evaluation.maintenance.mark_interrupted_evals")

@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from annotation.core import broker
 from annotation.core.errors import RowErrors, ServiceError
 from annotation.core.forms import add_service_errors
 from annotation.core.web import is_htmx, object_for, page, project_for, query_int
@@ -119,7 +120,9 @@ def run_new(request, pk):
                     form.add_error(None, exc.message)
                 status = exc.status
             else:
-                # no "queued" banner: the run page's badge shows its state, live, and the leak flag
+                # no "queued" banner: the run page's badge shows its state, live, and the leak flag;
+                # only a broker that does not answer needs words (the run is kept queued)
+                broker.queued(request, None, f"Eval run #{run.pk}")
                 return redirect("evaluation:run", pk=run.pk)
         else:
             status = 400

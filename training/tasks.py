@@ -14,7 +14,8 @@ import logging
 
 from celery import shared_task
 from celery.signals import worker_ready
-from django.db import transaction
+
+from annotation.core import broker
 
 from . import exports, snapshots, worker
 from .models import DatasetSnapshot, SnapshotState
@@ -52,15 +53,13 @@ def queue_snapshot_build(snapshot: DatasetSnapshot) -> None:
         build_snapshot_task.apply(args=[snapshot.pk])
         snapshot.refresh_from_db()
     else:
-        snapshot_id = snapshot.pk
-        transaction.on_commit(lambda: build_snapshot_task.delay(snapshot_id))
+        broker.send_on_commit(build_snapshot_task, [snapshot.pk])
 
 
 def queue_training_run(run) -> str:
     """Queue the run's current attempt after commit; returns the task id (stored on the run)."""
     task_id = run.celery_task_id
-    attempt = run.attempt
-    transaction.on_commit(lambda: run_training_task.apply_async(args=[run.pk, attempt], task_id=task_id))
+    broker.send_on_commit(run_training_task, [run.pk, run.attempt], task_id=task_id)
     return task_id
 
 
@@ -81,8 +80,7 @@ def queue_export(job) -> None:
         run_export_task.apply(args=[job.pk, job.attempt])
         job.refresh_from_db()
     else:
-        job_id, attempt = job.pk, job.attempt
-        transaction.on_commit(lambda: run_export_task.delay(job_id, attempt))
+        broker.send_on_commit(run_export_task, [job.pk, job.attempt])
 
 
 @shared_task(name="training.maintenance.recover_stale_exports")

@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
+from annotation.core import broker
 from annotation.core.errors import ServiceError
 from annotation.core.forms import add_service_errors
 from annotation.core.permissions import can
@@ -22,7 +23,7 @@ from . import snapshots as snapshot_build
 from .access import TRAIN_ACTION as TRAIN
 from .access import VIEW_ACTION as VIEW
 from .forms import RunForm, SnapshotForm
-from .models import DatasetSnapshot, ModelVersion, SnapshotKind, Split, TrainingRun
+from .models import DatasetSnapshot, ModelVersion, RunState, SnapshotKind, Split, TrainingRun
 
 # --- snapshots ---------------------------------------------------------------------------------
 
@@ -47,7 +48,10 @@ def snapshots(request, pk):
                 add_service_errors(form, exc.errors or {"__all__": [exc.message]})
                 status = exc.status
             else:
-                _flash_outcome(request, _snapshot_notice(snapshot))
+                if snapshot.is_building:  # its page shows the live state; words only if the broker is down
+                    broker.queued(request, None, f"Snapshot #{snapshot.pk}")
+                else:
+                    _flash_outcome(request, _snapshot_notice(snapshot))
                 url = reverse("training:snapshot", args=[snapshot.pk])
                 if is_htmx(request):
                     response = HttpResponse(status=204)
@@ -157,6 +161,7 @@ def run_new(request, pk):
                                    or {"__all__": [exc.message]})  # fmt: skip
                 status = exc.status
             else:  # no banner: the run page's badge shows its state, live (a "queued" message would outlive it)
+                broker.queued(request, None, f"Run #{run.pk}")  # words only when the broker does not answer
                 return redirect("training:run", pk=run.pk)
         else:
             status = 400
@@ -231,6 +236,10 @@ def _run_action(request, run, action, notice):
     except ServiceError as exc:
         notice, status = exc.message, exc.status
     run.refresh_from_db()
+    if status == 200 and run.state == RunState.QUEUED and not broker.available():
+        notice = broker.queued_notice(f"Run #{run.pk}")
+        if not is_htmx(request):
+            messages.warning(request, notice)
     if not is_htmx(request):  # the run page's badge shows the new state; only a refusal needs words
         if status != 200:
             messages.error(request, notice)

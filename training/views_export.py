@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST
 
+from annotation.core import broker
 from annotation.core.errors import ServiceError
 from annotation.core.web import is_htmx, mark_download, object_for, page, project_for, query_int, query_text
 
@@ -58,7 +59,9 @@ def _send_or_queue(request, snapshot, data, back_url):
     except ServiceError as exc:
         messages.error(request, f"Could not export: {exc.message}")
         return _redirect(request, back_url)
-    # no "queued" banner: the export page shows the job's state and progress, live
+    # no "queued" banner: the export page shows the job's state and progress, live; only a broker that
+    # does not answer needs words (the job is kept queued)
+    broker.queued(request, None, f"Export #{job.pk}")
     return _redirect(request, reverse("training:export", args=[job.pk]))
 
 

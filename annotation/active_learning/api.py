@@ -17,6 +17,7 @@ from annotation.active_learning import configure, ingest, records, selecting, se
 from annotation.active_learning import serializers as s
 from annotation.active_learning.models import ProductionSample, ProjectIngestToken, QualityModel
 from annotation.active_learning.scores import project_settings
+from annotation.core import broker
 from annotation.core.api import ProjectScoped, error_responses, validated
 from annotation.core.auth import CachedTokenAuthentication
 from annotation.core.parsers import JSONParser
@@ -164,7 +165,7 @@ class ScoreView(ProjectScoped, APIView):
         project = self.project_for("select_samples")
         data = validated(s.ScoreRequestSerializer, request.data)
         if data["retrain"]:
-            transaction.on_commit(lambda: tasks.retrain_quality.delay(project.pk, True))
+            broker.send_on_commit(tasks.retrain_quality, [project.pk, True])
         transaction.on_commit(
             lambda: tasks.queue_scoring(project, workers=data["workers"], margin=data["margin"])
         )
@@ -192,7 +193,7 @@ class SelectionView(ProjectScoped, APIView):
         data.setdefault("output", project_settings(project)["default_output"])
         batch = selecting.select(project=project, actor=request.user, **data)
         if selecting.needs_generation(batch):
-            transaction.on_commit(lambda: tasks.materialize_batch.delay(batch.pk))
+            broker.send_on_commit(tasks.materialize_batch, [batch.pk])
         return Response(s.BatchSerializer(batch).data, status=201)
 
 

@@ -7,6 +7,7 @@ from celery import shared_task
 
 from annotation.active_learning import quality, scores, selecting, selectors
 from annotation.active_learning.models import SelectionBatch
+from annotation.core import broker
 from annotation.models import Project
 
 
@@ -102,8 +103,8 @@ def materialize_batch(batch_id: int) -> int:
 
 def queue_scoring(project, *, workers: int = 1, margin: bool = False) -> None:
     """Queue `workers` uncertainty tasks (and margin tasks) that share the project's backlog."""
-    embed_samples.delay(project.pk)
+    broker.send(embed_samples, [project.pk])
     for _ in range(max(1, workers)):
-        score_uncertainty.delay(project.pk)
+        broker.send(score_uncertainty, [project.pk])
         if margin:
-            score_margin.delay(project.pk)
+            broker.send(score_margin, [project.pk])

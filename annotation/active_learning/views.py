@@ -13,6 +13,7 @@ from annotation.active_learning.models import ProductionSample, SelectionBatch
 from annotation.active_learning.scores import project_settings, scoring_status
 from annotation.active_learning.scoring import SIGNALS
 from annotation.active_learning.selection import STRATEGIES
+from annotation.core import broker
 from annotation.core.errors import ServiceError
 from annotation.core.web import page, project_for, query_choice, query_page
 
@@ -83,7 +84,7 @@ def select(request, pk):
         messages.error(request, f"Nothing selected: {exc}")
         return redirect("annotation:production", pk=project.pk)
     if selecting.needs_generation(batch):
-        transaction.on_commit(lambda: tasks.materialize_batch.delay(batch.pk))
+        broker.send_on_commit(tasks.materialize_batch, [batch.pk])
     messages.success(request, f"Selected {batch.n_selected} samples (batch #{batch.pk}, {batch.strategy}).")
     return redirect("annotation:production", pk=project.pk)
 
@@ -94,7 +95,7 @@ def score(request, pk):
     project = project_for(request, pk, "select_samples")
     margin = bool(request.POST.get("margin"))
     if request.POST.get("retrain"):
-        transaction.on_commit(lambda: tasks.retrain_quality.delay(project.pk, True))
+        broker.send_on_commit(tasks.retrain_quality, [project.pk, True])
     transaction.on_commit(lambda: tasks.queue_scoring(project, workers=1, margin=margin))
     # no "queued" banner: the explorer's scoring line shows the backlog, live, until it is scored
     request.session["al_scoring_watch"] = True

@@ -1,4 +1,6 @@
-"""Core's one table: a recorded background recompute (`annotation.core.recomputes`). Re-exported by
+"""Core's tables: a recorded background recompute (`annotation.core.recomputes`) and an API client's
+idempotency key (`annotation.core.idempotency`), the outbox of unpublished task messages
+(`annotation.core.broker`). Re-exported by
 `annotation.models` like the other feature tables."""
 
 from django.conf import settings
@@ -28,3 +30,41 @@ class Recompute(models.Model):
 
     def __str__(self):
         return f"Recompute #{self.pk} of {self.what} ({self.state})"
+
+
+class IdempotencyKey(models.Model):
+    """An API client's `Idempotency-Key` on a write (`annotation.core.idempotency`): the first successful
+    response under (user, key), replayed for a repeat with the same request, kept a limited time."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64)  # sha256 of method, path and body
+    status = models.PositiveSmallIntegerField()
+    body = models.JSONField(default=dict)
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        # One effect per key: a second request's claim conflicts (concurrent ones wait for the first).
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_user_key")]
+
+    def __str__(self):
+        return f"Idempotency key {self.key!r} of user {self.user_id}"
+
+
+class PendingTask(models.Model):
+    """The outbox (`annotation.core.broker`): a task message that could not be published (the broker
+    was down), kept until a sweep publishes it."""
+
+    name = models.CharField(max_length=200)  # the registered task name
+    args = models.JSONField(default=list)
+    kwargs = models.JSONField(default=dict)
+    task_id = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"Pending {self.name}{tuple(self.args)}"

@@ -20,10 +20,9 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
-from annotation.core import changes
+from annotation.core import broker, changes
 from annotation.models import Recompute
 
 log = logging.getLogger(__name__)
@@ -56,7 +55,7 @@ def request(*, project, what: str, params: dict, actor, task, full: bool = False
         project=project, what=what, params=params, requested_by=actor, result={"full": bool(full)}
     )
     if worker_configured():
-        transaction.on_commit(lambda: task.delay(rec.pk))
+        broker.send_on_commit(task, [rec.pk])
     else:
         task(rec.pk)
         rec.refresh_from_db()

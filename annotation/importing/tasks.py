@@ -1,8 +1,8 @@
 """The import job's Celery task (default queue) and the one place that queues it."""
 
 from celery import shared_task
-from django.db import transaction
 
+from annotation.core import broker
 from annotation.importing import jobs
 from annotation.models import ImportJob
 
@@ -21,6 +21,5 @@ def start_import(*, project, actor, upload, fmt: str, mapping: dict, kind: str) 
         run_import_job.apply(args=[job.pk])
         job.refresh_from_db()
     else:
-        job_id = job.pk
-        transaction.on_commit(lambda: run_import_job.delay(job_id))
+        broker.send_on_commit(run_import_job, [job.pk])
     return job

@@ -5,7 +5,8 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.core.api import ERRORS, ProjectScoped, error_responses, validated
+from annotation.core import idempotency
+from annotation.core.api import ERRORS, ErrorSerializer, ProjectScoped, error_responses, validated
 from annotation.kinds.task import build_task
 from annotation.models import Assignment
 from annotation.queue import selectors, serializers, services
@@ -45,14 +46,26 @@ ASSIGNMENT_ID = OpenApiParameter("assignment_id", OpenApiTypes.INT, OpenApiParam
 class SubmitView(APIView):
     @extend_schema(
         summary="Submit your judgment; a second submit supersedes the first.",
+        description=(
+            "An identical resubmit returns the stored judgment. With an `Idempotency-Key` header, a retry "
+            "of the same request returns the first response and stores nothing new."
+        ),
         request=serializers.SubmitSerializer,
+        parameters=[idempotency.PARAMETER],
         responses={
             201: serializers.JudgmentSerializer,
             409: ERRORS[400],
+            422: OpenApiResponse(
+                ErrorSerializer, description="This Idempotency-Key was used for a different request."
+            ),
             **error_responses(400, 403, 404),
         },
     )
     def post(self, request, assignment_id):
+        return idempotency.respond(request, lambda: (201, self._submit(request, assignment_id)))
+
+    @staticmethod
+    def _submit(request, assignment_id) -> dict:
         data = validated(serializers.SubmitSerializer, request.data)
         judgment = services.submit_judgment(
             # submit_judgment loads and locks it (404 unless it is the caller's): no lookup here
@@ -67,7 +80,7 @@ class SubmitView(APIView):
             rubric_version_id=data.get("rubric_version"),
             duration_seconds=data["duration_seconds"],
         )
-        return Response(serializers.JudgmentSerializer(judgment).data, status=201)
+        return serializers.JudgmentSerializer(judgment).data
 
 
 @extend_schema(tags=["queue"], parameters=[ASSIGNMENT_ID])

@@ -7,6 +7,7 @@ from django import template
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
+from annotation.core import broker
 from annotation.core.audit_format import describe
 
 register = template.Library()
@@ -65,3 +66,10 @@ def audit_details(data):
     if not items:
         return ""
     return format_html('<ul class="audit-details">{}</ul>', mark_safe("".join(items)))  # noqa: S308 - each escaped above
+
+
+@register.inclusion_tag("annotation/_broker_notice.html")
+def broker_notice():
+    """On pages that offer work only a worker does (training, evaluation, snapshots): says so when the
+    broker does not answer (annotation.core.broker.available, a cached probe)."""
+    return {"down": not broker.available()}

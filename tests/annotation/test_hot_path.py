@@ -38,13 +38,15 @@ def check_counters(project):
     assert problems == []
 
 
-def cycle(client, project, *, kind, body, statements):
+def cycle(client, project, *, kind, body, statements, key=None):
     with max_statements(statements):
         r = client.get(f"/api/projects/{project.pk}/next/?kind={kind}")
     assert r.status_code == 200, r.content
     task = r.json()
-    with max_statements(statements):
-        r = client.post(f"/api/assignments/{task['assignment']}/submit/", body, format="json")
+    # An Idempotency-Key costs the submit one statement (its claim); a request without one pays nothing.
+    headers = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
+    with max_statements(statements + (1 if key else 0)):
+        r = client.post(f"/api/assignments/{task['assignment']}/submit/", body, format="json", **headers)
     assert r.status_code == 201, r.content
     return task
 
@@ -93,6 +95,23 @@ def test_comparison_next_and_submit_statements(settings, users, size, cached, bu
     for assignment in judged:  # slot A is the first response this annotator was shown
         assert assignment.judgments.get().payload["winner"] == assignment.display_order[0]
     check_counters(cmp)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+@pytest.mark.parametrize("cached, budget", [(False, 4), (True, 3)])
+def test_submit_with_an_idempotency_key_costs_one_statement_more(settings, project, users, cached, budget):
+    settings.TUNELOOP_AUTH_CACHE_SECONDS = 300 if cached else 0
+    make_items(project, users["lead"], 3)
+    client = client_for(users["annotator"])
+    client.get("/api/projects/")
+    for n in range(2):
+        body = {"decision": "accept", "scores": GOOD_SCORES}
+        cycle(client, project, kind="sft", body=body, statements=budget, key=f"key-{n}")
+    assert (
+        Assignment.objects.filter(annotator=users["annotator"], state=AssignmentState.SUBMITTED).count() == 2
+    )
+    check_counters(project)
 
 
 @pytest.mark.postgres

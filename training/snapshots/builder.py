@@ -273,6 +273,13 @@ def build(snapshot: DatasetSnapshot, *, embedder=None, progress: Progress | None
     )  # fmt: skip
     progress(0.9, "writing rows")
     with transaction.atomic():
+        # The snapshot row locked first: a second build of it (a redelivered message after a worker
+        # died, a message published twice) waits here and then finds it ready: rows are written once.
+        if not DatasetSnapshot.objects.select_for_update().filter(
+            pk=snapshot.pk, state=SnapshotState.BUILDING
+        ):
+            snapshot.refresh_from_db()
+            return snapshot
         SnapshotRow.objects.bulk_create(
             [
                 SnapshotRow(
