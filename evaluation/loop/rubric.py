@@ -49,12 +49,15 @@ TEMPLATES = (
     "Why does {t} matter? Answer briefly.",
     "Tell me a short fun fact about {t}.",
 )
-# Held-out topics are asked in other words too, so no eval prompt is a near-duplicate of a trained one.
+# Held-out topics are asked in other words too, so no eval prompt is a near-duplicate of a trained one;
+# like the trained wordings they ask for a short answer, so the eval's fresh answers can end (with or
+# without the line) within the budget they are judged at. Longer-answer wordings ("Could you explain
+# {t} to children?") drew answers that ran past 160 new tokens, where no model ever gets to the line.
 HELD_OUT_TEMPLATES = (
-    "Could you explain {t} to children?",
-    "Share some handy advice concerning {t}.",
-    "Describe {t} for beginners.",
-    "How would you summarise {t} for newcomers?",
+    "Briefly, what is {t}? One sentence, please.",
+    "Share one handy tip concerning {t}, in a sentence.",
+    "What should a beginner know about {t}? Keep it short.",
+    "Sum up {t} for a newcomer in a sentence or two.",
 )
 TOPICS = (
     "photosynthesis", "gravity", "the water cycle", "volcanoes", "rainbows", "ocean tides", "magnets",
