@@ -4,6 +4,8 @@ the rubric judges it, held-out prompts share neither topic nor wording with trai
 import pytest
 
 from evaluation.loop import rubric
+from evaluation.loop.report import _yerr
+from evaluation.metrics.stats import wilson
 
 
 def test_pair_texts_always_differ_on_the_rubric():
@@ -90,3 +92,9 @@ def test_shaped_answers_with_the_line_fit_the_budget():
         # the fresh side of a comparison is shaped the same way and differs on the rubric only
         assert rubric.pair_texts(lined, text) == shaped
         assert rubric.pair_texts(shaped, text) == lined
+
+
+def test_error_bars_are_never_negative():
+    low, high = wilson(0, 3)  # the eval report's Wilson bound: a rounding error above 0
+    assert low > 0 and _yerr(0.0, low, high) == [[0.0], [high]]
+    assert _yerr(0.5, 0.3, 0.7) == [[0.2], [pytest.approx(0.2)]]
