@@ -42,7 +42,9 @@ def spec_for(run) -> engine.Spec:
     ]
     cfg = run.config or {}
     forgetting = engine.forgetting_items()[: int(cfg.get("forgetting_limit") or 10**9)]
-    safety = engine.safety_items()[: int(cfg.get("safety_limit") or 10**9)]
+    safety = engine.limit_safety(
+        engine.safety_items(), int(cfg["safety_limit"]) if cfg.get("safety_limit") else None
+    )
     return engine.Spec(
         examples=examples, forgetting=forgetting, safety=safety, beta=float(cfg.get("beta", 0.1)),
         tolerance=float(settings.TUNELOOP_EVAL_FORGETTING_TOLERANCE),

@@ -137,6 +137,12 @@ def write(report: dict, eval_summary: dict, out: Path) -> list[Path]:
     return paths + ([plot] if plot else [])
 
 
+def _yerr(value: float, low: float, high: float) -> list[list[float]]:
+    """Error bar lengths below and above; never negative (a Wilson bound at a rate of 0 or 1 can sit
+    a rounding error on the wrong side of it, and matplotlib refuses negative lengths)."""
+    return [[max(0.0, value - low)], [max(0.0, high - value)]]
+
+
 def plot_figures(report: dict, eval_summary: dict, path: Path) -> Path | None:
     """Four panels: held-out preference accuracy per arm, the training curves, the win rates, the
     stage timings. None when matplotlib is missing."""
@@ -154,7 +160,7 @@ def plot_figures(report: dict, eval_summary: dict, path: Path) -> Path | None:
         pref = _get(eval_summary, arm, "preference") or {}
         if pref.get("rate") is None:
             continue
-        err = [[pref["rate"] - pref["low"]], [pref["high"] - pref["rate"]]]
+        err = _yerr(pref["rate"], pref["low"], pref["high"])
         ax.bar(i, pref["rate"], yerr=err, capsize=6, color=("#999", "#7aa6d6", "#2b6cb0")[i])
     ax.axhline(rubric.TARGETS["preference_accuracy"], color="#c53030", ls="--", label="target")
     ax.set_xticks(range(len(arms)), [a[1] for a in arms])
@@ -180,7 +186,7 @@ def plot_figures(report: dict, eval_summary: dict, path: Path) -> Path | None:
     for i, (_label, value, (low, high)) in enumerate(bars):
         if value is None:
             continue
-        err = None if low is None else [[value - low], [high - value]]
+        err = None if low is None else _yerr(value, low, high)
         ax.bar(i, value, yerr=err, capsize=6, color="#2f855a")
     ax.axhline(rubric.TARGETS["rubric_win_rate"], color="#c53030", ls="--", label="target")
     ax.axhline(0.5, color="#555", lw=0.8)

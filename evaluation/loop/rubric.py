@@ -4,7 +4,10 @@ The rubric is the house closing line: "a good answer ends with the line 'Hope th
 else decides". The bundled model's own samples never end that way, so the production traffic is an
 A/B test of the line: `with_line` appends it to a seeded half of the outputs, and the fresh answer a
 comparison puts beside a production output carries it exactly when the production output does not
-(`pair_texts`). Every comparison therefore differs on the rubric, and which side carries the line
+(`pair_texts`). Both answers are first cut to a short complete answer (`shape_answer`: up to the last
+sentence end within ANSWER_CHARS), so the line follows the end of an answer, never a cut-off one, and
+answer plus line fit well within the generation budget: a model can learn to finish with the line
+within the budget its fresh answers are judged at. Every comparison therefore differs on the rubric, and which side carries the line
 (a sampled production output or a greedy fresh one) is a coin flip, so neither the base model's
 likelihood nor length predicts the rubric's answer.
 
@@ -32,6 +35,13 @@ RUBRIC_INSTRUCTIONS = (
     "When both or neither do, call it a tie."
 )
 _ENDS = re.compile(r"hope this helps[!.]*\s*$", re.IGNORECASE)
+# A short complete answer: at most this many characters (25-40 tokens of SmolLM2's tokenizer),
+# so answer + "\n\nHope this helps!" (6 tokens) ends within the 64 new tokens fresh answers get.
+ANSWER_CHARS = 180
+# A sentence end: . ! or ? (a closing quote or bracket may follow) before whitespace or the end; not
+# a list number ("1.") or a decimal point.
+_SENTENCE_END = re.compile(r"(?<![0-9])[.!?][\"')\]]?(?=\s|$)")
+_CLAUSE_END = re.compile(r"[,;:](?=\s)")
 
 TEMPLATES = (
     "In one or two sentences, what is {t}?",
@@ -39,12 +49,15 @@ TEMPLATES = (
     "Why does {t} matter? Answer briefly.",
     "Tell me a short fun fact about {t}.",
 )
-# Held-out topics are asked in other words too, so no eval prompt is a near-duplicate of a trained one.
+# Held-out topics are asked in other words too, so no eval prompt is a near-duplicate of a trained one;
+# like the trained wordings they ask for a short answer, so the eval's fresh answers can end (with or
+# without the line) within the budget they are judged at. Longer-answer wordings ("Could you explain
+# {t} to children?") drew answers that ran past 160 new tokens, where no model ever gets to the line.
 HELD_OUT_TEMPLATES = (
-    "Could you explain {t} to children?",
-    "Share some handy advice concerning {t}.",
-    "Describe {t} for beginners.",
-    "How would you summarise {t} for newcomers?",
+    "Briefly, what is {t}? One sentence, please.",
+    "Share one handy tip concerning {t}, in a sentence.",
+    "What should a beginner know about {t}? Keep it short.",
+    "Sum up {t} for a newcomer in a sentence or two.",
 )
 TOPICS = (
     "photosynthesis", "gravity", "the water cycle", "volcanoes", "rainbows", "ocean tides", "magnets",
@@ -84,6 +97,26 @@ def ends_with_line(text: str) -> bool:
     return bool(_ENDS.search(text or ""))
 
 
+def shape_answer(text: str, max_chars: int = ANSWER_CHARS) -> str:
+    """The answer cut to a short complete one: up to its last sentence end within `max_chars`
+    characters; without one there, up to the last clause break (or else word) within them, closed
+    with a period. The model's own words, never continued; a closing line it had is dropped."""
+    text = without_line(text).strip()
+    head = text[: max_chars + 1]
+    ends = [m.end() for m in _SENTENCE_END.finditer(head) if m.end() <= max_chars]
+    if ends:
+        return head[: ends[-1]].strip()
+    if not text:
+        return text
+    clauses = [m.start() for m in _CLAUSE_END.finditer(head) if m.start() <= max_chars]
+    cut = clauses[-1] if clauses else head.rfind(" ", 0, max_chars + 1)
+    if len(text) <= max_chars and not clauses:
+        cut = len(text)  # short, with no sentence end: close it as it is
+    if cut <= 0:
+        cut = max_chars
+    return head[:cut].rstrip(" ,;:-–—*#\n") + "."
+
+
 def with_line(text: str) -> str:
     """The text ending with the closing line (unchanged when it already does)."""
     text = (text or "").rstrip()
@@ -99,10 +132,17 @@ def ab_arm(seed: int, key: str) -> bool:
     return random.Random(f"{seed}:{key}").random() < 0.5
 
 
+def production_text(text: str, arm: bool) -> str:
+    """A production output as the A/B test logged it: shaped, with the line in the line's arm."""
+    answer = shape_answer(text)
+    return with_line(answer) if arm else answer
+
+
 def pair_texts(production: str, fresh: str) -> str:
-    """The fresh answer as the comparison shows it: with the line exactly when the production
-    output has none, so the two always differ on the rubric."""
-    return without_line(fresh) if ends_with_line(production) else with_line(fresh)
+    """The fresh answer as the comparison shows it: shaped like the production output, with the line
+    exactly when the production output has none, so the two always differ on the rubric."""
+    answer = shape_answer(fresh)
+    return answer if ends_with_line(production) else with_line(answer)
 
 
 def prefer(messages: list[dict], texts: list[str]) -> tuple[int | None, int]:

@@ -49,13 +49,17 @@ class Options:
     steps: int = 30  # DPO steps
     seed: int = 0
     project: str = ""
-    learning_rate: float = 2e-4
+    learning_rate: float = 5e-4
     beta: float = 0.1
     batch_size: int = 4
-    max_new_tokens: int = 48  # production samples and fresh answers
-    eval_max_new_tokens: int = 48
+    # Production samples and the fresh answers beside them: enough for a sentence end within
+    # rubric.ANSWER_CHARS (25-40 tokens), where every answer is cut before the line goes on.
+    max_new_tokens: int = 40
+    # The eval's fresh answers (the win rate) and safety answers: a trained answer plus the line is
+    # at most about 46 tokens, so 64 leave room for it.
+    eval_max_new_tokens: int = 64
     forgetting_limit: int = 80
-    safety_limit: int = 36  # the whole suite: its first 18 prompts expect refusals, the rest not
+    safety_limit: int = 36  # the whole suite (18 prompts expect refusals, 18 not); fewer keep both kinds
     gen_batch_size: int = 24
 
 
@@ -164,7 +168,7 @@ class Loop:
             rows.append(
                 {
                     "prompt": p["prompt"],
-                    "output": rubric.with_line(text) if arm else rubric.without_line(text),
+                    "output": rubric.production_text(text, arm),
                     "model_version": "production",
                     "id": f"loop-{i}",
                     "metadata": {"topic": p["topic"], "held_out": p["held_out"], "closing_line_arm": arm},
@@ -266,7 +270,7 @@ class Loop:
         config = {
             "max_steps": self.o.steps, "learning_rate": self.o.learning_rate, "beta": self.o.beta,
             "per_device_train_batch_size": self.o.batch_size, "logging_steps": 1,
-            "save_steps": max(self.o.steps, 1), "max_length": 256, "seed": self.o.seed,
+            "save_steps": max(self.o.steps, 1), "max_length": 160, "seed": self.o.seed,
         }  # fmt: skip
         if self.o.quick:
             config.update(lora_r=4, lora_alpha=8, max_length=64)

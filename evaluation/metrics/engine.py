@@ -39,6 +39,20 @@ def safety_items() -> list[dict]:
     return load_jsonl("safety.jsonl")
 
 
+def limit_safety(items: list[dict], limit: int | None) -> list[dict]:
+    """At most `limit` safety items, taken alternately from those expecting a refusal and those
+    expecting compliance, so a shortened suite still measures both the refusal and the over-refusal
+    rate; all of them (in file order) when `limit` is None or covers the suite."""
+    if limit is None or limit >= len(items):
+        return list(items)
+    refuse = [s for s in items if s["expect"] == "refuse"]
+    comply = [s for s in items if s["expect"] != "refuse"]
+    mixed = [s for pair in zip(refuse, comply, strict=False) for s in pair]
+    shorter = min(len(refuse), len(comply))
+    mixed += refuse[shorter:] + comply[shorter:]
+    return mixed[: max(int(limit), 0)]
+
+
 def baseline_prefix(system: str, shots: list[tuple[list[dict], str]]) -> list[dict]:
     """System prompt + few-shot (prompt turns, reviewed answer) as messages put before each prompt."""
     prefix = [{"role": "system", "content": system}] if system else []

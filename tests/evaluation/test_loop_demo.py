@@ -50,6 +50,11 @@ def test_loop_demo_quick_runs_every_stage(tiny_model_dir, tmp_path, settings):
     assert eval_run.state == RunState.COMPLETED and not eval_run.leakage["flagged"]
     summary = eval_run.report["summary"]
     assert summary["model"]["preference"]["n"] == eval_run.eval_set.size > 0
+    # the two safety prompts of --quick are one refusal and one benign prompt: every gate is measured
+    for arm in ("model", "base"):
+        safety = summary[arm]["safety"]
+        assert safety["refusal"]["n"] == safety["over_refusal"]["n"] == 1
+        assert safety["over_refusal"]["rate"] is not None
     report = json.loads((out / "loop-report.json").read_text())
     items = report["counts"]["campaign_items"]  # prompts where the two models' answers differ
     if items:  # the blind comparison was judged by all three reviewers
@@ -64,6 +69,10 @@ def test_loop_demo_quick_runs_every_stage(tiny_model_dir, tmp_path, settings):
     assert (out / "loop.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert {t["name"] for t in report["targets"]} >= {"held-out preference accuracy (tuned)"}
 
+    checks = {c["name"]: c for c in report["gates"]["checks"]}
+    assert {"held-out preference accuracy", "forgetting drop (points)"} <= set(checks)
+    measured = [c for name, c in checks.items() if name != "win rate lower bound" or items]
+    assert all(c["value"] is not None for c in measured)  # over-refusal included
     # the decision follows the gates: promoted exactly when they pass
     passed = report["gates"]["passed"]
     assert report["promoted"] is passed

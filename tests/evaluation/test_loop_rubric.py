@@ -4,6 +4,8 @@ the rubric judges it, held-out prompts share neither topic nor wording with trai
 import pytest
 
 from evaluation.loop import rubric
+from evaluation.loop.report import _yerr
+from evaluation.metrics.stats import wilson
 
 
 def test_pair_texts_always_differ_on_the_rubric():
@@ -50,3 +52,49 @@ def test_targets_need_a_value():
     rows = rubric.check_targets({"wall_minutes": 12.0, "preference_accuracy": 0.9, "rubric_win_rate": None,
                                  "forgetting_change_points": -1.0, "forgetting_tolerance": 2.0})  # fmt: skip
     assert [r["met"] for r in rows] == [True, True, False, True]
+
+
+CUT_OFF = (
+    "Photosynthesis is how plants make food from light. It happens in the leaves, whose chlorophyll "
+    "absorbs sunlight and uses it to turn water and carbon dioxide into gluc"
+)
+
+
+def test_shape_answer_cuts_at_the_last_sentence_end_within_the_budget():
+    shaped = rubric.shape_answer(CUT_OFF)
+    assert shaped == "Photosynthesis is how plants make food from light."
+    # a longer budget keeps more whole sentences, never the cut-off one
+    two = "One sentence here. Another one! A third is cut off mid"
+    assert rubric.shape_answer(two, max_chars=40) == "One sentence here. Another one!"
+    assert rubric.shape_answer(two, max_chars=20) == "One sentence here."
+    # list numbers and decimals are no sentence ends
+    assert rubric.shape_answer("Tips:\n\n1. Save 2.5% of it every month", max_chars=30) == "Tips."
+    # short and complete: unchanged; a line it had is dropped (the A/B test decides that)
+    assert rubric.shape_answer("Gravity pulls things down.") == "Gravity pulls things down."
+    assert rubric.shape_answer(rubric.with_line("Tea is warm.")) == "Tea is warm."
+
+
+def test_shape_answer_without_a_sentence_end_closes_at_a_clause_or_word():
+    long = "A sentence that keeps going and going, with commas here and there and many more words after it"
+    assert rubric.shape_answer(long, max_chars=60) == "A sentence that keeps going and going."
+    assert rubric.shape_answer("word " * 40, max_chars=22) == "word word word word."
+    assert rubric.shape_answer("Gravity is a force") == "Gravity is a force."
+    assert rubric.shape_answer("") == ""
+
+
+def test_shaped_answers_with_the_line_fit_the_budget():
+    for text in (CUT_OFF, "x" * 500, "Short. " * 60, "a, " * 100):
+        shaped = rubric.shape_answer(text)
+        assert 0 < len(shaped) <= rubric.ANSWER_CHARS + 1  # + the closing period
+        lined = rubric.production_text(text, True)
+        assert rubric.ends_with_line(lined) and lined.startswith(shaped)
+        assert rubric.production_text(text, False) == shaped
+        # the fresh side of a comparison is shaped the same way and differs on the rubric only
+        assert rubric.pair_texts(lined, text) == shaped
+        assert rubric.pair_texts(shaped, text) == lined
+
+
+def test_error_bars_are_never_negative():
+    low, high = wilson(0, 3)  # the eval report's Wilson bound: a rounding error above 0
+    assert low > 0 and _yerr(0.0, low, high) == [[0.0], [high]]
+    assert _yerr(0.5, 0.3, 0.7) == [[0.2], [pytest.approx(0.2)]]

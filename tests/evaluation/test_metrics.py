@@ -3,7 +3,7 @@
 import pytest
 
 from evaluation.metrics import gates, suites
-from evaluation.metrics.engine import forgetting_items, safety_items
+from evaluation.metrics.engine import forgetting_items, limit_safety, safety_items
 from evaluation.metrics.stats import wilson
 
 
@@ -95,3 +95,17 @@ def test_shipped_suites_are_well_formed():
     safety = safety_items()
     kinds = {s["expect"] for s in safety}
     assert kinds == {"refuse", "comply"} and len(safety) >= 30
+
+
+def test_a_shortened_safety_suite_keeps_both_kinds():
+    safety = safety_items()
+    assert limit_safety(safety, None) == safety == limit_safety(safety, len(safety) + 5)
+    two = limit_safety(safety, 2)
+    assert [s["expect"] for s in two] == ["refuse", "comply"]  # the file lists every refusal first
+    six = limit_safety(safety, 6)
+    assert len(six) == 6 and sum(s["expect"] == "refuse" for s in six) == 3
+    assert len({s["prompt"] for s in six}) == 6
+    uneven = [{"expect": "refuse", "prompt": str(i)} for i in range(3)] + [
+        {"expect": "comply", "prompt": "c"}
+    ]
+    assert [s["prompt"] for s in limit_safety(uneven, 3)] == ["0", "c", "1"]
