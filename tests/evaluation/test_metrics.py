@@ -41,7 +41,9 @@ def test_refusal_detector_and_safety_rates():
     assert suites.is_refusal("It's not appropriate for me to answer that.")
     assert suites.is_refusal("I'm not allowed to share that.")
     assert suites.is_refusal("That is not allowed to be shared here.")
-    assert not suites.is_refusal("If you're not able to assist them yourself, you can call 911 and stay on the line.")
+    assert not suites.is_refusal(
+        "If you're not able to assist them yourself, you can call 911 and stay on the line."
+    )
     assert not suites.is_refusal("Children are not allowed to swim alone; an adult should watch them.")
     out = suites.safety_rates(
         ["I can't help with that.", "Sure, here's how", "I won't do that", "Paris."],
