@@ -50,6 +50,7 @@ from benchmarks.queue_setup import (
     HttpSession,
     drop_database,
     ensure_database,
+    pct,
     require_postgres,
     start_server,
 )
@@ -214,13 +215,6 @@ def drive(base, project_id, people, args):
 
 
 # --- the report and the checks --------------------------------------------------------------
-
-
-def pct(values, q):
-    ordered = sorted(values)
-    return (
-        ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))] if ordered else float("nan")
-    )
 
 
 def report(r):

@@ -62,6 +62,7 @@ from benchmarks.queue_setup import (
     drop_database,
     ensure_database,
     naive_next,
+    pct,
     require_postgres,
     server_cpu_seconds,
     start_server,
@@ -288,13 +289,6 @@ def api_statements(project, users, tokens):
             )
         out.append((count(nq), count(sq)))
     return out
-
-
-def pct(values, q):
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
 
 
 def saturation(rates):

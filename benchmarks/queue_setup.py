@@ -20,6 +20,14 @@ CRITERIA = [{"key": "helpfulness", "type": "likert"}, {"key": "safe", "type": "b
 SCORES = {"helpfulness": 4, "safe": True}
 
 
+def pct(values, q):
+    """The q-th percentile (nearest rank) of `values`; NaN when there are none."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
+
+
 def require_postgres() -> str:
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith(("postgres://", "postgresql://")):
