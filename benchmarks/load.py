@@ -52,6 +52,7 @@ from benchmarks.queue_setup import (
     ensure_database,
     pct,
     require_postgres,
+    run_children,
     start_server,
 )
 
@@ -204,11 +205,7 @@ def drive(base, project_id, people, args):
     n = max(1, min(args.client_processes, len(work)))
     children = [ctx.Process(target=_run_threads, args=(annotate, work[k::n], out)) for k in range(n)]
     began = time.perf_counter()
-    for child in children:
-        child.start()
-    results = [out.get() for _ in children]
-    for child in children:
-        child.join()
+    results = run_children(children, out)
     merged = _merge(results)
     merged["seconds"] = time.perf_counter() - began
     return merged

@@ -64,6 +64,7 @@ from benchmarks.queue_setup import (
     naive_next,
     pct,
     require_postgres,
+    run_children,
     server_cpu_seconds,
     start_server,
 )
@@ -181,11 +182,7 @@ def realistic_processes(driver, n_users, duration, pause, seed, processes):
         for k, (a, b) in enumerate(zip(bounds, bounds[1:], strict=False))
         if b > a
     ]
-    for child in children:
-        child.start()
-    results = [out.get() for _ in children]
-    for child in children:
-        child.join()
+    results = run_children(children, out)
     return {
         "next": [x for r in results for x in r["next"]],
         "submit": [x for r in results for x in r["submit"]],

@@ -28,6 +28,17 @@ def pct(values, q):
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
 
 
+def run_children(children, out) -> list:
+    """Start the forked `children`, take one result from each off the `out` queue, then join them
+    (results first: a child does not exit while what it put on the queue is unread)."""
+    for child in children:
+        child.start()
+    results = [out.get() for _ in children]
+    for child in children:
+        child.join()
+    return results
+
+
 def require_postgres() -> str:
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith(("postgres://", "postgresql://")):
