@@ -48,12 +48,12 @@ from benchmarks.queue_setup import (
     SCORES,
     Bench,
     HttpSession,
-    drop_database,
     ensure_database,
     pct,
     require_postgres,
     run_children,
     start_server,
+    tear_down,
 )
 
 SKIP_REASONS = ("unclear", "needs_expertise", "broken", "other")
@@ -334,16 +334,7 @@ def main(argv=None) -> int:
         else:
             print(f"  all hold ({len(result['acked']):,} judgments, {len(result['skipped']):,} skips)")
     finally:
-        if server is not None:
-            server.terminate()
-            server.wait(60)
-        connections.close_all()
-        if not args.keep:
-            bench.cleanup()
-            connections.close_all()
-            if created_db:
-                drop_database(url)
-            print("  cleaned up")
+        tear_down(bench, server, url, created_db, keep=args.keep)
     return 1 if violations or violations is None else 0
 
 

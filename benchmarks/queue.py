@@ -59,7 +59,6 @@ from benchmarks.queue_setup import (
     Bench,
     InProcess,
     OverHttp,
-    drop_database,
     ensure_database,
     naive_next,
     pct,
@@ -67,6 +66,7 @@ from benchmarks.queue_setup import (
     run_children,
     server_cpu_seconds,
     start_server,
+    tear_down,
 )
 
 LEVELS = (1, 2, 4, 8, 16, 32)
@@ -449,17 +449,7 @@ def main():
         print(f"\n  peak throughput, ours / naive: {best['ours'] / best['naive']:.1f}x")
         print(f"  load average at end: {os.getloadavg()[0]:.1f}")
     finally:
-        if server is not None:
-            server.terminate()
-            server.wait(30)
-        from django.db import connections
-
-        connections.close_all()
-        bench.cleanup()
-        connections.close_all()
-        if created_db:
-            drop_database(url)
-        print("  cleaned up")
+        tear_down(bench, server, url, created_db)
 
 
 if __name__ == "__main__":

@@ -39,6 +39,24 @@ def run_children(children, out) -> list:
     return results
 
 
+def tear_down(bench, server, url: str, created_db: bool, *, keep: bool = False):
+    """After a run: stop the server (if any); unless `keep`, remove the bench's rows and the database
+    the run created."""
+    from django.db import connections  # deferred: callers import this module before django.setup()
+
+    if server is not None:
+        server.terminate()
+        server.wait(60)
+    connections.close_all()
+    if keep:
+        return
+    bench.cleanup()
+    connections.close_all()
+    if created_db:
+        drop_database(url)
+    print("  cleaned up")
+
+
 def require_postgres() -> str:
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith(("postgres://", "postgresql://")):
