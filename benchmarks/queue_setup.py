@@ -1,6 +1,7 @@
 """Setup for benchmarks/queue.py and benchmarks/load.py: the PostgreSQL database, the seeded projects,
 items and users, the clients (in-process and over HTTP, and the naive picker they are compared with)
-and the HTTP server (gunicorn with config/gunicorn.conf.py).
+and the HTTP server (gunicorn with config/gunicorn.conf.py); what both scripts do alike: percentiles
+(`pct`), the forked client processes (`run_children`) and the teardown (`tear_down`).
 
 Imported by benchmarks/queue.py once it has fixed sys.path (run as a script, "queue.py" would shadow
 the standard library's queue module); not a script itself.
