@@ -48,10 +48,12 @@ from benchmarks.queue_setup import (
     SCORES,
     Bench,
     HttpSession,
-    drop_database,
     ensure_database,
+    pct,
     require_postgres,
+    run_children,
     start_server,
+    tear_down,
 )
 
 SKIP_REASONS = ("unclear", "needs_expertise", "broken", "other")
@@ -203,24 +205,13 @@ def drive(base, project_id, people, args):
     n = max(1, min(args.client_processes, len(work)))
     children = [ctx.Process(target=_run_threads, args=(annotate, work[k::n], out)) for k in range(n)]
     began = time.perf_counter()
-    for child in children:
-        child.start()
-    results = [out.get() for _ in children]
-    for child in children:
-        child.join()
+    results = run_children(children, out)
     merged = _merge(results)
     merged["seconds"] = time.perf_counter() - began
     return merged
 
 
 # --- the report and the checks --------------------------------------------------------------
-
-
-def pct(values, q):
-    ordered = sorted(values)
-    return (
-        ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))] if ordered else float("nan")
-    )
 
 
 def report(r):
@@ -343,16 +334,7 @@ def main(argv=None) -> int:
         else:
             print(f"  all hold ({len(result['acked']):,} judgments, {len(result['skipped']):,} skips)")
     finally:
-        if server is not None:
-            server.terminate()
-            server.wait(60)
-        connections.close_all()
-        if not args.keep:
-            bench.cleanup()
-            connections.close_all()
-            if created_db:
-                drop_database(url)
-            print("  cleaned up")
+        tear_down(bench, server, url, created_db, keep=args.keep)
     return 1 if violations or violations is None else 0
 
 

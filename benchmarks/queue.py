@@ -59,12 +59,14 @@ from benchmarks.queue_setup import (
     Bench,
     InProcess,
     OverHttp,
-    drop_database,
     ensure_database,
     naive_next,
+    pct,
     require_postgres,
+    run_children,
     server_cpu_seconds,
     start_server,
+    tear_down,
 )
 
 LEVELS = (1, 2, 4, 8, 16, 32)
@@ -180,11 +182,7 @@ def realistic_processes(driver, n_users, duration, pause, seed, processes):
         for k, (a, b) in enumerate(zip(bounds, bounds[1:], strict=False))
         if b > a
     ]
-    for child in children:
-        child.start()
-    results = [out.get() for _ in children]
-    for child in children:
-        child.join()
+    results = run_children(children, out)
     return {
         "next": [x for r in results for x in r["next"]],
         "submit": [x for r in results for x in r["submit"]],
@@ -288,13 +286,6 @@ def api_statements(project, users, tokens):
             )
         out.append((count(nq), count(sq)))
     return out
-
-
-def pct(values, q):
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
 
 
 def saturation(rates):
@@ -458,17 +449,7 @@ def main():
         print(f"\n  peak throughput, ours / naive: {best['ours'] / best['naive']:.1f}x")
         print(f"  load average at end: {os.getloadavg()[0]:.1f}")
     finally:
-        if server is not None:
-            server.terminate()
-            server.wait(30)
-        from django.db import connections
-
-        connections.close_all()
-        bench.cleanup()
-        connections.close_all()
-        if created_db:
-            drop_database(url)
-        print("  cleaned up")
+        tear_down(bench, server, url, created_db)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Setup for benchmarks/queue.py and benchmarks/load.py: the PostgreSQL database, the seeded projects,
 items and users, the clients (in-process and over HTTP, and the naive picker they are compared with)
-and the HTTP server (gunicorn with config/gunicorn.conf.py).
+and the HTTP server (gunicorn with config/gunicorn.conf.py); what both scripts do alike: percentiles
+(`pct`), the forked client processes (`run_children`) and the teardown (`tear_down`).
 
 Imported by benchmarks/queue.py once it has fixed sys.path (run as a script, "queue.py" would shadow
 the standard library's queue module); not a script itself.
@@ -18,6 +19,43 @@ ROOT = Path(__file__).resolve().parents[1]
 
 CRITERIA = [{"key": "helpfulness", "type": "likert"}, {"key": "safe", "type": "binary"}]
 SCORES = {"helpfulness": 4, "safe": True}
+
+
+def pct(values, q):
+    """The q-th percentile (nearest rank) of `values`; NaN when there are none."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
+
+
+def run_children(children, out) -> list:
+    """Start the forked `children`, take one result from each off the `out` queue, then join them
+    (results first: a child does not exit while what it put on the queue is unread)."""
+    for child in children:
+        child.start()
+    results = [out.get() for _ in children]
+    for child in children:
+        child.join()
+    return results
+
+
+def tear_down(bench, server, url: str, created_db: bool, *, keep: bool = False):
+    """After a run: stop the server (if any); unless `keep`, remove the bench's rows and the database
+    the run created."""
+    from django.db import connections  # deferred: callers import this module before django.setup()
+
+    if server is not None:
+        server.terminate()
+        server.wait(60)
+    connections.close_all()
+    if keep:
+        return
+    bench.cleanup()
+    connections.close_all()
+    if created_db:
+        drop_database(url)
+    print("  cleaned up")
 
 
 def require_postgres() -> str:

@@ -10,7 +10,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.core.api import ProjectScoped, error_responses, object_for, validated
+from annotation.core.api import ProjectScoped, object_for, validated
 from annotation.core.errors import InvalidInput
 from annotation.core.web import query_int
 from training.models import ModelVersion
@@ -46,7 +46,7 @@ class EvalSetListView(ProjectScoped, generics.ListAPIView):
     @extend_schema(
         summary="Create an eval set from held-out production samples or reviewed items never trained on.",
         request=s.EvalSetCreateSerializer,
-        responses={201: s.EvalSetSerializer, **error_responses(400, 403, 404)},
+        responses={201: s.EvalSetSerializer},
     )
     def post(self, request, project_id):
         project = self.project_for(EVALUATE)
@@ -61,7 +61,7 @@ class EvalSetImportView(ProjectScoped, APIView):
     @extend_schema(
         summary="Import an eval set from JSONL (all or nothing; 400 lists each bad line and field).",
         request=s.EvalSetImportSerializer,
-        responses={201: s.EvalSetSerializer, **error_responses(400, 403, 404)},
+        responses={201: s.EvalSetSerializer},
     )
     def post(self, request, project_id):
         project = self.project_for(EVALUATE)
@@ -77,7 +77,7 @@ class EvalSetLeakageView(APIView):
     @extend_schema(
         summary="Overlap of the set's prompts with a version's training snapshot (?version=id).",
         parameters=[OpenApiParameter("version", int, required=True)],
-        responses={200: s.LeakageSerializer, **error_responses(400, 403, 404)},
+        responses={200: s.LeakageSerializer},
     )
     def get(self, request, set_id):
         eval_set = object_for(request, EvalSet.objects, set_id, VIEW)
@@ -102,7 +102,7 @@ class EvalRunListView(ProjectScoped, generics.ListAPIView):
     @extend_schema(
         summary="Check leakage, then queue an eval run (on_leak=refuse answers 400 listing the overlaps).",
         request=s.EvalRunCreateSerializer,
-        responses={201: s.EvalRunSerializer, **error_responses(400, 403, 404)},
+        responses={201: s.EvalRunSerializer},
     )
     def post(self, request, project_id):
         project = self.project_for(EVALUATE)
@@ -120,7 +120,7 @@ class EvalRunListView(ProjectScoped, generics.ListAPIView):
 class EvalRunDetailView(APIView):
     @extend_schema(
         summary="An eval run: state and progress.",
-        responses={200: s.EvalRunSerializer, **error_responses(403, 404)},
+        responses={200: s.EvalRunSerializer},
     )
     def get(self, request, run_id):
         return Response(s.EvalRunSerializer(object_for(request, EvalRun.objects, run_id, VIEW)).data)
@@ -129,7 +129,7 @@ class EvalRunDetailView(APIView):
 @extend_schema(tags=["evaluation"])
 class EvalRunCancelView(APIView):
     @extend_schema(summary="Cancel a queued or running eval run (409 otherwise).", request=None,
-                   responses={200: s.EvalRunSerializer, **error_responses(403, 404)})  # fmt: skip
+                   responses={200: s.EvalRunSerializer})  # fmt: skip
     def post(self, request, run_id):
         run = run_actions.cancel_eval_run(
             run=object_for(request, EvalRun.objects, run_id, EVALUATE), actor=request.user
@@ -140,7 +140,7 @@ class EvalRunCancelView(APIView):
 @extend_schema(tags=["evaluation"])
 class EvalRunResumeView(APIView):
     @extend_schema(summary="Requeue an interrupted, failed or cancelled eval run (finished suites kept).",
-                   request=None, responses={200: s.EvalRunSerializer, **error_responses(403, 404)})  # fmt: skip
+                   request=None, responses={200: s.EvalRunSerializer})  # fmt: skip
     def post(self, request, run_id):
         run = run_actions.resume_eval_run(
             run=object_for(request, EvalRun.objects, run_id, EVALUATE), actor=request.user
@@ -151,7 +151,7 @@ class EvalRunResumeView(APIView):
 @extend_schema(tags=["evaluation"])
 class EvalRunCampaignView(APIView):
     @extend_schema(summary="Start the blind comparison of a finished run's generations (409 if started).",
-                   request=None, responses={201: OpenApiTypes.OBJECT, **error_responses(403, 404)})  # fmt: skip
+                   request=None, responses={201: OpenApiTypes.OBJECT})  # fmt: skip
     def post(self, request, run_id):
         run = object_for(request, EvalRun.objects, run_id, EVALUATE)
         return Response({"items": campaign.create_campaign(run=run, actor=request.user)}, status=201)
@@ -160,7 +160,7 @@ class EvalRunCampaignView(APIView):
 @extend_schema(tags=["evaluation"])
 class EvalRunCampaignRefreshView(APIView):
     @extend_schema(summary="Recompute the campaign's win rate from the judgments so far.",
-                   request=None, responses={200: OpenApiTypes.OBJECT, **error_responses(403, 404)})  # fmt: skip
+                   request=None, responses={200: OpenApiTypes.OBJECT})  # fmt: skip
     def post(self, request, run_id):
         run = object_for(request, EvalRun.objects, run_id, EVALUATE)
         return Response({"human": campaign.refresh_human(run)})
@@ -170,7 +170,7 @@ class EvalRunCampaignRefreshView(APIView):
 class EvalReportView(APIView):
     @extend_schema(
         summary="The version's latest eval report (schema tuneloop.eval-report/1; 404 before evaluation).",
-        responses={200: OpenApiTypes.OBJECT, **error_responses(403, 404)},
+        responses={200: OpenApiTypes.OBJECT},
     )
     def get(self, request, version_id):
         version = object_for(request, ModelVersion.objects, version_id, VIEW)
@@ -190,7 +190,7 @@ class GatesView(ProjectScoped, APIView):
     @extend_schema(
         summary="Replace the gates (a null threshold is not checked).",
         request=s.GatesSerializer,
-        responses={200: s.GatesSerializer, **error_responses(400, 403, 404)},
+        responses={200: s.GatesSerializer},
     )
     def put(self, request, project_id):
         project = self.project_for(EVALUATE)
@@ -205,7 +205,7 @@ class PromoteView(APIView):
     @extend_schema(
         summary="Promote the version if it passes the gates, or with override_reason (audited) if not.",
         request=s.PromoteSerializer,
-        responses={201: s.PromotionSerializer, **error_responses(400, 403, 404)},
+        responses={201: s.PromotionSerializer},
     )
     def post(self, request, version_id):
         version = object_for(request, ModelVersion.objects, version_id, "train")
@@ -219,7 +219,7 @@ class RollbackView(APIView):
     @extend_schema(
         summary="Point the project back at this earlier, once promoted version.",
         request=None,
-        responses={201: s.PromotionSerializer, **error_responses(400, 403, 404)},
+        responses={201: s.PromotionSerializer},
     )
     def post(self, request, version_id):
         version = object_for(request, ModelVersion.objects, version_id, "train")

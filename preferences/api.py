@@ -15,7 +15,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.core.api import ProjectScoped, error_responses, validated
+from annotation.core.api import ProjectScoped, validated
 from annotation.core.permissions import can, visible_projects
 from annotation.importing import serializers as import_serializers
 from annotation.importing.api import ImportView
@@ -43,7 +43,6 @@ class ComparisonImportView(ImportView):
             400: OpenApiResponse(
                 import_serializers.ImportErrorSerializer, description="Nothing was imported."
             ),
-            **error_responses(403, 404),
         },
     )
     def post(self, request, project_id):
@@ -66,7 +65,7 @@ class PairListView(ProjectScoped, generics.ListAPIView):
         summary="Curated preference pairs, most confident first, with how many annotators reported the "
         "chosen response harmful (lead or admin).",
         parameters=[s.PairQuerySerializer],
-        responses={200: s.PairSerializer, **error_responses(400, 403, 404)},
+        responses={200: s.PairSerializer},
     )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
@@ -83,9 +82,7 @@ class PairDetailView(APIView):
             raise NotFound("No such pair.")
         return pair
 
-    @extend_schema(
-        summary="One pair (lead or admin).", responses={200: s.PairSerializer, **error_responses(403, 404)}
-    )
+    @extend_schema(summary="One pair (lead or admin).", responses={200: s.PairSerializer})
     def get(self, request, pair_id):
         pair = self._pair(pair_id)
         if not can(request.user, "adjudicate", pair.project):
@@ -97,7 +94,7 @@ class PairDetailView(APIView):
     @extend_schema(
         summary="Approve, exclude or reset a pair, optionally editing its chosen text (lead or admin).",
         request=s.PairUpdateSerializer,
-        responses={200: s.PairSerializer, **error_responses(400, 403, 404)},
+        responses={200: s.PairSerializer},
     )
     def post(self, request, pair_id):
         pair = self._pair(pair_id)
@@ -117,7 +114,7 @@ class PairBulkView(ProjectScoped, APIView):
         "matching `filters` with confidence >= `min_confidence` (approve only). One audit event; a "
         "bulk approval leaves out pairs most judges reported harmful.",
         request=s.PairBulkSerializer,
-        responses={200: s.PairBulkResultSerializer, **error_responses(400, 403, 404)},
+        responses={200: s.PairBulkResultSerializer},
     )
     def post(self, request, project_id):
         project = self.project_for("adjudicate")
@@ -144,7 +141,6 @@ class ConsensusView(ProjectScoped, APIView):
         responses={
             200: s.ConsensusResultSerializer,
             202: OpenApiResponse(description="Queued."),
-            **error_responses(400, 403, 404),
         },
     )
     def post(self, request, project_id):
@@ -162,7 +158,7 @@ class LeaderboardView(ProjectScoped, APIView):
         summary="Models ranked by Bradley-Terry strength with 95% intervals, win rates and position bias "
         "(lead or admin).",
         parameters=[s.LeaderboardQuerySerializer],
-        responses={200: s.LeaderboardSerializer, **error_responses(400, 403, 404)},
+        responses={200: s.LeaderboardSerializer},
     )
     def get(self, request, project_id):
         project = self.project_for("view_dashboard")

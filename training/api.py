@@ -12,7 +12,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.core.api import ProjectScoped, error_responses, object_for, validated
+from annotation.core.api import ProjectScoped, object_for, validated
 from annotation.core.errors import InvalidInput
 from annotation.core.web import query_choice
 
@@ -40,7 +40,7 @@ class SnapshotListView(ProjectScoped, generics.ListAPIView):
         summary="Queue a snapshot of approved data (state building; poll it until ready). 400 with field "
         "messages, or when no candidate passes the filters.",
         request=s.SnapshotCreateSerializer,
-        responses={201: s.SnapshotSerializer, **error_responses(400, 403, 404)},
+        responses={201: s.SnapshotSerializer},
     )
     def post(self, request, project_id):
         project = self.project_for(TRAIN)
@@ -89,7 +89,7 @@ class RunListView(ProjectScoped, generics.ListAPIView):
     @extend_schema(
         summary="Validate a config against a snapshot and queue the run (400 with field messages).",
         request=s.RunCreateSerializer,
-        responses={201: s.RunSerializer, **error_responses(400, 403, 404)},
+        responses={201: s.RunSerializer},
     )
     def post(self, request, project_id):
         project = self.project_for(TRAIN)
@@ -111,7 +111,7 @@ class RunDetailView(APIView):
 @extend_schema(tags=["training"])
 class RunCancelView(APIView):
     @extend_schema(summary="Cancel a queued or running run (409 otherwise).", request=None,
-                   responses={200: s.RunSerializer, **error_responses(403, 404)})  # fmt: skip
+                   responses={200: s.RunSerializer})  # fmt: skip
     def post(self, request, run_id):
         run = runs.cancel_run(run=object_for(request, TrainingRun.objects, run_id, TRAIN), actor=request.user)
         return Response(s.RunSerializer(run).data)
@@ -120,7 +120,7 @@ class RunCancelView(APIView):
 @extend_schema(tags=["training"])
 class RunResumeView(APIView):
     @extend_schema(summary="Requeue an interrupted, failed or cancelled run from its last checkpoint.",
-                   request=None, responses={200: s.RunSerializer, **error_responses(403, 404)})  # fmt: skip
+                   request=None, responses={200: s.RunSerializer})  # fmt: skip
     def post(self, request, run_id):
         run = runs.resume_run(run=object_for(request, TrainingRun.objects, run_id, TRAIN), actor=request.user)
         return Response(s.RunSerializer(run).data)
@@ -144,7 +144,7 @@ class ModelVersionListView(ProjectScoped, generics.ListAPIView):
 class ModelVersionDownloadView(APIView):
     @extend_schema(
         summary="The version's adapter files as a zip (404 when they are not on this server).",
-        responses={200: bytes, **error_responses(403, 404)},
+        responses={200: bytes},
     )
     def get(self, request, version_id):
         version = object_for(request, ModelVersion.objects, version_id, VIEW)
@@ -159,7 +159,7 @@ class ModelVersionPromoteView(APIView):
     @extend_schema(
         summary="Make this version the project's current model (lead and up).",
         request=None,
-        responses={200: s.ModelVersionSerializer, **error_responses(403, 404)},
+        responses={200: s.ModelVersionSerializer},
     )
     def post(self, request, version_id):
         version = registry.promote(

@@ -9,7 +9,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.core.api import ProjectScoped, error_responses, object_for, validated
+from annotation.core.api import ProjectScoped, object_for, validated
 from annotation.core.errors import InvalidInput
 from annotation.core.web import query_int
 
@@ -29,7 +29,7 @@ class SnapshotExportView(APIView):
     @extend_schema(
         summary="Export a snapshot (layout x format, provenance columns or not) as a job.",
         request=s.ExportCreateSerializer,
-        responses={201: s.ExportJobSerializer, **error_responses(400, 403, 404)},
+        responses={201: s.ExportJobSerializer},
     )
     def post(self, request, snapshot_id):
         snapshot = object_for(request, DatasetSnapshot.objects, snapshot_id, TRAIN)
@@ -47,7 +47,7 @@ class ProjectExportView(ProjectScoped, APIView):
         summary='Snapshot a live view ({"from": "pairs"|"sft"|"judgments", "status": "approved", "filters"}) '
         "and export it in one go; the job starts when the snapshot is built.",
         request=s.ProjectExportCreateSerializer,
-        responses={201: s.ExportJobSerializer, **error_responses(400, 403, 404)},
+        responses={201: s.ExportJobSerializer},
     )
     def post(self, request, project_id):
         project = self.project_for(TRAIN)
@@ -65,8 +65,7 @@ class ProjectExportView(ProjectScoped, APIView):
 
 @extend_schema(tags=["export"])
 class ExportDetailView(APIView):
-    @extend_schema(summary="An export job: state, progress, size.", responses={200: s.ExportJobSerializer,
-                   **error_responses(403, 404)})  # fmt: skip
+    @extend_schema(summary="An export job: state, progress, size.", responses={200: s.ExportJobSerializer})  # fmt: skip
     def get(self, request, export_id):
         return _job_response(object_for(request, ExportJob.objects, export_id, VIEW))
 
@@ -75,7 +74,7 @@ class ExportDetailView(APIView):
 class ExportDownloadView(APIView):
     @extend_schema(
         summary="The finished export as a zip (files per split and README.md); 404 until it is done.",
-        responses={200: bytes, **error_responses(403, 404)},
+        responses={200: bytes},
     )
     def get(self, request, export_id):
         job = object_for(request, ExportJob.objects, export_id, VIEW)
@@ -92,7 +91,7 @@ class ExportPushView(APIView):
     @extend_schema(
         summary="Push a finished Hugging Face folder export to the Hub (needs TUNELOOP_HF_TOKEN).",
         request=s.ExportPushSerializer,
-        responses={200: s.ExportJobSerializer, **error_responses(400, 403, 404)},
+        responses={200: s.ExportJobSerializer},
     )
     def post(self, request, export_id):
         job = object_for(request, ExportJob.objects, export_id, TRAIN)
@@ -106,7 +105,7 @@ class SnapshotDiffView(APIView):
     @extend_schema(
         summary="Rows added, removed and changed (by source) from snapshot {snapshot_id} to {other_id}; "
         "both of one project.",
-        responses={200: s.SnapshotDiffSerializer, **error_responses(400, 403, 404)},
+        responses={200: s.SnapshotDiffSerializer},
     )
     def get(self, request, snapshot_id, other_id=None):
         old = object_for(request, DatasetSnapshot.objects, snapshot_id, VIEW)
@@ -125,7 +124,7 @@ class SnapshotDiffAgainstView(SnapshotDiffView):
         operation_id="snapshots_diff_against",
         summary="The same diff, the other snapshot named by ?against=.",
         parameters=[OpenApiParameter("against", int, required=True)],
-        responses={200: s.SnapshotDiffSerializer, **error_responses(400, 403, 404)},
+        responses={200: s.SnapshotDiffSerializer},
     )
     def get(self, request, snapshot_id):
         return super().get(request, snapshot_id)

@@ -18,7 +18,7 @@ from annotation.active_learning import serializers as s
 from annotation.active_learning.models import ProductionSample, ProjectIngestToken, QualityModel
 from annotation.active_learning.scores import project_settings
 from annotation.core import broker
-from annotation.core.api import ProjectScoped, error_responses, validated
+from annotation.core.api import ProjectScoped, validated
 from annotation.core.auth import CachedTokenAuthentication
 from annotation.core.parsers import JSONParser
 from annotation.core.web import query_choice
@@ -78,7 +78,7 @@ class IngestView(IngestAccess, APIView):
     @extend_schema(
         summary="Ingest up to 1,000 production samples, all or nothing; exact duplicates skipped and counted.",
         request=s.IngestBatchSerializer,
-        responses={201: s.IngestResultSerializer, **error_responses(400, 403, 404)},
+        responses={201: s.IngestResultSerializer},
     )
     def post(self, request, project_id):
         project, token, user = self.ingest_target()
@@ -96,7 +96,7 @@ class ImportView(IngestAccess, APIView):
     @extend_schema(
         summary="Import production samples from JSONL or CSV (file or `data`), all or nothing.",
         request={"multipart/form-data": s.IngestFileSerializer, "application/json": s.IngestFileSerializer},
-        responses={201: s.IngestResultSerializer, **error_responses(400, 403, 404)},
+        responses={201: s.IngestResultSerializer},
     )
     def post(self, request, project_id):
         project, token, user = self.ingest_target()
@@ -159,7 +159,7 @@ class ScoreView(ProjectScoped, APIView):
     @extend_schema(
         summary="Queue scoring of the backlog (embeddings, uncertainty; margins and a quality retrain on request).",
         request=s.ScoreRequestSerializer,
-        responses={202: None, **error_responses(400, 403, 404)},
+        responses={202: None},
     )
     def post(self, request, project_id):
         project = self.project_for("select_samples")
@@ -176,7 +176,7 @@ class ScoreView(ProjectScoped, APIView):
 class SelectionView(ProjectScoped, APIView):
     @extend_schema(
         summary="Selection batches with their outcomes.",
-        responses={200: s.BatchOutcomeSerializer(many=True), **error_responses(403, 404)},
+        responses={200: s.BatchOutcomeSerializer(many=True)},
     )
     def get(self, request, project_id):
         project = self.project_for("view_production")
@@ -185,7 +185,7 @@ class SelectionView(ProjectScoped, APIView):
     @extend_schema(
         summary="Select samples for review by a strategy within a budget (leads).",
         request=s.SelectRequestSerializer,
-        responses={201: s.BatchSerializer, **error_responses(400, 403, 404)},
+        responses={201: s.BatchSerializer},
     )
     def post(self, request, project_id):
         project = self.project_for("select_samples")
@@ -201,7 +201,7 @@ class SelectionView(ProjectScoped, APIView):
 class CoverageView(ProjectScoped, APIView):
     @extend_schema(
         summary="The latest coverage report (clusters least covered by training data first).",
-        responses={200: dict, **error_responses(403, 404)},
+        responses={200: dict},
     )
     def get(self, request, project_id):
         project = self.project_for("view_production")
@@ -216,7 +216,7 @@ class CoverageView(ProjectScoped, APIView):
     @extend_schema(
         summary="Recompute the coverage report now.",
         request=None,
-        responses={201: dict, **error_responses(403, 404)},
+        responses={201: dict},
     )
     def post(self, request, project_id):
         project = self.project_for("view_production")
@@ -228,7 +228,7 @@ class CoverageView(ProjectScoped, APIView):
 class TokenListView(ProjectScoped, APIView):
     @extend_schema(
         summary="The project's ingest tokens (never the secrets).",
-        responses={200: s.IngestTokenSerializer(many=True), **error_responses(403, 404)},
+        responses={200: s.IngestTokenSerializer(many=True)},
     )
     def get(self, request, project_id):
         project = self.project_for("manage_ingest_tokens")
@@ -237,7 +237,7 @@ class TokenListView(ProjectScoped, APIView):
     @extend_schema(
         summary="Create an ingest token; the secret is in this response only.",
         request=s.IngestTokenCreateSerializer,
-        responses={201: dict, **error_responses(400, 403, 404)},
+        responses={201: dict},
     )
     def post(self, request, project_id):
         project = self.project_for("manage_ingest_tokens")
@@ -250,7 +250,7 @@ class TokenListView(ProjectScoped, APIView):
 class TokenDetailView(ProjectScoped, APIView):
     @extend_schema(
         summary="Revoke an ingest token (it stops authenticating at once; the row stays, audited).",
-        responses={200: s.IngestTokenSerializer, **error_responses(403, 404)},
+        responses={200: s.IngestTokenSerializer},
     )
     def delete(self, request, project_id, token_id):
         project = self.project_for("manage_ingest_tokens")
@@ -265,7 +265,7 @@ class TokenDetailView(ProjectScoped, APIView):
 class SettingsView(ProjectScoped, APIView):
     @extend_schema(
         summary="The project's active-learning settings (defaults filled in).",
-        responses={200: s.SettingsSerializer, **error_responses(403, 404)},
+        responses={200: s.SettingsSerializer},
     )
     def get(self, request, project_id):
         project = self.project_for("view_production")
@@ -274,7 +274,7 @@ class SettingsView(ProjectScoped, APIView):
     @extend_schema(
         summary="Change some active-learning settings (leads); weights merge into the project's own.",
         request=s.SettingsSerializer,
-        responses={200: s.SettingsSerializer, **error_responses(400, 403, 404)},
+        responses={200: s.SettingsSerializer},
     )
     def patch(self, request, project_id):
         project = self.project_for("configure_active_learning")

@@ -1,7 +1,7 @@
 """annotation's public plumbing, built on by every app: project scoping and permissions
 (`permissions`: `can`, `require`, `register_actions` for an app's own actions; `web`: page helpers),
 the API error format and base classes (`api`: `exception_handler`, `ProjectScoped`, `validated`,
-`error_responses`, shared serializer limits), service errors (`errors`), the audit trail (`audit`),
+shared serializer limits; `schema`: the error responses of every API operation), service errors (`errors`), the audit trail (`audit`),
 the rubric format (`rubrics`, pure), chart specs (`charts`, pure), form helpers (`forms`), the
 admin base (`admin`), API token authentication with its token -> user cache (`auth`) and the SQL of
 ORM writes for one-statement hot paths (`statements`); the Content-Security-Policy middleware (`csp`),

@@ -9,8 +9,8 @@
   their role allows the action).
 - `exception_handler` passes every error body through `safe_text` (lone surrogates replaced); the JSON
   parser that refuses such bodies up front is `annotation.core.parsers.JSONParser`.
-- `validated(serializer_class, data)`: validated data or a 400; `error_responses(400, 403, ...)`: the
-  schema's documented error responses; `ErrorSerializer`: the error body in the schema.
+- `validated(serializer_class, data)`: validated data or a 400; `ErrorSerializer`: the error body in
+  the schema (every operation's error responses are added by the hook in `annotation.core.schema`).
 """
 
 import json
@@ -18,7 +18,7 @@ import re
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from drf_spectacular.utils import OpenApiResponse, extend_schema_field
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, serializers
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
@@ -103,17 +103,6 @@ def exception_handler(exc, context):
         response.data = {"detail": str(detail), "code": code}
     response.data = safe_text(response.data)  # messages may quote the input back
     return response
-
-
-ERRORS = {
-    400: OpenApiResponse(ErrorSerializer, description="Bad input; `errors` names the fields."),
-    403: OpenApiResponse(ErrorSerializer, description="Your role does not allow this."),
-    404: OpenApiResponse(ErrorSerializer, description="No such object, or not yours to see."),
-}
-
-
-def error_responses(*codes):
-    return {code: ERRORS[code] for code in codes}
 
 
 class ProjectScoped:

@@ -10,7 +10,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.core.api import ProjectScoped, error_responses, validated
+from annotation.core.api import ProjectScoped, validated
 from annotation.core.parsers import JSONParser
 from annotation.importing import bulk, external, jobs, serializers, tasks
 from annotation.importing.parse import ImportFailed, ImportIssue, detect_format
@@ -37,7 +37,6 @@ class ImportView(ProjectScoped, APIView):
             201: serializers.ImportResultSerializer,
             202: serializers.ImportJobSerializer,
             400: OpenApiResponse(serializers.ImportErrorSerializer, description="Nothing was imported."),
-            **error_responses(403, 404),
         },
     )
     def post(self, request, project_id):
@@ -77,7 +76,7 @@ class ImportView(ProjectScoped, APIView):
 class ImportJobView(ProjectScoped, APIView):
     @extend_schema(
         summary="An import job: its state and progress, then its result or the file's issues.",
-        responses={200: serializers.ImportJobSerializer, **error_responses(403, 404)},
+        responses={200: serializers.ImportJobSerializer},
     )
     def get(self, request, project_id, job_id):
         project = self.project_for("import_items")
@@ -100,7 +99,6 @@ class ExternalImportView(ProjectScoped, APIView):
         responses={
             201: serializers.ExternalImportResultSerializer,
             400: OpenApiResponse(serializers.ImportErrorSerializer, description="Nothing was imported."),
-            **error_responses(403, 404),
         },
     )
     def post(self, request, project_id):

@@ -27,6 +27,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from annotation.core.errors import RowErrors
+from annotation.core.json_text import has_lone_surrogate
 from annotation.importing.rows import csv_rows, jsonl_rows, surrogate_error
 from annotation.importing.rows import loads as _loads
 from annotation.kinds import registry
@@ -210,11 +211,8 @@ def _check_text(text: str, where: str, err) -> None:
         err(where, f"At most {MAX_TEXT_CHARS:,} characters (this one has {len(text):,}).")
     elif "\x00" in text:
         err(where, "Contains a NUL character (\\u0000), which cannot be stored.")
-    else:
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            err(where, "Not valid Unicode: a lone surrogate escape (\\ud800-\\udfff).")
+    elif has_lone_surrogate(text):
+        err(where, "Not valid Unicode: a lone surrogate escape (\\ud800-\\udfff).")
 
 
 def _to_record(line, row, mapping, kind, fmt):

@@ -75,13 +75,7 @@ def surrogate_error(row) -> str | None:
 
 
 def _may_hold_surrogates(raw: str) -> bool:
-    if _SURROGATE_ESCAPE.search(raw):
-        return True
-    try:
-        raw.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
+    return bool(_SURROGATE_ESCAPE.search(raw)) or json_text.has_lone_surrogate(raw)
 
 
 def jsonl_rows(lines: Iterable[str] | str) -> Iterator[tuple[int, dict | None, str | None]]:

@@ -6,7 +6,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.core.api import ProjectScoped, error_responses, reject_nul, validated
+from annotation.core.api import ProjectScoped, reject_nul, validated
 from annotation.people import selectors, services
 
 
@@ -44,7 +44,7 @@ class AccountsView(ProjectScoped, APIView):
     @extend_schema(
         summary="Create annotator accounts from a list (lead or admin): all or nothing, errors by line.",
         request=AccountsWriteSerializer,
-        responses={201: AccountsSerializer, **error_responses(400, 403, 404)},
+        responses={201: AccountsSerializer},
     )
     def post(self, request, project_id):
         project = self.project_for("manage_members")
@@ -62,7 +62,7 @@ class AccountsView(ProjectScoped, APIView):
 class InvitationListView(ProjectScoped, APIView):
     @extend_schema(
         summary="Pending invitations (lead or admin).",
-        responses={200: InvitationSerializer(many=True), **error_responses(403, 404)},
+        responses={200: InvitationSerializer(many=True)},
     )
     def get(self, request, project_id):
         project = self.project_for("manage_members")
@@ -74,7 +74,7 @@ class InvitationRevokeView(ProjectScoped, APIView):
     @extend_schema(
         summary="Withdraw an invitation (lead or admin).",
         request=None,
-        responses={200: InvitationSerializer, **error_responses(400, 403, 404)},
+        responses={200: InvitationSerializer},
     )
     def post(self, request, project_id, invitation_id):
         project = self.project_for("manage_members")

@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from annotation.core.api import MAX_ID, error_responses, validated
+from annotation.core.api import MAX_ID, validated
 from annotation.people import api_tokens, lockout
 from annotation.people import selectors as people_selectors
 
@@ -47,7 +47,7 @@ class NewTokenSerializer(ApiTokenSerializer):
     tags=["auth"],
     auth=[],
     request=TokenRequestSerializer,
-    responses={200: NewTokenSerializer, **error_responses(400, 403)},
+    responses={200: NewTokenSerializer},
     summary="Exchange a username and password for a new API token (optionally expiring).",
 )
 class TokenView(ObtainAuthToken):
@@ -97,7 +97,7 @@ class TokenListView(APIView):
 class TokenDetailView(APIView):
     @extend_schema(
         summary="Revoke one of your API tokens; it is refused at once.",
-        responses={204: None, **error_responses(404)},
+        responses={204: None},
     )
     def delete(self, request, token_id):
         if token_id > MAX_ID:

@@ -7,7 +7,7 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.core.api import ProjectScoped, error_responses, validated
+from annotation.core.api import ProjectScoped, validated
 from annotation.core.permissions import visible_projects
 from annotation.models import AuditEvent, Item, Judgment, Membership, Project, RubricVersion
 from annotation.models import Response as ItemResponse
@@ -40,7 +40,7 @@ class ProjectListView(generics.ListAPIView):
     @extend_schema(
         summary="Create a project; you become its admin.",
         request=serializers.ProjectWriteSerializer,
-        responses={201: serializers.ProjectSerializer, **error_responses(400)},
+        responses={201: serializers.ProjectSerializer},
     )
     def post(self, request):
         data = validated(serializers.ProjectWriteSerializer, request.data)
@@ -50,9 +50,7 @@ class ProjectListView(generics.ListAPIView):
 
 @extend_schema(tags=["projects"])
 class ProjectDetailView(ProjectScoped, APIView):
-    @extend_schema(
-        summary="One project.", responses={200: serializers.ProjectSerializer, **error_responses(404)}
-    )
+    @extend_schema(summary="One project.", responses={200: serializers.ProjectSerializer})
     def get(self, request, project_id):
         project = self.project_for("view_project")
         return Response(serializers.ProjectSerializer(project, context={"request": request}).data)
@@ -60,7 +58,7 @@ class ProjectDetailView(ProjectScoped, APIView):
     @extend_schema(
         summary="Change project settings (lead or admin).",
         request=serializers.ProjectWriteSerializer,
-        responses={200: serializers.ProjectSerializer, **error_responses(400, 403, 404)},
+        responses={200: serializers.ProjectSerializer},
     )
     def patch(self, request, project_id):
         project = self.project_for("edit_project")
@@ -91,7 +89,6 @@ class MemberListView(ProjectScoped, generics.ListAPIView):
         responses={
             200: serializers.MembershipSerializer,
             201: serializers.MembershipSerializer,
-            **error_responses(400, 403, 404),
         },
     )
     def post(self, request, project_id):
@@ -109,7 +106,7 @@ class MemberListView(ProjectScoped, generics.ListAPIView):
 class MemberDetailView(ProjectScoped, APIView):
     @extend_schema(
         summary="Remove a member (lead or admin; only admins remove admins).",
-        responses={204: None, **error_responses(403, 404)},
+        responses={204: None},
     )
     def delete(self, request, project_id, user_id):
         project = self.project_for("manage_members")
@@ -134,7 +131,7 @@ class RubricVersionListView(ProjectScoped, generics.ListAPIView):
     @extend_schema(
         summary="Save the rubric: always creates the next version (lead or admin).",
         request=serializers.RubricVersionWriteSerializer,
-        responses={201: serializers.RubricVersionSerializer, **error_responses(400, 403, 404)},
+        responses={201: serializers.RubricVersionSerializer},
     )
     def post(self, request, project_id):
         project = self.project_for("edit_rubric")
@@ -171,7 +168,7 @@ class ItemListView(ProjectScoped, generics.ListAPIView):
     @extend_schema(
         summary="Items with their state and responses, searched and filtered as on the Items page (lead or admin).",
         parameters=[serializers.ItemListQuerySerializer],
-        responses={200: serializers.ItemSerializer, **error_responses(400, 403, 404)},
+        responses={200: serializers.ItemSerializer},
     )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
@@ -181,7 +178,7 @@ class ItemListView(ProjectScoped, generics.ListAPIView):
 class DashboardView(ProjectScoped, APIView):
     @extend_schema(
         summary="Progress, per-annotator figures, throughput and time per item (lead or admin).",
-        responses={200: serializers.DashboardSerializer, **error_responses(403, 404)},
+        responses={200: serializers.DashboardSerializer},
     )
     def get(self, request, project_id):
         project = self.project_for("view_dashboard")

@@ -10,7 +10,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.core.api import ProjectScoped, error_responses, object_for, reject_nul, validated
+from annotation.core.api import ProjectScoped, object_for, reject_nul, validated
 from annotation.models import AdjudicationCategory, AdjudicationDecision, AgreementReport, Item
 from annotation.quality import adjudication
 from annotation.quality import selectors as quality_selectors
@@ -86,7 +86,7 @@ def _item_for(request, item_id, action="adjudicate") -> Item:
 class AgreementView(ProjectScoped, APIView):
     @extend_schema(
         summary="The latest agreement report (lead or admin); 404 when none was computed yet.",
-        responses={200: AgreementReportSerializer, **error_responses(403, 404)},
+        responses={200: AgreementReportSerializer},
     )
     def get(self, request, project_id):
         project = self.project_for("view_dashboard")
@@ -104,7 +104,6 @@ class AgreementRecomputeView(ProjectScoped, APIView):
         responses={
             201: AgreementReportSerializer,
             202: OpenApiResponse(description="Queued."),
-            **error_responses(403, 404),
         },
     )
     def post(self, request, project_id):
@@ -136,7 +135,7 @@ class AdjudicateView(APIView):
     @extend_schema(
         summary="A lead's final word on an item: pick, override, edit_gold, more or discard.",
         request=AdjudicateSerializer,
-        responses={201: AdjudicationSerializer, **error_responses(400, 403, 404)},
+        responses={201: AdjudicationSerializer},
     )
     def post(self, request, item_id):
         item = _item_for(request, item_id)
@@ -159,7 +158,7 @@ class GoldView(APIView):
     @extend_schema(
         summary="Mark an item gold with its known answer, or unmark it (is_gold false).",
         request=GoldSerializer,
-        responses={200: ItemStateSerializer, **error_responses(400, 403, 404)},
+        responses={200: ItemStateSerializer},
     )
     def post(self, request, item_id):
         item = _item_for(request, item_id)
@@ -175,7 +174,7 @@ class MoreAnnotatorsView(APIView):
     @extend_schema(
         summary="Give an item n more annotator slots and put it back in the queue.",
         request=MoreSerializer,
-        responses={200: ItemStateSerializer, **error_responses(400, 403, 404)},
+        responses={200: ItemStateSerializer},
     )
     def post(self, request, item_id):
         item = _item_for(request, item_id)

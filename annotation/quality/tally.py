@@ -60,6 +60,11 @@ def key_of(text: str) -> tuple:
     return tuple(tuple(x) if isinstance(x, list) else x for x in json.loads(text))
 
 
+def _counts(values: dict) -> Counter:
+    """How often each (encoded) answer is among `values`' values, in first-seen order."""
+    return Counter(enc(v) for v in values.values())
+
+
 def _scope(out: Counter, scope: tuple, values: dict):
     """One scope's per-item counts: the item's number of values m, and, when pairable, its values'
     counts and their products (the coincidences before the division by m - 1)."""
@@ -69,10 +74,7 @@ def _scope(out: Counter, scope: tuple, values: dict):
     out[(scope, "N", m)] += 1
     if m < 2:
         return
-    counts = {}
-    for v in values.values():
-        v = enc(v)
-        counts[v] = counts.get(v, 0) + 1
+    counts = _counts(values)
     for c, nc in counts.items():
         out[(scope, "D", m, c)] += nc
         for k, nk in counts.items():
@@ -81,10 +83,7 @@ def _scope(out: Counter, scope: tuple, values: dict):
 
 def _consensus_of_others(labels: dict) -> dict:
     """annotator -> strict majority of the other annotators' labels (as figures._consensus_of_others)."""
-    counts = {}
-    for v in labels.values():
-        v = enc(v)
-        counts[v] = counts.get(v, 0) + 1
+    counts = _counts(labels)
     out = {}
     for a, label in labels.items():
         mine = enc(label)

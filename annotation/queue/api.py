@@ -6,7 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.core import idempotency
-from annotation.core.api import ERRORS, ErrorSerializer, ProjectScoped, error_responses, validated
+from annotation.core.api import ErrorSerializer, ProjectScoped, validated
 from annotation.kinds.task import build_task
 from annotation.models import Assignment
 from annotation.queue import selectors, serializers, services
@@ -24,7 +24,6 @@ class NextView(ProjectScoped, APIView):
         responses={
             200: serializers.TaskSerializer,
             204: OpenApiResponse(description="Nothing left for you."),
-            **error_responses(400, 403, 404),
         },
     )
     def get(self, request, project_id):
@@ -54,11 +53,9 @@ class SubmitView(APIView):
         parameters=[idempotency.PARAMETER],
         responses={
             201: serializers.JudgmentSerializer,
-            409: ERRORS[400],
             422: OpenApiResponse(
                 ErrorSerializer, description="This Idempotency-Key was used for a different request."
             ),
-            **error_responses(400, 403, 404),
         },
     )
     def post(self, request, assignment_id):
@@ -90,8 +87,6 @@ class SkipView(APIView):
         request=serializers.SkipSerializer,
         responses={
             200: serializers.AssignmentSerializer,
-            409: ERRORS[400],
-            **error_responses(400, 403, 404),
         },
     )
     def post(self, request, assignment_id):
@@ -105,7 +100,7 @@ class SkipView(APIView):
 class ProgressView(ProjectScoped, APIView):
     @extend_schema(
         summary="Items by state and your own n of m (`mine`).",
-        responses={200: serializers.ProgressSerializer, **error_responses(404)},
+        responses={200: serializers.ProgressSerializer},
     )
     def get(self, request, project_id):
         project = self.project_for("view_project")
