@@ -26,6 +26,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from annotation.core import worker_stack
 from annotation.core.errors import RowErrors, ServiceError
+from annotation.core.numbers import MAX_ID  # noqa: F401 (serializers import the limit from here)
 from annotation.core.parsers import has_lone_surrogate
 from annotation.core.permissions import can, remember_role, with_caller_role
 from annotation.core.schema import ERRORS_SCHEMA
@@ -181,7 +182,6 @@ def validated(serializer_class, data, **kwargs) -> dict:
 
 # --- shared serializer limits and fields --------------------------------------------------------
 
-MAX_ID = 2**63 - 1  # BigAutoField
 MAX_POSITIVE_INT = 2**31 - 1
 MAX_SMALL_INT = 2**15 - 1
 MAX_TEXT = 200_000
