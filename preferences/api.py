@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.core.api import ProjectScoped, validated
+from annotation.core.parsers import JSONParser
 from annotation.core.permissions import can, visible_projects
 from annotation.importing import serializers as import_serializers
 from annotation.importing.api import ImportView
@@ -109,6 +110,10 @@ class PairDetailView(APIView):
 
 @extend_schema(tags=["preferences"])
 class PairBulkView(ProjectScoped, APIView):
+    # JSON only: a form-encoded `filters=...` is not a nested object to DRF, so it was dropped in
+    # silence and a threshold approval widened to every candidate of the project
+    parser_classes = [JSONParser]
+
     @extend_schema(
         summary="Approve or exclude many pairs at once (lead or admin): `ids`, or every candidate "
         "matching `filters` with confidence >= `min_confidence` (approve only). One audit event; a "

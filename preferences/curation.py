@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from annotation.core import audit
 from annotation.core.errors import Forbidden, InvalidInput
+from annotation.core.numbers import whole_number
 from annotation.core.permissions import can
 
 from . import selectors
@@ -86,11 +87,10 @@ def _ids(ids) -> list[int]:
         raise InvalidInput(errors={"ids": ["Must be a list of pair ids (integers)."]})
     out = set()
     for value in ids:
-        if isinstance(value, str) and value.strip().isdigit():
-            value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        number = whole_number(value, minimum=1)
+        if number is None:
             raise InvalidInput(errors={"ids": ["Must be a list of pair ids (integers)."]})
-        out.add(value)
+        out.add(number)
     return sorted(out)
 
 

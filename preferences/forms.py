@@ -6,6 +6,8 @@
 
 from django import forms
 
+from annotation.core.numbers import whole_number
+
 from .consensus import RULES
 from .models import PairStatus
 
@@ -110,9 +112,10 @@ class PairIdsField(forms.Field):
 
     def to_python(self, value):
         values = [str(v).strip() for v in value or [] if str(v).strip()]
-        if not all(v.isdigit() for v in values):
+        ids = [whole_number(v, minimum=1) for v in values]
+        if None in ids:
             raise forms.ValidationError("Pair ids are whole numbers.")
-        return [int(v) for v in values]
+        return ids
 
 
 class PairBulkForm(forms.Form):

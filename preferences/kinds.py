@@ -9,6 +9,7 @@ the display order: "response N" (the winner's 1-based canonical position), "tie"
 from django.db.models import Exists, OuterRef
 
 from annotation.core.errors import InvalidInput
+from annotation.core.numbers import whole_number
 from annotation.kinds.base import Kind
 from annotation.kinds.task import order_shown
 from annotation.models import Response
@@ -198,7 +199,8 @@ class ComparisonKind(Kind):
 
     def gold_from_form(self, post, item):
         winner = post.get("winner", "")
-        return {"winner": int(winner)} if winner.isdigit() else {"outcome": winner}
+        number = whole_number(winner)
+        return {"winner": number} if number is not None else {"outcome": winner}
 
 
 COMPARISON = ComparisonKind()

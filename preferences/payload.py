@@ -14,6 +14,7 @@ Output: a dict with `ranking` (groups of response ids, best first), `outcome` (w
 `display_order`.
 """
 
+from annotation.core.numbers import whole_number
 from annotation.kinds.slots import slot_index, slot_letter, slot_letters
 
 STRENGTHS = {"slightly": 1, "clearly": 2, "much": 3}
@@ -39,8 +40,8 @@ def slot_of(token, n: int) -> int:
             slot = n - 1 if n == 2 else -1
         elif slot_index(text) >= 0:
             slot = slot_index(text)
-        elif text.isdigit():
-            slot = int(text)
+        elif whole_number(text) is not None:
+            slot = whole_number(text)
         else:
             slot = -1
     if not 0 <= slot < n:

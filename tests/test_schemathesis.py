@@ -1,6 +1,7 @@
 """Schemathesis against the API, in-process (WSGI): every operation of /api/schema/, called with the
-tokens of a seeded project's admin, lead and annotator, must answer without a 500, with a status code
-the schema documents and a body that matches the schema (error bodies included).
+tokens of a seeded project's admin, lead and annotator and of an outsider (no member of it), must answer
+without a 500, with a status code the schema documents and a body that matches the schema (error bodies
+included).
 
 Bounded: a fixed number of derandomized examples per operation and role, no example database. Path
 parameters named `project_id` point at the seeded project (else nearly every call would be a 404);
@@ -45,7 +46,8 @@ def operations():
 def tokens(users, project, items):
     make_items(project, users["lead"], 3, start=10)
     return {
-        role: Token.objects.get_or_create(user=users[role])[0].key for role in ("admin", "lead", "annotator")
+        role: Token.objects.get_or_create(user=users[role])[0].key
+        for role in ("admin", "lead", "annotator", "outsider")
     }
 
 

@@ -18,6 +18,7 @@ import re
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.http import QueryDict
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, serializers
 from rest_framework.exceptions import NotFound, PermissionDenied
@@ -26,6 +27,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from annotation.core import worker_stack
 from annotation.core.errors import RowErrors, ServiceError
+from annotation.core.numbers import MAX_ID  # noqa: F401 (serializers import the limit from here)
 from annotation.core.parsers import has_lone_surrogate
 from annotation.core.permissions import can, remember_role, with_caller_role
 from annotation.core.schema import ERRORS_SCHEMA
@@ -164,13 +166,29 @@ def safe_text(value):
 
 def validated(serializer_class, data, **kwargs) -> dict:
     serializer = serializer_class(data=data, **kwargs)
+    flat = _flat_nested(serializer, data)
+    if flat:
+        raise exceptions.ValidationError(flat)
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
 
 
+def _flat_nested(serializer, data) -> dict:
+    """A form or query string (a QueryDict) naming an object-valued field by its plain name
+    (`filters=...`): DRF reads such a field only from `filters.key` entries and drops the plain one in
+    silence (a filtered action then ran unfiltered). Refused, naming the field."""
+    if not isinstance(data, QueryDict):
+        return {}
+    nested = (serializers.BaseSerializer, serializers.DictField)
+    return {
+        name: ["An object: send the request as JSON (Content-Type: application/json)."]
+        for name, field in serializer.fields.items()
+        if isinstance(field, nested) and not field.read_only and name in data
+    }
+
+
 # --- shared serializer limits and fields --------------------------------------------------------
 
-MAX_ID = 2**63 - 1  # BigAutoField
 MAX_POSITIVE_INT = 2**31 - 1
 MAX_SMALL_INT = 2**15 - 1
 MAX_TEXT = 200_000

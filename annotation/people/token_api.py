@@ -5,6 +5,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
@@ -57,6 +58,8 @@ class TokenView(ObtainAuthToken):
 
     throttle_scope = "auth"  # settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], per client address
     throttle_classes = [ScopedRateThrottle]
+    # ObtainAuthToken names DRF's own parsers (a 2,000-level nested body was a RecursionError, a 500)
+    parser_classes = api_settings.DEFAULT_PARSER_CLASSES
 
     def post(self, request, *args, **kwargs):
         username = request.data.get("username") if hasattr(request.data, "get") else None

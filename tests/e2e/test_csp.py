@@ -1,20 +1,26 @@
 """The pages under the Content-Security-Policy in a real browser: a lead opens the main pages (review,
-compare, dashboard, agreement, leaderboard, pairs, a training run, an evaluation report, the rubric
+compare, dashboard, agreement, leaderboard, pairs (a bulk approval with its busy indicator), the Items page
+with its filters, a training run, an evaluation report, the rubric
 builder, the API docs), the charts draw, htmx swaps work, and the browser reports no violation (the
 `securitypolicyviolation` events of every page, and console errors naming the policy). A planted
 inline style proves the listener hears violations."""
 
+import re
+
 import pytest
 
 from annotation.quality.reports import recompute_agreement
+from preferences.models import PairStatus
 from preferences.services import recompute_consensus
 from tests.annotation.test_agreement_reports import planted  # noqa: F401 - fixture
 from tests.conftest import make_items
 from tests.e2e.conftest import login
 from tests.e2e.test_charts import dpo_run, wait_drawn  # noqa: F401 - fixture
+from tests.e2e.test_feedback import BUSY, Held
 from tests.evaluation.factories import version
 from tests.evaluation.test_pages import report_for
 from tests.preferences.factories import judge, make_cmp_project, make_comparisons
+from tests.training.factories import make_pairs
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -68,6 +74,7 @@ def test_main_pages_work_under_the_policy(page, live_server, users, planted, dpo
         judge(prefs, users["annotator2"], prefer="model-b")
     recompute_consensus(project=prefs, actor=users["lead"])
     make_comparisons(prefs, users["admin"], 1, prefix="Triple", models=("m1", "m2", "m3"))
+    bulk_pair = make_pairs(prefs, users["lead"], ["Bulk under the policy?"], status=PairStatus.CANDIDATE)[0]
     model = version(project)
     report_for(model)
 
@@ -116,6 +123,25 @@ def test_main_pages_work_under_the_policy(page, live_server, users, planted, dpo
     wait_drawn(page, "chart-strength", 2)
     visit(page, f"{base}/projects/{prefs.pk}/pairs/", violations)
     page.wait_for_selector("#id_recompute_min_confidence.input-narrow")
+    # the bulk bar: select a pair, approve it (htmx); the button shows 'Working…' while the POST is held
+    page.wait_for_function("() => Boolean(document.querySelector('#pairs-bulk')['htmx-internal-data'])")
+    page.locator(f"#select-{bulk_pair.pk}").click()
+    page.wait_for_function("() => document.querySelector('#selected-count').innerText === '1 selected'")
+    held = Held(page, re.compile(r"/pairs/bulk/"))
+    page.click("#bulk-approve")
+    page.wait_for_function(BUSY, arg="#bulk-approve")
+    held.release()
+    page.wait_for_function("() => (document.querySelector('.notice') || {}).innerText === '1 pair approved.'")
+    page.unroute(re.compile(r"/pairs/bulk/"))
+
+    # the Items page with every filter in the address, then a search swapped in place
+    visit(page, f"{base}/projects/{project.pk}/items/?q=Question&gold=no&disputed=no&active_learning=no&size=25",
+          violations)  # fmt: skip
+    page.wait_for_function("() => document.querySelector('#item-count') !== null")
+    page.fill("#item-search", "Answer")
+    page.click("#item-filters button[type=submit]")
+    page.wait_for_function("() => location.search.includes('q=Answer')")
+    page.wait_for_function("() => document.querySelectorAll('#items tbody tr').length > 0")
 
     visit(page, f"{base}/runs/{dpo_run.pk}/", violations)
     wait_drawn(page, "chart-loss", 2)

@@ -203,3 +203,18 @@ def test_the_bulk_page_action_reads_the_same_statements_for_2_or_40_pairs(
         counts.append(len(ctx.captured_queries))
     assert counts[0] == counts[1]
     assert statuses(many) == [PairStatus.APPROVED] * 40
+
+
+def test_bulk_api_takes_json_only(project, users):
+    """A form-encoded `filters=...` is no nested object to DRF: it was dropped in silence and the
+    threshold approved every candidate of the project. Only JSON is taken (415 otherwise)."""
+    wide = candidates(project, users, 2, confidence=0.9)
+    client = client_for(users["lead"])
+    form = {"action": "approve", "min_confidence": "0.5", "filters": "model=nobody"}
+    encoded = "action=approve&min_confidence=0.5&filters=model%3Dnobody"
+    assert (
+        client.post(api_url(project), encoded, content_type="application/x-www-form-urlencoded").status_code
+        == 415
+    )
+    assert client.post(api_url(project), form, format="multipart").status_code == 415
+    assert statuses(wide) == [PairStatus.CANDIDATE] * 2
