@@ -19,6 +19,16 @@ from tests.e2e.conftest import browser, login  # noqa: F401 - fixture
 pytestmark = [pytest.mark.browser, pytest.mark.django_db]
 
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Overrides tests/conftest.py's per-test cache.clear() in this module: the default cache is a table
+    in the database, and on PostgreSQL that DELETE, inside the test's open transaction, locks the rows
+    the live server's page views then update (the pairs page's counts): a page visited twice by the
+    module hung until the test ended. The module's pages only read the seeded project."""
+
+
 BLOCKING = {"serious", "critical"}
 
 # (role, name, path with {placeholders} filled from the seeded ids)
