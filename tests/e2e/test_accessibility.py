@@ -19,6 +19,16 @@ from tests.e2e.conftest import browser, login  # noqa: F401 - fixture
 pytestmark = [pytest.mark.browser, pytest.mark.django_db]
 
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Overrides tests/conftest.py's per-test cache.clear() in this module: the default cache is a table
+    in the database, and on PostgreSQL that DELETE, inside the test's open transaction, locks the rows
+    the live server's page views then update (the pairs page's counts): a page visited twice by the
+    module hung until the test ended. The module's pages only read the seeded project."""
+
+
 BLOCKING = {"serious", "critical"}
 
 # (role, name, path with {placeholders} filled from the seeded ids)
@@ -225,7 +235,12 @@ FOCUS_RING = """() => {
 
 @pytest.mark.parametrize(
     ("role", "path"),
-    [("lead", "/projects/{project}/settings/"), ("annotator1", "/projects/{project}/review/")],
+    [
+        ("lead", "/projects/{project}/settings/"),
+        ("annotator1", "/projects/{project}/review/"),
+        ("lead", "/projects/{project}/pairs/"),
+        ("lead", "/projects/{project}/items/"),
+    ],
 )
 def test_keyboard_focus_is_always_visible(site, pages, role, path):
     """Tab through the first controls of a page: every focused element draws a focus ring."""
@@ -243,3 +258,71 @@ def test_keyboard_focus_is_always_visible(site, pages, role, path):
     assert len(seen) >= 10, seen
     invisible = [f for f in seen if not f["ring"]]
     assert not invisible, f"focused without a visible ring: {invisible}"
+
+
+def blocking_violations(page) -> list:
+    page.add_script_tag(path=str(AXE))
+    return [v for v in page.evaluate(AXE_RUN) if v["impact"] in BLOCKING]
+
+
+def describe(blocking) -> str:
+    return "\n".join(
+        f"  [{v['impact']}] {v['id']}: {v['help']} at {v['targets']}\n    {v['summary']}" for v in blocking
+    )
+
+
+def test_pairs_page_with_a_selection_and_the_help_open(site, pages):
+    """The bulk curation states: rows selected by keyboard (a cursor, checked boxes, the count) and the
+    shortcuts help open; then the counts line after a bulk approve swapped the panel in."""
+    base, ids = site
+    page = pages["lead"]
+    page.goto(base + "/projects/{project}/pairs/".format(**ids))
+    page.wait_for_function("() => Boolean(document.querySelector('#pairs-bulk')['htmx-internal-data'])")
+    page.locator("body").focus()
+    for key in ("j", "x"):  # the seed's one pair
+        page.keyboard.press(key)
+    page.wait_for_function("() => document.querySelector('#selected-count').innerText === '1 selected'")
+    page.keyboard.press("?")
+    page.wait_for_function("() => !document.getElementById('pairs-help').hidden")
+    assert not (blocking := blocking_violations(page)), "pairs, selected, help open:\n" + describe(blocking)
+    page.keyboard.press("Escape")
+    page.wait_for_function("() => document.getElementById('pairs-help').hidden")
+    page.reload()  # axe's script goes with the page; the state after a bulk action, freshly checked
+    page.wait_for_function("() => Boolean(document.querySelector('#pairs-bulk')['htmx-internal-data'])")
+    page.locator("#select-all").check()
+    page.locator("#bulk-exclude").click()
+    page.wait_for_function(
+        "() => document.querySelector('.notice') && document.querySelectorAll('#pairs tr.status-excluded').length > 0"
+    )
+    assert not (blocking := blocking_violations(page)), "pairs, after a bulk exclude:\n" + describe(blocking)
+
+
+def test_items_page_with_a_search_and_a_response_open(site, pages):
+    base, ids = site
+    page = pages["lead"]
+    page.goto(base + "/projects/{project}/items/".format(**ids))
+    page.locator("#item-search").fill("Question")
+    page.locator("select[name=kind]").select_option("sft")
+    page.locator("select[name=size]").select_option("25")
+    page.locator("#item-search").press("Enter")
+    page.wait_for_url("**q=Question**")
+    page.locator("details.item-response summary").first.click()
+    page.wait_for_function("() => document.querySelector('details.item-response[open]') !== null")
+    assert not (blocking := blocking_violations(page)), "items, searched, a response open:\n" + describe(
+        blocking
+    )
+
+
+def test_adjudication_panel_with_a_decision_chosen(site, pages):
+    """Each decision shows its own fields (adjudicate.js): every one of those states passes."""
+    base, ids = site
+    page = pages["lead"]
+    for decision in ("override", "edit_gold", "more", "discard"):
+        page.goto(base + "/items/{disputed}/adjudicate/".format(**ids))
+        page.locator(f"input[name=decision][value={decision}]").check()
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('[data-decisions]')].some((el) => !el.hidden)"
+            if decision != "discard"
+            else "() => document.querySelector('input[name=decision][value=discard]').checked"
+        )
+        assert not (blocking := blocking_violations(page)), f"adjudicate, {decision}:\n" + describe(blocking)

@@ -297,6 +297,23 @@ def test_lead_screens(site, pages):
 
     page = go(pages, site, "lead", "/projects/{project}/pairs/")
     snap(page, "lead-pairs")
+    # bulk curation by keyboard: the cursor's row selected (j x), the count, the shortcuts open
+    page.wait_for_function("() => Boolean(document.querySelector('#pairs-bulk')['htmx-internal-data'])")
+    page.locator("body").focus()
+    for key in ("j", "x", "?"):
+        page.keyboard.press(key)
+    page.wait_for_function("() => !document.getElementById('pairs-help').hidden")
+    assert page.locator("#selected-count").inner_text() == "1 selected"
+    assert "Approve the selected pairs" in text(page, "#pairs-help")
+    snap(page, "lead-pairs-bulk")
+    page.keyboard.press("Escape")
+
+    page = go(pages, site, "lead", "/projects/{project}/items/?q=invoice&kind=sft&size=25")
+    page.locator("details.item-response summary").first.click()
+    page.wait_for_function("() => document.querySelector('details.item-response[open]') !== null")
+    assert "invoices" in text(page).lower()
+    assert "Question 0?" not in text(page)  # the search left the seed's items out
+    snap(page, "lead-items")
 
     page = go(pages, site, "lead", "/projects/{project}/audit/")
     assert "judgment" in text(page)

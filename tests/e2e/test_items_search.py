@@ -69,3 +69,38 @@ def test_lead_searches_filters_and_pages_the_items(page, live_server, project, u
     page.click("#item-filters button[type=submit]")
     count_is(page, "0 items match.")
     assert page.locator("#items-empty").inner_text().startswith("No items match these filters.")
+
+
+BOX = """(selector) => { const s = getComputedStyle(document.querySelector(selector));
+  return [s.borderTopLeftRadius, s.paddingLeft, s.borderTopStyle, s.borderTopColor].join(' '); }"""
+
+
+def test_search_and_gold_boxes_look_like_the_other_text_boxes(page, live_server, project, users):
+    """The search box (type=search) and the gold text box (no type) were left with the browser's own
+    small, square style beside the styled tag box."""
+    make_items(project, users["lead"], 1)
+    login(page, live_server, "lead")
+    page.goto(f"{live_server.url}/projects/{project.pk}/items/")
+    tag = page.evaluate(BOX, "#item-filters input[name=tag]")
+    assert page.evaluate(BOX, "#item-search") == tag
+    assert page.evaluate(BOX, "#items input[name=text]") == tag
+
+
+def test_the_items_page_filters_without_javascript(browser, live_server, project, users, world):  # noqa: F811
+    """JavaScript off: the filter form is a plain GET, the results and the form keep the query."""
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    try:
+        login(page, live_server, "lead")
+        page.goto(f"{live_server.url}/projects/{project.pk}/items/")
+        assert page.locator("#item-count").inner_text() == "5 items match."
+        page.fill("#item-search", "dough")
+        page.select_option("select[name=disputed]", "yes")
+        page.click("#item-filters button[type=submit]")
+        page.wait_for_url("**q=dough**")
+        assert page.locator("#item-count").inner_text() == "1 item matches."
+        assert page.locator(f"#item-{world['bread'].pk}").count() == 1
+        assert page.input_value("#item-search") == "dough"
+        assert page.input_value("select[name=disputed]") == "yes"
+    finally:
+        context.close()

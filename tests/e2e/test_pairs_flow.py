@@ -119,3 +119,36 @@ def test_bulk_approve_by_keyboard(page, live_server, users, project, rows):
     events = AuditEvent.objects.filter(verb=curation.VERB).order_by("id")
     assert [e.data["count"] for e in events] == [2, 1, 3]
     assert len(dialogs) == 1
+
+
+def test_a_pending_bulk_action_is_busy_then_idle_again(page, live_server, users, project, rows):
+    """busy.js and the keyboard together: while a bulk approve is held on its way, its button is disabled
+    and says "Working…", a second `a` sends nothing; once the panel is swapped in, the new buttons are
+    enabled, and one request (one audit event) changed the pairs."""
+    login(page, live_server, "lead")
+    page.goto(f"{live_server.url}/projects/{project.pk}/pairs/")
+    page.wait_for_function("() => Boolean(document.querySelector('#pairs-bulk')['htmx-internal-data'])")
+    held = []
+    page.route("**/pairs/bulk/**", lambda route: held.append(route))
+    page.locator("body").focus()
+    for key in ("j", "x"):
+        page.keyboard.press(key)
+    page.keyboard.press("a")
+    page.wait_for_function(
+        "() => { const b = document.querySelector('#bulk-approve');"
+        " return b.disabled && b.getAttribute('aria-busy') === 'true'"
+        " && document.querySelector('#pairs-bulk .busy-indicator').innerText === 'Working…'; }"
+    )
+    page.keyboard.press("a")  # the button is disabled: nothing is sent
+    page.keyboard.press("e")  # nor through the other button of the busy form
+    assert len(held) == 1
+    held[0].continue_()
+    wait_status(page, rows[0], "approved")
+    wait_counts(page, "6 pairs: 5 candidate, 1 approved, 0 excluded.")
+    page.wait_for_function(
+        "() => !document.querySelector('#bulk-approve').disabled && !document.querySelector('[aria-busy=true]')"
+        " && !document.querySelector('.busy-indicator')"
+    )
+    assert len(held) == 1
+    assert [e.data["count"] for e in AuditEvent.objects.filter(verb=curation.VERB)] == [1]
+    assert statuses(rows) == [PairStatus.APPROVED] + [PairStatus.CANDIDATE] * 5
