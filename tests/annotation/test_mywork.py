@@ -261,3 +261,12 @@ def test_no_note_when_the_project_sets_no_minimum(client, users, project):
     client.force_login(users["annotator"])
     html = review_submit(client, project, users, 1, **HX).content.decode()
     assert 'id="rushed-note"' not in html
+
+
+@pytest.mark.django_db
+def test_no_rushed_figure_without_a_project_minimum(client, users, project):
+    """A project with no minimum time per item has no "rushed" (the page said "faster than 0 s")."""
+    project_services.update_project(project=project, actor=users["admin"], min_seconds_per_item=0)
+    make_items(project, users["lead"], 1)
+    html = my_page(client, users["annotator"], project).content.decode()
+    assert 'id="my-judgments"' in html and 'id="my-rushed"' not in html and "faster than 0 s" not in html
