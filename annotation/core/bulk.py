@@ -62,9 +62,10 @@ def upsert(
             cur.execute("DROP TABLE _upsert")
             return n
         placeholders = ", ".join(["%s"] * len(columns))
+        changed = " OR ".join(f"{table}.{q(c)} IS NOT excluded.{q(c)}" for c in compare)  # SQLite: null-safe
         sql = (
             f"INSERT INTO {table} ({cols}) VALUES ({placeholders}) "
-            f"ON CONFLICT ({', '.join(q(c) for c in conflict)}) DO UPDATE SET {sets}"
+            f"ON CONFLICT ({', '.join(q(c) for c in conflict)}) DO UPDATE SET {sets} WHERE {changed}"
         )
         batch = []
         for row in rows:

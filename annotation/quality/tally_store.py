@@ -150,6 +150,14 @@ def stored_sums(project) -> dict:
     }
 
 
+def snapshot():
+    """Make the transaction just opened read one snapshot (PostgreSQL: repeatable read; nothing when the
+    atomic block is nested in an outer transaction, whose isolation is set)."""
+    if connection.vendor == "postgresql" and len(connection.atomic_blocks) == 1:
+        with connection.cursor() as cur:
+            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+
+
 def _lock(project):
     Project.objects.select_for_update(no_key=True).filter(pk=project.pk).first()
 

@@ -1,0 +1,99 @@
+"""Dawid-Skene outside the incremental recompute: the latest fit kept, the refit debounced.
+
+The agreement sums are updated incrementally (annotation.quality.tally_store), but the Dawid-Skene fit
+is not a sum: it is an EM over every current vote of the project (a million votes: ~10 s). An
+incremental recompute run by the worker therefore keeps the latest fit (`stored_fit`: the
+`AnnotatorReliability` rows, as of the latest report's "reliability_as_of") and `schedule`s one refit:
+a task queued `TUNELOOP_RELIABILITY_REFIT_SECONDS` later, at most one pending per project (the cache
+key is added atomically and removed when the refit starts), which recomputes the report from the stored
+sums with a fresh fit (annotation.quality.reports.refit). A full recompute, and any recompute when no
+worker is configured (`inline`), fits in place as before. The page shows "reliability as of …".
+"""
+
+from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone
+
+from annotation.core import bulk, recomputes
+from annotation.models import AgreementReport, AnnotatorReliability
+
+
+def inline(since) -> bool:
+    """Whether a recompute refits Dawid-Skene itself: a full one, or any when no worker runs tasks."""
+    return since is None or not recomputes.worker_configured()
+
+
+def _key(project) -> str:
+    return f"tuneloop:reliability-refit:{project.pk}"
+
+
+def schedule(project) -> bool:
+    """Queue the project's refit `TUNELOOP_RELIABILITY_REFIT_SECONDS` from now unless one is pending;
+    whether one was queued."""
+    from annotation.quality.tasks import refit_reliability  # the tasks import the reports, which import us
+
+    delay = settings.TUNELOOP_RELIABILITY_REFIT_SECONDS
+    if not cache.add(_key(project), 1, timeout=delay + 3600):  # pending (the key outlives a slow worker)
+        return False
+    refit_reliability.apply_async(args=[project.pk], countdown=delay)
+    return True
+
+
+def started(project) -> None:
+    """A refit starts: a later change queues the next one."""
+    cache.delete(_key(project))
+
+
+def stored_fit(project):
+    """(f(kind, annotators, labels) -> {annotator: (accuracy, weight)}, the fit's time) from the
+    latest fit; None when there is none to keep (no report yet, or one stored before this field)."""
+    latest = AgreementReport.objects.filter(project=project).order_by("-id").values_list("data", flat=True)
+    as_of = ((latest.first() or {}) or {}).get("reliability_as_of")
+    if as_of is None:
+        return None
+    rows = AnnotatorReliability.objects.filter(project=project).values_list(
+        "kind", "annotator_id", "accuracy", "weight"
+    )
+    fitted = {(kind, a): (accuracy, weight) for kind, a, accuracy, weight in rows}
+
+    def fit(kind, annotators, labels):
+        return {a: fitted[(kind, a)] for a in annotators if (kind, a) in fitted}
+
+    return fit, as_of
+
+
+def write_reliability(project, report, data) -> None:
+    """Bring `AnnotatorReliability` to the report's figures, writing only the rows that changed."""
+    now = timezone.now()
+    rows = {
+        (row["user_id"], kind): (row["reliability"], row["weight"], row["judgments"])
+        for kind, members in data["annotators"].items()
+        for row in members
+        if row.get("weight") is not None
+    }
+    bulk.upsert(
+        AnnotatorReliability,
+        [
+            "project_id",
+            "annotator_id",
+            "kind",
+            "accuracy",
+            "weight",
+            "n_judgments",
+            "report_id",
+            "updated_at",
+        ],
+        ((project.pk, a, kind, *values, report.pk, bulk.when(now)) for (a, kind), values in rows.items()),
+        conflict=["project_id", "annotator_id", "kind"],
+        update=["accuracy", "weight", "n_judgments", "report_id", "updated_at"],
+        compare=["accuracy", "weight", "n_judgments"],
+    )
+    stale = [
+        pk
+        for pk, a, kind in AnnotatorReliability.objects.filter(project=project).values_list(
+            "id", "annotator_id", "kind"
+        )
+        if (a, kind) not in rows
+    ]
+    if stale:
+        AnnotatorReliability.objects.filter(pk__in=stale).delete()
