@@ -62,7 +62,7 @@ def key_of(text: str) -> tuple:
 
 def _counts(values: dict) -> Counter:
     """How often each (encoded) answer is among `values`' values, in first-seen order."""
-    return Counter(enc(v) for v in values.values())
+    return Counter(map(enc, values.values()))
 
 
 def _scope(out: Counter, scope: tuple, values: dict):
@@ -144,9 +144,10 @@ def _gold(out: Counter, state: dict, kind: str, cells: list):
             out[("GK", kind, a, enc(label), enc(known))] += 1
 
 
-def contributions(state: dict) -> Counter:
-    """The item's part of every sum of the report, {key: integer} (zero entries left out)."""
-    out = Counter()
+def contributions(state: dict, out: Counter | None = None) -> Counter:
+    """The item's part of every sum of the report, {key: integer} (zero entries left out); added to
+    `out` when given (a full rebuild sums every item's part into one Counter: `nonzero` at the end)."""
+    out = Counter() if out is None else out
     cells = state.get("j") or []
     if not cells:
         return out
@@ -202,6 +203,11 @@ def votes(state: dict) -> dict:
     if state.get("g"):
         return {}
     return {cell[0]: str(cell[2]) for cell in state.get("j") or [] if cell[2] is not None}
+
+
+def nonzero(sums: Counter) -> dict:
+    """The sums without their zero entries (what `add` keeps)."""
+    return {k: v for k, v in sums.items() if v}
 
 
 def add(sums: dict, part: Counter, sign: int = 1) -> None:
