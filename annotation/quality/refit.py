@@ -10,12 +10,16 @@ sums with a fresh fit (annotation.quality.reports.refit). A full recompute, and 
 worker is configured (`inline`), fits in place as before. The page shows "reliability as of …".
 """
 
+import logging
+
 from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
 from annotation.core import bulk, recomputes
 from annotation.models import AgreementReport, AnnotatorReliability
+
+log = logging.getLogger(__name__)
 
 
 def inline(since) -> bool:
@@ -28,14 +32,22 @@ def _key(project) -> str:
 
 
 def schedule(project) -> bool:
-    """Queue the project's refit `TUNELOOP_RELIABILITY_REFIT_SECONDS` from now unless one is pending;
-    whether one was queued."""
+    """Queue the project's refit `TUNELOOP_RELIABILITY_REFIT_SECONDS` from now unless one is pending
+    or no worker runs tasks (a caller that skipped the fit without one refits itself); whether one
+    was queued. A broker that does not answer leaves nothing pending: the next recompute queues it."""
     from annotation.quality.tasks import refit_reliability  # the tasks import the reports, which import us
 
+    if not recomputes.worker_configured():
+        return False
     delay = settings.TUNELOOP_RELIABILITY_REFIT_SECONDS
     if not cache.add(_key(project), 1, timeout=delay + 3600):  # pending (the key outlives a slow worker)
         return False
-    refit_reliability.apply_async(args=[project.pk], countdown=delay)
+    try:
+        refit_reliability.apply_async(args=[project.pk], countdown=delay)
+    except Exception as exc:  # the broker is down: not pending, so the next recompute tries again
+        cache.delete(_key(project))
+        log.warning("reliability refit of project %s not queued: %s", project.pk, exc)
+        return False
     return True
 
 

@@ -241,10 +241,10 @@ def _batches(project):
 
 def fresh_sums(project) -> dict:
     """The sums a full rebuild would store, computed without writing anything (tests compare)."""
-    acc = Counter()
+    acc, memo = Counter(), {}
     for _batch, states in _batches(project):
         for state in states.values():
-            contributions(state, acc)
+            contributions(state, acc, memo)
     sums = nonzero(acc)
     sums[OK] = 1
     sums[EXTERNAL] = int(project.count_external_judgments)
@@ -276,11 +276,11 @@ def full(project, progress=None) -> dict:
         AgreementTally.objects.filter(project=project).delete()
         AgreementItemState.objects.filter(project=project).delete()
         AgreementVote.objects.filter(project=project).delete()
-    acc, done = Counter(), 0
+    acc, memo, done = Counter(), {}, 0
     total = Item.objects.filter(project=project).count()
     for items, states in _batches(project):
         for state in states.values():
-            contributions(state, acc)
+            contributions(state, acc, memo)
         with transaction.atomic():  # bulk.upsert's temporary table lives for one transaction
             _write_states(project, states, fresh=True)
         done += len(items)
