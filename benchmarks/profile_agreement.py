@@ -87,7 +87,8 @@ def main():
         profiled("full rebuild", lambda: reports.recompute_agreement(project=project), args.top)
     since = timezone.now()
     resubmit(project, args.new)
-    profiled(f"incremental after {args.new}", lambda: reports.recompute_agreement(project=project, since=since),
+    profiled(f"incremental after {args.new} (fit kept)",
+             lambda: reports.recompute_agreement(project=project, since=since, refit=False),
              args.top)  # fmt: skip
 
 

@@ -25,6 +25,9 @@ Report layout (`AgreementReport.data`, JSON; nan is stored as null):
               consensus (drift: an annotator whose agreement falls week after week);
   gold:       per annotator over all kinds: gold items judged, correct, accuracy, score accuracy
               (report.gold_table; reports stored before it was added lack it).
+  reliability_as_of: when the Dawid-Skene fit behind the annotators' reliability and weight was made
+              (computed_at, or an earlier report's when an incremental run kept the fit:
+              annotation.quality.refit); reports stored before it was added lack it.
 """
 
 from django.db import transaction

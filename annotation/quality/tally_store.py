@@ -6,7 +6,12 @@ the mode it used: "incremental" subtracts the stored contribution of every item 
 in batches of `BATCH` items (a few queries each, memory flat) and writes the sums at the end. A full
 rebuild runs when asked (`since=None`) and whenever the stored sums are not known complete (the
 `["ok"]` row: a full rebuild deletes it first and writes it last). `reliability_fit(project)` fits
-Dawid-Skene per kind from the stored states (the one figure that is not a sum).
+Dawid-Skene per kind from the stored votes (the one figure that is not a sum; annotation.quality.refit
+says when). Where a full rebuild's time goes (benchmarks/README.md, profile_agreement.py): reading
+the judgments (JSON read as text: scores decoded once per distinct text, payloads only when a hook
+reads them; the ISO week computed by PostgreSQL), the kinds' hooks per judgment, each item's part of
+the sums (`tally.contributions`, scope parts memoised across items), and writing the states and votes
+(COPY straight into the emptied tables).
 """
 
 import json

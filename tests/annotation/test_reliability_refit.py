@@ -28,7 +28,9 @@ def _figures(data):
 
 def _fit(data):
     return {
-        (kind, r["user_id"]): (r["reliability"], r["weight"]) for kind, rows in data["annotators"].items() for r in rows
+        (kind, r["user_id"]): (r["reliability"], r["weight"])
+        for kind, rows in data["annotators"].items()
+        for r in rows
     }
 
 
@@ -86,9 +88,28 @@ def test_reliability_rows_are_rewritten_only_where_they_changed(crowd):  # noqa:
     assert after.keys() == before.keys()
     rewritten = {pk for pk in after if after[pk] != before[pk]}
     assert rewritten == set(
-        AnnotatorReliability.objects.filter(project=project, annotator_id=changed_row["user_id"], kind="sft")
-        .values_list("id", flat=True)
+        AnnotatorReliability.objects.filter(
+            project=project, annotator_id=changed_row["user_id"], kind="sft"
+        ).values_list("id", flat=True)
     )
     gone = data["annotators"]["sft"].pop()
     refit.write_reliability(project, again, data)
-    assert not AnnotatorReliability.objects.filter(project=project, annotator_id=gone["user_id"], kind="sft").exists()
+    assert not AnnotatorReliability.objects.filter(
+        project=project, annotator_id=gone["user_id"], kind="sft"
+    ).exists()
+
+
+def test_an_incremental_run_keeping_the_fit_has_statements_that_do_not_grow(crowd, worker):  # noqa: F811
+    from tests.annotation.test_agreement_incremental import _statements
+
+    project, people, lead = crowd
+    _judge_all(project, people, 3, lead, 0)
+    reports.recompute_agreement(project=project)
+    since = timezone.now()
+    _judge_all(project, people, 2, lead, 100)
+    small = _statements(lambda: reports.recompute_agreement(project=project, since=since))
+    refit.started(project)  # the same cache state for both (a database cache costs statements)
+    since = timezone.now()
+    _judge_all(project, people, 8, lead, 200)
+    large = _statements(lambda: reports.recompute_agreement(project=project, since=since))
+    assert small == large and len(worker) == 2
