@@ -216,10 +216,10 @@ def _write_sums(project, sums: dict, keys=None):
 def stored_sums(project) -> dict:
     rows = list(AgreementTally.objects.filter(project=project).values_list("key", "value"))
     keys = json.loads("[" + ",".join(k for k, _ in rows) + "]")  # one parse, not one per key (key_of)
-    return {
-        tuple(tuple(x) if isinstance(x, list) else x for x in key): v
-        for key, (_k, v) in zip(keys, rows, strict=True)
-    }
+    out = {}
+    for key, (_text, value) in zip(keys, rows, strict=True):  # key_of's tuples: a scope is the first item
+        out[(tuple(key[0]), *key[1:]) if type(key[0]) is list else tuple(key)] = value
+    return out
 
 
 def snapshot():
