@@ -12,6 +12,7 @@ worker is configured (`inline`), fits in place as before. The page shows "reliab
 
 import logging
 
+from celery import current_app
 from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
@@ -20,6 +21,7 @@ from annotation.core import bulk, recomputes
 from annotation.models import AgreementReport, AnnotatorReliability
 
 log = logging.getLogger(__name__)
+TASK = "annotation.tasks.refit_reliability"
 
 
 def inline(since) -> bool:
@@ -31,19 +33,23 @@ def _key(project) -> str:
     return f"tuneloop:reliability-refit:{project.pk}"
 
 
+def _send(project_id: int, delay: float) -> None:
+    """Publish annotation.tasks.refit_reliability by name (its module imports the reports, which
+    import this one)."""
+    current_app.send_task(TASK, args=[project_id], countdown=delay)
+
+
 def schedule(project) -> bool:
     """Queue the project's refit `TUNELOOP_RELIABILITY_REFIT_SECONDS` from now unless one is pending
     or no worker runs tasks (a caller that skipped the fit without one refits itself); whether one
     was queued. A broker that does not answer leaves nothing pending: the next recompute queues it."""
-    from annotation.quality.tasks import refit_reliability  # the tasks import the reports, which import us
-
     if not recomputes.worker_configured():
         return False
     delay = settings.TUNELOOP_RELIABILITY_REFIT_SECONDS
     if not cache.add(_key(project), 1, timeout=delay + 3600):  # pending (the key outlives a slow worker)
         return False
     try:
-        refit_reliability.apply_async(args=[project.pk], countdown=delay)
+        _send(project.pk, delay)
     except Exception as exc:  # the broker is down: not pending, so the next recompute tries again
         cache.delete(_key(project))
         log.warning("reliability refit of project %s not queued: %s", project.pk, exc)

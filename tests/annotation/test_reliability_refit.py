@@ -18,7 +18,7 @@ def worker(settings, monkeypatch):
     settings.TUNELOOP_ASYNC_AGREEMENT = True
     settings.CELERY_TASK_ALWAYS_EAGER = False
     queued = []
-    monkeypatch.setattr(tasks.refit_reliability, "apply_async", lambda args, countdown: queued.append(args))
+    monkeypatch.setattr(refit, "_send", lambda project_id, delay: queued.append([project_id]))
     return queued
 
 
@@ -97,6 +97,10 @@ def test_reliability_rows_are_rewritten_only_where_they_changed(crowd):  # noqa:
     assert not AnnotatorReliability.objects.filter(
         project=project, annotator_id=gone["user_id"], kind="sft"
     ).exists()
+
+
+def test_the_refit_task_is_the_one_published_by_name():
+    assert tasks.refit_reliability.name == refit.TASK
 
 
 def test_an_incremental_run_keeping_the_fit_has_statements_that_do_not_grow(crowd, worker):  # noqa: F811
