@@ -28,6 +28,7 @@ from django.utils import timezone
 from annotation.core import bulk, changes
 from annotation.core.reliability import SparseLabels, dawid_skene, reliability_weights
 from annotation.kinds import registry
+from annotation.kinds.base import Kind
 from annotation.models import (
     AgreementItemState,
     AgreementTally,
@@ -134,14 +135,26 @@ def _scores_cells(types, scores, memo):
     return found
 
 
+def _hooks(kind) -> tuple:
+    """The kind's strength, ranking and criterion_labels hooks; None for those it keeps from `Kind`
+    (which answer None, None and {} for every judgment: a million calls saved)."""
+    return tuple(
+        getattr(kind, name) if getattr(type(kind), name) is not getattr(Kind, name) else None
+        for name in ("strength", "ranking", "criterion_labels")
+    )
+
+
 def _state(item, kind, context, judgments, versions, memo) -> dict:
+    strength, ranking, criterion_labels = memo.get(kind) or memo.setdefault(kind, _hooks(kind))
     cells = []
     for j in judgments:
         number, types = versions.get(j.rubric_version_id, _NO_VERSION)
         scores = j.scores  # one object per distinct scores text (`_judgments`), alive meanwhile
         cells.append([
-            j.annotator_id, number, kind.label_of(j, context), kind.strength(j, context),
-            kind.ranking(j, context) or None, kind.criterion_labels(j, context),
+            j.annotator_id, number, kind.label_of(j, context),
+            strength(j, context) if strength else None,
+            (ranking(j, context) or None) if ranking else None,
+            criterion_labels(j, context) if criterion_labels else {},
             _scores_cells(types, scores, memo), j.week, scores if item.is_gold else {},
         ])  # fmt: skip
     state = {"k": item.kind, "g": item.is_gold, "j": cells}
