@@ -6,8 +6,11 @@ incremental recompute run by the worker therefore keeps the latest fit (`stored_
 `AnnotatorReliability` rows, as of the latest report's "reliability_as_of") and `schedule`s one refit:
 a task queued `TUNELOOP_RELIABILITY_REFIT_SECONDS` later, at most one pending per project (the cache
 key is added atomically and removed when the refit starts), which recomputes the report from the stored
-sums with a fresh fit (annotation.quality.reports.refit). A full recompute, and any recompute when no
+sums with a fresh fit under the project's lock, so that no incremental run's report with newer sums
+comes before it (annotation.quality.reports.refit). A full recompute, and any recompute when no
 worker is configured (`inline`), fits in place as before. The page shows "reliability as of …".
+Known gap: a refit that lands between an incremental run's sums and its report is overwritten by that
+report's kept fit; the next incremental run queues another refit.
 """
 
 import logging

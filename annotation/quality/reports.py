@@ -116,14 +116,12 @@ def refit(project) -> AgreementReport | None:
     """The debounced Dawid-Skene refit (annotation.quality.refit): the report from the stored sums with
     a fresh fit, stored as the latest; None when the sums are incomplete (the next recompute rebuilds)."""
     refit_module.started(project)
-    with transaction.atomic():
-        tally_store.snapshot()  # the sums and the votes the fit reads, as of one moment
+    with transaction.atomic():  # an incremental run waits: its report never precedes ours with newer sums
+        tally_store.hold(project)
         sums = tally_store.stored_sums(project)
         if sums.get(tally_store.OK) != 1:
             return None
-        data = from_sums(project, sums, refit=True)
-    with transaction.atomic():
-        return store(project, None, data, verb="agreement.refitted")
+        return store(project, None, from_sums(project, sums, refit=True), verb="agreement.refitted")
 
 
 def store(project, actor, data, verb="agreement.computed") -> AgreementReport:

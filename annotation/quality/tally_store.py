@@ -235,12 +235,10 @@ def stored_sums(project) -> dict:
     return out
 
 
-def snapshot():
-    """Make the transaction just opened read one snapshot (PostgreSQL: repeatable read; nothing when the
-    atomic block is nested in an outer transaction, whose isolation is set)."""
-    if connection.vendor == "postgresql" and len(connection.atomic_blocks) == 1:
-        with connection.cursor() as cur:
-            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+def hold(project):
+    """Lock the project's sums for the open transaction: no incremental run or full rebuild writes
+    sums or votes until it ends (the refit reads both, then stores its report, as of one moment)."""
+    _lock(project)
 
 
 def _lock(project):
