@@ -128,9 +128,9 @@ def _scores_cells(types, scores, memo):
     found = memo.get(key)
     if found is None:
         found = memo[key] = [
-            [key, types[key], score_value(types[key], v)]
-            for key, v in scores.items()
-            if key in types and v is not None
+            [name, types[name], score_value(types[name], v)]
+            for name, v in scores.items()
+            if name in types and v is not None
         ]
     return found
 
