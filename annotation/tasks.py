@@ -6,7 +6,12 @@ from celery import shared_task
 
 from annotation.core import broker, health, idempotency
 from annotation.importing.tasks import run_import_job
-from annotation.quality.tasks import compute_agreement, refresh_agreement_reports, run_agreement_recompute
+from annotation.quality.tasks import (
+    compute_agreement,
+    refit_reliability,
+    refresh_agreement_reports,
+    run_agreement_recompute,
+)
 from annotation.queue import services as queue_services
 
 
@@ -47,6 +52,7 @@ __all__ = [
     "compute_agreement",
     "flush_outbox",
     "purge_idempotency_keys",
+    "refit_reliability",
     "refresh_agreement_reports",
     "release_expired_leases",
     "worker_heartbeat",

@@ -2,7 +2,9 @@
 judgments, on a project seeded by benchmarks/scale_seed.py (`--name`, default "scale 1000000";
 seeded first when missing). The new judgments are resubmits: `--new` current judgments on non-gold
 items superseded by a copy with another answer (raw SQL, items stamped as the lifecycle does), and
-kept (the project is the benchmark's). Prints seconds, statements and the process's peak RSS.
+kept (the project is the benchmark's). Incremental runs keep the latest Dawid-Skene fit, as the
+worker does (annotation.quality.refit); the refit is timed on its own, and once more in place.
+Prints seconds, statements and the process's peak RSS.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench .venv/bin/python benchmarks/agreement_incremental.py \
         [--name "scale 1000000"] [--judgments 1000000] [--new 1000] [--skip-full] [--reference]
@@ -90,11 +92,17 @@ def main():
     if not args.skip_full:
         timed("full rebuild (states + sums + report)", lambda: reports.recompute_agreement(project=project))
     since = timezone.now()
-    timed("incremental, nothing changed", lambda: reports.recompute_agreement(project=project, since=since))
+    timed("incremental, nothing changed (fit kept)",
+          lambda: reports.recompute_agreement(project=project, since=since, refit=False))  # fmt: skip
     since = timezone.now()
     resubmit(project, args.new)
-    timed(f"incremental after {args.new:,} resubmitted judgments",
-          lambda: reports.recompute_agreement(project=project, since=since))  # fmt: skip
+    timed(f"incremental after {args.new:,} resubmitted judgments (fit kept)",
+          lambda: reports.recompute_agreement(project=project, since=since, refit=False))  # fmt: skip
+    timed("the debounced Dawid-Skene refit (reports.refit)", lambda: reports.refit(project))
+    since = timezone.now()
+    resubmit(project, args.new)
+    timed(f"incremental after {args.new:,} more, refitted in place",
+          lambda: reports.recompute_agreement(project=project, since=since, refit=True))  # fmt: skip
     if args.reference:
         timed("reference: every judgment into Python (before)", lambda: reports.reference_report(project))
     with open("/proc/loadavg") as f:

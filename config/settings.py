@@ -359,6 +359,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ACKS_LATE = True
 # How often beat recomputes the agreement report of projects with new judgments or adjudications.
 TUNELOOP_AGREEMENT_REFRESH_SECONDS = float(os.environ.get("TUNELOOP_AGREEMENT_REFRESH_SECONDS", "600"))
+# An incremental agreement recompute on the worker keeps the latest Dawid-Skene fit and queues a refit
+# this many seconds later (at most one pending per project: annotation.quality.refit).
+TUNELOOP_RELIABILITY_REFIT_SECONDS = float(os.environ.get("TUNELOOP_RELIABILITY_REFIT_SECONDS", "120"))
 # How often beat embeds new production samples, retrains due quality models and recomputes priorities.
 TUNELOOP_AL_REFRESH_SECONDS = float(os.environ.get("TUNELOOP_AL_REFRESH_SECONDS", "300"))
 CELERY_BEAT_SCHEDULE = {

@@ -25,6 +25,9 @@ Report layout (`AgreementReport.data`, JSON; nan is stored as null):
               consensus (drift: an annotator whose agreement falls week after week);
   gold:       per annotator over all kinds: gold items judged, correct, accuracy, score accuracy
               (report.gold_table; reports stored before it was added lack it).
+  reliability_as_of: when the Dawid-Skene fit behind the annotators' reliability and weight was made
+              (computed_at, or an earlier report's when an incremental run kept the fit:
+              annotation.quality.refit); reports stored before it was added lack it.
 """
 
 from django.db import transaction
@@ -34,8 +37,9 @@ from annotation.core import audit, changes
 from annotation.core.errors import Forbidden
 from annotation.core.permissions import can
 from annotation.kinds import registry
-from annotation.models import AgreementReport, AnnotatorReliability
+from annotation.models import AgreementReport
 from annotation.quality import facts, report, tally_report, tally_store
+from annotation.quality import refit as refit_module
 
 
 def reference_report(project) -> dict:
@@ -50,33 +54,49 @@ def build_report(project, progress=None, *, since=None) -> dict:
     return build(project, progress, since=since)[0]
 
 
-def build(project, progress=None, *, since=None) -> tuple[dict, str]:
+def build(project, progress=None, *, since=None, refit=True) -> tuple[dict, str]:
     """(the report, "full" | "incremental"): the project's sums brought up to date (redoing only the
     items changed at or after `since`; all of them when None: annotation.quality.tally_store), then
-    every figure from the sums (annotation.quality.tally_report) and Dawid-Skene from the states."""
+    every figure from the sums (annotation.quality.tally_report) and Dawid-Skene from the stored votes
+    (`refit`), or, with `refit` False, the annotators' reliability of the latest fit (`AnnotatorReliability`,
+    as of the report's "reliability_as_of"; annotation.quality.refit brings it up to date later)."""
     sums, mode = tally_store.refresh(project, since=since, progress=progress)
+    return from_sums(project, sums, refit=refit), mode
+
+
+def from_sums(project, sums: dict, *, refit=True) -> dict:
+    """The report from the project's sums; Dawid-Skene refitted (`refit`) or as last fitted."""
+    now = timezone.now().isoformat()
+    stored = None if refit else refit_module.stored_fit(project)
+    reliability, as_of = stored if stored is not None else (tally_store.reliability_fit(project), now)
     data = tally_report.compute(
         sums,
         names=tally_store.names(sums),
         kinds=tuple(registry.names()),
         criterion_types={k.name: k.criterion_label_type for k in registry.all()},
-        reliability=tally_store.reliability_fit(project),
-        computed_at=timezone.now().isoformat(),
+        reliability=reliability,
+        computed_at=now,
     )
-    return data, mode
+    data["reliability_as_of"] = as_of
+    return data
 
 
-def recompute_agreement(*, project, actor=None, progress=None, since=None) -> AgreementReport:
+def recompute_agreement(*, project, actor=None, progress=None, since=None, refit=None) -> AgreementReport:
     """Compute and store the project's agreement report; refresh the annotators' Dawid-Skene weights.
     `since`: redo only the items changed since then (None: every item). `progress(done, total)` is
     visible meanwhile (a full rebuild writes the items' states batch by batch); the report is stored
-    in one transaction."""
+    in one transaction. `refit` (None: annotation.quality.refit.inline's rule): refit Dawid-Skene now,
+    or keep the latest fit and queue the debounced refit (annotation.quality.refit.schedule)."""
     if actor is not None and not can(actor, "view_dashboard", project):
         raise Forbidden("Only leads compute agreement.")
-    data, mode = build(project, progress, since=since)
+    if refit is None:
+        refit = refit_module.inline(since)
+    data, mode = build(project, progress, since=since, refit=refit)
     with transaction.atomic():
-        stored = _store(project, actor, data)
+        stored = store(project, actor, data)
     stored.mode = mode
+    if not refit:
+        refit_module.schedule(project)
     return stored
 
 
@@ -92,29 +112,26 @@ def agreement_body(rec, *, since, progress) -> dict:
     return {"report": stored.pk, "mode": stored.mode, "judgments": stored.data.get("judgments")}
 
 
-def _store(project, actor, data) -> AgreementReport:
+def refit(project) -> AgreementReport | None:
+    """The debounced Dawid-Skene refit (annotation.quality.refit): the report from the stored sums with
+    a fresh fit, stored as the latest; None when the sums are incomplete (the next recompute rebuilds)."""
+    refit_module.started(project)
+    with transaction.atomic():  # an incremental run waits: its report never precedes ours with newer sums
+        tally_store.hold(project)
+        sums = tally_store.stored_sums(project)
+        if sums.get(tally_store.OK) != 1:
+            return None
+        return store(project, None, from_sums(project, sums, refit=True), verb="agreement.refitted")
+
+
+def store(project, actor, data, verb="agreement.computed") -> AgreementReport:
+    """Store the report and the annotators' reliability rows (only the rows that changed are written)."""
     report = AgreementReport.objects.create(project=project, computed_by=actor, data=data)
-    AnnotatorReliability.objects.filter(project=project).delete()
-    AnnotatorReliability.objects.bulk_create(
-        [
-            AnnotatorReliability(
-                project=project,
-                annotator_id=row["user_id"],
-                kind=kind,
-                accuracy=row["reliability"],
-                weight=row["weight"],
-                n_judgments=row["judgments"],
-                report=report,
-            )
-            for kind, rows in data["annotators"].items()
-            for row in rows
-            if row.get("weight") is not None
-        ]
-    )
+    refit_module.write_reliability(project, report, data)
     audit.record(
         actor=actor,
         project=project,
-        verb="agreement.computed",
+        verb=verb,
         obj=report,
         judgments=data["judgments"],
         items=data["items_judged"],

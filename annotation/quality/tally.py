@@ -37,6 +37,7 @@ from collections import Counter, defaultdict
 from annotation.quality.rank_agreement import tau_against_consensus
 
 TAU_UNIT = 10**12  # tau sums are kept as integers: exact under subtraction
+MEMO_SIZE = 200_000  # scope parts kept by `contributions(..., memo=)` before the memo starts over
 
 
 _SCALARS = (str, int, float, type(None))
@@ -60,9 +61,13 @@ def key_of(text: str) -> tuple:
     return tuple(tuple(x) if isinstance(x, list) else x for x in json.loads(text))
 
 
-def _counts(values: dict) -> Counter:
+def _counts(values: dict) -> dict:
     """How often each (encoded) answer is among `values`' values, in first-seen order."""
-    return Counter(enc(v) for v in values.values())
+    counts = {}
+    for value in values.values():
+        code = value if type(value) in _SCALARS else json.dumps(value, sort_keys=True)
+        counts[code] = counts.get(code, 0) + 1
+    return counts
 
 
 def _scope(out: Counter, scope: tuple, values: dict):
@@ -144,9 +149,12 @@ def _gold(out: Counter, state: dict, kind: str, cells: list):
             out[("GK", kind, a, enc(label), enc(known))] += 1
 
 
-def contributions(state: dict) -> Counter:
-    """The item's part of every sum of the report, {key: integer} (zero entries left out)."""
-    out = Counter()
+def contributions(state: dict, out: Counter | None = None, memo: dict | None = None) -> Counter:
+    """The item's part of every sum of the report, {key: integer} (zero entries left out); added to
+    `out` when given (a full rebuild sums every item's part into one Counter: `nonzero` at the end).
+    `memo` (a dict the caller keeps across items): each scope's part by the scope and its values, so
+    that the many items with the same answers in the same scope are counted once."""
+    out = Counter() if out is None else out
     cells = state.get("j") or []
     if not cells:
         return out
@@ -178,7 +186,22 @@ def contributions(state: dict) -> Counter:
     if decisions:
         scopes[("wk", kind, max(c[7] for c in cells))] = decisions
     for scope, values in scopes.items():
-        _scope(out, scope, values)
+        if memo is None:
+            _scope(out, scope, values)
+            continue
+        code = (
+            scope,
+            tuple(v if type(v) in _SCALARS else json.dumps(v, sort_keys=True) for v in values.values()),
+        )
+        parts = memo.get(code)
+        if parts is None:
+            if len(memo) >= MEMO_SIZE:
+                memo.clear()
+            part = Counter()
+            _scope(part, scope, values)
+            parts = memo[code] = tuple(part.items())
+        for key, n in parts:
+            out[key] += n
     consensus = _consensus_of_others(decisions)
     for a, label in decisions.items():
         out[("AJ", kind, a)] += 1
@@ -202,6 +225,11 @@ def votes(state: dict) -> dict:
     if state.get("g"):
         return {}
     return {cell[0]: str(cell[2]) for cell in state.get("j") or [] if cell[2] is not None}
+
+
+def nonzero(sums: Counter) -> dict:
+    """The sums without their zero entries (what `add` keeps)."""
+    return {k: v for k, v in sums.items() if v}
 
 
 def add(sums: dict, part: Counter, sign: int = 1) -> None:

@@ -141,8 +141,12 @@ def _annotator_rows(kind: str, sums: Sums, names: dict, reliability) -> list[dic
             pairs[a].setdefault(b, {})[(la, lb)] = n
             pairs[b].setdefault(a, {})[(lb, la)] = n
     annotators = sorted(judged, key=name)
-    rows = []
+    order = {a: i for i, a in enumerate(annotators)}
+    rows, pair_figures = [], {}
     for a in annotators:
+        pairs[a] = dict(
+            sorted(((b, t) for b, t in pairs[a].items() if b in order), key=lambda bt: order[bt[0]])
+        )
         row = {
             "user_id": a, "username": name(a), "judgments": judged[a], "kappa_consensus": None,
             "agree_consensus": None, "kappa_gold": None, "gold_accuracy": None, "gold_items": 0,
@@ -157,10 +161,12 @@ def _annotator_rows(kind: str, sums: Sums, names: dict, reliability) -> list[dic
             for (x, y), n in table.items():
                 matrix[labels.index(_label_str(x))][labels.index(_label_str(y))] += n
             row["confusion"] = {"labels": labels, "matrix": matrix}
-        for b in annotators:
-            common = pairs[a].get(b)
+        for b, common in pairs[a].items():
             if b != a and common:
-                row["pairwise"][str(b)] = {"kappa": kappa(common), "items": sum(common.values())}
+                pair = (a, b) if a < b else (b, a)
+                if pair not in pair_figures:  # Cohen's kappa is symmetric (integer sums): once a pair
+                    pair_figures[pair] = {"kappa": kappa(common), "items": sum(common.values())}
+                row["pairwise"][str(b)] = dict(pair_figures[pair])
         rows.append(row)
     pairable = any(m >= 2 and s[0] for m, s in sums.scopes.get(("dec", kind, "all"), {}).items())
     fitted = reliability(kind, annotators, labels) if len(labels) >= 2 and pairable else {}

@@ -6,22 +6,29 @@ the mode it used: "incremental" subtracts the stored contribution of every item 
 in batches of `BATCH` items (a few queries each, memory flat) and writes the sums at the end. A full
 rebuild runs when asked (`since=None`) and whenever the stored sums are not known complete (the
 `["ok"]` row: a full rebuild deletes it first and writes it last). `reliability_fit(project)` fits
-Dawid-Skene per kind from the stored states (the one figure that is not a sum).
+Dawid-Skene per kind from the stored votes (the one figure that is not a sum; annotation.quality.refit
+says when). Where a full rebuild's time goes (benchmarks/README.md, profile_agreement.py): reading
+the judgments (JSON read as text: scores decoded once per distinct text, payloads only when a hook
+reads them; the ISO week computed by PostgreSQL), the kinds' hooks per judgment, each item's part of
+the sums (`tally.contributions`, scope parts memoised across items), and writing the states and votes
+(COPY straight into the emptied tables).
 """
 
 import json
 from collections import Counter, defaultdict
 from datetime import UTC, datetime
-from types import SimpleNamespace
 
 import numpy as np
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
+from django.db.models import F, Func, TextField
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from annotation.core import bulk, changes
 from annotation.core.reliability import SparseLabels, dawid_skene, reliability_weights
 from annotation.kinds import registry
+from annotation.kinds.base import Kind
 from annotation.models import (
     AgreementItemState,
     AgreementTally,
@@ -32,7 +39,7 @@ from annotation.models import (
     RubricVersion,
 )
 from annotation.quality.figures import iso_week, score_value
-from annotation.quality.tally import add, contributions, key_of, key_text, votes
+from annotation.quality.tally import add, contributions, key_text, nonzero, votes
 
 BATCH = 5000
 OK = ("ok",)
@@ -52,40 +59,103 @@ def _versions(project) -> dict:
     }
 
 
-def _judgments(project, item_ids):
-    """item id -> its current judgments (id order) as plain objects with the fields the kinds' hooks
-    read; one query, without model instances (a million of them cost minutes)."""
-    if not item_ids:
+class _Judgment:
+    """A current judgment as the kinds' hooks read it: id, item_id, annotator_id, rubric_version_id,
+    decision, edited_text, scores, payload (decoded when first read: the SFT hooks never read it), and
+    the ISO week of created_at (what the sums need of the time)."""
+
+    __slots__ = ("id", "item_id", "annotator_id", "rubric_version_id", "decision", "edited_text", "scores",
+                 "_payload", "week")  # fmt: skip
+
+    @property
+    def payload(self):
+        if isinstance(self._payload, str):
+            self._payload = json.loads(self._payload)
+        return self._payload
+
+
+def _week_sql():
+    """SQL for created_at's ISO week (figures.iso_week: the UTC calendar), PostgreSQL only."""
+    return Func(F("created_at"), template="""to_char(%(expressions)s AT TIME ZONE 'UTC', 'IYYY-"W"IW')""",
+                output_field=TextField())  # fmt: skip
+
+
+def _judgments(project, item_ids=None, id_range=None):
+    """item id -> its current judgments (id order) as `_Judgment`s; one query, without model instances
+    (a million of them cost minutes), JSON as text (decoded once per distinct scores text, payloads
+    when read). The items: `item_ids`, or the project's items with ids in `id_range` (first, last)."""
+    if item_ids is not None and not item_ids:
         return {}
-    rows = Judgment.objects.filter(item_id__in=item_ids, is_current=True)
+    if item_ids is not None:
+        rows = Judgment.objects.filter(item_id__in=item_ids, is_current=True)
+    else:
+        rows = Judgment.objects.filter(
+            item__project=project, item_id__gte=id_range[0], item_id__lte=id_range[1], is_current=True
+        )
     if not project.count_external_judgments:  # other teams' work is not our annotators' agreement
         rows = rows.filter(external=False)
-    sql, params = rows.order_by("id").values_list(*_FIELDS).query.sql_with_params()
+    postgres = connection.vendor == "postgresql"
+    rows = rows.annotate(scores_t=Cast("scores", TextField()), payload_t=Cast("payload", TextField()))
+    if postgres:
+        rows = rows.annotate(week=_week_sql())
+    fields = [*_FIELDS[:6], "scores_t", "payload_t", "week" if postgres else "created_at"]
+    sql, params = rows.order_by("id").values_list(*fields).query.sql_with_params()
     by_item = defaultdict(list)
-    loads = json.loads
+    scores_of = {}  # scores text -> dict: a few distinct answers among a million judgments
     with connection.cursor() as cur:
         cur.execute(sql, params)
-        for values in cur.fetchall():
-            j = SimpleNamespace(**dict(zip(_FIELDS, values, strict=True)))
-            if isinstance(j.scores, str):  # drivers that hand JSON over as text (SQLite, Django's loader)
-                j.scores, j.payload = loads(j.scores), loads(j.payload)
-            if isinstance(j.created_at, str):
-                j.created_at = datetime.fromisoformat(j.created_at)
-            by_item[j.item_id].append(j)
+        for jid, item_id, a, version, decision, text, scores, payload, when in cur.fetchall():
+            j = _Judgment()
+            j.id, j.item_id, j.annotator_id, j.rubric_version_id = jid, item_id, a, version
+            j.decision, j.edited_text, j._payload = decision, text, payload
+            j.scores = scores_of.get(scores)
+            if j.scores is None:
+                j.scores = scores_of[scores] = (json.loads(scores) if scores is not None else None) or {}
+            if not postgres:
+                when = iso_week(when if isinstance(when, datetime) else datetime.fromisoformat(when))
+            j.week = when
+            by_item[item_id].append(j)
     return by_item
 
 
-def _state(item, kind, context, judgments, versions) -> dict:
+_NO_VERSION = (0, {})
+
+
+def _scores_cells(types, scores, memo):
+    """The state's [[criterion key, type, score value], ...] of a judgment's scores (memoised by the
+    identity of the version's types and of the scores, both alive while `memo` is: shared, read only)."""
+    key = (id(types), id(scores))
+    found = memo.get(key)
+    if found is None:
+        found = memo[key] = [
+            [name, types[name], score_value(types[name], v)]
+            for name, v in scores.items()
+            if name in types and v is not None
+        ]
+    return found
+
+
+def _hooks(kind) -> tuple:
+    """The kind's strength, ranking and criterion_labels hooks; None for those it keeps from `Kind`
+    (which answer None, None and {} for every judgment: a million calls saved)."""
+    return tuple(
+        getattr(kind, name) if getattr(type(kind), name) is not getattr(Kind, name) else None
+        for name in ("strength", "ranking", "criterion_labels")
+    )
+
+
+def _state(item, kind, context, judgments, versions, memo) -> dict:
+    strength, ranking, criterion_labels = memo.get(kind) or memo.setdefault(kind, _hooks(kind))
     cells = []
     for j in judgments:
-        number, types = versions.get(j.rubric_version_id, (0, {}))
-        scores = j.scores or {}
+        number, types = versions.get(j.rubric_version_id, _NO_VERSION)
+        scores = j.scores  # one object per distinct scores text (`_judgments`), alive meanwhile
         cells.append([
-            j.annotator_id, number, kind.label_of(j, context), kind.strength(j, context),
-            kind.ranking(j, context) or None, kind.criterion_labels(j, context),
-            [[key, types[key], score_value(types[key], v)] for key, v in scores.items()
-             if key in types and v is not None],
-            iso_week(j.created_at), scores if item.is_gold else {},
+            j.annotator_id, number, kind.label_of(j, context),
+            strength(j, context) if strength else None,
+            (ranking(j, context) or None) if ranking else None,
+            criterion_labels(j, context) if criterion_labels else {},
+            _scores_cells(types, scores, memo), j.week, scores if item.is_gold else {},
         ])  # fmt: skip
     state = {"k": item.kind, "g": item.is_gold, "j": cells}
     if item.is_gold and item.gold_answer is not None:
@@ -94,18 +164,23 @@ def _state(item, kind, context, judgments, versions) -> dict:
     return state
 
 
-def item_states(project, items, versions) -> dict:
+def item_states(project, items, versions, *, contiguous=False) -> dict:
     """item id -> state (annotation.quality.tally) for these Item rows; items without a current
-    judgment get none. Queries: one per kind that reads a context, one for the judgments."""
+    judgment get none. Queries: one per kind that reads a context, one for the judgments (`contiguous`:
+    the items are every item of the project in their id range, read by the range)."""
     by_kind = defaultdict(list)
     for item in items:
         by_kind[item.kind].append(item)
     context = {}
     for name, members in by_kind.items():
         context.update(registry.get(name).contexts(members))
-    judgments = _judgments(project, [i.pk for i in items])
+    if contiguous and items:
+        judgments = _judgments(project, id_range=(items[0].pk, items[-1].pk))
+    else:
+        judgments = _judgments(project, [i.pk for i in items])
+    memo = {}
     return {
-        item.pk: _state(item, registry.get(item.kind), context[item.pk], judgments[item.pk], versions)
+        item.pk: _state(item, registry.get(item.kind), context[item.pk], judgments[item.pk], versions, memo)
         for item in items
         if judgments.get(item.pk)
     }
@@ -116,19 +191,26 @@ def _items(project):
 
 
 def _write_states(project, states: dict, gone=(), *, fresh=False):
-    """Store the items' states and votes (`fresh`: none stored yet); forget the `gone` items'."""
+    """Store the items' states and votes (`fresh`: none stored yet, so they are copied in, not
+    upserted); forget the `gone` items'."""
     rows = ((project.pk, pk, state["k"], state) for pk, state in states.items())
-    bulk.upsert(AgreementItemState, ["project_id", "item_id", "kind", "data"], rows,
-                conflict=["item_id"], update=["project_id", "kind", "data"], json=["data"])  # fmt: skip
-    if not fresh:
+    columns = ["project_id", "item_id", "kind", "data"]
+    if fresh:
+        bulk.insert(AgreementItemState, columns, rows, json=["data"])
+    else:
+        bulk.upsert(AgreementItemState, columns, rows, conflict=["item_id"], update=["project_id", "kind", "data"],
+                    json=["data"])  # fmt: skip
         AgreementVote.objects.filter(item_id__in=[*states, *gone]).delete()
     rows = (
         (project.pk, state["k"], pk, a, label)
         for pk, state in states.items()
         for a, label in votes(state).items()
     )
-    bulk.upsert(AgreementVote, ["project_id", "kind", "item_id", "annotator_id", "label"], rows,
-                conflict=["item_id", "annotator_id"], update=["label"])  # fmt: skip
+    columns = ["project_id", "kind", "item_id", "annotator_id", "label"]
+    if fresh:
+        bulk.insert(AgreementVote, columns, rows)
+    else:
+        bulk.upsert(AgreementVote, columns, rows, conflict=["item_id", "annotator_id"], update=["label"])
     if gone:
         AgreementItemState.objects.filter(project=project, item_id__in=list(gone)).delete()
 
@@ -145,9 +227,18 @@ def _write_sums(project, sums: dict, keys=None):
 
 
 def stored_sums(project) -> dict:
-    return {
-        key_of(k): v for k, v in AgreementTally.objects.filter(project=project).values_list("key", "value")
-    }
+    rows = list(AgreementTally.objects.filter(project=project).values_list("key", "value"))
+    keys = json.loads("[" + ",".join(k for k, _ in rows) + "]")  # one parse, not one per key (key_of)
+    out = {}
+    for key, (_text, value) in zip(keys, rows, strict=True):  # key_of's tuples: a scope is the first item
+        out[(tuple(key[0]), *key[1:]) if type(key[0]) is list else tuple(key)] = value
+    return out
+
+
+def hold(project):
+    """Lock the project's sums for the open transaction: no incremental run or full rebuild writes
+    sums or votes until it ends (the refit reads both, then stores its report, as of one moment)."""
+    _lock(project)
 
 
 def _lock(project):
@@ -160,16 +251,17 @@ def _batches(project):
         items = list(_items(project).filter(id__gt=last).order_by("id")[:BATCH])
         if not items:
             return
-        yield items, item_states(project, items, versions)
+        yield items, item_states(project, items, versions, contiguous=True)
         last = items[-1].pk
 
 
 def fresh_sums(project) -> dict:
     """The sums a full rebuild would store, computed without writing anything (tests compare)."""
-    sums = {}
+    acc, memo = Counter(), {}
     for _batch, states in _batches(project):
         for state in states.values():
-            add(sums, contributions(state))
+            contributions(state, acc, memo)
+    sums = nonzero(acc)
     sums[OK] = 1
     sums[EXTERNAL] = int(project.count_external_judgments)
     return sums
@@ -200,16 +292,17 @@ def full(project, progress=None) -> dict:
         AgreementTally.objects.filter(project=project).delete()
         AgreementItemState.objects.filter(project=project).delete()
         AgreementVote.objects.filter(project=project).delete()
-    sums, done = {}, 0
+    acc, memo, done = Counter(), {}, 0
     total = Item.objects.filter(project=project).count()
     for items, states in _batches(project):
         for state in states.values():
-            add(sums, contributions(state))
+            contributions(state, acc, memo)
         with transaction.atomic():  # bulk.upsert's temporary table lives for one transaction
             _write_states(project, states, fresh=True)
         done += len(items)
         if progress is not None:
             progress(done, total)
+    sums = nonzero(acc)
     sums[OK], sums[STARTED] = 1, started
     sums[EXTERNAL] = int(project.count_external_judgments)
     with transaction.atomic():

@@ -28,6 +28,15 @@ def refresh_agreement_reports() -> list[int]:
     return done
 
 
+@shared_task(name="annotation.tasks.refit_reliability")
+def refit_reliability(project_id: int) -> int | None:
+    """The debounced Dawid-Skene refit after incremental recomputes (annotation.quality.refit); the
+    report id."""
+    project = Project.objects.filter(pk=project_id).first()
+    stored = reports.refit(project) if project is not None else None
+    return stored.pk if stored is not None else None
+
+
 @shared_task(name="annotation.tasks.compute_agreement")
 def compute_agreement(project_id: int, actor_id: int | None = None) -> int | None:
     """Recompute the project's agreement report for the lead who asked (annotation.quality.reports);

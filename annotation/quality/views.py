@@ -5,6 +5,7 @@ Outsiders get 404, annotators 403 (annotation.core.web.project_for).
 """
 
 import csv
+from datetime import datetime
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -194,9 +195,17 @@ def _dashboard_context(project, report):
         "versions": versions,
         "version_table": version_table,
         "annotator_sections": annotator_sections,
+        "reliability_as_of": _stamp(data.get("reliability_as_of")),  # the Dawid-Skene fit's (refit.py)
         "drift": [{**t, "chart": drift_chart(t)} for t in drift_tables(data.get("annotator_weekly"))],
         "gold": data.get("gold", []),  # gold accuracy as the stored report computed it
     }
+
+
+def _stamp(iso: str | None):
+    try:
+        return datetime.fromisoformat(iso) if iso else None
+    except ValueError:
+        return None
 
 
 @login_required

@@ -104,7 +104,7 @@ def _without_tied_fleiss(data):
     first seen, the sums the larger (documented in annotation.quality.tally_report); left out."""
     for row in data["decisions"]:
         row.pop("fleiss", None), row.pop("fleiss_items", None)
-    return {k: v for k, v in data.items() if k != "computed_at"}
+    return {k: v for k, v in data.items() if k not in ("computed_at", "reliability_as_of")}
 
 
 def _sums(project):
