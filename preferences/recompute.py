@@ -17,7 +17,18 @@ from collections import Counter
 from collections.abc import Callable
 
 from django.db import connection, transaction
-from django.db.models import BigIntegerField, BooleanField, CharField, F, IntegerField, JSONField, Value
+from django.db.models import (
+    BigIntegerField,
+    BooleanField,
+    Case,
+    CharField,
+    F,
+    IntegerField,
+    JSONField,
+    TextField,
+    Value,
+    When,
+)
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -177,9 +188,11 @@ def final_answers(project, *, items=None) -> tuple[dict[int, dict], set[int]]:
     )
     if items is not None:
         rows = rows.filter(id__in=items)
-    for item_id, state, resolution in rows.values_list("id", "state", "resolution").iterator(
-        chunk_size=BATCH
-    ):
+    # Only a lead's resolution is read whole (an approved item's unanimous answer is not needed).
+    lead = Case(
+        When(resolution__source=ADJUDICATION, then=F("resolution")), default=None, output_field=JSONField()
+    )
+    for item_id, state, resolution in rows.values_list("id", "state", lead).iterator(chunk_size=BATCH):
         if state == ItemState.DISCARDED:
             discarded.add(item_id)
         elif isinstance(resolution, dict) and resolution.get("source") == ADJUDICATION:
@@ -400,14 +413,13 @@ def recompute_consensus(
             PreferencePair, PAIR_COLUMNS, plan.pairs.values(), conflict=PAIR_COLUMNS[1:5],
             update=PAIR_UPDATE + ["updated_at"], compare=PAIR_UPDATE,
         )  # fmt: skip
-        for (item_id, criterion, chosen, rejected), text in plan.gold.items():
-            PreferencePair.objects.filter(
-                item_id=item_id,
-                criterion=criterion,
-                chosen_id=chosen,
-                rejected_id=rejected,
-                chosen_text_override="",
-            ).update(chosen_text_override=text)
+        # The pairs inserted just now carry their gold text; existing ones get it unless a lead edited them.
+        gold = sorted((existing[key][0], text) for key, text in plan.gold.items() if key in existing)
+        for chunk in _chunks(gold, 500):
+            texts = Case(*(When(pk=pk, then=Value(text)) for pk, text in chunk), output_field=TextField())
+            PreferencePair.objects.filter(pk__in=[pk for pk, _ in chunk], chosen_text_override="").update(
+                chosen_text_override=texts
+            )
         report(done + 1, total)
         for item in Item.objects.filter(pk__in=sorted(set(plan.both_bad))).order_by("id"):
             if route_both_bad is not None:

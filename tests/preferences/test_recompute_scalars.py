@@ -43,8 +43,10 @@ def payloads(a, b):
         ("outcome in capitals", {**win, "outcome": "WIN"}),
         ("three shown", {**win, "display_order": [a, b, a + b], "ranking": [[a], [b, a + b]]}),
         ("one shown", {**win, "display_order": [a]}),
-        ("ids as text", {**win, "display_order": [str(a), str(b)], "ranking": [[str(a)], [str(b)]],
-                         "winner": str(a)}),  # fmt: skip
+        (
+            "ids as text",
+            {**win, "display_order": [str(a), str(b)], "ranking": [[str(a)], [str(b)]], "winner": str(a)},
+        ),  # fmt: skip
         ("same id twice", {**win, "display_order": [a, a]}),
         ("no ranking", {k: v for k, v in win.items() if k != "ranking"}),
         ("empty ranking", {**win, "ranking": []}),
