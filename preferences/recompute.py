@@ -13,29 +13,17 @@ and pairs (annotation.core.bulk: rows whose values did not change are not rewrit
 `computed_at` / `updated_at` say when they last changed) and chunked updates of stale pairs.
 """
 
-from collections import Counter
 from collections.abc import Callable
 
-from django.db import connection, transaction
-from django.db.models import (
-    BigIntegerField,
-    BooleanField,
-    Case,
-    CharField,
-    F,
-    IntegerField,
-    JSONField,
-    TextField,
-    Value,
-    When,
-)
-from django.db.models.expressions import RawSQL
+from django.db import transaction
+from django.db.models import Case, F, JSONField, TextField, Value, When
 from django.utils import timezone
 
 from annotation.core import audit, bulk, changes
-from annotation.models import Adjudication, Item, ItemKind, ItemState, Judgment, Project, Response
+from annotation.models import Adjudication, Item, ItemKind, ItemState, Project, Response
 
 from .consensus import Vote, consensus_for_comparison, dawid_skene_consensus, ranking_to_pairs
+from .judgment_votes import votes_by_item
 from .models import Consensus, PairStatus, PreferencePair
 
 ADJUDICATION = "adjudication"  # the rule of pairs that follow a lead's final answer
@@ -55,113 +43,11 @@ PAIR_UPDATE = [
 ]  # fmt: skip
 
 Progress = Callable[[int, int], None]
-_OUTPUT = {
-    "fast": BooleanField(), "left": BigIntegerField(), "right": BigIntegerField(), "side": CharField(),
-    "strength": IntegerField(),
-}  # fmt: skip
 
 
 def _in(qs, items):
     """Restrict a queryset to `items` (a subquery of item ids) when given."""
     return qs if items is None else qs.filter(item_id__in=items)
-
-
-# The common vote, read as scalars (no JSON document decoded): a pairwise answer on the overall
-# question only (two different integer response ids shown, outcome win / tie / both_bad, strength
-# 0..3), with no criteria, no improved response and no harmful flags. `Vote.from_payload` would give
-# the same vote (tests/preferences/test_recompute_scalars.py); any other payload is read whole.
-_P = "annotation_judgment.payload"
-_FAST = f"""(jsonb_typeof({_P}->'display_order') = 'array' AND jsonb_array_length({_P}->'display_order') = 2
-    AND jsonb_typeof({_P}#>'{{display_order,0}}') = 'number' AND jsonb_typeof({_P}#>'{{display_order,1}}') = 'number'
-    AND ({_P}#>>'{{display_order,0}}') ~ '^[0-9]{{1,18}}$' AND ({_P}#>>'{{display_order,1}}') ~ '^[0-9]{{1,18}}$'
-    AND {_P}#>'{{display_order,0}}' <> {_P}#>'{{display_order,1}}'
-    AND jsonb_typeof({_P}->'outcome') = 'string' AND {_P}->>'outcome' IN ('win', 'tie', 'both_bad')
-    AND COALESCE({_P}->'strength', 'null') IN ('null', '0', '1', '2', '3')
-    AND {_P}#>'{{ranking,0,0}}' IS NOT NULL
-    AND COALESCE({_P}->'criteria', 'null') IN ('null', '{{}}')
-    AND COALESCE({_P}->'improved_response', 'null') = 'null'
-    AND COALESCE({_P}->'harmful', 'null') IN ('null', '[]'))"""
-_SIDE = f"""CASE WHEN {_P}->>'outcome' <> 'win' THEN {_P}->>'outcome'
-    WHEN (CASE WHEN {_P} ? 'winner' THEN {_P}->'winner' ELSE {_P}#>'{{ranking,0,0}}' END)
-        = {_P}#>'{{display_order,0}}' THEN 'left' ELSE 'right' END"""
-_SCALARS = {
-    "fast": _FAST,
-    "left": f"({_P}#>>'{{display_order,0}}')::bigint",
-    "right": f"({_P}#>>'{{display_order,1}}')::bigint",
-    "side": _SIDE,
-    "strength": f"COALESCE(NULLIF({_P}->>'strength', 'null'), '0')::numeric::int",
-}
-
-
-def _pairwise_vote(item_id, annotator, left, right, side, strength, weight) -> Vote:
-    """`Vote.from_payload` of a payload that `_FAST` accepts, from its scalars."""
-    if not weight >= 0:
-        raise ValueError("A vote's weight must be >= 0.")
-    if side == "left":
-        ranking = ((left,), (right,))
-    elif side == "right":
-        ranking = ((right,), (left,))
-    else:
-        ranking, strength = ((left, right),), 0
-    return Vote.canonical(
-        comparison_id=item_id, annotator=annotator, left=left, right=right, outcome=side,
-        strength=strength, criterion="", weight=weight, ranking=ranking,
-    )  # fmt: skip
-
-
-def votes_by_item(project, *, weights, items=None):
-    """Current comparison judgments (of `items`) -> {(item_id, criterion): [Vote]}, the latest rubric
-    version per item, the payloads with an improved response per item, and {item_id: {response_id:
-    annotators who reported it harmful}}."""
-
-    # An annotator without a reliability estimate (new, or too few judgments) votes with the median
-    # weight of those who have one: the Dawid-Skene weights are log-likelihood ratios (0..10), not around
-    # 1.0. One with few judgments has an estimate, held near 0 by the prior
-    # (annotation.core.reliability.PRIOR_STRENGTH) until the evidence outweighs it.
-    weights = weights or {}
-    known = sorted(float(w) for w in weights.values())
-    default_weight = known[len(known) // 2] if known else 1.0
-    votes: dict[tuple[int, str], list] = {}
-    versions: dict[int, int | None] = {}
-    improvements: dict[int, list[dict]] = {}
-    harmful: dict[int, Counter] = {}
-    rows = _in(
-        Judgment.objects.filter(item__project=project, item__kind=ItemKind.COMPARISON, is_current=True), items
-    )
-    # Judgments with no ranking (or no payload) give no vote: left out in SQL.
-    rows = rows.filter(payload__has_key="ranking").order_by("id")
-    if connection.vendor == "postgresql":
-        fields = {key: RawSQL(sql, (), output_field=_OUTPUT[key]) for key, sql in _SCALARS.items()}
-        fields["whole"] = RawSQL(f"CASE WHEN {_FAST} THEN NULL ELSE {_P} END", (), output_field=JSONField())
-    else:  # the jsonb operators are PostgreSQL's: elsewhere every payload is read whole
-        fields = {key: Value(None, output_field=_OUTPUT[key]) for key in _SCALARS}
-        fields["whole"] = F("payload")
-    rows = rows.annotate(**fields).values_list(
-        "item_id", "annotator_id", "rubric_version_id", "fast", "left", "right", "side", "strength", "whole"
-    )
-    fetched = rows.iterator(chunk_size=BATCH)
-    weight_of = weights.get
-    for item_id, annotator_id, version_id, fast, left, right, side, strength, payload in fetched:
-        versions[item_id] = version_id
-        weight = float(weight_of(annotator_id, default_weight))
-        if fast:
-            vote = _pairwise_vote(item_id, annotator_id, left, right, side, strength, weight)
-            key = (item_id, "")
-            if key in votes:
-                votes[key].append(vote)
-            else:
-                votes[key] = [vote]
-            continue
-        common = dict(comparison_id=item_id, annotator=annotator_id, weight=weight)
-        votes.setdefault((item_id, ""), []).append(Vote.from_payload(payload, **common))
-        for key in payload.get("criteria") or {}:
-            votes.setdefault((item_id, key), []).append(Vote.from_payload(payload, criterion=key, **common))
-        if payload.get("improved_response"):
-            improvements.setdefault(item_id, []).append(payload)
-        flagged = payload.get("harmful") or []
-        if flagged:  # one flag per annotator and response (the payload lists each response once)
-            harmful.setdefault(item_id, Counter()).update(set(flagged))
-    return votes, versions, improvements, harmful
 
 
 def gold_votes(project) -> list[Vote]:

@@ -1,4 +1,4 @@
-"""The consensus recompute reads the common pairwise vote as scalars in SQL (preferences.recompute
+"""The consensus recompute reads the common pairwise vote as scalars in SQL (preferences.judgment_votes
 `_FAST`); every payload must give exactly the votes `Vote.from_payload` gives from the whole document
 (or the same error), whichever path it takes. On SQLite every payload takes the whole-document path."""
 
@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 
 from annotation.models import Judgment
-from preferences import recompute
+from preferences import judgment_votes
 from preferences.consensus import Vote
 from tests.preferences.factories import judge, make_comparisons
 
@@ -78,8 +78,8 @@ def test_every_payload_gives_the_votes_from_payload_gives(users, cmp, monkeypatc
     a, b = judgment.payload["display_order"]
     weight = 0.75
     scalars = []
-    real = recompute._pairwise_vote
-    monkeypatch.setattr(recompute, "_pairwise_vote", lambda *args: scalars.append(args) or real(*args))
+    real = judgment_votes._pairwise_vote
+    monkeypatch.setattr(judgment_votes, "_pairwise_vote", lambda *args: scalars.append(args) or real(*args))
     for name, payload in payloads(a, b):
         Judgment.objects.filter(pk=judgment.pk).update(payload=payload)
         want = outcome(
@@ -87,7 +87,7 @@ def test_every_payload_gives_the_votes_from_payload_gives(users, cmp, monkeypatc
                 payload, item_id=judgment.item_id, annotator=judgment.annotator_id, weight=weight
             )
         )
-        got = outcome(lambda: recompute.votes_by_item(cmp, weights={judgment.annotator_id: weight})[0])
+        got = outcome(lambda: judgment_votes.votes_by_item(cmp, weights={judgment.annotator_id: weight})[0])
         assert got == want, name
     if connection.vendor == "postgresql":  # the scalar path was taken, for the pairwise answers
         assert len(scalars) >= 10
