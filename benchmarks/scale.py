@@ -67,6 +67,7 @@ def recompute_functions():
         out["consensus + pairs (recompute_consensus)"] = lambda project, lead: consensus(
             project=project, actor=lead, rule="majority"
         )
+        out["consensus majority, full again (no change)"] = out["consensus + pairs (recompute_consensus)"]
         for rule in ("weighted", "dawid_skene"):
             out[f"consensus {rule}, full"] = lambda project, lead, rule=rule: consensus(
                 project=project, actor=lead, rule=rule
