@@ -45,9 +45,16 @@ PAIR_UPDATE = [
 Progress = Callable[[int, int], None]
 
 
-def _in(qs, items):
-    """Restrict a queryset to `items` (a subquery of item ids) when given."""
-    return qs if items is None else qs.filter(item_id__in=items)
+def _of(model, project, items, **filters):
+    """`model`'s rows of the project's comparisons, or of `items` (a subquery of the project's comparison
+    ids) alone when given: a second condition on the project would let PostgreSQL AND in a bitmap of
+    every row of the project once per item (15 s for 334 changed items at 1M judgments)."""
+    if items is not None:
+        return model.objects.filter(item_id__in=items, **filters)
+    scope = {"project": project} if model is PreferencePair else {"item__project": project}
+    if model is not PreferencePair:
+        scope["item__kind"] = ItemKind.COMPARISON
+    return model.objects.filter(**scope, **filters)
 
 
 def gold_votes(project) -> list[Vote]:
@@ -69,11 +76,11 @@ def final_answers(project, *, items=None) -> tuple[dict[int, dict], set[int]]:
     adjudicated resolution (with its "decision" and "picked_strength")} and the discarded item ids."""
 
     finals, discarded = {}, set()
-    rows = Item.objects.filter(
-        project=project, kind=ItemKind.COMPARISON, state__in=[ItemState.APPROVED, ItemState.DISCARDED]
-    )
-    if items is not None:
-        rows = rows.filter(id__in=items)
+    final = [ItemState.APPROVED, ItemState.DISCARDED]
+    if items is None:
+        rows = Item.objects.filter(project=project, kind=ItemKind.COMPARISON, state__in=final)
+    else:  # the project's comparisons already (as in `_of`)
+        rows = Item.objects.filter(id__in=items, state__in=final)
     # Only a lead's resolution is read whole (an approved item's unanimous answer is not needed).
     lead = Case(
         When(resolution__source=ADJUDICATION, then=F("resolution")), default=None, output_field=JSONField()
@@ -250,12 +257,10 @@ def recompute_consensus(
     total = len(votes) + len(finals) + 2
     report(0, total)
     shown: dict[int, list[int]] = {}
-    rows = _in(
-        Response.objects.filter(item__project=project, item__kind=ItemKind.COMPARISON, shown=True), items
-    )
+    rows = _of(Response, project, items, shown=True)
     for item_id, rid in rows.order_by("item_id", "position").values_list("item_id", "id").iterator(BATCH):
         shown.setdefault(item_id, []).append(rid)
-    pairs = _in(PreferencePair.objects.filter(project=project), items)
+    pairs = _of(PreferencePair, project, items)
     existing = {
         (i, c, ch, rj): (pk, r)
         for pk, i, c, ch, rj, r in pairs.values_list(
