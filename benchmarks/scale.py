@@ -1,8 +1,8 @@
 """The lead pages at scale: seed a project with `--judgments` judgments, then time every lead page.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench .venv/bin/python benchmarks/scale.py \
-        --judgments 1000000 [--reuse] [--repeat 5] [--per-row 300] [--recompute all|agreement|none] \
-        [--leaderboard-only]
+        --judgments 1000000 [--reuse] [--repeat 5] [--per-row 300] [--recompute all|agreement|consensus|none] \
+        [--new 1000] [--recompute-only] [--leaderboard-only]
 
 PostgreSQL only. Seeds with benchmarks/scale_seed.py (INSERT ... SELECT; `--reuse` takes the newest
 project of the same name instead), and beside it the per-row approach (`--per-row` judgments through
@@ -12,8 +12,10 @@ the SQL statements of one request; where the page has a straightforward alternat
 the same run (`?page=` offsets vs `?after=` keyset links, the median in Python vs `percentile_cont`).
 The leaderboard: the previous full aggregate + fit, the first fold of the maintained counts, the page
 cold with 0 / 1,000 / 10,000 judgments since the last fold, and warm (`leaderboard_rows`).
-Recomputes (agreement report, consensus) run through `recompute_functions()`, the one place that
-names them. Prints one table. The seeded project is left in place (`--reuse` next time).
+Recomputes (agreement report, consensus under the majority, weighted and dawid_skene rules) run
+through `recompute_functions()`, the one place that names them; `consensus` also times the incremental
+majority run with nothing changed and after `--new` judgments resubmitted (kept in the project);
+`--recompute-only` stops there. Prints one table. The seeded project is left in place (`--reuse`).
 """
 
 # ruff: noqa: E402 - sys.path is fixed before the other imports
@@ -43,6 +45,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from benchmarks import scale_seed
 from benchmarks.queue_setup import ensure_database, require_postgres
@@ -64,6 +67,49 @@ def recompute_functions():
         out["consensus + pairs (recompute_consensus)"] = lambda project, lead: consensus(
             project=project, actor=lead, rule="majority"
         )
+        out["consensus majority, full again (no change)"] = out["consensus + pairs (recompute_consensus)"]
+        for rule in ("weighted", "dawid_skene"):
+            out[f"consensus {rule}, full"] = lambda project, lead, rule=rule: consensus(
+                project=project, actor=lead, rule=rule
+            )
+    return out
+
+
+def consensus_incremental_rows(project, lead, new):
+    """The majority consensus recompute with nothing changed since the last run, then after `new`
+    judgments resubmitted (untimed: raw SQL supersedes `new` current comparison judgments by a copy
+    with the other winner, items stamped as the lifecycle does). The project keeps the new judgments."""
+    from annotation.models import Judgment
+    from preferences import services as pref_services
+
+    out = []
+    since = timezone.now()
+    run = lambda: pref_services.recompute_consensus(project=project, actor=lead, since=since)  # noqa: E731
+    seconds, statements, _ = timed(run)
+    out.append(("recompute", "consensus incremental, nothing changed", seconds, statements, "majority"))
+    cols = [f.column for f in Judgment._meta.concrete_fields if f.column != "id"]
+    copy = {c: f"o.{c}" for c in cols}
+    copy.update(supersedes_id="o.id", is_current="true", created_at="now()", payload="""CASE
+        WHEN o.payload->>'outcome' = 'win' THEN o.payload || jsonb_build_object('ranking',
+            jsonb_build_array(o.payload->'ranking'->1, o.payload->'ranking'->0),
+            'winner', o.payload->'ranking'->1->0, 'winner_slot', 1 - (o.payload->>'winner_slot')::int)
+        ELSE o.payload END""")  # fmt: skip
+    since = timezone.now()
+    with connection.cursor() as cur:
+        cur.execute(
+            f"""WITH picked AS (SELECT j.id FROM annotation_judgment j JOIN annotation_item i ON i.id = j.item_id
+                WHERE i.project_id = %s AND i.kind = 'comparison' AND NOT i.is_gold AND j.is_current
+                ORDER BY j.id DESC LIMIT %s),
+            o AS (UPDATE annotation_judgment SET is_current = false WHERE id IN (SELECT id FROM picked)
+                RETURNING *),
+            ins AS (INSERT INTO annotation_judgment ({", ".join(cols)})
+                SELECT {", ".join(copy[c] for c in cols)} FROM o RETURNING item_id)
+            UPDATE annotation_item SET updated_at = now() WHERE id IN (SELECT item_id FROM ins)""",
+            [project.pk, new],
+        )
+    seconds, statements, stats = timed(run)
+    note = f"majority, {stats['comparisons']:,} comparisons redone"
+    out.append(("recompute", f"consensus incremental, {new:,} new judgments", seconds, statements, note))
     return out
 
 
@@ -157,6 +203,8 @@ def main():
         default="all",
         help="comma-separated words of the recomputes to time (see recompute_functions), or none",
     )
+    parser.add_argument("--new", type=int, default=1000, help="judgments for the incremental consensus run")
+    parser.add_argument("--recompute-only", action="store_true", help="time the recomputes only")
     parser.add_argument("--leaderboard-only", action="store_true", help="time the leaderboard rows only")
     args = parser.parse_args()
     url = require_postgres()
@@ -191,6 +239,10 @@ def main():
         if "all" in wanted or any(w in label for w in wanted):
             seconds, statements, _ = timed(lambda fn=fn: fn(project, lead))
             rows.append(("recompute", label, seconds, statements, ""))
+    if "all" in wanted or "consensus" in wanted:
+        rows += consensus_incremental_rows(project, lead, args.new)
+    if args.recompute_only:
+        return print_table(seeded, rows)
     cached = {"dashboard", "pairs", "agreement"}  # pages whose costly part page_cache keeps
     client = Client()
     client.force_login(lead)

@@ -4,8 +4,9 @@
 column names as in the table) and, on a conflict over the `conflict` columns, updates the `update`
 columns, but only where one of `compare` (default: `update`) differs, so that a recompute that finds
 the same answer rewrites nothing. PostgreSQL: one COPY into a temporary table, then one
-`INSERT ... SELECT ... ON CONFLICT DO UPDATE ... WHERE ... IS DISTINCT FROM`; elsewhere (SQLite),
-`executemany` of `INSERT ... ON CONFLICT DO UPDATE` in batches. Values: dicts and lists are written
+`INSERT ... SELECT ... ON CONFLICT DO UPDATE ... WHERE ... IS DISTINCT FROM` of the rows not already
+stored with those values (an anti-join first: ON CONFLICT locks, and so writes, every row it meets);
+elsewhere (SQLite), `executemany` of `INSERT ... ON CONFLICT DO UPDATE` in batches. Values: dicts and lists are written
 as JSON (name them in `json`), datetimes as the backend stores them.
 """
 
@@ -54,9 +55,17 @@ def upsert(
                 for row in rows:
                     copy.write_row(row)
                     n += 1
+            cur.execute("ANALYZE _upsert")
             changed = " OR ".join(f"{table}.{q(c)} IS DISTINCT FROM EXCLUDED.{q(c)}" for c in compare)
+            # Rows already stored with the same values are left out before the INSERT: ON CONFLICT would
+            # lock (and so write) each of them even when its WHERE then skips the update.
+            same = " AND ".join(
+                [f"t.{q(c)} = u.{q(c)}" for c in conflict]
+                + [f"t.{q(c)} IS NOT DISTINCT FROM u.{q(c)}" for c in compare]
+            )
             cur.execute(
-                f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _upsert "
+                f"INSERT INTO {table} ({cols}) SELECT {', '.join(f'u.{q(c)}' for c in columns)} FROM _upsert u "
+                f"WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {same}) "
                 f"ON CONFLICT ({', '.join(q(c) for c in conflict)}) DO UPDATE SET {sets} WHERE {changed}"
             )
             cur.execute("DROP TABLE _upsert")

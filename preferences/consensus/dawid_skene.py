@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Hashable, Iterable, Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -46,7 +45,7 @@ def _vote_class(vote: Vote, canonical: list) -> int | str:
 
 
 def _canonical(votes: list[Vote], responses) -> list:
-    seen = {x for v in votes for x in v.responses}
+    seen = {x for v in votes for g in v.ranking for x in g}
     if responses is None:
         return sorted(seen, key=lambda x: (str(type(x)), x))
     canonical = list(responses)
@@ -141,24 +140,18 @@ def _decide(base: ConsensusResult, posterior, classes, canonical, min_confidence
     if winner is not None:
         order = [winner, *(r for r in order if r != winner)]
     pairs = [_pair(p, outcome, winner, confidence, len(canonical)) for p in base.pairs]
-    return replace(
-        base,
-        rule="dawid_skene",
-        params=params,
-        outcome=outcome,
-        winner=winner,
-        order=order,
-        confidence=confidence,
-        pairs=pairs,
-        scores={**base.scores, **scores},
-    )
+    return ConsensusResult(  # `base` with these fields replaced (dataclasses.replace, without its cost)
+        comparison_id=base.comparison_id, criterion=base.criterion, rule="dawid_skene", params=params,
+        outcome=outcome, winner=winner, order=order, confidence=confidence, margin=base.margin,
+        n_votes=base.n_votes, responses=base.responses, pairs=pairs, scores={**base.scores, **scores},
+    )  # fmt: skip
 
 
 def _pair(p: PairConsensus, outcome, winner, confidence, n_responses) -> PairConsensus:
     """A pair of the winner becomes its win at the posterior's confidence; with two responses the one
     pair is the comparison's outcome; other pairs keep the weighted tally."""
     if winner is not None and winner in (p.a, p.b):
-        return replace(p, outcome="win", winner=winner, confidence=confidence)
+        return PairConsensus(p.a, p.b, "win", winner, confidence, p.margin, p.n_votes, p.tallies)
     if n_responses == 2:
-        return replace(p, outcome=outcome, winner=None, confidence=confidence)
+        return PairConsensus(p.a, p.b, outcome, None, confidence, p.margin, p.n_votes, p.tallies)
     return p

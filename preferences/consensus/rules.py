@@ -106,26 +106,31 @@ def _vote_weights(votes, rule, weights):
     return out
 
 
-def _pair_consensus(a, b, votes, ws, min_confidence) -> PairConsensus:
+def _ranks(votes) -> list[dict]:
+    """Each vote's rank of each response it covers (its group's index, best first)."""
+    return [{x: k for k, g in enumerate(vote.ranking) for x in g} for vote in votes]
+
+
+def _pair_consensus(a, b, votes, ws, min_confidence, ranks) -> PairConsensus:
     """Tally the votes that cover both a and b; the plurality category wins if it is unique."""
     tallies = {"a": 0.0, "b": 0.0, "tie": 0.0, "both_bad": 0.0}
     signed = 0.0
     n = 0
-    for vote, w in zip(votes, ws, strict=True):
-        rank = {x: k for k, g in enumerate(vote.ranking) for x in g}
-        if a not in rank or b not in rank:
+    for vote, w, rank in zip(votes, ws, ranks, strict=True):
+        ra, rb = rank.get(a), rank.get(b)
+        if ra is None or rb is None:
             continue
         n += 1
         if vote.outcome == "both_bad":
             tallies["both_bad"] += w
-        elif rank[a] == rank[b]:
+        elif ra == rb:
             tallies["tie"] += w
-        elif rank[a] < rank[b]:
+        elif ra < rb:
             tallies["a"] += w
-            signed += w * (vote.strength if vote.strength else 1)
+            signed += w * (vote.strength or 1)
         else:
             tallies["b"] += w
-            signed -= w * (vote.strength if vote.strength else 1)
+            signed -= w * (vote.strength or 1)
     total = sum(tallies.values())
     if total <= 0:
         return PairConsensus(a, b, "none", None, 0.0, 0.0, n, tallies)
@@ -169,7 +174,7 @@ def consensus_for_comparison(
         raise ValueError("Votes from more than one comparison or criterion; use consensus_by_comparison.")
     comparison_id = next(iter(ids)) if ids else None
     criterion = next(iter(crits)) if crits else ""
-    seen = {x for v in votes for x in v.responses}
+    seen = {x for v in votes for g in v.ranking for x in g}
     if responses is None:
         responses = sorted(seen, key=lambda x: (str(type(x)), x))
     else:
@@ -190,8 +195,9 @@ def consensus_for_comparison(
             **base, outcome="none", winner=None, order=list(responses), confidence=0.0, margin=0.0,
             n_votes=n_votes, responses=list(responses),
         )  # fmt: skip
+    ranks = _ranks(votes)
     pairs = [
-        _pair_consensus(a, b, votes, ws, min_confidence)
+        _pair_consensus(a, b, votes, ws, min_confidence, ranks)
         for i, a in enumerate(responses)
         for b in responses[i + 1 :]
     ]
@@ -203,21 +209,20 @@ def consensus_for_comparison(
             margin=p.margin, n_votes=n_votes, responses=list(responses), pairs=pairs,
         )  # fmt: skip
     if rule == "bradley_terry":
-        return _bt_result(base, votes, ws, responses, pairs, min_confidence)
-    return _nway_result(base, votes, ws, responses, pairs, min_confidence)
+        return _bt_result(base, votes, ws, responses, pairs, min_confidence, ranks)
+    return _nway_result(base, votes, ws, responses, pairs, min_confidence, ranks)
 
 
-def _top_margin(votes, ws, top, second, total) -> float:
+def _top_margin(votes, ws, top, second, total, ranks) -> float:
     """N-way margin: the weighted mean of +1 / 0 / -1 per vote as it ranks `top` over `second`."""
     signed = 0.0
-    for vote, w in zip(votes, ws, strict=True):
-        rank = {x: k for k, g in enumerate(vote.ranking) for x in g}
+    for vote, w, rank in zip(votes, ws, ranks, strict=True):
         if vote.outcome != "both_bad" and top in rank and second in rank:
             signed += w * float(np.sign(rank[second] - rank[top]))
     return signed / total if total > 0 else 0.0
 
 
-def _bt_result(base, votes, ws, responses, pairs, min_confidence) -> ConsensusResult:
+def _bt_result(base, votes, ws, responses, pairs, min_confidence, ranks) -> ConsensusResult:
     index = {r: k for k, r in enumerate(responses)}
     n = len(responses)
     counts = np.zeros((n, n))
@@ -241,7 +246,7 @@ def _bt_result(base, votes, ws, responses, pairs, min_confidence) -> ConsensusRe
     p_top = 1.0 / (1.0 + math.exp(-gap))
     common = dict(
         order=order,
-        margin=_top_margin(votes, ws, top, second, total),
+        margin=_top_margin(votes, ws, top, second, total, ranks),
         n_votes=len(votes),
         responses=list(responses),
         pairs=pairs,
@@ -258,7 +263,7 @@ def _bt_result(base, votes, ws, responses, pairs, min_confidence) -> ConsensusRe
     return ConsensusResult(**base, outcome="none", winner=None, confidence=p_top, **common)
 
 
-def _nway_result(base, votes, ws, responses, pairs, min_confidence) -> ConsensusResult:
+def _nway_result(base, votes, ws, responses, pairs, min_confidence, ranks) -> ConsensusResult:
     copeland = dict.fromkeys(responses, 0.0)
     for p in pairs:
         if p.outcome == "win":
@@ -287,7 +292,7 @@ def _nway_result(base, votes, ws, responses, pairs, min_confidence) -> Consensus
     behind = sum(
         w for v, w in zip(votes, ws, strict=True) if v.outcome != "both_bad" and tuple(v.ranking[0]) == (top,)
     )
-    margin = _top_margin(votes, ws, top, second, total)
+    margin = _top_margin(votes, ws, top, second, total, ranks)
     common = dict(
         order=order, margin=margin, n_votes=len(votes), responses=list(responses), pairs=pairs, scores=scores
     )

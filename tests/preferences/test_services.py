@@ -259,6 +259,20 @@ def test_edit_gold_text_becomes_the_chosen_text(users, cmp, agreed):
     assert pair.rule == "adjudication"
 
 
+def test_edit_gold_keeps_a_leads_edit_of_the_pair_and_fills_the_others(users, cmp, agreed):
+    make_comparisons(cmp, users["lead"], 1, start=1)
+    a, _ = judge(cmp, users["annotator"], prefer="model-a")
+    judge(cmp, users["annotator2"], prefer="model-a")
+    recompute_consensus(project=cmp, actor=users["lead"])
+    edited = PreferencePair.objects.get(item=agreed)
+    set_pair_status(pair=edited, actor=users["lead"], status="candidate", chosen_text="The lead's edit.")
+    for item, text in ((agreed, "Gold one."), (Item.objects.get(pk=a.item_id), "Gold two.")):
+        settle(item, users, "edit_gold", final={"winner": model_response(item, "model-a").pk, "text": text})
+    recompute_consensus(project=cmp, actor=users["lead"])
+    texts = dict(live_pairs(cmp).values_list("item_id", "chosen_text_override"))
+    assert texts == {agreed.pk: "The lead's edit.", a.item_id: "Gold two."}
+
+
 def test_an_nway_final_ranking_gives_every_strict_pair(users):
     p = make_cmp_project(users, overlap=1, name="Three")
     make_comparisons(p, users["lead"], 1, models=("m1", "m2", "m3"))
