@@ -19,10 +19,13 @@ def update_sql(queryset, **values) -> tuple[str, tuple]:
     return query.get_compiler(connection.alias).as_sql()
 
 
-def insert_sql(obj) -> tuple[str, tuple]:
-    """What `obj.save()` of a new row would run (every concrete field but an auto primary key)."""
+def insert_sql(obj, *, with_pk: bool = False) -> tuple[str, tuple]:
+    """What `obj.save()` of a new row would run (every concrete field but an auto primary key, which
+    comes too `with_pk`: an id drawn beforehand from its sequence)."""
     meta = obj._meta
-    fields = [f for f in meta.local_concrete_fields if not f.generated and f is not meta.auto_field]
+    fields = [
+        f for f in meta.local_concrete_fields if not f.generated and (with_pk or f is not meta.auto_field)
+    ]
     query = sql.InsertQuery(meta.model)
     query.insert_values(fields, [obj])
     ((statement, params),) = query.get_compiler(connection.alias).as_sql()
