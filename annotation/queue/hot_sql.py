@@ -144,10 +144,13 @@ def record_submit(*, assignment: Assignment, item: Item, project, submitted_at, 
     `lifecycle.record_submission` of its item, `audit_event` (unsaved, `annotation.core.audit.event`)
     inserted. Returns the item's state afterwards."""
     judgment_sql, judgment_params = statements.insert_sql(judgment, with_pk=True)
-    done_sql, done_params = statements.update_sql(
-        Assignment.objects.filter(pk=assignment.pk),
-        state=AssignmentState.SUBMITTED,
-        submitted_at=submitted_at,
+    done_sql, done_params = statements.once(
+        "submit_done",
+        lambda pk, at: statements.update_sql(
+            Assignment.objects.filter(pk=pk), state=AssignmentState.SUBMITTED, submitted_at=at
+        ),
+        pk=assignment.pk,
+        at=submitted_at,
     )
     item_sql, item_params = lifecycle.record_submission_sql(item, project)
     audit_sql, audit_params = statements.insert_sql(audit_event)
