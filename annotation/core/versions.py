@@ -7,12 +7,11 @@ same number whatever the cache backend (the default database cache turned an inc
 statements and could cull the entry; Redis could evict it). A bump is one statement, run after the
 writer's commit in autocommit: the row is locked only for that statement, never through the
 writer's transaction, so concurrent submits in a project do not queue behind each other's work.
-A version starts from the clock in nanoseconds (its row created on first use, or again after it was
-lost with its project), so it never repeats an earlier value and nothing cached under an old
-version is served again.
+A project without a row is at 0 (reading writes nothing: a page's statements do not depend on whether
+anything was judged yet); its first bump makes it 1. A row goes only with its project (whose cache
+keys carry its creation time) or with a restore, which clears the cache: no number comes back for
+other data while something is still cached under it.
 """
-
-import time
 
 from django.db import IntegrityError, connection, transaction
 
@@ -21,32 +20,21 @@ from annotation.core.models import Version
 JUDGMENTS = "judgments"
 
 
-def _upsert_sql(on_conflict: str) -> str:
-    table = connection.ops.quote_name(Version._meta.db_table)
-    return (
-        f"INSERT INTO {table} (project_id, name, number) VALUES (%s, %s, %s)"
-        f" ON CONFLICT (project_id, name) DO {on_conflict}"
-    )
-
-
 def current(project_id: int, name: str = JUDGMENTS) -> int:
-    """The project's version of `name` (started from the clock when it has none)."""
+    """The project's version of `name` (0 before its first bump): one statement."""
     rows = Version.objects.filter(project_id=project_id, name=name).values_list("number", flat=True)
-    number = rows.first()
-    if number is None:
-        with connection.cursor() as cursor:
-            cursor.execute(_upsert_sql("NOTHING"), (project_id, name, time.time_ns()))
-        number = rows.first()
-    return int(number) if number is not None else time.time_ns()
+    return next(iter(rows), 0)
 
 
 def _move(project_id: int, name: str) -> None:
     table = connection.ops.quote_name(Version._meta.db_table)
+    sql = (
+        f"INSERT INTO {table} (project_id, name, number) VALUES (%s, %s, 1)"
+        f" ON CONFLICT (project_id, name) DO UPDATE SET number = {table}.number + 1"
+    )
     try:
         with connection.cursor() as cursor:
-            cursor.execute(
-                _upsert_sql(f"UPDATE SET number = {table}.number + 1"), (project_id, name, time.time_ns())
-            )
+            cursor.execute(sql, (project_id, name))
     except IntegrityError:  # the project was deleted meanwhile (autocommit: the check is this statement's)
         pass
 
