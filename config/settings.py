@@ -293,9 +293,10 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Celery ---------------------------------------------------------------------------------
-# Cached derived figures (the leaderboard's fit) and the per-project versions that invalidate them
-# (annotation.core.versions), shared by every web and worker process: a table in the database by
-# default (`manage.py createcachetable`, run by `make migrate`); CACHE_URL=redis://host:6379/2 uses Redis.
+# Cached derived figures (the leaderboard's fit), shared by every web and worker process: a table in
+# the database by default (`manage.py createcachetable`, run by `make migrate`); CACHE_URL=redis://host:6379/2
+# uses Redis. (The per-project versions that invalidate them are a table of their own whatever the
+# cache: annotation.core.versions.)
 CACHE_URL = os.environ.get("CACHE_URL", "")
 CACHES = {
     "default": (

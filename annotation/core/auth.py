@@ -9,6 +9,9 @@ expires. The cache must be one that every web process shares (Redis: `CACHE_URL`
 cache would keep a revoked token valid in the other processes, so the setting defaults to 0 without
 a shared cache. Roles are not cached: the hot paths read the caller's role in the statement that
 loads the project or the assignment (`permissions.with_caller_role`), so a role change counts at once.
+Uncached (the default without a shared cache), a DRF token and its user's identity fields are one
+plain statement, not a queryset compiled on every request; the user comes without its password hash
+either way, loaded only if something reads it.
 
 Two kinds of key: DRF's one-per-user `Token` (40 hex characters) and our own `ApiToken`s
 (`tlk_...`, many per user, named, optionally expiring, stored as SHA-256; created and revoked through
@@ -17,6 +20,7 @@ uncached. An expired `ApiToken` is refused (401) even from the cache: the entry 
 Its `last_used_at` is written at most once a minute, and only when its identity is (re)loaded.
 """
 
+import functools
 import hashlib
 from datetime import timedelta
 
@@ -26,6 +30,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import AuthenticationFailed
@@ -60,14 +65,38 @@ class CachedTokenAuthentication(TokenAuthentication):
         if key.startswith(API_TOKEN_PREFIX):
             return api_token_credentials(key)
         seconds = settings.TUNELOOP_AUTH_CACHE_SECONDS
-        if seconds <= 0:
-            return super().authenticate_credentials(key)
-        cached = cache.get(cache_key(key))
+        cached = cache.get(cache_key(key)) if seconds > 0 else None
         if cached is None:
-            user, token = super().authenticate_credentials(key)  # 401 for unknown keys, inactive users
-            cache.set(cache_key(key), {f: getattr(user, f) for f in FIELDS}, seconds)
-            return user, token
+            cached = token_user_fields(key)  # 401 for unknown keys, inactive users
+            if seconds > 0:
+                cache.set(cache_key(key), cached, seconds)
         return _user_from(cached), Token(key=key, user_id=cached["id"])
+
+
+def token_user_fields(key: str) -> dict:
+    """The FIELDS of a DRF token's user, read in one plain statement (what DRF's own lookup reads,
+    without compiling a queryset on every request): 401 for an unknown key or an inactive user,
+    with DRF's messages."""
+    with connection.cursor() as cursor:
+        cursor.execute(_token_sql(), [key])
+        row = cursor.fetchone()
+    if row is None:
+        raise AuthenticationFailed(_("Invalid token."))
+    fields = dict(zip(FIELDS, row, strict=True))
+    if not fields["is_active"]:
+        raise AuthenticationFailed(_("User inactive or deleted."))
+    return fields
+
+
+@functools.cache
+def _token_sql() -> str:
+    quote, user_meta = connection.ops.quote_name, get_user_model()._meta
+    columns = ", ".join(f"u.{quote(user_meta.get_field(f).column)}" for f in FIELDS)
+    return (
+        f"SELECT {columns} FROM {quote(Token._meta.db_table)} t JOIN {quote(user_meta.db_table)} u"
+        f" ON u.{quote(user_meta.pk.column)} = t.{quote(Token._meta.get_field('user').column)}"
+        f" WHERE t.{quote(Token._meta.get_field('key').column)} = %s"
+    )
 
 
 def api_token_credentials(key: str):

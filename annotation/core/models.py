@@ -1,6 +1,6 @@
 """Core's tables: a recorded background recompute (`annotation.core.recomputes`) and an API client's
 idempotency key (`annotation.core.idempotency`), the outbox of unpublished task messages
-(`annotation.core.broker`). Re-exported by
+(`annotation.core.broker`) and the per-project version numbers (`annotation.core.versions`). Re-exported by
 `annotation.models` like the other feature tables."""
 
 from django.conf import settings
@@ -68,3 +68,18 @@ class PendingTask(models.Model):
 
     def __str__(self):
         return f"Pending {self.name}{tuple(self.args)}"
+
+
+class Version(models.Model):
+    """A project's version number of `name` (`annotation.core.versions`): moved by one autocommit
+    UPDATE after a writer commits; derived figures cached under it are invalidated by the move."""
+
+    project = models.ForeignKey("annotation.Project", on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=32)
+    number = models.BigIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="version_project_name")]
+
+    def __str__(self):
+        return f"Version {self.name} of project {self.project_id}: {self.number}"

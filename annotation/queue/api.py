@@ -35,7 +35,7 @@ class NextView(ProjectScoped, APIView):
         assignment.project = project
         # extras=False: the kind's page extras (SFT: the response row with its model) are not in
         # the API's payload; building them would cost a query.
-        return Response(serializers.TaskSerializer(build_task(assignment, extras=False)).data)
+        return Response(serializers.task_data(build_task(assignment, extras=False)))
 
 
 ASSIGNMENT_ID = OpenApiParameter("assignment_id", OpenApiTypes.INT, OpenApiParameter.PATH)
@@ -77,7 +77,7 @@ class SubmitView(APIView):
             rubric_version_id=data.get("rubric_version"),
             duration_seconds=data["duration_seconds"],
         )
-        return serializers.JudgmentSerializer(judgment).data
+        return serializers.judgment_data(judgment)
 
 
 @extend_schema(tags=["queue"], parameters=[ASSIGNMENT_ID])

@@ -5,8 +5,10 @@
                    expired one again), take its slot (`lifecycle.take_slot_sql`) and bring back the
                    item and its shown responses for the task payload;
   renew_lease      the caller's own live lease renewed (resume), with its item and shown responses;
-  record_submit    a first submit's bookkeeping: the assignment SUBMITTED, the item's slot judged
-                   (`lifecycle.record_submission_sql`), the audit event; returns the item's new state.
+  record_submit    a first submit's writes: the judgment (its id drawn from the sequence with the
+                   assignment's lock: `with_new_judgment_id`), the assignment SUBMITTED, the item's
+                   slot judged (`lifecycle.record_submission_sql`), the audit event; returns the
+                   item's new state.
 
 `annotation.queue.services` calls them on PostgreSQL and keeps the ORM steps elsewhere (SQLite).
 Same rows, same locks, in the same order as the ORM steps: the lock order in `lifecycle` holds.
@@ -18,7 +20,7 @@ from django.db import connection
 from django.db.models.expressions import RawSQL
 
 from annotation.core import statements
-from annotation.models import Assignment, AssignmentState, Item, ItemState
+from annotation.models import Assignment, AssignmentState, Item, ItemState, Judgment
 from annotation.queue import lifecycle
 
 _ITEM_COLUMNS = [f.column for f in Item._meta.concrete_fields]
@@ -125,23 +127,40 @@ def _assignment(item, project, user, leased_until, reason) -> Assignment:
     return assignment
 
 
-def record_submit(*, assignment: Assignment, item: Item, project, submitted_at, audit_event) -> str:
-    """The writes of a first submit after its judgment is stored, as one statement: the assignment
-    SUBMITTED at `submitted_at`, `lifecycle.record_submission` of its item, `audit_event` (unsaved,
-    `annotation.core.audit.event`) inserted. Returns the item's state afterwards."""
-    done_sql, done_params = statements.update_sql(
-        Assignment.objects.filter(pk=assignment.pk),
-        state=AssignmentState.SUBMITTED,
-        submitted_at=submitted_at,
+def with_new_judgment_id(assignments):
+    """PostgreSQL: each row comes with `new_judgment_id`, the judgment sequence's next value, so that
+    a first submit inserts its judgment in record_submit's statement, its id known to the audit event
+    (a value drawn for a submit that stores no new judgment is a gap, like a rolled-back insert's)."""
+    if connection.vendor != "postgresql":
+        return assignments
+    table = Judgment._meta.db_table
+    sql = "nextval(pg_get_serial_sequence(%s, %s))"
+    return assignments.annotate(new_judgment_id=RawSQL(sql, (table, Judgment._meta.pk.column)))
+
+
+def record_submit(*, assignment: Assignment, item: Item, project, submitted_at, judgment, audit_event) -> str:
+    """The writes of a first submit as one statement: `judgment` (unsaved, its id drawn by
+    with_new_judgment_id) inserted, the assignment SUBMITTED at `submitted_at`,
+    `lifecycle.record_submission` of its item, `audit_event` (unsaved, `annotation.core.audit.event`)
+    inserted. Returns the item's state afterwards."""
+    judgment_sql, judgment_params = statements.insert_sql(judgment, with_pk=True)
+    done_sql, done_params = statements.once(
+        "submit_done",
+        lambda pk, at: statements.update_sql(
+            Assignment.objects.filter(pk=pk), state=AssignmentState.SUBMITTED, submitted_at=at
+        ),
+        pk=assignment.pk,
+        at=submitted_at,
     )
     item_sql, item_params = lifecycle.record_submission_sql(item, project)
     audit_sql, audit_params = statements.insert_sql(audit_event)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"WITH done AS ({done_sql}), slot AS ({item_sql} RETURNING state), event AS ({audit_sql})"
-            " SELECT state FROM slot",
-            (*done_params, *item_params, *audit_params),
+            f"WITH judged AS ({judgment_sql}), done AS ({done_sql}), slot AS ({item_sql} RETURNING state),"
+            f" event AS ({audit_sql}) SELECT state FROM slot",
+            (*judgment_params, *done_params, *item_params, *audit_params),
         )
         row = cursor.fetchone()
+    judgment._state.adding, judgment._state.db = False, connection.alias
     assignment.state, assignment.submitted_at = AssignmentState.SUBMITTED, submitted_at
     return row[0] if row else ItemState.OPEN

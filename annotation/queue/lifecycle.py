@@ -43,10 +43,11 @@ UPDATE; several items are always updated in ascending id order.
 """
 
 from django.db.models import Case, F, Q, Value, When
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from annotation.core import versions
-from annotation.core.statements import update_sql
+from annotation.core.statements import once, update_sql
 from annotation.models import Assignment, AssignmentState, Item, ItemState
 
 QUEUE_STATES = (ItemState.OPEN, ItemState.ASSIGNED, ItemState.COMPLETE)
@@ -79,13 +80,13 @@ def get_or_create_item(project, *, content_hash: str, defaults: dict) -> tuple[I
     return Item.objects.get_or_create(project=project, content_hash=content_hash, defaults=defaults)
 
 
-def _take_slot_values(project) -> dict:
+def _take_slot_values(overlap: int) -> dict:
     return dict(
         active_count=F("active_count") + 1,
         state=Case(
             When(is_gold=True, then=F("state")),
             When(
-                active_count__gte=F("extra_overlap") + (project.overlap - 1),
+                active_count__gte=F("extra_overlap") + overlap - 1,
                 then=Value(ItemState.ASSIGNED),
             ),
             default=F("state"),
@@ -95,7 +96,7 @@ def _take_slot_values(project) -> dict:
 
 def take_slot(item: Item, project) -> None:
     """A new lease on `item` (loaded by the queue's pick) holds one slot; the item is updated too."""
-    Item.objects.filter(pk=item.pk).update(**_take_slot_values(project))
+    Item.objects.filter(pk=item.pk).update(**_take_slot_values(project.overlap))
     item.active_count += 1
     if not item.is_gold and item.active_count >= project.overlap + item.extra_overlap:
         item.state = ItemState.ASSIGNED
@@ -120,7 +121,7 @@ def reclaim_slot(item: Item, project) -> bool:
             Q(is_gold=True) | Q(active_count__lt=F("extra_overlap") + project.overlap),
             pk=item.pk,
             state__in=_OPEN_STATES,
-        ).update(**_take_slot_values(project))
+        ).update(**_take_slot_values(project.overlap))
     )
 
 
@@ -132,37 +133,46 @@ def free_slots(item_id: int, count: int = 1) -> None:
     )
 
 
-def take_slot_sql(project, item_id) -> tuple[str, tuple]:
+def take_slot_sql(project, item_id: RawSQL) -> tuple[str, tuple]:
     """take_slot as SQL for a larger statement (PostgreSQL: the queue's pick-and-lease); `item_id`
-    may be an expression naming an earlier CTE. The caller adds RETURNING."""
-    return update_sql(Item.objects.filter(pk=item_id), **_take_slot_values(project))
+    is an expression without parameters naming an earlier CTE. The caller adds RETURNING. Compiled
+    once per process and expression (`statements.once`)."""
+
+    def build(overlap):
+        return update_sql(Item.objects.filter(pk=item_id), **_take_slot_values(overlap))
+
+    return once(f"take_slot:{item_id.sql}", build, overlap=project.overlap)
 
 
 def record_submission(item: Item, project) -> None:
     """One more slot of `item` is judged; only queue states move (a lead's decision stays)."""
-    Item.objects.filter(pk=item.pk).update(**_record_submission_values(project))
+    Item.objects.filter(pk=item.pk).update(**_record_submission_values(project.overlap, timezone.now()))
     versions.bump(project.pk)
 
 
 def record_submission_sql(item: Item, project) -> tuple[str, tuple]:
     """record_submission as SQL for a larger statement (PostgreSQL: submit's one write statement);
     the caller adds RETURNING (the new state tells whether routing has anything to do) and calls
-    `versions.bump(project.pk)` as record_submission does."""
-    return update_sql(Item.objects.filter(pk=item.pk), **_record_submission_values(project))
+    `versions.bump(project.pk)` as record_submission does. Compiled once per process (`statements.once`)."""
+
+    def build(item_id, overlap, now):
+        return update_sql(Item.objects.filter(pk=item_id), **_record_submission_values(overlap, now))
+
+    return once("record_submission", build, item_id=item.pk, overlap=project.overlap, now=timezone.now())
 
 
-def _record_submission_values(project) -> dict:
+def _record_submission_values(overlap: int, now) -> dict:
     return dict(
-        updated_at=timezone.now(),
+        updated_at=now,
         submitted_count=F("submitted_count") + 1,
         # SET sees the row before this update: submitted_count is the old count here.
         state=Case(
             When(Q(is_gold=True) | ~Q(state__in=_OPEN_STATES), then=F("state")),
             When(
-                submitted_count__gte=F("extra_overlap") + (project.overlap - 1),
+                submitted_count__gte=F("extra_overlap") + overlap - 1,
                 then=Value(ItemState.COMPLETE),
             ),
-            When(active_count__gte=F("extra_overlap") + project.overlap, then=Value(ItemState.ASSIGNED)),
+            When(active_count__gte=F("extra_overlap") + overlap, then=Value(ItemState.ASSIGNED)),
             default=Value(ItemState.OPEN),
         ),
     )

@@ -137,3 +137,78 @@ class JudgmentSerializer(serializers.ModelSerializer):
             "created_at",
         ]
         read_only_fields = fields
+
+
+# --- the hot path's payloads, built directly ----------------------------------------------------
+# next and submit answer on every annotator's every item: their bodies are built here field by field,
+# the same as TaskSerializer(...).data and JudgmentSerializer(...).data (a test compares them), without
+# a serializer's per-request field setup (deep copies of every declared field, nested serializers per
+# criterion). The serializers above stay the schema's.
+
+_WHEN = serializers.DateTimeField()  # its ISO 8601 text in the current time zone, like every field's
+_CRITERION = [
+    ("key", str),
+    ("label", str),
+    ("type", lambda v: v),
+    ("instructions", str),
+    ("required", bool),
+    ("labels", lambda v: [str(x) for x in v]),
+]
+
+
+def _when(value):
+    return None if value is None else _WHEN.to_representation(value)
+
+
+def _criterion(c: dict) -> dict:
+    """CriterionSerializer's: the declared keys present, in declared order; None stays None."""
+    return {k: (None if c[k] is None else cast(c[k])) for k, cast in _CRITERION if k in c}
+
+
+def task_data(task: dict) -> dict:
+    """TaskSerializer(task).data, for a task of `annotation.kinds.task.build_task`."""
+    assignment, project, rubric = task["assignment"], task["project"], task["rubric_version"]
+    return {
+        "assignment": assignment.pk,
+        "leased_until": _when(assignment.leased_until),
+        "reason": str(assignment.reason),
+        "project": project.pk,
+        "guidelines": str(project.guidelines),
+        "item": {
+            "id": task["item"].pk,
+            "kind": str(task["item"].kind),
+            "messages": [{"role": str(m["role"]), "content": str(m["content"])} for m in task["messages"]],
+            "responses": [{"slot": str(r["slot"]), "text": str(r["text"])} for r in task["responses"]],
+        },
+        "rubric_version": None
+        if rubric is None
+        else {
+            "id": rubric.pk,
+            "number": rubric.number,
+            "criteria": [_criterion(c) for c in rubric.criteria],
+            "instructions": str(rubric.instructions),
+        },
+    }
+
+
+def judgment_data(judgment: Judgment) -> dict:
+    """JudgmentSerializer(judgment).data."""
+    rubric = judgment.rubric_version
+    return {
+        "id": judgment.pk,
+        "assignment": judgment.assignment_id,
+        "item": judgment.item_id,
+        "annotator": str(judgment.annotator.username),
+        "rubric_version": judgment.rubric_version_id,
+        "rubric_version_number": None if rubric is None else rubric.number,
+        "decision": judgment.decision,
+        "edited_text": judgment.edited_text,
+        "scores": judgment.scores,
+        "flags": judgment.flags,
+        "comment": judgment.comment,
+        "payload": judgment.payload,
+        "duration_seconds": None if judgment.duration_seconds is None else float(judgment.duration_seconds),
+        "is_current": judgment.is_current,
+        "supersedes": judgment.supersedes_id,
+        "created_at": _when(judgment.created_at),
+    }

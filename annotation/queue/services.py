@@ -281,9 +281,11 @@ def submit_judgment(
                 # every submit and lease in the project. The project comes with its newest rubric
                 # version and the caller's role: no query of their own.
                 with_caller_role(
-                    _with_shown_ids(
-                        Assignment.objects.select_for_update(of=("self",)).select_related(
-                            "item", "project", "project__latest_rubric_version"
+                    hot_sql.with_new_judgment_id(
+                        _with_shown_ids(
+                            Assignment.objects.select_for_update(of=("self",)).select_related(
+                                "item", "project", "project__latest_rubric_version"
+                            )
                         )
                     ),
                     user,
@@ -348,7 +350,7 @@ def submit_judgment(
             taken = lifecycle.retake_slot(item, project)
             if not taken:
                 raise Conflict("Your lease expired and the item was given to someone else.")
-        judgment = Judgment.objects.create(
+        judgment = Judgment(
             assignment=locked,
             item=item,
             annotator=user,
@@ -361,6 +363,11 @@ def submit_judgment(
             ),
             **content,
         )
+        hot = prior is None and connection.vendor == "postgresql"
+        if hot:  # its id was drawn with the lock: it is inserted with the rest, in one statement
+            judgment.pk = locked.new_judgment_id
+        else:
+            judgment.save(force_insert=True)
         event = audit.event(
             actor=user,
             project=project,
@@ -370,10 +377,15 @@ def submit_judgment(
             decision=decision,
             rubric_version=rubric_version.number if rubric_version else None,
         )
-        if prior is None and connection.vendor == "postgresql":
-            # One statement: assignment submitted, the item's slot judged, the audit event.
+        if hot:
+            # One statement: the judgment, assignment submitted, the item's slot judged, the audit event.
             state = hot_sql.record_submit(
-                assignment=locked, item=item, project=project, submitted_at=now, audit_event=event
+                assignment=locked,
+                item=item,
+                project=project,
+                submitted_at=now,
+                judgment=judgment,
+                audit_event=event,
             )
             versions.bump(project.pk)  # as lifecycle.record_submission does (record_submission_sql)
             if state == ItemState.COMPLETE and project.agreement_routing and not item.is_gold:

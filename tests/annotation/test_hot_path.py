@@ -1,11 +1,14 @@
 """The API's hot path: next and submit in at most 4 SQL statements each (transaction control not
-counted) on PostgreSQL, for SFT items and comparisons, whatever the size of the queue; and the token
-cache that saves one of them, dropped at once when a token is revoked or its user changes."""
+counted, what runs after the commit counted: the version bump) on PostgreSQL, for SFT items and
+comparisons, whatever the size of the queue, under the default cache (the database's table, no token
+cache) as under a shared one (Redis: a local-memory stand-in, or Redis itself); and the token cache
+that saves one of them, dropped at once when a token is revoked or its user changes."""
 
 import contextlib
 
 import pytest
 from django.db import connection
+from django.test import TestCase
 from django.test.utils import CaptureQueriesContext
 from rest_framework.authtoken.models import Token
 
@@ -16,19 +19,48 @@ from tests.annotation.factories import client_for
 from tests.conftest import GOOD_SCORES, make_items
 from tests.preferences.factories import make_cmp_project, make_comparisons
 
-pytestmark = pytest.mark.usefixtures("memory_cache")  # the token cache is for a shared cache that is not
-# the database (Redis in production: TUNELOOP_AUTH_CACHE_SECONDS defaults to 0 otherwise)
-
 CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")
 
 
 @contextlib.contextmanager
 def max_statements(n):
-    """At most `n` SQL statements inside the block, transaction control not counted."""
-    with CaptureQueriesContext(connection) as ctx:
+    """At most `n` SQL statements inside the block, transaction control not counted; what the
+    request's transactions run once committed (on_commit: the version bump) runs and counts."""
+    with CaptureQueriesContext(connection) as ctx, TestCase.captureOnCommitCallbacks(execute=True):
         yield ctx
     sql = [q["sql"] for q in ctx.captured_queries if not q["sql"].strip().upper().startswith(CONTROL)]
     assert len(sql) <= n, f"{len(sql)} statements, at most {n} allowed:\n" + "\n".join(s[:300] for s in sql)
+
+
+@pytest.fixture(
+    params=[
+        pytest.param(("database", 0, 4), id="default-cache"),  # settings' default: the cache table
+        pytest.param(("memory", 0, 4), id="shared-cache-no-token-cache"),
+        pytest.param(("memory", 300, 3), id="shared-cache"),  # a stand-in for Redis
+        pytest.param(("redis", 300, 3), id="redis", marks=pytest.mark.redis),
+    ]
+)
+def budget(request, settings):
+    """The cache the hot path runs with, and its statement budget per request: the configured default
+    (the database's table; the token cache off, as settings make it without a shared cache), a
+    local-memory stand-in for Redis with and without the token cache, Redis itself."""
+    backend, seconds, statements = request.param
+    if backend == "memory":
+        request.getfixturevalue("memory_cache")
+    elif backend == "redis":
+        import os
+
+        url = os.environ["CELERY_BROKER_URL"].rsplit("/", 1)[0] + "/11"
+        settings.CACHES = {
+            "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}
+        }
+        from django.core.cache import cache
+
+        cache.clear()
+    else:
+        assert settings.CACHES["default"]["BACKEND"].endswith("DatabaseCache")
+    settings.TUNELOOP_AUTH_CACHE_SECONDS = seconds
+    return statements
 
 
 def check_counters(project):
@@ -54,9 +86,7 @@ def cycle(client, project, *, kind, body, statements, key=None):
 @pytest.mark.postgres
 @pytest.mark.django_db
 @pytest.mark.parametrize("size", [3, 300])
-@pytest.mark.parametrize("cached, budget", [(False, 4), (True, 3)])
-def test_sft_next_and_submit_statements(settings, project, users, size, cached, budget):
-    settings.TUNELOOP_AUTH_CACHE_SECONDS = 300 if cached else 0
+def test_sft_next_and_submit_statements(project, users, size, budget):
     make_items(project, users["lead"], size)
     client = client_for(users["annotator"])
     client.get("/api/projects/")  # the token is cached from here on (when the cache is on)
@@ -75,9 +105,7 @@ def test_sft_next_and_submit_statements(settings, project, users, size, cached, 
 @pytest.mark.postgres
 @pytest.mark.django_db
 @pytest.mark.parametrize("size", [3, 300])
-@pytest.mark.parametrize("cached, budget", [(False, 4), (True, 3)])
-def test_comparison_next_and_submit_statements(settings, users, size, cached, budget):
-    settings.TUNELOOP_AUTH_CACHE_SECONDS = 300 if cached else 0
+def test_comparison_next_and_submit_statements(users, size, budget):
     cmp = make_cmp_project(users)
     make_comparisons(cmp, users["lead"], size)
     client = client_for(users["annotator"])
@@ -99,9 +127,7 @@ def test_comparison_next_and_submit_statements(settings, users, size, cached, bu
 
 @pytest.mark.postgres
 @pytest.mark.django_db
-@pytest.mark.parametrize("cached, budget", [(False, 4), (True, 3)])
-def test_submit_with_an_idempotency_key_costs_one_statement_more(settings, project, users, cached, budget):
-    settings.TUNELOOP_AUTH_CACHE_SECONDS = 300 if cached else 0
+def test_submit_with_an_idempotency_key_costs_one_statement_more(project, users, budget):
     make_items(project, users["lead"], 3)
     client = client_for(users["annotator"])
     client.get("/api/projects/")
@@ -137,7 +163,7 @@ def test_next_after_a_lease_expired_releases_it_and_leases_it_again(project, use
 
 
 @pytest.fixture
-def cached(settings):
+def cached(settings, memory_cache):  # the token cache is for a shared cache: Redis in production
     settings.TUNELOOP_AUTH_CACHE_SECONDS = 300
 
 

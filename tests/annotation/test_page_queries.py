@@ -39,8 +39,9 @@ BOUNDS = {
     "rubric": 7,
     "disagreements": 6,
     # cold cache: the stored win counts and the newest judgment id (preferences.tally_state), the counts
-    # above the stored id in SQL (preferences.tallies; PostgreSQL: JIT off first), the annotators' names
-    "leaderboard": 11,
+    # above the stored id in SQL (preferences.tallies; PostgreSQL: JIT off first), the annotators' names,
+    # the project's judgment version (annotation.core.versions: a table, no longer the cache)
+    "leaderboard": 12,
 }
 
 
