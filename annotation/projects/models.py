@@ -4,7 +4,7 @@ re-exported by `annotation.models` like the other feature tables.
 Both tables hold the signed sums of every judgment *event* of a project with id <= `TimingState.through`
 (a judgment counts +1, the judgment it supersedes -1), which equal the sums over the judgments that
 were current at that id. `TimingState.data`: {"annotators": [[annotator id, judgments, timed
-judgments, seconds, rushed]]}. `TimingCount`: how many timed judgments took exactly `seconds`, one row
+judgments, seconds, rushed, submitted]]}. `TimingCount`: how many timed judgments took exactly `seconds`, one row
 per distinct duration (durations are arbitrary floats: a row per value, not a JSON histogram that
 would be rewritten whole), so that the exact median is a walk over the distinct values in SQL.
 """

@@ -7,8 +7,10 @@ judgments newer than the stored watermark instead of all of them. The rule is th
 
 - Judgments are append-only and only a superseding judgment unsets `is_current`, so sums over the
   current judgments equal sums over *events*: each judgment +1, the judgment it supersedes -1.
-- Per annotator the sums are judgments, timed judgments (a recorded duration), seconds and rushed
-  judgments (`TimingState.data`); the project's count and mean are their totals.
+- Per annotator the sums are judgments, timed judgments (a recorded duration), seconds, rushed
+  judgments and submitted ones (not imported: each is the current judgment of one SUBMITTED
+  assignment, which never leaves that state, so this is the annotator's submitted assignments)
+  (`TimingState.data`); the project's count and mean are their totals.
 - The median is not a sum, but the number of judgments that took exactly `s` seconds is: `TimingCount`
   keeps one row per distinct duration with its signed count. The median is then a walk over the
   distinct values in SQL (running count up to the middle), the live delta added in the same
@@ -33,22 +35,24 @@ from .models import TimingCount, TimingState
 FOLD_AFTER = 1000  # judgment ids above the watermark before a read folds
 END = 2**62  # above every judgment id
 
-# The judgment events with ids in (after, through] as rows (annotator, seconds, rushed, sign).
+# The judgment events with ids in (after, through] as rows (annotator, seconds, rushed, external, sign).
 _EVENTS = """
-    SELECT j.annotator_id AS annotator, j.duration_seconds AS seconds, j.rushed AS rushed, 1 AS sign
+    SELECT j.annotator_id AS annotator, j.duration_seconds AS seconds, j.rushed AS rushed,
+        j.external AS external, 1 AS sign
     FROM annotation_judgment j JOIN annotation_item i ON i.id = j.item_id
     WHERE i.project_id = %(project)s AND j.id > %(after)s AND j.id <= %(through)s
     UNION ALL
-    SELECT o.annotator_id, o.duration_seconds, o.rushed, -1
+    SELECT o.annotator_id, o.duration_seconds, o.rushed, o.external, -1
     FROM annotation_judgment j JOIN annotation_item i ON i.id = j.item_id
     JOIN annotation_judgment o ON o.id = j.supersedes_id
     WHERE i.project_id = %(project)s AND j.id > %(after)s AND j.id <= %(through)s
 """
 
-# Per annotator: judgments, timed judgments, seconds, rushed judgments.
+# Per annotator: judgments, timed judgments, seconds, rushed judgments, submitted (not imported) ones.
 _SUMS = """
     SELECT annotator, SUM(sign), SUM(CASE WHEN seconds IS NOT NULL THEN sign ELSE 0 END),
-        SUM(sign * seconds), SUM(CASE WHEN rushed THEN sign ELSE 0 END)
+        SUM(sign * seconds), SUM(CASE WHEN rushed THEN sign ELSE 0 END),
+        SUM(CASE WHEN external THEN 0 ELSE sign END)
     FROM e GROUP BY annotator
 """
 
@@ -90,21 +94,22 @@ _STATE = """
 
 
 def merge(sums: dict, rows) -> dict:
-    """`sums` ({annotator id: [judgments, timed, seconds, rushed]}) plus the `_SUMS` rows."""
+    """`sums` ({annotator id: [judgments, timed, seconds, rushed, submitted]}) plus the `_SUMS` rows."""
     out = {k: list(v) for k, v in sums.items()}
-    for annotator, n, timed, seconds, rushed in rows:
+    for annotator, n, timed, seconds, rushed, submitted in rows:
         if annotator is None:
             continue
-        mine = out.setdefault(annotator, [0, 0, 0.0, 0])
+        mine = out.setdefault(annotator, [0, 0, 0.0, 0, 0])
         mine[0] += int(n or 0)
         mine[1] += int(timed or 0)
         mine[2] += float(seconds or 0.0)
         mine[3] += int(rushed or 0)
-    return {k: v for k, v in out.items() if v[0] or v[1] or v[3]}
+        mine[4] += int(submitted or 0)
+    return {k: v for k, v in out.items() if v[0]}  # no current judgment: every sum is back to zero
 
 
 def decode(data: dict) -> dict:
-    return {a: [n, timed, seconds, rushed] for a, n, timed, seconds, rushed in data.get("annotators", [])}
+    return {row[0]: list(row[1:]) for row in data.get("annotators", [])}
 
 
 def encode(sums: dict) -> dict:
@@ -147,7 +152,7 @@ def fold(project, *, at_least: int = 1, state=None) -> tuple[int, dict]:
 
 
 def timing(project) -> dict:
-    """{"annotators": {user id: {"avg", "rushed"}}, "overall": {"count", "mean", "median"}}: what
+    """{"annotators": {user id: {"avg", "rushed", "submitted"}}, "overall": {"count", "mean", "median"}}: what
     `selectors.judgment_timing_direct` computes, from the maintained sums (two statements a read,
     more when it folds)."""
     state = _state(project)
@@ -163,9 +168,8 @@ def timing(project) -> dict:
     lo, hi = rows[0][0], rows[0][1]
     sums = merge(stored, [row[2:] for row in rows])
     annotators = {
-        a: {"avg": seconds / timed if timed else None, "rushed": rushed}
-        for a, (n, timed, seconds, rushed) in sums.items()
-        if n
+        a: {"avg": seconds / timed if timed else None, "rushed": rushed, "submitted": submitted}
+        for a, (n, timed, seconds, rushed, submitted) in sums.items()
     }
     count = sum(v[1] for v in sums.values())
     overall = {"count": 0, "mean": None, "median": None}

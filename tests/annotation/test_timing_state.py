@@ -9,9 +9,10 @@ import random
 import pytest
 from django.db import connection
 
-from annotation.models import Project, TimingCount, TimingState
+from annotation.models import Assignment, AssignmentState, Project, TimingCount, TimingState
 from annotation.projects import selectors, timing_state
 from annotation.queue import services as queue_services
+from annotation.queue.selectors import project_progress
 from tests.conftest import GOOD_SCORES, make_items
 
 
@@ -29,6 +30,12 @@ def _same(maintained, direct):
 
 def _check(p):
     _same(timing_state.timing(p), selectors.judgment_timing_direct(p))
+    # the dashboard's table: submitted counts from the sums, the rest from the open assignments
+    fast, direct = selectors.annotator_stats(p), selectors.annotator_stats_direct(p)
+    assert [{**row, "avg_seconds": None} for row in fast] == [{**row, "avg_seconds": None} for row in direct]
+    assert [row["avg_seconds"] for row in fast] == pytest.approx([row["avg_seconds"] for row in direct])
+    submitted = Assignment.objects.filter(project=p, state=AssignmentState.SUBMITTED).count()
+    assert project_progress(p)["judgments_done"] == submitted
 
 
 def _duration(rng):
@@ -58,7 +65,11 @@ def _random_history(project, users, seed, *, check, folds=True):
                 queue_services.skip_assignment(assignment=a, user=person, reason="unsure")
                 continue
             queue_services.submit_judgment(
-                assignment=a, user=person, decision="accept", scores=GOOD_SCORES, duration_seconds=_duration(rng)
+                assignment=a,
+                user=person,
+                decision="accept",
+                scores=GOOD_SCORES,
+                duration_seconds=_duration(rng),
             )
             held.setdefault(person.pk, []).append(a)
         elif action < 0.8 and held.get(person.pk):
@@ -99,7 +110,11 @@ def test_the_median_of_an_even_count_is_the_mean_of_the_middle_two(project, user
     for seconds in (4.0, 10.0, 30.0, 100.0):
         a = queue_services.next_assignment(project=project, user=users["annotator"])
         queue_services.submit_judgment(
-            assignment=a, user=users["annotator"], decision="accept", scores=GOOD_SCORES, duration_seconds=seconds
+            assignment=a,
+            user=users["annotator"],
+            decision="accept",
+            scores=GOOD_SCORES,
+            duration_seconds=seconds,
         )
     timing_state.fold(project)
     assert timing_state.timing(project)["overall"] == {"count": 4, "mean": 36.0, "median": 20.0}
