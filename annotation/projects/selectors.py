@@ -39,7 +39,7 @@ def annotator_stats(project, *, timing: dict | None = None) -> list[dict]:
     for user_id, state, n in (
         Assignment.objects.filter(project=project, state__in=_OPEN_STATES)
         .values_list("annotator_id", "state")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("*"))
         .order_by()
     ):
         counts.setdefault(user_id, {})[state] = n

@@ -33,7 +33,7 @@ def project_progress(project, user=None) -> dict:
     rows = (
         Item.objects.filter(project=project)
         .values_list("state")
-        .annotate(n=Count("id"), slots=Sum("submitted_count"))
+        .annotate(n=Count("*"), slots=Sum("submitted_count"))
     )
     by_state = {state: n for state, n, _ in rows}
     total = sum(by_state.values())
