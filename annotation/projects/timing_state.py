@@ -126,13 +126,14 @@ def _state(project) -> tuple[int, dict, int]:
     return through or 0, decode(data or {}), newest or 0
 
 
-def fold(project, *, at_least: int = 1, state=None) -> tuple[int, dict]:
+def fold(project, *, at_least: int = 1, state=None, upto: int | None = None) -> tuple[int, dict]:
     """Fold the project's settled events above the watermark into the stored sums and counts, when the
-    newest judgment id is at least `at_least` above it; the watermark and sums after."""
+    newest judgment id is at least `at_least` above it; the watermark and sums after. `upto`: fold up
+    to that id instead of the settled one (benchmarks/scale.py; it must be settled)."""
     through, stored, newest = state or _state(project)
     if newest - through < at_least:
         return through, stored
-    settled = watermark.settled_judgment_id()
+    settled = watermark.settled_judgment_id() if upto is None else upto
     if settled is None or settled <= through:
         return through, stored
     with transaction.atomic():
