@@ -25,12 +25,17 @@ class TimingState(models.Model):
 
 
 class TimingCount(models.Model):
-    project = models.ForeignKey("annotation.Project", on_delete=models.CASCADE, related_name="+")
+    # No index of its own: the unique constraint's index leads with the project
+    project = models.ForeignKey(
+        "annotation.Project", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     seconds = models.FloatField()
     n = models.BigIntegerField()
 
     class Meta:
         constraints = [
+            # the fold's upsert target, and the median's walk in order of duration (no INCLUDE: SQLite
+            # would leave the whole constraint out)
             models.UniqueConstraint(fields=["project", "seconds"], name="one_timing_count_per_value")
         ]
 
