@@ -203,7 +203,6 @@ class Item(models.Model):
                 name="item_queue_idx",
                 condition=Q(state="open"),
             ),
-            # items by state with their submitted slots, read from the index alone (the dashboard)
             models.Index(fields=["project", "state"], name="item_state_idx", include=["submitted_count"]),
             # what changed since a recompute (annotation.core.changes); lifecycle steps bump updated_at
             models.Index(fields=["project", "updated_at"], name="item_changed_idx"),
@@ -300,8 +299,7 @@ class Assignment(models.Model):
             models.Index(fields=["annotator", "project", "state"], name="assignment_user_idx"),
             models.Index(fields=["leased_until"], name="assignment_lease_idx", condition=Q(state="leased")),
             models.Index(fields=["project", "submitted_at"], name="assignment_done_idx"),
-            # the assignments not (yet) judged, per annotator and skip reason (the dashboard): a small
-            # part of a large project's assignments
+            # the assignments not judged, per annotator and skip reason (the dashboard): a small part
             models.Index(
                 fields=["project", "state", "annotator"],
                 name="assignment_open_idx",
