@@ -64,9 +64,12 @@ _UPSERT = f"""
     ON CONFLICT (project_id, seconds) DO UPDATE SET n = annotation_timingcount.n + excluded.n
 """
 
-# A read: the median of the stored counts plus the live events, and the live per-annotator sums.
+# A read: the median of the stored counts plus the live events above `after`, and the live per-annotator
+# sums. It returns the watermark stored when it ran (`w`: the stored counts' own, from the same
+# snapshot); when another process folded since the caller read `after`, the caller reads again.
 # `upto` is the running count over the distinct durations; the middle two ranks of `count` values
 # (the same one when it is odd) are the first durations where 2 * upto >= count and > count.
+_WATERMARK = "(SELECT COALESCE(MAX(through), 0) FROM annotation_timingstate WHERE project_id = %(project)s)"
 _READ = f"""
     WITH e AS ({_EVENTS}),
     h AS (
@@ -82,8 +85,9 @@ _READ = f"""
             MIN(CASE WHEN 2 * upto > count THEN seconds END) AS hi
         FROM c
     ),
+    w AS (SELECT {_WATERMARK} AS through),
     a AS ({_SUMS})
-    SELECT m.lo, m.hi, a.* FROM m LEFT JOIN a ON 1 = 1
+    SELECT m.lo, m.hi, w.through, a.* FROM m CROSS JOIN w LEFT JOIN a ON 1 = 1
 """
 
 # The stored sums (NULLs when none yet) and the newest judgment id, in one statement.
@@ -163,11 +167,15 @@ def timing(project) -> dict:
         through, stored = state[0], state[1]
     else:
         through, stored = fold(project, at_least=FOLD_AFTER, state=state)
-    with connection.cursor() as cur:
-        cur.execute(_READ, {"project": project.pk, "after": through, "through": END})
-        rows = cur.fetchall()
+    for _ in range(3):
+        with connection.cursor() as cur:
+            cur.execute(_READ, {"project": project.pk, "after": through, "through": END})
+            rows = cur.fetchall()
+        if rows[0][2] == through:
+            break
+        through, stored, _newest = _state(project)  # another process folded in between: its sums
     lo, hi = rows[0][0], rows[0][1]
-    sums = merge(stored, [row[2:] for row in rows])
+    sums = merge(stored, [row[3:] for row in rows])
     annotators = {
         a: {"avg": seconds / timed if timed else None, "rushed": rushed, "submitted": submitted}
         for a, (n, timed, seconds, rushed, submitted) in sums.items()

@@ -168,3 +168,24 @@ def test_postgres_maintained_timing_equals_percentile_cont(project, users, seed)
         _check(p)
 
     _random_history(project, users, seed, check=check)
+
+
+@pytest.mark.django_db
+def test_a_fold_by_another_process_between_the_state_and_the_read_counts_nothing_twice(
+    project, users, monkeypatch
+):
+    """The stored counts and the live events are read against the watermark stored when the read
+    runs: a fold committed after the state was read (another process) is neither missed nor doubled."""
+    _random_history(project, users, 6, check=lambda p: None, folds=False)
+    real_state, raced = timing_state._state, []
+
+    def state_then_someone_folds(p):
+        out = real_state(p)
+        if not raced:
+            raced.append(True)
+            timing_state.fold(p)  # what another request would do now
+        return out
+
+    monkeypatch.setattr(timing_state, "_state", state_then_someone_folds)
+    _same(timing_state.timing(project), selectors.judgment_timing_direct(project))
+    assert raced and TimingState.objects.get(project=project).through > 0
