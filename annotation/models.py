@@ -203,7 +203,7 @@ class Item(models.Model):
                 name="item_queue_idx",
                 condition=Q(state="open"),
             ),
-            models.Index(fields=["project", "state"], name="item_state_idx"),
+            models.Index(fields=["project", "state"], name="item_state_idx", include=["submitted_count"]),
             # what changed since a recompute (annotation.core.changes); lifecycle steps bump updated_at
             models.Index(fields=["project", "updated_at"], name="item_changed_idx"),
             # The lead's item list, newest first, read page by page (annotation.core.keyset).
@@ -299,6 +299,13 @@ class Assignment(models.Model):
             models.Index(fields=["annotator", "project", "state"], name="assignment_user_idx"),
             models.Index(fields=["leased_until"], name="assignment_lease_idx", condition=Q(state="leased")),
             models.Index(fields=["project", "submitted_at"], name="assignment_done_idx"),
+            # the assignments not judged, per annotator and skip reason (the dashboard): a small part
+            models.Index(
+                fields=["project", "state", "annotator"],
+                name="assignment_open_idx",
+                include=["skip_reason"],
+                condition=Q(state__in=["leased", "skipped", "expired"]),
+            ),
         ]
 
     def __str__(self):
@@ -488,5 +495,6 @@ from annotation.active_learning.models import (  # noqa: E402, F401
 from annotation.core.models import IdempotencyKey, PendingTask, Recompute, Version  # noqa: E402, F401
 from annotation.importing.models import ImportJob  # noqa: E402, F401
 from annotation.people.models import ApiToken, Invitation, PasswordChangeRequired  # noqa: E402, F401
+from annotation.projects.models import TimingCount, TimingState  # noqa: E402, F401
 from annotation.quality.models import AgreementItemState, AgreementTally, AgreementVote  # noqa: E402, F401
 # isort: on

@@ -11,7 +11,9 @@ the queue's next + submit services, the rate extrapolated). Then, for each page,
 the SQL statements of one request; where the page has a straightforward alternative it is timed in
 the same run (`?page=` offsets vs `?after=` keyset links, the median in Python vs `percentile_cont`).
 The leaderboard: the previous full aggregate + fit, the first fold of the maintained counts, the page
-cold with 0 / 1,000 / 10,000 judgments since the last fold, and warm (`leaderboard_rows`).
+cold with 0 / 1,000 / 10,000 judgments since the last fold, and warm (`leaderboard_rows`). The
+dashboard's time per item: its first fold (before the pages), the page cold with 999 / 1,000
+judgments since the last fold, and the maintained read against the one-pass `percentile_cont`.
 Recomputes (agreement report, consensus under the majority, weighted and dawid_skene rules) run
 through `recompute_functions()`, the one place that names them; `consensus` also times the incremental
 majority run with nothing changed and after `--new` judgments resubmitted (kept in the project);
@@ -243,6 +245,7 @@ def main():
         rows += consensus_incremental_rows(project, lead, args.new)
     if args.recompute_only:
         return print_table(seeded, rows)
+    rows += timing_fold_rows(project)  # before the pages: the dashboard reads the maintained sums
     cached = {"dashboard", "pairs", "agreement"}  # pages whose costly part page_cache keeps
     client = Client()
     client.force_login(lead)
@@ -268,6 +271,7 @@ def main():
         seconds, statements, _ = timed(get_page(client, page_url), args.repeat)
         rows.append((what, how, seconds, statements, ""))
     if not args.leaderboard_only:
+        rows += dashboard_behind_rows(client, project, args.repeat)
         rows += deep_pages(client, project, args.repeat)
     rows += leaderboard_rows(client, project, args.repeat)
     if not args.leaderboard_only:
@@ -380,8 +384,48 @@ def deep_cursor(what, project, depth):
     return pref_selectors.pair_cursor(row) if row else None
 
 
+def timing_fold_rows(project):
+    """The dashboard's time-per-item sums (annotation.projects.timing_state) folded from zero: once per
+    project (the first cold view after the change, or after `timing_state.reset`)."""
+    from annotation.projects import timing_state
+
+    timing_state.reset(project)
+    seconds, statements, _ = timed(lambda: timing_state.fold(project))
+    return [("time per item", "first fold from zero (once)", seconds, statements, "TimingState written")]
+
+
+def dashboard_behind_rows(client, project, repeat):
+    """The dashboard cold with 999 and 1,000 judgments above the stored watermark (the sums set back
+    to that point before each request, untimed): the live delta, and the read that folds it in."""
+    from annotation.models import Judgment
+    from annotation.projects import timing_state
+
+    out = []
+    url = reverse("annotation:dashboard", args=[project.pk])
+    ids = Judgment.objects.order_by("-id").values_list("id", flat=True)
+    for behind in (timing_state.FOLD_AFTER - 1, timing_state.FOLD_AFTER):
+        through = ids[behind]
+        times, statements = [], None
+        for _ in range(repeat):
+            timing_state.reset(project)
+            timing_state.fold(project, upto=through)
+            cache.clear()
+            connection.queries_log.clear()
+            with CaptureQueriesContext(connection) as ctx:
+                started = time.perf_counter()
+                if client.get(url).status_code != 200:
+                    raise SystemExit(f"{url}: not 200")
+                times.append(time.perf_counter() - started)
+            statements = statements if statements is not None else len(ctx.captured_queries)
+        note = "folds them in" if behind >= timing_state.FOLD_AFTER else "stored sums + live delta"
+        how = f"cold, {behind:,} judgments since fold"
+        out.append(("dashboard", how, statistics.median(times), statements, note))
+    return out
+
+
 def median_rows(project, repeat):
-    """The dashboard's timing figures: two scans with the median in Python, vs one pass in SQL."""
+    """The dashboard's timing figures: two scans with the median in Python, one pass in SQL
+    (percentile_cont), and the maintained sums (the stored ones plus the live delta)."""
     from django.db.models import Avg, Count, Q
 
     from annotation.models import Judgment
@@ -403,8 +447,10 @@ def median_rows(project, repeat):
     out = []
     seconds, statements, _ = timed(in_python, repeat)
     out.append(("time per item", "2 scans, median in Python", seconds, statements, "the selectors before"))
-    seconds, statements, _ = timed(lambda: project_selectors.judgment_timing(project), repeat)
+    seconds, statements, _ = timed(lambda: project_selectors.judgment_timing_direct(project), repeat)
     out.append(("time per item", "in SQL, one pass", seconds, statements, "percentile_cont + per annotator"))
+    seconds, statements, _ = timed(lambda: project_selectors.judgment_timing(project), repeat)
+    out.append(("time per item", "maintained sums + live delta", seconds, statements, "timing_state, exact"))
     return out
 
 

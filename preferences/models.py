@@ -84,6 +84,14 @@ class PreferencePair(models.Model):
         ]
         indexes = [
             models.Index(fields=["project", "status", "-confidence"], name="pair_filter_idx"),
+            # The pairs page's counts (selectors.pair_counts) from the index alone, and its distinct
+            # criteria by a loose scan (selectors.pair_criteria).
+            models.Index(
+                fields=["project", "status", "chosen_harmful_majority", "chosen_harmful_flags"],
+                name="pair_count_idx",
+                condition=Q(is_stale=False),
+            ),
+            models.Index(fields=["project", "criterion"], name="pair_criterion_idx"),
             # The pairs page's order, read page by page from a keyset cursor (selectors.PAIR_ORDER).
             models.Index(
                 fields=["project", "-confidence", "-margin", "id"],

@@ -5,12 +5,12 @@ import hashlib
 import numpy as np
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q
 
 from annotation.core import keyset, page_cache, versions
 from annotation.core.errors import InvalidInput
 from annotation.kinds.task import build_task
-from annotation.models import ItemKind, Judgment, Recompute, Response
+from annotation.models import ItemKind, Judgment, Recompute, Response, RubricVersion
 
 from . import consensus, tallies, tally_state
 from .diff import MAX_TOKENS as MAX_DIFF_WORDS
@@ -67,11 +67,12 @@ def pair_counts(qs) -> dict:
     """{"total", one count per status, "harmful": chosen response reported harmful by anyone,
     "harmful_majority": by a majority of the comparison's judges}: one pass over the pairs."""
 
+    # Counting `status` (never null), not `id`: the unfiltered page's counts read pair_count_idx alone
     return qs.order_by().aggregate(
-        total=Count("id"),
-        **{status: Count("id", filter=Q(status=status)) for status in PairStatus.values},
-        harmful=Count("id", filter=Q(chosen_harmful_flags__gt=0)),
-        harmful_majority=Count("id", filter=Q(chosen_harmful_majority=True)),
+        total=Count("status"),
+        **{status: Count("status", filter=Q(status=status)) for status in PairStatus.values},
+        harmful=Count("status", filter=Q(chosen_harmful_flags__gt=0)),
+        harmful_majority=Count("status", filter=Q(chosen_harmful_majority=True)),
     )
 
 
@@ -225,14 +226,41 @@ def pair_filter_choices(project) -> dict:
 
 
 def _pair_filter_choices(project) -> dict:
-    pairs = PreferencePair.objects.filter(project=project)
+    """Without reading every pair: the project's rubric versions that have a pair (one indexed probe
+    each, on the pairs' rubric_version index), the distinct criteria by a loose scan of
+    pair_criterion_idx (PostgreSQL), the model names by `pair_models`."""
+    with_pairs = Exists(PreferencePair.objects.filter(project=project, rubric_version=OuterRef("pk")))
+    numbers = RubricVersion.objects.filter(rubric__project=project).filter(with_pairs)
     return {
-        "rubric_versions": sorted(
-            {n for n in pairs.order_by().values_list("rubric_version__number", flat=True).distinct() if n}
-        ),
-        "criteria": sorted({c for c in pairs.order_by().values_list("criterion", flat=True).distinct() if c}),
+        "rubric_versions": sorted(set(numbers.values_list("number", flat=True))),
+        "criteria": pair_criteria(project),
         "models": pair_models(project),
     }
+
+
+# The distinct criteria of a project's pairs by a loose index scan over pair_criterion_idx (project,
+# criterion): one index probe per distinct criterion (PostgreSQL has no skip scan).
+_CRITERIA_SQL = """
+WITH RECURSIVE criteria(criterion) AS (
+    (SELECT criterion FROM preferences_preferencepair WHERE project_id = %s AND criterion > ''
+     ORDER BY criterion LIMIT 1)
+    UNION ALL
+    SELECT (SELECT p.criterion FROM preferences_preferencepair p WHERE p.project_id = %s
+            AND p.criterion > criteria.criterion ORDER BY p.criterion LIMIT 1)
+    FROM criteria WHERE criteria.criterion IS NOT NULL
+)
+SELECT criterion FROM criteria WHERE criterion IS NOT NULL
+"""
+
+
+def pair_criteria(project) -> list[str]:
+    """The criteria the project's pairs are on ("" = overall, left out), sorted."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute(_CRITERIA_SQL, [project.pk, project.pk])
+            return [row[0] for row in cur.fetchall()]
+    pairs = PreferencePair.objects.filter(project=project)
+    return sorted({c for c in pairs.order_by().values_list("criterion", flat=True).distinct() if c})
 
 
 # Model names of a project's pairs without reading every pair: the distinct model names of all

@@ -15,7 +15,7 @@ watermark instead of all of them:
   a moment when no transaction could still commit a lower one. On PostgreSQL ids come from a sequence
   and commit out of order (a long import holds low ids while submits commit higher ones), so the
   settled id is read under `LOCK TABLE annotation_judgment IN SHARE MODE`, which waits for every
-  in-flight writer and is held for one `SELECT max(id)`; it gives up after FOLD_LOCK_TIMEOUT (the
+  in-flight writer and is held for one `SELECT max(id)` (`annotation.core.watermark`); it gives up after 50 ms (the
   read is still exact, the fold waits for the next read). A VACUUM of the table (autovacuum
   included) holds a conflicting lock, so folds are skipped while one runs. SQLite runs one writer at a time, so the
   highest visible id is settled. The write-back is conditional on the watermark read (two processes
@@ -27,14 +27,13 @@ append-only rule must call `reset(project)` (the next read refolds from zero).
 
 import json
 
-from django.db import OperationalError, connection, transaction
+from django.db import connection, transaction
 
-from annotation.models import Judgment
+from annotation.core import watermark
 
 from . import tallies as sql
 from .models import TallyState
 
-FOLD_LOCK_TIMEOUT = "50ms"  # submits queue behind a waiting LOCK: keep their stall short
 FOLD_AFTER = 1000  # judgment ids above the watermark before a read folds (counting 1,000 live costs ms)
 END = 2**62  # above every judgment id
 
@@ -58,20 +57,9 @@ def encode(c: dict) -> dict:
 
 
 def settled_id() -> int | None:
-    """The highest judgment id below which every judgment has committed (or never will); None when the
-    lock was not granted within FOLD_LOCK_TIMEOUT (PostgreSQL)."""
-    if connection.vendor != "postgresql":
-        return Judgment.objects.order_by("-id").values_list("id", flat=True).first() or 0
-    try:
-        with transaction.atomic(), connection.cursor() as cur:
-            cur.execute(f"SET LOCAL lock_timeout = '{FOLD_LOCK_TIMEOUT}'")
-            cur.execute("LOCK TABLE annotation_judgment IN SHARE MODE")
-            cur.execute("SELECT COALESCE(max(id), 0) FROM annotation_judgment")
-            return cur.fetchone()[0]
-    except OperationalError as exc:
-        if getattr(exc.__cause__, "sqlstate", None) == "55P03":  # lock_not_available: writers in flight
-            return None
-        raise
+    """The highest judgment id below which every judgment has committed (`annotation.core.watermark`);
+    None when writers were still in flight."""
+    return watermark.settled_judgment_id()
 
 
 # The stored sums (NULLs when none yet) and the newest judgment id, in one statement.

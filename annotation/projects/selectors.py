@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import Avg, Case, Count, Exists, F, IntegerField, OuterRef, Q, Value, When
 from django.db.models.functions import TruncHour
@@ -21,9 +22,50 @@ from annotation.models import (
 )
 from annotation.queue.selectors import project_progress
 
+from . import timing_state
+
+# The assignment states annotator_stats counts from the assignments (index assignment_open_idx: these
+# rows only); submitted ones come from the maintained judgment sums.
+_OPEN_STATES = (AssignmentState.LEASED, AssignmentState.SKIPPED, AssignmentState.EXPIRED)
+
 
 def annotator_stats(project, *, timing: dict | None = None) -> list[dict]:
-    """Per annotator: judgments, skips, leases held, mean seconds per item, rushed judgments."""
+    """Per annotator with any assignment or current judgment in the project: judgments (submitted
+    assignments), skips, leases held, mean seconds per item, rushed judgments; most judgments first.
+    Submitted counts come with the timing sums (`timing_state`), the rest from an index range over
+    the assignments that are not submitted: no pass over the judged work."""
+    per_annotator = (timing or judgment_timing(project))["annotators"]
+    counts = {}
+    for user_id, state, n in (
+        Assignment.objects.filter(project=project, state__in=_OPEN_STATES)
+        .values_list("annotator_id", "state")
+        .annotate(n=Count("*"))
+        .order_by()
+    ):
+        counts.setdefault(user_id, {})[state] = n
+    ids = set(per_annotator) | set(counts)
+    names = dict(get_user_model().objects.filter(pk__in=ids).values_list("pk", "username")) if ids else {}
+    out = []
+    for user_id in ids:
+        t, c = per_annotator.get(user_id, {}), counts.get(user_id, {})
+        avg = t.get("avg")
+        out.append(
+            {
+                "username": names.get(user_id, ""),
+                "user_id": user_id,
+                "submitted": t.get("submitted", 0),
+                "skipped": c.get(AssignmentState.SKIPPED, 0),
+                "leased": c.get(AssignmentState.LEASED, 0),
+                "avg_seconds": round(avg, 1) if avg is not None else None,
+                "rushed": t.get("rushed", 0),
+            }
+        )
+    return sorted(out, key=lambda row: (-row["submitted"], row["username"]))
+
+
+def annotator_stats_direct(project) -> list[dict]:
+    """`annotator_stats` from every assignment of the project and `judgment_timing_direct`: the
+    reference the tests hold it to."""
     rows = (
         Assignment.objects.filter(project=project)
         .values(username=F("annotator__username"), user_id=F("annotator_id"))
@@ -34,7 +76,7 @@ def annotator_stats(project, *, timing: dict | None = None) -> list[dict]:
         )
         .order_by("-submitted", "username")
     )
-    per_annotator = (timing or judgment_timing(project))["annotators"]
+    per_annotator = judgment_timing_direct(project)["annotators"]
     out = []
     for row in rows:
         t = per_annotator.get(row["user_id"], {})
@@ -67,7 +109,7 @@ def throughput_per_hour(project, *, hours: int = 24, now=None) -> list[dict]:
 # grouping set (), the whole project's count, mean and median seconds (percentile_cont, in SQL).
 _TIMING_SQL = """
 SELECT j.annotator_id, GROUPING(j.annotator_id) AS whole, count(j.duration_seconds), avg(j.duration_seconds),
-    count(*) FILTER (WHERE j.rushed),
+    count(*) FILTER (WHERE j.rushed), count(*) FILTER (WHERE NOT j.external),
     CASE WHEN GROUPING(j.annotator_id) = 1
         THEN percentile_cont(0.5) WITHIN GROUP (ORDER BY j.duration_seconds) END
 FROM annotation_judgment j JOIN annotation_item i ON i.id = j.item_id
@@ -77,25 +119,34 @@ GROUP BY GROUPING SETS ((j.annotator_id), ())
 
 
 def judgment_timing(project) -> dict:
-    """{"annotators": {user id: {"avg", "rushed"}}, "overall": {"count", "mean", "median"}} over the
-    project's current judgments with a recorded duration (rushed counts every current judgment).
-    PostgreSQL: one statement, the median by percentile_cont; elsewhere two, the median in Python."""
+    """{"annotators": {user id: {"avg", "rushed", "submitted"}}, "overall": {"count", "mean", "median"}}
+    over the project's current judgments with a recorded duration (rushed counts every current
+    judgment, submitted every one that was not imported), from
+    the maintained sums (`timing_state`: the stored sums plus the judgments since, exact)."""
+    return timing_state.timing(project)
+
+
+def judgment_timing_direct(project) -> dict:
+    """`judgment_timing` computed over every current judgment: the reference `timing_state` is held
+    to. PostgreSQL: one statement, the median by percentile_cont; elsewhere two, the median in Python."""
     annotators, overall = {}, {"count": 0, "mean": None, "median": None}
     if connection.vendor == "postgresql":
         with connection.cursor() as cur:
             cur.execute(_TIMING_SQL, [project.pk])
-            for user_id, whole, n, avg, rushed, median in cur.fetchall():
+            for user_id, whole, n, avg, rushed, submitted, median in cur.fetchall():
                 if whole:
                     if n:
                         overall = {"count": n, "mean": round(avg, 1), "median": round(median, 1)}
                 else:
-                    annotators[user_id] = {"avg": avg, "rushed": rushed}
+                    annotators[user_id] = {"avg": avg, "rushed": rushed, "submitted": submitted}
         return {"annotators": annotators, "overall": overall}
     current = Judgment.objects.filter(item__project=project, is_current=True)
     for row in current.values("annotator_id").annotate(
-        avg=Avg("duration_seconds"), rushed=Count("id", filter=Q(rushed=True))
+        avg=Avg("duration_seconds"),
+        rushed=Count("id", filter=Q(rushed=True)),
+        submitted=Count("id", filter=Q(external=False)),
     ):
-        annotators[row["annotator_id"]] = row
+        annotators[row.pop("annotator_id")] = row
     values = sorted(current.filter(duration_seconds__isnull=False).values_list("duration_seconds", flat=True))
     if values:
         n = len(values)

@@ -1,6 +1,6 @@
 """Read paths of the queue: progress of a project and of one annotator; the projects' lease facts."""
 
-from django.db.models import Count, Exists, OuterRef
+from django.db.models import Count, Exists, OuterRef, Sum
 from django.utils import timezone
 
 from annotation.models import (
@@ -27,9 +27,17 @@ def project_progress(project, user=None) -> dict:
     For an annotator, m is what they can still be offered plus what they did: the items they judged
     plus the open items they have not had, capped by the project size.
     """
-    by_state = dict(Item.objects.filter(project=project).values_list("state").annotate(n=Count("id")))
+    # One pass over item_state_idx (it carries submitted_count): items by state, and the submitted
+    # assignments as the items' submitted slots (lifecycle's rule: submitted_count == the item's
+    # SUBMITTED assignments), not a count over every assignment.
+    rows = (
+        Item.objects.filter(project=project)
+        .values_list("state")
+        .annotate(n=Count("*"), slots=Sum("submitted_count"))
+    )
+    by_state = {state: n for state, n, _ in rows}
     total = sum(by_state.values())
-    judged_slots = Assignment.objects.filter(project=project, state=AssignmentState.SUBMITTED).count()
+    judged_slots = sum(slots or 0 for _, _, slots in rows)
     out = {
         "items_total": total,
         "items_by_state": {s: by_state.get(s, 0) for s in ItemState.values},
