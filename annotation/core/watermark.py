@@ -8,6 +8,12 @@ MODE`, which waits for every in-flight writer and is held for one `SELECT max(id
 FOLD_LOCK_TIMEOUT (None: the caller's read stays exact, its fold waits for a later read). A VACUUM of
 the table (autovacuum included) holds a conflicting lock, so folds are skipped while one runs. SQLite
 runs one writer at a time, so the highest visible id is settled.
+
+An id drawn from the sequence before its row is inserted (the submit hot path draws the new judgment's
+id in the statement that locks the assignment, `annotation.queue.hot_sql.with_new_judgment_id`) is held
+by no table lock yet: the drawing statement also takes `pg_advisory_xact_lock_shared(ID_DRAW_LOCK)`
+(`drawn_id_sql`), and the settled id is read only once the exclusive form of that advisory lock is
+granted too, so a drawn but uncommitted id is never below a settled one.
 """
 
 from django.db import OperationalError, connection, transaction
@@ -15,6 +21,16 @@ from django.db import OperationalError, connection, transaction
 from annotation.models import Judgment
 
 FOLD_LOCK_TIMEOUT = "50ms"  # submits queue behind a waiting LOCK: keep their stall short
+ID_DRAW_LOCK = 0x74756E656C6F6F70  # "tuneloop": held shared by every transaction holding a drawn judgment id
+
+
+def drawn_id_sql() -> tuple[str, tuple]:
+    """SQL (and params) of an expression that draws the next judgment id under the shared advisory lock
+    that keeps the settled id below it until the drawing transaction ends (PostgreSQL)."""
+    return (
+        "(SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM pg_advisory_xact_lock_shared(%s) AS drawn)",
+        (Judgment._meta.db_table, Judgment._meta.pk.column, ID_DRAW_LOCK),
+    )
 
 
 def settled_judgment_id() -> int | None:
@@ -26,6 +42,7 @@ def settled_judgment_id() -> int | None:
         with transaction.atomic(), connection.cursor() as cur:
             cur.execute(f"SET LOCAL lock_timeout = '{FOLD_LOCK_TIMEOUT}'")
             cur.execute("LOCK TABLE annotation_judgment IN SHARE MODE")
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", [ID_DRAW_LOCK])  # drawn ids: drawn_id_sql
             cur.execute("SELECT COALESCE(max(id), 0) FROM annotation_judgment")
             return cur.fetchone()[0]
     except OperationalError as exc:

@@ -19,8 +19,8 @@ import json
 from django.db import connection
 from django.db.models.expressions import RawSQL
 
-from annotation.core import statements
-from annotation.models import Assignment, AssignmentState, Item, ItemState, Judgment
+from annotation.core import statements, watermark
+from annotation.models import Assignment, AssignmentState, Item, ItemState
 from annotation.queue import lifecycle
 
 _ITEM_COLUMNS = [f.column for f in Item._meta.concrete_fields]
@@ -129,13 +129,14 @@ def _assignment(item, project, user, leased_until, reason) -> Assignment:
 
 def with_new_judgment_id(assignments):
     """PostgreSQL: each row comes with `new_judgment_id`, the judgment sequence's next value, so that
-    a first submit inserts its judgment in record_submit's statement, its id known to the audit event
-    (a value drawn for a submit that stores no new judgment is a gap, like a rolled-back insert's)."""
+        a first submit inserts its judgment in record_submit's statement, its id known to the audit event
+        (a value drawn for a submit that stores no new judgment is a gap, like a rolled-back insert's). The
+    draw holds a shared advisory lock to the end of the transaction: sums maintained up to the settled
+    judgment id (annotation.core.watermark) cannot pass an id drawn but not yet committed."""
     if connection.vendor != "postgresql":
         return assignments
-    table = Judgment._meta.db_table
-    sql = "nextval(pg_get_serial_sequence(%s, %s))"
-    return assignments.annotate(new_judgment_id=RawSQL(sql, (table, Judgment._meta.pk.column)))
+    sql, params = watermark.drawn_id_sql()  # the settled id waits for this transaction (core.watermark)
+    return assignments.annotate(new_judgment_id=RawSQL(sql, params))
 
 
 def record_submit(*, assignment: Assignment, item: Item, project, submitted_at, judgment, audit_event) -> str:

@@ -11,7 +11,8 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from annotation.models import Item
+from annotation.core import watermark
+from annotation.models import Item, Judgment
 from annotation.projects import services as project_services
 from annotation.quality import adjudication
 from annotation.queue import services as queue_services
@@ -180,3 +181,29 @@ def test_postgres_a_writer_in_flight_stops_the_fold_not_the_read(users, django_u
         other.rollback()
         other.close()
     assert tally_state.settled_id() is not None
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_postgres_an_id_drawn_before_its_insert_holds_the_settled_id(users, django_user_model):
+    """The submit hot path draws its judgment's id before inserting the row (no table lock yet): while
+    that transaction is open the settled id cannot be read, so no sum can advance past the drawn id
+    and then miss the judgment when it commits."""
+    _random_history(users, django_user_model, 5, check=_check)
+    sql, params = watermark.drawn_id_sql()
+    db = settings.DATABASES["default"]
+    other = psycopg.connect(
+        dbname=db["NAME"],
+        host=db["HOST"] or "127.0.0.1",
+        port=db["PORT"] or 5432,
+        user=db["USER"],
+        password=db["PASSWORD"] or None,
+    )
+    try:
+        drawn = other.execute(f"SELECT {sql}", params).fetchone()[0]
+        assert drawn > Judgment.objects.order_by("-id").values_list("id", flat=True).first()
+        assert watermark.settled_judgment_id() is None  # not max(id), which is below the drawn id
+    finally:
+        other.rollback()
+        other.close()
+    assert watermark.settled_judgment_id() is not None
