@@ -36,7 +36,8 @@ def _finite_float(text):
     return value
 
 
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)  # reused: one per row is slow
+# One decoder for every row: json.loads with arguments builds a new one per call.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
 
 
 def loads(text):
