@@ -488,5 +488,5 @@ from annotation.active_learning.models import (  # noqa: E402, F401
 from annotation.core.models import IdempotencyKey, PendingTask, Recompute  # noqa: E402, F401
 from annotation.importing.models import ImportJob  # noqa: E402, F401
 from annotation.people.models import ApiToken, Invitation, PasswordChangeRequired  # noqa: E402, F401
-from annotation.quality.models import AgreementItemState, AgreementTally, AgreementVote  # noqa: E402, F401
+from annotation.quality.models import AgreementItemState, AgreementTally, AgreementVote, ItemSearchText  # noqa: E402, F401
 # isort: on

@@ -6,7 +6,12 @@ from celery import shared_task
 
 from annotation.core import broker, health, idempotency
 from annotation.importing.tasks import run_import_job
-from annotation.quality.tasks import compute_agreement, refresh_agreement_reports, run_agreement_recompute
+from annotation.quality.tasks import (
+    compute_agreement,
+    index_item_search,
+    refresh_agreement_reports,
+    run_agreement_recompute,
+)
 from annotation.queue import services as queue_services
 
 
@@ -45,6 +50,7 @@ def purge_idempotency_keys() -> int:
 
 __all__ = [
     "compute_agreement",
+    "index_item_search",
     "flush_outbox",
     "purge_idempotency_keys",
     "refresh_agreement_reports",

@@ -47,6 +47,7 @@ from annotation.importing.parse import ImportFailed, ImportIssue, ItemRecord, it
 from annotation.importing.rows import text_lines
 from annotation.importing.services import ImportResult
 from annotation.models import Item, Project, Response
+from annotation.quality import search_index
 from annotation.queue.lifecycle import NEW_ITEM
 
 CHUNK_ROWS = 25_000  # rows per COPY / executemany chunk; progress is reported between chunks
@@ -116,6 +117,7 @@ def import_file(
                 source=(source or "")[:200],
                 **result.as_dict(),
             )
+            search_index.queue(project.pk)  # the Items page's search rows, after commit
         return result
     finally:
         if lines is not stream:

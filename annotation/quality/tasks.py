@@ -12,7 +12,7 @@ from annotation.core.errors import Forbidden
 from annotation.core.permissions import can
 from annotation.models import AgreementReport, Project
 from annotation.models import Recompute as RecomputeRun
-from annotation.quality import reports, tally_store
+from annotation.quality import reports, search_index, tally_store
 from annotation.quality import selectors as quality_selectors
 
 
@@ -75,3 +75,12 @@ def request_recompute(*, project, actor, full: bool = False) -> RecomputeOutcome
         return RecomputeOutcome("queued", recompute=rec)
     report = AgreementReport.objects.filter(pk=(rec.result or {}).get("report")).first()
     return RecomputeOutcome("recomputed", report, rec)
+
+
+@shared_task(name="annotation.tasks.index_item_search")
+def index_item_search(project_id: int | None = None) -> int:
+    """Write the Items page's search rows of items that have none (annotation.quality.search_index):
+    queued by an import for its project; beat runs it for all projects and removes deleted items' rows."""
+    if project_id is None:
+        search_index.purge()
+    return search_index.fill(project_id)

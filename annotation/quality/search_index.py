@@ -1,0 +1,66 @@
+"""The Items page's search index on PostgreSQL: a side table (`ItemSearchText`, one row per item: its
+prompt text and its responses' texts) carrying the trigram GIN indexes, filled in bulk after the
+rows exist instead of in the transaction that creates them (benchmarks/README.md, "Where the time
+goes": the indexes were three quarters of a 100k-item import when they sat on the items and responses).
+
+- `fill(project_id=None)`: one INSERT ... SELECT of the rows of every item (of one project) that has
+  none. An import queues it after commit (`queue`, annotation.importing.bulk); beat runs it for every
+  project (`annotation.tasks.index_item_search`, TUNELOOP_SEARCH_INDEX_SECONDS) for items made any
+  other way (API, interchange, active learning, demo) and removes the rows of deleted items.
+- Correctness never waits for it: `annotation.quality.item_list` matches an item with a row through
+  the row, and an item without one directly with the same expressions as before, so an item is found
+  the moment it is committed.
+
+SQLite has no side table rows (`fill` does nothing there) and searches with a plain LIKE.
+"""
+
+from django.db import connection
+
+from annotation.core import broker
+
+# Joins an item's response texts. A search text without it cannot match across two responses; one
+# that contains it is searched directly (item_list).
+SEPARATOR = "\x1f"
+
+TABLE = "annotation_itemsearchtext"
+PROMPT_SQL = "(jsonb_path_query_array(i.messages, '$[*].content'))::text"  # item_list.PromptText's
+FILL = (
+    f"INSERT INTO {TABLE} (item_id, prompt, responses) "
+    f"SELECT i.id, {PROMPT_SQL}, COALESCE((SELECT string_agg(r.text, %s) FROM annotation_response r "
+    f"WHERE r.item_id = i.id), '') FROM annotation_item i "
+    f"WHERE NOT EXISTS (SELECT 1 FROM {TABLE} s WHERE s.item_id = i.id){{scope}} "
+    f"ON CONFLICT (item_id) DO NOTHING"
+)
+PURGE = f"DELETE FROM {TABLE} s WHERE NOT EXISTS (SELECT 1 FROM annotation_item i WHERE i.id = s.item_id)"
+
+
+def enabled() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def fill(project_id: int | None = None) -> int:
+    """Write the search rows of the items (of `project_id`, or all) that have none; how many. One
+    statement in its own transaction (autocommit); run it outside an import's transaction."""
+    if not enabled():
+        return 0
+    scope, params = (" AND i.project_id = %s", [SEPARATOR, project_id]) if project_id else ("", [SEPARATOR])
+    with connection.cursor() as cursor:
+        cursor.execute(FILL.format(scope=scope), params)
+        return cursor.rowcount
+
+
+def purge() -> int:
+    """Remove the rows of deleted items; how many."""
+    if not enabled():
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(PURGE)
+        return cursor.rowcount
+
+
+def queue(project_id: int) -> None:
+    """Fill `project_id`'s rows on a worker once the current transaction commits (PostgreSQL only)."""
+    if enabled():
+        from annotation.quality.tasks import index_item_search
+
+        broker.send_on_commit(index_item_search, [project_id])
