@@ -61,6 +61,6 @@ def purge() -> int:
 def queue(project_id: int) -> None:
     """Fill `project_id`'s rows on a worker once the current transaction commits (PostgreSQL only)."""
     if enabled():
-        from annotation.quality.tasks import index_item_search
+        from annotation.quality.tasks import index_item_search  # cycle: the task calls fill, above
 
         broker.send_on_commit(index_item_search, [project_id])
