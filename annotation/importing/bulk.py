@@ -19,13 +19,12 @@ file (a binary file object, read once, front to back), all or nothing, duplicate
    SQLite two statements, the responses joined to the items inserted after the largest id seen at the
    start of the (IMMEDIATE, so single-writer) transaction.
 
-**Index maintenance** is the bulk of the time on PostgreSQL: the Items page's two pg_trgm GIN indexes
-(migration 0020) cost about three quarters of the INSERT (benchmarks/README.md, "import_items.py"). They
-are kept up to date in the same statement, as any insert does: dropping them for the import would take
-an ACCESS EXCLUSIVE lock on the items and responses tables for its whole length (every annotator's
-queue waits), and a larger `gin_pending_list_limit` for the import's transaction was measured to save
-little (the trigram extraction and the pending list's writes stay) while leaving hundreds of MB of
-pending entries that every search reads and that an annotator's next write to the table would merge.
+**The Items page's search index** is not maintained here. The pg_trgm GIN indexes over the prompt and
+response texts were about three quarters of the INSERT on PostgreSQL (benchmarks/README.md,
+"import_items.py"); dropping them for an import would lock the tables for every annotator, and a larger
+`gin_pending_list_limit` saved little. They now sit on a side table (annotation.quality.search_index)
+whose rows for the imported items a task writes in bulk after the import commits (`search_index.queue`,
+on commit: a failed import queues nothing); until then the search matches those items directly.
 
 The content hash is `parse.content_hash`, computed while streaming, the same as the in-memory path
 (`services.import_items`, kept for records built in memory: the demo, interchange imports). The stored
