@@ -87,9 +87,9 @@ def child(path_name: str, file: str) -> None:
     from annotation.importing import bulk, services
     from annotation.importing.parse import parse_items
     from annotation.projects import services as project_services
-    from annotation.quality import search_index
+    from annotation.quality import search_index, tasks
 
-    search_index.queue = lambda project_id: None  # the search rows are written (and timed) below, apart
+    tasks.queue_index = lambda project_id: None  # the search rows are written (and timed) below, apart
 
     user = get_user_model().objects.create_user(f"bench-{time.time_ns()}")
     project = project_services.create_project(name=f"import bench {path_name}", created_by=user, overlap=1)

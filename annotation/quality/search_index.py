@@ -4,7 +4,8 @@ rows exist instead of in the transaction that creates them (benchmarks/README.md
 goes": the indexes were three quarters of a 100k-item import when they sat on the items and responses).
 
 - `fill(project_id=None)`: one INSERT ... SELECT of the rows of every item (of one project) that has
-  none. An import queues it after commit (`queue`, annotation.importing.bulk); beat runs it for every
+  none. An import queues it after commit (`annotation.quality.tasks.queue_index`, from
+  annotation.importing.bulk); beat runs it for every
   project (`annotation.tasks.index_item_search`, TUNELOOP_SEARCH_INDEX_SECONDS) for items made any
   other way (API, interchange, active learning, demo) and removes the rows of deleted items.
 - Correctness never waits for it: `annotation.quality.item_list` matches an item with a row through
@@ -15,8 +16,6 @@ SQLite has no side table rows (`fill` does nothing there) and searches with a pl
 """
 
 from django.db import connection
-
-from annotation.core import broker
 
 # Joins an item's response texts. A search text without it cannot match across two responses; one
 # that contains it is searched directly (item_list).
@@ -56,11 +55,3 @@ def purge() -> int:
     with connection.cursor() as cursor:
         cursor.execute(PURGE)
         return cursor.rowcount
-
-
-def queue(project_id: int) -> None:
-    """Fill `project_id`'s rows on a worker once the current transaction commits (PostgreSQL only)."""
-    if enabled():
-        from annotation.quality.tasks import index_item_search  # cycle: the task calls fill, above
-
-        broker.send_on_commit(index_item_search, [project_id])

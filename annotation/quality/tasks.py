@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from celery import shared_task
 from django.contrib.auth import get_user_model
 
-from annotation.core import recomputes
+from annotation.core import broker, recomputes
 from annotation.core.errors import Forbidden
 from annotation.core.permissions import can
 from annotation.models import AgreementReport, Project
@@ -84,3 +84,10 @@ def index_item_search(project_id: int | None = None) -> int:
     if project_id is None:
         search_index.purge()
     return search_index.fill(project_id)
+
+
+def queue_index(project_id: int) -> None:
+    """Fill `project_id`'s search rows on a worker once the current transaction commits (PostgreSQL
+    only; here and now under CELERY_TASK_ALWAYS_EAGER)."""
+    if search_index.enabled():
+        broker.send_on_commit(index_item_search, [project_id])
