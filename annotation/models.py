@@ -488,5 +488,7 @@ from annotation.active_learning.models import (  # noqa: E402, F401
 from annotation.core.models import IdempotencyKey, PendingTask, Recompute  # noqa: E402, F401
 from annotation.importing.models import ImportJob  # noqa: E402, F401
 from annotation.people.models import ApiToken, Invitation, PasswordChangeRequired  # noqa: E402, F401
-from annotation.quality.models import AgreementItemState, AgreementTally, AgreementVote, ItemSearchText  # noqa: E402, F401
+from annotation.quality.models import (  # noqa: E402, F401
+    AgreementItemState, AgreementTally, AgreementVote, ItemSearchPending, ItemSearchText,
+)  # fmt: skip
 # isort: on

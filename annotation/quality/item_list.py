@@ -9,8 +9,8 @@ Search is case-insensitive. The prompt is the text of the conversation's `conten
 with trigram indexes (`ItemSearchText`, annotation.quality.search_index, migration
 0024_item_search_side_table); `filtered_parts` splits a search into three disjoint querysets, each
 with its own plan: items with a search row whose prompt matches, those whose responses match and
-prompt does not, and items without a row yet (just created: an import's rows are written after it
-commits) matched directly with the same expressions. On SQLite it is a plain LIKE over the items'
+prompt does not, and the items still waiting for their row (`ItemSearchPending`: just created; an
+import's rows are written after it commits) matched directly with the same expressions. On SQLite it is a plain LIKE over the items'
 own texts (ASCII letters only are case-folded).
 
 A tag is a string in the item's `metadata["tags"]` list (as imported). "Disputed" is the notion of
@@ -35,7 +35,14 @@ from django.db.models import (
     prefetch_related_objects,
 )
 
-from annotation.models import Adjudication, ItemSearchText, ItemState, ProductionSample, Response
+from annotation.models import (
+    Adjudication,
+    ItemSearchPending,
+    ItemSearchText,
+    ItemState,
+    ProductionSample,
+    Response,
+)
 from annotation.quality.search_index import SEPARATOR
 
 PAGE_SIZES = (25, 50, 100, 200)  # the page sizes offered; any other value is a 400
@@ -151,7 +158,7 @@ def _search(text: str) -> list:
     return [
         Q(Exists(rows.filter(prompt))),
         Q(Exists(rows.filter(responses__icontains=text).exclude(prompt))),
-        ~Exists(rows) & direct,
+        Exists(ItemSearchPending.objects.filter(item_id=OuterRef("pk"))) & direct,
     ]
 
 
@@ -169,7 +176,7 @@ def filter_items(qs, filters: ItemFilters):
 def filtered_parts(qs, filters: ItemFilters) -> list:
     """`filter_items` as disjoint querysets for `keyset.paginate_union` and `capped_count`. On
     PostgreSQL a search is three: the items whose search row's prompt matches, those whose row's
-    responses match and prompt does not, and the items without a row whose own texts match; each gets
+    responses match and prompt does not, and the pending items whose own texts match; each gets
     its own plan (a rare term read through the side table's trigram index, a common one by walking
     the item list until the page is full), where one OR would force the same plan on all."""
     if not filters.q:

@@ -73,3 +73,15 @@ class ItemSearchText(models.Model):
 
     def __str__(self):
         return f"search text of item {self.item_id}"
+
+
+class ItemSearchPending(models.Model):
+    """An item whose `ItemSearchText` row is not written yet (PostgreSQL): a statement trigger on
+    annotation_item (migration 0024_item_search_side_table) adds every inserted item here, in the
+    inserting transaction, whatever code inserts it; `search_index.fill` moves the rows to the side
+    table and deletes them here in one statement. The search matches these items directly."""
+
+    item_id = models.BigIntegerField(primary_key=True)
+
+    def __str__(self):
+        return f"item {self.item_id} waits for its search text"

@@ -3,14 +3,16 @@ prompt text and its responses' texts) carrying the trigram GIN indexes, filled i
 rows exist instead of in the transaction that creates them (benchmarks/README.md, "Where the time
 goes": the indexes were three quarters of a 100k-item import when they sat on the items and responses).
 
-- `fill(project_id=None)`: one INSERT ... SELECT of the rows of every item (of one project) that has
-  none. An import queues it after commit (`annotation.quality.tasks.queue_index`, from
+- Every inserted item is added to `ItemSearchPending` by a statement trigger on annotation_item (in
+  the inserting transaction, whatever code inserts it: cheap, a btree row per item).
+- `fill(project_id=None)`: one statement that takes the pending items (of one project) and writes
+  their rows with an INSERT ... SELECT. An import queues it after commit (`annotation.quality.tasks.queue_index`, from
   annotation.importing.bulk); beat runs it for every
   project (`annotation.tasks.index_item_search`, TUNELOOP_SEARCH_INDEX_SECONDS) for items made any
   other way (API, interchange, active learning, demo) and removes the rows of deleted items.
 - Correctness never waits for it: `annotation.quality.item_list` matches an item with a row through
-  the row, and an item without one directly with the same expressions as before, so an item is found
-  the moment it is committed.
+  the row, and a pending item directly with the same expressions as before, so an item is found the
+  moment it is committed.
 
 SQLite has no side table rows (`fill` does nothing there) and searches with a plain LIKE.
 """
@@ -22,14 +24,18 @@ from django.db import connection
 SEPARATOR = "\x1f"
 
 TABLE = "annotation_itemsearchtext"
+PENDING = "annotation_itemsearchpending"
 PROMPT_SQL = "(jsonb_path_query_array(i.messages, '$[*].content'))::text"  # item_list.PromptText's
+# One statement: the pending rows are taken (deleted, locked against a concurrent fill) and their
+# items' search rows written; a deleted item's pending row just goes.
 FILL = (
+    f"WITH todo AS (DELETE FROM {PENDING} p{{scope}} RETURNING p.item_id) "
     f"INSERT INTO {TABLE} (item_id, prompt, responses) "
     f"SELECT i.id, {PROMPT_SQL}, COALESCE((SELECT string_agg(r.text, %s) FROM annotation_response r "
-    f"WHERE r.item_id = i.id), '') FROM annotation_item i "
-    f"WHERE NOT EXISTS (SELECT 1 FROM {TABLE} s WHERE s.item_id = i.id){{scope}} "
+    f"WHERE r.item_id = i.id), '') FROM todo JOIN annotation_item i ON i.id = todo.item_id "
     f"ON CONFLICT (item_id) DO NOTHING"
 )
+PROJECT_SCOPE = " USING annotation_item pi WHERE pi.id = p.item_id AND pi.project_id = %s"
 PURGE = f"DELETE FROM {TABLE} s WHERE NOT EXISTS (SELECT 1 FROM annotation_item i WHERE i.id = s.item_id)"
 
 
@@ -38,11 +44,11 @@ def enabled() -> bool:
 
 
 def fill(project_id: int | None = None) -> int:
-    """Write the search rows of the items (of `project_id`, or all) that have none; how many. One
-    statement in its own transaction (autocommit); run it outside an import's transaction."""
+    """Write the search rows of the pending items (of `project_id`, or all); how many. One statement
+    in its own transaction (autocommit); run it outside an import's transaction."""
     if not enabled():
         return 0
-    scope, params = (" AND i.project_id = %s", [SEPARATOR, project_id]) if project_id else ("", [SEPARATOR])
+    scope, params = (PROJECT_SCOPE, [project_id, SEPARATOR]) if project_id else ("", [SEPARATOR])
     with connection.cursor() as cursor:
         cursor.execute(FILL.format(scope=scope), params)
         return cursor.rowcount
