@@ -27,6 +27,7 @@ FORWARD = [
     "USING gin (UPPER(prompt) gin_trgm_ops)",
     "CREATE INDEX IF NOT EXISTS item_search_responses_trgm_idx ON annotation_itemsearchtext "
     "USING gin (UPPER(responses) gin_trgm_ops)",
+    "ANALYZE annotation_itemsearchtext",  # the search's plans need its statistics at once
     "DROP INDEX IF EXISTS item_prompt_trgm_idx",
     "DROP INDEX IF EXISTS response_text_trgm_idx",
 ]

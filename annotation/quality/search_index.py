@@ -35,6 +35,7 @@ FILL = (
     f"WHERE r.item_id = i.id), '') FROM todo JOIN annotation_item i ON i.id = todo.item_id "
     f"ON CONFLICT (item_id) DO NOTHING"
 )
+ANALYZE_ROWS = 10_000  # a fill that wrote this many rows updates the tables' statistics
 PROJECT_SCOPE = " USING annotation_item pi WHERE pi.id = p.item_id AND pi.project_id = %s"
 PURGE = f"DELETE FROM {TABLE} s WHERE NOT EXISTS (SELECT 1 FROM annotation_item i WHERE i.id = s.item_id)"
 
@@ -51,7 +52,10 @@ def fill(project_id: int | None = None) -> int:
     scope, params = (PROJECT_SCOPE, [project_id, SEPARATOR]) if project_id else ("", [SEPARATOR])
     with connection.cursor() as cursor:
         cursor.execute(FILL.format(scope=scope), params)
-        return cursor.rowcount
+        written = cursor.rowcount
+        if written >= ANALYZE_ROWS:  # the search's plans (index or walk) follow the tables' statistics
+            cursor.execute(f"ANALYZE {TABLE}, {PENDING}")
+    return written
 
 
 def purge() -> int:
