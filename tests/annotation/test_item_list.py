@@ -12,7 +12,7 @@ from django.db.models import Value
 from annotation.core import keyset
 from annotation.importing import services as import_services
 from annotation.importing.parse import parse_items
-from annotation.models import Item, ItemState, ProductionSample, SelectionBatch
+from annotation.models import Item, ItemSearchPending, ItemState, ProductionSample, SelectionBatch
 from annotation.projects import services as project_services
 from annotation.quality import adjudication, item_list, search_index
 from annotation.quality.item_list import ItemFilters
@@ -148,6 +148,7 @@ def test_each_filter_and_their_combinations_on_postgres(project, world, users):
     assert connection.vendor == "postgresql"
     check_filters(project, world)
     before = {text: searched(project, text) for text in SEARCHES}
+    assert ItemSearchPending.objects.count() == len(world)  # every item waits for its row
     assert search_index.fill(project.pk) == len(world)
     assert search_index.fill(project.pk) == 0  # each item once
     check_filters(project, world)
@@ -163,7 +164,9 @@ def test_each_filter_and_their_combinations_on_postgres(project, world, users):
     for text in SEARCHES:  # found at once, without a row, through the direct part
         assert searched(project, text) == (plain_search(project, text),) * 2, text
     assert late in searched(project, "here; LATE")[1] and late in searched(project, "arrival")[1]
+    assert ItemSearchPending.objects.filter(item_id=late).exists()  # the trigger queued it
     assert search_index.fill() == 1
+    assert not ItemSearchPending.objects.exists()
     for text in SEARCHES:
         assert searched(project, text) == (plain_search(project, text),) * 2, text
     assert late in searched(project, "here; LATE")[1]
