@@ -17,7 +17,7 @@ goes": the indexes were three quarters of a 100k-item import when they sat on th
 SQLite has no side table rows (`fill` does nothing there) and searches with a plain LIKE.
 """
 
-from django.db import connection
+from django.db import connection, connections
 
 # Joins an item's response texts. A search text without it cannot match across two responses; one
 # that contains it is searched directly (item_list).
@@ -40,17 +40,17 @@ PROJECT_SCOPE = " USING annotation_item pi WHERE pi.id = p.item_id AND pi.projec
 PURGE = f"DELETE FROM {TABLE} s WHERE NOT EXISTS (SELECT 1 FROM annotation_item i WHERE i.id = s.item_id)"
 
 
-def enabled() -> bool:
-    return connection.vendor == "postgresql"
+def enabled(using: str = "default") -> bool:
+    return connections[using].vendor == "postgresql"
 
 
-def fill(project_id: int | None = None) -> int:
+def fill(project_id: int | None = None, using: str = "default") -> int:
     """Write the search rows of the pending items (of `project_id`, or all); how many. One statement
     in its own transaction (autocommit); run it outside an import's transaction."""
-    if not enabled():
+    if not enabled(using):
         return 0
     scope, params = (PROJECT_SCOPE, [project_id, SEPARATOR]) if project_id else ("", [SEPARATOR])
-    with connection.cursor() as cursor:
+    with connections[using].cursor() as cursor:
         cursor.execute(FILL.format(scope=scope), params)
         written = cursor.rowcount
         if written >= ANALYZE_ROWS:  # the search's plans (index or walk) follow the tables' statistics
