@@ -1,6 +1,5 @@
 """Projects, memberships, versioned rubrics, items, the assignment queue, judgments and the audit trail.
-Workflows live in the services of annotation's packages (queue, projects, importing, quality); this module holds tables and small invariants only.
-"""
+Workflows live in annotation's packages' services; this module holds tables and small invariants only."""
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -497,4 +496,5 @@ from annotation.importing.models import ImportJob  # noqa: E402, F401
 from annotation.people.models import ApiToken, Invitation, PasswordChangeRequired  # noqa: E402, F401
 from annotation.projects.models import TimingCount, TimingState  # noqa: E402, F401
 from annotation.quality.models import AgreementItemState, AgreementTally, AgreementVote  # noqa: E402, F401
+from annotation.quality.models import ItemSearchPending, ItemSearchText  # noqa: E402, F401
 # isort: on

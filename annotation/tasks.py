@@ -8,6 +8,7 @@ from annotation.core import broker, health, idempotency
 from annotation.importing.tasks import run_import_job
 from annotation.quality.tasks import (
     compute_agreement,
+    index_item_search,
     refit_reliability,
     refresh_agreement_reports,
     run_agreement_recompute,
@@ -50,6 +51,7 @@ def purge_idempotency_keys() -> int:
 
 __all__ = [
     "compute_agreement",
+    "index_item_search",
     "flush_outbox",
     "purge_idempotency_keys",
     "refit_reliability",

@@ -365,6 +365,8 @@ TUNELOOP_AGREEMENT_REFRESH_SECONDS = float(os.environ.get("TUNELOOP_AGREEMENT_RE
 TUNELOOP_RELIABILITY_REFIT_SECONDS = float(os.environ.get("TUNELOOP_RELIABILITY_REFIT_SECONDS", "120"))
 # How often beat embeds new production samples, retrains due quality models and recomputes priorities.
 TUNELOOP_AL_REFRESH_SECONDS = float(os.environ.get("TUNELOOP_AL_REFRESH_SECONDS", "300"))
+# How often beat writes the Items page's search rows of items made outside an import (PostgreSQL).
+TUNELOOP_SEARCH_INDEX_SECONDS = float(os.environ.get("TUNELOOP_SEARCH_INDEX_SECONDS", "300"))
 CELERY_BEAT_SCHEDULE = {
     # /healthz's "worker": the age of the newest heartbeat (this task's, or a running job's).
     "worker-heartbeat": {"task": "annotation.tasks.worker_heartbeat", "schedule": 60.0},
@@ -381,6 +383,11 @@ CELERY_BEAT_SCHEDULE = {
     "active-learning-refresh": {
         "task": "annotation.active_learning.tasks.refresh",
         "schedule": TUNELOOP_AL_REFRESH_SECONDS,
+    },
+    # The Items page's search rows of items that have none (annotation.quality.search_index).
+    "index-item-search": {
+        "task": "annotation.tasks.index_item_search",
+        "schedule": TUNELOOP_SEARCH_INDEX_SECONDS,
     },
     # Task messages kept in the outbox while the broker was down (annotation.core.broker) are published.
     "flush-outbox": {"task": "annotation.tasks.flush_outbox", "schedule": 60.0},

@@ -132,3 +132,34 @@ def test_json_text_refuses_depth_and_surrogates_but_not_ordinary_json():
     assert json_text.loads(SURROGATE, surrogates=True) == "\ud800"
     with pytest.raises(ValueError):  # callers catching ValueError / JSONDecodeError see it
         json_text.loads(DEEP)
+
+
+@pytest.mark.parametrize("decoder", [None, json.JSONDecoder()], ids=["json.loads", "shared decoder"])
+def test_json_text_refusals_hold_on_the_fast_path(decoder):
+    """`loads` skips the walk over the value when the text shows it is fine (few brackets, no \\u escape,
+    no lone surrogate); the refusals must be the same either way, with a shared decoder too (the import
+    reuses one per file)."""
+    from annotation.core import json_text
+
+    deep = "[" * 3 + "]" * 3
+    assert json_text.loads(deep, max_depth=3, decoder=decoder) == [[[]]]
+    for text, depth, why in (("[" * 4 + "]" * 4, 3, "nested deeper"),
+                             ('{"a": {"b": {"c": {}}}}', 3, "nested deeper"),
+                             ('["\\ud800"]', 100, "lone surrogate"),  # an escape: walked
+                             ('{"k": "a \ud800 b"}', 100, "lone surrogate")):  # fmt: skip
+        with pytest.raises(json_text.Refused, match=why):
+            json_text.loads(text, max_depth=depth, decoder=decoder)
+    # Brackets inside strings count towards the shortcut's bound, never towards the depth.
+    assert json_text.loads('["[[[[{{{{"]', max_depth=1, decoder=decoder) == ["[[[[{{{{"]
+    assert json_text.loads('["\\u00e9", "[x"]', max_depth=1, decoder=decoder) == ["é", "[x"]
+    with pytest.raises(json.JSONDecodeError, match="BOM"):
+        json_text.loads("\ufeff{}", decoder=decoder)
+
+
+def test_import_rows_refuse_what_no_column_stores():
+    from annotation.importing.rows import loads
+
+    assert loads('{"a": 1.5, "b": [1, 2]}') == {"a": 1.5, "b": [1, 2]}
+    for text in ('{"a": NaN}', '{"a": Infinity}', '{"a": 1e999}', "[" * 101 + "]" * 101):
+        with pytest.raises(json.JSONDecodeError):
+            loads(text)

@@ -64,13 +64,32 @@ def check(value, *, max_depth: int = MAX_DEPTH, surrogates: bool = False):
     return value
 
 
-def loads(text, *, max_depth: int = MAX_DEPTH, surrogates: bool = False, **kwargs):
+def _plainly_fine(text, max_depth: int, surrogates: bool) -> bool:
+    """True when the text alone shows that its value passes `problem`, without walking the value: it
+    opens at most `max_depth` objects and arrays in all (so none is nested deeper) and, unless
+    `surrogates`, it has no \\u escape and no lone surrogate (so no string holds one). Two or three
+    passes in C over the text against a walk over every value in Python."""
+    if not isinstance(text, str) or text.count("[") + text.count("{") > max_depth:
+        return False
+    return surrogates or ("\\u" not in text and not has_lone_surrogate(text))
+
+
+def loads(text, *, max_depth: int = MAX_DEPTH, surrogates: bool = False, decoder: json.JSONDecoder | None = None,
+          **kwargs):  # fmt: skip
     """`json.loads(text, **kwargs)`, refusing (Refused) a value nested deeper than `max_depth` levels
-    and, unless `surrogates`, a lone surrogate in any string."""
+    and, unless `surrogates`, a lone surrogate in any string. `decoder`: a JSONDecoder to reuse instead
+    of `kwargs` (json.loads builds a new one per call when given any), for a hot loop."""
     try:
-        value = json.loads(text, **kwargs)
+        if decoder is not None and isinstance(text, str):
+            if text.startswith("\ufeff"):  # as json.loads says it
+                raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+            value = decoder.decode(text)
+        else:
+            value = json.loads(text, **kwargs)
     except RecursionError:
         raise Refused(f"nested deeper than {max_depth} levels.") from None
+    if _plainly_fine(text, max_depth, surrogates):
+        return value
     return check(value, max_depth=max_depth, surrogates=surrogates)
 
 

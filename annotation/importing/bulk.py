@@ -19,6 +19,13 @@ file (a binary file object, read once, front to back), all or nothing, duplicate
    SQLite two statements, the responses joined to the items inserted after the largest id seen at the
    start of the (IMMEDIATE, so single-writer) transaction.
 
+**The Items page's search index** is not maintained here. The pg_trgm GIN indexes over the prompt and
+response texts were about three quarters of the INSERT on PostgreSQL (benchmarks/README.md,
+"import_items.py"); dropping them for an import would lock the tables for every annotator, and a larger
+`gin_pending_list_limit` saved little. They now sit on a side table (annotation.quality.search_index)
+whose rows for the imported items a task writes in bulk after the import commits (`quality_tasks.queue_index`,
+on commit: a failed import queues nothing); until then the search matches those items directly.
+
 The content hash is `parse.content_hash`, computed while streaming, the same as the in-memory path
 (`services.import_items`, kept for records built in memory: the demo, interchange imports). The stored
 rows are the same as that path's (tests/annotation/test_bulk_import.py). Memory stays flat in the
@@ -39,6 +46,7 @@ from annotation.importing.parse import ImportFailed, ImportIssue, ItemRecord, it
 from annotation.importing.rows import text_lines
 from annotation.importing.services import ImportResult
 from annotation.models import Item, Project, Response
+from annotation.quality import tasks as quality_tasks
 from annotation.queue.lifecycle import NEW_ITEM
 
 CHUNK_ROWS = 25_000  # rows per COPY / executemany chunk; progress is reported between chunks
@@ -108,6 +116,7 @@ def import_file(
                 source=(source or "")[:200],
                 **result.as_dict(),
             )
+            quality_tasks.queue_index(project.pk)  # the Items page's search rows, after commit
         return result
     finally:
         if lines is not stream:

@@ -36,10 +36,14 @@ def _finite_float(text):
     return value
 
 
+# One decoder for every row: json.loads with arguments builds a new one per call.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
+
+
 def loads(text):
     """json.loads that refuses what no database column stores (NaN, Infinity, 1e999) and values nested
     deeper than json_text.MAX_DEPTH (lone surrogates are reported by `unencodable`, with the field)."""
-    return json_text.loads(text, surrogates=True, parse_constant=_reject_constant, parse_float=_finite_float)
+    return json_text.loads(text, surrogates=True, decoder=_DECODER)
 
 
 # A lone surrogate reaches a value only from a \\uD800-\\uDFFF escape or from text that already holds

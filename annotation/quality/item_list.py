@@ -3,12 +3,15 @@ project's items (search in the prompt and the responses, state, kind, gold, disp
 active learning), the responses of a page in one query, and a result count that stops counting at
 `COUNT_CAP` (a page at 1M items never counts them all).
 
-Search is case-insensitive. On PostgreSQL it reads two trigram indexes (migration
-0020_item_search_trigram_indexes): the prompt is the text of the conversation's `content` values
-(`jsonb_path_query_array`, an immutable expression, matched against the search text as JSON writes
-it), the responses are `Response.text`; `filtered_parts` splits a search into two disjoint querysets
-(prompt matches; response matches whose prompt does not) so that each gets its own plan.
-On SQLite it is a plain LIKE over the same texts (ASCII letters only are case-folded).
+Search is case-insensitive. The prompt is the text of the conversation's `content` values
+(`jsonb_path_query_array`, matched against the search text as JSON writes it), the responses are
+`Response.text`. On PostgreSQL the texts are copied, after the items are created, into a side table
+with trigram indexes (`ItemSearchText`, annotation.quality.search_index, migration
+0026_item_search_side_table); `filtered_parts` splits a search into three disjoint querysets, each
+with its own plan: items with a search row whose prompt matches, those whose responses match and
+prompt does not, and the items still waiting for their row (`ItemSearchPending`: just created; an
+import's rows are written after it commits) matched directly with the same expressions. On SQLite it is a plain LIKE over the items'
+own texts (ASCII letters only are case-folded).
 
 A tag is a string in the item's `metadata["tags"]` list (as imported). "Disputed" is the notion of
 the leads' disagreement queue (`selectors.disagreements`): the item waits there now (state disputed,
@@ -32,7 +35,15 @@ from django.db.models import (
     prefetch_related_objects,
 )
 
-from annotation.models import Adjudication, ItemState, ProductionSample, Response
+from annotation.models import (
+    Adjudication,
+    ItemSearchPending,
+    ItemSearchText,
+    ItemState,
+    ProductionSample,
+    Response,
+)
+from annotation.quality.search_index import SEPARATOR
 
 PAGE_SIZES = (25, 50, 100, 200)  # the page sizes offered; any other value is a 400
 DEFAULT_PAGE_SIZE = 50
@@ -136,26 +147,42 @@ def _narrowed(qs, filters: ItemFilters):
     return qs
 
 
+def _search(text: str) -> list:
+    """The search as disjoint conditions (see `filtered_parts`); one on SQLite, or when the text holds
+    the side table's separator (a match could span two responses there)."""
+    direct = _in_prompt(text) | _in_response(text)
+    if connection.vendor != "postgresql" or SEPARATOR in text:
+        return [direct]
+    prompt = Q(prompt__icontains=_needle(text))
+    rows = ItemSearchText.objects.filter(item_id=OuterRef("pk"))
+    return [
+        Q(Exists(rows.filter(prompt))),
+        Q(Exists(rows.filter(responses__icontains=text).exclude(prompt))),
+        Exists(ItemSearchPending.objects.filter(item_id=OuterRef("pk"))) & direct,
+    ]
+
+
 def filter_items(qs, filters: ItemFilters):
     """`qs` (a project's items) narrowed by every filter that is set, as one queryset."""
     qs = _narrowed(qs, filters)
     if filters.q:
-        qs = qs.alias(prompt=PromptText("messages")).filter(_in_prompt(filters.q) | _in_response(filters.q))
+        either = Q()
+        for condition in _search(filters.q):
+            either |= condition
+        qs = qs.alias(prompt=PromptText("messages")).filter(either)
     return qs
 
 
 def filtered_parts(qs, filters: ItemFilters) -> list:
     """`filter_items` as disjoint querysets for `keyset.paginate_union` and `capped_count`. On
-    PostgreSQL a search is two: the items whose prompt matches, and the others whose response does;
-    each gets its own plan (a rare term read through its trigram index, a common one by walking the
-    item list until the page is full), where one OR would force the same plan on both."""
-    if not filters.q or connection.vendor != "postgresql":
+    PostgreSQL a search is three: the items whose search row's prompt matches, those whose row's
+    responses match and prompt does not, and the pending items whose own texts match; each gets
+    its own plan (a rare term read through the side table's trigram index, a common one by walking
+    the item list until the page is full), where one OR would force the same plan on all."""
+    if not filters.q:
         return [filter_items(qs, filters)]
     qs = _narrowed(qs, filters).alias(prompt=PromptText("messages"))
-    return [
-        qs.filter(_in_prompt(filters.q)),
-        qs.filter(_in_response(filters.q)).exclude(_in_prompt(filters.q)),
-    ]
+    return [qs.filter(condition) for condition in _search(filters.q)]
 
 
 def attach_responses(items: list) -> None:

@@ -55,3 +55,33 @@ class AgreementTally(models.Model):
 
     def __str__(self):
         return f"{self.key} = {self.value}"
+
+
+class ItemSearchText(models.Model):
+    """The Items page's search texts of one item, on PostgreSQL (annotation.quality.search_index):
+    `prompt` is the item's conversation text as the search compares it (the `content` values,
+    `jsonb_path_query_array(messages, '$[*].content')::text`), `responses` every response's text joined
+    with `SEPARATOR`. Written in bulk after an import commits and by beat for items made any other
+    way; the trigram GIN indexes over UPPER(prompt) and UPPER(responses) are created by migration
+    0026_item_search_side_table (PostgreSQL only), not declared here. No foreign key: a row is written
+    once per item (items' texts do not change) and a deleted item's row matches nothing (the search
+    joins on the item) until the catch-up removes it."""
+
+    item_id = models.BigIntegerField(primary_key=True)
+    prompt = models.TextField()
+    responses = models.TextField()
+
+    def __str__(self):
+        return f"search text of item {self.item_id}"
+
+
+class ItemSearchPending(models.Model):
+    """An item whose `ItemSearchText` row is not written yet (PostgreSQL): a statement trigger on
+    annotation_item (migration 0026_item_search_side_table) adds every inserted item here, in the
+    inserting transaction, whatever code inserts it; `search_index.fill` moves the rows to the side
+    table and deletes them here in one statement. The search matches these items directly."""
+
+    item_id = models.BigIntegerField(primary_key=True)
+
+    def __str__(self):
+        return f"item {self.item_id} waits for its search text"

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from celery import shared_task
 from django.contrib.auth import get_user_model
 
-from annotation.core import recomputes
+from annotation.core import broker, recomputes
 from annotation.core.errors import Forbidden
 from annotation.core.permissions import can
 from annotation.models import AgreementReport, Project
 from annotation.models import Recompute as RecomputeRun
-from annotation.quality import reports, tally_store
+from annotation.quality import reports, search_index, tally_store
 from annotation.quality import selectors as quality_selectors
 
 
@@ -84,3 +84,19 @@ def request_recompute(*, project, actor, full: bool = False) -> RecomputeOutcome
         return RecomputeOutcome("queued", recompute=rec)
     report = AgreementReport.objects.filter(pk=(rec.result or {}).get("report")).first()
     return RecomputeOutcome("recomputed", report, rec)
+
+
+@shared_task(name="annotation.tasks.index_item_search")
+def index_item_search(project_id: int | None = None) -> int:
+    """Write the Items page's search rows of items that have none (annotation.quality.search_index):
+    queued by an import for its project; beat runs it for all projects and removes deleted items' rows."""
+    if project_id is None:
+        search_index.purge()
+    return search_index.fill(project_id)
+
+
+def queue_index(project_id: int) -> None:
+    """Fill `project_id`'s search rows on a worker once the current transaction commits (PostgreSQL
+    only; here and now under CELERY_TASK_ALWAYS_EAGER)."""
+    if search_index.enabled():
+        broker.send_on_commit(index_item_search, [project_id])

@@ -355,3 +355,23 @@ def test_postgres_stages_with_copy(project, users, monkeypatch):
     run(project, users["lead"], jsonl(*[good(i) for i in range(5)]))
     assert written == [1, 2, 3, 4, 5]
     assert Item.objects.filter(project=project).count() == 5
+
+
+@pytest.mark.postgres
+def test_an_import_writes_its_search_rows_after_it_commits(
+    project, users, eager, django_capture_on_commit_callbacks
+):
+    """The Items page's search rows (annotation.quality.search_index) are written by a task queued on
+    commit, outside the import's transaction; a failed import queues nothing."""
+    from annotation.models import ItemSearchText
+
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        failure(project, users["lead"], jsonl(good(1), "{not json"))
+    assert queued == []
+    with django_capture_on_commit_callbacks(execute=True) as queued:
+        run(project, users["lead"], jsonl(*[good(i) for i in range(5)]))
+        assert not ItemSearchText.objects.exists()  # not in the import's transaction
+    assert len(queued) == 1
+    rows = ItemSearchText.objects.filter(item_id__in=Item.objects.filter(project=project).values("pk"))
+    assert sorted(r.responses for r in rows) == [f"Answer {i}." for i in range(5)]
+    assert sorted(r.prompt for r in rows) == [f'["Question {i}?"]' for i in range(5)]

@@ -1,7 +1,8 @@
 """The Items page's filter function (annotation.quality.item_list): each filter, combinations, search in
 the prompt and in the responses (case, LIKE wildcards, JSON escapes, non-ASCII), the two-part search
 that PostgreSQL reads, the capped count and keyset paging over disjoint parts. The same cases run on
-SQLite and, marked, on PostgreSQL (with the trigram indexes of migration 0020)."""
+SQLite and, marked, on PostgreSQL (with the side table's trigram indexes of migration
+0026_item_search_side_table: before its rows are written, after, and with an item made since)."""
 
 import json
 
@@ -11,9 +12,9 @@ from django.db.models import Value
 from annotation.core import keyset
 from annotation.importing import services as import_services
 from annotation.importing.parse import parse_items
-from annotation.models import Item, ItemState, ProductionSample, SelectionBatch
+from annotation.models import Item, ItemSearchPending, ItemState, ProductionSample, SelectionBatch
 from annotation.projects import services as project_services
-from annotation.quality import adjudication, item_list
+from annotation.quality import adjudication, item_list, search_index
 from annotation.quality.item_list import ItemFilters
 from tests.annotation.test_adjudication import judge
 
@@ -118,32 +119,97 @@ def test_each_filter_and_their_combinations(project, world):
     check_filters(project, world)
 
 
+SEARCHES = ["bread", "KNEAD THE", "bonjour", "ça va", "ÇA VA", "plain", "0%", "0_5", '"this"', "back\\slash",
+            "tab\there", "content", "user", "e", "er", "late", "Here; late", "a\x1fb", "nowhere at all"]  # fmt: skip
+
+
+def plain_search(project, text):
+    """The search's expressions over every item of the project, without the side table."""
+    direct = item_list._in_prompt(text) | item_list._in_response(text)
+    qs = Item.objects.filter(project=project).alias(prompt=item_list.PromptText("messages")).filter(direct)
+    return set(qs.values_list("pk", flat=True))
+
+
+def searched(project, text):
+    """(the one-queryset search, the union of the parts), as item ids; the parts must be disjoint."""
+    items, filters = Item.objects.filter(project=project), ItemFilters(q=text)
+    parts = [list(part.values_list("pk", flat=True)) for part in item_list.filtered_parts(items, filters)]
+    union = set().union(*parts)
+    assert sum(len(p) for p in parts) == len(union), ("parts overlap", text)
+    return set(item_list.filter_items(items, filters).values_list("pk", flat=True)), union
+
+
 @pytest.mark.postgres
-def test_each_filter_and_their_combinations_on_postgres(project, world):
-    """PostgreSQL: the search's two parts, jsonb's text form of the prompt, the tags' containment."""
+def test_each_filter_and_their_combinations_on_postgres(project, world, users):
+    """PostgreSQL: the search's parts, jsonb's text form of the prompt, the tags' containment; the same
+    results before the side table's rows are written, after, and with an item made after them."""
     from django.db import connection  # deferred: only this test asks which database it runs on
 
     assert connection.vendor == "postgresql"
     check_filters(project, world)
+    before = {text: searched(project, text) for text in SEARCHES}
+    assert ItemSearchPending.objects.count() == len(world)  # every item waits for its row
+    assert search_index.fill(project.pk) == len(world)
+    assert search_index.fill(project.pk) == 0  # each item once
+    check_filters(project, world)
+    after = {text: searched(project, text) for text in SEARCHES}
+    assert after == before
+    for text in SEARCHES:
+        assert after[text] == (plain_search(project, text),) * 2, text
     upper = item_list.filter_items(Item.objects.filter(project=project), ItemFilters(q="ÇA VA"))
     assert names(world, upper) == {"hi"}  # PostgreSQL folds the case of non-ASCII letters too
+
+    load(project, users["lead"], "sft", [{"prompt": "Late arrival", "response": "Here; late"}])
+    late = Item.objects.get(project=project, messages__0__content="Late arrival").pk
+    for text in SEARCHES:  # found at once, without a row, through the direct part
+        assert searched(project, text) == (plain_search(project, text),) * 2, text
+    assert late in searched(project, "here; LATE")[1] and late in searched(project, "arrival")[1]
+    assert ItemSearchPending.objects.filter(item_id=late).exists()  # the trigger queued it
+    assert search_index.fill() == 1
+    assert not ItemSearchPending.objects.exists()
+    for text in SEARCHES:
+        assert searched(project, text) == (plain_search(project, text),) * 2, text
+    assert late in searched(project, "here; LATE")[1]
+
+
+@pytest.mark.postgres
+def test_a_match_never_spans_two_responses_on_postgres(project, world):
+    """The side table joins a comparison's responses with a separator: "there" + "Bonjour" is no match."""
+    search_index.fill(project.pk)
+    assert searched(project, "thereBonjour") == (set(), set())
+    assert searched(project, "there\x1fBonjour") == (set(), set())  # holds the separator: searched directly
+    assert searched(project, "Hello there") == ({world["hi"].pk},) * 2
 
 
 @pytest.mark.postgres
 def test_search_reads_the_trigram_indexes_on_postgres(project, world):
-    """The search's expressions are the indexes' (a tiny table is read by any plan: scans without an
-    index condition are turned off, so a plan that can use the trigram indexes must)."""
+    """The search's expressions are the side table's indexes' (a tiny table is read by any plan: scans
+    without an index condition are turned off, so a plan that can use the trigram indexes must)."""
     from django.db import connection  # deferred: only this test asks which database it runs on
 
-    prompt, response = item_list.filtered_parts(Item.objects.all(), ItemFilters(q="knead"))
+    search_index.fill()
+    prompt, response, unindexed = item_list.filtered_parts(Item.objects.all(), ItemFilters(q="knead"))
     with connection.cursor() as cursor:
         for knob in ("seqscan", "indexscan", "indexonlyscan"):
             cursor.execute(f"SET LOCAL enable_{knob} = off")
         plans = [part.explain() for part in (prompt, response)]
         tags = Item.objects.filter(item_list.HasTag("metadata", Value("baking"))).explain()
-    assert "item_prompt_trgm_idx" in plans[0], plans[0]
-    assert "response_text_trgm_idx" in plans[1], plans[1]
+        cursor.execute("SELECT indexname FROM pg_indexes WHERE indexname LIKE '%%trgm%%' ORDER BY 1")
+        trigram = [name for (name,) in cursor.fetchall()]
+    assert "item_search_prompt_trgm_idx" in plans[0], plans[0]
+    assert "item_search_responses_trgm_idx" in plans[1], plans[1]
     assert "item_tags_idx" in tags, tags
+    assert trigram == ["item_search_prompt_trgm_idx", "item_search_responses_trgm_idx"]  # none on items
+
+
+def test_the_search_index_is_postgres_only(project, world):
+    """SQLite: nothing to fill, the search is the plain LIKE (one part)."""
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite only")
+    assert search_index.fill() == 0 and search_index.purge() == 0
+    assert len(item_list.filtered_parts(Item.objects.all(), ItemFilters(q="bread"))) == 1
 
 
 def test_the_count_stops_at_its_cap(project, world):

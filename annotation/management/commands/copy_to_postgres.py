@@ -6,7 +6,8 @@ database's own (same ids), copies every row with Django's dumpdata / loaddata (i
 reset), then counts the rows of every table on both sides and fails unless they are equal. Stop the server and
 the worker first so nothing writes meanwhile; afterwards set DATABASE_URL to the target. The Celery
 broker's SQLite file is not copied (queued tasks are transient; point CELERY_BROKER_URL at Redis), nor
-the database cache's table (derived figures, recomputed on demand).
+the database cache's table (derived figures, recomputed on demand), nor the Items page's search rows
+(`annotation.quality.search_index`: derived, written on the target after the copy).
 """
 
 import tempfile
@@ -19,7 +20,10 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
+from annotation.quality import search_index
+
 TARGET = "copy_target"
+DERIVED = ["annotation.ItemSearchText", "annotation.ItemSearchPending"]  # written on the target itself
 
 
 class Command(BaseCommand):
@@ -45,7 +49,9 @@ class Command(BaseCommand):
 
     def _copy(self):
         models = [
-            m for m in apps.get_models(include_auto_created=True) if m._meta.managed and not m._meta.proxy
+            m
+            for m in apps.get_models(include_auto_created=True)
+            if m._meta.managed and not m._meta.proxy and m._meta.label not in DERIVED
         ]
         call_command("migrate", database=TARGET, interactive=False, verbosity=0)
         own = {"contenttypes.ContentType", "auth.Permission"}  # what the target's migrate wrote
@@ -60,8 +66,9 @@ class Command(BaseCommand):
         ContentType.objects.clear_cache()
         with tempfile.TemporaryDirectory() as tmp:
             dump = Path(tmp) / "data.json"
-            call_command("dumpdata", output=str(dump), database="default", verbosity=0)
+            call_command("dumpdata", output=str(dump), database="default", exclude=DERIVED, verbosity=0)
             call_command("loaddata", str(dump), database=TARGET, verbosity=0)
+        search_index.fill(using=TARGET)  # the trigger queued every copied item
         ContentType.objects.clear_cache()
         differ = []
         for model in models:
