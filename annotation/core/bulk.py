@@ -76,15 +76,21 @@ def upsert(
             f"INSERT INTO {table} ({cols}) VALUES ({placeholders}) "
             f"ON CONFLICT ({', '.join(q(c) for c in conflict)}) DO UPDATE SET {sets} WHERE {changed}"
         )
-        batch = []
-        for row in rows:
-            batch.append(row)
-            if len(batch) >= BATCH:
-                cur.executemany(sql, batch)
-                n, batch = n + len(batch), []
-        if batch:
+        n = _executemany(cur, sql, rows)
+    return n
+
+
+def _executemany(cur, sql: str, rows: Iterable[Sequence]) -> int:
+    """`executemany` of `sql` over `rows` in batches of BATCH (SQLite's path); the number of rows."""
+    n, batch = 0, []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= BATCH:
             cur.executemany(sql, batch)
-            n += len(batch)
+            n, batch = n + len(batch), []
+    if batch:
+        cur.executemany(sql, batch)
+        n += len(batch)
     return n
 
 
@@ -103,16 +109,7 @@ def insert(model, columns: Sequence[str], rows: Iterable[Sequence], *, json: Seq
                     n += 1
             return n
         sql = f"INSERT INTO {table} ({cols}) VALUES ({', '.join(['%s'] * len(columns))})"
-        batch = []
-        for row in rows:
-            batch.append(row)
-            if len(batch) >= BATCH:
-                cur.executemany(sql, batch)
-                n, batch = n + len(batch), []
-        if batch:
-            cur.executemany(sql, batch)
-            n += len(batch)
-    return n
+        return _executemany(cur, sql, rows)
 
 
 def when(value):

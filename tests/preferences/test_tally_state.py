@@ -149,6 +149,18 @@ def test_postgres_maintained_tallies_equal_the_sql_aggregate(users, django_user_
     _random_history(users, django_user_model, seed, check=check)
 
 
+def _other_connection():
+    """A second connection to the test database, outside Django (another process's transaction)."""
+    db = settings.DATABASES["default"]
+    return psycopg.connect(
+        dbname=db["NAME"],
+        host=db["HOST"] or "127.0.0.1",
+        port=db["PORT"] or 5432,
+        user=db["USER"],
+        password=db["PASSWORD"] or None,
+    )
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_postgres_a_writer_in_flight_stops_the_fold_not_the_read(users, django_user_model, monkeypatch):
@@ -164,14 +176,7 @@ def test_postgres_a_writer_in_flight_stops_the_fold_not_the_read(users, django_u
     queue_services.submit_judgment(assignment=a, user=late, payload=_answer(random.Random(0), a))
     through = TallyState.objects.get(project=p).through
     assert a.judgments.get().pk > through  # a judgment the fold would take in
-    db = settings.DATABASES["default"]
-    other = psycopg.connect(
-        dbname=db["NAME"],
-        host=db["HOST"] or "127.0.0.1",
-        port=db["PORT"] or 5432,
-        user=db["USER"],
-        password=db["PASSWORD"] or None,
-    )
+    other = _other_connection()
     try:
         other.execute("LOCK TABLE annotation_judgment IN ROW EXCLUSIVE MODE")  # what an INSERT takes
         assert tally_state.settled_id() is None
@@ -191,14 +196,7 @@ def test_postgres_an_id_drawn_before_its_insert_holds_the_settled_id(users, djan
     and then miss the judgment when it commits."""
     _random_history(users, django_user_model, 5, check=_check)
     sql, params = watermark.drawn_id_sql()
-    db = settings.DATABASES["default"]
-    other = psycopg.connect(
-        dbname=db["NAME"],
-        host=db["HOST"] or "127.0.0.1",
-        port=db["PORT"] or 5432,
-        user=db["USER"],
-        password=db["PASSWORD"] or None,
-    )
+    other = _other_connection()
     try:
         drawn = other.execute(f"SELECT {sql}", params).fetchone()[0]
         assert drawn > Judgment.objects.order_by("-id").values_list("id", flat=True).first()
