@@ -9,6 +9,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from annotation.core.models import WatermarkState
+
 
 class Consensus(models.Model):
     """The consensus of one comparison (overall, or for one rubric criterion) under one rule."""
@@ -108,7 +110,7 @@ class PreferencePair(models.Model):
         return self.chosen_text_override or self.chosen.text
 
 
-class TallyState(models.Model):
+class TallyState(WatermarkState):
     """The leaderboard's win counts folded in up to a judgment id (`preferences.tally_state`).
 
     `data` holds the signed sums of every judgment event with id <= `through` (a judgment counts +1,
@@ -116,13 +118,6 @@ class TallyState(models.Model):
     "slots": [[annotator id, winner slot, slots shown, n]]}. Judgments are append-only, so the sums of
     events up to an id never change once every judgment up to that id has committed.
     """
-
-    project = models.OneToOneField(
-        "annotation.Project", primary_key=True, on_delete=models.CASCADE, related_name="+"
-    )
-    through = models.BigIntegerField(default=0)
-    data = models.JSONField(default=dict)
-    updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self):
         return f"tallies of project {self.project_id} through judgment {self.through}"

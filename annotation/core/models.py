@@ -83,3 +83,19 @@ class Version(models.Model):
 
     def __str__(self):
         return f"Version {self.name} of project {self.project_id}: {self.number}"
+
+
+class WatermarkState(models.Model):
+    """Sums of a project's judgment events folded in up to the settled judgment id `through`
+    (`annotation.core.watermark`); `data` holds the sums, shaped by the concrete table's owner
+    (`preferences.TallyState`, `annotation.projects.TimingState`)."""
+
+    project = models.OneToOneField(
+        "annotation.Project", primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+    through = models.BigIntegerField(default=0)
+    data = models.JSONField(default=dict)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True

@@ -11,15 +11,10 @@ would be rewritten whole), so that the exact median is a walk over the distinct 
 
 from django.db import models
 
+from annotation.core.models import WatermarkState
 
-class TimingState(models.Model):
-    project = models.OneToOneField(
-        "annotation.Project", primary_key=True, on_delete=models.CASCADE, related_name="+"
-    )
-    through = models.BigIntegerField(default=0)
-    data = models.JSONField(default=dict)
-    updated_at = models.DateTimeField(auto_now=True)
 
+class TimingState(WatermarkState):
     def __str__(self):
         return f"timing of project {self.project_id} through judgment {self.through}"
 
