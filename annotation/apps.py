@@ -9,6 +9,7 @@ class AnnotationConfig(AppConfig):
     def ready(self):
         # deferred: the SFT kind and the models load only after every app config (Django's app loading)
         from annotation.core import auth  # deferred: it imports the token and user models
+        from annotation.core.backup import register_path_columns
         from annotation.core.permissions import register_actions
         from annotation.kinds import registry
         from annotation.kinds.sft import SFT
@@ -19,6 +20,10 @@ class AnnotationConfig(AppConfig):
         )
 
         registry.register(SFT)
+        # paths into TUNELOOP_DATA_DIR, moved by a restore under another data dir
+        register_path_columns("annotation.Project", "current_model_path")
+        register_path_columns("annotation.QualityModel", "path")
+        register_path_columns("annotation.ImportJob", "path")
         auth.connect()
         user_logged_in.connect(sessions.note_on_login, dispatch_uid="tuneloop.people.note_on_login")
         user_logged_in.connect(lockout.on_logged_in, dispatch_uid="tuneloop.people.lockout_success")

@@ -11,6 +11,11 @@ class EvaluationConfig(AppConfig):
         # eval sets, runs and reports are the leads' work; promotion too (training's "train" action)
         register_actions({"view_evaluation": "lead", "evaluate": "lead"})
 
+        # deferred: backup reads models, which Django loads only after every AppConfig
+        from annotation.core.backup import register_path_columns
+
+        register_path_columns("evaluation.Promotion", "previous_path")  # a path into TUNELOOP_DATA_DIR
+
         # deferred: the registry hooks read models, which Django loads only after every AppConfig
         from training import registry_links
 

@@ -11,6 +11,14 @@ class TrainingConfig(AppConfig):
         # snapshots, runs and the model registry are the leads' work
         register_actions({"view_training": "lead", "train": "lead"})
 
+        # deferred: backup reads models, which Django loads only after every AppConfig
+        from annotation.core.backup import register_path_columns
+
+        # paths into TUNELOOP_DATA_DIR, moved by a restore under another data dir
+        register_path_columns("training.TrainingRun", "output_dir")
+        register_path_columns("training.ModelVersion", "adapter_path")
+        register_path_columns("training.ExportJob", "file_path")
+
         # deferred: the job registries read models, which Django loads only after every AppConfig
         from annotation.core.health import register_heartbeats
 

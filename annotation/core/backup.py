@@ -5,7 +5,9 @@ SQLite: the online backup API, consistent while the app runs), the artifact fold
 TUNELOOP_DATA_DIR (`ARTIFACT_FOLDERS`: training runs with their adapters and model cards, export jobs'
 files, active learning's quality models, pending import uploads, loop reports, media) and a manifest
 (format, app version, created_at, database engine, every file's size and sha256, the applied migrations).
-Snapshots, eval reports, promotions and the audit trail are database rows: they travel in the dump.
+Snapshots, eval reports, promotions and the audit trail are database rows: they travel in the dump. Rows
+that store a path into the data dir (`PATH_COLUMNS`, registered by each app) are rewritten when the archive
+is restored under another TUNELOOP_DATA_DIR, so that they point at the restored files.
 
 `restore` extracts into a folder under the data dir and verifies everything against the manifest before it
 touches anything; refuses an archive of another database engine, or one whose database has migrations this
@@ -28,10 +30,11 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
+from django.apps import apps
 from django.conf import settings
 from django.core.cache import cache
 from django.core.management import call_command
-from django.db import connections
+from django.db import DatabaseError, connections, transaction
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
 
@@ -46,6 +49,36 @@ PG_DUMP_NAME = "database.pgdump"
 SQLITE_NAME = "database.sqlite3"
 CACHE_TABLE = "tuneloop_cache"
 LOCK_TIMEOUT = "15s"
+
+
+# Columns that hold a path into TUNELOOP_DATA_DIR, ("app_label.Model", field name): each app registers
+# its own in `ready()`. A restore into another data dir points them at the same place under the new one.
+PATH_COLUMNS: list[tuple[str, str]] = []
+
+
+def register_path_columns(model: str, *fields: str) -> None:
+    for name in fields:
+        if (model, name) not in PATH_COLUMNS:
+            PATH_COLUMNS.append((model, name))
+
+
+def rebase_paths(old: str, new: str, *, using: str = "default") -> int:
+    """Rewrite every registered path equal to `old` or under `old/` to the same path under `new`, in one
+    transaction; returns the rows changed. Paths elsewhere (a base model's folder, a Hub id) stay."""
+    conn = connections[using]
+    qn = conn.ops.quote_name
+    old, new, changed = old.rstrip("/"), new.rstrip("/"), 0
+    with transaction.atomic(using=using), conn.cursor() as cur:
+        for label, name in PATH_COLUMNS:
+            model = apps.get_model(label)
+            table, col = qn(model._meta.db_table), qn(model._meta.get_field(name).column)
+            cur.execute(
+                f"UPDATE {table} SET {col} = %s || substr({col}, %s) "
+                f"WHERE {col} = %s OR substr({col}, 1, %s) = %s",
+                [new, len(old) + 1, old, len(old) + 1, old + "/"],
+            )
+            changed += cur.rowcount
+    return changed
 
 
 class BackupError(ArchiveError):
@@ -346,10 +379,19 @@ def restore(path: Path, *, using: str = "default", data_dir: Path | None = None)
     call_command("migrate", database=using, interactive=False, verbosity=0)
     cache.clear()
     if manifest.get("data_dir") and Path(manifest["data_dir"]) != data_dir:
-        notes.append(
-            f"The backup was made with TUNELOOP_DATA_DIR={manifest['data_dir']}; stored adapter and export "
-            f"paths point there. Set TUNELOOP_DATA_DIR to it (or link it to {data_dir})."
-        )
+        try:
+            moved = rebase_paths(manifest["data_dir"], str(data_dir), using=using)
+        except DatabaseError as exc:  # e.g. a new path longer than its column: the paths stay as they were
+            notes.append(
+                f"The backup was made with TUNELOOP_DATA_DIR={manifest['data_dir']}; its stored adapter and "
+                f"export paths point there and could not be moved ({exc}). Set TUNELOOP_DATA_DIR to it "
+                f"(or link it to {data_dir})."
+            )
+        else:
+            notes.append(
+                f"The backup was made with TUNELOOP_DATA_DIR={manifest['data_dir']}: {moved} stored path(s) "
+                f"under it now point under {data_dir}."
+            )
     return Outcome(path=path, manifest=manifest, notes=notes)
 
 

@@ -20,7 +20,7 @@ from django.db import connection, connections
 from django.db.utils import load_backend
 
 from annotation.core import archive, backup
-from annotation.models import Item, Judgment
+from annotation.models import Item, Judgment, Project
 from annotation.queue import services as qs
 from tests.conftest import GOOD_SCORES, make_items
 
@@ -247,6 +247,38 @@ def test_the_commands(seeded, data_dir, tmp_path, settings, capsys):
     assert not (data_dir / "exports" / "self.tar.gz").exists()
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_restore_under_another_data_dir_points_the_stored_paths_there(seeded, data_dir, tmp_path, settings, users):
+    """Rows that store a path into the data dir follow the files to the new one; other paths stay."""
+    adapter = data_dir / "runs" / "7" / "adapter"
+    Project.objects.filter(pk=seeded.pk).update(current_model_path=str(adapter))
+    near = f"{data_dir}-old/runs/7/adapter"  # shares the text prefix, not the folder
+    hub = Project.objects.create(name="Hub", created_by=users["admin"], current_model_path="org/model-7b")
+    beside = Project.objects.create(name="Beside", created_by=users["admin"], current_model_path=near)
+    settings.DATA_DIR = data_dir
+    out = tmp_path / "moved.tar.gz"
+    backup.backup(out, data_dir=data_dir)
+
+    target = tmp_path / "new home"
+    done = backup.restore(out, data_dir=target)
+    assert f"1 stored path(s) under it now point under {target}" in done.notes[0]
+    moved = Project.objects.get(pk=seeded.pk).current_model_path
+    assert moved == str(target / "runs" / "7" / "adapter")
+    assert (target / "runs" / "7" / "adapter" / "adapter_config.json").read_text() == '{"r": 8}'
+    assert Project.objects.get(pk=beside.pk).current_model_path == near
+    assert Project.objects.get(pk=hub.pk).current_model_path == "org/model-7b"
+
+    # restoring under the backup's own data dir changes nothing and says nothing
+    again = backup.restore(out, data_dir=data_dir)
+    assert again.notes == [] and Project.objects.get(pk=seeded.pk).current_model_path == str(adapter)
+
+
+def test_every_registered_path_column_exists():
+    assert len(backup.PATH_COLUMNS) >= 7
+    for label, name in backup.PATH_COLUMNS:
+        assert apps.get_model(label)._meta.get_field(name).get_internal_type() == "CharField"
+
+
 # --- PostgreSQL --------------------------------------------------------------------------------------
 
 
@@ -289,7 +321,7 @@ def test_postgres_round_trip_into_a_second_empty_database(seeded, data_dir, tmp_
     done = backup.restore(out, using=second_pg, data_dir=target_dir)
     assert rows(second_pg) == before
     assert hashes(target_dir) == files
-    assert "TUNELOOP_DATA_DIR" in done.notes[0]  # the stored paths point at the first data dir
+    assert "0 stored path(s)" in done.notes[0]  # another data dir, and no row here points into it
 
     # again, into the now-used database: the same result, and its sequences follow the restored ids
     backup.restore(out, using=second_pg, data_dir=target_dir)
@@ -350,7 +382,7 @@ for _ in range(3):
     a = qs.next_assignment(project=p, user=ann)
     qs.submit_judgment(assignment=a, user=ann, decision="accept", scores=GOOD_SCORES)
 """
-COUNT = "from annotation.models import Item, Judgment; print(Item.objects.count(), Judgment.objects.count())"
+COUNT = "from annotation.models import Item, Judgment, Project; print(Item.objects.count(), Judgment.objects.count())"
 
 
 @pytest.mark.slow
