@@ -248,7 +248,9 @@ def test_the_commands(seeded, data_dir, tmp_path, settings, capsys):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_restore_under_another_data_dir_points_the_stored_paths_there(seeded, data_dir, tmp_path, settings, users):
+def test_a_restore_under_another_data_dir_points_the_stored_paths_there(
+    seeded, data_dir, tmp_path, settings, users
+):
     """Rows that store a path into the data dir follow the files to the new one; other paths stay."""
     adapter = data_dir / "runs" / "7" / "adapter"
     Project.objects.filter(pk=seeded.pk).update(current_model_path=str(adapter))
