@@ -10,6 +10,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotation.core import idempotency
 from annotation.core.api import ProjectScoped, object_for, validated
 from annotation.core.errors import InvalidInput
 from annotation.core.web import query_int
@@ -48,6 +49,7 @@ class EvalSetListView(ProjectScoped, generics.ListAPIView):
         request=s.EvalSetCreateSerializer,
         responses={201: s.EvalSetSerializer},
     )
+    @idempotency.idempotent
     def post(self, request, project_id):
         project = self.project_for(EVALUATE)
         data = validated(s.EvalSetCreateSerializer, request.data)
@@ -63,6 +65,7 @@ class EvalSetImportView(ProjectScoped, APIView):
         request=s.EvalSetImportSerializer,
         responses={201: s.EvalSetSerializer},
     )
+    @idempotency.idempotent
     def post(self, request, project_id):
         project = self.project_for(EVALUATE)
         data = validated(s.EvalSetImportSerializer, request.data)
@@ -104,6 +107,7 @@ class EvalRunListView(ProjectScoped, generics.ListAPIView):
         request=s.EvalRunCreateSerializer,
         responses={201: s.EvalRunSerializer},
     )
+    @idempotency.idempotent
     def post(self, request, project_id):
         project = self.project_for(EVALUATE)
         data = validated(s.EvalRunCreateSerializer, request.data)

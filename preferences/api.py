@@ -15,6 +15,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotation.core import idempotency
 from annotation.core.api import ProjectScoped, validated
 from annotation.core.parsers import JSONParser
 from annotation.core.permissions import can, visible_projects
@@ -121,6 +122,7 @@ class PairBulkView(ProjectScoped, APIView):
         request=s.PairBulkSerializer,
         responses={200: s.PairBulkResultSerializer},
     )
+    @idempotency.idempotent
     def post(self, request, project_id):
         project = self.project_for("adjudicate")
         data = validated(s.PairBulkSerializer, request.data)

@@ -12,6 +12,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotation.core import idempotency
 from annotation.core.api import ProjectScoped, object_for, validated
 from annotation.core.errors import InvalidInput
 from annotation.core.web import query_choice
@@ -42,6 +43,7 @@ class SnapshotListView(ProjectScoped, generics.ListAPIView):
         request=s.SnapshotCreateSerializer,
         responses={201: s.SnapshotSerializer},
     )
+    @idempotency.idempotent
     def post(self, request, project_id):
         project = self.project_for(TRAIN)
         data = validated(s.SnapshotCreateSerializer, request.data)
@@ -91,6 +93,7 @@ class RunListView(ProjectScoped, generics.ListAPIView):
         request=s.RunCreateSerializer,
         responses={201: s.RunSerializer},
     )
+    @idempotency.idempotent
     def post(self, request, project_id):
         project = self.project_for(TRAIN)
         data = validated(s.RunCreateSerializer, request.data)

@@ -9,6 +9,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotation.core import idempotency
 from annotation.core.api import ProjectScoped, object_for, validated
 from annotation.core.errors import InvalidInput
 from annotation.core.web import query_int
@@ -31,6 +32,7 @@ class SnapshotExportView(APIView):
         request=s.ExportCreateSerializer,
         responses={201: s.ExportJobSerializer},
     )
+    @idempotency.idempotent
     def post(self, request, snapshot_id):
         snapshot = object_for(request, DatasetSnapshot.objects, snapshot_id, TRAIN)
         data = validated(s.ExportCreateSerializer, request.data)
@@ -49,6 +51,7 @@ class ProjectExportView(ProjectScoped, APIView):
         request=s.ProjectExportCreateSerializer,
         responses={201: s.ExportJobSerializer},
     )
+    @idempotency.idempotent
     def post(self, request, project_id):
         project = self.project_for(TRAIN)
         data = validated(s.ProjectExportCreateSerializer, request.data)

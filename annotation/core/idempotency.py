@@ -2,6 +2,8 @@
 connection, a 502 from a restarting worker) sends the same key and gets the first answer back,
 without a second effect.
 
+- `idempotent`: the same around an API view's write method (`respond` with its Response's status and
+  body), for the creating endpoints (snapshots, runs, exports, eval sets and runs, projects, bulk curation).
 - `respond(request, run)`: `run()` does the write and returns (status, body). Without the header it
   just runs: a request without a key pays nothing. With a key, the write and the claim of (user, key)
   are one transaction: the claim is one `INSERT ... ON CONFLICT` (unique on user and key) that stores
@@ -15,6 +17,7 @@ without a second effect.
   replaces it) and `purge_expired` (beat, hourly) deletes them.
 """
 
+import functools
 import hashlib
 import json
 import re
@@ -25,7 +28,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 
 from annotation.core import statements
@@ -127,6 +130,22 @@ def respond(request, run: Callable[[], tuple[int, object]]) -> Response:
             raise
         return _replay(row, print_)
     return Response(body, status=status)
+
+
+def idempotent(method):
+    """An API view's write method (returning a DRF `Response`) run through `respond`: with an
+    Idempotency-Key, once per key; the status and body are stored and replayed, other headers are not.
+    Documents the header on the operation (and the schema hook its 422)."""
+
+    @functools.wraps(method)
+    def write(view, request, *args, **kwargs):
+        def run():
+            response = method(view, request, *args, **kwargs)
+            return response.status_code, response.data
+
+        return respond(request, run)
+
+    return extend_schema(parameters=[PARAMETER])(write)
 
 
 def purge_expired(now=None) -> int:

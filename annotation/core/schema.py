@@ -3,7 +3,8 @@
 Every operation may answer 400, 401, 403, 404, 409, 413 or 429 with the error body of
 `annotation.core.api.exception_handler` (`ErrorSerializer`, component `Error`): the hook adds each
 code an operation does not document itself, so clients (and Schemathesis in CI) can rely on the
-shape of every error. An operation's own description of a code (an import's line-numbered 400) wins.
+shape of every error; an operation that takes an `Idempotency-Key` also answers 422 (the key reused
+for another request). An operation's own description of a code (an import's line-numbered 400) wins.
 """
 
 ERROR_CODES = {
@@ -15,6 +16,7 @@ ERROR_CODES = {
     "413": "The request body is too large.",
     "429": "Too many requests (throttled, or the account is locked out); see `Retry-After`.",
 }
+REUSED_KEY = "This Idempotency-Key was used for a different request."
 # `errors`: messages per field (bad input), or line-numbered issues (input refused row by row).
 ERRORS_SCHEMA = {
     "oneOf": [
@@ -52,4 +54,9 @@ def add_error_responses(result, generator, request, public):
             responses = operation.setdefault("responses", {})
             for code, description in ERROR_CODES.items():
                 responses.setdefault(code, {"content": body, "description": description})
+            if any(
+                p.get("in") == "header" and p.get("name") == "Idempotency-Key"
+                for p in operation.get("parameters", [])
+            ):
+                responses.setdefault("422", {"content": body, "description": REUSED_KEY})
     return result

@@ -7,6 +7,7 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotation.core import idempotency
 from annotation.core.api import ProjectScoped, validated
 from annotation.core.permissions import visible_projects
 from annotation.models import AuditEvent, Item, Judgment, Membership, Project, RubricVersion
@@ -42,6 +43,7 @@ class ProjectListView(generics.ListAPIView):
         request=serializers.ProjectWriteSerializer,
         responses={201: serializers.ProjectSerializer},
     )
+    @idempotency.idempotent
     def post(self, request):
         data = validated(serializers.ProjectWriteSerializer, request.data)
         project = services.create_project(created_by=request.user, **data)
