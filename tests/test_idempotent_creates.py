@@ -24,7 +24,11 @@ def _snapshot(project):
     """One snapshot per test (kept on the project object), so that a retried body names the same one."""
     if not hasattr(project, "_test_snapshot"):
         project._test_snapshot = snapshots.build_snapshot(
-            project=project, actor=project.created_by, kind="sft", filters={"val_fraction": 0}, embedder=word_embedder
+            project=project,
+            actor=project.created_by,
+            kind="sft",
+            filters={"val_fraction": 0},
+            embedder=word_embedder,
         )
     return project._test_snapshot
 
@@ -33,7 +37,11 @@ CASES = {
     "project": (lambda p: "/api/projects/", lambda p, n: {"name": f"Retried {n}"}, Project.objects),
     "snapshot": (
         lambda p: f"/api/projects/{p.pk}/snapshots/",
-        lambda p, n: {"kind": "sft", "name": f"s{n}", "filters": {"val_fraction": 0, "near_dup_threshold": 1}},
+        lambda p, n: {
+            "kind": "sft",
+            "name": f"s{n}",
+            "filters": {"val_fraction": 0, "near_dup_threshold": 1},
+        },
         DatasetSnapshot.objects,
     ),
     "run": (
@@ -73,7 +81,10 @@ def test_a_retried_create_returns_the_first_response_and_creates_nothing(case, p
 
     # without a key (or with a new one) a POST is a new request
     assert client.post(url, body_for(project, 1), format="json").status_code == 201
-    assert client.post(url, body_for(project, 2), format="json", HTTP_IDEMPOTENCY_KEY="retry-2").status_code == 201
+    assert (
+        client.post(url, body_for(project, 2), format="json", HTTP_IDEMPOTENCY_KEY="retry-2").status_code
+        == 201
+    )
     assert rows.count() == before + 3
     assert IdempotencyKey.objects.filter(user=users["admin"]).count() == 2
 
@@ -83,7 +94,9 @@ def test_a_refused_create_stores_no_key_and_a_retry_runs_again(project, users, d
     url = f"/api/projects/{project.pk}/runs/"
     bad = client.post(url, {"snapshot": 999999, "config": {}}, format="json", HTTP_IDEMPOTENCY_KEY="k")
     assert bad.status_code == 400 and not IdempotencyKey.objects.exists()
-    good = client.post(url, {"snapshot": _snapshot(project).pk, "config": {}}, format="json", HTTP_IDEMPOTENCY_KEY="k")
+    good = client.post(
+        url, {"snapshot": _snapshot(project).pk, "config": {}}, format="json", HTTP_IDEMPOTENCY_KEY="k"
+    )
     assert good.status_code == 201 and TrainingRun.objects.count() == 1
 
 
