@@ -21,7 +21,7 @@ from annotation.core.errors import ServiceError
 from annotation.core.web import is_htmx, object_for, page, project_for
 from annotation.kinds import registry
 from annotation.models import AdjudicationCategory, AdjudicationDecision, Decision, Item, Recompute
-from annotation.quality import adjudication
+from annotation.quality import adjudication, pairwise
 from annotation.quality import selectors as quality_selectors
 from annotation.quality import tasks as quality_tasks
 
@@ -130,13 +130,15 @@ def _dashboard_context(project, report):
     annotator_sections = []
     names = {str(r["user_id"]): r["username"] for rows in data.get("annotators", {}).values() for r in rows}
     for kind, rows in data.get("annotators", {}).items():
+        mean = pairwise.means(rows)
+        full = pairwise.full_table(rows)
         for row in rows:
-            # One string per row (escaped by the template): a loop of ~annotators² template nodes
-            # made this page seconds long at 100 annotators.
-            row["pairwise_text"] = "; ".join(
-                f"{names.get(str(other), f'#{other}')}: {_figure(p.get('kappa'))} ({p.get('items')})"
-                for other, p in (row.get("pairwise") or {}).items()
-            )
+            row["pairwise_mean"] = mean[str(row["user_id"])]
+            if full:  # every pair as one string (escaped by the template); small projects only
+                row["pairwise_text"] = "; ".join(
+                    f"{names.get(str(other), f'#{other}')}: {_figure(p.get('kappa'))} ({p.get('items')})"
+                    for other, p in (row.get("pairwise") or {}).items()
+                )
             conf = row.get("confusion")
             if conf:
                 row["confusion_rows"] = [
@@ -166,6 +168,10 @@ def _dashboard_context(project, report):
                     f"{kind}: each annotator against the consensus",
                 ),
                 "names": {str(r["user_id"]): r["username"] for r in rows},
+                "full_pairwise": full,
+                # annotators² figures as a compact chart spec, not markup (annotation.quality.pairwise)
+                "pairwise_chart": pairwise.heatmap(kind, rows, mean) if len(rows) > 1 else None,
+                "pairs": pairwise.extremes(pairwise.pairs(rows)),
             }
         )
     weekly = {}
@@ -269,6 +275,7 @@ CSV_TABLES = {
     "decisions": ["kind", "version", "alpha", "fleiss", "percent", "items", "judgments"],
     "weekly": ["kind", "week", "alpha", "percent", "items"],
     "drift": ["kind", "username", "week", "agree", "items"],
+    "pairwise": ["kind", "username", "other", "kappa", "items"],
     "strength": ["version", "alpha", "items"],
 }  # fmt: skip
 
@@ -295,6 +302,8 @@ def agreement_csv(request, pk, table):
     data = report.data if report else {}
     if table == "annotators":
         rows = [{"kind": kind, **r} for kind, rs in data.get("annotators", {}).items() for r in rs]
+    elif table == "pairwise":
+        rows = pairwise.csv_rows(data.get("annotators", {}))
     elif table == "drift":
         rows = [{"kind": kind, **r} for kind, rs in data.get("annotator_weekly", {}).items() for r in rs]
     else:
