@@ -14,6 +14,8 @@ items}), annotators² entries. Written out as text on the page that was ~730 KB 
 The full table stays in the CSV download (`annotation.quality.views`, table "pairwise": `csv_rows`).
 """
 
+import heapq
+
 from annotation.core import charts
 
 TOP_N = 10  # pairs in each of the lowest / highest tables
@@ -24,23 +26,24 @@ def pairs(rows: list[dict]) -> list[dict]:
     """Each unordered pair once {a, b, kappa, items}, `a` the one of the two that comes first in
     `rows` (Cohen's kappa and the shared items are symmetric: the report stores both directions)."""
     names = {str(r["user_id"]): r["username"] for r in rows}
-    seen, out = set(), []
-    for r in rows:
-        me = str(r["user_id"])
+    position = {str(r["user_id"]): i for i, r in enumerate(rows)}
+    out = []
+    for i, r in enumerate(rows):
         for other, p in (r.get("pairwise") or {}).items():
-            key = frozenset((me, other))
-            if other == me or key in seen:
-                continue
-            seen.add(key)
-            out.append(
-                {
-                    "a": r["username"],
-                    "b": names.get(other, f"#{other}"),
-                    "kappa": p.get("kappa"),
-                    "items": p.get("items") or 0,
-                }
-            )
+            if position.get(other, len(rows)) > i:  # the later one's row holds the same pair
+                out.append(
+                    {"a": r["username"], "b": names.get(other, f"#{other}"), "kappa": p.get("kappa"),
+                     "items": p.get("items") or 0}
+                )  # fmt: skip
     return out
+
+
+def _low(p):
+    return (p["kappa"], -p["items"], p["a"], p["b"])
+
+
+def _high(p):
+    return (-p["kappa"], -p["items"], p["a"], p["b"])
 
 
 def extremes(pair_list: list[dict], n: int = TOP_N) -> dict:
@@ -49,11 +52,9 @@ def extremes(pair_list: list[dict], n: int = TOP_N) -> dict:
     kappa (no variation) are left out. With at most 2n pairs, "lowest" holds them all and "highest"
     is empty (one table, no pair twice)."""
     ranked = [p for p in pair_list if p["kappa"] is not None]
-    ranked.sort(key=lambda p: (p["kappa"], -p["items"], p["a"], p["b"]))
     if len(ranked) <= 2 * n:
-        return {"lowest": ranked, "highest": []}
-    highest = sorted(ranked, key=lambda p: (-p["kappa"], -p["items"], p["a"], p["b"]))[:n]
-    return {"lowest": ranked[:n], "highest": highest}
+        return {"lowest": sorted(ranked, key=_low), "highest": []}
+    return {"lowest": heapq.nsmallest(n, ranked, key=_low), "highest": heapq.nsmallest(n, ranked, key=_high)}
 
 
 def means(rows: list[dict]) -> dict[str, dict]:
@@ -85,7 +86,10 @@ def heatmap(kind: str, rows: list[dict], mean: dict[str, dict]) -> dict:
     -1..1 diverging at 0, no value on the diagonal or for pairs that share no item."""
     ordered = order(rows, mean)
     ids = [str(r["user_id"]) for r in ordered]
-    values = [[((r.get("pairwise") or {}).get(b) or {}).get("kappa") for b in ids] for r in ordered]
+    values = []
+    for r in ordered:
+        mine = r.get("pairwise") or {}
+        values.append([mine[b].get("kappa") if b in mine else None for b in ids])
     names = [r["username"] for r in ordered]
     return charts.heatmap(
         names,

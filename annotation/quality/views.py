@@ -21,7 +21,7 @@ from annotation.core.errors import ServiceError
 from annotation.core.web import is_htmx, object_for, page, project_for
 from annotation.kinds import registry
 from annotation.models import AdjudicationCategory, AdjudicationDecision, Decision, Item, Recompute
-from annotation.quality import adjudication, pairwise
+from annotation.quality import adjudication, drift, pairwise
 from annotation.quality import selectors as quality_selectors
 from annotation.quality import tasks as quality_tasks
 
@@ -59,57 +59,6 @@ def agreement_bars(labels, groups, title):
     )
 
 
-def drift_chart(table):
-    """One line per annotator: agreement with the others' consensus per ISO week."""
-    return charts.line(
-        [
-            charts.series(
-                r["username"],
-                [(w, c["agree"] if c else None) for w, c in zip(table["weeks"], r["cells"], strict=True)],
-            )
-            for r in table["rows"]
-        ],
-        title=f"{table['kind']}: each annotator's agreement with the others, by week",
-        x_title="ISO week",
-        y_title="share agreeing",
-        categories=table["weeks"],
-        y_min=0.0,
-        y_max=1.0,
-    )
-
-
-DRIFT_DROP = 0.2  # a fall of this much from an annotator's first week to their last is flagged
-
-
-def drift_tables(annotator_weekly: dict) -> list[dict]:
-    """Per kind: annotators x ISO weeks of agreement with the others' consensus, and who drifts
-    (their latest week at least DRIFT_DROP below their first)."""
-    tables = []
-    for kind, rows in sorted((annotator_weekly or {}).items()):
-        weeks = sorted({r["week"] for r in rows})
-        people = {}
-        for r in rows:
-            people.setdefault(r["username"], {})[r["week"]] = r
-        body = []
-        for name, by_week in sorted(people.items()):
-            series = [by_week[w]["agree"] for w in weeks if w in by_week and by_week[w]["agree"] is not None]
-            falling = len(series) >= 2 and series[-1] <= series[0] - DRIFT_DROP
-            cells = [
-                {
-                    "agree": by_week[w]["agree"],
-                    "items": by_week[w]["items"],
-                    # alpha in hundredths, at most .40: the dark text on it stays readable (WCAG AA)
-                    "shade": round(40 * by_week[w]["agree"]),
-                }
-                if w in by_week
-                else None
-                for w in weeks
-            ]
-            body.append({"username": name, "cells": cells, "falling": falling})
-        tables.append({"kind": kind, "weeks": weeks, "rows": body})
-    return tables
-
-
 def _figure(value) -> str:
     return "–" if value is None else str(value)
 
@@ -145,6 +94,7 @@ def _dashboard_context(project, report):
                     {"label": label, "cells": [{"n": n} for n in counts]}
                     for label, counts in zip(conf["labels"], conf["matrix"], strict=True)
                 ]
+            if conf and full:  # a chart beside each table on small projects only (a template each)
                 row["confusion_chart"] = charts.heatmap(
                     conf["labels"],
                     conf["labels"],
@@ -202,7 +152,7 @@ def _dashboard_context(project, report):
         "version_table": version_table,
         "annotator_sections": annotator_sections,
         "reliability_as_of": _stamp(data.get("reliability_as_of")),  # the Dawid-Skene fit's (refit.py)
-        "drift": [{**t, "chart": drift_chart(t)} for t in drift_tables(data.get("annotator_weekly"))],
+        "drift": drift.sections(data.get("annotator_weekly")),
         "gold": data.get("gold", []),  # gold accuracy as the stored report computed it
     }
 

@@ -38,6 +38,8 @@ def test_heatmap_of_twenty_annotators_with_a_hostile_name(page, live_server, use
     out = drawn(page, "chart-pairwise-sft", 20 * 20)
     assert out["values"] == 20 * 19  # the diagonal is blank
     assert EVIL in out["rows"] and out["rows"] == out["columns"]
+    drift = drawn(page, "chart-drift-sft", 20 * 4)  # annotators x weeks, above FULL_TABLE_MAX
+    assert drift["values"] == 80 and drift["columns"] == ["2025-W01", "2025-W02", "2025-W03", "2025-W04"]
     first = page.locator("#pairs-sft tbody tr").first
     assert first.locator("td").nth(2).inner_text() == str(min(r for r in _kappas(20)))
     assert page.locator("img").count() == 0 and dialogs == []
