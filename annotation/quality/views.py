@@ -201,10 +201,12 @@ def recompute_progress(request, pk):
 
 def _report_html(project, report) -> str:
     """The stored report's figures as markup, rendered once per report: a page view then reads one
-    row and no report data (~1 MB of JSON and ~1 MB of markup at 100 annotators)."""
+    row and no report data (~1 MB of JSON; 0.43 MB of markup at 100 annotators of two kinds, 1.7 MB
+    before the pairwise and drift heatmaps: benchmarks/README.md)."""
     if report is None:
         return ""
-    key = f"tuneloop:agreement-report:{project.pk}:{report.pk}:{report.computed_at.timestamp()}"
+    # v2: the markup with the pairwise heatmap (a deploy never serves a previous template's markup)
+    key = f"tuneloop:agreement-report:v2:{project.pk}:{report.pk}:{report.computed_at.timestamp()}"
     return mark_safe(  # noqa: S308 - markup rendered by our own template (autoescaped)
         page_cache.rendered(
             key,
