@@ -9,7 +9,8 @@ accessible fallback.
 
 Kinds: `line` (several series; numeric x, or categories such as ISO weeks), `bar` (grouped, vertical or
 horizontal), `interval` (an estimate with a low..high range per label, e.g. Bradley-Terry strengths),
-`histogram` (bins computed here or by the caller), `heatmap` (rows x columns of values) and `scatter`
+`histogram` (bins computed here or by the caller), `heatmap` (rows x columns of values: a cell each,
+or `compact`, the values as rows of numbers) and `scatter`
 (2-D maps, points with an optional text label).
 """
 
@@ -230,12 +231,22 @@ def heatmap(
     midpoint=None,
     percent: bool = False,
     row_normalise: bool = False,
+    compact: bool = False,
 ) -> dict:
     """A matrix: values[i][j] for row i, column j (None = no value, drawn blank). Colour runs from
     value_min to value_max; with a `midpoint` it diverges (red below, green above). `row_normalise`
-    colours each cell by its share of the row (confusion matrices) while tooltips show the value."""
+    colours each cell by its share of the row (confusion matrices) while tooltips show the value.
+
+    `compact` (large matrices, e.g. 100 annotators' pairwise agreement): the labels once and the
+    values as rows of numbers rounded to `COMPACT_DIGITS` places (`"values"`, no `"cells"`), no
+    number printed in the cells (tooltips only), a cell height that shrinks with the rows: about
+    5 bytes a cell instead of ~80."""
     rows = [_text(r) for r in row_labels or []]
     cols = [_text(c) for c in column_labels or []]
+    if compact:
+        scale = {"title": _text(value_title), "min": _num(value_min), "max": _num(value_max)}
+        scale.update(mid=_num(midpoint), percent=bool(percent))
+        return _compact_heatmap(rows, cols, values, title, (row_title, column_title), scale)
     cells = []
     for i, row_name in enumerate(rows):
         row = list(values[i]) if values and i < len(values) and values[i] is not None else []
@@ -262,6 +273,47 @@ def heatmap(
             "percent": bool(percent),
         },
         "cells": cells,
+        "empty": n == 0,
+    }
+
+
+COMPACT_DIGITS = 2  # a compact heatmap's values: enough for a colour and a tooltip
+COMPACT_CELL = (8, 36)  # a compact heatmap's row height in px, least and most
+
+
+_SCALE = 10**COMPACT_DIGITS
+
+
+def _compact_value(x):
+    """x rounded to COMPACT_DIGITS places (half up; floor + divide: round(x, n) is ~10x slower and
+    a 100 x 100 matrix has 10,000 cells), None when not a finite number."""
+    if type(x) is not float:
+        x = _num(x)
+        if x is None:
+            return None
+    elif not math.isfinite(x):
+        return None
+    return math.floor(x * _SCALE + 0.5) / _SCALE
+
+
+def _compact_heatmap(rows, cols, values, title, axis_titles, scale) -> dict:
+    grid = []
+    for i in range(len(rows)):
+        row = list(values[i]) if values and i < len(values) and values[i] is not None else []
+        row = (row + [None] * len(cols))[: len(cols)]
+        grid.append([_compact_value(x) for x in row])
+    n = sum(1 for row in grid for v in row if v is not None)
+    cell = max(COMPACT_CELL[0], min(COMPACT_CELL[1], 800 // max(1, len(rows))))
+    return {
+        "kind": "heatmap",
+        "title": _text(title),
+        "summary": f"{len(rows)} × {len(cols)} matrix of {scale['title']}, {n} values",
+        "height": max(200, 110 + cell * len(rows)),
+        "x": _axis(axis_titles[1], kind="category", labels=cols),
+        "y": _axis(axis_titles[0], kind="category", labels=rows),
+        "value": scale,
+        "values": grid,
+        "cell_text": False,
         "empty": n == 0,
     }
 
@@ -313,6 +365,9 @@ def table(spec: dict) -> dict:
         return {"columns": [spec["y"]["title"], spec["x"]["title"], "low", "high"], "rows": rows}
     if kind == "heatmap":
         cols = spec["x"]["labels"]
+        if "values" in spec:  # compact
+            rows = [[r, *spec["values"][i]] for i, r in enumerate(spec["y"]["labels"])]
+            return {"columns": [f"{spec['y']['title']} ↓ / {spec['x']['title']} →", *cols], "rows": rows}
         values = {(c["row"], c["column"]): c["value"] for c in spec["cells"]}
         rows = [[r, *(values.get((r, c)) for c in cols)] for r in spec["y"]["labels"]]
         return {"columns": [f"{spec['y']['title']} ↓ / {spec['x']['title']} →", *cols], "rows": rows}

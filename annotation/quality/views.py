@@ -21,7 +21,7 @@ from annotation.core.errors import ServiceError
 from annotation.core.web import is_htmx, object_for, page, project_for
 from annotation.kinds import registry
 from annotation.models import AdjudicationCategory, AdjudicationDecision, Decision, Item, Recompute
-from annotation.quality import adjudication
+from annotation.quality import adjudication, drift, pairwise
 from annotation.quality import selectors as quality_selectors
 from annotation.quality import tasks as quality_tasks
 
@@ -59,57 +59,6 @@ def agreement_bars(labels, groups, title):
     )
 
 
-def drift_chart(table):
-    """One line per annotator: agreement with the others' consensus per ISO week."""
-    return charts.line(
-        [
-            charts.series(
-                r["username"],
-                [(w, c["agree"] if c else None) for w, c in zip(table["weeks"], r["cells"], strict=True)],
-            )
-            for r in table["rows"]
-        ],
-        title=f"{table['kind']}: each annotator's agreement with the others, by week",
-        x_title="ISO week",
-        y_title="share agreeing",
-        categories=table["weeks"],
-        y_min=0.0,
-        y_max=1.0,
-    )
-
-
-DRIFT_DROP = 0.2  # a fall of this much from an annotator's first week to their last is flagged
-
-
-def drift_tables(annotator_weekly: dict) -> list[dict]:
-    """Per kind: annotators x ISO weeks of agreement with the others' consensus, and who drifts
-    (their latest week at least DRIFT_DROP below their first)."""
-    tables = []
-    for kind, rows in sorted((annotator_weekly or {}).items()):
-        weeks = sorted({r["week"] for r in rows})
-        people = {}
-        for r in rows:
-            people.setdefault(r["username"], {})[r["week"]] = r
-        body = []
-        for name, by_week in sorted(people.items()):
-            series = [by_week[w]["agree"] for w in weeks if w in by_week and by_week[w]["agree"] is not None]
-            falling = len(series) >= 2 and series[-1] <= series[0] - DRIFT_DROP
-            cells = [
-                {
-                    "agree": by_week[w]["agree"],
-                    "items": by_week[w]["items"],
-                    # alpha in hundredths, at most .40: the dark text on it stays readable (WCAG AA)
-                    "shade": round(40 * by_week[w]["agree"]),
-                }
-                if w in by_week
-                else None
-                for w in weeks
-            ]
-            body.append({"username": name, "cells": cells, "falling": falling})
-        tables.append({"kind": kind, "weeks": weeks, "rows": body})
-    return tables
-
-
 def _figure(value) -> str:
     return "–" if value is None else str(value)
 
@@ -130,19 +79,22 @@ def _dashboard_context(project, report):
     annotator_sections = []
     names = {str(r["user_id"]): r["username"] for rows in data.get("annotators", {}).values() for r in rows}
     for kind, rows in data.get("annotators", {}).items():
+        mean = pairwise.means(rows)
+        full = pairwise.full_table(rows)
         for row in rows:
-            # One string per row (escaped by the template): a loop of ~annotators² template nodes
-            # made this page seconds long at 100 annotators.
-            row["pairwise_text"] = "; ".join(
-                f"{names.get(str(other), f'#{other}')}: {_figure(p.get('kappa'))} ({p.get('items')})"
-                for other, p in (row.get("pairwise") or {}).items()
-            )
+            row["pairwise_mean"] = mean[str(row["user_id"])]
+            if full:  # every pair as one string (escaped by the template); small projects only
+                row["pairwise_text"] = "; ".join(
+                    f"{names.get(str(other), f'#{other}')}: {_figure(p.get('kappa'))} ({p.get('items')})"
+                    for other, p in (row.get("pairwise") or {}).items()
+                )
             conf = row.get("confusion")
             if conf:
                 row["confusion_rows"] = [
                     {"label": label, "cells": [{"n": n} for n in counts]}
                     for label, counts in zip(conf["labels"], conf["matrix"], strict=True)
                 ]
+            if conf and full:  # a chart beside each table on small projects only (a template each)
                 row["confusion_chart"] = charts.heatmap(
                     conf["labels"],
                     conf["labels"],
@@ -166,6 +118,10 @@ def _dashboard_context(project, report):
                     f"{kind}: each annotator against the consensus",
                 ),
                 "names": {str(r["user_id"]): r["username"] for r in rows},
+                "full_pairwise": full,
+                # annotators² figures as a compact chart spec, not markup (annotation.quality.pairwise)
+                "pairwise_chart": pairwise.heatmap(kind, rows, mean) if len(rows) > 1 else None,
+                "pairs": pairwise.extremes(pairwise.pairs(rows)),
             }
         )
     weekly = {}
@@ -196,7 +152,7 @@ def _dashboard_context(project, report):
         "version_table": version_table,
         "annotator_sections": annotator_sections,
         "reliability_as_of": _stamp(data.get("reliability_as_of")),  # the Dawid-Skene fit's (refit.py)
-        "drift": [{**t, "chart": drift_chart(t)} for t in drift_tables(data.get("annotator_weekly"))],
+        "drift": drift.sections(data.get("annotator_weekly")),
         "gold": data.get("gold", []),  # gold accuracy as the stored report computed it
     }
 
@@ -245,10 +201,12 @@ def recompute_progress(request, pk):
 
 def _report_html(project, report) -> str:
     """The stored report's figures as markup, rendered once per report: a page view then reads one
-    row and no report data (~1 MB of JSON and ~1 MB of markup at 100 annotators)."""
+    row and no report data (~1 MB of JSON; 0.43 MB of markup at 100 annotators of two kinds, 1.7 MB
+    before the pairwise and drift heatmaps: benchmarks/README.md)."""
     if report is None:
         return ""
-    key = f"tuneloop:agreement-report:{project.pk}:{report.pk}:{report.computed_at.timestamp()}"
+    # v2: the markup with the pairwise heatmap (a deploy never serves a previous template's markup)
+    key = f"tuneloop:agreement-report:v2:{project.pk}:{report.pk}:{report.computed_at.timestamp()}"
     return mark_safe(  # noqa: S308 - markup rendered by our own template (autoescaped)
         page_cache.rendered(
             key,
@@ -269,6 +227,7 @@ CSV_TABLES = {
     "decisions": ["kind", "version", "alpha", "fleiss", "percent", "items", "judgments"],
     "weekly": ["kind", "week", "alpha", "percent", "items"],
     "drift": ["kind", "username", "week", "agree", "items"],
+    "pairwise": ["kind", "username", "other", "kappa", "items"],
     "strength": ["version", "alpha", "items"],
 }  # fmt: skip
 
@@ -295,6 +254,8 @@ def agreement_csv(request, pk, table):
     data = report.data if report else {}
     if table == "annotators":
         rows = [{"kind": kind, **r} for kind, rs in data.get("annotators", {}).items() for r in rs]
+    elif table == "pairwise":
+        rows = pairwise.csv_rows(data.get("annotators", {}))
     elif table == "drift":
         rows = [{"kind": kind, **r} for kind, rs in data.get("annotator_weekly", {}).items() for r in rs]
     else:

@@ -193,18 +193,32 @@
     },
   };
 
+  // A compact spec (large matrices) has the values as rows of numbers instead of one object a cell.
+  function heatmapCells(spec) {
+    if (!spec.values) return spec.cells.map((c) => ({ x: c.column, y: c.row, v: c.value, s: c.shade }));
+    const cells = [];
+    spec.y.labels.forEach((row, i) =>
+      spec.x.labels.forEach((column, j) => {
+        const v = (spec.values[i] || [])[j];
+        cells.push({ x: column, y: row, v: v === undefined ? null : v, s: v === undefined ? null : v });
+      }),
+    );
+    return cells;
+  }
+
   function heatmapConfig(spec) {
     const cols = spec.x.labels.length || 1;
     const rows = spec.y.labels.length || 1;
+    const gap = spec.values && rows > 30 ? 1 : 2; // compact and large: thinner gaps between cells
     const datasets = [
       {
         label: spec.value.title,
-        data: spec.cells.map((c) => ({ x: c.column, y: c.row, v: c.value, s: c.shade })),
+        data: heatmapCells(spec),
         backgroundColor: (ctx) => shadeColor(ctx.raw && ctx.raw.s, spec.value),
         borderColor: "#ffffff",
-        borderWidth: 1,
-        width: ({ chart }) => ((chart.chartArea || {}).width || 0) / cols - 2,
-        height: ({ chart }) => ((chart.chartArea || {}).height || 0) / rows - 2,
+        borderWidth: gap - 1,
+        width: ({ chart }) => ((chart.chartArea || {}).width || 0) / cols - gap,
+        height: ({ chart }) => ((chart.chartArea || {}).height || 0) / rows - gap,
       },
     ];
     const options = baseOptions(spec, 1);
@@ -216,7 +230,8 @@
     };
     options.plugins.tooltip.callbacks.title = (items) => (items.length ? `${items[0].raw.y} → ${items[0].raw.x}` : "");
     options.plugins.tooltip.callbacks.label = (ctx) => `${spec.value.title}: ${num(ctx.raw.v, spec.value.percent)}`;
-    return { type: "matrix", data: { datasets }, options, plugins: [cellText] };
+    // a compact spec (cell_text false) prints no number in its cells: too small; tooltips say it
+    return { type: "matrix", data: { datasets }, options, plugins: spec.cell_text === false ? [] : [cellText] };
   }
 
   function scatterConfig(spec) {
@@ -297,6 +312,7 @@
     if (spec.kind === "bar" || spec.kind === "histogram")
       return spec.series.reduce((n, d) => n + d.values.filter((v) => v !== null).length, 0);
     if (spec.kind === "interval") return spec.rows.length;
+    if (spec.values) return spec.values.reduce((n, row) => n + row.filter((v) => v !== null).length, 0);
     return spec.cells.filter((c) => c.value !== null).length;
   }
 

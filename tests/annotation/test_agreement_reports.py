@@ -445,7 +445,7 @@ def test_annotator_weekly_drift_against_the_others(planted, users):
 
 
 def test_drift_table_flags_an_annotator_whose_agreement_falls():
-    from annotation.quality.views import drift_tables
+    from annotation.quality.drift import drift_tables
 
     rows = [
         {"username": "steady", "week": "2025-W01", "agree": 0.9, "items": 10},
