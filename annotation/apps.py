@@ -9,7 +9,7 @@ class AnnotationConfig(AppConfig):
     def ready(self):
         # deferred: the SFT kind and the models load only after every app config (Django's app loading)
         from annotation.core import auth  # deferred: it imports the token and user models
-        from annotation.core.backup import register_path_columns
+        from annotation.core.backup import register_path_columns  # deferred: it reads the models
         from annotation.core.permissions import register_actions
         from annotation.kinds import registry
         from annotation.kinds.sft import SFT
