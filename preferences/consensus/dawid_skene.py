@@ -65,10 +65,15 @@ def dawid_skene_consensus(
 ) -> dict[tuple[Hashable, str], ConsensusResult]:
     """{(comparison_id, criterion): ConsensusResult} under the "dawid_skene" rule for every group of
     `votes`. `responses`: comparison id -> its responses in canonical order (default: ids sorted);
-    `gold`: known answers as votes (their annotator is ignored), clamped in the fit."""
-    out, _ = dawid_skene_batch(
-        votes, responses=responses, gold=gold, min_confidence=min_confidence, prior_strength=prior_strength
-    )
+    `gold`: known answers as votes (their annotator is ignored), clamped in the fit. Comparison by
+    comparison: the reference `dawid_skene_batch` is held to."""
+    groups: dict[str, dict[Hashable, list[Vote]]] = defaultdict(lambda: defaultdict(list))
+    for v in votes:
+        groups[v.criterion][v.comparison_id].append(v)
+    known = {(g.comparison_id, g.criterion): g for g in gold}
+    out = {}
+    for criterion, by_item in groups.items():
+        out.update(_fit_reference(criterion, by_item, responses or {}, known, min_confidence, prior_strength))
     return out
 
 
@@ -219,6 +224,46 @@ class DawidSkenePairwise(NamedTuple):
     result: PairwiseResult
     weight: np.ndarray
     fit_params: dict
+
+
+def _fit_reference(criterion, by_item, responses, gold, min_confidence, prior_strength):
+    items = list(by_item)
+    canonical = {c: _canonical(by_item[c], responses.get(c)) for c in items}
+    width = max(len(r) for r in canonical.values())
+    classes: list[int | str] = [*range(width), TIE, BOTH_BAD]
+    index = {c: k for k, c in enumerate(classes)}
+    annotators = sorted({v.annotator for vs in by_item.values() for v in vs}, key=lambda a: (str(type(a)), a))
+    a_index = {a: j for j, a in enumerate(annotators)}
+    labels = np.full((len(annotators), len(items)), -1, dtype=np.int64)
+    gold_class = np.full(len(items), -1, dtype=np.int64)
+    allowed = np.zeros((len(items), len(classes)), dtype=bool)
+    for i, c in enumerate(items):
+        allowed[i, : len(canonical[c])] = True
+        allowed[i, [index[TIE], index[BOTH_BAD]]] = True
+        for v in by_item[c]:
+            labels[a_index[v.annotator], i] = index[_vote_class(v, canonical[c])]
+        g = gold.get((c, criterion))
+        if g is not None and set(g.responses) <= set(canonical[c]):
+            gold_class[i] = index[_vote_class(g, canonical[c])]
+    fit = dawid_skene(labels, len(classes), gold=gold_class, allowed=allowed, prior_strength=prior_strength)
+    weights = {a: w for a, w in zip(annotators, reliability_weights(fit).values(), strict=True)}
+    fit_params = {
+        key: fit.params[key] for key in ("prior_strength", "min_item_judgments", "fitted_items", "gold_items")
+    }
+    fit_params.update(iterations=fit.n_iter, converged=fit.converged)
+    out = {}
+    for i, c in enumerate(items):
+        base = consensus_for_comparison(
+            by_item[c],
+            rule="weighted",
+            weights=weights,
+            responses=canonical[c],
+            min_confidence=min_confidence,
+        )
+        out[(c, criterion)] = _decide(
+            base, fit.posteriors[i], classes, canonical[c], min_confidence, fit_params
+        )
+    return out
 
 
 def _decide(base: ConsensusResult, posterior, classes, canonical, min_confidence, fit_params):
