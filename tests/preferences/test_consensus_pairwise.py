@@ -185,7 +185,10 @@ def test_recompute_writes_what_the_per_comparison_path_writes(users, django_user
     rng = np.random.default_rng(7)
     for _ in range(12):
         for person in people:
-            payload = {"choice": str(rng.choice(["A", "B", "tie", "both_bad"])), "strength": int(rng.integers(1, 4))}
+            payload = {
+                "choice": str(rng.choice(["A", "B", "tie", "both_bad"])),
+                "strength": int(rng.integers(1, 4)),
+            }
             if rng.random() < 0.1:
                 payload["harmful"] = ["A"]  # read whole: the item takes the reference path
             judge(project, person, payload=payload)
