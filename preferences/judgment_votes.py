@@ -1,7 +1,9 @@
 """The consensus recompute's votes: every current comparison judgment of a project in one streamed query.
 
-`votes_by_item(project, weights=, items=)` -> ({(item_id, criterion): [Vote]}, {item_id: rubric version},
-{item_id: [payloads with an improved response]}, {item_id: Counter of harmful flags by response}).
+`read_votes(project, weights=, items=)` -> `VoteRows`: the scalar votes as columns (the recompute decides
+their two-response comparisons over arrays, `preferences.consensus.pairwise`), the rest as `Vote`s, and
+per item the rubric version, the payloads with an improved response and the harmful flags by response.
+`votes_by_item` gives every vote as a `Vote` ({(item_id, criterion): [Vote]}, and the same per-item dicts).
 
 At a million judgments, decoding each payload (JSON) and checking each vote again cost most of a full
 recompute. On PostgreSQL the common vote is read as scalars instead: a pairwise answer on the overall
