@@ -1,7 +1,9 @@
 """The consensus recompute's votes: every current comparison judgment of a project in one streamed query.
 
-`votes_by_item(project, weights=, items=)` -> ({(item_id, criterion): [Vote]}, {item_id: rubric version},
-{item_id: [payloads with an improved response]}, {item_id: Counter of harmful flags by response}).
+`read_votes(project, weights=, items=)` -> `VoteRows`: the scalar votes as columns (the recompute decides
+their two-response comparisons over arrays, `preferences.consensus.pairwise`), the rest as `Vote`s, and
+per item the rubric version, the payloads with an improved response and the harmful flags by response.
+`votes_by_item` gives every vote as a `Vote` ({(item_id, criterion): [Vote]}, and the same per-item dicts).
 
 At a million judgments, decoding each payload (JSON) and checking each vote again cost most of a full
 recompute. On PostgreSQL the common vote is read as scalars instead: a pairwise answer on the overall
@@ -14,6 +16,7 @@ whole. The checks are text comparisons of `->>` values, the cheapest the jsonb o
 
 import json
 from collections import Counter
+from dataclasses import dataclass, field
 
 from django.db import connection
 
@@ -92,42 +95,123 @@ def _pairwise_vote(item_id, annotator, left, right, side, strength, weight) -> V
     )  # fmt: skip
 
 
-def votes_by_item(project, *, weights, items=None):
-    """Current comparison judgments (of `items`, a subquery of item ids) -> {(item_id, criterion): [Vote]},
-    the latest rubric version per item, the payloads with an improved response per item, and
-    {item_id: {response_id: annotators who reported it harmful}}."""
+SIDES = {"left": 0, "right": 1, "tie": 2, "both_bad": 3}  # the scalar side -> pairwise.FIRST ... BOTH_BAD
 
-    # An annotator without a reliability estimate (new, or too few judgments) votes with the median
-    # weight of those who have one: the Dawid-Skene weights are log-likelihood ratios (0..10), not around
-    # 1.0. One with few judgments has an estimate, held near 0 by the prior
-    # (annotation.core.reliability.PRIOR_STRENGTH) until the evidence outweighs it.
+
+@dataclass
+class VoteRows:
+    """The votes of a recompute, as read: `order`, every (item_id, criterion) with a vote, in the order
+    of its first judgment (by id); `votes`, {key: [Vote]} of the items with a judgment not read as
+    scalars; the scalar judgments of the other items as parallel lists, by judgment id (`item`,
+    `annotator`, `left`, `right`, `side` as in SIDES, `strength`, `weight`), whose `Vote`s `materialise`
+    builds only where asked; and per item the rubric version, improved responses and harmful flags."""
+
+    order: list = field(default_factory=list)
+    votes: dict = field(default_factory=dict)
+    item: list = field(default_factory=list)
+    annotator: list = field(default_factory=list)
+    left: list = field(default_factory=list)
+    right: list = field(default_factory=list)
+    side: list = field(default_factory=list)
+    strength: list = field(default_factory=list)
+    weight: list = field(default_factory=list)
+    versions: dict = field(default_factory=dict)
+    improvements: dict = field(default_factory=dict)
+    harmful: dict = field(default_factory=dict)
+
+    def materialise(self, items) -> None:
+        """Put the scalar votes of `items` into `votes` as `Vote`s (in judgment order)."""
+        items = set(items)
+        names = ("left", "right", "tie", "both_bad")
+        for k, item_id in enumerate(self.item):
+            if item_id in items:
+                vote = _pairwise_vote(
+                    item_id, self.annotator[k], self.left[k], self.right[k], names[self.side[k]],
+                    self.strength[k], self.weight[k],
+                )  # fmt: skip
+                self.votes.setdefault((item_id, ""), []).append(vote)
+
+    def all_votes(self) -> dict:
+        """{(item_id, criterion): [Vote]} of every item, keys in `order`."""
+        self.materialise(set(self.item) - {item_id for item_id, _ in self.votes})
+        return {key: self.votes[key] for key in self.order}
+
+
+def read_votes(project, *, weights, items=None) -> VoteRows:
+    """Current comparison judgments (of `items`, a subquery of item ids) as `VoteRows`.
+
+    An annotator without a reliability estimate (new, or too few judgments) votes with the median
+    weight of those who have one: the Dawid-Skene weights are log-likelihood ratios (0..10), not around
+    1.0. One with few judgments has an estimate, held near 0 by the prior
+    (annotation.core.reliability.PRIOR_STRENGTH) until the evidence outweighs it."""
     weights = weights or {}
     known = sorted(float(w) for w in weights.values())
     default_weight = known[len(known) // 2] if known else 1.0
-    votes: dict[tuple[int, str], list] = {}
-    versions: dict[int, int | None] = {}
-    improvements: dict[int, list[dict]] = {}
-    harmful: dict[int, Counter] = {}
-    weight_of = weights.get
-    for item_id, annotator_id, version_id, fast, left, right, side, strength, payload in _rows(
-        project, items
+    out = VoteRows()
+    order, versions, weight_of = out.order, out.versions, weights.get
+    seen: set = set()  # items with an overall key in `order`
+    slow: dict = {}  # item -> [(judgment's place, key, Vote)] of the items with a judgment read whole
+    places: list[int] = []  # each scalar judgment's place in the stream
+    scalar = (out.item, out.annotator, out.left, out.right, out.side, out.strength, out.weight, places)
+    add_item, add_annotator, add_left, add_right, add_side, add_strength, add_weight, add_place = (
+        column.append for column in scalar
+    )
+    sides = SIDES
+    for n, (item_id, annotator_id, version_id, fast, left, right, side, strength, payload) in enumerate(
+        _rows(project, items)
     ):
         versions[item_id] = version_id
         weight = float(weight_of(annotator_id, default_weight))
+        if item_id not in seen:
+            seen.add(item_id)
+            order.append((item_id, ""))
         if fast:
-            vote = _pairwise_vote(item_id, annotator_id, left, right, side, strength, weight)
-            if (key := (item_id, "")) in votes:
-                votes[key].append(vote)
-            else:
-                votes[key] = [vote]
+            if left == right:
+                raise ValueError("A vote needs two different responses (left, right) or a ranking.")
+            if not weight >= 0:
+                raise ValueError("A vote's weight must be >= 0.")
+            add_item(item_id)
+            add_annotator(annotator_id)
+            add_left(left)
+            add_right(right)
+            add_side(sides[side])
+            add_strength(strength)
+            add_weight(weight)
+            add_place(n)
             continue
         common = dict(comparison_id=item_id, annotator=annotator_id, weight=weight)
-        votes.setdefault((item_id, ""), []).append(Vote.from_payload(payload, **common))
+        mine = slow.setdefault(item_id, [])
+        mine.append((n, (item_id, ""), Vote.from_payload(payload, **common)))
         for key in payload.get("criteria") or {}:
-            votes.setdefault((item_id, key), []).append(Vote.from_payload(payload, criterion=key, **common))
+            if not any(k == (item_id, key) for _, k, _ in mine):
+                order.append((item_id, key))
+            mine.append((n, (item_id, key), Vote.from_payload(payload, criterion=key, **common)))
         if payload.get("improved_response"):
-            improvements.setdefault(item_id, []).append(payload)
+            out.improvements.setdefault(item_id, []).append(payload)
         flagged = payload.get("harmful") or []
         if flagged:  # one flag per annotator and response (the payload lists each response once)
-            harmful.setdefault(item_id, Counter()).update(set(flagged))
-    return votes, versions, improvements, harmful
+            out.harmful.setdefault(item_id, Counter()).update(set(flagged))
+    if slow:  # the scalar votes of those items join their votes read whole, in judgment order
+        names = ("left", "right", "tie", "both_bad")
+        keep = [k for k, item_id in enumerate(out.item) if item_id not in slow]
+        for k, item_id in enumerate(out.item):
+            if item_id in slow:
+                vote = _pairwise_vote(
+                    item_id, out.annotator[k], out.left[k], out.right[k], names[out.side[k]],
+                    out.strength[k], out.weight[k],
+                )  # fmt: skip
+                slow[item_id].append((places[k], (item_id, ""), vote))
+        for column in scalar:
+            column[:] = [column[k] for k in keep]
+        for mine in slow.values():
+            for _, key, vote in sorted(mine, key=lambda entry: entry[0]):
+                out.votes.setdefault(key, []).append(vote)
+    return out
+
+
+def votes_by_item(project, *, weights, items=None):
+    """Current comparison judgments (of `items`, a subquery of item ids) -> {(item_id, criterion): [Vote]},
+    the latest rubric version per item, the payloads with an improved response per item, and
+    {item_id: {response_id: annotators who reported it harmful}} (`read_votes`, every vote a `Vote`)."""
+    rows = read_votes(project, weights=weights, items=items)
+    return rows.all_votes(), rows.versions, rows.improvements, rows.harmful

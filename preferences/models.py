@@ -15,7 +15,10 @@ from annotation.core.models import WatermarkState
 class Consensus(models.Model):
     """The consensus of one comparison (overall, or for one rubric criterion) under one rule."""
 
-    item = models.ForeignKey("annotation.Item", on_delete=models.CASCADE, related_name="consensus")
+    # No index of its own: the unique constraint (item, criterion, rule) leads with the item.
+    item = models.ForeignKey(
+        "annotation.Item", on_delete=models.CASCADE, related_name="consensus", db_index=False
+    )
     criterion = models.CharField(max_length=64, blank=True, help_text="Blank = the overall preference.")
     rule = models.CharField(max_length=32)
     params = models.JSONField(default=dict, blank=True)
@@ -47,10 +50,15 @@ class PairStatus(models.TextChoices):
 class PreferencePair(models.Model):
     """prompt / chosen / rejected, derived from consensus; a lead approves, excludes or edits it."""
 
+    # The project and the item have no index of their own: pair_filter_idx / pair_criterion_idx lead
+    # with the project, pair_unique with the item (each index is written on every pair a recompute
+    # rewrites: 150,000 at a million judgments).
     project = models.ForeignKey(
-        "annotation.Project", on_delete=models.CASCADE, related_name="preference_pairs"
+        "annotation.Project", on_delete=models.CASCADE, related_name="preference_pairs", db_index=False
     )
-    item = models.ForeignKey("annotation.Item", on_delete=models.CASCADE, related_name="preference_pairs")
+    item = models.ForeignKey(
+        "annotation.Item", on_delete=models.CASCADE, related_name="preference_pairs", db_index=False
+    )
     criterion = models.CharField(max_length=64, blank=True)
     chosen = models.ForeignKey("annotation.Response", on_delete=models.CASCADE, related_name="+")
     rejected = models.ForeignKey("annotation.Response", on_delete=models.CASCADE, related_name="+")
@@ -63,9 +71,10 @@ class PreferencePair(models.Model):
     )
     status = models.CharField(max_length=16, choices=PairStatus.choices, default=PairStatus.CANDIDATE)
     chosen_text_override = models.TextField(blank=True, help_text="A lead's edit of the chosen text.")
-    decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    decided_by = models.ForeignKey(  # indexed where set only (pair_decided_by_idx)
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        db_index=False,
+    )  # fmt: skip
     decided_at = models.DateTimeField(null=True, blank=True)
     is_stale = models.BooleanField(default=False, help_text="No longer implied by the latest consensus.")
     chosen_harmful_flags = models.PositiveIntegerField(
@@ -99,6 +108,10 @@ class PreferencePair(models.Model):
                 fields=["project", "-confidence", "-margin", "id"],
                 name="pair_order_idx",
                 condition=Q(is_stale=False),
+            ),
+            # A user's deletion sets their decisions' decided_by to NULL: the few decided pairs only.
+            models.Index(
+                fields=["decided_by"], name="pair_decided_by_idx", condition=Q(decided_by__isnull=False)
             ),
         ]
 

@@ -15,6 +15,7 @@ and pairs (annotation.core.bulk: rows whose values did not change are not rewrit
 
 from collections.abc import Callable
 
+import numpy as np
 from django.db import transaction
 from django.db.models import Case, F, JSONField, TextField, Value, When
 from django.utils import timezone
@@ -22,8 +23,17 @@ from django.utils import timezone
 from annotation.core import audit, bulk, changes
 from annotation.models import Adjudication, Item, ItemKind, ItemState, Project, Response
 
-from .consensus import Vote, consensus_for_comparison, dawid_skene_consensus, ranking_to_pairs
-from .judgment_votes import votes_by_item
+from .consensus import (
+    OUTCOME_NAMES,
+    PairwiseVotes,
+    Vote,
+    consensus_for_comparison,
+    dawid_skene_batch,
+    pairwise_consensus,
+    ranking_to_pairs,
+    weights_by_comparison,
+)
+from .judgment_votes import VoteRows, read_votes
 from .models import Consensus, PairStatus, PreferencePair
 
 ADJUDICATION = "adjudication"  # the rule of pairs that follow a lead's final answer
@@ -204,6 +214,22 @@ class _Plan:
         if winner is not None:
             self.improvement_pairs(item_id, 1.0, n_judges, rule=ADJUDICATION, of=winner)
 
+    def pairwise(self, item_id, params, outcome, first, second, winner, leader, confidence, margin, n_votes):
+        """`voted` of a two-response comparison's result from `preferences.consensus.pairwise` (no
+        criterion, no improved response, no harmful flag: those comparisons are read whole)."""
+        winner = first if winner == 0 else second if winner == 1 else None
+        order = [first, second] if leader == 0 else [second, first]
+        self.row(item_id, "", params=params, outcome=outcome, winner=winner, order=order,
+                 confidence=confidence, margin=margin, n_votes=n_votes)  # fmt: skip
+        if outcome == "both_bad":
+            self.stats["both_bad"] += 1
+            self.both_bad.append(item_id)
+        elif outcome == "tie":
+            self.stats["ties"] += 1
+        elif outcome == "win":
+            loser = second if winner == first else first
+            self.pair(item_id, "", winner, loser, confidence, abs(margin), n_votes)
+
     def voted(self, item_id, criterion, result):
         """The consensus of the votes and the pairs it implies."""
         self.row(item_id, criterion, params={**result.params, **self.params}, outcome=result.outcome,
@@ -230,6 +256,78 @@ def _chunks(seq, size=BATCH):
         yield seq[start : start + size]
 
 
+PAIRWISE_RULES = ("majority", "weighted", "dawid_skene")  # the rules with a vectorised two-response path
+
+
+def pairwise_votes(rows: VoteRows, shown, excluded) -> PairwiseVotes | None:
+    """The scalar-read comparisons of two shown responses whose every vote is on those two, not in
+    `excluded` (final or discarded: read as `Vote`s), as arrays for `preferences.consensus.pairwise`;
+    the other scalar-read comparisons' votes go into `rows.votes` (`rows.materialise`)."""
+    if not rows.item:
+        return None
+    item = np.array(rows.item, dtype=np.int64)
+    ids, inverse = np.unique(item, return_inverse=True)
+    id_list = ids.tolist()
+    pairs = [shown.get(i) or () for i in id_list]
+    two = np.array([len(p) == 2 and i not in excluded for i, p in zip(id_list, pairs, strict=True)])
+    first = np.array([p[0] if len(p) == 2 else -1 for p in pairs], dtype=np.int64)
+    second = np.array([p[1] if len(p) == 2 else -1 for p in pairs], dtype=np.int64)
+    left, right = np.array(rows.left, dtype=np.int64), np.array(rows.right, dtype=np.int64)
+    weight = np.array(rows.weight, dtype=np.float64)
+    a, b = first[inverse], second[inverse]
+    fits = (((left == a) & (right == b)) | ((left == b) & (right == a))) & np.isfinite(weight)
+    eligible = two.copy()
+    eligible[inverse[~fits]] = False
+    if not eligible.all():
+        rows.materialise(ids[~eligible].tolist())
+    if not eligible.any():
+        return None
+    keep = eligible[inverse]
+    side = np.array(rows.side, dtype=np.int64)[keep]
+    winner = np.where(side == 0, left[keep], right[keep])  # the response a win names
+    side = np.where(
+        side <= 1, np.where(winner == a[keep], 0, 1), side
+    )  # FIRST / SECOND of the canonical pair
+    return PairwiseVotes(
+        ids=ids[eligible].tolist(),
+        first=first[eligible],
+        second=second[eligible],
+        comparison=(np.cumsum(eligible) - 1)[inverse[keep]],
+        annotator=np.array(rows.annotator, dtype=np.int64)[keep],
+        side=side,
+        strength=np.array(rows.strength, dtype=np.int64)[keep],
+        weight=weight[keep],
+    )
+
+
+def _pairwise_rows(plan, rule, pairwise, min_confidence, ds_batch):
+    """{item_id: the arguments of `_Plan.pairwise` but the item} for the comparisons of `pairwise`."""
+    if pairwise is None:
+        return {}
+    if rule == "dawid_skene":
+        result, weight = ds_batch.result, ds_batch.weight
+    else:
+        weight = pairwise.weight if rule == "weighted" else np.ones(len(pairwise.side))
+        result = pairwise_consensus(
+            pairwise.comparison, pairwise.side, pairwise.strength, weight, n=len(pairwise),
+            min_confidence=min_confidence,
+        )  # fmt: skip
+    base = {"min_confidence": min_confidence}
+    if rule == "majority":
+        params = [{**base, **plan.params}] * len(pairwise)
+    else:
+        fit = {"dawid_skene": ds_batch.fit_params} if rule == "dawid_skene" else {}
+        params = [
+            {**base, "weights": w, **fit, **plan.params} for w in weights_by_comparison(pairwise, weight)
+        ]
+    names = [OUTCOME_NAMES[code] for code in result.outcome.tolist()]
+    columns = (
+        params, names, pairwise.first.tolist(), pairwise.second.tolist(), result.winner.tolist(),
+        result.leader.tolist(), result.confidence.tolist(), result.margin.tolist(), result.n_votes.tolist(),
+    )  # fmt: skip
+    return dict(zip(pairwise.ids, zip(*columns, strict=True), strict=True))
+
+
 def recompute_consensus(
     *,
     project,
@@ -245,21 +343,31 @@ def recompute_consensus(
     all); stats. `route_both_bad(item=, actor=)` sends a "both bad" prompt to SFT review. Reads and
     computes outside a transaction (the progress is visible meanwhile; a change made during the reads
     is stamped after this run began, so the next run redoes it), then writes in one transaction with
-    the project's row locked: one writer per project at a time."""
+    the project's row locked: one writer per project at a time. Under "majority", "weighted" and
+    "dawid_skene" the two-response comparisons read as scalars are decided all at once over arrays
+    (`pairwise_votes`, `preferences.consensus.pairwise`: the same results as the per-comparison rule)."""
     report = progress or (lambda done, total: None)
     if rule == "dawid_skene":
         since = None  # one fit over every comparison: a run over the changed items alone would refit on those
     items = None if since is None else changes.changed_items(project, since, kind=ItemKind.COMPARISON)
-    votes, versions, improvements, harmful = votes_by_item(project, weights=weights, items=items)
+    rows = read_votes(project, weights=weights, items=items)
+    votes, versions, improvements, harmful = rows.votes, rows.versions, rows.improvements, rows.harmful
     finals, discarded = final_answers(project, items=items)
-    judged = {item_id for item_id, _ in votes}
+    judged = {item_id for item_id, _ in rows.order}
     item_ids = sorted((judged | set(finals)) - discarded)
-    total = len(votes) + len(finals) + 2
+    total = len(rows.order) + len(finals) + 2
     report(0, total)
     shown: dict[int, list[int]] = {}
-    rows = _of(Response, project, items, shown=True)
-    for item_id, rid in rows.order_by("item_id", "position").values_list("item_id", "id").iterator(BATCH):
+    responses = _of(Response, project, items, shown=True)
+    for item_id, rid in (
+        responses.order_by("item_id", "position").values_list("item_id", "id").iterator(BATCH)
+    ):
         shown.setdefault(item_id, []).append(rid)
+    if rule in PAIRWISE_RULES:
+        pairwise = pairwise_votes(rows, shown, set(finals) | discarded)
+    else:
+        pairwise = None
+        rows.materialise(set(rows.item))
     pairs = _of(PreferencePair, project, items)
     existing = {
         (i, c, ch, rj): (pk, r)
@@ -270,22 +378,29 @@ def recompute_consensus(
     }
     params = {"min_confidence": min_confidence}
     plan = _Plan(project, rule, params, votes, versions, improvements, harmful, existing)
-    by_ds = {}
+    by_ds, ds_batch = {}, None
     if rule == "dawid_skene":
-        fitted = [v for (item_id, _), vs in votes.items() if item_id not in discarded for v in vs]
-        by_ds = dawid_skene_consensus(
-            fitted, responses=shown, gold=gold_votes(project), min_confidence=min_confidence
-        )
+        kept = [key for key in rows.order if key[0] not in discarded]
+        fitted = [v for key in kept if key in votes for v in votes[key]]
+        by_ds, ds_batch = dawid_skene_batch(
+            fitted, pairwise, order=[i for i, c in kept if not c], responses=shown, gold=gold_votes(project),
+            min_confidence=min_confidence,
+        )  # fmt: skip
+    fast = _pairwise_rows(plan, rule, pairwise, min_confidence, ds_batch)
     done = 0
     for item_id in sorted(set(finals) - judged - discarded):
         plan.adjudicated(item_id, finals[item_id], None, shown.get(item_id, []))
         done += 1
-    for (item_id, criterion), item_votes in votes.items():
+    for item_id, criterion in rows.order:
         done += 1
         if done % BATCH == 0:
             report(done, total)
         if item_id in discarded:
             continue
+        if not criterion and (decided := fast.get(item_id)) is not None:
+            plan.pairwise(item_id, *decided)
+            continue
+        item_votes = votes[(item_id, criterion)]
         result = by_ds.get((item_id, criterion)) or consensus_for_comparison(
             item_votes, rule=rule, responses=shown.get(item_id), min_confidence=min_confidence
         )

@@ -14,22 +14,28 @@ Conventions
     choice: drop it, or pass it as a tie.
 
 Contract: this package's public API is the names in `__all__` (plus the constants BT_ALPHA,
-ELO_SCALE, OUTCOMES), imported from `preferences.consensus`, never from its modules:
+ELO_SCALE, OUTCOMES, OUTCOME_NAMES), imported from `preferences.consensus`, never from its modules:
   * `votes`      Vote, Pair, ranking_to_pairs (the inputs);
   * `rules`      consensus_for_comparison, consensus_by_comparison, RULES (per-comparison consensus);
   * `strengths`  bradley_terry, bt_with_bootstrap, bt_from_counts, BTResult, comparison_counts,
                  win_rate_matrix, win_rate_from_counts;
   * `bias`       position_bias, PositionBias, SlotCounts;
-  * `dawid_skene` dawid_skene_consensus (the "dawid_skene" rule: one fit over every comparison).
+  * `pairwise`   pairwise_consensus, PairwiseVotes, PairwiseResult, weights_by_comparison (the
+                 "majority" / "weighted" rules over every two-response comparison at once, as arrays);
+  * `dawid_skene` dawid_skene_consensus (the "dawid_skene" rule: one fit over every comparison),
+                 dawid_skene_batch (the same with the two-response comparisons as arrays).
 Callers that must be patchable in tests (`preferences.selectors`) call through the package
 (`consensus.bt_with_bootstrap(...)`), so `monkeypatch.setattr(consensus, ...)` takes effect.
-Inside the package: votes and strengths import no sibling; rules imports both; bias imports votes;
-dawid_skene imports rules, votes and `annotation.core.reliability` (the Dawid-Skene fit).
+Inside the package: votes, strengths and pairwise import no sibling; rules imports votes and
+strengths; bias imports votes; dawid_skene imports pairwise, rules, votes and
+`annotation.core.reliability` (the Dawid-Skene fit).
 """
 
-# BT_ALPHA, ELO_SCALE and OUTCOMES are outside `__all__`; the `X as X` aliases re-export them.
+# BT_ALPHA, ELO_SCALE, OUTCOMES and OUTCOME_NAMES are outside `__all__`; the `X as X` aliases re-export them.
 from .bias import PositionBias, SlotCounts, position_bias
-from .dawid_skene import dawid_skene_consensus
+from .dawid_skene import DawidSkenePairwise, dawid_skene_batch, dawid_skene_consensus
+from .pairwise import OUTCOME_NAMES as OUTCOME_NAMES
+from .pairwise import PairwiseResult, PairwiseVotes, pairwise_consensus, weights_by_comparison
 from .rules import BT_ALPHA as BT_ALPHA
 from .rules import OUTCOMES as OUTCOMES
 from .rules import RULES, ConsensusResult, PairConsensus, consensus_by_comparison, consensus_for_comparison
@@ -49,8 +55,11 @@ __all__ = [
     "RULES",
     "BTResult",
     "ConsensusResult",
+    "DawidSkenePairwise",
     "Pair",
     "PairConsensus",
+    "PairwiseResult",
+    "PairwiseVotes",
     "PositionBias",
     "SlotCounts",
     "Vote",
@@ -60,9 +69,12 @@ __all__ = [
     "comparison_counts",
     "consensus_by_comparison",
     "consensus_for_comparison",
+    "dawid_skene_batch",
     "dawid_skene_consensus",
+    "pairwise_consensus",
     "position_bias",
     "ranking_to_pairs",
     "win_rate_from_counts",
     "win_rate_matrix",
+    "weights_by_comparison",
 ]
