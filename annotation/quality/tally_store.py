@@ -38,6 +38,7 @@ from annotation.models import (
     Project,
     RubricVersion,
 )
+from annotation.quality import tally_sql
 from annotation.quality.figures import iso_week, score_value
 from annotation.quality.tally import add, contributions, key_text, nonzero, votes
 
@@ -245,8 +246,14 @@ def _lock(project):
     Project.objects.select_for_update(no_key=True).filter(pk=project.pk).first()
 
 
-def _batches(project):
+def _batches(project, ids=None):
+    """(items, their states) in batches of `BATCH` items: every item of the project, or `ids`'."""
     versions, last = _versions(project), 0
+    if ids is not None:
+        for start in range(0, len(ids), BATCH):
+            items = list(_items(project).filter(id__in=ids[start : start + BATCH]).order_by("id"))
+            yield items, item_states(project, items, versions)
+        return
     while True:
         items = list(_items(project).filter(id__gt=last).order_by("id")[:BATCH])
         if not items:
@@ -294,7 +301,16 @@ def full(project, progress=None) -> dict:
         AgreementVote.objects.filter(project=project).delete()
     acc, memo, done = Counter(), {}, 0
     total = Item.objects.filter(project=project).count()
-    for items, states in _batches(project):
+    with transaction.atomic():  # PostgreSQL: the SQL kinds' items at once (tally_sql), the rest below
+        found = tally_sql.full(project)
+    rest = None
+    if found is not None:
+        part, rest = found
+        acc.update(part)
+        done = total - len(rest)
+        if progress is not None:
+            progress(done, total)
+    for items, states in _batches(project, rest):
         for state in states.values():
             contributions(state, acc, memo)
         with transaction.atomic():  # bulk.upsert's temporary table lives for one transaction

@@ -1,0 +1,260 @@
+"""The agreement sums of a full rebuild as set-based SQL (PostgreSQL): the common kinds' items at once.
+
+A kind that gives its label hooks as SQL (`Kind.agreement_sql`: SFT's decision, a pairwise
+comparison's winner) has its non-gold items' current judgments labelled by PostgreSQL into a
+temporary table of cells (one per judgment, as annotation.quality.tally's state cell); from it, in
+the same transaction: each scope's last value per annotator (a later judgment replaces an earlier
+one), and `GROUP BY` queries give every sum `tally.contributions` would (per scope and number of
+values m: items, value counts, coincidence products by a self-join; per annotator: judgments,
+answers, agreement with the leave-one-out strict majority, per week; per annotator pair: contingency
+counts), and `INSERT ... SELECT` writes the items' states and votes. What the SQL cannot give
+exactly stays with the Python path (annotation.quality.tally_store): gold items, kinds without SQL,
+and any item with a judgment outside the kind's "ok" expression or a rubric score the SQL does not
+convert exactly (`score_value`: integral likert, boolean / number / text binary, text or integral
+labels). tests/annotation/test_agreement_sql.py holds the result to the Python sums exactly.
+"""
+
+import json
+from collections import Counter
+
+from django.db import connection
+
+from annotation.kinds import registry
+from annotation.quality.tally import enc
+
+_TABLES = "agr_ctx, agr_type, agr_cell, agr_dec, agr_val"
+_KINDS = "SELECT kind FROM unnest(%(kinds)s::text[]) AS kind"
+_WEEK = """to_char(j.created_at AT TIME ZONE 'UTC', 'IYYY-"W"IW')"""
+
+# score_value(type, value) as jsonb text, NULL where it might differ from the Python
+_SCORE = """CASE t.type
+    WHEN 'likert' THEN CASE WHEN jsonb_typeof(s.value) = 'number' AND s.value::text ~ '^-?[0-9]{1,15}(\\.0*)?$'
+        AND s.value::text !~ '^-0' THEN (split_part(s.value::text, '.', 1) || '.0')::jsonb END
+    WHEN 'binary' THEN CASE jsonb_typeof(s.value)
+        WHEN 'boolean' THEN to_jsonb(CASE WHEN s.value = 'true'::jsonb THEN 'yes' ELSE 'no' END)
+        WHEN 'number' THEN to_jsonb(CASE WHEN (s.value::text)::numeric <> 0 THEN 'yes' ELSE 'no' END)
+        WHEN 'string' THEN to_jsonb(CASE WHEN s.value #>> '{}' <> '' THEN 'yes' ELSE 'no' END) END
+    ELSE CASE WHEN jsonb_typeof(s.value) = 'string' THEN s.value
+        WHEN jsonb_typeof(s.value) = 'number' AND s.value::text ~ '^-?[0-9]+$' THEN to_jsonb(s.value::text) END
+    END"""
+
+
+def _fill(template: str, **parts) -> str:
+    for name, value in parts.items():
+        template = template.replace("{" + name + "}", value)
+    return template
+
+
+def _specs() -> dict:
+    out = {}
+    for name in registry.names():
+        spec = registry.get(name).agreement_sql()
+        if spec is not None:
+            out[name] = spec
+    return out
+
+
+def _by_kind(specs: dict, part: str, default: str, **parts) -> str:
+    whens = " ".join(
+        f"WHEN %(kind_{n})s THEN {_fill(spec[part], **parts) if spec.get(part) else default}"
+        for n, spec in enumerate(specs.values())
+    )
+    return f"(CASE i.kind {whens} ELSE {default} END)"
+
+
+def _cells(cur, project, specs: dict, params: dict):
+    """The temporary tables agr_ctx (contexts), agr_type (criterion types per rubric version) and
+    agr_cell (the labelled judgments, with `ok`)."""
+    items = "SELECT id FROM annotation_item WHERE project_id = %(project)s AND NOT is_gold"
+    contexts = [
+        _fill(spec["context"], items=f"{items} AND kind = %(kind_{n})s")
+        for n, spec in enumerate(specs.values())
+        if spec.get("context")
+    ]
+    contexts.append("SELECT NULL::bigint, NULL::bigint[] WHERE false")
+    cur.execute(
+        "CREATE TEMPORARY TABLE agr_ctx (item_id, ctx) ON COMMIT DROP AS " + " UNION ALL ".join(contexts),
+        params,
+    )
+    cur.execute("CREATE INDEX ON agr_ctx (item_id)")
+    cur.execute(
+        """CREATE TEMPORARY TABLE agr_type ON COMMIT DROP AS
+        SELECT DISTINCT ON (v.id, e.value->>'key') v.id AS vid, e.value->>'key' AS key, e.value->>'type' AS type
+        FROM annotation_rubricversion v JOIN annotation_rubric r ON r.id = v.rubric_id
+        CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN jsonb_typeof(v.criteria) = 'array'
+            THEN v.criteria ELSE '[]'::jsonb END) WITH ORDINALITY AS e(value, n)
+        WHERE r.project_id = %(project)s ORDER BY v.id, e.value->>'key', e.n DESC""",
+        params,
+    )
+    parts = {"p": "j.payload", "d": "j.decision", "c": "coalesce(c.ctx, '{}'::bigint[])"}
+    label = _by_kind(specs, "label", "NULL::text", **parts)
+    strength = _by_kind(specs, "strength", "NULL::integer", **parts, l="x.label")
+    ok = _by_kind(specs, "ok", "false", **parts)
+    criterion = _by_kind(specs, "criterion", "NULL::text", **{**parts, "p": "e.value"})
+    cur.execute(
+        f"""CREATE TEMPORARY TABLE agr_cell ON COMMIT DROP AS
+        SELECT j.id, j.item_id, i.kind, j.annotator_id AS a, coalesce(v.number, 0) AS v, x.label,
+            {strength} AS strength, {_WEEK} AS week, sc.cells AS sc,
+            (SELECT coalesce(jsonb_object_agg(e.key, {criterion}) FILTER (WHERE {criterion} IS NOT NULL),
+                             '{{}}'::jsonb)
+             FROM jsonb_each(CASE WHEN jsonb_typeof(j.payload->'criteria') = 'object'
+                 THEN j.payload->'criteria' ELSE '{{}}'::jsonb END) AS e) AS pc,
+            coalesce({ok} AND sc.ok AND coalesce(jsonb_typeof(j.scores), 'null') IN ('object', 'null'), false)
+                AS ok
+        FROM annotation_judgment j JOIN annotation_item i ON i.id = j.item_id
+        LEFT JOIN annotation_rubricversion v ON v.id = j.rubric_version_id
+            AND v.rubric_id IN (SELECT id FROM annotation_rubric WHERE project_id = %(project)s)
+        LEFT JOIN agr_ctx c ON c.item_id = j.item_id
+        CROSS JOIN LATERAL (SELECT {label} AS label) AS x
+        CROSS JOIN LATERAL (
+            SELECT coalesce(jsonb_agg(jsonb_build_array(s.key, t.type, {_SCORE}) ORDER BY s.n), '[]'::jsonb)
+                AS cells, coalesce(bool_and(({_SCORE}) IS NOT NULL), true) AS ok
+            FROM jsonb_each(CASE WHEN jsonb_typeof(j.scores) = 'object' THEN j.scores ELSE '{{}}'::jsonb END)
+                WITH ORDINALITY AS s(key, value, n)
+            JOIN agr_type t ON t.vid = v.id AND t.key = s.key
+            WHERE jsonb_typeof(s.value) <> 'null') AS sc
+        WHERE i.project_id = %(project)s AND NOT i.is_gold AND i.kind IN ({_KINDS})
+            AND j.is_current AND (%(external)s OR NOT j.external)""",
+        params,
+    )
+
+
+# each scope's last value per annotator and item: (item, scope as JSON, annotator, value as JSON)
+_VALUES = """
+CREATE TEMPORARY TABLE agr_dec ON COMMIT DROP AS
+    SELECT d.item_id, d.kind, d.a, d.label, w.week FROM
+        (SELECT DISTINCT ON (item_id, a) item_id, kind, a, label FROM agr_cell WHERE label IS NOT NULL
+         ORDER BY item_id, a, id DESC) AS d
+    JOIN (SELECT DISTINCT ON (item_id, a) item_id, a, week FROM agr_cell ORDER BY item_id, a, id DESC) AS w
+        USING (item_id, a);
+CREATE TEMPORARY TABLE agr_val ON COMMIT DROP AS
+    SELECT DISTINCT ON (item_id, a, v) item_id, jsonb_build_array('dec', kind, v)::text AS scope, a,
+        to_jsonb(label)::text AS val
+    FROM agr_cell WHERE label IS NOT NULL ORDER BY item_id, a, v, id DESC;
+INSERT INTO agr_val SELECT item_id, jsonb_build_array('dec', kind, 'all')::text, a, to_jsonb(label)::text
+    FROM agr_dec;
+INSERT INTO agr_val SELECT d.item_id, jsonb_build_array('wk', d.kind, w.week)::text, d.a, to_jsonb(d.label)::text
+    FROM agr_dec d JOIN (SELECT item_id, max(week COLLATE "C") AS week FROM agr_cell GROUP BY item_id) AS w
+    USING (item_id);
+INSERT INTO agr_val SELECT DISTINCT ON (item_id, a, v) item_id, jsonb_build_array('str', v)::text, a,
+        strength::text
+    FROM agr_cell WHERE strength IS NOT NULL ORDER BY item_id, a, v, id DESC;
+INSERT INTO agr_val SELECT DISTINCT ON (c.item_id, c.a, c.v, s.value->>0, s.value->>1) c.item_id,
+        jsonb_build_array('crit', c.kind, c.v, s.value->0, s.value->1)::text, c.a, (s.value->2)::text
+    FROM agr_cell c CROSS JOIN LATERAL jsonb_array_elements(c.sc) AS s(value)
+    ORDER BY c.item_id, c.a, c.v, s.value->>0, s.value->>1, c.id DESC;
+INSERT INTO agr_val SELECT DISTINCT ON (c.item_id, c.a, c.v, p.key) c.item_id,
+        jsonb_build_array('pref', c.kind, c.v, p.key)::text, c.a, p.value::text
+    FROM agr_cell c CROSS JOIN LATERAL jsonb_each(c.pc) AS p(key, value)
+    ORDER BY c.item_id, c.a, c.v, p.key, c.id DESC
+"""
+
+# per scope and m: items ("N"), value counts ("D", m >= 2), coincidence products ("O", m >= 2)
+_SCOPES = """
+WITH cnt AS (SELECT scope, item_id, val, count(*) AS n FROM agr_val GROUP BY scope, item_id, val),
+cm AS (SELECT scope, item_id, val, n, (sum(n) OVER (PARTITION BY scope, item_id))::bigint AS m FROM cnt)
+SELECT 'N', scope, m, NULL, NULL, count(*) FROM (SELECT DISTINCT scope, item_id, m FROM cm) AS items
+    GROUP BY scope, m
+UNION ALL SELECT 'D', scope, m, val, NULL, sum(n)::bigint FROM cm WHERE m >= 2 GROUP BY scope, m, val
+UNION ALL SELECT 'O', x.scope, x.m, x.val, y.val, sum(x.n * y.n)::bigint FROM cm x
+    JOIN cm y ON y.scope = x.scope AND y.item_id = x.item_id WHERE x.m >= 2 GROUP BY x.scope, x.m, x.val, y.val
+"""
+
+# per annotator: their (label, leave-one-out strict majority, week) where the others have one
+_CONSENSUS = """
+WITH lc AS (SELECT item_id, label, count(*) AS n FROM agr_dec GROUP BY item_id, label),
+o AS (SELECT d.item_id, d.a, lc.label, lc.n - (lc.label = d.label)::int AS n
+      FROM agr_dec d JOIN lc USING (item_id)),
+top AS (SELECT item_id, a, max(n) AS n FROM o WHERE n > 0 GROUP BY item_id, a),
+won AS (SELECT o.item_id, o.a, min(o.label) AS label FROM o JOIN top USING (item_id, a, n)
+        GROUP BY o.item_id, o.a HAVING count(*) = 1)
+SELECT d.kind, d.a, d.label, won.label, d.week, count(*) FROM agr_dec d JOIN won USING (item_id, a)
+GROUP BY d.kind, d.a, d.label, won.label, d.week
+"""
+
+
+def _loads(text, memo):
+    value = memo.get(text)
+    if value is None and text is not None:
+        value = memo[text] = json.loads(text)
+    return value
+
+
+def _sums(cur) -> Counter:
+    out, memo = Counter(), {}
+    cur.execute("SELECT count(*), count(DISTINCT item_id) FROM agr_cell")
+    judgments, items = cur.fetchone()
+    if items:
+        out[("J",)], out[("I",)] = judgments, items
+    cur.execute("SELECT v, count(*) FROM agr_cell WHERE v <> 0 GROUP BY v")
+    for v, n in cur.fetchall():
+        out[("V", v)] += n
+    for statement in _VALUES.split(";"):
+        cur.execute(statement)
+    cur.execute(_SCOPES)
+    for part, scope, m, c, k, n in cur.fetchall():
+        scope = tuple(_loads(scope, memo))
+        if part == "N":
+            out[(scope, "N", m)] += n
+        elif part == "D":
+            out[(scope, "D", m, enc(_loads(c, memo)))] += n
+        else:
+            out[(scope, "O", m, enc(_loads(c, memo)), enc(_loads(k, memo)))] += n
+    cur.execute("SELECT kind, a, count(*) FROM agr_dec GROUP BY kind, a")
+    for kind, a, n in cur.fetchall():
+        out[("AJ", kind, a)] += n
+    cur.execute("SELECT kind, label, count(*) FROM agr_dec GROUP BY kind, label")
+    for kind, label, n in cur.fetchall():
+        out[("AL", kind, label)] += n
+    cur.execute(_CONSENSUS)
+    for kind, a, mine, consensus, week, n in cur.fetchall():
+        out[("AC", kind, a, mine, consensus)] += n
+        out[("AW", kind, a, week, "n")] += n
+        if mine == consensus:
+            out[("AW", kind, a, week, "a")] += n
+    cur.execute(
+        """SELECT x.kind, x.a, y.a, x.label, y.label, count(*) FROM agr_dec x
+        JOIN agr_dec y ON y.item_id = x.item_id AND y.a > x.a GROUP BY x.kind, x.a, y.a, x.label, y.label"""
+    )
+    for kind, a, b, la, lb, n in cur.fetchall():
+        out[("AP", kind, a, b, la, lb)] += n
+    return out
+
+
+def full(project) -> tuple[Counter, list] | None:
+    """For a full rebuild on PostgreSQL (the project's states, votes and sums emptied): the SQL
+    kinds' items' states and votes written, their part of the sums, and the ids of the project's
+    items left to the Python path (id order); None when no kind gives SQL (or not PostgreSQL).
+    Call inside a transaction (the temporary tables are dropped at its end)."""
+    specs = _specs() if connection.vendor == "postgresql" else {}
+    if not specs:
+        return None
+    params = {"project": project.pk, "external": bool(project.count_external_judgments), "kinds": list(specs)}
+    params.update({f"kind_{n}": name for n, name in enumerate(specs)})
+    with connection.cursor() as cur:
+        cur.execute(f"DROP TABLE IF EXISTS {_TABLES}")  # a savepoint (tests) does not drop them
+        _cells(cur, project, specs, params)
+        cur.execute(
+            f"""SELECT id FROM annotation_item WHERE project_id = %(project)s AND (is_gold
+                OR kind NOT IN ({_KINDS}) OR id IN (SELECT item_id FROM agr_cell WHERE NOT ok)) ORDER BY id""",
+            params,
+        )
+        rest = [pk for (pk,) in cur.fetchall()]
+        cur.execute("DELETE FROM agr_cell WHERE item_id IN (SELECT item_id FROM agr_cell WHERE NOT ok)")
+        cur.execute(
+            """INSERT INTO annotation_agreementitemstate (project_id, item_id, kind, data)
+            SELECT %(project)s, item_id, min(kind), jsonb_build_object('k', min(kind), 'g', false, 'j',
+                jsonb_agg(jsonb_build_array(a, v, label, strength, NULL::jsonb, pc, sc, week, '{}'::jsonb)
+                          ORDER BY id))
+            FROM agr_cell GROUP BY item_id""",
+            params,
+        )
+        cur.execute(
+            """INSERT INTO annotation_agreementvote (project_id, kind, item_id, annotator_id, label)
+            SELECT DISTINCT ON (item_id, a) %(project)s, kind, item_id, a, label FROM agr_cell
+            WHERE label IS NOT NULL ORDER BY item_id, a, id DESC""",
+            params,
+        )
+        sums = _sums(cur)
+        cur.execute(f"DROP TABLE {_TABLES}")
+    return sums, rest
