@@ -22,7 +22,8 @@ from django.db import connection
 from annotation.kinds import registry
 from annotation.quality.tally import enc
 
-_TABLES = "agr_ctx, agr_type, agr_cell, agr_dec, agr_val"
+WORK_MEM = "128MB"  # this transaction's
+_TABLES = "agr_ctx, agr_type, agr_cell, agr_dec"
 _KINDS = "SELECT kind FROM unnest(%(kinds)s::text[]) AS kind"
 _WEEK = """to_char(j.created_at AT TIME ZONE 'UTC', 'IYYY-"W"IW')"""
 
@@ -119,46 +120,57 @@ def _cells(cur, project, specs: dict, params: dict):
     )
 
 
-# each scope's last value per annotator and item: (item, scope as JSON, annotator, value as JSON)
-_VALUES = """
-CREATE TEMPORARY TABLE agr_dec ON COMMIT DROP AS
-    SELECT d.item_id, d.kind, d.a, d.label, w.week FROM
+# each annotator's last label and the week of their last judgment, per item (the "all" scope's values)
+_DEC = """CREATE TEMPORARY TABLE agr_dec ON COMMIT DROP AS
+    SELECT d.item_id, d.kind, d.a, d.label, w.week, w.last FROM
         (SELECT DISTINCT ON (item_id, a) item_id, kind, a, label FROM agr_cell WHERE label IS NOT NULL
          ORDER BY item_id, a, id DESC) AS d
-    JOIN (SELECT DISTINCT ON (item_id, a) item_id, a, week FROM agr_cell ORDER BY item_id, a, id DESC) AS w
-        USING (item_id, a);
-CREATE TEMPORARY TABLE agr_val ON COMMIT DROP AS
-    SELECT DISTINCT ON (item_id, a, v) item_id, jsonb_build_array('dec', kind, v)::text AS scope, a,
-        to_jsonb(label)::text AS val
-    FROM agr_cell WHERE label IS NOT NULL ORDER BY item_id, a, v, id DESC;
-INSERT INTO agr_val SELECT item_id, jsonb_build_array('dec', kind, 'all')::text, a, to_jsonb(label)::text
-    FROM agr_dec;
-INSERT INTO agr_val SELECT d.item_id, jsonb_build_array('wk', d.kind, w.week)::text, d.a, to_jsonb(d.label)::text
-    FROM agr_dec d JOIN (SELECT item_id, max(week COLLATE "C") AS week FROM agr_cell GROUP BY item_id) AS w
-    USING (item_id);
-INSERT INTO agr_val SELECT DISTINCT ON (item_id, a, v) item_id, jsonb_build_array('str', v)::text, a,
-        strength::text
-    FROM agr_cell WHERE strength IS NOT NULL ORDER BY item_id, a, v, id DESC;
-INSERT INTO agr_val SELECT DISTINCT ON (c.item_id, c.a, c.v, s.value->>0, s.value->>1) c.item_id,
-        jsonb_build_array('crit', c.kind, c.v, s.value->0, s.value->1)::text, c.a, (s.value->2)::text
-    FROM agr_cell c CROSS JOIN LATERAL jsonb_array_elements(c.sc) AS s(value)
-    ORDER BY c.item_id, c.a, c.v, s.value->>0, s.value->>1, c.id DESC;
-INSERT INTO agr_val SELECT DISTINCT ON (c.item_id, c.a, c.v, p.key) c.item_id,
-        jsonb_build_array('pref', c.kind, c.v, p.key)::text, c.a, p.value::text
-    FROM agr_cell c CROSS JOIN LATERAL jsonb_each(c.pc) AS p(key, value)
-    ORDER BY c.item_id, c.a, c.v, p.key, c.id DESC
-"""
+    JOIN (SELECT DISTINCT ON (item_id, a) item_id, a, week, max(week COLLATE "C") OVER (PARTITION BY item_id) AS last
+          FROM agr_cell ORDER BY item_id, a, id DESC) AS w USING (item_id, a)"""
 
-# per scope and m: items ("N"), value counts ("D", m >= 2), coincidence products ("O", m >= 2)
-_SCOPES = """
-WITH cnt AS (SELECT scope, item_id, val, count(*) AS n FROM agr_val GROUP BY scope, item_id, val),
-cm AS (SELECT scope, item_id, val, n, (sum(n) OVER (PARTITION BY scope, item_id))::bigint AS m FROM cnt)
-SELECT 'N', scope, m, NULL, NULL, count(*) FROM (SELECT DISTINCT scope, item_id, m FROM cm) AS items
-    GROUP BY scope, m
-UNION ALL SELECT 'D', scope, m, val, NULL, sum(n)::bigint FROM cm WHERE m >= 2 GROUP BY scope, m, val
-UNION ALL SELECT 'O', x.scope, x.m, x.val, y.val, sum(x.n * y.n)::bigint FROM cm x
-    JOIN cm y ON y.scope = x.scope AND y.item_id = x.item_id WHERE x.m >= 2 GROUP BY x.scope, x.m, x.val, y.val
-"""
+# Each scope's values per item (an annotator's last value in it), grouped by the multiset of values:
+# (scope parts, sorted values as JSON texts, items). A scope's sums over items are a function of
+# that multiset, so the many items with the same answers are counted once (in Python, `_scope`).
+# The "all" decisions also give the week scope ("wk", kind, the item's latest week).
+_SIGNATURES = (
+    ("dec", """SELECT kind, v, vals, count(*) FROM (SELECT item_id, kind, v, array_agg(val ORDER BY val) AS vals
+        FROM (SELECT DISTINCT ON (item_id, a, v) item_id, kind, v, to_jsonb(label)::text AS val FROM agr_cell
+              WHERE label IS NOT NULL ORDER BY item_id, a, v, id DESC) AS last GROUP BY item_id, kind, v) AS items
+        GROUP BY kind, v, vals"""),
+    ("all", """SELECT kind, last, vals, count(*) FROM (SELECT item_id, kind, last,
+        array_agg(to_jsonb(label)::text ORDER BY to_jsonb(label)::text) AS vals FROM agr_dec
+        GROUP BY item_id, kind, last) AS items GROUP BY kind, last, vals"""),
+    ("str", """SELECT v, vals, count(*) FROM (SELECT item_id, v, array_agg(val ORDER BY val) AS vals
+        FROM (SELECT DISTINCT ON (item_id, a, v) item_id, v, strength::text AS val FROM agr_cell
+              WHERE strength IS NOT NULL ORDER BY item_id, a, v, id DESC) AS last GROUP BY item_id, v) AS items
+        GROUP BY v, vals"""),
+    ("crit", """SELECT kind, v, key, type, vals, count(*) FROM (SELECT item_id, kind, v, key, type,
+        array_agg(val ORDER BY val) AS vals FROM (SELECT DISTINCT ON (c.item_id, c.a, c.v, s.value->>0, s.value->>1)
+            c.item_id, c.kind, c.v, s.value->>0 AS key, s.value->>1 AS type, (s.value->2)::text AS val
+            FROM agr_cell c CROSS JOIN LATERAL jsonb_array_elements(c.sc) AS s(value)
+            ORDER BY c.item_id, c.a, c.v, s.value->>0, s.value->>1, c.id DESC) AS last
+        GROUP BY item_id, kind, v, key, type) AS items GROUP BY kind, v, key, type, vals"""),
+    ("pref", """SELECT kind, v, key, vals, count(*) FROM (SELECT item_id, kind, v, key,
+        array_agg(val ORDER BY val) AS vals FROM (SELECT DISTINCT ON (c.item_id, c.a, c.v, p.key)
+            c.item_id, c.kind, c.v, p.key, p.value::text AS val
+            FROM agr_cell c CROSS JOIN LATERAL jsonb_each(c.pc) AS p(key, value)
+            ORDER BY c.item_id, c.a, c.v, p.key, c.id DESC) AS last
+        GROUP BY item_id, kind, v, key) AS items GROUP BY kind, v, key, vals"""),
+)
+
+
+def _scope(out: Counter, scope: tuple, values: list, items: int):
+    """`items` items' part of a scope's sums, each with these values (tally._scope, times `items`)."""
+    m = len(values)
+    out[(scope, "N", m)] += items
+    if m < 2:
+        return
+    counts = Counter(enc(v) for v in values)
+    for c, nc in counts.items():
+        out[(scope, "D", m, c)] += nc * items
+        for k, nk in counts.items():
+            out[(scope, "O", m, c, k)] += nc * nk * items
+
 
 # per annotator: their (label, leave-one-out strict majority, week) where the others have one
 _CONSENSUS = """
@@ -189,17 +201,17 @@ def _sums(cur) -> Counter:
     cur.execute("SELECT v, count(*) FROM agr_cell WHERE v <> 0 GROUP BY v")
     for v, n in cur.fetchall():
         out[("V", v)] += n
-    for statement in _VALUES.split(";"):
-        cur.execute(statement)
-    cur.execute(_SCOPES)
-    for part, scope, m, c, k, n in cur.fetchall():
-        scope = tuple(_loads(scope, memo))
-        if part == "N":
-            out[(scope, "N", m)] += n
-        elif part == "D":
-            out[(scope, "D", m, enc(_loads(c, memo)))] += n
-        else:
-            out[(scope, "O", m, enc(_loads(c, memo)), enc(_loads(k, memo)))] += n
+    cur.execute(_DEC)
+    for name, sql in _SIGNATURES:
+        cur.execute(sql)
+        for *parts, vals, items in cur.fetchall():
+            values = [_loads(v, memo) for v in vals]
+            if name == "all":
+                kind, week = parts
+                _scope(out, ("dec", kind, "all"), values, items)
+                _scope(out, ("wk", kind, week), values, items)
+            else:
+                _scope(out, (name, *parts), values, items)
     cur.execute("SELECT kind, a, count(*) FROM agr_dec GROUP BY kind, a")
     for kind, a, n in cur.fetchall():
         out[("AJ", kind, a)] += n
@@ -233,6 +245,7 @@ def full(project) -> tuple[Counter, list] | None:
     params.update({f"kind_{n}": name for n, name in enumerate(specs)})
     with connection.cursor() as cur:
         cur.execute(f"DROP TABLE IF EXISTS {_TABLES}")  # a savepoint (tests) does not drop them
+        cur.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")  # the sorts and groupings of ~1M rows in memory
         _cells(cur, project, specs, params)
         cur.execute(
             f"""SELECT id FROM annotation_item WHERE project_id = %(project)s AND (is_gold
