@@ -96,10 +96,10 @@ def _cells(cur, project, specs: dict, params: dict):
         f"""CREATE TEMPORARY TABLE agr_cell ON COMMIT DROP AS
         SELECT j.id, j.item_id, i.kind, j.annotator_id AS a, coalesce(v.number, 0) AS v, x.label,
             {strength} AS strength, {_WEEK} AS week, sc.cells AS sc,
-            (SELECT coalesce(jsonb_object_agg(e.key, {criterion}) FILTER (WHERE {criterion} IS NOT NULL),
-                             '{{}}'::jsonb)
-             FROM jsonb_each(CASE WHEN jsonb_typeof(j.payload->'criteria') = 'object'
-                 THEN j.payload->'criteria' ELSE '{{}}'::jsonb END) AS e) AS pc,
+            CASE WHEN jsonb_typeof(j.payload->'criteria') = 'object' AND j.payload->'criteria' <> '{{}}'::jsonb
+                THEN (SELECT coalesce(jsonb_object_agg(e.key, {criterion}) FILTER (WHERE {criterion} IS NOT NULL),
+                                      '{{}}'::jsonb) FROM jsonb_each(j.payload->'criteria') AS e)
+                ELSE '{{}}'::jsonb END AS pc,
             coalesce({ok} AND sc.ok AND coalesce(jsonb_typeof(j.scores), 'null') IN ('object', 'null'), false)
                 AS ok
         FROM annotation_judgment j JOIN annotation_item i ON i.id = j.item_id
@@ -246,6 +246,7 @@ def full(project) -> tuple[Counter, list] | None:
     with connection.cursor() as cur:
         cur.execute(f"DROP TABLE IF EXISTS {_TABLES}")  # a savepoint (tests) does not drop them
         cur.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")  # the sorts and groupings of ~1M rows in memory
+        cur.execute("SET LOCAL jit = off")  # compiling these expressions costs seconds per statement
         _cells(cur, project, specs, params)
         cur.execute(
             f"""SELECT id FROM annotation_item WHERE project_id = %(project)s AND (is_gold
