@@ -172,17 +172,25 @@ def _scope(out: Counter, scope: tuple, values: list, items: int):
             out[(scope, "O", m, c, k)] += nc * nk * items
 
 
-# per annotator: their (label, leave-one-out strict majority, week) where the others have one
-_CONSENSUS = """
-WITH lc AS (SELECT item_id, label, count(*) AS n FROM agr_dec GROUP BY item_id, label),
-o AS (SELECT d.item_id, d.a, lc.label, lc.n - (lc.label = d.label)::int AS n
-      FROM agr_dec d JOIN lc USING (item_id)),
-top AS (SELECT item_id, a, max(n) AS n FROM o WHERE n > 0 GROUP BY item_id, a),
-won AS (SELECT o.item_id, o.a, min(o.label) AS label FROM o JOIN top USING (item_id, a, n)
-        GROUP BY o.item_id, o.a HAVING count(*) = 1)
-SELECT d.kind, d.a, d.label, won.label, d.week, count(*) FROM agr_dec d JOIN won USING (item_id, a)
-GROUP BY d.kind, d.a, d.label, won.label, d.week
+# per annotator: their label and week beside the item's multiset of labels (theirs included), the
+# leave-one-out strict majority computed once per distinct (label, multiset) in Python
+_ANNOTATORS = """
+SELECT d.kind, d.a, d.label, d.week, s.vals, count(*) FROM agr_dec d
+JOIN (SELECT item_id, array_agg(label ORDER BY label) AS vals FROM agr_dec GROUP BY item_id) AS s USING (item_id)
+GROUP BY d.kind, d.a, d.label, d.week, s.vals
 """
+
+
+def _consensus_of_others(mine: str, labels: tuple, memo: dict):
+    """The strict majority of `labels` less one `mine` (tally._consensus_of_others); None: none."""
+    key = (mine, labels)
+    if key not in memo:
+        counts = Counter(labels)
+        counts[mine] -= 1
+        ranked = sorted((n for n in counts.values() if n > 0), reverse=True)
+        best = [label for label, n in counts.items() if ranked and n == ranked[0]]
+        memo[key] = best[0] if ranked and (len(ranked) == 1 or ranked[0] > ranked[1]) else None
+    return memo[key]
 
 
 def _loads(text, memo):
@@ -212,18 +220,17 @@ def _sums(cur) -> Counter:
                 _scope(out, ("wk", kind, week), values, items)
             else:
                 _scope(out, (name, *parts), values, items)
-    cur.execute("SELECT kind, a, count(*) FROM agr_dec GROUP BY kind, a")
-    for kind, a, n in cur.fetchall():
+    cur.execute(_ANNOTATORS)
+    consensus_memo = {}
+    for kind, a, mine, week, labels, n in cur.fetchall():
         out[("AJ", kind, a)] += n
-    cur.execute("SELECT kind, label, count(*) FROM agr_dec GROUP BY kind, label")
-    for kind, label, n in cur.fetchall():
-        out[("AL", kind, label)] += n
-    cur.execute(_CONSENSUS)
-    for kind, a, mine, consensus, week, n in cur.fetchall():
-        out[("AC", kind, a, mine, consensus)] += n
-        out[("AW", kind, a, week, "n")] += n
-        if mine == consensus:
-            out[("AW", kind, a, week, "a")] += n
+        out[("AL", kind, mine)] += n
+        consensus = _consensus_of_others(mine, tuple(labels), consensus_memo)
+        if consensus is not None:
+            out[("AC", kind, a, mine, consensus)] += n
+            out[("AW", kind, a, week, "n")] += n
+            if mine == consensus:
+                out[("AW", kind, a, week, "a")] += n
     cur.execute(
         """SELECT x.kind, x.a, y.a, x.label, y.label, count(*) FROM agr_dec x
         JOIN agr_dec y ON y.item_id = x.item_id AND y.a > x.a GROUP BY x.kind, x.a, y.a, x.label, y.label"""
