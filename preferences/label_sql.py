@@ -42,11 +42,15 @@ STRENGTH_OK = """(coalesce(jsonb_typeof({p}->'strength'), 'null') = 'null'
 # criterion_labels: a criterion answer's label when it is an object
 CRITERION = "(CASE WHEN jsonb_typeof({p}) = 'object' THEN " + LABEL + " END)"
 
-CRITERIA_OK = """(CASE WHEN {p}->'criteria' = '{}'::jsonb THEN true
+CRITERIA_OK = (
+    """(CASE WHEN {p}->'criteria' = '{}'::jsonb THEN true
     WHEN jsonb_typeof({p}->'criteria') = 'object' THEN NOT EXISTS (
         SELECT 1 FROM jsonb_each({p}->'criteria') AS crit(key, value)
-        WHERE jsonb_typeof(crit.value) = 'object' AND NOT """ + LABEL_OK.replace("{p}", "crit.value") + """)
+        WHERE jsonb_typeof(crit.value) = 'object' AND NOT """
+    + LABEL_OK.replace("{p}", "crit.value")
+    + """)
     ELSE coalesce(jsonb_typeof({p}->'criteria'), 'null') = 'null' END)"""
+)
 
 
 def agreement_sql() -> dict:

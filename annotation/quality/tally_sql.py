@@ -22,7 +22,7 @@ from django.db import connection
 from annotation.kinds import registry
 from annotation.quality.tally import enc
 
-WORK_MEM = "128MB"  # this transaction's
+WORK_MEM = "256MB"  # this transaction's
 _TABLES = "agr_ctx, agr_type, agr_cell, agr_dec"
 _KINDS = "SELECT kind FROM unnest(%(kinds)s::text[]) AS kind"
 _WEEK = """to_char(j.created_at AT TIME ZONE 'UTC', 'IYYY-"W"IW')"""
@@ -133,29 +133,44 @@ _DEC = """CREATE TEMPORARY TABLE agr_dec ON COMMIT DROP AS
 # that multiset, so the many items with the same answers are counted once (in Python, `_scope`).
 # The "all" decisions also give the week scope ("wk", kind, the item's latest week).
 _SIGNATURES = (
-    ("dec", """SELECT kind, v, vals, count(*) FROM (SELECT item_id, kind, v, array_agg(val ORDER BY val) AS vals
+    (
+        "dec",
+        """SELECT kind, v, vals, count(*) FROM (SELECT item_id, kind, v, array_agg(val ORDER BY val) AS vals
         FROM (SELECT DISTINCT ON (item_id, a, v) item_id, kind, v, to_jsonb(label)::text AS val FROM agr_cell
               WHERE label IS NOT NULL ORDER BY item_id, a, v, id DESC) AS last GROUP BY item_id, kind, v) AS items
-        GROUP BY kind, v, vals"""),
-    ("all", """SELECT kind, last, vals, count(*) FROM (SELECT item_id, kind, last,
+        GROUP BY kind, v, vals""",
+    ),
+    (
+        "all",
+        """SELECT kind, last, vals, count(*) FROM (SELECT item_id, kind, last,
         array_agg(to_jsonb(label)::text ORDER BY to_jsonb(label)::text) AS vals FROM agr_dec
-        GROUP BY item_id, kind, last) AS items GROUP BY kind, last, vals"""),
-    ("str", """SELECT v, vals, count(*) FROM (SELECT item_id, v, array_agg(val ORDER BY val) AS vals
+        GROUP BY item_id, kind, last) AS items GROUP BY kind, last, vals""",
+    ),
+    (
+        "str",
+        """SELECT v, vals, count(*) FROM (SELECT item_id, v, array_agg(val ORDER BY val) AS vals
         FROM (SELECT DISTINCT ON (item_id, a, v) item_id, v, strength::text AS val FROM agr_cell
               WHERE strength IS NOT NULL ORDER BY item_id, a, v, id DESC) AS last GROUP BY item_id, v) AS items
-        GROUP BY v, vals"""),
-    ("crit", """SELECT kind, v, key, type, vals, count(*) FROM (SELECT item_id, kind, v, key, type,
+        GROUP BY v, vals""",
+    ),
+    (
+        "crit",
+        """SELECT kind, v, key, type, vals, count(*) FROM (SELECT item_id, kind, v, key, type,
         array_agg(val ORDER BY val) AS vals FROM (SELECT DISTINCT ON (c.item_id, c.a, c.v, s.value->>0, s.value->>1)
             c.item_id, c.kind, c.v, s.value->>0 AS key, s.value->>1 AS type, (s.value->2)::text AS val
             FROM agr_cell c CROSS JOIN LATERAL jsonb_array_elements(c.sc) AS s(value)
             ORDER BY c.item_id, c.a, c.v, s.value->>0, s.value->>1, c.id DESC) AS last
-        GROUP BY item_id, kind, v, key, type) AS items GROUP BY kind, v, key, type, vals"""),
-    ("pref", """SELECT kind, v, key, vals, count(*) FROM (SELECT item_id, kind, v, key,
+        GROUP BY item_id, kind, v, key, type) AS items GROUP BY kind, v, key, type, vals""",
+    ),
+    (
+        "pref",
+        """SELECT kind, v, key, vals, count(*) FROM (SELECT item_id, kind, v, key,
         array_agg(val ORDER BY val) AS vals FROM (SELECT DISTINCT ON (c.item_id, c.a, c.v, p.key)
             c.item_id, c.kind, c.v, p.key, p.value::text AS val
             FROM agr_cell c CROSS JOIN LATERAL jsonb_each(c.pc) AS p(key, value)
             ORDER BY c.item_id, c.a, c.v, p.key, c.id DESC) AS last
-        GROUP BY item_id, kind, v, key) AS items GROUP BY kind, v, key, vals"""),
+        GROUP BY item_id, kind, v, key) AS items GROUP BY kind, v, key, vals""",
+    ),
 )
 
 
