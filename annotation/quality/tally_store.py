@@ -11,7 +11,10 @@ says when). Where a full rebuild's time goes (benchmarks/README.md, profile_agre
 the judgments (JSON read as text: scores decoded once per distinct text, payloads only when a hook
 reads them; the ISO week computed by PostgreSQL), the kinds' hooks per judgment, each item's part of
 the sums (`tally.contributions`, scope parts memoised across items), and writing the states and votes
-(COPY straight into the emptied tables).
+(COPY straight into the emptied tables). On PostgreSQL a full rebuild first hands the items of the
+kinds that give their labels as SQL to annotation.quality.tally_sql (labels, sums, states and votes
+set-based, no per-judgment Python) and runs the batches above only for the items it leaves
+(gold items, other kinds, answers the SQL cannot label exactly); `fresh_sums` stays the Python path.
 """
 
 import json
