@@ -14,6 +14,7 @@ from annotation.kinds.base import Kind
 from annotation.kinds.task import order_shown
 from annotation.models import Response
 
+from . import label_sql
 from .payload import PayloadError, normalise, to_display
 from .services import keep_improved_text
 
@@ -127,6 +128,9 @@ class ComparisonKind(Kind):
         if len(context or []) > 2 and payload.get("ranking") and payload.get("outcome") != BOTH_BAD:
             return payload["ranking"]
         return None
+
+    def agreement_sql(self):
+        return label_sql.agreement_sql()
 
     def criterion_labels(self, judgment, context):
         out = {}

@@ -89,6 +89,17 @@ class Kind:
         """Per-criterion answers in the payload beyond rubric scores: {criterion key: label}."""
         return {}
 
+    def agreement_sql(self) -> dict | None:
+        """The label hooks as PostgreSQL expressions, for the agreement report's set-based full rebuild
+        (annotation.quality.tally_sql); None: this kind's items go through the Python hooks. Keys:
+        "label" (the text label_of gives, or NULL), "strength" (integer or NULL; may read `{l}`, the
+        label), "criterion" (the label of one criterion answer `{p}`, or NULL: criterion_labels
+        gives none), "ok" (true where these give exactly what the hooks give, ranking None included:
+        an item with any other judgment falls back to the hooks), each over `{p}` (the judgment's
+        payload, jsonb), `{d}` (its decision) and `{c}` (the context, bigint[]); "context": a SELECT
+        of (item_id, context) for the items in `{items}`, or None."""
+        return None
+
     # --- routing and adjudication: what a final answer means ---------------------------------
 
     def resolution(self, item, judgments: list, *, scores: dict) -> dict:

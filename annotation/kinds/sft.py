@@ -90,6 +90,11 @@ class SftKind(Kind):
     def gold_label(self, gold_answer, context):
         return (gold_answer or {}).get("decision")
 
+    def agreement_sql(self):
+        """label_of as SQL: the decision, NULL when blank; no strength, ranking or criterion labels."""
+        return {"label": "NULLIF({d}, '')", "strength": "NULL::integer", "criterion": None, "ok": "true",
+                "context": None}  # fmt: skip
+
     def resolution(self, item, judgments, *, scores):
         edits = [j for j in judgments if j.decision == Decision.EDIT and j.edited_text]
         return {

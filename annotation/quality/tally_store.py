@@ -11,7 +11,10 @@ says when). Where a full rebuild's time goes (benchmarks/README.md, profile_agre
 the judgments (JSON read as text: scores decoded once per distinct text, payloads only when a hook
 reads them; the ISO week computed by PostgreSQL), the kinds' hooks per judgment, each item's part of
 the sums (`tally.contributions`, scope parts memoised across items), and writing the states and votes
-(COPY straight into the emptied tables).
+(COPY straight into the emptied tables). On PostgreSQL a full rebuild first hands the items of the
+kinds that give their labels as SQL to annotation.quality.tally_sql (labels, sums, states and votes
+set-based, no per-judgment Python) and runs the batches above only for the items it leaves
+(gold items, other kinds, answers the SQL cannot label exactly); `fresh_sums` stays the Python path.
 """
 
 import json
@@ -38,6 +41,7 @@ from annotation.models import (
     Project,
     RubricVersion,
 )
+from annotation.quality import tally_sql
 from annotation.quality.figures import iso_week, score_value
 from annotation.quality.tally import add, contributions, key_text, nonzero, votes
 
@@ -245,8 +249,14 @@ def _lock(project):
     Project.objects.select_for_update(no_key=True).filter(pk=project.pk).first()
 
 
-def _batches(project):
+def _batches(project, ids=None):
+    """(items, their states) in batches of `BATCH` items: every item of the project, or `ids`'."""
     versions, last = _versions(project), 0
+    if ids is not None:
+        for start in range(0, len(ids), BATCH):
+            items = list(_items(project).filter(id__in=ids[start : start + BATCH]).order_by("id"))
+            yield items, item_states(project, items, versions)
+        return
     while True:
         items = list(_items(project).filter(id__gt=last).order_by("id")[:BATCH])
         if not items:
@@ -294,7 +304,16 @@ def full(project, progress=None) -> dict:
         AgreementVote.objects.filter(project=project).delete()
     acc, memo, done = Counter(), {}, 0
     total = Item.objects.filter(project=project).count()
-    for items, states in _batches(project):
+    with transaction.atomic():  # PostgreSQL: the SQL kinds' items at once (tally_sql), the rest below
+        found = tally_sql.full(project)
+    rest = None
+    if found is not None:
+        part, rest = found
+        acc.update(part)
+        done = total - len(rest)
+        if progress is not None:
+            progress(done, total)
+    for items, states in _batches(project, rest):
         for state in states.values():
             contributions(state, acc, memo)
         with transaction.atomic():  # bulk.upsert's temporary table lives for one transaction

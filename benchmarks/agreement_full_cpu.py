@@ -1,0 +1,65 @@
+"""The agreement report's full rebuild alone (`tally_store.full`) on a seeded project, with the CPU
+seconds of this process and of its PostgreSQL backend (read from /proc: run it on the database's
+machine) beside the wall time: under a shared machine's load the wall time follows the share of a
+core each process gets, the CPU seconds much less. Parallel workers' CPU is not counted.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/<copy of bench> .venv/bin/python \\
+        benchmarks/agreement_full_cpu.py [--name "scale 1000000"] [--label new]
+"""
+
+# ruff: noqa: E402 - sys.path is fixed before the other imports
+import argparse
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+sys.path.insert(0, str(HERE.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+os.environ["DJANGO_DEBUG"] = "0"
+
+import django
+
+django.setup()
+
+from django.db import connection
+
+from annotation.models import Project
+from annotation.quality import tally_store
+
+
+def backend_cpu(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def load() -> list[str]:
+    return Path("/proc/loadavg").read_text().split()[:3]
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--name", default="scale 1000000")
+    parser.add_argument("--label", default="")
+    args = parser.parse_args()
+    project = Project.objects.get(name=args.name)
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_backend_pid()")
+        pid = cur.fetchone()[0]
+    before = load()
+    b0, r0, t0 = backend_cpu(pid), resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+    tally_store.full(project)
+    wall = time.perf_counter() - t0
+    r1, b1 = resource.getrusage(resource.RUSAGE_SELF), backend_cpu(pid)
+    py = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+    print(
+        f"{args.label:4} full rebuild: wall {wall:6.1f} s  python cpu {py:6.1f} s  backend cpu {b1 - b0:6.1f} s"
+        f"  total cpu {py + b1 - b0:6.1f} s  load {before} -> {load()}"
+    )
+
+
+if __name__ == "__main__":
+    main()
