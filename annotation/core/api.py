@@ -120,13 +120,16 @@ class ProjectScoped:
         a view adds what its own path needs (the queue's next: whether any lease ran out)."""
         return Project.objects.select_related("latest_rubric_version")
 
+    def load_project(self, user, project_id) -> Project | None:
+        """The project row with the caller's role (`caller_role`), or None; a hot view may read it
+        with SQL compiled once (the queue's next: `hot_sql.project_for_next`)."""
+        return with_caller_role(self.project_queryset(), user).filter(pk=project_id).first()
+
     def project_for(self, action: str = "view_project") -> Project:
         cached = getattr(self, "_project", None)
         if cached is None:
             user = self.request.user
-            cached = (
-                with_caller_role(self.project_queryset(), user).filter(pk=self.kwargs["project_id"]).first()
-            )
+            cached = self.load_project(user, self.kwargs["project_id"])
             if cached is not None:
                 remember_role(user, cached, cached)
             if cached is None or not can(user, "view_project", cached):

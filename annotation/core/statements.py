@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.db import connection
 from django.db.models import sql
+from django.db.models.query import get_related_populators
 
 
 def update_sql(queryset, **values) -> tuple[str, tuple]:
@@ -41,9 +42,10 @@ def insert_sql(obj, *, with_pk: bool = False) -> tuple[str, tuple]:
 # first time with marks in place of the values that vary, keeps the SQL and where each mark landed in
 # the parameters, and from then on only puts the values in.
 
-_MARK_INT = 7_346_219_000_000_000_001
+_MARK_INT = 2_147_000_001  # within every integer column's range: a lookup's overflow check passes it
 _MARK_TIME = datetime(1901, 2, 3, 4, 5, 6, tzinfo=UTC)
 _TEMPLATES: dict[str, tuple[str, tuple, tuple]] = {}
+_QUERIES: dict[str, tuple] = {}
 
 
 def _mark(i: int, value):
@@ -59,19 +61,65 @@ def once(key: str, build: Callable[..., tuple[str, tuple]], **values) -> tuple[s
     PostgreSQL's hot paths only: on SQLite a datetime parameter is text, and no mark would be found."""
     entry = _TEMPLATES.get(key)
     if entry is None:
-        marks = {name: _mark(i, value) for i, (name, value) in enumerate(values.items())}
-        by_mark = {(_kind(m), m): name for name, m in marks.items()}
-        sql, params = build(**marks)
-        slots = tuple(by_mark.get((_kind(p), p)) for p in params)
-        if {s for s in slots if s} != set(marks):
-            raise ValueError(f"once({key!r}): each value must reach the parameters as it was passed")
-        entry = _TEMPLATES[key] = (sql, tuple(params), slots)
-    sql, params, slots = entry
+        entry = _TEMPLATES[key] = _template(key, build, values)
+    return _filled(entry, values)
+
+
+def _filled(entry, values) -> tuple[str, tuple]:
+    sql, params, slots = entry[:3]
     # an int keeps the type the backend gave its mark (psycopg's Int4 for an integer Value)
     return sql, tuple(
         p if s is None else type(p)(values[s]) if _kind(p) == "int" else values[s]
         for p, s in zip(params, slots, strict=True)
     )
+
+
+def _template(key, build, values, *, queryset: bool = False) -> tuple:
+    marks = {name: _mark(i, value) for i, (name, value) in enumerate(values.items())}
+    by_mark = {(_kind(m), m): name for name, m in marks.items()}
+    compiler = None
+    if queryset:
+        compiler = build(**marks).query.get_compiler(connection.alias)
+        sql, params = compiler.as_sql()
+    else:
+        sql, params = build(**marks)
+    slots = tuple(by_mark.get((_kind(p), p)) for p in params)
+    if {s for s in slots if s} != set(marks):
+        raise ValueError(f"once({key!r}): each value must reach the parameters as it was passed")
+    return sql, tuple(params), slots, compiler
+
+
+def rows_once(key: str, build: Callable[..., object], **values) -> list:
+    """The model rows of the queryset `build(**values)` (as iterating it would give them: related
+    rows of select_related, annotations, the fields' converters), its SQL compiled only the first time
+    per process under `key`, like `once`. A read of a hot path (the API's next and submit) whose shape
+    is fixed: compiling a queryset with joins and subqueries costs a few milliseconds of CPU, more than
+    PostgreSQL takes to run it. PostgreSQL's hot paths only, inside the caller's transaction when the
+    queryset locks (select_for_update is not checked again)."""
+    entry = _QUERIES.get(key)
+    if entry is None:
+        entry = _QUERIES[key] = _template(key, build, values, queryset=True)
+    sql, params = _filled(entry, values)
+    compiler = entry[3]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    if not rows or compiler.klass_info is None:  # a values_list(): the rows as tuples
+        return [tuple(row) for row in compiler.results_iter([rows])] if rows else []
+    # as Django's ModelIterable builds each row's objects from the compiler's select
+    select, klass_info, annotations = compiler.select, compiler.klass_info, compiler.annotation_col_map
+    first, last = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
+    init_list = [f[0].target.attname for f in select[first:last]]
+    populators = get_related_populators(klass_info, select, connection.alias)
+    out = []
+    for row in compiler.results_iter([rows]):
+        obj = klass_info["model"].from_db(connection.alias, init_list, row[first:last])
+        for populator in populators:
+            populator.populate(row, obj)
+        for name, position in (annotations or {}).items():
+            setattr(obj, name, row[position])
+        out.append(obj)
+    return out
 
 
 def _kind(value) -> str:
