@@ -25,15 +25,30 @@ def update_sql(queryset, **values) -> tuple[str, tuple]:
 
 def insert_sql(obj, *, with_pk: bool = False) -> tuple[str, tuple]:
     """What `obj.save()` of a new row would run (every concrete field but an auto primary key, which
-    comes too `with_pk`: an id drawn beforehand from its sequence)."""
+    comes too `with_pk`: an id drawn beforehand from its sequence). The statement's text depends only
+    on the model when every value is a plain one (no expression, no database default): it is kept
+    per process, and only the values are prepared (as the compiler prepares them) after the first."""
     meta = obj._meta
     fields = [
         f for f in meta.local_concrete_fields if not f.generated and (with_pk or f is not meta.auto_field)
     ]
     query = sql.InsertQuery(meta.model)
     query.insert_values(fields, [obj])
-    ((statement, params),) = query.get_compiler(connection.alias).as_sql()
+    compiler = query.get_compiler(connection.alias)
+    key = (meta.label, with_pk)
+    statement = _INSERTS.get(key)
+    if statement is not None:
+        values = tuple(compiler.prepare_value(f, compiler.pre_save_val(f, obj)) for f in fields)
+        if not any(hasattr(v, "as_sql") for v in values):
+            return statement, values
+    ((statement, params),) = compiler.as_sql()
+    plain = not any(hasattr(f, "get_placeholder") for f in fields)
+    if plain and statement.count("%s") == len(fields) == len(params):  # each value a plain parameter
+        _INSERTS[key] = statement
     return statement, tuple(params)
+
+
+_INSERTS: dict[tuple[str, bool], str] = {}
 
 
 # --- compiled once ---------------------------------------------------------------------------------
@@ -90,36 +105,53 @@ def _template(key, build, values, *, queryset: bool = False) -> tuple:
 
 
 def rows_once(key: str, build: Callable[..., object], **values) -> list:
-    """The model rows of the queryset `build(**values)` (as iterating it would give them: related
-    rows of select_related, annotations, the fields' converters), its SQL compiled only the first time
-    per process under `key`, like `once`. A read of a hot path (the API's next and submit) whose shape
-    is fixed: compiling a queryset with joins and subqueries costs a few milliseconds of CPU, more than
-    PostgreSQL takes to run it. PostgreSQL's hot paths only, inside the caller's transaction when the
-    queryset locks (select_for_update is not checked again)."""
+    """The rows of the queryset `build(**values)` as iterating it would give them (model rows with
+    select_related's related rows, annotations and the fields' converters applied; a values_list()'s
+    tuples), its SQL compiled only the first time per process under `key`, like `once`. For a hot
+    path's reads (the API's next and submit): compiling a queryset with joins and subqueries costs a
+    few milliseconds of CPU, more than PostgreSQL takes to run it. PostgreSQL's hot paths only, inside
+    the caller's transaction when the queryset locks (select_for_update is not checked again)."""
     entry = _QUERIES.get(key)
     if entry is None:
-        entry = _QUERIES[key] = _template(key, build, values, queryset=True)
+        entry = _QUERIES[key] = _reader(_template(key, build, values, queryset=True))
     sql, params = _filled(entry, values)
-    compiler = entry[3]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    if not rows or compiler.klass_info is None:  # a values_list(): the rows as tuples
-        return [tuple(row) for row in compiler.results_iter([rows])] if rows else []
-    # as Django's ModelIterable builds each row's objects from the compiler's select
-    select, klass_info, annotations = compiler.select, compiler.klass_info, compiler.annotation_col_map
-    first, last = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
-    init_list = [f[0].target.attname for f in select[first:last]]
-    populators = get_related_populators(klass_info, select, connection.alias)
+    if not rows:
+        return []
+    compiler, converters, model = entry[3], entry[4], entry[5]
+    if converters:
+        rows = list(compiler.apply_converters(rows, converters))
+    if model is None:  # a values_list()
+        return [tuple(row) for row in rows]
+    # as Django's ModelIterable builds each row's objects
+    first, last, init_list, populators, annotations = entry[6:]
     out = []
-    for row in compiler.results_iter([rows]):
-        obj = klass_info["model"].from_db(connection.alias, init_list, row[first:last])
+    for row in rows:
+        obj = model.from_db(connection.alias, init_list, row[first:last])
         for populator in populators:
             populator.populate(row, obj)
-        for name, position in (annotations or {}).items():
+        for name, position in annotations:
             setattr(obj, name, row[position])
         out.append(obj)
     return out
+
+
+def _reader(template: tuple) -> tuple:
+    """What ModelIterable derives from a compiled queryset, once: the converters of the selected
+    columns, the model's columns, the related rows' populators, the annotations' positions."""
+    compiler = template[3]
+    converters = compiler.get_converters([s[0] for s in compiler.select[0 : compiler.col_count]])
+    klass_info = compiler.klass_info
+    if klass_info is None:
+        return (*template, converters, None)
+    select = compiler.select
+    first, last = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
+    init_list = [f[0].target.attname for f in select[first:last]]
+    populators = get_related_populators(klass_info, select, connection.alias)
+    annotations = tuple((compiler.annotation_col_map or {}).items())
+    return (*template, converters, klass_info["model"], first, last, init_list, populators, annotations)
 
 
 def _kind(value) -> str:

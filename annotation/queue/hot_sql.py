@@ -21,6 +21,7 @@ more CPU than PostgreSQL takes to run them.
 Same rows, same locks, in the same order as the ORM steps: the lock order in `lifecycle` holds.
 """
 
+import functools
 import json
 
 from django.contrib.auth import get_user_model
@@ -107,6 +108,7 @@ def with_shown_ids(assignments):
 
 
 _ITEM_COLUMNS = [f.column for f in Item._meta.concrete_fields]
+_ITEM_ATTNAMES = [f.attname for f in Item._meta.concrete_fields]
 
 
 def _shown(column: str, item_ref: str) -> str:
@@ -136,7 +138,7 @@ def pick_and_lease(
     key = f"pick_and_lease:{kind}:{id(registry.get(kind))}:{skip_locked}"
     values = dict(project_id=project.pk, user_id=user.pk, now=now, leased_until=leased_until)
     sql, params = statements.once(key, build, **values, overlap=project.overlap)
-    rows = list(Item.objects.raw(sql, params))
+    rows = _items(sql, params)
     if not rows:
         return None
     return _assignment(rows[0], project, user, leased_until, "queue")
@@ -208,10 +210,41 @@ def renew_lease(*, lease_id: int, project, user, now, leased_until) -> Assignmen
             {_shown("id", "i.id")} AS response_ids, {_shown("text", "i.id")} AS response_text_list
         FROM renewed JOIN annotation_item i ON i.id = renewed.item_id
     """
-    rows = list(Item.objects.raw(sql, renew_params))
+    rows = _items(sql, renew_params)
     if not rows:
         return None
     return _assignment(rows[0], project, user, leased_until, "resume")
+
+
+_EXTRAS = ("lease_id", "lease_order", "lease_created", "response_ids", "response_text_list")
+
+
+def _items(sql: str, params) -> list[Item]:
+    """The rows of a statement above as Items (its columns, then _EXTRAS), as `Item.objects.raw` gives
+    them (the fields' converters, e.g. JSON), without resolving the columns on every call."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    if not rows:
+        return []
+    compiler, converters = _item_converters()
+    if converters:
+        rows = compiler.apply_converters(rows, converters)
+    out = []
+    n = len(_ITEM_ATTNAMES)
+    for row in rows:
+        item = Item.from_db(connection.alias, _ITEM_ATTNAMES, row[:n])
+        for name, value in zip(_EXTRAS, row[n:], strict=True):
+            setattr(item, name, value)
+        out.append(item)
+    return out
+
+
+@functools.cache
+def _item_converters():
+    compiler = Item.objects.all().query.get_compiler(connection.alias)
+    table = Item._meta.db_table
+    return compiler, compiler.get_converters([f.get_col(table) for f in Item._meta.concrete_fields])
 
 
 def _assignment(item, project, user, leased_until, reason) -> Assignment:

@@ -109,9 +109,9 @@ def _own_lease(user, project, kind, now):
     ).order_by("created_at", "id")
 
 
-def _serialise_user(user, own_lease, *, project, kind, now) -> int | None:
+def _serialise_user(user, *, project, kind, now) -> int | None:
     """Make one user's concurrent next() calls (double clicks, two tabs) take turns; others pass.
-    Returns the id of the caller's own live lease (`own_lease`'s first), read in the same statement.
+    Returns the id of the caller's own live lease (`_own_lease`'s first), read in the same statement.
 
     FOR NO KEY UPDATE, not FOR UPDATE: it must not block the FOR KEY SHARE locks that inserts of
     rows referencing the user (judgments, audit events) take in the user's other transactions.
@@ -119,6 +119,7 @@ def _serialise_user(user, own_lease, *, project, kind, now) -> int | None:
     """
     if connection.vendor == "postgresql":
         return hot_sql.lock_user(user=user, project=project, kind=kind, now=now)
+    own_lease = _own_lease(user, project, kind, now)
     mine = Subquery(own_lease.values("pk")[:1])
     if _skip_locked():
         rows = User.objects.select_for_update(no_key=True).filter(pk=user.pk).annotate(lease=mine)
@@ -149,8 +150,7 @@ def next_assignment(*, project: Project, user, kind: str = ItemKind.SFT, now=Non
         release_expired_leases(project=project, now=now, limit=50)
     skip_locked = _skip_locked()
     with transaction.atomic():
-        own_lease = _own_lease(user, project, kind, now)
-        lease_id = _serialise_user(user, own_lease, project=project, kind=kind, now=now)
+        lease_id = _serialise_user(user, project=project, kind=kind, now=now)
         if lease_id is not None and connection.vendor == "postgresql":
             mine = hot_sql.renew_lease(
                 lease_id=lease_id,
@@ -162,7 +162,7 @@ def next_assignment(*, project: Project, user, kind: str = ItemKind.SFT, now=Non
             if mine is not None:
                 return mine
         elif lease_id is not None:  # SQLite: the write transaction is exclusive, nothing to wait for
-            mine = own_lease.filter(pk=lease_id).select_related("item").first()
+            mine = _own_lease(user, project, kind, now).filter(pk=lease_id).select_related("item").first()
             if mine is not None:
                 mine.leased_until = now + lease_delta(project)
                 mine.reason = "resume"
