@@ -15,14 +15,17 @@
 
 import json
 import re
+import threading
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import QueryDict
+from django.utils.functional import cached_property
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, serializers
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
+from rest_framework.utils.serializer_helpers import BindingDict
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from annotation.core import worker_stack
@@ -120,13 +123,16 @@ class ProjectScoped:
         a view adds what its own path needs (the queue's next: whether any lease ran out)."""
         return Project.objects.select_related("latest_rubric_version")
 
+    def load_project(self, user, project_id) -> Project | None:
+        """The project row with the caller's role (`caller_role`), or None; a hot view may read it
+        with SQL compiled once (the queue's next: `hot_sql.project_for_next`)."""
+        return with_caller_role(self.project_queryset(), user).filter(pk=project_id).first()
+
     def project_for(self, action: str = "view_project") -> Project:
         cached = getattr(self, "_project", None)
         if cached is None:
             user = self.request.user
-            cached = (
-                with_caller_role(self.project_queryset(), user).filter(pk=self.kwargs["project_id"]).first()
-            )
+            cached = self.load_project(user, self.kwargs["project_id"])
             if cached is not None:
                 remember_role(user, cached, cached)
             if cached is None or not can(user, "view_project", cached):
@@ -185,6 +191,30 @@ def _flat_nested(serializer, data) -> dict:
         for name, field in serializer.fields.items()
         if isinstance(field, nested) and not field.read_only and name in data
     }
+
+
+class FieldsPerThread:
+    """A serializer (first in the bases) whose declared fields are copied once per thread and class,
+    not for every instance: DRF deep-copies every field (rebuilding it from its arguments) each time
+    a serializer is made, about a third of the CPU of validating a hot endpoint's small input (the
+    queue's next and submit). Each new instance takes the thread's fields over (their `parent` is
+    set to it, as binding them would); fields keep no state of a validation, so the results are those
+    of fresh copies (tests/annotation/test_hot_fields.py). Input serializers without nested
+    serializers only."""
+
+    _copies = threading.local()
+
+    @cached_property
+    def fields(self):
+        copies = self._copies.__dict__
+        declared = copies.get(type(self))
+        if declared is None:
+            declared = copies[type(self)] = dict(super().fields)  # bound once, to this instance
+        bound = BindingDict(self)
+        for name, field in declared.items():
+            field.parent = self
+            bound.fields[name] = field
+        return bound
 
 
 # --- shared serializer limits and fields --------------------------------------------------------

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.db import connection
 from django.db.models import sql
+from django.db.models.query import get_related_populators
 
 
 def update_sql(queryset, **values) -> tuple[str, tuple]:
@@ -24,15 +25,30 @@ def update_sql(queryset, **values) -> tuple[str, tuple]:
 
 def insert_sql(obj, *, with_pk: bool = False) -> tuple[str, tuple]:
     """What `obj.save()` of a new row would run (every concrete field but an auto primary key, which
-    comes too `with_pk`: an id drawn beforehand from its sequence)."""
+    comes too `with_pk`: an id drawn beforehand from its sequence). The statement's text depends only
+    on the model when every value is a plain one (no expression, no database default): it is kept
+    per process, and only the values are prepared (as the compiler prepares them) after the first."""
     meta = obj._meta
     fields = [
         f for f in meta.local_concrete_fields if not f.generated and (with_pk or f is not meta.auto_field)
     ]
     query = sql.InsertQuery(meta.model)
     query.insert_values(fields, [obj])
-    ((statement, params),) = query.get_compiler(connection.alias).as_sql()
+    compiler = query.get_compiler(connection.alias)
+    key = (meta.label, with_pk)
+    statement = _INSERTS.get(key)
+    if statement is not None:
+        values = tuple(compiler.prepare_value(f, compiler.pre_save_val(f, obj)) for f in fields)
+        if not any(hasattr(v, "as_sql") for v in values):
+            return statement, values
+    ((statement, params),) = compiler.as_sql()
+    plain = not any(hasattr(f, "get_placeholder") for f in fields)
+    if plain and statement.count("%s") == len(fields) == len(params):  # each value a plain parameter
+        _INSERTS[key] = statement
     return statement, tuple(params)
+
+
+_INSERTS: dict[tuple[str, bool], str] = {}
 
 
 # --- compiled once ---------------------------------------------------------------------------------
@@ -41,9 +57,10 @@ def insert_sql(obj, *, with_pk: bool = False) -> tuple[str, tuple]:
 # first time with marks in place of the values that vary, keeps the SQL and where each mark landed in
 # the parameters, and from then on only puts the values in.
 
-_MARK_INT = 7_346_219_000_000_000_001
+_MARK_INT = 2_147_000_001  # within every integer column's range: a lookup's overflow check passes it
 _MARK_TIME = datetime(1901, 2, 3, 4, 5, 6, tzinfo=UTC)
 _TEMPLATES: dict[str, tuple[str, tuple, tuple]] = {}
+_QUERIES: dict[str, tuple] = {}
 
 
 def _mark(i: int, value):
@@ -59,19 +76,82 @@ def once(key: str, build: Callable[..., tuple[str, tuple]], **values) -> tuple[s
     PostgreSQL's hot paths only: on SQLite a datetime parameter is text, and no mark would be found."""
     entry = _TEMPLATES.get(key)
     if entry is None:
-        marks = {name: _mark(i, value) for i, (name, value) in enumerate(values.items())}
-        by_mark = {(_kind(m), m): name for name, m in marks.items()}
-        sql, params = build(**marks)
-        slots = tuple(by_mark.get((_kind(p), p)) for p in params)
-        if {s for s in slots if s} != set(marks):
-            raise ValueError(f"once({key!r}): each value must reach the parameters as it was passed")
-        entry = _TEMPLATES[key] = (sql, tuple(params), slots)
-    sql, params, slots = entry
+        entry = _TEMPLATES[key] = _template(key, build, values)
+    return _filled(entry, values)
+
+
+def _filled(entry, values) -> tuple[str, tuple]:
+    sql, params, slots = entry[:3]
     # an int keeps the type the backend gave its mark (psycopg's Int4 for an integer Value)
     return sql, tuple(
         p if s is None else type(p)(values[s]) if _kind(p) == "int" else values[s]
         for p, s in zip(params, slots, strict=True)
     )
+
+
+def _template(key, build, values, *, queryset: bool = False) -> tuple:
+    marks = {name: _mark(i, value) for i, (name, value) in enumerate(values.items())}
+    by_mark = {(_kind(m), m): name for name, m in marks.items()}
+    compiler = None
+    if queryset:
+        compiler = build(**marks).query.get_compiler(connection.alias)
+        sql, params = compiler.as_sql()
+    else:
+        sql, params = build(**marks)
+    slots = tuple(by_mark.get((_kind(p), p)) for p in params)
+    if {s for s in slots if s} != set(marks):
+        raise ValueError(f"once({key!r}): each value must reach the parameters as it was passed")
+    return sql, tuple(params), slots, compiler
+
+
+def rows_once(key: str, build: Callable[..., object], **values) -> list:
+    """The rows of the queryset `build(**values)` as iterating it would give them (model rows with
+    select_related's related rows, annotations and the fields' converters applied; a values_list()'s
+    tuples), its SQL compiled only the first time per process under `key`, like `once`. For a hot
+    path's reads (the API's next and submit): compiling a queryset with joins and subqueries costs a
+    few milliseconds of CPU, more than PostgreSQL takes to run it. PostgreSQL's hot paths only, inside
+    the caller's transaction when the queryset locks (select_for_update is not checked again)."""
+    entry = _QUERIES.get(key)
+    if entry is None:
+        entry = _QUERIES[key] = _reader(_template(key, build, values, queryset=True))
+    sql, params = _filled(entry, values)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    if not rows:
+        return []
+    compiler, converters, model = entry[3], entry[4], entry[5]
+    if converters:
+        rows = list(compiler.apply_converters(rows, converters))
+    if model is None:  # a values_list()
+        return [tuple(row) for row in rows]
+    # as Django's ModelIterable builds each row's objects
+    first, last, init_list, populators, annotations = entry[6:]
+    out = []
+    for row in rows:
+        obj = model.from_db(connection.alias, init_list, row[first:last])
+        for populator in populators:
+            populator.populate(row, obj)
+        for name, position in annotations:
+            setattr(obj, name, row[position])
+        out.append(obj)
+    return out
+
+
+def _reader(template: tuple) -> tuple:
+    """What ModelIterable derives from a compiled queryset, once: the converters of the selected
+    columns, the model's columns, the related rows' populators, the annotations' positions."""
+    compiler = template[3]
+    converters = compiler.get_converters([s[0] for s in compiler.select[0 : compiler.col_count]])
+    klass_info = compiler.klass_info
+    if klass_info is None:
+        return (*template, converters, None)
+    select = compiler.select
+    first, last = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
+    init_list = [f[0].target.attname for f in select[first:last]]
+    populators = get_related_populators(klass_info, select, connection.alias)
+    annotations = tuple((compiler.annotation_col_map or {}).items())
+    return (*template, converters, klass_info["model"], first, last, init_list, populators, annotations)
 
 
 def _kind(value) -> str:

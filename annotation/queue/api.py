@@ -1,5 +1,7 @@
 """REST API of the queue: next, submit, skip, progress."""
 
+from django.db import connection
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.response import Response
@@ -9,7 +11,7 @@ from annotation.core import idempotency
 from annotation.core.api import ErrorSerializer, ProjectScoped, validated
 from annotation.kinds.task import build_task
 from annotation.models import Assignment
-from annotation.queue import selectors, serializers, services
+from annotation.queue import hot_sql, selectors, serializers, services
 
 
 @extend_schema(tags=["queue"])
@@ -17,6 +19,12 @@ class NextView(ProjectScoped, APIView):
     def project_queryset(self):
         # whether any lease ran out comes with the project: no probe of its own in next_assignment
         return selectors.with_expired_leases(super().project_queryset())
+
+    def load_project(self, user, project_id):
+        if connection.vendor != "postgresql":
+            return super().load_project(user, project_id)
+        # the same statement, compiled once per process
+        return hot_sql.project_for_next(project_id=project_id, user=user, now=timezone.now())
 
     @extend_schema(
         summary="Your next item, leased to you; 204 when there is nothing for you.",

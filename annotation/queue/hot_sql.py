@@ -10,20 +10,105 @@
                    slot judged (`lifecycle.record_submission_sql`), the audit event; returns the
                    item's new state.
 
+The reads around them are compiled once per process too (`statements.rows_once`: the ORM's own SQL,
+the values put in afterwards): the API's next loads its project with the caller's role and whether a
+lease ran out (`project_for_next`), locks the caller's user row with their own live lease's id
+(`lock_user`); submit locks the caller's assignment with its item, project, newest rubric version,
+role, shown response ids and a drawn judgment id (`lock_for_submit`). Compiling those querysets cost
+more CPU than PostgreSQL takes to run them.
+
 `annotation.queue.services` calls them on PostgreSQL and keeps the ORM steps elsewhere (SQLite).
 Same rows, same locks, in the same order as the ORM steps: the lock order in `lifecycle` holds.
 """
 
+import functools
 import json
 
+from django.contrib.auth import get_user_model
 from django.db import connection
+from django.db.models import OuterRef, Subquery
 from django.db.models.expressions import RawSQL
 
 from annotation.core import statements, watermark
-from annotation.models import Assignment, AssignmentState, Item, ItemState
-from annotation.queue import lifecycle
+from annotation.core.permissions import with_caller_role
+from annotation.kinds import registry
+from annotation.models import Assignment, AssignmentState, Item, ItemState, Project, Response
+from annotation.queue import lifecycle, selectors
+
+User = get_user_model()
+
+
+def _stand_in(user, user_id):
+    """A user with only what the statements' shape reads (id, superuser), for compiling with marks."""
+    return User(pk=user_id, is_superuser=user.is_superuser, is_active=True)
+
+
+def project_for_next(*, project_id: int, user, now) -> Project | None:
+    """The project of the API's next (`ProjectScoped.project_for`'s one statement): its newest rubric
+    version, the caller's role (`caller_role`) and `expired_leases` as of `now`; None when it does not
+    exist."""
+
+    def build(project_id, user_id, now):
+        projects = selectors.with_expired_leases(Project.objects.select_related("latest_rubric_version"), now)
+        return with_caller_role(projects, _stand_in(user, user_id)).filter(pk=project_id).order_by("pk")[:1]
+
+    key = f"next_project:{user.is_superuser}"
+    rows = statements.rows_once(key, build, project_id=project_id, user_id=user.pk, now=now)
+    return rows[0] if rows else None
+
+
+def lock_user(*, user, project, kind: str, now) -> int | None:
+    """The caller's user row locked FOR NO KEY UPDATE (`services._serialise_user`), with the id of
+    their own oldest unexpired lease of `kind` in the project, read in the same statement."""
+
+    def build(user_id, project_id, now):
+        own = Assignment.objects.filter(
+            annotator_id=user_id,
+            project_id=project_id,
+            state=AssignmentState.LEASED,
+            leased_until__gte=now,
+            item__kind=kind,
+        ).order_by("created_at", "id")
+        rows = User.objects.select_for_update(no_key=True).filter(pk=user_id)
+        return rows.annotate(lease=Subquery(own.values("pk")[:1])).values_list("lease")
+
+    rows = statements.rows_once(f"lock_user:{kind}", build, user_id=user.pk, project_id=project.pk, now=now)
+    return rows[0][0] if rows else None
+
+
+def lock_for_submit(*, assignment_id: int, user) -> Assignment | None:
+    """The caller's assignment `assignment_id` locked (FOR UPDATE of the assignment only), with its
+    item, project and the project's newest rubric version, the caller's role, the item's shown
+    response ids and a drawn judgment id (`with_new_judgment_id`); None unless it is theirs."""
+
+    def build(assignment_id, user_id):
+        rows = Assignment.objects.select_for_update(of=("self",)).select_related(
+            "item", "project", "project__latest_rubric_version"
+        )
+        rows = with_caller_role(
+            with_new_judgment_id(with_shown_ids(rows)), _stand_in(user, user_id), project_field="project_id"
+        )
+        return rows.filter(pk=assignment_id, annotator_id=user_id).order_by()[:21]  # as .get() would
+
+    key = f"lock_for_submit:{user.is_superuser}"
+    rows = statements.rows_once(key, build, assignment_id=assignment_id, user_id=user.pk)
+    return rows[0] if rows else None
+
+
+def with_shown_ids(assignments):
+    """PostgreSQL: each assignment's item's shown response ids (canonical order) come with the row,
+    as `shown_response_ids`: a comparison's display slots need no query of their own."""
+    if connection.vendor != "postgresql":
+        return assignments
+    # deferred: PostgreSQL-only module
+    from django.contrib.postgres.expressions import ArraySubquery
+
+    shown = Response.objects.filter(item=OuterRef("item_id"), shown=True).order_by("position", "id")
+    return assignments.annotate(shown_response_ids=ArraySubquery(shown.values("id")))
+
 
 _ITEM_COLUMNS = [f.column for f in Item._meta.concrete_fields]
+_ITEM_ATTNAMES = [f.attname for f in Item._meta.concrete_fields]
 
 
 def _shown(column: str, item_ref: str) -> str:
@@ -33,13 +118,33 @@ def _shown(column: str, item_ref: str) -> str:
     )
 
 
-def pick_and_lease(*, candidates, project, user, now, leased_until, skip_locked: bool) -> Assignment | None:
-    """Lease the first of `candidates` (an ordered Item queryset) to `user` in one statement; None
-    when there is none (all locked by others, with `skip_locked`). Inside the caller's transaction.
+def pick_and_lease(
+    *, candidates, kind: str, project, user, now, leased_until, skip_locked: bool
+) -> Assignment | None:
+    """Lease the first of `candidates(project=, user=, kind=)` (an ordered Item queryset) to `user`
+    in one statement; None when there is none (all locked by others, with `skip_locked`). Inside the
+    caller's transaction. The statement is compiled once per process, kind and `skip_locked`.
 
     The display order is the shown responses shuffled by PostgreSQL's random(); an item the caller
     let expire earlier is leased to them again through ON CONFLICT on (item, annotator), and only
     when that row is still EXPIRED (anything else: no lease, no slot taken)."""
+
+    def build(project_id, user_id, now, leased_until, overlap):
+        stand_in = Project(pk=project_id, overlap=overlap)
+        shape = candidates(project=stand_in, user=_stand_in(user, user_id), kind=kind)
+        return _pick_and_lease_sql(shape, stand_in, user_id, now, leased_until, skip_locked)
+
+    # the kind's object: a kind registered again (tests) may narrow its candidates differently
+    key = f"pick_and_lease:{kind}:{id(registry.get(kind))}:{skip_locked}"
+    values = dict(project_id=project.pk, user_id=user.pk, now=now, leased_until=leased_until)
+    sql, params = statements.once(key, build, **values, overlap=project.overlap)
+    rows = _items(sql, params)
+    if not rows:
+        return None
+    return _assignment(rows[0], project, user, leased_until, "queue")
+
+
+def _pick_and_lease_sql(candidates, project, user_id, now, leased_until, skip_locked):
     pick = candidates.select_for_update(skip_locked=skip_locked, no_key=True, of=("self",)).values("id")[:1]
     pick_sql, pick_params = pick.query.sql_with_params()
     slot_sql, slot_params = lifecycle.take_slot_sql(project, RawSQL("SELECT item_id FROM lease", ()))
@@ -69,7 +174,7 @@ def pick_and_lease(*, candidates, project, user, now, leased_until, skip_locked:
     params = (
         *pick_params,
         project.pk,
-        user.pk,
+        user_id,
         AssignmentState.LEASED,
         leased_until,
         "queue",
@@ -77,20 +182,23 @@ def pick_and_lease(*, candidates, project, user, now, leased_until, skip_locked:
         AssignmentState.EXPIRED,
         *slot_params,
     )
-    rows = list(Item.objects.raw(sql, params))
-    if not rows:
-        return None
-    return _assignment(rows[0], project, user, leased_until, "queue")
+    return sql, params
 
 
 def renew_lease(*, lease_id: int, project, user, now, leased_until) -> Assignment | None:
     """Renew the caller's lease `lease_id` if it is still LEASED and unexpired at `now` (the UPDATE
     waits for a concurrent expiry or submit and re-checks); None otherwise. One statement, which
     brings the item and its shown responses for the task payload."""
-    renew_sql, renew_params = statements.update_sql(
-        Assignment.objects.filter(pk=lease_id, state=AssignmentState.LEASED, leased_until__gte=now),
+    renew_sql, renew_params = statements.once(
+        "renew_lease",
+        lambda lease_id, now, leased_until: statements.update_sql(
+            Assignment.objects.filter(pk=lease_id, state=AssignmentState.LEASED, leased_until__gte=now),
+            leased_until=leased_until,
+            reason="resume",
+        ),
+        lease_id=lease_id,
+        now=now,
         leased_until=leased_until,
-        reason="resume",
     )
     sql = f"""
         WITH renewed AS ({renew_sql} RETURNING "annotation_assignment"."item_id",
@@ -102,10 +210,41 @@ def renew_lease(*, lease_id: int, project, user, now, leased_until) -> Assignmen
             {_shown("id", "i.id")} AS response_ids, {_shown("text", "i.id")} AS response_text_list
         FROM renewed JOIN annotation_item i ON i.id = renewed.item_id
     """
-    rows = list(Item.objects.raw(sql, renew_params))
+    rows = _items(sql, renew_params)
     if not rows:
         return None
     return _assignment(rows[0], project, user, leased_until, "resume")
+
+
+_EXTRAS = ("lease_id", "lease_order", "lease_created", "response_ids", "response_text_list")
+
+
+def _items(sql: str, params) -> list[Item]:
+    """The rows of a statement above as Items (its columns, then _EXTRAS), as `Item.objects.raw` gives
+    them (the fields' converters, e.g. JSON), without resolving the columns on every call."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    if not rows:
+        return []
+    compiler, converters = _item_converters()
+    if converters:
+        rows = compiler.apply_converters(rows, converters)
+    out = []
+    n = len(_ITEM_ATTNAMES)
+    for row in rows:
+        item = Item.from_db(connection.alias, _ITEM_ATTNAMES, row[:n])
+        for name, value in zip(_EXTRAS, row[n:], strict=True):
+            setattr(item, name, value)
+        out.append(item)
+    return out
+
+
+@functools.cache
+def _item_converters():
+    compiler = Item.objects.all().query.get_compiler(connection.alias)
+    table = Item._meta.db_table
+    return compiler, compiler.get_converters([f.get_col(table) for f in Item._meta.concrete_fields])
 
 
 def _assignment(item, project, user, leased_until, reason) -> Assignment:

@@ -11,12 +11,12 @@ from annotation.models import (
 )
 
 
-def with_expired_leases(projects):
-    """Annotate `expired_leases`: whether any lease of the project ran out and is still held
-    (`services.next_assignment` releases them only then; the same index probe as its own, but
-    in the statement that loads the project)."""
+def with_expired_leases(projects, now=None):
+    """Annotate `expired_leases`: whether any lease of the project ran out before `now` (default: now)
+    and is still held (`services.next_assignment` releases them only then; the same index probe as its
+    own, but in the statement that loads the project)."""
     expired = Assignment.objects.filter(
-        project=OuterRef("pk"), state=AssignmentState.LEASED, leased_until__lt=timezone.now()
+        project=OuterRef("pk"), state=AssignmentState.LEASED, leased_until__lt=now or timezone.now()
     )
     return projects.annotate(expired_leases=Exists(expired))
 

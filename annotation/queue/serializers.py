@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from annotation.core.api import MAX_ID, MAX_TEXT, CriterionSerializer, reject_nul
+from annotation.core.api import MAX_ID, MAX_TEXT, CriterionSerializer, FieldsPerThread, reject_nul
 from annotation.kinds.api import RegisteredKinds
 from annotation.models import (
     ItemKind,
@@ -17,7 +17,7 @@ class TaskRubricSerializer(serializers.Serializer):
     instructions = serializers.CharField()
 
 
-class NextQuerySerializer(RegisteredKinds, serializers.Serializer):
+class NextQuerySerializer(FieldsPerThread, RegisteredKinds, serializers.Serializer):
     kind = serializers.ChoiceField(choices=ItemKind.choices, required=False, default=ItemKind.SFT)
 
 
@@ -55,7 +55,7 @@ class TaskSerializer(serializers.Serializer):
     rubric_version = TaskRubricSerializer(allow_null=True)
 
 
-class SubmitSerializer(serializers.Serializer):
+class SubmitSerializer(FieldsPerThread, serializers.Serializer):
     decision = serializers.CharField(required=False, allow_blank=True, max_length=32, default="")
     edited_text = serializers.CharField(
         required=False, allow_blank=True, trim_whitespace=False, max_length=MAX_TEXT, default=""

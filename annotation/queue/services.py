@@ -25,7 +25,6 @@ from annotation.models import (
     ItemState,
     Judgment,
     Project,
-    Response,
     RubricVersion,
     SkipReason,
 )
@@ -110,14 +109,17 @@ def _own_lease(user, project, kind, now):
     ).order_by("created_at", "id")
 
 
-def _serialise_user(user, own_lease) -> int | None:
+def _serialise_user(user, *, project, kind, now) -> int | None:
     """Make one user's concurrent next() calls (double clicks, two tabs) take turns; others pass.
-    Returns the id of the caller's own live lease (`own_lease`'s first), read in the same statement.
+    Returns the id of the caller's own live lease (`_own_lease`'s first), read in the same statement.
 
     FOR NO KEY UPDATE, not FOR UPDATE: it must not block the FOR KEY SHARE locks that inserts of
     rows referencing the user (judgments, audit events) take in the user's other transactions.
     On SQLite every write transaction is already exclusive (transaction_mode IMMEDIATE).
     """
+    if connection.vendor == "postgresql":
+        return hot_sql.lock_user(user=user, project=project, kind=kind, now=now)
+    own_lease = _own_lease(user, project, kind, now)
     mine = Subquery(own_lease.values("pk")[:1])
     if _skip_locked():
         rows = User.objects.select_for_update(no_key=True).filter(pk=user.pk).annotate(lease=mine)
@@ -148,8 +150,7 @@ def next_assignment(*, project: Project, user, kind: str = ItemKind.SFT, now=Non
         release_expired_leases(project=project, now=now, limit=50)
     skip_locked = _skip_locked()
     with transaction.atomic():
-        own_lease = _own_lease(user, project, kind, now)
-        lease_id = _serialise_user(user, own_lease)
+        lease_id = _serialise_user(user, project=project, kind=kind, now=now)
         if lease_id is not None and connection.vendor == "postgresql":
             mine = hot_sql.renew_lease(
                 lease_id=lease_id,
@@ -161,7 +162,7 @@ def next_assignment(*, project: Project, user, kind: str = ItemKind.SFT, now=Non
             if mine is not None:
                 return mine
         elif lease_id is not None:  # SQLite: the write transaction is exclusive, nothing to wait for
-            mine = own_lease.filter(pk=lease_id).select_related("item").first()
+            mine = _own_lease(user, project, kind, now).filter(pk=lease_id).select_related("item").first()
             if mine is not None:
                 mine.leased_until = now + lease_delta(project)
                 mine.reason = "resume"
@@ -176,17 +177,24 @@ def next_assignment(*, project: Project, user, kind: str = ItemKind.SFT, now=Non
             item = gold.first()  # gold items have no slot limit: no lock needed to take one
         if item is not None:
             return _lease(project, user, item, now)
-        candidates = queue_candidates(project=project, user=user, kind=kind)
         if connection.vendor == "postgresql":
-            lease = dict(project=project, user=user, now=now, leased_until=now + lease_delta(project))
-            assignment = hot_sql.pick_and_lease(candidates=candidates, skip_locked=skip_locked, **lease)
+            lease = dict(
+                candidates=queue_candidates,
+                kind=kind,
+                project=project,
+                user=user,
+                now=now,
+                leased_until=now + lease_delta(project),
+            )
+            assignment = hot_sql.pick_and_lease(skip_locked=skip_locked, **lease)
             if assignment is None and skip_locked:
                 # SKIP LOCKED passed over items that other callers are leasing this instant; at the
                 # end of the queue they may be all that is left and may still have a free slot.
                 # Wait for them (re-checked after the wait) rather than report an empty queue.
                 # Deadlock-free: we hold no item or assignment lock yet, only our own user row.
-                assignment = hot_sql.pick_and_lease(candidates=candidates, skip_locked=False, **lease)
+                assignment = hot_sql.pick_and_lease(skip_locked=False, **lease)
             return assignment
+        candidates = queue_candidates(project=project, user=user, kind=kind)
         item = candidates.annotate(own_expired_id=_own_expired(user)).first()
         if item is None:
             return None
@@ -275,24 +283,18 @@ def submit_judgment(
     """
     now = now or timezone.now()
     with transaction.atomic():
-        try:
-            locked = (
-                # of=self: lock only the assignment; locking the joined project row would serialise
-                # every submit and lease in the project. The project comes with its newest rubric
-                # version and the caller's role: no query of their own.
-                with_caller_role(
-                    hot_sql.with_new_judgment_id(
-                        _with_shown_ids(
-                            Assignment.objects.select_for_update(of=("self",)).select_related(
-                                "item", "project", "project__latest_rubric_version"
-                            )
-                        )
-                    ),
-                    user,
-                    project_field="project_id",
-                ).get(pk=assignment.pk, annotator_id=user.pk)
+        # of=self: lock only the assignment; locking the joined project row would serialise every
+        # submit and lease in the project. The project comes with its newest rubric version and the
+        # caller's role: no query of their own. PostgreSQL: compiled once (hot_sql.lock_for_submit).
+        if connection.vendor == "postgresql":
+            locked = hot_sql.lock_for_submit(assignment_id=assignment.pk, user=user)
+        else:
+            rows = Assignment.objects.select_for_update(of=("self",)).select_related(
+                "item", "project", "project__latest_rubric_version"
             )
-        except Assignment.DoesNotExist:  # other people's assignments do not exist for the caller
+            rows = with_caller_role(rows, user, project_field="project_id")
+            locked = rows.filter(pk=assignment.pk, annotator_id=user.pk).first()
+        if locked is None:  # other people's assignments do not exist for the caller
             raise NotFound("No such assignment.")
         project, item = locked.project, locked.item
         kind = registry.get(item.kind)
@@ -403,18 +405,6 @@ def submit_judgment(
             event.save(force_insert=True)
         kind.after_submit(judgment)
         return judgment
-
-
-def _with_shown_ids(assignments):
-    """PostgreSQL: each assignment's item's shown response ids (canonical order) come with the row,
-    as `shown_response_ids`: a comparison's display slots need no query of their own."""
-    if connection.vendor != "postgresql":
-        return assignments
-    # deferred: PostgreSQL-only module
-    from django.contrib.postgres.expressions import ArraySubquery
-
-    shown = Response.objects.filter(item=OuterRef("item_id"), shown=True).order_by("position", "id")
-    return assignments.annotate(shown_response_ids=ArraySubquery(shown.values("id")))
 
 
 def skip_reason_of(reason) -> str:

@@ -66,6 +66,10 @@ GARBAGE_PROJECT = [
     ("get", "/api/projects/0/progress/", None),
     ("get", "/api/projects/abc/", None),
     ("post", f"/api/assignments/{HUGE}/submit/", {}),
+    # the hot path's statements compiled once (hot_sql) take ids beyond every integer column: 404
+    ("get", f"/api/projects/{HUGE}/next/", None),
+    ("get", f"/api/projects/{2**40}/next/", None),
+    ("post", f"/api/assignments/{2**40}/submit/", {"decision": "accept"}),
     ("post", "/api/assignments/abc/skip/", {}),
 ]
 

@@ -49,3 +49,46 @@ def test_a_value_that_does_not_reach_the_parameters_as_passed_is_refused():
         statements.once("test:changed", changed, item_id=4)
     with pytest.raises(TypeError):
         statements.once("test:text", build, item_id="4", overlap=2, now=datetime(2026, 1, 2, tzinfo=UTC))
+
+
+def _fields(obj):
+    """A model row's loaded field values and the extra attributes a read sets (annotations)."""
+    return {k: v for k, v in vars(obj).items() if not k.startswith("_")}
+
+
+def test_rows_once_gives_the_rows_the_queryset_gives(project, users, items):
+    """The hot path's reads (`hot_sql`), compiled once: the same rows, related rows (select_related),
+    annotations (caller_role, shown ids) and converted values (JSON) as iterating the queryset; a
+    values_list's tuples; nothing for a row that is not there."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from annotation.core.permissions import with_caller_role
+    from annotation.models import Project
+    from annotation.queue import hot_sql, selectors, services
+
+    annotator = users["annotator"]
+    with transaction.atomic():
+        mine = services.next_assignment(project=project, user=annotator)
+    for user in (annotator, users["admin"], users["outsider"]):
+        statements._QUERIES.clear()
+        for _ in range(2):  # compiled the first time, filled in the second
+            now = timezone.now()
+            got = hot_sql.project_for_next(project_id=project.pk, user=user, now=now)
+            qs = selectors.with_expired_leases(Project.objects.select_related("latest_rubric_version"), now)
+            expected = with_caller_role(qs, user).get(pk=project.pk)
+            assert _fields(got) == _fields(expected)
+            assert _fields(got.latest_rubric_version) == _fields(expected.latest_rubric_version)
+            assert hot_sql.project_for_next(project_id=10**12, user=user, now=now) is None
+    with transaction.atomic():
+        locked = hot_sql.lock_for_submit(assignment_id=mine.pk, user=annotator)
+        assert locked.pk == mine.pk and locked.caller_role == "annotator"
+        assert locked.item == mine.item and locked.item.messages == mine.item.messages
+        assert locked.project.latest_rubric_version == project.current_rubric_version()
+        assert locked.display_order == mine.display_order and locked.shown_response_ids
+        assert hot_sql.lock_for_submit(assignment_id=mine.pk, user=users["annotator2"]) is None
+        assert hot_sql.lock_user(user=annotator, project=project, kind="sft", now=timezone.now()) == mine.pk
+        assert (
+            hot_sql.lock_user(user=users["annotator2"], project=project, kind="sft", now=timezone.now())
+            is None
+        )
