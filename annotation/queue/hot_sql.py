@@ -57,18 +57,23 @@ def project_for_next(*, project_id: int, user, now) -> Project | None:
     return rows[0] if rows else None
 
 
+def own_lease(user_id, project_id, kind: str, now):
+    """A caller's own unexpired leases of `kind` in a project, oldest first, as a queryset."""
+    return Assignment.objects.filter(
+        annotator_id=user_id,
+        project_id=project_id,
+        state=AssignmentState.LEASED,
+        leased_until__gte=now,
+        item__kind=kind,
+    ).order_by("created_at", "id")
+
+
 def lock_user(*, user, project, kind: str, now) -> int | None:
     """The caller's user row locked FOR NO KEY UPDATE (`services._serialise_user`), with the id of
     their own oldest unexpired lease of `kind` in the project, read in the same statement."""
 
     def build(user_id, project_id, now):
-        own = Assignment.objects.filter(
-            annotator_id=user_id,
-            project_id=project_id,
-            state=AssignmentState.LEASED,
-            leased_until__gte=now,
-            item__kind=kind,
-        ).order_by("created_at", "id")
+        own = own_lease(user_id, project_id, kind, now)
         rows = User.objects.select_for_update(no_key=True).filter(pk=user_id)
         return rows.annotate(lease=Subquery(own.values("pk")[:1])).values_list("lease")
 

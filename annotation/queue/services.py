@@ -100,13 +100,7 @@ def gold_candidates(*, project: Project, user, kind: str = ItemKind.SFT):
 
 def _own_lease(user, project, kind, now):
     """The caller's own unexpired lease of this kind (oldest first), as a queryset."""
-    return Assignment.objects.filter(
-        annotator=user,
-        project=project,
-        state=AssignmentState.LEASED,
-        leased_until__gte=now,
-        item__kind=kind,
-    ).order_by("created_at", "id")
+    return hot_sql.own_lease(user.pk, project.pk, kind, now)
 
 
 def _serialise_user(user, *, project, kind, now) -> int | None:

@@ -18,6 +18,7 @@ from annotation.models import AgreementTally, Assignment, Item
 from annotation.projects import services as project_services
 from annotation.quality import adjudication, reports, tally_store
 from annotation.queue import services as queue_services
+from tests.annotation.factories import four_annotator_project
 from tests.conftest import CRITERIA, make_items
 
 pytestmark = pytest.mark.django_db
@@ -43,14 +44,7 @@ operations = st.lists(
 
 @pytest.fixture
 def crowd(users, django_user_model):
-    p = project_services.create_project(name="Incremental", created_by=users["admin"], overlap=4)
-    project_services.set_membership(project=p, actor=users["admin"], user=users["lead"], role="lead")
-    people = [users["annotator"], users["annotator2"]]
-    people += [django_user_model.objects.create_user(f"annotator{n}") for n in (3, 4)]
-    for person in people:
-        project_services.set_membership(project=p, actor=users["admin"], user=person, role="annotator")
-    project_services.create_rubric_version(project=p, actor=users["lead"], criteria=CRITERIA)
-    return p, people, users["lead"]
+    return four_annotator_project("Incremental", users, django_user_model)
 
 
 def _step(op, *, project, people, lead, items):

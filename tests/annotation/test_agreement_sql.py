@@ -22,6 +22,7 @@ from annotation.projects import services as project_services
 from annotation.quality import adjudication, reports, tally, tally_sql, tally_store
 from annotation.queue import services as queue_services
 from preferences.kinds import canonical_responses
+from tests.annotation.factories import four_annotator_project
 from tests.conftest import CRITERIA, make_items
 from tests.preferences.factories import make_comparisons
 
@@ -78,14 +79,7 @@ operations = st.lists(
 
 @pytest.fixture
 def mixed(users, django_user_model):
-    p = project_services.create_project(name="Mixed", created_by=users["admin"], overlap=4)
-    project_services.set_membership(project=p, actor=users["admin"], user=users["lead"], role="lead")
-    people = [users["annotator"], users["annotator2"]]
-    people += [django_user_model.objects.create_user(f"annotator{n}") for n in (3, 4)]
-    for person in people:
-        project_services.set_membership(project=p, actor=users["admin"], user=person, role="annotator")
-    project_services.create_rubric_version(project=p, actor=users["lead"], criteria=CRITERIA)
-    return p, people, users["lead"]
+    return four_annotator_project("Mixed", users, django_user_model)
 
 
 def _submit(project, person, kind, **answer):
