@@ -18,6 +18,10 @@
 
   function submitForm(f) {
     if (!f) return;
+    // htmx wires swapped-in content as it settles (a timer after the swap): a Ctrl+Enter that comes
+    // first (a busy machine, a fast hand) would post the bare form as a full page. Wire it now
+    // (process() is a no-op on a form already wired).
+    if (window.htmx && f.hasAttribute("hx-post")) window.htmx.process(f);
     if (f.requestSubmit) f.requestSubmit(); else f.submit();
   }
 

@@ -152,3 +152,25 @@ def test_rank_by_drag_and_drop_and_tie_toggle(page, live_server, users):
     order = assignment.display_order
     payload = Judgment.objects.get(assignment=assignment).payload
     assert [sorted(g) for g in payload["ranking"]] == [[order[2]], sorted([order[0], order[1]])]
+
+
+def test_ctrl_enter_right_after_a_swap_still_submits_through_htmx(page, live_server, users, cmp_project):
+    """htmx wires swapped-in content as it settles (a timer after the swap). Under load a Ctrl+Enter
+    can come first; the form must still go through htmx (the next task and the notice in place), not
+    as a full page post. The settle delay is stretched to make that moment last."""
+    login(page, live_server, "annotator1")
+    page.goto(f"{live_server.url}/projects/{cmp_project.pk}/compare/")
+    page.wait_for_function("() => parseFloat(document.getElementById('duration_seconds').value) >= 1.0")
+    page.evaluate("() => { htmx.config.defaultSettleDelay = 60000; window.__samePage = true; }")
+    page.keyboard.press("Control+Enter")  # nothing chosen: the error comes back inline, not yet wired
+    page.wait_for_selector(".error-summary")
+    # the swapped-in form is not wired yet (htmx keeps its state on the element once it is)
+    assert not page.evaluate(
+        "() => (document.getElementById('compare-form')['htmx-internal-data'] || {}).initHash"
+    )
+    for key in ["b", "2"]:  # B, clearly better
+        page.keyboard.press(key)
+    page.keyboard.press("Control+Enter")
+    wait_heading(page, "1 done · 2 left")
+    assert page.evaluate("() => window.__samePage === true")  # no navigation: the htmx path
+    assert page.locator(".notice").inner_text().startswith("Saved comparison")
