@@ -181,18 +181,40 @@ def next_assignment(*, project: Project, user, kind: str = ItemKind.SFT, now=Non
                 leased_until=now + lease_delta(project),
             )
             assignment = hot_sql.pick_and_lease(skip_locked=skip_locked, **lease)
-            if assignment is None and skip_locked:
-                # SKIP LOCKED passed over items that other callers are leasing this instant; at the
-                # end of the queue they may be all that is left and may still have a free slot.
-                # Wait for them (re-checked after the wait) rather than report an empty queue.
-                # Deadlock-free: we hold no item or assignment lock yet, only our own user row.
-                assignment = hot_sql.pick_and_lease(skip_locked=False, **lease)
+            for _ in range(WAIT_ROUNDS if skip_locked and assignment is None else 0):
+                # SKIP LOCKED passed over items that other callers are leasing or submitting this
+                # instant; at the end of the queue they may be all that is left and may still have a
+                # free slot. Wait for the first of them, then pick again, rather than report an empty
+                # queue. The wait locks that one row inside a savepoint rolled back at once: a pick
+                # that waited by scanning FOR UPDATE without SKIP LOCKED kept every row it had locked
+                # and found taken, and two such picks with two submits deadlocked (CI, session 7).
+                blocked = queue_candidates(project=project, user=user, kind=kind).values_list("pk", flat=True)
+                blocked = blocked.first()
+                if blocked is None:
+                    break
+                _wait_for_item(blocked)
+                assignment = hot_sql.pick_and_lease(skip_locked=True, **lease)
+                if assignment is not None:
+                    break
             return assignment
         candidates = queue_candidates(project=project, user=user, kind=kind)
         item = candidates.annotate(own_expired_id=_own_expired(user)).first()
         if item is None:
             return None
         return _lease(project, user, item, now)
+
+
+WAIT_ROUNDS = 20  # each round waits for a transaction that held a candidate to end
+
+
+def _wait_for_item(item_id: int) -> None:
+    """Wait until no other transaction holds item `item_id`'s row, holding nothing afterwards: its lock
+    is taken in a savepoint and let go with it."""
+    sid = transaction.savepoint()
+    try:
+        list(Item.objects.select_for_update(no_key=True).filter(pk=item_id).values_list("pk", flat=True))
+    finally:
+        transaction.savepoint_rollback(sid)
 
 
 def _own_expired(user):

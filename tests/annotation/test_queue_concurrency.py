@@ -224,3 +224,48 @@ def test_candidate_query_walks_item_queue_idx_on_100k_items(db):
     a = queue_services.next_assignment(project=project, user=user)
     best = Item.objects.filter(project=project, state=ItemState.OPEN).order_by("-priority", "id").first()
     assert a.item_id == best.pk
+
+
+def test_a_pick_that_waited_for_a_locked_item_keeps_no_lock_on_it(db):
+    """At the end of the queue SKIP LOCKED finds nothing while another transaction holds the last
+    candidate; the pick then waits for it. When that candidate is taken meanwhile, the waiting pick
+    must not keep its lock: with the lock kept, a waiting pick and two submits deadlocked (CI)."""
+    project, (user,) = build_project(n_annotators=1, n_items=1, overlap=1)
+    item = Item.objects.get(project=project)
+    holder = connections.create_connection("default")
+    holder.set_autocommit(False)
+    with holder.cursor() as cur:  # another transaction holds the item, about to close it
+        cur.execute("SELECT id FROM annotation_item WHERE id = %s FOR NO KEY UPDATE", [item.pk])
+    picked, released = [], threading.Event()
+
+    def pick():
+        try:
+            with transaction.atomic():
+                picked.append(queue_services.next_assignment(project=project, user=user))
+                released.wait(30)  # the transaction stays open while the test looks at its locks
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=pick)
+    thread.start()
+    deadline = time.monotonic() + 30
+    with connection.cursor() as cur:  # wait for the state "the pick waits for a lock", not for time
+        while True:
+            cur.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+            if cur.fetchone()[0] or time.monotonic() > deadline:
+                break
+    with holder.cursor() as cur:
+        cur.execute("UPDATE annotation_item SET state = 'complete' WHERE id = %s", [item.pk])
+    holder.commit()
+    while not picked and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    try:
+        assert picked == [None]  # nothing left to lease
+        with holder.cursor() as cur:  # and the open pick transaction holds no lock on the item
+            cur.execute("SELECT id FROM annotation_item WHERE id = %s FOR UPDATE NOWAIT", [item.pk])
+            assert cur.fetchone() == (item.pk,)
+        holder.rollback()
+    finally:
+        released.set()
+        thread.join(30)
+        holder.close()
