@@ -54,6 +54,7 @@ def test_gunicorn_accepts_the_config_and_reads_the_environment(tmp_path):
     assert "127.0.0.1:9001" in printed["bind"] and "127.0.0.1:9002" in printed["bind"]
     assert printed["wsgi_app"] == "config.wsgi:application"
     assert int(printed["max_requests"]) > 0 and int(printed["max_requests_jitter"]) > 0
+    assert printed["preload_app"] == "True"  # workers forked from the loaded app, not re-imported
     assert printed["forwarded_allow_ips"] == "['127.0.0.1']"
 
 
@@ -111,3 +112,23 @@ def test_a_server_started_with_the_config_answers_healthz_and_logs_json(tmp_path
     lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
     access = [entry for entry in lines if entry["logger"] == "gunicorn.access"]
     assert {"path": "/healthz", "status": 200, "request_id": "probe-42"}.items() <= access[-1].items()
+
+
+def test_the_preloading_master_hands_no_open_connection_to_its_workers(monkeypatch):
+    """when_ready (the master, before the first fork) closes what loading the app may have opened: a
+    forked worker sharing the master's database socket or cache client would interleave its protocol
+    with another worker's."""
+    import runpy  # deferred: this test alone reads the config as gunicorn does
+    from types import SimpleNamespace  # deferred: as above
+
+    from django.core.cache import caches
+    from django.db import connections
+
+    closed = []
+    monkeypatch.setattr(connections, "close_all", lambda: closed.append("database"))
+    monkeypatch.setattr(caches, "close_all", lambda: closed.append("cache"))
+    conf = runpy.run_path(str(CONF))
+    conf["when_ready"](SimpleNamespace(cfg=SimpleNamespace(preload_app=False)))
+    assert closed == []  # without preloading the master loads nothing: nothing to close
+    conf["when_ready"](SimpleNamespace(cfg=SimpleNamespace(preload_app=True)))
+    assert sorted(closed) == ["cache", "database"]
