@@ -151,6 +151,10 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# PostgreSQL: the API's hot statements (annotation.core.statements.cursor) are prepared once per
+# connection, not parsed and planned on every request. Off for a pooler in transaction mode that
+# cannot keep prepared statements (PgBouncer before 1.21): TUNELOOP_DB_PREPARE=0.
+TUNELOOP_DB_PREPARE = os.environ.get("TUNELOOP_DB_PREPARE", "1").strip().lower() not in ("0", "false", "off")
 # The embedded default serving a small team (README "How many annotators"): WAL lets readers go on
 # while one transaction writes, synchronous=NORMAL syncs at checkpoints rather than at every commit
 # (WAL keeps the file consistent; a power cut may lose the last commits), writers wait for each other

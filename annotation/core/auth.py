@@ -35,6 +35,7 @@ from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import AuthenticationFailed
 
+from annotation.core import statements
 from annotation.models import ApiToken
 
 # The user fields a request reads; the rest (password hash, dates) stay out of the cache and load
@@ -77,7 +78,7 @@ def token_user_fields(key: str) -> dict:
     """The FIELDS of a DRF token's user, read in one plain statement (what DRF's own lookup reads,
     without compiling a queryset on every request): 401 for an unknown key or an inactive user,
     with DRF's messages."""
-    with connection.cursor() as cursor:
+    with statements.cursor() as cursor:  # prepared once per connection on PostgreSQL
         cursor.execute(_token_sql(), [key])
         row = cursor.fetchone()
     if row is None:

@@ -6,12 +6,54 @@ and expressions (F, Case) are exactly what `.update()` and `.save()` would send;
 adds the CTE around them. Each returns (sql, params) for `cursor.execute`.
 """
 
+import functools
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from django.conf import settings
 from django.db import connection
+from django.db.backends.utils import CursorWrapper
 from django.db.models import sql
 from django.db.models.query import get_related_populators
+
+
+def cursor():
+    """A cursor for a hot path's fixed statements (`once`, `rows_once`, `insert_sql`): on PostgreSQL,
+    with `TUNELOOP_DB_PREPARE` on (the default), one that binds the parameters on the server and
+    prepares each statement the first time a connection runs it, so PostgreSQL parses and plans it
+    once per connection, not on every request (planning the API's next + submit statements took
+    ~1.3 ms of the database's ~2 ms of CPU per cycle; benchmarks/README.md "Prepared hot statements").
+    Elsewhere, and with the setting off (a pooler in transaction mode, which cannot keep prepared
+    statements: PgBouncer before 1.21), Django's own cursor. Either way it is Django's cursor wrapper:
+    execute wrappers (statement counts, logging) see every statement. Only statements whose text
+    does not vary belong here (each text is prepared once per connection; psycopg keeps the 100 most
+    recent)."""
+    if connection.vendor != "postgresql" or not settings.TUNELOOP_DB_PREPARE:
+        return connection.cursor()
+    from django.db.backends.postgresql import base  # deferred: PostgreSQL only
+
+    connection.ensure_connection()
+    connection.validate_thread_sharing()  # as connection.cursor() does
+    raw = connection.connection
+    if raw.prepare_threshold is None:  # Django's default: psycopg prepares nothing by itself
+        raw.prepare_threshold = 0  # prepare on first use; Django's client-side cursors never prepare
+    if connection.queries_logged:  # DEBUG, or a test capturing the statements
+        return _logged_wrapper(base)(base.ServerBindingCursor(raw), connection)
+    return CursorWrapper(base.ServerBindingCursor(raw), connection)
+
+
+@functools.cache
+def _logged_wrapper(base):
+    class Logged(base.CursorDebugWrapper):
+        """Logs the statement with its values in place (Django reads them back from a client-side
+        cursor's last query, which a server-binding cursor does not keep)."""
+
+        def debug_sql(self, sql=None, params=None, use_last_executed_query=False, many=False):
+            if use_last_executed_query and not many:
+                sql, use_last_executed_query = self.db.ops.compose_sql(sql, params), False
+            return super().debug_sql(sql, params, use_last_executed_query, many)
+
+    return Logged
 
 
 def update_sql(queryset, **values) -> tuple[str, tuple]:
@@ -115,9 +157,9 @@ def rows_once(key: str, build: Callable[..., object], **values) -> list:
     if entry is None:
         entry = _QUERIES[key] = _reader(_template(key, build, values, queryset=True))
     sql, params = _filled(entry, values)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
+    with cursor() as cur:
+        cur.execute(sql, params)
+        rows = cur.fetchall()
     if not rows:
         return []
     compiler, converters, model = entry[3], entry[4], entry[5]

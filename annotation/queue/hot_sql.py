@@ -227,7 +227,7 @@ _EXTRAS = ("lease_id", "lease_order", "lease_created", "response_ids", "response
 def _items(sql: str, params) -> list[Item]:
     """The rows of a statement above as Items (its columns, then _EXTRAS), as `Item.objects.raw` gives
     them (the fields' converters, e.g. JSON), without resolving the columns on every call."""
-    with connection.cursor() as cursor:
+    with statements.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     if not rows:
@@ -299,7 +299,7 @@ def record_submit(*, assignment: Assignment, item: Item, project, submitted_at, 
     )
     item_sql, item_params = lifecycle.record_submission_sql(item, project)
     audit_sql, audit_params = statements.insert_sql(audit_event)
-    with connection.cursor() as cursor:
+    with statements.cursor() as cursor:
         cursor.execute(
             f"WITH judged AS ({judgment_sql}), done AS ({done_sql}), slot AS ({item_sql} RETURNING state),"
             f" event AS ({audit_sql}) SELECT state FROM slot",
