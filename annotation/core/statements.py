@@ -32,8 +32,11 @@ def cursor():
         return connection.cursor()
     from django.db.backends.postgresql import base  # deferred: PostgreSQL only
 
+    # as connection.cursor() does: a persistent connection the database dropped is replaced (health
+    # check), then the cursor is made for this thread
+    connection.close_if_health_check_failed()
     connection.ensure_connection()
-    connection.validate_thread_sharing()  # as connection.cursor() does
+    connection.validate_thread_sharing()
     raw = connection.connection
     if raw.prepare_threshold is None:  # Django's default: psycopg prepares nothing by itself
         raw.prepare_threshold = 0  # prepare on first use; Django's client-side cursors never prepare
