@@ -21,7 +21,10 @@ Strategies, all on the same database in the same run:
   api       ours again, through HTTP: gunicorn (gthread) serving GET /api/projects/{id}/next/ and
             POST /api/assignments/{id}/submit/ with token auth (additional figures: adds HTTP,
             DRF and the task payload).
-Everything it creates (projects, items, users, tokens) is deleted at the end; a database it created
+Before each strategy's realistic and capacity runs (`queue_setup.settle`, outside the measurement) the
+tables the queue writes are vacuumed and analyzed and the run waits until no other statement runs in
+the database: a strategy measured right after another does not pay for the autovacuum of what the
+other wrote. Everything it creates (projects, items, users, tokens) is deleted at the end; a database it created
 is dropped. For the API it also prints the SQL statements of next and submit (transaction control not
 counted) and the server's CPU time per next + submit cycle (gunicorn's processes, user + system),
 figures that do not depend on what else the machine runs.
@@ -68,6 +71,7 @@ from benchmarks.queue_setup import (
     require_postgres,
     run_children,
     server_cpu_seconds,
+    settle,
     start_server,
     tear_down,
 )
@@ -447,6 +451,7 @@ def main():
             f"{CPU_HEADER}"
         )
         for name, driver in drivers.items():
+            settle()  # the same start for each: vacuumed, analyzed, no other statement running
             marks = cpu_marks(server) if name == "api" else None
             r = realistic_processes(
                 driver, args.annotators, args.duration, args.pause, args.seed, args.client_processes
@@ -461,6 +466,7 @@ def main():
         rates = {name: {} for name in drivers}
         print("  " + f"{'strategy':<8}" + "".join(f"{'c=' + str(c):>9}" for c in levels) + "  saturates at")
         for name, driver in drivers.items():
+            settle()
             for c in levels:
                 rates[name][c] = closed_loop(driver, c, args.level_seconds)
             sat = saturation(rates[name])

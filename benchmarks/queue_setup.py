@@ -40,6 +40,32 @@ def run_children(children, out) -> list:
     return results
 
 
+def settle(timeout: float = 120.0) -> float:
+    """Between scenarios, outside any measurement: VACUUM ANALYZE the tables the queue writes (so
+    autovacuum does not start on what the last scenario wrote while the next one is measured, and the
+    next one plans on current statistics), then wait until no other backend of this database is
+    running a statement (an autovacuum worker, a straggler). Every strategy and scenario gets the same;
+    the seconds it took."""
+    from django.db import connection  # deferred: callers import this module before django.setup()
+
+    from annotation.models import Assignment, AuditEvent, Item, Judgment  # deferred: as above
+
+    started = time.monotonic()
+    with connection.cursor() as cursor:
+        for model in (Assignment, Item, Judgment, AuditEvent):
+            cursor.execute(f"VACUUM (ANALYZE) {connection.ops.quote_name(model._meta.db_table)}")
+        while time.monotonic() - started < timeout:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND pid <> pg_backend_pid() AND state IS DISTINCT FROM 'idle'"
+                " AND backend_type IN ('client backend', 'autovacuum worker')"
+            )
+            if cursor.fetchone()[0] == 0:
+                break
+            time.sleep(0.2)
+    return time.monotonic() - started
+
+
 def tear_down(bench, server, url: str, created_db: bool, *, keep: bool = False):
     """After a run: stop the server (if any); unless `keep`, remove the bench's rows and the database
     the run created."""
