@@ -11,6 +11,9 @@ from annotation.quality import api as quality_api
 from annotation.queue import api as queue_api
 
 urlpatterns = [
+    # the annotators' hot path first: Django tries the patterns in order on every request
+    path("projects/<int:project_id>/next/", queue_api.NextView.as_view(), name="api-next"),
+    path("assignments/<int:assignment_id>/submit/", queue_api.SubmitView.as_view(), name="api-submit"),
     path("auth/token/", token_api.TokenView.as_view(), name="api-token"),
     path("auth/tokens/", token_api.TokenListView.as_view(), name="api-tokens"),
     path("auth/tokens/<int:token_id>/", token_api.TokenDetailView.as_view(), name="api-token-detail"),
@@ -48,14 +51,12 @@ urlpatterns = [
         import_api.ExternalImportView.as_view(),
         name="api-import-external",
     ),
-    path("projects/<int:project_id>/next/", queue_api.NextView.as_view(), name="api-next"),
     path("projects/<int:project_id>/progress/", queue_api.ProgressView.as_view(), name="api-progress"),
     path("projects/<int:project_id>/dashboard/", project_api.DashboardView.as_view(), name="api-dashboard"),
     path(
         "projects/<int:project_id>/judgments/", project_api.JudgmentListView.as_view(), name="api-judgments"
     ),
     path("projects/<int:project_id>/audit/", project_api.AuditListView.as_view(), name="api-audit"),
-    path("assignments/<int:assignment_id>/submit/", queue_api.SubmitView.as_view(), name="api-submit"),
     path("assignments/<int:assignment_id>/skip/", queue_api.SkipView.as_view(), name="api-skip"),
 ]
 

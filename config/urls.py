@@ -31,8 +31,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path("api/", include("annotation.api_urls")),  # first: the annotators' next and submit lead it
     path("api/", include("preferences.api_urls")),
-    path("api/", include("annotation.api_urls")),
     path("api/", include("training.api_urls")),
     path("api/", include("evaluation.api_urls")),
     path("", include("annotation.urls")),
