@@ -5,7 +5,6 @@ here). Every value can be changed from the environment; the defaults suit one ho
   WEB_WORKERS              processes                             the CPU count (at least 2)
   WEB_THREADS              threads per process (gthread)         8
   WEB_WORKER_CLASS         gthread, or the balanced gthread below  config.gunicorn_worker.BalancedThreadWorker
-  WEB_ACCEPT_BUSY          (balanced) requests in flight at which a worker leaves new connections to others  2
   WEB_TIMEOUT              seconds before a silent worker is restarted                  300
   WEB_GRACEFUL_TIMEOUT     seconds a stopping worker may finish its requests            30
   WEB_KEEPALIVE            seconds a keep-alive connection waits for its next request   5

@@ -5,23 +5,17 @@ worker that accepted it. When annotators connect at about the same moment (a shi
 benchmark's clients), one worker could take most of the connections: its threads then share one
 interpreter lock, one core's worth of CPU, while the other workers idle (measured: all four clients
 on one of two workers, 82% and 0% of a core; benchmarks/README.md "Web server settings").
-`BalancedThreadWorker` leaves a new connection to a less busy worker: it stops accepting while
-`BUSY` (WEB_ACCEPT_BUSY, 2) requests of its own are in flight, for at most `GATE_SECONDS` (so when every
-worker is that busy a new connection still waits at most about that long); with one worker it is
-gthread unchanged. Not 1: behind a proxy that opens a connection per request, a worker would then
-take a second request only after 50 ms, and its threads could not overlap one request's CPU with
-another's wait on the database. Requests on connections it
+`BalancedThreadWorker` leaves a new connection to an idle worker: it stops accepting while a request
+of its own is in flight, for at most `GATE_SECONDS` (so a single busy worker, or all of them busy,
+still accept within about that time); with one worker it is gthread unchanged. Requests on connections it
 already has are served by all its threads as before.
 """
 
-import os
 import time
 
 from gunicorn.workers.gthread import ThreadWorker
 
-GATE_SECONDS = 0.05  # the longest a new connection waits for a less busy worker
-# a worker with this many requests in flight leaves new connections to the others (for GATE_SECONDS)
-BUSY = int(os.environ.get("WEB_ACCEPT_BUSY", "2"))
+GATE_SECONDS = 0.05  # the longest a new connection waits for an idle worker
 
 
 class BalancedThreadWorker(ThreadWorker):
@@ -40,7 +34,7 @@ class BalancedThreadWorker(ThreadWorker):
 
     def set_accept_enabled(self, enabled):
         # run() calls this at each turn of its loop with whether the connection limit allows accepting
-        if enabled and self.alive and self.cfg.workers > 1 and self.in_flight >= BUSY:
+        if enabled and self.alive and self.cfg.workers > 1 and self.in_flight > 0:
             now = time.monotonic()
             if self.gated_since is None:
                 self.gated_since = now

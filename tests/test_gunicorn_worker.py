@@ -1,12 +1,11 @@
-"""config.gunicorn_worker.BalancedThreadWorker: a busy worker (BUSY requests in flight) leaves a new
-connection to the others for at most GATE_SECONDS; a less busy worker, a lone worker and a stopping one
-behave as gthread's."""
+"""config.gunicorn_worker.BalancedThreadWorker: a busy worker leaves a new connection to an idle one for
+at most GATE_SECONDS; an idle worker, a lone worker and a stopping one behave as gthread's."""
 
 import pytest
 from gunicorn.workers.gthread import ThreadWorker
 
 from config import gunicorn_worker
-from config.gunicorn_worker import BUSY, GATE_SECONDS, BalancedThreadWorker
+from config.gunicorn_worker import GATE_SECONDS, BalancedThreadWorker
 
 
 class Clock:
@@ -37,20 +36,13 @@ def worker(monkeypatch):
     return w
 
 
-def busy(worker, n=BUSY):
-    for _ in range(n):
-        worker.enqueue_req(object())
-
-
-def test_an_idle_or_less_busy_worker_accepts(worker):
+def test_an_idle_worker_accepts(worker):
     worker.set_accept_enabled(True)
-    busy(worker, BUSY - 1)
-    worker.set_accept_enabled(True)
-    assert worker.passed == [True, True]
+    assert worker.passed == [True]
 
 
 def test_a_busy_worker_holds_back_a_new_connection_for_at_most_the_gate(worker):
-    busy(worker)
+    worker.enqueue_req(object())
     worker.set_accept_enabled(True)
     worker.wait_for_and_dispatch_events(1.0)
     assert worker.passed == [False] and worker.waited == [GATE_SECONDS]  # it looks again soon
@@ -63,17 +55,17 @@ def test_a_busy_worker_holds_back_a_new_connection_for_at_most_the_gate(worker):
 
 
 def test_a_finished_request_opens_the_gate_again(worker):
-    busy(worker)
+    worker.enqueue_req(object())
     worker.set_accept_enabled(True)
     worker.finish_request(object(), None)
-    assert worker.in_flight == BUSY - 1
+    assert worker.in_flight == 0
     worker.set_accept_enabled(True)
     worker.wait_for_and_dispatch_events(1.0)
     assert worker.passed == [False, True] and worker.waited == [1.0] and worker.gated_since is None
 
 
 def test_a_lone_worker_and_a_stopping_one_are_never_held_back(worker):
-    busy(worker)
+    worker.enqueue_req(object())
     worker.cfg.workers = 1
     worker.set_accept_enabled(True)
     worker.cfg.workers, worker.alive = 2, False
