@@ -18,7 +18,7 @@ Strategies, all on the same database in the same run:
   naive     the same bookkeeping and the same submit_judgment, but the next item is picked by
             ORDER BY random() over the open items the annotator has not had (a full scan per call)
             and locked with a plain FOR UPDATE (no SKIP LOCKED);
-  api       ours again, through HTTP: gunicorn (config/gunicorn.conf.py: balanced gthread) serving GET /api/projects/{id}/next/ and
+  api       ours again, through HTTP: gunicorn (gthread) serving GET /api/projects/{id}/next/ and
             POST /api/assignments/{id}/submit/ with token auth (additional figures: adds HTTP,
             DRF and the task payload).
 Before each strategy's realistic and capacity runs (`queue_setup.settle`, outside the measurement) the

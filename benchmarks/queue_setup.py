@@ -462,7 +462,7 @@ def start_server(workers, threads, server="gunicorn", env=None):
         cmd = [str(gunicorn), "-c", str(ROOT / "config" / "gunicorn.conf.py"), "-b", f"127.0.0.1:{port}"]
         cmd += ["-w", str(workers), "--threads", str(threads), "--log-level", "warning"]
         env.setdefault("WEB_ACCESS_LOG", "0")
-        label = f"gunicorn, {workers} balanced gthread workers x {threads} threads"
+        label = f"gunicorn, {workers} gthread workers x {threads} threads"
     else:
         cmd = [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"]
         label = "manage.py runserver" + ("" if server == "runserver" else " (gunicorn not installed)")

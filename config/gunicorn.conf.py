@@ -4,7 +4,6 @@ here). Every value can be changed from the environment; the defaults suit one ho
   WEB_BIND                 address(es), comma-separated          127.0.0.1:8000
   WEB_WORKERS              processes                             the CPU count (at least 2)
   WEB_THREADS              threads per process (gthread)         8
-  WEB_WORKER_CLASS         gthread, or the balanced gthread below  config.gunicorn_worker.BalancedThreadWorker
   WEB_TIMEOUT              seconds before a silent worker is restarted                  300
   WEB_GRACEFUL_TIMEOUT     seconds a stopping worker may finish its requests            30
   WEB_KEEPALIVE            seconds a keep-alive connection waits for its next request   5
@@ -37,9 +36,7 @@ def _int(name: str, default: int) -> int:
 
 wsgi_app = "config.wsgi:application"
 bind = [b.strip() for b in os.environ.get("WEB_BIND", "127.0.0.1:8000").split(",") if b.strip()]
-# gthread whose busy worker leaves new connections to an idle one (config/gunicorn_worker.py): with
-# plain gthread one worker could hold every keep-alive connection and use one core of the machine
-worker_class = os.environ.get("WEB_WORKER_CLASS", "").strip() or "config.gunicorn_worker.BalancedThreadWorker"
+worker_class = "gthread"
 workers = _int("WEB_WORKERS", max(2, os.cpu_count() or 1))
 threads = _int("WEB_THREADS", 8)
 # gthread: the timeout restarts a worker whose main loop stops answering, not a slow request; long

@@ -50,7 +50,7 @@ def test_gunicorn_accepts_the_config_and_reads_the_environment(tmp_path):
         (k.strip(), v.strip()) for k, _, v in (line.partition("=") for line in done.stdout.splitlines()) if v
     )
     assert printed["workers"] == "3" and printed["threads"] == "5"
-    assert printed["worker_class"] == "config.gunicorn_worker.BalancedThreadWorker"
+    assert printed["worker_class"] == "gthread"
     assert "127.0.0.1:9001" in printed["bind"] and "127.0.0.1:9002" in printed["bind"]
     assert printed["wsgi_app"] == "config.wsgi:application"
     assert int(printed["max_requests"]) > 0 and int(printed["max_requests_jitter"]) > 0
