@@ -27,7 +27,9 @@ the database: a strategy measured right after another does not pay for the autov
 other wrote. Everything it creates (projects, items, users, tokens) is deleted at the end; a database it created
 is dropped. For the API it also prints the SQL statements of next and submit (transaction control not
 counted) and the server's CPU time per next + submit cycle (gunicorn's processes, user + system),
-figures that do not depend on what else the machine runs.
+figures that do not depend on what else the machine runs, beside the database's, the clients' and
+the whole machine's (/proc/stat); under the capacity table, how many cores the machine kept busy at
+each level (a closed loop at ~2.0 of 2 is bound by CPU, not by waiting).
 
     .venv/bin/python benchmarks/queue.py --embedded [--server gunicorn|runserver] --annotators 16 ...
 
@@ -66,6 +68,7 @@ from benchmarks.queue_setup import (
     clients_cpu_seconds,
     database_cpu_seconds,
     ensure_database,
+    machine_cpu_seconds,
     naive_next,
     pct,
     require_postgres,
@@ -133,19 +136,22 @@ def run_threads(n, body):
 
 
 # CPU per next + submit cycle over the realistic scenario, by whom: the web server's processes, the
-# local PostgreSQL's processes, the benchmark's own client processes (they share the machine's cores,
-# so the three together bound the closed-loop capacity).
-CPU_HEADER = f" {'server CPU/cycle':>17} {'db CPU/cycle':>13} {'clients CPU/cycle':>18}"
+# local PostgreSQL's processes, the benchmark's own client processes, and the whole machine (those
+# three, the kernel's loopback networking, anything else running): the machine's figure times the
+# cycles per second cannot exceed the cores, so it bounds the closed-loop capacity.
+CPU_HEADER = (
+    f" {'server CPU/cycle':>17} {'db CPU/cycle':>13} {'clients CPU/cycle':>18} {'machine CPU/cycle':>18}"
+)
 
 
-def cpu_marks(server) -> tuple[float, float, float]:
-    return server_cpu_seconds(server), database_cpu_seconds(), clients_cpu_seconds()
+def cpu_marks(server) -> tuple[float, float, float, float]:
+    return server_cpu_seconds(server), database_cpu_seconds(), clients_cpu_seconds(), machine_cpu_seconds()
 
 
 def cpu_per_cycle(marks, server, items) -> str:
     now = cpu_marks(server)
     per = [(b - a) * 1000 / max(1, items) for a, b in zip(marks, now, strict=True)]
-    return f"{per[0]:>15.1f}ms {per[1]:>11.1f}ms {per[2]:>16.1f}ms"
+    return f"{per[0]:>15.1f}ms {per[1]:>11.1f}ms {per[2]:>16.1f}ms {per[3]:>16.1f}ms"
 
 
 def realistic(driver, n_users, duration, pause, seed):
@@ -467,13 +473,20 @@ def main():
         print("  " + f"{'strategy':<8}" + "".join(f"{'c=' + str(c):>9}" for c in levels) + "  saturates at")
         for name, driver in drivers.items():
             settle()
+            busy = {}
             for c in levels:
+                machine, wall = machine_cpu_seconds(), time.perf_counter()
                 rates[name][c] = closed_loop(driver, c, args.level_seconds)
+                busy[c] = (machine_cpu_seconds() - machine) / (time.perf_counter() - wall)
             sat = saturation(rates[name])
             print(
                 f"  {name:<8}"
                 + "".join(f"{rates[name][c]:>9.1f}" for c in levels)
                 + f"  c={sat} ({rates[name][sat]:.0f}/s)"
+            )
+            # how many of the machine's cores were busy (everything: server, database, clients, kernel)
+            print(
+                f"  {'  cores':<8}" + "".join(f"{busy[c]:>9.2f}" for c in levels) + f"  of {os.cpu_count()}"
             )
         best = {name: max(r.values()) for name, r in rates.items()}
         if "naive" in best:
