@@ -4,7 +4,10 @@ machine) beside the wall time: under a shared machine's load the wall time follo
 core each process gets, the CPU seconds much less. Parallel workers' CPU is not counted.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/<copy of bench> .venv/bin/python \\
-        benchmarks/agreement_full_cpu.py [--name "scale 1000000"] [--label new]
+        benchmarks/agreement_full_cpu.py [--name "scale 1000000"] [--label new] [--report]
+
+`--report`: the whole full recompute as the lead's "Recompute" runs it (`reports.recompute_agreement`:
+the rebuild, the report from the sums, the Dawid-Skene fit, the stored report) instead of the rebuild.
 """
 
 # ruff: noqa: E402 - sys.path is fixed before the other imports
@@ -28,7 +31,7 @@ django.setup()
 from django.db import connection
 
 from annotation.models import Project
-from annotation.quality import tally_store
+from annotation.quality import reports, tally_store
 
 
 def backend_cpu(pid: int) -> float:
@@ -44,6 +47,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--name", default="scale 1000000")
     parser.add_argument("--label", default="")
+    parser.add_argument("--report", action="store_true", help="time reports.recompute_agreement")
     args = parser.parse_args()
     project = Project.objects.get(name=args.name)
     with connection.cursor() as cur:
@@ -51,12 +55,15 @@ def main():
         pid = cur.fetchone()[0]
     before = load()
     b0, r0, t0 = backend_cpu(pid), resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
-    tally_store.full(project)
+    if args.report:
+        reports.recompute_agreement(project=project)
+    else:
+        tally_store.full(project)
     wall = time.perf_counter() - t0
     r1, b1 = resource.getrusage(resource.RUSAGE_SELF), backend_cpu(pid)
     py = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
     print(
-        f"{args.label:4} full rebuild: wall {wall:6.1f} s  python cpu {py:6.1f} s  backend cpu {b1 - b0:6.1f} s"
+        f"{args.label:4} {'recompute' if args.report else 'full rebuild'}: wall {wall:6.1f} s  python cpu {py:6.1f} s  backend cpu {b1 - b0:6.1f} s"
         f"  total cpu {py + b1 - b0:6.1f} s  load {before} -> {load()}"
     )
 

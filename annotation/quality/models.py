@@ -15,7 +15,9 @@ from django.db import models
 
 
 class AgreementItemState(models.Model):
-    project = models.ForeignKey("annotation.Project", on_delete=models.CASCADE, related_name="+")
+    project = models.ForeignKey(
+        "annotation.Project", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     item_id = models.BigIntegerField(unique=True)  # no foreign key: a deleted item's sums stay known
     kind = models.CharField(max_length=16)
     data = models.JSONField(default=dict)  # annotation.quality.tally.item_state's layout
@@ -31,7 +33,9 @@ class AgreementVote(models.Model):
     """One annotator's current answer on a non-gold item (str of the kind's label), as the last
     recompute saw it: what the Dawid-Skene fit reads, without expanding every state's JSON."""
 
-    project = models.ForeignKey("annotation.Project", on_delete=models.CASCADE, related_name="+")
+    project = models.ForeignKey(
+        "annotation.Project", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     kind = models.CharField(max_length=16)
     item_id = models.BigIntegerField()
     annotator_id = models.BigIntegerField()
@@ -46,7 +50,9 @@ class AgreementVote(models.Model):
 
 
 class AgreementTally(models.Model):
-    project = models.ForeignKey("annotation.Project", on_delete=models.CASCADE, related_name="+")
+    project = models.ForeignKey(
+        "annotation.Project", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     key = models.TextField()  # a JSON list (annotation.quality.tally)
     value = models.BigIntegerField(default=0)
 

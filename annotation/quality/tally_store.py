@@ -304,8 +304,7 @@ def full(project, progress=None) -> dict:
         AgreementVote.objects.filter(project=project).delete()
     acc, memo, done = Counter(), {}, 0
     total = Item.objects.filter(project=project).count()
-    with transaction.atomic():  # PostgreSQL: the SQL kinds' items at once (tally_sql), the rest below
-        found = tally_sql.full(project)
+    found = tally_sql.full(project)  # PostgreSQL: the SQL kinds' items at once, the rest below
     rest = None
     if found is not None:
         part, rest = found
@@ -326,7 +325,9 @@ def full(project, progress=None) -> dict:
     sums[EXTERNAL] = int(project.count_external_judgments)
     with transaction.atomic():
         _lock(project)
-        _write_sums(project, sums)
+        AgreementTally.objects.filter(project=project).delete()  # none, unless a concurrent full run wrote
+        rows = ((project.pk, key_text(k), v) for k, v in sums.items())
+        bulk.insert(AgreementTally, ["project_id", "key", "value"], rows)
     return sums
 
 

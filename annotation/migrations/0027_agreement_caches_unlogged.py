@@ -1,0 +1,38 @@
+"""The agreement recompute's derived tables (AgreementItemState, AgreementVote, AgreementTally) become
+rebuildable caches on PostgreSQL: UNLOGGED (no WAL for the ~330k states, ~1M votes and ~90k sums a
+full rebuild of 1M judgments writes), and without the project_id index each had beside an index that
+starts with project_id. After a crash PostgreSQL empties all three together, so the `["ok"]` row goes
+with the states and the next recompute rebuilds in full (annotation.quality.tally_store); pg_dump
+still dumps their rows (backups keep them). SQLite: only the index change."""
+
+import django.db.models.deletion
+from django.db import migrations, models
+
+TABLES = ("annotation_agreementitemstate", "annotation_agreementvote", "annotation_agreementtally")
+
+
+def persistence(mode):
+    def apply(apps, schema_editor):
+        if schema_editor.connection.vendor != "postgresql":
+            return
+        for table in TABLES:
+            schema_editor.execute(f"ALTER TABLE {table} SET {mode}")
+
+    return apply
+
+
+def field():
+    return models.ForeignKey(
+        db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name="+", to="annotation.project"
+    )
+
+
+class Migration(migrations.Migration):
+    dependencies = [("annotation", "0026_item_search_side_table")]
+
+    operations = [
+        migrations.AlterField(model_name="agreementitemstate", name="project", field=field()),
+        migrations.AlterField(model_name="agreementtally", name="project", field=field()),
+        migrations.AlterField(model_name="agreementvote", name="project", field=field()),
+        migrations.RunPython(persistence("UNLOGGED"), persistence("LOGGED")),
+    ]
