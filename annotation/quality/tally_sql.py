@@ -282,13 +282,22 @@ _VOTES = """INSERT INTO annotation_agreementvote (project_id, kind, item_id, ann
 
 
 def _part(project, specs: dict, params: dict) -> tuple[Counter, list]:
-    """One share of the SQL kinds' non-gold items (id % parts = part), in one transaction on this
-    thread's connection: their states and votes written; their sums, and the ids of the items with a
-    judgment the SQL does not label exactly (left to the Python path)."""
+    """One share of the project's items (id % parts = part), in one transaction on this thread's
+    connection: the stored states and votes of all of them deleted, those of the SQL kinds' non-gold
+    items written; their sums, and the ids of the items with a judgment the SQL does not label
+    exactly (left to the Python path)."""
     with transaction.atomic(), connection.cursor() as cur:
         cur.execute(f"DROP TABLE IF EXISTS {_TABLES}")  # a savepoint (tests) does not drop them
         cur.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")  # the sorts and groupings of ~1M rows in memory
         cur.execute("SET LOCAL jit = off")  # compiling these expressions costs seconds per statement
+        for table in (
+            "annotation_agreementitemstate",
+            "annotation_agreementvote",
+        ):  # every item's of the share
+            cur.execute(
+                f"DELETE FROM {table} WHERE project_id = %(project)s AND item_id %% %(parts)s = %(part)s",
+                params,
+            )
         _cells(cur, project, specs, params)
         cur.execute("SELECT DISTINCT item_id FROM agr_cell WHERE NOT ok")
         inexact = [pk for (pk,) in cur.fetchall()]
@@ -333,12 +342,13 @@ def _in_threads(project, specs: dict, params: dict, parts: int) -> list:
 
 
 def full(project) -> tuple[Counter, list] | None:
-    """For a full rebuild on PostgreSQL (the project's states, votes and sums emptied): the SQL
-    kinds' items' states and votes written, their part of the sums, and the ids of the project's
-    items left to the Python path (id order); None when no kind gives SQL (or not PostgreSQL).
-    Outside a transaction the items are split in `PARTS` shares by id, each labelled, written and
-    summed on a connection of its own at once (`_in_threads`: every sum is a sum over items, so the
-    shares' sums add up); in one (a caller's, the tests'), all on this connection.
+    """For a full rebuild on PostgreSQL (the project's sums already emptied): the project's stored
+    states and votes deleted, the SQL kinds' items' states and votes written; their part of the sums
+    and the ids of the project's items left to the Python path (id order). None, with nothing
+    deleted, when no kind gives SQL (or not PostgreSQL). Outside a transaction the items are split
+    in `PARTS` shares by id, each deleted, labelled, written and summed on a connection of its own at
+    once (`_in_threads`: every sum is a sum over items, so the shares' sums add up); inside one (a
+    caller's, the tests'), all on this connection.
     """
     specs = _specs() if connection.vendor == "postgresql" else {}
     if not specs:

@@ -299,12 +299,16 @@ def full(project, progress=None) -> dict:
     started = _now_us()
     with transaction.atomic():
         _lock(project)
-        AgreementTally.objects.filter(project=project).delete()
-        AgreementItemState.objects.filter(project=project).delete()
-        AgreementVote.objects.filter(project=project).delete()
+        AgreementTally.objects.filter(project=project).delete()  # the ok row first: the rest is incomplete
     acc, memo, done = Counter(), {}, 0
     total = Item.objects.filter(project=project).count()
-    found = tally_sql.full(project)  # PostgreSQL: the SQL kinds' items at once, the rest below
+    found = tally_sql.full(
+        project
+    )  # PostgreSQL: the SQL kinds' items at once (old states deleted), the rest below
+    if found is None:
+        with transaction.atomic():
+            AgreementItemState.objects.filter(project=project).delete()
+            AgreementVote.objects.filter(project=project).delete()
     rest = None
     if found is not None:
         part, rest = found
