@@ -383,24 +383,36 @@ def reliability_fit(project):
     current decisions (non-gold items), from the stored votes, read in one query per kind."""
 
     def fit(kind, annotators, labels):
-        fetched = AgreementVote.objects.filter(project=project, kind=kind).values_list(
-            "annotator_id", "item_id", "label"
-        )
-        sql, params = fetched.query.sql_with_params()
+        # one row per label with its votes' annotators and items as arrays: no Python object per vote
         with connection.cursor() as cur:
-            cur.execute(sql, params)
-            cells = {(a, u): label for a, u, label in cur.fetchall()}
+            cur.execute(
+                f"""SELECT label, array_agg(annotator_id), array_agg(item_id) FROM {AgreementVote._meta.db_table}
+                WHERE project_id = %s AND kind = %s GROUP BY label""",
+                [project.pk, kind],
+            )
+            groups = cur.fetchall()
         a_index = {a: i for i, a in enumerate(annotators)}
         l_index = {label: i for i, label in enumerate(labels)}
-        n = len(cells)
-        who = np.fromiter((a_index[a] for a, _ in cells), dtype=np.intp, count=n)
-        item = np.fromiter((u for _, u in cells), dtype=np.int64, count=n)
-        given = np.fromiter((l_index[str(v)] for v in cells.values()), dtype=np.intp, count=n)
+        voter = np.concatenate(
+            [np.asarray(a, dtype=np.int64) for _, a, _ in groups] or [np.empty(0, np.int64)]
+        )
+        item = np.concatenate(
+            [np.asarray(u, dtype=np.int64) for _, _, u in groups] or [np.empty(0, np.int64)]
+        )
+        given = np.concatenate(
+            [np.full(len(a), l_index[str(label)], dtype=np.intp) for label, a, _ in groups]
+            or [np.empty(0, np.intp)]
+        )
+        ids = np.asarray(annotators, dtype=np.int64)
+        order = np.argsort(ids, kind="stable")
+        at = np.searchsorted(ids[order], voter).clip(0, max(len(ids) - 1, 0))
+        if len(voter) and (not len(ids) or not np.array_equal(ids[order][at], voter)):
+            raise KeyError("a vote by an annotator outside the report")  # as a lookup in a_index would
+        who = order[at] if len(voter) else np.empty(0, np.intp)  # each vote's annotator's index
         units, unit = np.unique(item, return_inverse=True)
-        order = np.lexsort((unit, who))
-        rows = np.stack([who[order], unit.reshape(-1)[order], given[order]], axis=1)
+        by = np.lexsort((unit, who))
+        rows = np.stack([who[by], unit.reshape(-1)[by], given[by]], axis=1)
         data = SparseLabels(rows[:, 0], rows[:, 1], rows[:, 2], len(annotators), len(units))
-        del cells
         result = dawid_skene(data, n_classes=len(labels), gold=np.full(len(units), -1, dtype=np.int64))
         weights = reliability_weights(result)
         return {a: (float(result.accuracy[i]), float(weights[i])) for a, i in a_index.items()}

@@ -2,16 +2,18 @@
 items split by id into shares, each labelled, written and summed on a connection of its own at once
 (annotation.quality.tally_sql.PARTS); and the derived tables as unlogged caches: all three emptied
 together (what crash recovery does to UNLOGGED tables) make the next refresh a full rebuild with the
-same sums."""
+same sums; the Dawid-Skene fit's read of the stored votes."""
 
 import json
 import threading
 from datetime import timedelta
 
+import numpy as np
 import pytest
 from django.db import connection
 from django.utils import timezone
 
+from annotation.core.reliability import MISSING, dawid_skene, reliability_weights
 from annotation.models import AgreementItemState, AgreementVote, Assignment, Item, Judgment
 from annotation.quality import adjudication, reports, tally, tally_sql, tally_store
 from annotation.queue import services as queue_services
@@ -122,3 +124,30 @@ def test_after_a_crash_empties_the_derived_tables_the_next_refresh_rebuilds_in_f
     assert mode == "full"
     assert _text(_stored(project)) == _text(tally_store.fresh_sums(project))
     assert AgreementItemState.objects.filter(project=project).count() == len(_expected_states(project))
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+@pytest.mark.parametrize("kind", ["sft", "comparison"])
+def test_the_fit_reads_each_stored_vote_as_its_annotators_label(judged, kind):
+    """reliability_fit reads the votes grouped by label, as arrays: the same fit as the dense
+    annotators x items matrix of the votes, annotators in the report's order (not their ids')."""
+    project = judged
+    reports.build(project)
+    votes = list(
+        AgreementVote.objects.filter(project=project, kind=kind).values_list(
+            "annotator_id", "item_id", "label"
+        )
+    )
+    annotators = sorted({a for a, _u, _l in votes}, key=lambda a: (a % 3, -a))  # not in id order
+    labels = sorted({label for _a, _u, label in votes})
+    items = sorted({u for _a, u, _l in votes})
+    dense = np.full((len(annotators), len(items)), MISSING)
+    for a, u, label in votes:
+        dense[annotators.index(a), items.index(u)] = labels.index(label)
+    result = dawid_skene(dense, n_classes=len(labels), gold=np.full(len(items), MISSING))
+    weights = reliability_weights(result)
+    expected = {a: (float(result.accuracy[i]), float(weights[i])) for i, a in enumerate(annotators)}
+    assert len({round(acc, 6) for acc, _w in expected.values()}) > 1  # the annotators differ: a mix-up shows
+    fitted = tally_store.reliability_fit(project)(kind, annotators, labels)
+    assert fitted == {a: pytest.approx(figures, rel=1e-9, abs=1e-12) for a, figures in expected.items()}
