@@ -1,7 +1,9 @@
 """The agreement recompute's derived tables (AgreementItemState, AgreementVote, AgreementTally) become
 rebuildable caches on PostgreSQL: UNLOGGED (no WAL for the ~330k states, ~1M votes and ~90k sums a
-full rebuild of 1M judgments writes), and without the project_id index each had beside an index that
-starts with project_id. After a crash PostgreSQL empties all three together, so the `["ok"]` row goes
+full rebuild of 1M judgments writes), without the project_id index each had beside an index that
+starts with project_id, and without the foreign key constraint to the project (its check ran once per
+inserted row at commit, seconds at 1M; deleting a project still deletes their rows: Django's
+cascade). After a crash PostgreSQL empties all three together, so the `["ok"]` row goes
 with the states and the next recompute rebuilds in full (annotation.quality.tally_store); pg_dump
 still dumps their rows (backups keep them). SQLite: only the index change."""
 
@@ -23,7 +25,11 @@ def persistence(mode):
 
 def field():
     return models.ForeignKey(
-        db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name="+", to="annotation.project"
+        db_constraint=False,
+        db_index=False,
+        on_delete=django.db.models.deletion.CASCADE,
+        related_name="+",
+        to="annotation.project",
     )
 
 

@@ -16,7 +16,7 @@ from django.db import models
 
 class AgreementItemState(models.Model):
     project = models.ForeignKey(
-        "annotation.Project", on_delete=models.CASCADE, related_name="+", db_index=False
+        "annotation.Project", on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
     )
     item_id = models.BigIntegerField(unique=True)  # no foreign key: a deleted item's sums stay known
     kind = models.CharField(max_length=16)
@@ -34,7 +34,7 @@ class AgreementVote(models.Model):
     recompute saw it: what the Dawid-Skene fit reads, without expanding every state's JSON."""
 
     project = models.ForeignKey(
-        "annotation.Project", on_delete=models.CASCADE, related_name="+", db_index=False
+        "annotation.Project", on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
     )
     kind = models.CharField(max_length=16)
     item_id = models.BigIntegerField()
@@ -51,7 +51,7 @@ class AgreementVote(models.Model):
 
 class AgreementTally(models.Model):
     project = models.ForeignKey(
-        "annotation.Project", on_delete=models.CASCADE, related_name="+", db_index=False
+        "annotation.Project", on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
     )
     key = models.TextField()  # a JSON list (annotation.quality.tally)
     value = models.BigIntegerField(default=0)

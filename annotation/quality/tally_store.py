@@ -378,19 +378,32 @@ def names(sums: dict) -> dict:
     return dict(get_user_model().objects.filter(id__in=ids).values_list("id", "username"))
 
 
-def reliability_fit(project):
-    """f(kind, annotators, labels) -> {annotator: (accuracy, weight)}: Dawid-Skene on the kind's
-    current decisions (non-gold items), from the stored votes, read in one query per kind."""
-
-    def fit(kind, annotators, labels):
-        # one row per label with its votes' annotators and items as arrays: no Python object per vote
+def _votes_by_label(project, kind) -> list:
+    """[(label, annotator ids, item ids)] of the kind's stored votes; PostgreSQL groups them (one row
+    per label, arrays: no Python object per vote at a million votes)."""
+    if connection.vendor == "postgresql":
         with connection.cursor() as cur:
             cur.execute(
                 f"""SELECT label, array_agg(annotator_id), array_agg(item_id) FROM {AgreementVote._meta.db_table}
                 WHERE project_id = %s AND kind = %s GROUP BY label""",
                 [project.pk, kind],
             )
-            groups = cur.fetchall()
+            return cur.fetchall()
+    groups = defaultdict(lambda: ([], []))
+    for a, u, label in AgreementVote.objects.filter(project=project, kind=kind).values_list(
+        "annotator_id", "item_id", "label"
+    ):
+        groups[label][0].append(a)
+        groups[label][1].append(u)
+    return [(label, a, u) for label, (a, u) in groups.items()]
+
+
+def reliability_fit(project):
+    """f(kind, annotators, labels) -> {annotator: (accuracy, weight)}: Dawid-Skene on the kind's
+    current decisions (non-gold items), from the stored votes, read in one query per kind."""
+
+    def fit(kind, annotators, labels):
+        groups = _votes_by_label(project, kind)
         a_index = {a: i for i, a in enumerate(annotators)}
         l_index = {label: i for i, label in enumerate(labels)}
         voter = np.concatenate(

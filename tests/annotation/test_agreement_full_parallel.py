@@ -126,7 +126,6 @@ def test_after_a_crash_empties_the_derived_tables_the_next_refresh_rebuilds_in_f
     assert AgreementItemState.objects.filter(project=project).count() == len(_expected_states(project))
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db
 @pytest.mark.parametrize("kind", ["sft", "comparison"])
 def test_the_fit_reads_each_stored_vote_as_its_annotators_label(judged, kind):
