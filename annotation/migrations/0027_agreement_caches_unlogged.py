@@ -23,6 +23,11 @@ def persistence(mode):
     return apply
 
 
+def forget_sums(apps, schema_editor):
+    """The votes are gone: every project's sums are incomplete until its next (full) recompute."""
+    apps.get_model("annotation", "AgreementTally").objects.all().delete()
+
+
 def field():
     return models.ForeignKey(
         db_constraint=False,
@@ -39,6 +44,19 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AlterField(model_name="agreementitemstate", name="project", field=field()),
         migrations.AlterField(model_name="agreementtally", name="project", field=field()),
-        migrations.AlterField(model_name="agreementvote", name="project", field=field()),
+        migrations.DeleteModel(name="AgreementVote"),  # a cache: rebuilt by the next full recompute
+        migrations.CreateModel(
+            name="AgreementVote",
+            fields=[
+                ("pk", models.CompositePrimaryKey("project", "item_id", "annotator_id", blank=True, editable=False,
+                                                  primary_key=True, serialize=False)),
+                ("kind", models.CharField(max_length=16)),
+                ("item_id", models.BigIntegerField()),
+                ("annotator_id", models.BigIntegerField()),
+                ("label", models.TextField()),
+                ("project", field()),
+            ],
+        ),
+        migrations.RunPython(forget_sums, migrations.RunPython.noop),
         migrations.RunPython(persistence("UNLOGGED"), persistence("LOGGED")),
     ]

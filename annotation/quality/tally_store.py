@@ -204,7 +204,7 @@ def _write_states(project, states: dict, gone=(), *, fresh=False):
     else:
         bulk.upsert(AgreementItemState, columns, rows, conflict=["item_id"], update=["project_id", "kind", "data"],
                     json=["data"])  # fmt: skip
-        AgreementVote.objects.filter(item_id__in=[*states, *gone]).delete()
+        AgreementVote.objects.filter(project=project, item_id__in=[*states, *gone]).delete()
     rows = (
         (project.pk, state["k"], pk, a, label)
         for pk, state in states.items()
@@ -214,7 +214,9 @@ def _write_states(project, states: dict, gone=(), *, fresh=False):
     if fresh:
         bulk.insert(AgreementVote, columns, rows)
     else:
-        bulk.upsert(AgreementVote, columns, rows, conflict=["item_id", "annotator_id"], update=["label"])
+        bulk.upsert(
+            AgreementVote, columns, rows, conflict=["project_id", "item_id", "annotator_id"], update=["label"]
+        )
     if gone:
         AgreementItemState.objects.filter(project=project, item_id__in=list(gone)).delete()
 
