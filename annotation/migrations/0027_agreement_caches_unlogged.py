@@ -42,9 +42,20 @@ class Migration(migrations.Migration):
     dependencies = [("annotation", "0026_item_search_side_table")]
 
     operations = [
-        migrations.AlterField(model_name="agreementitemstate", name="project", field=field()),
+        migrations.DeleteModel(name="AgreementItemState"),  # caches: rebuilt by the next full recompute
+        migrations.CreateModel(
+            name="AgreementItemState",
+            fields=[
+                ("pk", models.CompositePrimaryKey("project", "item_id", blank=True, editable=False, primary_key=True,
+                                                  serialize=False)),
+                ("item_id", models.BigIntegerField()),
+                ("kind", models.CharField(max_length=16)),
+                ("data", models.JSONField(default=dict)),
+                ("project", field()),
+            ],
+        ),
         migrations.AlterField(model_name="agreementtally", name="project", field=field()),
-        migrations.DeleteModel(name="AgreementVote"),  # a cache: rebuilt by the next full recompute
+        migrations.DeleteModel(name="AgreementVote"),
         migrations.CreateModel(
             name="AgreementVote",
             fields=[

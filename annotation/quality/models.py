@@ -15,15 +15,15 @@ from django.db import models
 
 
 class AgreementItemState(models.Model):
+    """One index, the primary key (project, item): what the incremental run reads and upserts by."""
+
+    pk = models.CompositePrimaryKey("project", "item_id")
     project = models.ForeignKey(
         "annotation.Project", on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
     )
-    item_id = models.BigIntegerField(unique=True)  # no foreign key: a deleted item's sums stay known
+    item_id = models.BigIntegerField()  # no foreign key: a deleted item's sums stay known
     kind = models.CharField(max_length=16)
     data = models.JSONField(default=dict)  # annotation.quality.tally.item_state's layout
-
-    class Meta:
-        indexes = [models.Index(fields=["project", "kind"], name="agreement_state_idx")]
 
     def __str__(self):
         return f"Agreement state of item {self.item_id}"

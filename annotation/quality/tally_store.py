@@ -202,7 +202,7 @@ def _write_states(project, states: dict, gone=(), *, fresh=False):
     if fresh:
         bulk.insert(AgreementItemState, columns, rows, json=["data"])
     else:
-        bulk.upsert(AgreementItemState, columns, rows, conflict=["item_id"], update=["project_id", "kind", "data"],
+        bulk.upsert(AgreementItemState, columns, rows, conflict=["project_id", "item_id"], update=["kind", "data"],
                     json=["data"])  # fmt: skip
         AgreementVote.objects.filter(project=project, item_id__in=[*states, *gone]).delete()
     rows = (
