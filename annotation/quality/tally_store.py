@@ -296,17 +296,34 @@ def last_started(project):
     return changes.since(datetime.fromtimestamp(found[key_text(STARTED)] / 1_000_000, tz=UTC))
 
 
+def _truncate_if_alone(project):
+    """PostgreSQL: empty the states' and votes' tables with TRUNCATE when they hold no other project's
+    rows (a database of one big project): no dead rows left behind for the next rebuild to insert
+    among, nothing for a DELETE to scan. The tables are locked first (ACCESS EXCLUSIVE, to the end of
+    the caller's transaction), so no other project's rows arrive between the check and the TRUNCATE.
+    Other projects' rows: the full rebuild deletes this project's (tally_sql, or below)."""
+    if connection.vendor != "postgresql":
+        return
+    tables = [AgreementItemState._meta.db_table, AgreementVote._meta.db_table]
+    with connection.cursor() as cur:
+        cur.execute(f"LOCK TABLE {', '.join(tables)} IN ACCESS EXCLUSIVE MODE")
+        others = " UNION ALL ".join(f"(SELECT 1 FROM {t} WHERE project_id <> %s LIMIT 1)" for t in tables)
+        cur.execute(others, [project.pk] * len(tables))
+        if cur.fetchone() is None:
+            cur.execute(f"TRUNCATE {', '.join(tables)}")
+
+
 def full(project, progress=None) -> dict:
     """Rebuild every item's state and the sums from scratch; the sums."""
     started = _now_us()
     with transaction.atomic():
         _lock(project)
         AgreementTally.objects.filter(project=project).delete()  # the ok row first: the rest is incomplete
+        _truncate_if_alone(project)
     acc, memo, done = Counter(), {}, 0
     total = Item.objects.filter(project=project).count()
-    found = tally_sql.full(
-        project
-    )  # PostgreSQL: the SQL kinds' items at once (old states deleted), the rest below
+    # PostgreSQL: the SQL kinds' items at once (the old states and votes deleted there), the rest below
+    found = tally_sql.full(project)
     if found is None:
         with transaction.atomic():
             AgreementItemState.objects.filter(project=project).delete()

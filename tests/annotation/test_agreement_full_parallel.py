@@ -18,7 +18,7 @@ from annotation.models import AgreementItemState, AgreementVote, Assignment, Ite
 from annotation.quality import adjudication, reports, tally, tally_sql, tally_store
 from annotation.queue import services as queue_services
 from tests.annotation.factories import four_annotator_project
-from tests.conftest import make_items
+from tests.conftest import GOOD_SCORES, make_items
 from tests.preferences.factories import make_comparisons
 
 TABLES = ("annotation_agreementitemstate", "annotation_agreementvote", "annotation_agreementtally")
@@ -150,3 +150,29 @@ def test_the_fit_reads_each_stored_vote_as_its_annotators_label(judged, kind):
     assert len({round(acc, 6) for acc, _w in expected.values()}) > 1  # the annotators differ: a mix-up shows
     fitted = tally_store.reliability_fit(project)(kind, annotators, labels)
     assert fitted == {a: pytest.approx(figures, rel=1e-9, abs=1e-12) for a, figures in expected.items()}
+
+
+def _derived(project) -> tuple:
+    states = dict(AgreementItemState.objects.filter(project=project).values_list("item_id", "data"))
+    votes = set(AgreementVote.objects.filter(project=project).values_list("item_id", "annotator_id", "label"))
+    return _text(states), votes
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_a_full_rebuild_keeps_the_other_projects_states_and_votes(judged, project, users):
+    """A full rebuild empties the tables with TRUNCATE only when they hold no other project's rows."""
+    make_items(project, users["lead"], 3)
+    for who in ("annotator", "annotator2"):
+        while (a := queue_services.next_assignment(project=project, user=users[who])) is not None:
+            queue_services.submit_judgment(
+                assignment=a, user=users[who], decision="accept", scores=GOOD_SCORES
+            )
+    reports.build(project)
+    other = _derived(project)
+    assert other[0] and other[1]
+    reports.build(judged)
+    reports.build(judged)  # its own old rows replaced
+    assert _derived(project) == other
+    assert _text(_stored(judged)) == _text(tally_store.fresh_sums(judged))
+    assert _derived(judged)[0] == _text(_expected_states(judged))
