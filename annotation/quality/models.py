@@ -9,6 +9,14 @@ state; the report's figures are computed from the sums alone. The row with key `
 complete set: a full rebuild removes it first and writes it last; `["started"]` and `["external"]`
 say when the last run started and under which counting of external judgments. `AgreementVote` keeps
 the non-gold items' current answers in a narrow table for the Dawid-Skene fit.
+
+All three are caches of the judgments, rebuilt by a full recompute, and are kept cheap to write (a
+full rebuild at 1M judgments writes ~330k states, ~1M votes and ~90k sums): on PostgreSQL they are
+UNLOGGED (migration 0027: no WAL), have no foreign key constraint to the project (its check ran per
+inserted row; Django's cascade still deletes a project's rows) and one index each. After a crash
+PostgreSQL empties every unlogged table: all three together, so the `["ok"]` row goes with the
+states and the next recompute is a full one (tests/annotation/test_agreement_full_parallel.py).
+pg_dump keeps their rows (backups), a streaming replica does not have them.
 """
 
 from django.db import models

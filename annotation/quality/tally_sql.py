@@ -7,11 +7,22 @@ the same transaction: each scope's last value per annotator (a later judgment re
 one), and `GROUP BY` queries give every sum `tally.contributions` would (per scope and number of
 values m: items, value counts, coincidence products by a self-join; per annotator: judgments,
 answers, agreement with the leave-one-out strict majority, per week; per annotator pair: contingency
-counts), and `INSERT ... SELECT` writes the items' states and votes. What the SQL cannot give
-exactly stays with the Python path (annotation.quality.tally_store): gold items, kinds without SQL,
-and any item with a judgment outside the kind's "ok" expression or a rubric score the SQL does not
-convert exactly (`score_value`: integral likert, boolean / number / text binary, text or integral
-labels). tests/annotation/test_agreement_sql.py holds the result to the Python sums exactly.
+counts), and `INSERT ... SELECT` writes the items' states (built as JSON text, parsed once) and
+votes (the "all" scope's values, agr_dec). What the SQL cannot give exactly stays with the Python
+path (annotation.quality.tally_store): gold items, kinds without SQL, and any item with a judgment
+outside the kind's "ok" expression or a rubric score the SQL does not convert exactly
+(`score_value`: integral likert, boolean / number / text binary, text or integral labels).
+tests/annotation/test_agreement_sql.py holds the result to the Python sums exactly.
+
+Every sum is a sum over items, so the items can be split: outside a transaction (a worker, the
+request of a lead without one) the project's items are split by id into `PARTS` shares, and each
+share is deleted (its old states and votes), labelled, written and summed in a transaction on a
+connection of its own, all at once (`_in_threads`: share 0 on the caller's thread, the others on
+threads that close their connection at the end); the shares' sums add up. This is what uses the
+second core: PostgreSQL does not run parallel plans over temporary tables, and one connection
+works on one core. Inside a caller's transaction (the tests') another connection would not see its
+rows, so everything runs on the caller's connection as one share;
+tests/annotation/test_agreement_full_parallel.py holds the shares' result to the Python path's.
 """
 
 import json

@@ -13,8 +13,12 @@ reads them; the ISO week computed by PostgreSQL), the kinds' hooks per judgment,
 the sums (`tally.contributions`, scope parts memoised across items), and writing the states and votes
 (COPY straight into the emptied tables). On PostgreSQL a full rebuild first hands the items of the
 kinds that give their labels as SQL to annotation.quality.tally_sql (labels, sums, states and votes
-set-based, no per-judgment Python) and runs the batches above only for the items it leaves
-(gold items, other kinds, answers the SQL cannot label exactly); `fresh_sums` stays the Python path.
+set-based, no per-judgment Python, the items split over two connections at once) and runs the
+batches above only for the items it leaves (gold items, other kinds, answers the SQL cannot label
+exactly); `fresh_sums` stays the Python path. It empties the old states and votes with TRUNCATE
+when no other project has rows in their tables (`_truncate_if_alone`), else each share deletes its
+items' own; the fresh sums are COPYed in. The Dawid-Skene fit reads the votes grouped by label, as
+arrays (`_votes_by_label`).
 """
 
 import json
