@@ -301,10 +301,7 @@ def _part(project, specs: dict, params: dict) -> tuple[Counter, list]:
         cur.execute(f"DROP TABLE IF EXISTS {_TABLES}")  # a savepoint (tests) does not drop them
         cur.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")  # the sorts and groupings of ~1M rows in memory
         cur.execute("SET LOCAL jit = off")  # compiling these expressions costs seconds per statement
-        for table in (
-            "annotation_agreementitemstate",
-            "annotation_agreementvote",
-        ):  # every item's of the share
+        for table in ("annotation_agreementitemstate", "annotation_agreementvote"):  # all the share's items'
             cur.execute(
                 f"DELETE FROM {table} WHERE project_id = %(project)s AND item_id %% %(parts)s = %(part)s",
                 params,
