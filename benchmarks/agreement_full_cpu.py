@@ -1,10 +1,15 @@
 """The agreement report's full rebuild alone (`tally_store.full`) on a seeded project, with the CPU
-seconds of this process and of its PostgreSQL backend (read from /proc: run it on the database's
+seconds of this process and of its PostgreSQL backends (read from /proc: run it on the database's
 machine) beside the wall time: under a shared machine's load the wall time follows the share of a
-core each process gets, the CPU seconds much less. Parallel workers' CPU is not counted.
+core each process gets, the CPU seconds much less. The backend CPU counts this connection's and
+that of each connection a share of the SQL rebuild ran on (annotation.quality.tally_sql._part,
+wrapped here); PostgreSQL's own parallel workers' CPU is not counted.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/<copy of bench> .venv/bin/python \\
-        benchmarks/agreement_full_cpu.py [--name "scale 1000000"] [--label new]
+        benchmarks/agreement_full_cpu.py [--name "scale 1000000"] [--label new] [--report]
+
+`--report`: the whole full recompute as the lead's "Recompute" runs it (`reports.recompute_agreement`:
+the rebuild, the report from the sums, the Dawid-Skene fit, the stored report) instead of the rebuild.
 """
 
 # ruff: noqa: E402 - sys.path is fixed before the other imports
@@ -28,12 +33,33 @@ django.setup()
 from django.db import connection
 
 from annotation.models import Project
-from annotation.quality import tally_store
+from annotation.quality import reports, tally_sql, tally_store
 
 
 def backend_cpu(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def count_shares(spent: list):
+    """Wrap tally_sql._part so that each share adds its connection's CPU seconds to `spent`."""
+    original = getattr(tally_sql, "_part", None)
+    if original is None:  # code before the shares: one connection
+        return
+
+    def part(*args, **kwargs):
+        if not args[2].get("part"):  # share 0 runs on this thread's connection, counted already
+            return original(*args, **kwargs)
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_backend_pid()")
+            pid = cur.fetchone()[0]
+        before = backend_cpu(pid)
+        try:
+            return original(*args, **kwargs)
+        finally:
+            spent.append(backend_cpu(pid) - before)
+
+    tally_sql._part = part
 
 
 def load() -> list[str]:
@@ -44,20 +70,25 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--name", default="scale 1000000")
     parser.add_argument("--label", default="")
+    parser.add_argument("--report", action="store_true", help="time reports.recompute_agreement")
     args = parser.parse_args()
     project = Project.objects.get(name=args.name)
     with connection.cursor() as cur:
         cur.execute("SELECT pg_backend_pid()")
         pid = cur.fetchone()[0]
-    before = load()
+    before, shares = load(), []
+    count_shares(shares)
     b0, r0, t0 = backend_cpu(pid), resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
-    tally_store.full(project)
+    if args.report:
+        reports.recompute_agreement(project=project)
+    else:
+        tally_store.full(project)
     wall = time.perf_counter() - t0
-    r1, b1 = resource.getrusage(resource.RUSAGE_SELF), backend_cpu(pid)
+    r1, b1 = resource.getrusage(resource.RUSAGE_SELF), backend_cpu(pid) + sum(shares)
     py = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
     print(
-        f"{args.label:4} full rebuild: wall {wall:6.1f} s  python cpu {py:6.1f} s  backend cpu {b1 - b0:6.1f} s"
-        f"  total cpu {py + b1 - b0:6.1f} s  load {before} -> {load()}"
+        f"{args.label:4} {'recompute' if args.report else 'full rebuild'}: wall {wall:6.1f} s  python cpu {py:6.1f} s  backend cpu {b1 - b0:6.1f} s"
+        f"  total cpu {py + b1 - b0:6.1f} s  connections {1 + len(shares)}  load {before} -> {load()}"
     )
 
 

@@ -9,19 +9,29 @@ state; the report's figures are computed from the sums alone. The row with key `
 complete set: a full rebuild removes it first and writes it last; `["started"]` and `["external"]`
 say when the last run started and under which counting of external judgments. `AgreementVote` keeps
 the non-gold items' current answers in a narrow table for the Dawid-Skene fit.
+
+All three are caches of the judgments, rebuilt by a full recompute, and are kept cheap to write (a
+full rebuild at 1M judgments writes ~330k states, ~1M votes and ~90k sums): on PostgreSQL they are
+UNLOGGED (migration 0027: no WAL), have no foreign key constraint to the project (its check ran per
+inserted row; Django's cascade still deletes a project's rows) and one index each. After a crash
+PostgreSQL empties every unlogged table: all three together, so the `["ok"]` row goes with the
+states and the next recompute is a full one (tests/annotation/test_agreement_full_parallel.py).
+pg_dump keeps their rows (backups), a streaming replica does not have them.
 """
 
 from django.db import models
 
 
 class AgreementItemState(models.Model):
-    project = models.ForeignKey("annotation.Project", on_delete=models.CASCADE, related_name="+")
-    item_id = models.BigIntegerField(unique=True)  # no foreign key: a deleted item's sums stay known
+    """One index, the primary key (project, item): what the incremental run reads and upserts by."""
+
+    pk = models.CompositePrimaryKey("project", "item_id")
+    project = models.ForeignKey(
+        "annotation.Project", on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+    item_id = models.BigIntegerField()  # no foreign key: a deleted item's sums stay known
     kind = models.CharField(max_length=16)
     data = models.JSONField(default=dict)  # annotation.quality.tally.item_state's layout
-
-    class Meta:
-        indexes = [models.Index(fields=["project", "kind"], name="agreement_state_idx")]
 
     def __str__(self):
         return f"Agreement state of item {self.item_id}"
@@ -29,24 +39,27 @@ class AgreementItemState(models.Model):
 
 class AgreementVote(models.Model):
     """One annotator's current answer on a non-gold item (str of the kind's label), as the last
-    recompute saw it: what the Dawid-Skene fit reads, without expanding every state's JSON."""
+    recompute saw it: what the Dawid-Skene fit reads, without expanding every state's JSON. One index,
+    the primary key (project, item, annotator): a full rebuild inserts a million of these, and each
+    index more cost it about a second."""
 
-    project = models.ForeignKey("annotation.Project", on_delete=models.CASCADE, related_name="+")
+    pk = models.CompositePrimaryKey("project", "item_id", "annotator_id")
+    project = models.ForeignKey(
+        "annotation.Project", on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
     kind = models.CharField(max_length=16)
     item_id = models.BigIntegerField()
     annotator_id = models.BigIntegerField()
     label = models.TextField()
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["item_id", "annotator_id"], name="one_vote_per_cell")]
-        indexes = [models.Index(fields=["project", "kind"], name="agreement_vote_idx")]
 
     def __str__(self):
         return f"{self.annotator_id} on {self.item_id}: {self.label}"
 
 
 class AgreementTally(models.Model):
-    project = models.ForeignKey("annotation.Project", on_delete=models.CASCADE, related_name="+")
+    project = models.ForeignKey(
+        "annotation.Project", on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
     key = models.TextField()  # a JSON list (annotation.quality.tally)
     value = models.BigIntegerField(default=0)
 

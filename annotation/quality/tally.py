@@ -53,8 +53,11 @@ def dec(value):
     return value
 
 
+_KEY_ENCODER = json.JSONEncoder(separators=(",", ":"))  # json.dumps builds an encoder per call otherwise
+
+
 def key_text(key: tuple) -> str:
-    return json.dumps(key, separators=(",", ":"))
+    return _KEY_ENCODER.encode(key)
 
 
 def key_of(text: str) -> tuple:

@@ -7,23 +7,36 @@ the same transaction: each scope's last value per annotator (a later judgment re
 one), and `GROUP BY` queries give every sum `tally.contributions` would (per scope and number of
 values m: items, value counts, coincidence products by a self-join; per annotator: judgments,
 answers, agreement with the leave-one-out strict majority, per week; per annotator pair: contingency
-counts), and `INSERT ... SELECT` writes the items' states and votes. What the SQL cannot give
-exactly stays with the Python path (annotation.quality.tally_store): gold items, kinds without SQL,
-and any item with a judgment outside the kind's "ok" expression or a rubric score the SQL does not
-convert exactly (`score_value`: integral likert, boolean / number / text binary, text or integral
-labels). tests/annotation/test_agreement_sql.py holds the result to the Python sums exactly.
+counts), and `INSERT ... SELECT` writes the items' states (built as JSON text, parsed once) and
+votes (the "all" scope's values, agr_dec). What the SQL cannot give exactly stays with the Python
+path (annotation.quality.tally_store): gold items, kinds without SQL, and any item with a judgment
+outside the kind's "ok" expression or a rubric score the SQL does not convert exactly
+(`score_value`: integral likert, boolean / number / text binary, text or integral labels).
+tests/annotation/test_agreement_sql.py holds the result to the Python sums exactly.
+
+Every sum is a sum over items, so the items can be split: outside a transaction (a worker, the
+request of a lead without one) the project's items are split by id into `PARTS` shares, and each
+share is deleted (its old states and votes), labelled, written and summed in a transaction on a
+connection of its own, all at once (`_in_threads`: share 0 on the caller's thread, the others on
+threads that close their connection at the end); the shares' sums add up. This is what uses the
+second core: PostgreSQL does not run parallel plans over temporary tables, and one connection
+works on one core. Inside a caller's transaction (the tests') another connection would not see its
+rows, so everything runs on the caller's connection as one share;
+tests/annotation/test_agreement_full_parallel.py holds the shares' result to the Python path's.
 """
 
 import json
+import threading
 from collections import Counter
 
-from django.db import connection
+from django.db import connection, transaction
 
 from annotation.kinds import registry
 from annotation.quality.tally import enc
 
 WORK_MEM = "256MB"  # this transaction's
 _TABLES = "agr_ctx, agr_type, agr_cell, agr_dec"
+PARTS = 2  # connections at once in a full rebuild outside a transaction (the items split by id)
 _KINDS = "SELECT kind FROM unnest(%(kinds)s::text[]) AS kind"
 _WEEK = """to_char(j.created_at AT TIME ZONE 'UTC', 'IYYY-"W"IW')"""
 
@@ -66,7 +79,7 @@ def _by_kind(specs: dict, part: str, default: str, **parts) -> str:
 def _cells(cur, project, specs: dict, params: dict):
     """The temporary tables agr_ctx (contexts), agr_type (criterion types per rubric version) and
     agr_cell (the labelled judgments, with `ok`)."""
-    items = "SELECT id FROM annotation_item WHERE project_id = %(project)s AND NOT is_gold"
+    items = "SELECT id FROM annotation_item WHERE project_id = %(project)s AND NOT is_gold AND id %% %(parts)s = %(part)s"
     contexts = [
         _fill(spec["context"], items=f"{items} AND kind = %(kind_{n})s")
         for n, spec in enumerate(specs.values())
@@ -95,7 +108,7 @@ def _cells(cur, project, specs: dict, params: dict):
     cur.execute(
         f"""CREATE TEMPORARY TABLE agr_cell ON COMMIT DROP AS
         SELECT j.id, j.item_id, i.kind, j.annotator_id AS a, coalesce(v.number, 0) AS v, x.label,
-            {strength} AS strength, {_WEEK} AS week, sc.cells AS sc,
+            {strength} AS strength, {_WEEK} AS week, sc.cells AS sc, sc.text AS sct,
             CASE WHEN jsonb_typeof(j.payload->'criteria') = 'object' AND j.payload->'criteria' <> '{{}}'::jsonb
                 THEN (SELECT coalesce(jsonb_object_agg(e.key, {criterion}) FILTER (WHERE {criterion} IS NOT NULL),
                                       '{{}}'::jsonb) FROM jsonb_each(j.payload->'criteria') AS e)
@@ -109,18 +122,29 @@ def _cells(cur, project, specs: dict, params: dict):
         CROSS JOIN LATERAL (SELECT {label} AS label) AS x
         CROSS JOIN LATERAL (
             SELECT coalesce(jsonb_agg(jsonb_build_array(s.key, t.type, {_SCORE}) ORDER BY s.n), '[]'::jsonb)
-                AS cells, coalesce(bool_and(({_SCORE}) IS NOT NULL), true) AS ok
+                AS cells, coalesce(jsonb_agg(jsonb_build_array(s.key, t.type, {_SCORE}) ORDER BY s.n)::text, '[]')
+                AS text, coalesce(bool_and(({_SCORE}) IS NOT NULL), true) AS ok
             FROM jsonb_each(CASE WHEN jsonb_typeof(j.scores) = 'object' THEN j.scores ELSE '{{}}'::jsonb END)
                 WITH ORDINALITY AS s(key, value, n)
             JOIN agr_type t ON t.vid = v.id AND t.key = s.key
             WHERE jsonb_typeof(s.value) <> 'null') AS sc
         WHERE i.project_id = %(project)s AND NOT i.is_gold AND i.kind IN ({_KINDS})
-            AND j.is_current AND (%(external)s OR NOT j.external)""",
+            AND j.is_current AND (%(external)s OR NOT j.external) AND j.item_id %% %(parts)s = %(part)s""",
         params,
     )
 
 
-# each annotator's last label and the week of their last judgment, per item (the "all" scope's values)
+# the items' states (tally's layout: {"k": kind, "g": false, "j": [cell, ...] in judgment order}), built
+# as JSON text and parsed once: a third of the time of jsonb_build_array + jsonb_agg + jsonb_build_object
+_STATES = """INSERT INTO annotation_agreementitemstate (project_id, item_id, kind, data)
+    SELECT %(project)s, item_id, min(kind), ('{"k": ' || to_json(min(kind))::text || ', "g": false, "j": ['
+        || string_agg('[' || a || ', ' || v || ', ' || coalesce(to_json(label)::text, 'null') || ', '
+            || coalesce(strength::text, 'null') || ', null, ' || pc::text || ', ' || sct || ', '
+            || to_json(week)::text || ', {}]', ', ' ORDER BY id) || ']}')::jsonb
+    FROM agr_cell GROUP BY item_id"""
+
+# each annotator's last label and the week of their last judgment, per item (the "all" scope's values,
+# and the votes), with the latest week of any of the item's judgments (superseded ones included)
 _DEC = """CREATE TEMPORARY TABLE agr_dec ON COMMIT DROP AS
     SELECT d.item_id, d.kind, d.a, d.label, w.week, w.last FROM
         (SELECT DISTINCT ON (item_id, a) item_id, kind, a, label FROM agr_cell WHERE label IS NOT NULL
@@ -215,8 +239,8 @@ def _loads(text, memo):
     return value
 
 
-def _sums(cur) -> Counter:
-    out, memo = Counter(), {}
+def _sums_of_cells(cur, out: Counter, memo: dict):
+    """The sums read from agr_cell alone: counts, and the scopes per rubric version."""
     cur.execute("SELECT count(*), count(DISTINCT item_id) FROM agr_cell")
     judgments, items = cur.fetchone()
     if items:
@@ -224,17 +248,26 @@ def _sums(cur) -> Counter:
     cur.execute("SELECT v, count(*) FROM agr_cell WHERE v <> 0 GROUP BY v")
     for v, n in cur.fetchall():
         out[("V", v)] += n
-    cur.execute(_DEC)
     for name, sql in _SIGNATURES:
-        cur.execute(sql)
-        for *parts, vals, items in cur.fetchall():
-            values = [_loads(v, memo) for v in vals]
-            if name == "all":
-                kind, week = parts
-                _scope(out, ("dec", kind, "all"), values, items)
-                _scope(out, ("wk", kind, week), values, items)
-            else:
-                _scope(out, (name, *parts), values, items)
+        if name != "all":
+            _signature(cur, out, memo, name, sql)
+
+
+def _signature(cur, out: Counter, memo: dict, name: str, sql: str):
+    cur.execute(sql)
+    for *parts, vals, items in cur.fetchall():
+        values = [_loads(v, memo) for v in vals]
+        if name == "all":
+            kind, week = parts
+            _scope(out, ("dec", kind, "all"), values, items)
+            _scope(out, ("wk", kind, week), values, items)
+        else:
+            _scope(out, (name, *parts), values, items)
+
+
+def _sums_of_decisions(cur, out: Counter, memo: dict):
+    """The sums read from agr_dec: the "all" and week scopes, per annotator, per annotator pair."""
+    _signature(cur, out, memo, "all", dict(_SIGNATURES)["all"])
     cur.execute(_ANNOTATORS)
     consensus_memo = {}
     for kind, a, mine, week, labels, n in cur.fetchall():
@@ -252,45 +285,94 @@ def _sums(cur) -> Counter:
     )
     for kind, a, b, la, lb, n in cur.fetchall():
         out[("AP", kind, a, b, la, lb)] += n
-    return out
+
+
+# the votes are the "all" scope's values: each annotator's last label
+_VOTES = """INSERT INTO annotation_agreementvote (project_id, kind, item_id, annotator_id, label)
+    SELECT %(project)s, kind, item_id, a, label FROM agr_dec"""
+
+
+def _part(project, specs: dict, params: dict) -> tuple[Counter, list]:
+    """One share of the project's items (id % parts = part), in one transaction on this thread's
+    connection: the stored states and votes of all of them deleted, those of the SQL kinds' non-gold
+    items written; their sums, and the ids of the items with a judgment the SQL does not label
+    exactly (left to the Python path)."""
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute(f"DROP TABLE IF EXISTS {_TABLES}")  # a savepoint (tests) does not drop them
+        cur.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")  # the sorts and groupings of ~1M rows in memory
+        cur.execute("SET LOCAL jit = off")  # compiling these expressions costs seconds per statement
+        for table in ("annotation_agreementitemstate", "annotation_agreementvote"):  # all the share's items'
+            cur.execute(
+                f"DELETE FROM {table} WHERE project_id = %(project)s AND item_id %% %(parts)s = %(part)s",
+                params,
+            )
+        _cells(cur, project, specs, params)
+        cur.execute("SELECT DISTINCT item_id FROM agr_cell WHERE NOT ok")
+        inexact = [pk for (pk,) in cur.fetchall()]
+        cur.execute("DELETE FROM agr_cell WHERE item_id IN (SELECT item_id FROM agr_cell WHERE NOT ok)")
+        cur.execute(_STATES, params)
+        cur.execute(_DEC)
+        cur.execute(_VOTES, params)
+        sums, memo = Counter(), {}
+        _sums_of_cells(cur, sums, memo)
+        _sums_of_decisions(cur, sums, memo)
+        cur.execute(f"DROP TABLE {_TABLES}")
+    return sums, inexact
+
+
+def _in_threads(project, specs: dict, params: dict, parts: int) -> list:
+    """`_part` for each share of the items, share 0 on this thread, the others each on a thread of its
+    own (its own connection, closed at its end); their results in share order."""
+    results, failed = [None] * parts, []
+
+    def run(part):
+        try:
+            results[part] = _part(project, specs, {**params, "part": part, "parts": parts})
+        except BaseException as exc:  # re-raised on the caller's thread
+            failed.append(exc)
+        finally:
+            if part:
+                connection.close()
+
+    threads = [
+        threading.Thread(target=run, args=(part,), name=f"agreement-{part}") for part in range(1, parts)
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        run(0)
+    finally:
+        for thread in threads:
+            thread.join()
+    if failed:
+        raise failed[0]
+    return results
 
 
 def full(project) -> tuple[Counter, list] | None:
-    """For a full rebuild on PostgreSQL (the project's states, votes and sums emptied): the SQL
-    kinds' items' states and votes written, their part of the sums, and the ids of the project's
-    items left to the Python path (id order); None when no kind gives SQL (or not PostgreSQL).
-    Call inside a transaction (the temporary tables are dropped at its end)."""
+    """For a full rebuild on PostgreSQL (the project's sums already emptied): the project's stored
+    states and votes deleted, the SQL kinds' items' states and votes written; their part of the sums
+    and the ids of the project's items left to the Python path (id order). None, with nothing
+    deleted, when no kind gives SQL (or not PostgreSQL). Outside a transaction the items are split
+    in `PARTS` shares by id, each deleted, labelled, written and summed on a connection of its own at
+    once (`_in_threads`: every sum is a sum over items, so the shares' sums add up); inside one (a
+    caller's, the tests'), all on this connection.
+    """
     specs = _specs() if connection.vendor == "postgresql" else {}
     if not specs:
         return None
     params = {"project": project.pk, "external": bool(project.count_external_judgments), "kinds": list(specs)}
     params.update({f"kind_{n}": name for n, name in enumerate(specs)})
+    # in a caller's transaction (the tests') another connection would not see its rows: one share
+    parts = 1 if connection.in_atomic_block else PARTS
+    results = _in_threads(project, specs, params, parts)
+    sums = Counter()
+    for part, _inexact in results:
+        sums.update(part)
     with connection.cursor() as cur:
-        cur.execute(f"DROP TABLE IF EXISTS {_TABLES}")  # a savepoint (tests) does not drop them
-        cur.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")  # the sorts and groupings of ~1M rows in memory
-        cur.execute("SET LOCAL jit = off")  # compiling these expressions costs seconds per statement
-        _cells(cur, project, specs, params)
         cur.execute(
-            f"""SELECT id FROM annotation_item WHERE project_id = %(project)s AND (is_gold
-                OR kind NOT IN ({_KINDS}) OR id IN (SELECT item_id FROM agr_cell WHERE NOT ok)) ORDER BY id""",
+            f"SELECT id FROM annotation_item WHERE project_id = %(project)s AND (is_gold OR kind NOT IN ({_KINDS}))",
             params,
         )
-        rest = [pk for (pk,) in cur.fetchall()]
-        cur.execute("DELETE FROM agr_cell WHERE item_id IN (SELECT item_id FROM agr_cell WHERE NOT ok)")
-        cur.execute(
-            """INSERT INTO annotation_agreementitemstate (project_id, item_id, kind, data)
-            SELECT %(project)s, item_id, min(kind), jsonb_build_object('k', min(kind), 'g', false, 'j',
-                jsonb_agg(jsonb_build_array(a, v, label, strength, NULL::jsonb, pc, sc, week, '{}'::jsonb)
-                          ORDER BY id))
-            FROM agr_cell GROUP BY item_id""",
-            params,
-        )
-        cur.execute(
-            """INSERT INTO annotation_agreementvote (project_id, kind, item_id, annotator_id, label)
-            SELECT DISTINCT ON (item_id, a) %(project)s, kind, item_id, a, label FROM agr_cell
-            WHERE label IS NOT NULL ORDER BY item_id, a, id DESC""",
-            params,
-        )
-        sums = _sums(cur)
-        cur.execute(f"DROP TABLE {_TABLES}")
+        rest = sorted({pk for (pk,) in cur.fetchall()}.union(*(inexact for _part, inexact in results)))
     return sums, rest

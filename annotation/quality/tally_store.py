@@ -13,8 +13,12 @@ reads them; the ISO week computed by PostgreSQL), the kinds' hooks per judgment,
 the sums (`tally.contributions`, scope parts memoised across items), and writing the states and votes
 (COPY straight into the emptied tables). On PostgreSQL a full rebuild first hands the items of the
 kinds that give their labels as SQL to annotation.quality.tally_sql (labels, sums, states and votes
-set-based, no per-judgment Python) and runs the batches above only for the items it leaves
-(gold items, other kinds, answers the SQL cannot label exactly); `fresh_sums` stays the Python path.
+set-based, no per-judgment Python, the items split over two connections at once) and runs the
+batches above only for the items it leaves (gold items, other kinds, answers the SQL cannot label
+exactly); `fresh_sums` stays the Python path. It empties the old states and votes with TRUNCATE
+when no other project has rows in their tables (`_truncate_if_alone`), else each share deletes its
+items' own; the fresh sums are COPYed in. The Dawid-Skene fit reads the votes grouped by label, as
+arrays (`_votes_by_label`).
 """
 
 import json
@@ -202,9 +206,9 @@ def _write_states(project, states: dict, gone=(), *, fresh=False):
     if fresh:
         bulk.insert(AgreementItemState, columns, rows, json=["data"])
     else:
-        bulk.upsert(AgreementItemState, columns, rows, conflict=["item_id"], update=["project_id", "kind", "data"],
+        bulk.upsert(AgreementItemState, columns, rows, conflict=["project_id", "item_id"], update=["kind", "data"],
                     json=["data"])  # fmt: skip
-        AgreementVote.objects.filter(item_id__in=[*states, *gone]).delete()
+        AgreementVote.objects.filter(project=project, item_id__in=[*states, *gone]).delete()
     rows = (
         (project.pk, state["k"], pk, a, label)
         for pk, state in states.items()
@@ -214,7 +218,9 @@ def _write_states(project, states: dict, gone=(), *, fresh=False):
     if fresh:
         bulk.insert(AgreementVote, columns, rows)
     else:
-        bulk.upsert(AgreementVote, columns, rows, conflict=["item_id", "annotator_id"], update=["label"])
+        bulk.upsert(
+            AgreementVote, columns, rows, conflict=["project_id", "item_id", "annotator_id"], update=["label"]
+        )
     if gone:
         AgreementItemState.objects.filter(project=project, item_id__in=list(gone)).delete()
 
@@ -294,18 +300,38 @@ def last_started(project):
     return changes.since(datetime.fromtimestamp(found[key_text(STARTED)] / 1_000_000, tz=UTC))
 
 
+def _truncate_if_alone(project):
+    """PostgreSQL: empty the states' and votes' tables with TRUNCATE when they hold no other project's
+    rows (a database of one big project): no dead rows left behind for the next rebuild to insert
+    among, nothing for a DELETE to scan. The tables are locked first (ACCESS EXCLUSIVE, to the end of
+    the caller's transaction), so no other project's rows arrive between the check and the TRUNCATE.
+    Other projects' rows: the full rebuild deletes this project's (tally_sql, or below)."""
+    if connection.vendor != "postgresql":
+        return
+    tables = [AgreementItemState._meta.db_table, AgreementVote._meta.db_table]
+    with connection.cursor() as cur:
+        cur.execute(f"LOCK TABLE {', '.join(tables)} IN ACCESS EXCLUSIVE MODE")
+        others = " UNION ALL ".join(f"(SELECT 1 FROM {t} WHERE project_id <> %s LIMIT 1)" for t in tables)
+        cur.execute(others, [project.pk] * len(tables))
+        if cur.fetchone() is None:
+            cur.execute(f"TRUNCATE {', '.join(tables)}")
+
+
 def full(project, progress=None) -> dict:
     """Rebuild every item's state and the sums from scratch; the sums."""
     started = _now_us()
     with transaction.atomic():
         _lock(project)
-        AgreementTally.objects.filter(project=project).delete()
-        AgreementItemState.objects.filter(project=project).delete()
-        AgreementVote.objects.filter(project=project).delete()
+        AgreementTally.objects.filter(project=project).delete()  # the ok row first: the rest is incomplete
+        _truncate_if_alone(project)
     acc, memo, done = Counter(), {}, 0
     total = Item.objects.filter(project=project).count()
-    with transaction.atomic():  # PostgreSQL: the SQL kinds' items at once (tally_sql), the rest below
-        found = tally_sql.full(project)
+    # PostgreSQL: the SQL kinds' items at once (the old states and votes deleted there), the rest below
+    found = tally_sql.full(project)
+    if found is None:
+        with transaction.atomic():
+            AgreementItemState.objects.filter(project=project).delete()
+            AgreementVote.objects.filter(project=project).delete()
     rest = None
     if found is not None:
         part, rest = found
@@ -326,7 +352,9 @@ def full(project, progress=None) -> dict:
     sums[EXTERNAL] = int(project.count_external_judgments)
     with transaction.atomic():
         _lock(project)
-        _write_sums(project, sums)
+        AgreementTally.objects.filter(project=project).delete()  # none, unless a concurrent full run wrote
+        rows = ((project.pk, key_text(k), v) for k, v in sums.items())
+        bulk.insert(AgreementTally, ["project_id", "key", "value"], rows)
     return sums
 
 
@@ -373,29 +401,54 @@ def names(sums: dict) -> dict:
     return dict(get_user_model().objects.filter(id__in=ids).values_list("id", "username"))
 
 
+def _votes_by_label(project, kind) -> list:
+    """[(label, annotator ids, item ids)] of the kind's stored votes; PostgreSQL groups them (one row
+    per label, arrays: no Python object per vote at a million votes)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute(
+                f"""SELECT label, array_agg(annotator_id), array_agg(item_id) FROM {AgreementVote._meta.db_table}
+                WHERE project_id = %s AND kind = %s GROUP BY label""",
+                [project.pk, kind],
+            )
+            return cur.fetchall()
+    groups = defaultdict(lambda: ([], []))
+    for a, u, label in AgreementVote.objects.filter(project=project, kind=kind).values_list(
+        "annotator_id", "item_id", "label"
+    ):
+        groups[label][0].append(a)
+        groups[label][1].append(u)
+    return [(label, a, u) for label, (a, u) in groups.items()]
+
+
 def reliability_fit(project):
     """f(kind, annotators, labels) -> {annotator: (accuracy, weight)}: Dawid-Skene on the kind's
     current decisions (non-gold items), from the stored votes, read in one query per kind."""
 
     def fit(kind, annotators, labels):
-        fetched = AgreementVote.objects.filter(project=project, kind=kind).values_list(
-            "annotator_id", "item_id", "label"
-        )
-        sql, params = fetched.query.sql_with_params()
-        with connection.cursor() as cur:
-            cur.execute(sql, params)
-            cells = {(a, u): label for a, u, label in cur.fetchall()}
+        groups = _votes_by_label(project, kind)
         a_index = {a: i for i, a in enumerate(annotators)}
         l_index = {label: i for i, label in enumerate(labels)}
-        n = len(cells)
-        who = np.fromiter((a_index[a] for a, _ in cells), dtype=np.intp, count=n)
-        item = np.fromiter((u for _, u in cells), dtype=np.int64, count=n)
-        given = np.fromiter((l_index[str(v)] for v in cells.values()), dtype=np.intp, count=n)
+        voter = np.concatenate(
+            [np.asarray(a, dtype=np.int64) for _, a, _ in groups] or [np.empty(0, np.int64)]
+        )
+        item = np.concatenate(
+            [np.asarray(u, dtype=np.int64) for _, _, u in groups] or [np.empty(0, np.int64)]
+        )
+        given = np.concatenate(
+            [np.full(len(a), l_index[str(label)], dtype=np.intp) for label, a, _ in groups]
+            or [np.empty(0, np.intp)]
+        )
+        ids = np.asarray(annotators, dtype=np.int64)
+        order = np.argsort(ids, kind="stable")
+        at = np.searchsorted(ids[order], voter).clip(0, max(len(ids) - 1, 0))
+        if len(voter) and (not len(ids) or not np.array_equal(ids[order][at], voter)):
+            raise KeyError("a vote by an annotator outside the report")  # as a lookup in a_index would
+        who = order[at] if len(voter) else np.empty(0, np.intp)  # each vote's annotator's index
         units, unit = np.unique(item, return_inverse=True)
-        order = np.lexsort((unit, who))
-        rows = np.stack([who[order], unit.reshape(-1)[order], given[order]], axis=1)
+        by = np.lexsort((unit, who))
+        rows = np.stack([who[by], unit.reshape(-1)[by], given[by]], axis=1)
         data = SparseLabels(rows[:, 0], rows[:, 1], rows[:, 2], len(annotators), len(units))
-        del cells
         result = dawid_skene(data, n_classes=len(labels), gold=np.full(len(units), -1, dtype=np.int64))
         weights = reliability_weights(result)
         return {a: (float(result.accuracy[i]), float(weights[i])) for a, i in a_index.items()}
