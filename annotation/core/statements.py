@@ -17,18 +17,22 @@ from django.db.models import sql
 from django.db.models.query import get_related_populators
 
 
-def cursor():
+def cursor(*, prepare: bool = True):
     """A cursor for a hot path's fixed statements (`once`, `rows_once`, `insert_sql`): on PostgreSQL,
-    with `TUNELOOP_DB_PREPARE` on (the default), one that binds the parameters on the server and
-    prepares each statement the first time a connection runs it, so PostgreSQL parses and plans it
-    once per connection, not on every request (planning the API's next + submit statements took
-    ~1.3 ms of the database's ~2 ms of CPU per cycle; benchmarks/README.md "Prepared hot statements").
+    with `TUNELOOP_DB_PREPARE` on (the default) and `prepare`, one that binds the parameters on the
+    server and prepares each statement the first time a connection runs it, so PostgreSQL parses it
+    once per connection and, after five runs, may keep one generic plan for every value instead of
+    planning each run (benchmarks/README.md, session 8). A generic plan is only safe for a statement
+    whose every lookup is by a primary or unique key: the pick's generic plan sorted every open item
+    of the project (804 ms against 0.05 ms at 1M judgments; it cannot use a partial index whose
+    predicate names a value that is a parameter), so statements with ranges, partial indexes or
+    skewed columns pass `prepare=False` and are planned for their values every time, as before.
     Elsewhere, and with the setting off (a pooler in transaction mode, which cannot keep prepared
     statements: PgBouncer before 1.21), Django's own cursor. Either way it is Django's cursor wrapper:
     execute wrappers (statement counts, logging) see every statement. Only statements whose text
     does not vary belong here (each text is prepared once per connection; psycopg keeps the 100 most
     recent)."""
-    if connection.vendor != "postgresql" or not settings.TUNELOOP_DB_PREPARE:
+    if connection.vendor != "postgresql" or not settings.TUNELOOP_DB_PREPARE or not prepare:
         return connection.cursor()
     from django.db.backends.postgresql import base  # deferred: PostgreSQL only
 
@@ -149,7 +153,7 @@ def _template(key, build, values, *, queryset: bool = False) -> tuple:
     return sql, tuple(params), slots, compiler
 
 
-def rows_once(key: str, build: Callable[..., object], **values) -> list:
+def rows_once(key: str, build: Callable[..., object], *, prepare: bool = False, **values) -> list:
     """The rows of the queryset `build(**values)` as iterating it would give them (model rows with
     select_related's related rows, annotations and the fields' converters applied; a values_list()'s
     tuples), its SQL compiled only the first time per process under `key`, like `once`. For a hot
@@ -160,7 +164,7 @@ def rows_once(key: str, build: Callable[..., object], **values) -> list:
     if entry is None:
         entry = _QUERIES[key] = _reader(_template(key, build, values, queryset=True))
     sql, params = _filled(entry, values)
-    with cursor() as cur:
+    with cursor(prepare=prepare) as cur:  # prepared only when every lookup is by a key (`cursor`)
         cur.execute(sql, params)
         rows = cur.fetchall()
     if not rows:

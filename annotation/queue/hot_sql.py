@@ -96,7 +96,9 @@ def lock_for_submit(*, assignment_id: int, user) -> Assignment | None:
         return rows.filter(pk=assignment_id, annotator_id=user_id).order_by()[:21]  # as .get() would
 
     key = f"lock_for_submit:{user.is_superuser}"
-    rows = statements.rows_once(key, build, assignment_id=assignment_id, user_id=user.pk)
+    # every lookup by a key (the assignment, its item, project, rubric version, the caller's
+    # membership, the item's responses): prepared, a generic plan is as good (statements.cursor)
+    rows = statements.rows_once(key, build, prepare=True, assignment_id=assignment_id, user_id=user.pk)
     return rows[0] if rows else None
 
 
@@ -227,7 +229,7 @@ _EXTRAS = ("lease_id", "lease_order", "lease_created", "response_ids", "response
 def _items(sql: str, params) -> list[Item]:
     """The rows of a statement above as Items (its columns, then _EXTRAS), as `Item.objects.raw` gives
     them (the fields' converters, e.g. JSON), without resolving the columns on every call."""
-    with statements.cursor() as cursor:
+    with statements.cursor(prepare=False) as cursor:  # the pick: planned for its values (statements.cursor)
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     if not rows:
@@ -299,7 +301,7 @@ def record_submit(*, assignment: Assignment, item: Item, project, submitted_at, 
     )
     item_sql, item_params = lifecycle.record_submission_sql(item, project)
     audit_sql, audit_params = statements.insert_sql(audit_event)
-    with statements.cursor() as cursor:
+    with statements.cursor() as cursor:  # writes by key: prepared (statements.cursor)
         cursor.execute(
             f"WITH judged AS ({judgment_sql}), done AS ({done_sql}), slot AS ({item_sql} RETURNING state),"
             f" event AS ({audit_sql}) SELECT state FROM slot",
