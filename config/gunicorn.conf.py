@@ -21,7 +21,7 @@ gthread: each thread keeps its own persistent database connection (DB_CONN_MAX_A
 Preloading (WEB_PRELOAD=1, the default): the master imports Django and the app once and forks the
 workers from it, so a worker (at start, and each time max_requests replaces one) costs a fork, not a
 fresh import of everything (~1.2 s of CPU each on a 2-core host: at 240 requests/s and 2000 requests
-per worker that was ~7% of the machine; benchmarks/README.md "Web server settings"). The master opens
+per worker that was ~7% of the machine; benchmarks/README.md, session 8). The master opens
 no database connection or cache client; `when_ready` closes any anyway before the first fork, so no
 worker shares a socket. A deploy of new code restarts the server: with preloading, HUP re-forks the
 workers from the code the master loaded (set WEB_PRELOAD=0 to reload on HUP instead).
