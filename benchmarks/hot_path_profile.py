@@ -13,7 +13,8 @@ Builds one project (`queue_setup.Bench`) on the database (migrated first), warms
 `--gunicorn` profiles the same cycles through HTTP instead: gunicorn with config/gunicorn.conf.py but one
 sync worker (cProfile sees only the thread it runs in; gthread's requests run in a pool), cProfile in
 CPU time over the measured cycles (after 30 warm-up cycles), the worker's CPU per cycle over them
-(profiler included) and the table.
+(profiler included) and the table. It also prints the CPU per cycle of the worker's PostgreSQL backend
+and of this client process (psutil); with `--no-profile`, those figures without the profiler.
 """
 
 # ruff: noqa: E402 - sys.path is fixed before the other imports
@@ -116,7 +117,7 @@ def post_fork(server, worker):
 
 def pre_request(worker, req):
     worker.seen += 1
-    if worker.seen == {warm} + 1:  # after the warm-up: the measured cycles only
+    if worker.seen == {warm} + 1 and {profile}:  # after the warm-up: the measured cycles only
         worker.profiler.enable()
 
 
@@ -138,7 +139,9 @@ def through_gunicorn(args, project, token):
 
     folder = Path(tempfile.mkdtemp(prefix="hot-path-profile-"))
     conf, out = folder / "gunicorn.conf.py", folder / "worker.prof"
-    hooks = GUNICORN_HOOKS.format(conf=str(ROOT / "config" / "gunicorn.conf.py"), out=str(out), warm=2 * 30)
+    hooks = GUNICORN_HOOKS.format(
+        conf=str(ROOT / "config" / "gunicorn.conf.py"), out=str(out), warm=2 * 30, profile=not args.no_profile
+    )
     conf.write_text(hooks)
     port = free_port()
     env = {**os.environ, "DJANGO_DEBUG": "0", "TUNELOOP_DEMO": "1", "WEB_ACCESS_LOG": "0"}
@@ -164,18 +167,40 @@ def through_gunicorn(args, project, token):
     for _ in range(30):
         cycle()
     (worker,) = psutil.Process(server.pid).children()
-    before = sum(worker.cpu_times()[:2])
+    backends = [psutil.Process(pid) for pid in _backend_pids()]  # the worker's PostgreSQL backend
+
+    def cpu_of(processes):
+        return sum(sum(p.cpu_times()[:2]) for p in processes)
+
+    me = psutil.Process()
+    before = cpu_of([worker]), cpu_of(backends), cpu_of([me])
     for _ in range(args.cycles):
         cycle()
-    cpu = sum(worker.cpu_times()[:2]) - before
+    after = cpu_of([worker]), cpu_of(backends), cpu_of([me])
     server.send_signal(signal.SIGTERM)
     server.wait(60)
-    print(
-        f"gunicorn, one sync worker, profiled: {1000 * cpu / args.cycles:.1f} ms worker CPU per next + submit"
-        f" cycle; load average {os.getloadavg()[0]:.1f}"
+    worker_ms, backend_ms, client_ms = (
+        1000 * (b - a) / args.cycles for a, b in zip(before, after, strict=True)
     )
-    stats = pstats.Stats(str(out)).strip_dirs().sort_stats(args.sort)
-    stats.print_stats(args.top)
+    print(
+        f"gunicorn, one sync worker{'' if args.no_profile else ', profiled'}, per next + submit cycle:"
+        f" worker {worker_ms:.2f} ms CPU, its PostgreSQL backend {backend_ms:.2f} ms, client {client_ms:.2f} ms"
+        f" (sum {worker_ms + backend_ms + client_ms:.2f} ms); load average {os.getloadavg()[0]:.1f}"
+    )
+    if not args.no_profile:
+        stats = pstats.Stats(str(out)).strip_dirs().sort_stats(args.sort)
+        stats.print_stats(args.top)
+
+
+def _backend_pids() -> list[int]:
+    """The PostgreSQL backends connected to this database but this process's own (the worker's)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return [row[0] for row in cursor.fetchall()]
 
 
 if __name__ == "__main__":

@@ -151,6 +151,9 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's, with a health check that sends nothing unless the server has (annotation.core.db.postgresql)
+    DATABASES["default"]["ENGINE"] = "annotation.core.db.postgresql"
 # PostgreSQL: the API's hot statements (annotation.core.statements.cursor) are prepared once per
 # connection, not parsed and planned on every request. Off for a pooler in transaction mode that
 # cannot keep prepared statements (PgBouncer before 1.21): TUNELOOP_DB_PREPARE=0.

@@ -7,6 +7,7 @@ adds the CTE around them. Each returns (sql, params) for `cursor.execute`.
 """
 
 import functools
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -150,7 +151,46 @@ def _template(key, build, values, *, queryset: bool = False) -> tuple:
     slots = tuple(by_mark.get((_kind(p), p)) for p in params)
     if {s for s in slots if s} != set(marks):
         raise ValueError(f"once({key!r}): each value must reach the parameters as it was passed")
-    return sql, tuple(params), slots, compiler
+    sql, params, slots = _inline_constants(sql, tuple(params), slots)
+    return sql, params, slots, compiler
+
+
+_PLACEHOLDER = re.compile(r"%%|%s")
+
+
+def _inline_constants(sql: str, params: tuple, slots: tuple) -> tuple[str, tuple, tuple]:
+    """The statement with its constant parameters (those that are no value of the call: a state, a
+    kind, a flag; the same on every call under the key) written into the text as literals, so that
+    only the values stay parameters. A prepared statement's generic plan then knows them: the pick's
+    `state = 'open'` matches the partial queue index, which a `state = $3` cannot (statements.cursor).
+    Strings (a TextChoices member among them), booleans and integers only, quoted as Django's
+    client-side binding quotes them (psycopg); anything else stays a parameter."""
+    if connection.vendor != "postgresql":
+        return sql, params, slots
+    out, kept, kept_slots, at, last = [], [], [], 0, 0
+    for match in _PLACEHOLDER.finditer(sql):
+        if match.group() == "%%":
+            continue
+        value, slot = params[at], slots[at]
+        at += 1
+        if slot is None and _inlinable(value):
+            # exactly what Django's client-side binding sends for it (an enum member: its value)
+            literal = connection.ops.compose_sql("%s", [value]).strip()
+            if literal.startswith("-"):  # `-3::text` would read as -(3::text)
+                literal = f"({literal})"
+            out.extend((sql[last : match.start()], literal.replace("%", "%%")))
+            last = match.end()
+        else:
+            kept.append(value)
+            kept_slots.append(slot)
+    if at != len(params):
+        raise ValueError(f"{at} placeholders for {len(params)} parameters")
+    out.append(sql[last:])
+    return "".join(out), tuple(kept), tuple(kept_slots)
+
+
+def _inlinable(value) -> bool:
+    return (isinstance(value, str) and "\x00" not in value) or isinstance(value, int)  # bool is an int
 
 
 def rows_once(key: str, build: Callable[..., object], *, prepare: bool = False, **values) -> list:

@@ -53,7 +53,7 @@ def project_for_next(*, project_id: int, user, now) -> Project | None:
         return with_caller_role(projects, _stand_in(user, user_id)).filter(pk=project_id).order_by("pk")[:1]
 
     key = f"next_project:{user.is_superuser}"
-    rows = statements.rows_once(key, build, project_id=project_id, user_id=user.pk, now=now)
+    rows = statements.rows_once(key, build, prepare=True, project_id=project_id, user_id=user.pk, now=now)
     return rows[0] if rows else None
 
 
@@ -77,7 +77,8 @@ def lock_user(*, user, project, kind: str, now) -> int | None:
         rows = User.objects.select_for_update(no_key=True).filter(pk=user_id)
         return rows.annotate(lease=Subquery(own.values("pk")[:1])).values_list("lease")
 
-    rows = statements.rows_once(f"lock_user:{kind}", build, user_id=user.pk, project_id=project.pk, now=now)
+    key = f"lock_user:{kind}"
+    rows = statements.rows_once(key, build, prepare=True, user_id=user.pk, project_id=project.pk, now=now)
     return rows[0][0] if rows else None
 
 
@@ -229,7 +230,7 @@ _EXTRAS = ("lease_id", "lease_order", "lease_created", "response_ids", "response
 def _items(sql: str, params) -> list[Item]:
     """The rows of a statement above as Items (its columns, then _EXTRAS), as `Item.objects.raw` gives
     them (the fields' converters, e.g. JSON), without resolving the columns on every call."""
-    with statements.cursor(prepare=False) as cursor:  # the pick: planned for its values (statements.cursor)
+    with statements.cursor() as cursor:  # prepared: its constants are literals (statements.once)
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     if not rows:
