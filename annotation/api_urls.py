@@ -14,6 +14,11 @@ urlpatterns = [
     # the annotators' hot path first: Django tries the patterns in order on every request
     path("projects/<int:project_id>/next/", queue_api.NextView.as_view(), name="api-next"),
     path("assignments/<int:assignment_id>/submit/", queue_api.SubmitView.as_view(), name="api-submit"),
+    path(
+        "assignments/<int:assignment_id>/submit-and-next/",
+        queue_api.SubmitAndNextView.as_view(),
+        name="api-submit-and-next",
+    ),
     path("auth/token/", token_api.TokenView.as_view(), name="api-token"),
     path("auth/tokens/", token_api.TokenListView.as_view(), name="api-tokens"),
     path("auth/tokens/<int:token_id>/", token_api.TokenDetailView.as_view(), name="api-token-detail"),

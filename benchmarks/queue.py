@@ -20,7 +20,11 @@ Strategies, all on the same database in the same run:
             and locked with a plain FOR UPDATE (no SKIP LOCKED);
   api       ours again, through HTTP: gunicorn (gthread) serving GET /api/projects/{id}/next/ and
             POST /api/assignments/{id}/submit/ with token auth (additional figures: adds HTTP,
-            DRF and the task payload).
+            DRF and the task payload): two requests per item;
+  api1      the same server, one request per item: POST /api/assignments/{id}/submit-and-next/,
+            whose answer carries the next task (an annotator's first item only comes from GET next).
+            Its "submit" latency is the combined call's; its "next" latency is ~0 after the first
+            item (the task is already in hand), so compare its submit column with api's next + submit.
 Before each strategy's realistic and capacity runs (`queue_setup.settle`, outside the measurement) the
 tables the queue writes are vacuumed and analyzed and the run waits until no other statement runs in
 the database: a strategy measured right after another does not pay for the autovacuum of what the
@@ -425,8 +429,9 @@ def main():
             server, base, label = start_server(args.gunicorn_workers, args.gunicorn_threads, args.server)
             print(f"  api: {label}")
             drivers["api"] = OverHttp(base, ours_project, users, tokens)
+            drivers["api1"] = OverHttp(base, ours_project, users, tokens, combined=True)
             if args.api_only:
-                drivers = {"api": drivers["api"]}
+                drivers = {"api": drivers["api"], "api1": drivers["api1"]}
 
         print("\nSingle calls (load-independent): round trips and the pick query's server-side time")
         # first: two annotators on the queue's first item (the calls below take the next one)
@@ -458,7 +463,7 @@ def main():
         )
         for name, driver in drivers.items():
             settle()  # the same start for each: vacuumed, analyzed, no other statement running
-            marks = cpu_marks(server) if name == "api" else None
+            marks = cpu_marks(server) if name.startswith("api") else None
             r = realistic_processes(
                 driver, args.annotators, args.duration, args.pause, args.seed, args.client_processes
             )

@@ -337,13 +337,16 @@ class InProcess:
 
 
 class OverHttp:
-    """Drives the real API with token auth, one keep-alive HTTP session per thread."""
+    """Drives the real API with token auth, one keep-alive HTTP session per thread. `combined`: one
+    request per item, POST /api/assignments/{id}/submit-and-next/, whose answer carries the next
+    task (a GET next only for an annotator's first item)."""
 
-    def __init__(self, base, project, users, tokens):
+    def __init__(self, base, project, users, tokens, *, combined=False):
         self.base, self.project, self.users, self.tokens = base, project, users, tokens
+        self.combined = combined
 
     def part(self, start, stop):
-        return OverHttp(self.base, self.project, self.users[start:stop], self.tokens)
+        return OverHttp(self.base, self.project, self.users[start:stop], self.tokens, combined=self.combined)
 
     def session(self, i):
         import json
@@ -352,7 +355,12 @@ class OverHttp:
         next_path = f"/api/projects/{self.project.pk}/next/"
         body = json.dumps({"decision": "accept", "scores": SCORES})
 
+        following = []  # combined: the next task from the last answer, when there was one
+
         def next_():
+            if following:
+                task = following.pop()
+                return None if task is None else task["assignment"]
             status, data = call("GET", next_path)
             if status == 204:
                 return None
@@ -361,9 +369,12 @@ class OverHttp:
             return json.loads(data)["assignment"]
 
         def submit(assignment_id):
-            status, data = call("POST", f"/api/assignments/{assignment_id}/submit/", body)
+            what = "submit-and-next" if self.combined else "submit"
+            status, data = call("POST", f"/api/assignments/{assignment_id}/{what}/", body)
             if status != 201:
-                raise RuntimeError(f"submit -> {status}: {data[:300]!r}")
+                raise RuntimeError(f"{what} -> {status}: {data[:300]!r}")
+            if self.combined:
+                following.append(json.loads(data)["next"])
 
         return next_, submit
 
@@ -422,7 +433,10 @@ def server_cpu_seconds(proc) -> float:
 
 def database_cpu_seconds() -> float:
     """CPU time (user + system) every local PostgreSQL process has used so far (its backends, the
-    checkpointer, the WAL writer ...): the database's share of a cycle when the server runs here."""
+    checkpointer, the WAL writer ...): the database's share of a cycle when the server runs here.
+    Backends that have exited count too, through the postmaster's children's times (a backend that
+    ended between two readings would otherwise take its CPU out of the difference: the negative
+    figures of session 8 and 9)."""
     import psutil  # an install dependency of accelerate
 
     total = 0.0
@@ -431,6 +445,8 @@ def database_cpu_seconds() -> float:
             try:
                 t = p.cpu_times()
                 total += t.user + t.system
+                if p.ppid() == 1 or p.parent() is None or p.parent().name() not in ("postgres", "postmaster"):
+                    total += t.children_user + t.children_system  # the postmaster: its ended backends
             except (psutil.NoSuchProcess, psutil.AccessDenied):
                 pass
     return total

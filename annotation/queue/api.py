@@ -67,25 +67,74 @@ class SubmitView(APIView):
         },
     )
     def post(self, request, assignment_id):
-        return idempotency.respond(request, lambda: (201, self._submit(request, assignment_id)))
+        return idempotency.respond(
+            request, lambda: (201, serializers.judgment_data(submit(request, assignment_id)))
+        )
+
+
+def submit(request, assignment_id):
+    """The caller's judgment on their assignment `assignment_id`, from the request's body."""
+    data = validated(serializers.SubmitSerializer, request.data)
+    return services.submit_judgment(
+        # submit_judgment loads and locks it (404 unless it is the caller's): no lookup here
+        assignment=Assignment(pk=assignment_id),
+        user=request.user,
+        decision=data["decision"],
+        edited_text=data["edited_text"],
+        scores=data["scores"],
+        flags=data["flags"],
+        comment=data["comment"],
+        payload=data["payload"],
+        rubric_version_id=data.get("rubric_version"),
+        duration_seconds=data["duration_seconds"],
+    )
+
+
+def next_task(request, project_id: int, kind: str) -> dict | None:
+    """The caller's next task in the project (as NextView's body), None when there is nothing left.
+    For a caller without the annotate role there, NotFound or PermissionDenied as NextView answers."""
+    view = NextView()
+    view.request, view.kwargs = request, {"project_id": project_id}
+    project = view.project_for("annotate")
+    assignment = services.next_assignment(project=project, user=request.user, kind=kind)
+    if assignment is None:
+        return None
+    assignment.project = project
+    return serializers.task_data(build_task(assignment, extras=False))
+
+
+@extend_schema(tags=["queue"], parameters=[ASSIGNMENT_ID])
+class SubmitAndNextView(APIView):
+    @extend_schema(
+        summary="Submit your judgment and get your next item in the same request.",
+        description=(
+            "What a submit and then a next do, in one round trip: the judgment is stored as by "
+            "`submit`, then the next item of the project is leased to you as by `next` (`next` is "
+            "null when nothing is left for you). The next item is of the submitted item's kind "
+            "unless `kind` says otherwise. If the judgment is refused, nothing is leased. If leasing "
+            "fails after the judgment was stored, the error is returned and the judgment stays: "
+            "sending the same submit again returns it without storing it twice. With an "
+            "`Idempotency-Key`, a retry returns the first response, the same next item included."
+        ),
+        request=serializers.SubmitSerializer,
+        parameters=[idempotency.PARAMETER, serializers.SubmitAndNextQuerySerializer],
+        responses={
+            201: serializers.SubmitAndNextSerializer,
+            422: OpenApiResponse(
+                ErrorSerializer, description="This Idempotency-Key was used for a different request."
+            ),
+        },
+    )
+    def post(self, request, assignment_id):
+        return idempotency.respond(request, lambda: (201, self._both(request, assignment_id)))
 
     @staticmethod
-    def _submit(request, assignment_id) -> dict:
-        data = validated(serializers.SubmitSerializer, request.data)
-        judgment = services.submit_judgment(
-            # submit_judgment loads and locks it (404 unless it is the caller's): no lookup here
-            assignment=Assignment(pk=assignment_id),
-            user=request.user,
-            decision=data["decision"],
-            edited_text=data["edited_text"],
-            scores=data["scores"],
-            flags=data["flags"],
-            comment=data["comment"],
-            payload=data["payload"],
-            rubric_version_id=data.get("rubric_version"),
-            duration_seconds=data["duration_seconds"],
-        )
-        return serializers.judgment_data(judgment)
+    def _both(request, assignment_id) -> dict:
+        query = validated(serializers.SubmitAndNextQuerySerializer, request.query_params)
+        judgment = submit(request, assignment_id)
+        item = judgment.item
+        task = next_task(request, item.project_id, query.get("kind") or item.kind)
+        return {"judgment": serializers.judgment_data(judgment), "next": task}
 
 
 @extend_schema(tags=["queue"], parameters=[ASSIGNMENT_ID])

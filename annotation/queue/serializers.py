@@ -21,6 +21,14 @@ class NextQuerySerializer(FieldsPerThread, RegisteredKinds, serializers.Serializ
     kind = serializers.ChoiceField(choices=ItemKind.choices, required=False, default=ItemKind.SFT)
 
 
+class SubmitAndNextQuerySerializer(FieldsPerThread, RegisteredKinds, serializers.Serializer):
+    kind = serializers.ChoiceField(
+        choices=ItemKind.choices,
+        required=False,
+        help_text="The next item's kind; default: the submitted item's.",
+    )
+
+
 class TaskMessageSerializer(serializers.Serializer):
     role = serializers.CharField()
     content = serializers.CharField()
@@ -137,6 +145,13 @@ class JudgmentSerializer(serializers.ModelSerializer):
             "created_at",
         ]
         read_only_fields = fields
+
+
+class SubmitAndNextSerializer(serializers.Serializer):
+    """submit-and-next's answer: the stored judgment and the next task (null: nothing left for you)."""
+
+    judgment = JudgmentSerializer()
+    next = TaskSerializer(allow_null=True)
 
 
 # --- the hot path's payloads, built directly ----------------------------------------------------

@@ -372,6 +372,7 @@ def test_schema_lists_every_path(api):
         "/api/projects/{project_id}/judgments/",
         "/api/projects/{project_id}/audit/",
         "/api/assignments/{assignment_id}/submit/",
+        "/api/assignments/{assignment_id}/submit-and-next/",
         "/api/assignments/{assignment_id}/skip/",
     ]:
         assert path in paths, path

@@ -148,6 +148,13 @@ MATRIX = [
         {"decision": "accept", "scores": GOOD_SCORES},
         (401, 404, 201, 404, 404),
     ),
+    (
+        "submit-and-next",
+        "post",
+        "/api/assignments/{a}/submit-and-next/",
+        {"decision": "accept", "scores": GOOD_SCORES},
+        (401, 404, 201, 404, 404),
+    ),
     ("skip", "post", "/api/assignments/{a}/skip/", {}, (401, 404, 200, 404, 404)),
     # quality (annotation.api_quality): leads and admins only; no report has been computed yet
     ("agreement", "get", "/api/projects/{p}/agreement/", None, (401, 404, 403, 404, 404)),
