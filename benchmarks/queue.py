@@ -4,8 +4,9 @@
         [--items 100000] [--duration 30] [--level-seconds 5] [--client-processes 5] [--no-api | --api-only] \
         [--gunicorn-workers 2] [--gunicorn-threads 8]
 
-Needs PostgreSQL (creates the database if missing). Builds two fresh projects of --items items
-(overlap 2), one per strategy, and runs two scenarios:
+Needs PostgreSQL (creates the database if missing). Builds a fresh project of --items items (overlap 2)
+per strategy (ours, naive, api, api1: none works on items another strategy has leased or judged), and
+runs two scenarios:
 
   realistic  50 annotators (threads spread over --client-processes processes), each "reading" ~1 s
              (0.5-1.5 s) between next and submit, for --duration seconds; p50 / p99 latency of
@@ -419,8 +420,10 @@ def main():
     )
     print(f"  machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
     try:
-        users, tokens = bench.build(args.items, n_users)
-        ours_project, naive_project = bench.projects
+        # a project per strategy: none works on items another has leased and judged (like with like)
+        names = ("ours", "naive") + (() if args.no_api else ("api", "api1"))
+        users, tokens = bench.build(args.items, n_users, names=names)
+        ours_project, naive_project = bench.projects[:2]
         drivers = {
             "ours": InProcess(ours_project, users, queue_services.next_assignment),
             "naive": InProcess(naive_project, users, naive_next),
@@ -428,14 +431,15 @@ def main():
         if not args.no_api:
             server, base, label = start_server(args.gunicorn_workers, args.gunicorn_threads, args.server)
             print(f"  api: {label}")
-            drivers["api"] = OverHttp(base, ours_project, users, tokens)
-            drivers["api1"] = OverHttp(base, ours_project, users, tokens, combined=True)
+            api_project, api1_project = bench.projects[2:]
+            drivers["api"] = OverHttp(base, api_project, users, tokens)
+            drivers["api1"] = OverHttp(base, api1_project, users, tokens, combined=True)
             if args.api_only:
                 drivers = {"api": drivers["api"], "api1": drivers["api1"]}
 
         print("\nSingle calls (load-independent): round trips and the pick query's server-side time")
         # first: two annotators on the queue's first item (the calls below take the next one)
-        api_counts = api_statements(ours_project, users[-3:-1], tokens) if not args.no_api else None
+        api_counts = api_statements(bench.projects[2], users[-3:-1], tokens) if not args.no_api else None
         figures = single_call(
             {"ours": (ours_project, queue_services.next_assignment), "naive": (naive_project, naive_next)},
             users,
