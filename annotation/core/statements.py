@@ -23,11 +23,12 @@ def cursor(*, prepare: bool = True):
     with `TUNELOOP_DB_PREPARE` on (the default) and `prepare`, one that binds the parameters on the
     server and prepares each statement the first time a connection runs it, so PostgreSQL parses it
     once per connection and, after five runs, may keep one generic plan for every value instead of
-    planning each run (benchmarks/README.md, session 8). A generic plan is only safe for a statement
-    whose every lookup is by a primary or unique key: the pick's generic plan sorted every open item
-    of the project (804 ms against 0.05 ms at 1M judgments; it cannot use a partial index whose
-    predicate names a value that is a parameter), so statements with ranges, partial indexes or
-    skewed columns pass `prepare=False` and are planned for their values every time, as before.
+    planning each run (benchmarks/README.md, sessions 8 and 9). A generic plan knows only what the
+    text says: a value that is a parameter cannot match a partial index's predicate, so the pick's
+    generic plan sorted every open item of the project while its states were parameters (804 ms
+    against 0.05 ms at 1M judgments). `once` and `rows_once` therefore write a statement's constants
+    into its text (`_inline_constants`); a statement whose plan depends on a value's size (a range
+    over a skewed column) may still pass `prepare=False` and be planned for its values every time.
     Elsewhere, and with the setting off (a pooler in transaction mode, which cannot keep prepared
     statements: PgBouncer before 1.21), Django's own cursor. Either way it is Django's cursor wrapper:
     execute wrappers (statement counts, logging) see every statement. Only statements whose text
