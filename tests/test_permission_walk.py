@@ -174,6 +174,7 @@ WALK = {
     "api-judgments": ("get", "member", 200, {}),
     "api-audit": ("get", "lead", 200, {}),
     "api-submit": ("post", "own", 400, {}),
+    "api-submit-and-next": ("post", "own", 400, {}),
     "api-skip": ("post", "own", 200, {}),
     "api-agreement": ("get", "lead", 404, {}),  # no report computed yet
     "api-agreement-recompute": ("post", "lead", 201, {}),
