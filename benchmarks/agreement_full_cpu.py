@@ -10,14 +10,19 @@ wrapped here); PostgreSQL's own parallel workers' CPU is not counted.
 
 `--report`: the whole full recompute as the lead's "Recompute" runs it (`reports.recompute_agreement`:
 the rebuild, the report from the sums, the Dawid-Skene fit, the stored report) instead of the rebuild.
+`--statements N`: also the N statements that cost the backends most CPU (summed over the shares:
+count, wall seconds, backend CPU seconds; the CPU read before and after each statement).
 """
 
 # ruff: noqa: E402 - sys.path is fixed before the other imports
 import argparse
+import contextlib
 import os
 import resource
 import sys
+import threading
 import time
+from collections import defaultdict
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -41,7 +46,36 @@ def backend_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def count_shares(spent: list):
+class Statements:
+    """Per statement (its first 80 characters): count, wall seconds, backend CPU seconds."""
+
+    def __init__(self):
+        self.by, self.lock = defaultdict(lambda: [0, 0.0, 0.0]), threading.Lock()
+
+    def __call__(self, execute, sql, params, many, context):
+        pid = getattr(connection, "_statements_pid", None)
+        if pid is None:
+            with connection.connection.cursor() as cur:  # the driver's cursor: not through this wrapper
+                cur.execute("SELECT pg_backend_pid()")
+                pid = connection._statements_pid = cur.fetchone()[0]
+        cpu, started = backend_cpu(pid), time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            wall, used = time.perf_counter() - started, backend_cpu(pid) - cpu
+            with self.lock:
+                entry = self.by[" ".join(sql.split())[:80]]
+                entry[0] += 1
+                entry[1] += wall
+                entry[2] += used
+
+    def print(self, top):
+        print(f"  {'wall s':>8} {'cpu s':>7} {'n':>5}  statement")
+        for sql, (n, wall, cpu) in sorted(self.by.items(), key=lambda kv: -kv[1][2])[:top]:
+            print(f"  {wall:8.2f} {cpu:7.2f} {n:5d}  {sql}")
+
+
+def count_shares(spent: list, statements=None):
     """Wrap tally_sql._part so that each share adds its connection's CPU seconds to `spent`."""
     original = getattr(tally_sql, "_part", None)
     if original is None:  # code before the shares: one connection
@@ -55,7 +89,10 @@ def count_shares(spent: list):
             pid = cur.fetchone()[0]
         before = backend_cpu(pid)
         try:
-            return original(*args, **kwargs)
+            if statements is None:
+                return original(*args, **kwargs)
+            with connection.execute_wrapper(statements):  # this thread's connection
+                return original(*args, **kwargs)
         finally:
             spent.append(backend_cpu(pid) - before)
 
@@ -71,18 +108,21 @@ def main():
     parser.add_argument("--name", default="scale 1000000")
     parser.add_argument("--label", default="")
     parser.add_argument("--report", action="store_true", help="time reports.recompute_agreement")
+    parser.add_argument("--statements", type=int, default=0, help="show the N costliest statements")
     args = parser.parse_args()
     project = Project.objects.get(name=args.name)
     with connection.cursor() as cur:
         cur.execute("SELECT pg_backend_pid()")
         pid = cur.fetchone()[0]
     before, shares = load(), []
-    count_shares(shares)
+    statements = Statements() if args.statements else None
+    count_shares(shares, statements)
     b0, r0, t0 = backend_cpu(pid), resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
-    if args.report:
-        reports.recompute_agreement(project=project)
-    else:
-        tally_store.full(project)
+    with connection.execute_wrapper(statements) if statements else contextlib.nullcontext():
+        if args.report:
+            reports.recompute_agreement(project=project)
+        else:
+            tally_store.full(project)
     wall = time.perf_counter() - t0
     r1, b1 = resource.getrusage(resource.RUSAGE_SELF), backend_cpu(pid) + sum(shares)
     py = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
@@ -90,6 +130,8 @@ def main():
         f"{args.label:4} {'recompute' if args.report else 'full rebuild'}: wall {wall:6.1f} s  python cpu {py:6.1f} s  backend cpu {b1 - b0:6.1f} s"
         f"  total cpu {py + b1 - b0:6.1f} s  connections {1 + len(shares)}  load {before} -> {load()}"
     )
+    if statements:
+        statements.print(args.statements)
 
 
 if __name__ == "__main__":

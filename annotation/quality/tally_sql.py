@@ -156,6 +156,8 @@ _DEC = """CREATE TEMPORARY TABLE agr_dec ON COMMIT DROP AS
 # (scope parts, sorted values as JSON texts, items). A scope's sums over items are a function of
 # that multiset, so the many items with the same answers are counted once (in Python, `_scope`).
 # The "all" decisions also give the week scope ("wk", kind, the item's latest week).
+# Judgments without criteria (the comparisons' scores) or preference criteria (most) are left out
+# before their JSON is unnested (a function call per judgment, ~0.8 s per million for nothing).
 _SIGNATURES = (
     (
         "dec",
@@ -182,7 +184,7 @@ _SIGNATURES = (
         """SELECT kind, v, key, type, vals, count(*) FROM (SELECT item_id, kind, v, key, type,
         array_agg(val ORDER BY val) AS vals FROM (SELECT DISTINCT ON (c.item_id, c.a, c.v, s.value->>0, s.value->>1)
             c.item_id, c.kind, c.v, s.value->>0 AS key, s.value->>1 AS type, (s.value->2)::text AS val
-            FROM agr_cell c CROSS JOIN LATERAL jsonb_array_elements(c.sc) AS s(value)
+            FROM agr_cell c CROSS JOIN LATERAL jsonb_array_elements(c.sc) AS s(value) WHERE c.sc <> '[]'::jsonb
             ORDER BY c.item_id, c.a, c.v, s.value->>0, s.value->>1, c.id DESC) AS last
         GROUP BY item_id, kind, v, key, type) AS items GROUP BY kind, v, key, type, vals""",
     ),
@@ -191,7 +193,7 @@ _SIGNATURES = (
         """SELECT kind, v, key, vals, count(*) FROM (SELECT item_id, kind, v, key,
         array_agg(val ORDER BY val) AS vals FROM (SELECT DISTINCT ON (c.item_id, c.a, c.v, p.key)
             c.item_id, c.kind, c.v, p.key, p.value::text AS val
-            FROM agr_cell c CROSS JOIN LATERAL jsonb_each(c.pc) AS p(key, value)
+            FROM agr_cell c CROSS JOIN LATERAL jsonb_each(c.pc) AS p(key, value) WHERE c.pc <> '{}'::jsonb
             ORDER BY c.item_id, c.a, c.v, p.key, c.id DESC) AS last
         GROUP BY item_id, kind, v, key) AS items GROUP BY kind, v, key, vals""",
     ),

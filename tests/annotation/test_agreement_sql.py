@@ -53,10 +53,14 @@ def _odd(j, canonical):
         {"scores": {"helpfulness": None, "safe": "", "other": 1, "tone": 7}},
         {"scores": {"safe": []}},  # Python only
         {"external": True},
+        {"payload": {"ranking": [[str(first)]]}},  # Python only: a winner id as text
+        {"payload": {"ranking": [[first + 0.0]], "strength": 1}},  # Python only: 5.0 is not an integer's text
+        {"payload": {"ranking": [[10**19]]}},  # Python only: more than 18 digits
+        {"payload": {"ranking": [[-first]], "criteria": {"tone": {"ranking": [[str(first)]]}}}},
     ][j]
 
 
-N_ODD = 16
+N_ODD = 20
 operations = st.lists(
     st.one_of(
         st.tuples(st.just("sft"), who, st.sampled_from(["accept", "reject", "edit"]), st.integers(1, 5),
@@ -211,3 +215,40 @@ def test_states_and_votes_of_the_sql_path_are_the_python_ones(mixed):
     for state in python.values():
         tally.contributions(state, expected)
     assert _text(tally.nonzero(sql_part)) == _text(tally.nonzero(expected))
+
+
+@pytest.mark.parametrize(
+    ("top", "by_sql"),
+    [
+        (lambda c: c, True),
+        (lambda c: -c, True),  # an id no response has: "response id -N"
+        (lambda c: 10**17 + c, True),  # 18 digits
+        (lambda c: c + 0.0, False),  # written 5.0: not an integer's text
+        (lambda c: str(c), False),  # a winner id as text
+        (lambda c: 10**19 + c, False),  # 20 digits (beyond a bigint)
+        (lambda c: [c], False),  # not a scalar
+    ],
+)
+def test_the_sql_labels_an_integral_winner_id_and_leaves_any_other_to_the_python(mixed, top, by_sql):
+    """The top group's one member: an integer of at most 18 digits is labelled by the SQL
+    (label_sql.INTEGRAL, the check that replaced a regular expression per judgment); a number
+    written with decimals, text or anything else goes to the Python hooks; the sums are exact."""
+    project, people, lead = mixed
+    make_comparisons(project, lead, 1)
+    for person in people[:3]:
+        _submit(project, person, "comparison", payload={"choice": "A", "strength": 2})
+    judgment = Judgment.objects.filter(item__project=project, item__kind="comparison").order_by("id").first()
+    first = canonical_responses(judgment.item)[0]
+    for field in ("ranking", "criteria"):  # the winner, then a criterion's winner
+        payload = {"ranking": [[first]], "strength": 1}
+        if field == "ranking":
+            payload["ranking"] = [[top(first)]]
+        else:
+            payload["criteria"] = {"helpfulness": {"ranking": [[top(first)]]}}
+        Judgment.objects.filter(pk=judgment.pk).update(payload=payload)
+        with transaction.atomic():
+            _sql_part, rest = tally_sql.full(project)
+            transaction.set_rollback(True)
+        stored = Judgment.objects.filter(pk=judgment.pk).values_list("payload", flat=True).get()
+        assert (judgment.item_id not in rest) == by_sql, (field, stored)
+        _check(project, None)
