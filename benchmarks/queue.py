@@ -65,20 +65,17 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ["DJANGO_DEBUG"] = "0"  # DEBUG keeps every query in memory; measure production settings
 
 # The database, the seeded rows, the clients and the HTTP server (imported once sys.path is fixed).
+from benchmarks.cpu_marks import CPU_HEADER, cpu_marks, cpu_per_cycle, machine_cpu_seconds
 from benchmarks.queue_setup import (
     SCORES,
     Bench,
     InProcess,
     OverHttp,
-    clients_cpu_seconds,
-    database_cpu_seconds,
     ensure_database,
-    machine_cpu_seconds,
     naive_next,
     pct,
     require_postgres,
     run_children,
-    server_cpu_seconds,
     settle,
     start_server,
     tear_down,
@@ -138,25 +135,6 @@ def run_threads(n, body):
         t.join()
     if errors:
         print(f"    ! {len(errors)} thread error(s), first: {errors[0]}")
-
-
-# CPU per next + submit cycle over the realistic scenario, by whom: the web server's processes, the
-# local PostgreSQL's processes, the benchmark's own client processes, and the whole machine (those
-# three, the kernel's loopback networking, anything else running): the machine's figure times the
-# cycles per second cannot exceed the cores, so it bounds the closed-loop capacity.
-CPU_HEADER = (
-    f" {'server CPU/cycle':>17} {'db CPU/cycle':>13} {'clients CPU/cycle':>18} {'machine CPU/cycle':>18}"
-)
-
-
-def cpu_marks(server) -> tuple[float, float, float, float]:
-    return server_cpu_seconds(server), database_cpu_seconds(), clients_cpu_seconds(), machine_cpu_seconds()
-
-
-def cpu_per_cycle(marks, server, items) -> str:
-    now = cpu_marks(server)
-    per = [(b - a) * 1000 / max(1, items) for a, b in zip(marks, now, strict=True)]
-    return f"{per[0]:>15.1f}ms {per[1]:>11.1f}ms {per[2]:>16.1f}ms {per[3]:>16.1f}ms"
 
 
 def realistic(driver, n_users, duration, pause, seed):

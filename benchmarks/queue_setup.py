@@ -1,7 +1,8 @@
 """Setup for benchmarks/queue.py and benchmarks/load.py: the PostgreSQL database, the seeded projects,
 items and users, the clients (in-process and over HTTP, and the naive picker they are compared with)
 and the HTTP server (gunicorn with config/gunicorn.conf.py); what both scripts do alike: percentiles
-(`pct`), the forked client processes (`run_children`) and the teardown (`tear_down`).
+(`pct`), the forked client processes (`run_children`) and the teardown (`tear_down`). The CPU
+accounting is in benchmarks/cpu_marks.py.
 
 Imported by benchmarks/queue.py once it has fixed sys.path (run as a script, "queue.py" would shadow
 the standard library's queue module); not a script itself.
@@ -413,58 +414,6 @@ class HttpSession:
 
 
 # --- the HTTP server ------------------------------------------------------------------------
-
-
-def server_cpu_seconds(proc) -> float:
-    """CPU time (user + system) the server process and its workers have used so far: divided by the
-    cycles served, a figure that does not depend on what else the machine is running."""
-    import psutil  # an install dependency of accelerate
-
-    root = psutil.Process(proc.pid)
-    total = 0.0
-    for p in [root, *root.children(recursive=True)]:
-        try:
-            t = p.cpu_times()
-            total += t.user + t.system
-        except psutil.NoSuchProcess:
-            pass
-    return total
-
-
-def database_cpu_seconds() -> float:
-    """CPU time (user + system) every local PostgreSQL process has used so far (its backends, the
-    checkpointer, the WAL writer ...): the database's share of a cycle when the server runs here.
-    Backends that have exited count too, through the postmaster's children's times (a backend that
-    ended between two readings would otherwise take its CPU out of the difference: the negative
-    figures of session 8 and 9)."""
-    import psutil  # an install dependency of accelerate
-
-    total = 0.0
-    for p in psutil.process_iter(["name"]):
-        if p.info["name"] in ("postgres", "postmaster"):
-            try:
-                t = p.cpu_times()
-                total += t.user + t.system
-                if p.ppid() == 1 or p.parent() is None or p.parent().name() not in ("postgres", "postmaster"):
-                    total += t.children_user + t.children_system  # the postmaster: its ended backends
-            except (psutil.NoSuchProcess, psutil.AccessDenied):
-                pass
-    return total
-
-
-def machine_cpu_seconds() -> float:
-    """CPU time every process and the kernel have used so far on this machine (/proc/stat: all but
-    idle and iowait), in CPU-seconds: what the split above misses (the kernel's network stack for the
-    loopback connections, PostgreSQL's WAL writer, processes that came and went) is in it."""
-    with open("/proc/stat") as f:
-        fields = [int(x) for x in f.readline().split()[1:]]
-    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
-
-
-def clients_cpu_seconds() -> float:
-    """CPU time of this process and its joined children (the forked client processes)."""
-    t = os.times()
-    return t.user + t.system + t.children_user + t.children_system
 
 
 def free_port():

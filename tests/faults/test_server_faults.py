@@ -45,13 +45,17 @@ def annotators(n: int, overlap: int = 2, items: int = 0):
 
 
 def terminate_other_backends() -> int:
-    """pg_terminate_backend every connection to the test database but this one."""
+    """pg_terminate_backend every connection to the test database but this one, and wait (up to 10 s
+    each) until each backend has exited: its connection is closed before the next request, as after
+    a restart or a failover (without the wait, a request could reach a backend that is still exiting:
+    a race of the test, not of the server)."""
     with psycopg.connect(database_url().replace("postgres://", "postgresql://"), autocommit=True) as conn:
         rows = conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity "
             "WHERE datname = current_database() AND pid <> pg_backend_pid() AND pid <> %s",
             (connection.connection.info.backend_pid,),
         ).fetchall()
+    assert all(terminated for (terminated,) in rows), rows
     return len(rows)
 
 
