@@ -9,8 +9,9 @@
   their role allows the action).
 - `exception_handler` passes every error body through `safe_text` (lone surrogates replaced); the JSON
   parser that refuses such bodies up front is `annotation.core.parsers.JSONParser`.
-- `validated(serializer_class, data)`: validated data or a 400; `ErrorSerializer`: the error body in
-  the schema (every operation's error responses are added by the hook in `annotation.core.schema`).
+- `validated(serializer_class, data)`: validated data or a 400. The error body in the schema
+  (component `Error`) and every operation's error responses are added by the hook in
+  `annotation.core.schema`; `ErrorsField` is its `errors` for a serializer that embeds one.
 """
 
 import json
@@ -41,14 +42,6 @@ from annotation.models import Project, RubricVersionLocked
 @extend_schema_field(ERRORS_SCHEMA)
 class ErrorsField(serializers.JSONField):
     """`errors`: {"field": ["message", ...]} for bad input, [{line, field, message}] for refused rows."""
-
-
-class ErrorSerializer(serializers.Serializer):
-    """Every 4xx body: a message, a code and, for bad input, messages per field or per line."""
-
-    detail = serializers.CharField()
-    code = serializers.CharField()
-    errors = ErrorsField(required=False)
 
 
 def _flatten(detail) -> dict[str, list[str]]:

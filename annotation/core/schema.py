@@ -1,7 +1,7 @@
 """The OpenAPI schema's error responses (settings.SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"]).
 
 Every operation may answer 400, 401, 403, 404, 409, 413 or 429 with the error body of
-`annotation.core.api.exception_handler` (`ErrorSerializer`, component `Error`): the hook adds each
+`annotation.core.api.exception_handler` (`ERROR_SCHEMA`, component `Error`): the hook adds each
 code an operation does not document itself, so clients (and Schemathesis in CI) can rely on the
 shape of every error; an operation that takes an `Idempotency-Key` also answers 422 (the key reused
 for another request). An operation's own description of a code (an import's line-numbered 400) wins.
@@ -37,6 +37,7 @@ ERRORS_SCHEMA = {
 }
 ERROR_SCHEMA = {
     "type": "object",
+    "description": "Every 4xx body: a message, a code and, for bad input, messages per field or per line.",
     "properties": {"detail": {"type": "string"}, "code": {"type": "string"}, "errors": ERRORS_SCHEMA},
     "required": ["detail", "code"],
 }

@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.core import idempotency
-from annotation.core.api import ErrorSerializer, ProjectScoped, validated
+from annotation.core.api import ProjectScoped, validated
 from annotation.kinds.task import build_task
 from annotation.models import Assignment
 from annotation.queue import hot_sql, selectors, serializers, services
@@ -35,15 +35,22 @@ class NextView(ProjectScoped, APIView):
         },
     )
     def get(self, request, project_id):
-        project = self.project_for("annotate")
+        self.project_for("annotate")  # 404 / 403 before a bad query's 400
         query = validated(serializers.NextQuerySerializer, request.query_params)
-        assignment = services.next_assignment(project=project, user=request.user, kind=query["kind"])
+        task = self.task(query["kind"])
+        return Response(status=204) if task is None else Response(task)
+
+    def task(self, kind: str) -> dict | None:
+        """The caller's next task of `kind` in this view's project (the response body), leased to
+        them; None when there is nothing left for them."""
+        project = self.project_for("annotate")  # loaded once per view
+        assignment = services.next_assignment(project=project, user=self.request.user, kind=kind)
         if assignment is None:
-            return Response(status=204)
+            return None
         assignment.project = project
         # extras=False: the kind's page extras (SFT: the response row with its model) are not in
         # the API's payload; building them would cost a query.
-        return Response(serializers.task_data(build_task(assignment, extras=False)))
+        return serializers.task_data(build_task(assignment, extras=False))
 
 
 ASSIGNMENT_ID = OpenApiParameter("assignment_id", OpenApiTypes.INT, OpenApiParameter.PATH)
@@ -59,12 +66,8 @@ class SubmitView(APIView):
         ),
         request=serializers.SubmitSerializer,
         parameters=[idempotency.PARAMETER],
-        responses={
-            201: serializers.JudgmentSerializer,
-            422: OpenApiResponse(
-                ErrorSerializer, description="This Idempotency-Key was used for a different request."
-            ),
-        },
+        # its 422 (the key reused) comes with the Idempotency-Key parameter (annotation.core.schema)
+        responses={201: serializers.JudgmentSerializer},
     )
     def post(self, request, assignment_id):
         return idempotency.respond(
@@ -95,12 +98,7 @@ def next_task(request, project_id: int, kind: str) -> dict | None:
     For a caller without the annotate role there, NotFound or PermissionDenied as NextView answers."""
     view = NextView()
     view.request, view.kwargs = request, {"project_id": project_id}
-    project = view.project_for("annotate")
-    assignment = services.next_assignment(project=project, user=request.user, kind=kind)
-    if assignment is None:
-        return None
-    assignment.project = project
-    return serializers.task_data(build_task(assignment, extras=False))
+    return view.task(kind)
 
 
 @extend_schema(tags=["queue"], parameters=[ASSIGNMENT_ID])
@@ -118,12 +116,7 @@ class SubmitAndNextView(APIView):
         ),
         request=serializers.SubmitSerializer,
         parameters=[idempotency.PARAMETER, serializers.SubmitAndNextQuerySerializer],
-        responses={
-            201: serializers.SubmitAndNextSerializer,
-            422: OpenApiResponse(
-                ErrorSerializer, description="This Idempotency-Key was used for a different request."
-            ),
-        },
+        responses={201: serializers.SubmitAndNextSerializer},  # its 422: as submit's
     )
     def post(self, request, assignment_id):
         return idempotency.respond(request, lambda: (201, self._both(request, assignment_id)))
