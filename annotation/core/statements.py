@@ -18,23 +18,23 @@ from django.db.models import sql
 from django.db.models.query import get_related_populators
 
 
-def cursor(*, prepare: bool = True):
+def cursor():
     """A cursor for a hot path's fixed statements (`once`, `rows_once`, `insert_sql`): on PostgreSQL,
-    with `TUNELOOP_DB_PREPARE` on (the default) and `prepare`, one that binds the parameters on the
+    with `TUNELOOP_DB_PREPARE` on (the default), one that binds the parameters on the
     server and prepares each statement the first time a connection runs it, so PostgreSQL parses it
     once per connection and, after five runs, may keep one generic plan for every value instead of
     planning each run (benchmarks/README.md, sessions 8 and 9). A generic plan knows only what the
     text says: a value that is a parameter cannot match a partial index's predicate, so the pick's
     generic plan sorted every open item of the project while its states were parameters (804 ms
     against 0.05 ms at 1M judgments). `once` and `rows_once` therefore write a statement's constants
-    into its text (`_inline_constants`); a statement whose plan depends on a value's size (a range
-    over a skewed column) may still pass `prepare=False` and be planned for its values every time.
+    into its text (`_inline_constants`). A statement whose plan should depend on a value's size (a
+    range over a skewed column) does not belong here: Django's own cursor plans it for its values.
     Elsewhere, and with the setting off (a pooler in transaction mode, which cannot keep prepared
     statements: PgBouncer before 1.21), Django's own cursor. Either way it is Django's cursor wrapper:
     execute wrappers (statement counts, logging) see every statement. Only statements whose text
     does not vary belong here (each text is prepared once per connection; psycopg keeps the 100 most
     recent)."""
-    if connection.vendor != "postgresql" or not settings.TUNELOOP_DB_PREPARE or not prepare:
+    if connection.vendor != "postgresql" or not settings.TUNELOOP_DB_PREPARE:
         return connection.cursor()
     from django.db.backends.postgresql import base  # deferred: PostgreSQL only
 
@@ -194,7 +194,7 @@ def _inlinable(value) -> bool:
     return (isinstance(value, str) and "\x00" not in value) or isinstance(value, int)  # bool is an int
 
 
-def rows_once(key: str, build: Callable[..., object], *, prepare: bool = False, **values) -> list:
+def rows_once(key: str, build: Callable[..., object], **values) -> list:
     """The rows of the queryset `build(**values)` as iterating it would give them (model rows with
     select_related's related rows, annotations and the fields' converters applied; a values_list()'s
     tuples), its SQL compiled only the first time per process under `key`, like `once`. For a hot
@@ -205,7 +205,7 @@ def rows_once(key: str, build: Callable[..., object], *, prepare: bool = False, 
     if entry is None:
         entry = _QUERIES[key] = _reader(_template(key, build, values, queryset=True))
     sql, params = _filled(entry, values)
-    with cursor(prepare=prepare) as cur:  # prepared only when every lookup is by a key (`cursor`)
+    with cursor() as cur:  # prepared once per connection (`cursor`)
         cur.execute(sql, params)
         rows = cur.fetchall()
     if not rows:

@@ -53,7 +53,7 @@ def project_for_next(*, project_id: int, user, now) -> Project | None:
         return with_caller_role(projects, _stand_in(user, user_id)).filter(pk=project_id).order_by("pk")[:1]
 
     key = f"next_project:{user.is_superuser}"
-    rows = statements.rows_once(key, build, prepare=True, project_id=project_id, user_id=user.pk, now=now)
+    rows = statements.rows_once(key, build, project_id=project_id, user_id=user.pk, now=now)
     return rows[0] if rows else None
 
 
@@ -77,8 +77,7 @@ def lock_user(*, user, project, kind: str, now) -> int | None:
         rows = User.objects.select_for_update(no_key=True).filter(pk=user_id)
         return rows.annotate(lease=Subquery(own.values("pk")[:1])).values_list("lease")
 
-    key = f"lock_user:{kind}"
-    rows = statements.rows_once(key, build, prepare=True, user_id=user.pk, project_id=project.pk, now=now)
+    rows = statements.rows_once(f"lock_user:{kind}", build, user_id=user.pk, project_id=project.pk, now=now)
     return rows[0][0] if rows else None
 
 
@@ -97,9 +96,7 @@ def lock_for_submit(*, assignment_id: int, user) -> Assignment | None:
         return rows.filter(pk=assignment_id, annotator_id=user_id).order_by()[:21]  # as .get() would
 
     key = f"lock_for_submit:{user.is_superuser}"
-    # every lookup by a key (the assignment, its item, project, rubric version, the caller's
-    # membership, the item's responses): prepared, a generic plan is as good (statements.cursor)
-    rows = statements.rows_once(key, build, prepare=True, assignment_id=assignment_id, user_id=user.pk)
+    rows = statements.rows_once(key, build, assignment_id=assignment_id, user_id=user.pk)
     return rows[0] if rows else None
 
 
