@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.backends.utils import CursorWrapper
 from django.db.models import sql
 from django.db.models.query import get_related_populators
@@ -34,21 +34,22 @@ def cursor():
     execute wrappers (statement counts, logging) see every statement. Only statements whose text
     does not vary belong here (each text is prepared once per connection; psycopg keeps the 100 most
     recent)."""
-    if connection.vendor != "postgresql" or not settings.TUNELOOP_DB_PREPARE:
-        return connection.cursor()
+    db = connections[DEFAULT_DB_ALIAS]  # the wrapper itself: `connection` is a proxy, each read a lookup
+    if db.vendor != "postgresql" or not settings.TUNELOOP_DB_PREPARE:
+        return db.cursor()
     from django.db.backends.postgresql import base  # deferred: PostgreSQL only
 
     # as connection.cursor() does: a persistent connection the database dropped is replaced (health
     # check), then the cursor is made for this thread
-    connection.close_if_health_check_failed()
-    connection.ensure_connection()
-    connection.validate_thread_sharing()
-    raw = connection.connection
+    db.close_if_health_check_failed()
+    db.ensure_connection()
+    db.validate_thread_sharing()
+    raw = db.connection
     if raw.prepare_threshold is None:  # Django's default: psycopg prepares nothing by itself
         raw.prepare_threshold = 0  # prepare on first use; Django's client-side cursors never prepare
-    if connection.queries_logged:  # DEBUG, or a test capturing the statements
-        return _logged_wrapper(base)(base.ServerBindingCursor(raw), connection)
-    return CursorWrapper(base.ServerBindingCursor(raw), connection)
+    if db.queries_logged:  # DEBUG, or a test capturing the statements
+        return _logged_wrapper(base)(base.ServerBindingCursor(raw), db)
+    return CursorWrapper(base.ServerBindingCursor(raw), db)
 
 
 @functools.cache
