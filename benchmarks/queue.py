@@ -311,6 +311,14 @@ def saturation(rates):
     return next(level for level, rate in rates.items() if rate >= 0.9 * best)
 
 
+def summary(rates) -> str:
+    """Where the levels saturate, and the peak (the best level: what a comparison of capacities takes;
+    with 5 s levels one level may stand out by a fifth, benchmarks/README.md, session 10)."""
+    sat = saturation(rates)
+    peak = max(rates, key=rates.get)
+    return f"c={sat} ({rates[sat]:.0f}/s), peak {rates[peak]:.0f}/s at c={peak}"
+
+
 # --- main -----------------------------------------------------------------------------------
 
 
@@ -362,8 +370,7 @@ def embedded(args):
         print(f"\nCapacity: closed loop, no pauses, {args.level_seconds:g} s per level (items/s)")
         print("  " + "".join(f"{'c=' + str(c):>9}" for c in levels) + "  saturates at")
         rates = {c: closed_loop(driver, c, args.level_seconds) for c in levels}
-        sat = saturation(rates)
-        print("  " + "".join(f"{rates[c]:>9.1f}" for c in levels) + f"  c={sat} ({rates[sat]:.0f}/s)")
+        print("  " + "".join(f"{rates[c]:>9.1f}" for c in levels) + f"  {summary(rates)}")
         print(f"  load average at end: {os.getloadavg()[0]:.1f}")
     finally:
         if server is not None:
@@ -465,11 +472,10 @@ def main():
                 machine, wall = machine_cpu_seconds(), time.perf_counter()
                 rates[name][c] = closed_loop(driver, c, args.level_seconds)
                 busy[c] = (machine_cpu_seconds() - machine) / (time.perf_counter() - wall)
-            sat = saturation(rates[name])
             print(
                 f"  {name:<8}"
                 + "".join(f"{rates[name][c]:>9.1f}" for c in levels)
-                + f"  c={sat} ({rates[name][sat]:.0f}/s)"
+                + f"  {summary(rates[name])}"
             )
             # how many of the machine's cores were busy (everything: server, database, clients, kernel)
             print(
