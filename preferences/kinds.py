@@ -15,7 +15,7 @@ from annotation.kinds.task import order_shown
 from annotation.models import Response
 
 from . import label_sql
-from .payload import PayloadError, normalise, to_display
+from .payload import PayloadError, normalise, to_display, whole_strength
 from .services import keep_improved_text
 
 TIE, BOTH_BAD = "tie", "both_bad"
@@ -53,7 +53,7 @@ def signed_strength(payload: dict, canonical: list[int]) -> int | None:
         return None
     if label in (TIE, BOTH_BAD):
         return 0
-    strength = max(1, int((payload or {}).get("strength") or 0))
+    strength = max(1, whole_strength((payload or {}).get("strength")))
     return strength if label == "response 1" else -strength
 
 

@@ -46,8 +46,11 @@ LABEL_OK = (
     + """ END))), false)"""
 )
 
+# the strength's magnitude, at least 1; a number beyond STRENGTH_OK's bound reads 0 here (its judgment
+# goes to the Python, but this is computed for every row, and an integer cast of 2^31 would fail the
+# whole rebuild)
 _MAGNITUDE = """greatest(1, trunc(CASE WHEN jsonb_typeof({p}->'strength') = 'number'
-    THEN ({p}->>'strength')::numeric ELSE 0 END))::integer"""
+    AND abs(({p}->>'strength')::numeric) < 1000000000 THEN ({p}->>'strength')::numeric ELSE 0 END))::integer"""
 
 # signed_strength, given the label `{l}`: pairwise only. `{l}` is the label's expression, inlined by
 # PostgreSQL wherever it is named: the simple CASE evaluates it once (a second time only for a label

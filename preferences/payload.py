@@ -64,6 +64,16 @@ def parse_ranking(raw, n: int) -> list[list[int]]:
     return [sorted(g) for g in slots if g]
 
 
+def whole_strength(value) -> int:
+    """A stored strength as a whole number; 0 for none or one that is no number ("much", a list:
+    only the payload parser's 0..3 is ever stored, but older or hand-edited rows must not fail a
+    recompute)."""
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError, OverflowError):
+        return 0
+
+
 def parse_strength(raw) -> int:
     if raw in (None, ""):
         raise ValueError("Say how much better: 1 slightly, 2 clearly, 3 much.")

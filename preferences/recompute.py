@@ -35,6 +35,7 @@ from .consensus import (
 )
 from .judgment_votes import VoteRows, read_votes
 from .models import Consensus, PairStatus, PreferencePair
+from .payload import whole_strength
 
 ADJUDICATION = "adjudication"  # the rule of pairs that follow a lead's final answer
 BATCH = 2000
@@ -105,7 +106,7 @@ def final_answers(project, *, items=None) -> tuple[dict[int, dict], set[int]]:
         "pk", "decision", "chosen_judgment__payload"
     ):
         by_adjudication[pk]["decision"] = decision
-        by_adjudication[pk]["picked_strength"] = int((payload or {}).get("strength") or 0)
+        by_adjudication[pk]["picked_strength"] = whole_strength((payload or {}).get("strength"))
     return finals, discarded
 
 

@@ -57,10 +57,12 @@ def _odd(j, canonical):
         {"payload": {"ranking": [[first + 0.0]], "strength": 1}},  # Python only: 5.0 is not an integer's text
         {"payload": {"ranking": [[10**19]]}},  # Python only: more than 18 digits
         {"payload": {"ranking": [[-first]], "criteria": {"tone": {"ranking": [[str(first)]]}}}},
+        {"payload": {"ranking": [[first]], "strength": 10**12}},  # Python only; no integer cast in the SQL
+        {"payload": {"ranking": [[first]], "strength": "much"}},  # Python only: read as no strength (1)
     ][j]
 
 
-N_ODD = 20
+N_ODD = 22
 operations = st.lists(
     st.one_of(
         st.tuples(st.just("sft"), who, st.sampled_from(["accept", "reject", "edit"]), st.integers(1, 5),
@@ -252,3 +254,36 @@ def test_the_sql_labels_an_integral_winner_id_and_leaves_any_other_to_the_python
         stored = Judgment.objects.filter(pk=judgment.pk).values_list("payload", flat=True).get()
         assert (judgment.item_id not in rest) == by_sql, (field, stored)
         _check(project, None)
+
+
+@pytest.mark.parametrize(
+    ("strength", "by_sql"),
+    [
+        (2, True),
+        (2.7, True),
+        (-5, True),  # no strength below 1: read as 1
+        (999_999_999, True),
+        (10**9, False),  # beyond the SQL's bound: the Python reads it
+        (2**31, False),  # once made the SQL's integer cast fail, and the whole rebuild with it
+        (10**30, False),
+        ("2", False),  # text: the Python's int("2")
+        ("much", False),  # text that is no number: no strength (1), as the SQL reads a non-number
+        ([3], False),
+    ],
+)
+def test_any_stored_strength_gives_the_python_sums_and_no_error(mixed, strength, by_sql):
+    """A pairwise judgment's stored strength of any value or type: the full rebuild neither fails
+    (an out-of-range number is not cast to an integer by the SQL; text that is no number is not
+    an error in the Python) nor differs from the Python path."""
+    project, people, lead = mixed
+    make_comparisons(project, lead, 1)
+    for person in people[:3]:
+        _submit(project, person, "comparison", payload={"choice": "A", "strength": 2})
+    judgment = Judgment.objects.filter(item__project=project, item__kind="comparison").order_by("id").first()
+    first = canonical_responses(judgment.item)[0]
+    Judgment.objects.filter(pk=judgment.pk).update(payload={"ranking": [[first]], "strength": strength})
+    with transaction.atomic():
+        _sql_part, rest = tally_sql.full(project)
+        transaction.set_rollback(True)
+    assert (judgment.item_id not in rest) == by_sql
+    _check(project, None)
