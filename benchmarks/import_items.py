@@ -3,7 +3,7 @@ previous path (`parse_items` over the whole file, then `services.import_items`: 
 passes), on PostgreSQL, same files, same run.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_import .venv/bin/python benchmarks/import_items.py \
-        [--sizes 100000,1000000] [--old-max 100000] [--keep-files]
+        [--sizes 100000,1000000] [--old-max 100000] [--keep-files] [--label-studio PATH [--ls-max 100000]]
 
 Each measurement runs in a fresh child process (so its peak RSS is its own) that imports one JSONL
 file of SFT items into a new, empty project and prints its time and peak memory. The files are
@@ -160,6 +160,12 @@ def main():
     ap.add_argument("--sizes", default="100000,1000000")
     ap.add_argument("--old-max", type=int, default=100_000)
     ap.add_argument("--keep-files", action="store_true")
+    ap.add_argument(
+        "--label-studio",
+        metavar="EXECUTABLE",
+        help="also time Label Studio's import of each file (benchmarks/label_studio.py)",
+    )
+    ap.add_argument("--ls-max", type=int, default=100_000, help="largest size Label Studio imports")
     ap.add_argument("--child", nargs=2, metavar=("PATH", "FILE"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -178,7 +184,7 @@ def main():
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, check=True)
     sizes = [int(s) for s in args.sizes.split(",")]
     workdir = Path(tempfile.mkdtemp(prefix="tl-import-bench-"))
-    projects, users, rows = [], [], []
+    projects, users, rows, ls_rows = [], [], [], []
     print(f"Import benchmark: PostgreSQL, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
     print("  old: parse_items over the whole file, then services.import_items (two bulk_create passes)")
     print("  copy: bulk.import_file: streamed, COPY into a staging table, one INSERT ... SELECT")
@@ -200,6 +206,10 @@ def main():
                 projects.append(figures["project"])
                 users.append(figures["user"])
                 rows.append((n, size, path_name, figures))
+            if args.label_studio and n <= args.ls_max:
+                from benchmarks import label_studio
+
+                ls_rows.append((n, label_studio.import_file(args.label_studio, file, url)))
             if not args.keep_files:
                 file.unlink()
         print(f"  load average at the end: {os.getloadavg()[0]:.1f}")
@@ -224,6 +234,11 @@ def main():
                 (old_wall, old_cpu), (new_wall, new_cpu) = by[(n, "old")], by[(n, "copy")]
                 print(f"  {n} items: copy is {old_wall / new_wall:.1f}x the old path (wall), "
                       f"{old_cpu / new_cpu:.1f}x (CPU)")  # fmt: skip
+        for n, ls in ls_rows:
+            print(f"  {n} items, Label Studio (its server, its own database on this PostgreSQL): "
+                  f"{ls['seconds']:.1f} s until every task is stored (answered after {ls['answered']:.1f} s), "
+                  f"server CPU {ls['cpu']:.1f} s, {ls['tasks']} tasks; copy is "
+                  f"{ls['seconds'] / by[(n, 'copy')][0]:.1f}x faster (wall)")  # fmt: skip
     finally:
         if projects and not created_db:  # a database we created is dropped whole
             subprocess.run(
