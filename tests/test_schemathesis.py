@@ -1,6 +1,6 @@
 """Schemathesis against the API, in-process (WSGI): every operation of /api/schema/, called with the
-tokens of a seeded project's admin, lead and annotator and of an outsider (no member of it), must answer
-without a 500, with a status code the schema documents and a body that matches the schema (error bodies
+tokens of a seeded project's admin, lead and annotator and of an outsider (no member of it), and with
+no token at all (anonymous: what an attacker without an account sends), must answer without a 500, with a status code the schema documents and a body that matches the schema (error bodies
 included).
 
 Bounded: a fixed number of derandomized examples per operation and role, no example database. Path
@@ -45,10 +45,11 @@ def operations():
 @pytest.fixture
 def tokens(users, project, items):
     make_items(project, users["lead"], 3, start=10)
-    return {
+    keys = {
         role: Token.objects.get_or_create(user=users[role])[0].key
         for role in ("admin", "lead", "annotator", "outsider")
     }
+    return {**keys, "anonymous": None}
 
 
 @pytest.fixture
@@ -63,7 +64,9 @@ def keep_connection():
 
 
 def check(operation, key, project_id):
-    """Run `operation`'s examples with one role's token; raise on the first failing check."""
+    """Run `operation`'s examples with one role's token (`key` None: no Authorization header); raise on
+    the first failing check."""
+    headers = {"Authorization": f"Token {key}"} if key is not None else {}
 
     @settings(
         max_examples=EXAMPLES,
@@ -78,7 +81,7 @@ def check(operation, key, project_id):
             case.path_parameters["project_id"] = project_id
         with transaction.atomic():  # each example starts from the seeded project, whatever it did
             try:
-                case.call_and_validate(headers={"Authorization": f"Token {key}"}, checks=CHECKS)
+                case.call_and_validate(headers=headers, checks=CHECKS)
             finally:
                 transaction.set_rollback(True)
 
