@@ -16,7 +16,6 @@ background job returns first). Its server process's CPU time over the import is 
 Studio stores every row: it does not dedupe. Everything is torn down at the end.
 """
 
-import json
 import os
 import shutil
 import socket
@@ -26,8 +25,9 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import psutil
 import requests
+
+from benchmarks.cpu_marks import server_cpu_seconds
 
 TOKEN = "0123456789abcdef0123456789abcdef01234567"
 CONFIG = """<View><Text name="prompt" value="$prompt"/><Text name="response" value="$response"/>
@@ -47,25 +47,18 @@ def _psql(url, sql: str, db: str = "postgres"):
     return subprocess.run(args, check=True, capture_output=True, text=True).stdout
 
 
-def _cpu(proc: psutil.Process) -> float:
-    """CPU seconds of the server and its children (user + system)."""
-    total = 0.0
-    for p in [proc, *proc.children(recursive=True)]:
-        try:
-            t = p.cpu_times()
-            total += t.user + t.system
-        except psutil.NoSuchProcess:
-            pass
-    return total
-
-
 def import_file(executable: str, jsonl: Path, url: str) -> dict:
     """{"seconds", "answered", "cpu", "tasks"} of Label Studio importing `jsonl` (one JSON object a line)."""
     db = f"ls_bench_{os.getpid()}"
     work = Path(tempfile.mkdtemp(prefix="ls-bench-"))
     tasks_file = work / "tasks.json"
+    tasks = 0
     with open(jsonl) as src, open(tasks_file, "w") as out:
-        out.write("[" + ",".join('{"data": ' + line.strip() + "}" for line in src if line.strip()) + "]")
+        out.write("[")
+        for line in filter(str.strip, src):
+            out.write(("," if tasks else "") + '{"data": ' + line.strip() + "}")
+            tasks += 1
+        out.write("]")
     parts = urlsplit(url)
     _psql(url, f"CREATE DATABASE {db}")
     port = _free_port()
@@ -96,22 +89,24 @@ def import_file(executable: str, jsonl: Path, url: str) -> dict:
                           timeout=60)  # fmt: skip
         r.raise_for_status()
         project = r.json()["id"]
-        proc = psutil.Process(server.pid)
-        cpu0, t0 = _cpu(proc), time.perf_counter()
+        cpu0, t0 = server_cpu_seconds(server), time.perf_counter()
         with open(tasks_file, "rb") as f:
             r = requests.post(f"{base}/api/projects/{project}/import", headers=auth, timeout=3600,
                               files={"file": ("tasks.json", f, "application/json")})  # fmt: skip
         answered = time.perf_counter() - t0
         r.raise_for_status()
-        want = sum(1 for line in open(jsonl) if line.strip())
         while True:
             count = int(_psql(url, f"SELECT count(*) FROM task WHERE project_id = {project}", db=db).strip())
-            if count >= want or time.perf_counter() - t0 > 3600:
+            if count >= tasks or time.perf_counter() - t0 > 3600:
                 break
             time.sleep(0.5)
         seconds = time.perf_counter() - t0
-        return {"seconds": seconds, "answered": answered, "cpu": _cpu(proc) - cpu0, "tasks": count,
-                "response": json.dumps(r.json())[:200]}  # fmt: skip
+        return {
+            "seconds": seconds,
+            "answered": answered,
+            "cpu": server_cpu_seconds(server) - cpu0,
+            "tasks": count,
+        }
     finally:
         server.terminate()
         try:
