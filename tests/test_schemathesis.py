@@ -1,7 +1,7 @@
 """Schemathesis against the API, in-process (WSGI): every operation of /api/schema/, called with the
 tokens of a seeded project's admin, lead and annotator and of an outsider (no member of it), and with
-no token at all (anonymous: what an attacker without an account sends), must answer without a 500, with a status code the schema documents and a body that matches the schema (error bodies
-included).
+no token at all (anonymous: what an attacker without an account sends), must answer without a 500,
+with a status code the schema documents and a body that matches the schema (error bodies included).
 
 Bounded: a fixed number of derandomized examples per operation and role, no example database. Path
 parameters named `project_id` point at the seeded project (else nearly every call would be a 404);

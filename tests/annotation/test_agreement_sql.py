@@ -219,6 +219,24 @@ def test_states_and_votes_of_the_sql_path_are_the_python_ones(mixed):
     assert _text(tally.nonzero(sql_part)) == _text(tally.nonzero(expected))
 
 
+def _one_judged_comparison(mixed):
+    """(project, the first of three judgments of one pairwise comparison, its first canonical response id)."""
+    project, people, lead = mixed
+    make_comparisons(project, lead, 1)
+    for person in people[:3]:
+        _submit(project, person, "comparison", payload={"choice": "A", "strength": 2})
+    judgment = Judgment.objects.filter(item__project=project, item__kind="comparison").order_by("id").first()
+    return project, judgment, canonical_responses(judgment.item)[0]
+
+
+def _left_to_python(project) -> list:
+    """The items the SQL full rebuild leaves to the Python path (its writes rolled back)."""
+    with transaction.atomic():
+        _sql_part, rest = tally_sql.full(project)
+        transaction.set_rollback(True)
+    return rest
+
+
 @pytest.mark.parametrize(
     ("top", "by_sql"),
     [
@@ -235,12 +253,7 @@ def test_the_sql_labels_an_integral_winner_id_and_leaves_any_other_to_the_python
     """The top group's one member: an integer of at most 18 digits is labelled by the SQL
     (label_sql.INTEGRAL, the check that replaced a regular expression per judgment); a number
     written with decimals, text or anything else goes to the Python hooks; the sums are exact."""
-    project, people, lead = mixed
-    make_comparisons(project, lead, 1)
-    for person in people[:3]:
-        _submit(project, person, "comparison", payload={"choice": "A", "strength": 2})
-    judgment = Judgment.objects.filter(item__project=project, item__kind="comparison").order_by("id").first()
-    first = canonical_responses(judgment.item)[0]
+    project, judgment, first = _one_judged_comparison(mixed)
     for field in ("ranking", "criteria"):  # the winner, then a criterion's winner
         payload = {"ranking": [[first]], "strength": 1}
         if field == "ranking":
@@ -248,9 +261,7 @@ def test_the_sql_labels_an_integral_winner_id_and_leaves_any_other_to_the_python
         else:
             payload["criteria"] = {"helpfulness": {"ranking": [[top(first)]]}}
         Judgment.objects.filter(pk=judgment.pk).update(payload=payload)
-        with transaction.atomic():
-            _sql_part, rest = tally_sql.full(project)
-            transaction.set_rollback(True)
+        rest = _left_to_python(project)
         stored = Judgment.objects.filter(pk=judgment.pk).values_list("payload", flat=True).get()
         assert (judgment.item_id not in rest) == by_sql, (field, stored)
         _check(project, None)
@@ -275,15 +286,7 @@ def test_any_stored_strength_gives_the_python_sums_and_no_error(mixed, strength,
     """A pairwise judgment's stored strength of any value or type: the full rebuild neither fails
     (an out-of-range number is not cast to an integer by the SQL; text that is no number is not
     an error in the Python) nor differs from the Python path."""
-    project, people, lead = mixed
-    make_comparisons(project, lead, 1)
-    for person in people[:3]:
-        _submit(project, person, "comparison", payload={"choice": "A", "strength": 2})
-    judgment = Judgment.objects.filter(item__project=project, item__kind="comparison").order_by("id").first()
-    first = canonical_responses(judgment.item)[0]
+    project, judgment, first = _one_judged_comparison(mixed)
     Judgment.objects.filter(pk=judgment.pk).update(payload={"ranking": [[first]], "strength": strength})
-    with transaction.atomic():
-        _sql_part, rest = tally_sql.full(project)
-        transaction.set_rollback(True)
-    assert (judgment.item_id not in rest) == by_sql
+    assert (judgment.item_id not in _left_to_python(project)) == by_sql
     _check(project, None)
